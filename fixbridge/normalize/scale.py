@@ -1,0 +1,33 @@
+"""Scaled integers to exact decimals, and decimals to FIX text.
+
+The exchange sends prices and quantities as integers with a divisor (price_scale,
+fractional_quantity_scale: 100 means two decimals). Only Decimal arithmetic is used here; a
+float never touches a price. A scale that is not a positive integer is the exchange's bad data
+and raises :class:`ScaleError`, never a silent guess.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+class ScaleError(ValueError):
+    """An upstream scale is zero, negative, or otherwise unusable."""
+
+
+def scaled(value: int, scale: int, *, what: str) -> Decimal:
+    """``value / scale`` exactly, e.g. ``scaled(525, 1000, what="price") == Decimal("0.525")``."""
+    if scale <= 0:
+        raise ScaleError(f"{what}: scale must be a positive integer, got {scale}")
+    return Decimal(value) / Decimal(scale)
+
+
+def fix_decimal(value: Decimal) -> str:
+    """Plain decimal text for FIX Price/Qty/Amt fields: no exponent, no trailing zeros.
+
+    ``Decimal("52.500")`` -> ``"52.5"``, ``Decimal("100")`` -> ``"100"``, ``Decimal("-0")`` -> ``"0"``.
+    """
+    if value == 0:
+        return "0"
+    text = format(value.normalize(), "f")
+    return text

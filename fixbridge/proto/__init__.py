@@ -1,0 +1,1 @@
+"""The exchange's gRPC contract (polymarket.v1), generated from protos/ and committed."""
