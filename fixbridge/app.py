@@ -1,0 +1,70 @@
+"""Wires the bridge together and owns its lifecycle: start, run, drain, stop.
+
+Order matters: the journal opens first (nothing runs without it), the FIX acceptor listens
+next (clients can log on and receive the backlog even while the exchange is unreachable),
+the upstream subscriber starts last. Stopping runs the other way round, and every live FIX
+session is logged out with a Text before the journal closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from fixbridge.config import BridgeConfig
+from fixbridge.fix.acceptor import Acceptor, Notifier
+from fixbridge.journal.sqlite import SqliteJournal
+from fixbridge.upstream.subscriber import ExecutionSubscriber
+
+log = logging.getLogger("fixbridge")
+
+
+class Bridge:
+    def __init__(self, config: BridgeConfig, clock: Callable[[], int] = time.time_ns) -> None:
+        self.config = config
+        self._clock = clock
+        self.journal: SqliteJournal | None = None
+        self.acceptor: Acceptor | None = None
+        self.subscriber: ExecutionSubscriber | None = None
+        self._subscriber_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        config = self.config
+        self.journal = SqliteJournal(config.journal.path, synchronous=config.journal.synchronous)
+        for session in config.sessions:
+            # A configured session receives everything journaled from now on, logged on or not.
+            self.journal.load_session(session.name)
+        notifier = Notifier()
+        self.acceptor = Acceptor(config.fix, config.sessions, self.journal, notifier, self._clock)
+        await self.acceptor.start()
+        self.subscriber = ExecutionSubscriber(
+            config.upstream, self.journal, notifier.notify, self._clock
+        )
+        self._subscriber_task = asyncio.create_task(self.subscriber.run(), name="upstream")
+        log.info(
+            "fixbridge started: journal %s, %d session(s), upstream %s",
+            config.journal.path,
+            len(config.sessions),
+            config.upstream.target,
+        )
+
+    async def stop(self) -> None:
+        if self._subscriber_task is not None:
+            self._subscriber_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._subscriber_task
+        if self.acceptor is not None:
+            await self.acceptor.stop()
+        if self.journal is not None:
+            self.journal.close()
+        log.info("fixbridge stopped")
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

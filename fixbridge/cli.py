@@ -1,0 +1,111 @@
+"""The ``fixbridge`` command: run | demo | simulate | check-config.
+
+Exit codes: 0 clean stop, 2 unusable configuration (the message names the key), 1 other
+startup failure (port in use, journal locked). Errors are one readable line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from fixbridge import __version__
+from fixbridge.app import Bridge
+from fixbridge.config import ConfigError, load_config
+from fixbridge.journal.store import JournalError
+from fixbridge.simulator.cli import add_simulate_arguments, run_simulate
+
+log = logging.getLogger("fixbridge")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM end the run cleanly instead of killing it mid-write."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _run(config_path: Path) -> int:
+    config = load_config(config_path)
+    _setup_logging(config.log_level)
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    await Bridge(config).run_until(stop)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args.config))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(f"{args.config}: OK")
+    print(f"  upstream  {config.upstream.target} (tls={config.upstream.tls})")
+    print(f"  journal   {config.journal.path} (synchronous={config.journal.synchronous})")
+    print(f"  FIX       {config.fix.host}:{config.fix.port}")
+    for s in config.sessions:
+        kinds = ",".join(s.scope.message_kinds)
+        print(f"  session   {s.name}: {s.target_comp_id} -> {s.sender_comp_id} [{kinds}]")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fixbridge.demo import run_demo
+
+    _setup_logging("WARNING")
+    return asyncio.run(run_demo(duration=args.duration, rate=args.rate, seed=args.seed))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fixbridge", description="Read-only FIX 5.0 SP2 drop copy for the DropCopyAPI."
+    )
+    parser.add_argument("--version", action="version", version=f"fixbridge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the bridge from a TOML config file")
+    run.add_argument("--config", type=Path, required=True)
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a config file and summarise it")
+    check.add_argument("--config", type=Path, required=True)
+    check.set_defaults(func=cmd_check_config)
+
+    demo = sub.add_parser("demo", help="simulator + bridge + console FIX client, no config")
+    demo.add_argument("--duration", type=float, default=None, help="seconds, then stop")
+    demo.add_argument("--rate", type=float, default=20.0, help="executions per second")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+
+    simulate = sub.add_parser("simulate", help="run the simulated exchange (gRPC DropCopyAPI)")
+    add_simulate_arguments(simulate)
+    simulate.set_defaults(func=run_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"fixbridge: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (JournalError, OSError) as exc:
+        print(f"fixbridge: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0

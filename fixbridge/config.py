@@ -1,0 +1,157 @@
+"""The bridge's configuration: a TOML file validated by pydantic into plain, immutable data.
+
+Every problem is reported with the dotted path of the key that is wrong (``sessions.0.scope.
+symbols``), so an operator can fix the file without reading code. Nothing here opens sockets
+or files other than the config file itself; secrets never appear in error messages.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fixbridge.normalize.timestamps import Precision
+
+STREAMS = ("executions", "trades", "instruments", "positions")
+MessageKind = Literal["executions", "trades", "instruments", "positions"]
+_COMP_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names each offending key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UpstreamConfig(_Strict):
+    """Where the exchange's DropCopyAPI is and what to ask it for."""
+
+    target: str = "127.0.0.1:50051"
+    tls: bool = False
+    ca_file: Path | None = None
+    symbols: tuple[str, ...] = ()
+    firms: tuple[str, ...] = ()
+    # With no stored resume token: "live" (the exchange's default) or an RFC 3339 instant
+    # to replay from (resume_time), e.g. the start of the trading day.
+    start_from: Literal["live"] | datetime = "live"
+    reconnect_initial_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    reconnect_max_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+    @field_validator("target")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"must be host:port, got {value!r}")
+        return value
+
+    @field_validator("start_from")
+    @classmethod
+    def _aware(cls, value: Literal["live"] | datetime) -> Literal["live"] | datetime:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2026-11-21T00:00:00Z")
+        return value
+
+
+class JournalConfig(_Strict):
+    path: Path = Path("fixbridge.db")
+    # "full" fsyncs every commit (survives power loss); "normal" survives process crashes.
+    synchronous: Literal["full", "normal"] = "full"
+
+
+class FixConfig(_Strict):
+    host: str = "0.0.0.0"
+    port: Annotated[int, Field(ge=0, le=65535)] = 9878
+    max_message_size: Annotated[int, Field(ge=512, le=16 * 1024 * 1024)] = 65536
+    logon_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+
+class ScopeConfig(_Strict):
+    """What a session may see. Empty lists mean no restriction on that dimension."""
+
+    firms: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    symbols: tuple[str, ...] = ()
+    message_kinds: tuple[MessageKind, ...] = ("executions",)
+    fills_only: bool = False
+
+
+class SessionConfig(_Strict):
+    name: str
+    sender_comp_id: str  # ours: the client's TargetCompID
+    target_comp_id: str  # the client's SenderCompID
+    timestamp_precision: Precision = Precision.NANOS
+    scope: ScopeConfig = ScopeConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must be 1-64 characters of letters, digits, '_', '.', '-'")
+        return value
+
+    @field_validator("sender_comp_id", "target_comp_id")
+    @classmethod
+    def _comp_id(cls, value: str) -> str:
+        if not _COMP_ID.match(value):
+            raise ValueError("must be 1-64 printable ASCII characters without spaces")
+        return value
+
+
+class BridgeConfig(_Strict):
+    upstream: UpstreamConfig = UpstreamConfig()
+    journal: JournalConfig = JournalConfig()
+    fix: FixConfig = FixConfig()
+    sessions: tuple[SessionConfig, ...]
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _unique_sessions(self) -> BridgeConfig:
+        if not self.sessions:
+            raise ValueError("sessions: at least one [[sessions]] entry is required")
+        names: set[str] = set()
+        pairs: set[tuple[str, str]] = set()
+        for session in self.sessions:
+            if session.name in names:
+                raise ValueError(f"sessions: name {session.name!r} is used twice")
+            pair = (session.sender_comp_id, session.target_comp_id)
+            if pair in pairs:
+                raise ValueError(f"sessions: CompID pair {pair} is used twice")
+            names.add(session.name)
+            pairs.add(pair)
+        return self
+
+
+def describe_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"{where}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def parse_config(data: dict[str, object], *, source: str = "config") -> BridgeConfig:
+    try:
+        return BridgeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe_errors(exc)}") from None
+
+
+def load_config(path: Path) -> BridgeConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, source=str(path))

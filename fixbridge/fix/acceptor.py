@@ -1,0 +1,366 @@
+"""The asyncio edge of the FIX acceptor: sockets, timers and the journal around FixSession.
+
+One listening port serves every configured session. A connection's first frame must be a
+Logon whose CompIDs name a configured session; it is then bound to that session's persistent
+state. Per live session three things run: the reader (frames -> FixSession), the ticker
+(heartbeats, liveness) and the pump (journal events in scope -> sequenced, stored, written).
+
+Rules kept here:
+- Sequence numbers and outbound messages reach the journal before their bytes reach the
+  socket, and building + persisting + writing a message happens without an ``await`` in
+  between, so wire order is sequence order.
+- A slow client only slows its own pump: the journal is the buffer, nothing is queued in
+  memory beyond one batch, and ingestion never waits for a session.
+- This module makes no protocol decisions: FixSession does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fixbridge.config import FixConfig, SessionConfig
+from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
+from fixbridge.fix.outbound import render
+from fixbridge.fix.session import (
+    Action,
+    Disconnect,
+    FixSession,
+    LoggedOn,
+    Note,
+    Persist,
+    Resend,
+    Send,
+    SessionIdentity,
+    State,
+)
+from fixbridge.journal.store import Journal, JournalEvent, OutboundMessage
+
+log = logging.getLogger("fixbridge.fix")
+
+PUMP_BATCH = 500
+TICK_S = 1.0
+DRAIN_EVERY = 200
+
+
+class Notifier:
+    """Wakes every waiting pump when new events are journaled."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def current(self) -> asyncio.Event:
+        return self._event
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+
+@dataclass(slots=True)
+class SessionSlot:
+    """A configured session and, while someone is logged on, its live connection."""
+
+    config: SessionConfig
+    connection: Connection | None = None
+
+
+@dataclass(slots=True)
+class Connection:
+    slot: SessionSlot
+    session: FixSession
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    peer: str
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def name(self) -> str:
+        return self.slot.config.name
+
+
+class Acceptor:
+    def __init__(
+        self,
+        config: FixConfig,
+        sessions: tuple[SessionConfig, ...],
+        journal: Journal,
+        notifier: Notifier,
+        clock: Callable[[], int],
+    ) -> None:
+        self._config = config
+        self._journal = journal
+        self._notifier = notifier
+        self._clock = clock
+        self._slots = {(s.sender_comp_id, s.target_comp_id): SessionSlot(s) for s in sessions}
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("acceptor is not listening")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def live_sessions(self) -> list[str]:
+        return [s.config.name for s in self._slots.values() if s.connection is not None]
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._on_connect, self._config.host, self._config.port
+        )
+        log.info("FIX acceptor listening on %s:%d", self._config.host, self.port)
+
+    async def stop(self, text: str = "fixbridge shutting down") -> None:
+        """Stop accepting, log every live session out, and close."""
+        if self._server is not None:
+            self._server.close()
+        connections = [s.connection for s in self._slots.values() if s.connection is not None]
+        await asyncio.gather(*(self._logout(c, text) for c in connections))
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _logout(self, conn: Connection, text: str) -> None:
+        async with conn.lock:
+            await self._execute(conn, conn.session.logout(text, self._clock()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(conn.closed.wait(), timeout=2.0)
+        self._close(conn, "shutdown")
+
+    # --- connection lifecycle ----------------------------------------------------------------
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        peer = _peer(writer)
+        try:
+            await self._serve(reader, writer, peer)
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            log.info("connection from %s ended: %s", peer, exc)
+        except Exception:
+            log.exception("connection from %s failed", peer)
+        finally:
+            self._handlers.discard(task)
+            writer.close()
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
+        parser = FrameParser(self._config.max_message_size)
+        try:
+            logon, leftover = await asyncio.wait_for(
+                _first_message(reader, parser), timeout=self._config.logon_timeout_s
+            )
+        except TimeoutError:
+            log.warning(
+                "logon refused from %s: no Logon within %.0f s", peer, self._config.logon_timeout_s
+            )
+            return
+        if logon is None:
+            log.warning("logon refused from %s: connection closed or garbage before Logon", peer)
+            return
+        ours, theirs = logon.get(56) or "", logon.get(49) or ""
+        slot = self._slots.get((ours, theirs))
+        if slot is None:
+            log.warning(
+                "logon refused from %s: unknown CompID pair SenderCompID=%r TargetCompID=%r",
+                peer,
+                theirs,
+                ours,
+            )
+            return
+        if slot.connection is not None:
+            log.warning(
+                "logon refused from %s: session %s is already logged on from %s",
+                peer,
+                slot.config.name,
+                slot.connection.peer,
+            )
+            return
+        record = self._journal.load_session(slot.config.name)
+        session = FixSession(
+            SessionIdentity(ours, theirs),
+            next_sender_seq=record.next_sender_seq,
+            next_target_seq=record.next_target_seq,
+            precision=slot.config.timestamp_precision,
+        )
+        conn = Connection(slot, session, reader, writer, peer)
+        slot.connection = conn
+        try:
+            await self._run(conn, logon, parser, leftover)
+        finally:
+            self._close(conn, "connection ended")
+            for task in conn.tasks:
+                task.cancel()
+            await asyncio.gather(*conn.tasks, return_exceptions=True)
+            slot.connection = None
+
+    async def _run(
+        self, conn: Connection, logon: FixMessage, parser: FrameParser, leftover: list[object]
+    ) -> None:
+        async with conn.lock:
+            await self._execute(conn, conn.session.on_message(logon, self._clock()))
+        pending = list(leftover)
+        while not conn.closed.is_set():
+            for item in pending:
+                await self._on_frame(conn, item)
+                if conn.closed.is_set():
+                    return
+            data = await conn.reader.read(65536)
+            if not data:
+                log.info("session %s: client closed the connection", conn.name)
+                return
+            pending = list(parser.feed(data))
+
+    async def _on_frame(self, conn: Connection, item: object) -> None:
+        if isinstance(item, Garbled):
+            log.warning("session %s: garbled input ignored (%s)", conn.name, item.reason)
+            return
+        if isinstance(item, Oversize):
+            log.warning(
+                "session %s: message of %d bytes exceeds the %d limit; disconnecting",
+                conn.name,
+                item.declared,
+                item.limit,
+            )
+            self._close(conn, "oversize message")
+            return
+        assert isinstance(item, FixMessage)
+        async with conn.lock:
+            await self._execute(conn, conn.session.on_message(item, self._clock()))
+
+    async def _execute(self, conn: Connection, actions: list[Action]) -> None:
+        """Carry out a FixSession's actions in order. Caller holds ``conn.lock``."""
+        name = conn.name
+        for action in actions:
+            if isinstance(action, Persist):
+                self._journal.save_sequence_numbers(
+                    name, action.next_sender_seq, action.next_target_seq, reset=action.reset
+                )
+            elif isinstance(action, Send):
+                conn.writer.write(action.data)
+            elif isinstance(action, Resend):
+                await self._resend(conn, action)
+            elif isinstance(action, LoggedOn):
+                log.info(
+                    "session %s: logon from %s (HeartBtInt=%d%s)",
+                    name,
+                    conn.peer,
+                    action.heartbeat_s,
+                    ", sequence reset" if action.reset else "",
+                )
+                conn.tasks.append(asyncio.create_task(self._pump(conn)))
+                conn.tasks.append(asyncio.create_task(self._tick(conn)))
+            elif isinstance(action, Note):
+                log.info("session %s: %s", name, action.text)
+            elif isinstance(action, Disconnect):
+                log.info("session %s: disconnect: %s", name, action.reason)
+                await _drain(conn)
+                self._close(conn, action.reason)
+                return
+        await _drain(conn)
+
+    async def _resend(self, conn: Connection, request: Resend) -> None:
+        now = self._clock()
+        stored = self._journal.outbound_range(conn.name, request.begin, request.end)
+        count = 0
+        for data in conn.session.replay(request.begin, request.end, stored, now):
+            conn.writer.write(data)
+            count += 1
+            if count % DRAIN_EVERY == 0:
+                await _drain(conn)
+        log.info(
+            "session %s: resend %d..%d served in %d frames",
+            conn.name,
+            request.begin,
+            request.end,
+            count,
+        )
+
+    async def _tick(self, conn: Connection) -> None:
+        while not conn.closed.is_set():
+            await asyncio.sleep(TICK_S)
+            async with conn.lock:
+                await self._execute(conn, conn.session.on_tick(self._clock()))
+
+    async def _pump(self, conn: Connection) -> None:
+        """Deliver journal events in the session's scope, in journal order, from its cursor."""
+        cursor = self._journal.load_session(conn.name).cursor_offset
+        config = conn.slot.config
+        while not conn.closed.is_set() and conn.session.state is State.ACTIVE:
+            wake = self._notifier.current()
+            async with conn.lock:
+                if conn.session.state is not State.ACTIVE:
+                    return
+                events = self._journal.read_events(cursor, PUMP_BATCH)
+                if events:
+                    cursor = self._send_batch(conn, config, events)
+            if events:
+                await _drain(conn)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=TICK_S)
+
+    def _send_batch(
+        self, conn: Connection, config: SessionConfig, events: list[JournalEvent]
+    ) -> int:
+        now = self._clock()
+        stored: list[OutboundMessage] = []
+        frames: list[bytes] = []
+        for event in events:
+            rendered = render(event, config)
+            if rendered is None:
+                continue
+            send, sending_time = conn.session.application_message(
+                rendered.msg_type, rendered.body, now
+            )
+            stored.append(OutboundMessage(send.seq, rendered.msg_type, sending_time, rendered.body))
+            frames.append(send.data)
+        cursor = int(events[-1].offset)
+        self._journal.record_sent(conn.name, stored, conn.session.next_sender_seq, cursor)
+        if frames:
+            conn.writer.write(b"".join(frames))
+        return cursor
+
+    def _close(self, conn: Connection, reason: str) -> None:
+        if not conn.closed.is_set():
+            conn.closed.set()
+            conn.writer.close()
+
+
+async def _first_message(
+    reader: asyncio.StreamReader, parser: FrameParser
+) -> tuple[FixMessage | None, list[object]]:
+    """Read until the first complete frame; anything garbled before it is skipped."""
+    while True:
+        data = await reader.read(65536)
+        if not data:
+            return None, []
+        results = parser.feed(data)
+        for i, item in enumerate(results):
+            if isinstance(item, Oversize):
+                return None, []
+            if isinstance(item, FixMessage):
+                return item, list(results[i + 1 :])
+
+
+async def _drain(conn: Connection) -> None:
+    if not conn.writer.is_closing():
+        with contextlib.suppress(ConnectionError):
+            await conn.writer.drain()
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    info = writer.get_extra_info("peername")
+    if isinstance(info, tuple) and len(info) >= 2:
+        return f"{info[0]}:{info[1]}"
+    return str(info)

@@ -1,0 +1,186 @@
+"""FIX tag=value framing: a fast encoder for outbound messages and a tolerant frame parser.
+
+Encoding builds the bytes directly (a pre-joined header and body; simplefix is the test oracle
+that checks them byte for byte). Parsing follows FIXT.1.1 framing rules: a frame whose
+BodyLength or CheckSum is wrong is garbled and is dropped without an answer, and the parser
+resynchronises on the next ``8=``. Pure: bytes in, frames out; no sockets, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+SOH = b"\x01"
+BEGIN_STRING = "FIXT.1.1"
+_BEGIN = b"8=" + BEGIN_STRING.encode() + SOH
+
+
+class FieldError(ValueError):
+    """A field value cannot be put on the wire (it contains SOH or is not ASCII text)."""
+
+
+def encode_fields(fields: Iterable[tuple[int, str]]) -> bytes:
+    """``tag=value<SOH>`` for each field; values must not contain SOH."""
+    parts: list[bytes] = []
+    for tag, value in fields:
+        raw = value.encode("utf-8")
+        if SOH in raw:
+            raise FieldError(f"tag {tag}: value contains SOH")
+        parts.append(b"%d=%s\x01" % (tag, raw))
+    return b"".join(parts)
+
+
+def checksum(data: bytes) -> int:
+    return sum(data) & 0xFF
+
+
+def frame(msg_type: str, header: bytes, body: bytes) -> bytes:
+    """Wrap an encoded header (after MsgType) and body with 8, 9, 35 and the CheckSum trailer."""
+    content = b"35=%s\x01" % msg_type.encode() + header + body
+    head = _BEGIN + b"9=%d\x01" % len(content)
+    message = head + content
+    return message + b"10=%03d\x01" % checksum(message)
+
+
+@dataclass(frozen=True, slots=True)
+class FixMessage:
+    """A parsed frame: its fields in wire order and the exact bytes it came from."""
+
+    fields: tuple[tuple[int, str], ...]
+    raw: bytes
+
+    def get(self, tag: int) -> str | None:
+        for t, v in self.fields:
+            if t == tag:
+                return v
+        return None
+
+    def get_all(self, tag: int) -> list[str]:
+        return [v for t, v in self.fields if t == tag]
+
+    @property
+    def msg_type(self) -> str:
+        return self.get(35) or ""
+
+    def __str__(self) -> str:
+        return "|".join(f"{t}={v}" for t, v in self.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Garbled:
+    """Bytes dropped because they did not form a valid frame; ``reason`` says why."""
+
+    reason: str
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class Oversize:
+    """A frame declares a body longer than the configured limit: the peer must be dropped."""
+
+    declared: int
+    limit: int
+
+
+ParseResult = FixMessage | Garbled | Oversize
+
+
+def split_fields(data: bytes) -> tuple[tuple[int, str], ...]:
+    """``tag=value`` pairs of a complete frame. Raises ValueError on a malformed field."""
+    out: list[tuple[int, str]] = []
+    for part in data.split(SOH):
+        if not part:
+            continue
+        tag, sep, value = part.partition(b"=")
+        if not sep or not tag.isdigit():
+            raise ValueError(f"malformed field {part[:32]!r}")
+        out.append((int(tag), value.decode("utf-8", errors="replace")))
+    return tuple(out)
+
+
+class FrameParser:
+    """Incremental framing: feed bytes as they arrive, take complete frames out."""
+
+    def __init__(self, max_message_size: int = 1 << 20) -> None:
+        self._buf = bytearray()
+        self._max = max_message_size
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[ParseResult]:
+        self._buf += data
+        results: list[ParseResult] = []
+        while True:
+            result = self._next()
+            if result is None:
+                return results
+            results.append(result)
+            if isinstance(result, Oversize):
+                return results
+
+    def _resync(self, reason: str) -> Garbled:
+        nxt = self._buf.find(b"\x018=", 1)
+        cut = len(self._buf) if nxt < 0 else nxt + 1
+        del self._buf[:cut]
+        return Garbled(reason, cut)
+
+    def _next(self) -> ParseResult | None:
+        buf = self._buf
+        if not buf:
+            return None
+        if not buf.startswith(b"8="):
+            start = buf.find(b"8=")
+            if start < 0:
+                keep = 1 if buf.endswith(b"8") else 0
+                dropped = len(buf) - keep
+                del buf[:dropped]
+                return Garbled("bytes before BeginString", dropped) if dropped else None
+            del buf[:start]
+            return Garbled("bytes before BeginString", start)
+        first_soh = buf.find(SOH)
+        if first_soh < 0:
+            return self._too_long_header()
+        if len(buf) < first_soh + 3:
+            return None
+        if not buf.startswith(b"9=", first_soh + 1):
+            return self._resync("BodyLength(9) is not the second field")
+        len_end = buf.find(SOH, first_soh + 3)
+        if len_end < 0:
+            return self._too_long_header()
+        digits = bytes(buf[first_soh + 3 : len_end])
+        if not digits.isdigit():
+            return self._resync(f"BodyLength(9) is not a number: {digits[:16]!r}")
+        body_len = int(digits)
+        if body_len > self._max:
+            return Oversize(body_len, self._max)
+        body_start = len_end + 1
+        trailer_start = body_start + body_len
+        end = trailer_start + 7
+        if len(buf) < end:
+            return None
+        trailer = bytes(buf[trailer_start:end])
+        if not (trailer.startswith(b"10=") and trailer.endswith(SOH) and trailer[3:6].isdigit()):
+            return self._resync("BodyLength(9) does not end at the CheckSum(10) field")
+        if int(trailer[3:6]) != checksum(bytes(buf[:trailer_start])):
+            return self._resync("CheckSum(10) mismatch")
+        raw = bytes(buf[:end])
+        del buf[:end]
+        try:
+            fields = split_fields(raw)
+        except ValueError as exc:
+            return Garbled(str(exc), len(raw))
+        return FixMessage(fields, raw)
+
+    def _too_long_header(self) -> ParseResult | None:
+        if len(self._buf) > 64:
+            return self._resync("no BodyLength(9) within the first 64 bytes")
+        return None
+
+
+def fields_without(
+    fields: Sequence[tuple[int, str]], tags: frozenset[int]
+) -> list[tuple[int, str]]:
+    return [(t, v) for t, v in fields if t not in tags]

@@ -1,0 +1,105 @@
+"""A small console FIX initiator: logs on to a fixbridge session and prints what arrives.
+
+It is the client half of ``fixbridge demo`` and an ops tool for checking a deployment. It
+answers TestRequests, sends Heartbeats and logs out cleanly when asked to stop; it keeps no
+store and asks for no resends, so it is a viewer, not a back-office engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame
+from fixbridge.fix.dictionary import describe
+from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
+
+
+class ConsoleClient:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender_comp_id: str,
+        target_comp_id: str,
+        *,
+        output: Callable[[str], None] = print,
+        heartbeat_s: int = 30,
+        reset_on_logon: bool = True,
+    ) -> None:
+        self._addr = (host, port)
+        self._header = encode_fields([(49, sender_comp_id), (56, target_comp_id)])
+        self._out = output
+        self._hb = heartbeat_s
+        self._reset = reset_on_logon
+        self._seq = 1
+        self._writer: asyncio.StreamWriter | None = None
+        self.app_messages = 0
+        self.logged_on = asyncio.Event()
+
+    def _send(self, msg_type: str, fields: list[tuple[int, str]]) -> None:
+        assert self._writer is not None
+        stamp = format_utc_timestamp(time.time_ns(), Precision.MILLIS)
+        header = self._header + encode_fields([(34, str(self._seq)), (52, stamp)])
+        self._seq += 1
+        self._writer.write(frame(msg_type, header, encode_fields(fields)))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        reader, self._writer = await asyncio.open_connection(*self._addr)
+        logon = [(98, "0"), (108, str(self._hb))]
+        if self._reset:
+            logon.append((141, "Y"))
+        self._send("A", [*logon, (1137, "9")])
+        parser = FrameParser()
+        heartbeat = asyncio.create_task(self._heartbeats(stop))
+        try:
+            while not stop.is_set():
+                read = asyncio.create_task(reader.read(65536))
+                stopped = asyncio.create_task(stop.wait())
+                done, _ = await asyncio.wait({read, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                stopped.cancel()
+                if read not in done:
+                    read.cancel()
+                    break
+                data = read.result()
+                if not data:
+                    self._out("-- connection closed by fixbridge")
+                    return
+                for item in parser.feed(data):
+                    if isinstance(item, FixMessage) and self._handle(item):
+                        return
+            await self._logout(reader, parser)
+        finally:
+            heartbeat.cancel()
+            self._writer.close()
+
+    def _handle(self, msg: FixMessage) -> bool:
+        """Print and answer one message; True when the session is over."""
+        msg_type = msg.msg_type
+        if msg_type == "1":
+            self._send("0", [(112, msg.get(112) or "")])
+        if msg_type == "A":
+            self.logged_on.set()
+        if msg_type not in ("0", "1", "A", "5", "2", "4", "3"):
+            self.app_messages += 1
+        self._out(describe(msg.fields))
+        return msg_type == "5"
+
+    async def _heartbeats(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(self._hb)
+            self._send("0", [])
+
+    async def _logout(self, reader: asyncio.StreamReader, parser: FrameParser) -> None:
+        self._send("5", [(58, "console client done")])
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            async with asyncio.timeout(2.0):
+                while True:
+                    data = await reader.read(65536)
+                    if not data:
+                        return
+                    for item in parser.feed(data):
+                        if isinstance(item, FixMessage) and self._handle(item):
+                            return

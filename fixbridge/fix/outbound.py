@@ -1,0 +1,60 @@
+"""What a session receives: its scope filter and the rendering of journal events into FIX.
+
+Pure: a journal event and a session's settings in, an application message body (or nothing,
+when the event is outside the session's scope) out. The journal keeps normalized events, not
+FIX bytes, because each session may render differently (timestamp precision, scope).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fixbridge.config import ScopeConfig, SessionConfig
+from fixbridge.fix.codec import encode_fields
+from fixbridge.journal.store import JournalEvent
+from fixbridge.normalize.execution import ExecutionEvent, execution_report_body
+from fixbridge.normalize.timestamps import Precision
+
+EXEC_TYPE_TRADE = "F"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    msg_type: str
+    body: bytes
+
+
+def _matches(allowed: tuple[str, ...], value: str) -> bool:
+    return not allowed or value in allowed
+
+
+def admits_execution(scope: ScopeConfig, event: ExecutionEvent) -> bool:
+    return (
+        "executions" in scope.message_kinds
+        and _matches(scope.firms, event.firm)
+        and _matches(scope.accounts, event.account)
+        and _matches(scope.symbols, event.symbol)
+        and (not scope.fills_only or event.exec_type == EXEC_TYPE_TRADE)
+    )
+
+
+def _render_execution(
+    event: JournalEvent, scope: ScopeConfig, precision: Precision
+) -> Rendered | None:
+    execution = ExecutionEvent.from_payload(event.payload)
+    if not admits_execution(scope, execution):
+        return None
+    return Rendered("8", encode_fields(execution_report_body(execution, precision)))
+
+
+_RENDERERS = {"executions": _render_execution}
+
+
+def render(event: JournalEvent, session: SessionConfig) -> Rendered | None:
+    """The message ``session`` receives for ``event``, or None when it receives nothing."""
+    if event.flagged is not None:
+        return None
+    renderer = _RENDERERS.get(event.stream)
+    if renderer is None:
+        return None
+    return renderer(event, session.scope, session.timestamp_precision)

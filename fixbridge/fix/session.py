@@ -1,0 +1,454 @@
+"""The FIXT.1.1 acceptor session as a pure state machine: messages and time in, actions out.
+
+Rules this module keeps:
+- It never touches a socket, a database, a clock or a timer. The caller passes each parsed
+  frame and the current time (integer nanoseconds) in, and carries out the returned actions in
+  order: persist the sequence numbers (``Persist``), write bytes (``Send``), serve a resend from
+  the outbound store (``Resend``), start delivering application messages (``LoggedOn``), close
+  (``Disconnect``).
+- Sequence numbers live here. Every message we send takes ``next_sender_seq``; the caller must
+  persist the new numbers before the bytes reach the socket, so a crash can never reuse one.
+- We are a read-only drop copy: a client's application message changes nothing and is answered
+  with BusinessMessageReject (380=3).
+- Administrative messages are answered per FIXT.1.1: TestRequest -> Heartbeat with the same
+  TestReqID, ResendRequest -> replay with PossDupFlag=Y / GapFill, SequenceReset (both modes),
+  Logout -> Logout then close.
+
+States: AWAITING_LOGON -> ACTIVE -> LOGOUT_SENT -> CLOSED. The first frame must be a Logon for
+this session's CompID pair (the acceptor has already matched it); anything else closes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from fixbridge.fix.codec import FixMessage, encode_fields, frame
+from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
+
+# Standard header and admin tags used here.
+BEGIN_SEQ_NO, END_SEQ_NO, MSG_SEQ_NUM, NEW_SEQ_NO = 7, 16, 34, 36
+POSS_DUP_FLAG, REF_SEQ_NUM, SENDER_COMP_ID, SENDING_TIME, TARGET_COMP_ID = 43, 45, 49, 52, 56
+TEXT, ENCRYPT_METHOD, HEART_BT_INT, TEST_REQ_ID = 58, 98, 108, 112
+ORIG_SENDING_TIME, GAP_FILL_FLAG, RESET_SEQ_NUM_FLAG = 122, 123, 141
+REF_TAG_ID, REF_MSG_TYPE, SESSION_REJECT_REASON, BUSINESS_REJECT_REASON = 371, 372, 373, 380
+NEXT_EXPECTED_MSG_SEQ_NUM, DEFAULT_APPL_VER_ID = 789, 1137
+
+FIX50SP2 = "9"
+ADMIN_MSG_TYPES = frozenset({"0", "1", "2", "3", "4", "5", "A"})
+MIN_HEARTBEAT_S, MAX_HEARTBEAT_S = 1, 3600
+
+# SessionRejectReason(373) values we use.
+REJECT_REQUIRED_TAG_MISSING = "1"
+REJECT_VALUE_INCORRECT = "5"
+REJECT_INCORRECT_DATA_FORMAT = "6"
+REJECT_COMPID_PROBLEM = "9"
+REJECT_INVALID_MSGTYPE = "11"
+# BusinessRejectReason(380): Unsupported Message Type.
+BUSINESS_REJECT_UNSUPPORTED = "3"
+
+
+class State(enum.Enum):
+    AWAITING_LOGON = "awaiting_logon"
+    ACTIVE = "active"
+    LOGOUT_SENT = "logout_sent"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionIdentity:
+    """Who we are and who the client is, as they appear in the header."""
+
+    sender_comp_id: str  # ours (the client's TargetCompID)
+    target_comp_id: str  # theirs (the client's SenderCompID)
+
+
+# --- actions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Write these bytes; ``seq`` was taken from the sender sequence."""
+
+    data: bytes
+    seq: int
+    msg_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Store the sequence numbers durably before any later ``Send`` is written."""
+
+    next_sender_seq: int
+    next_target_seq: int
+    reset: bool = False  # True after a ResetSeqNumFlag logon: the outbound store starts anew
+
+
+@dataclass(frozen=True, slots=True)
+class Resend:
+    """Replay our messages ``begin..end`` (inclusive) from the outbound store."""
+
+    begin: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedOn:
+    heartbeat_s: int
+    reset: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something worth one log line (a reject sent, a gap detected, ...)."""
+
+    text: str
+
+
+Action = Send | Persist | Resend | LoggedOn | Disconnect | Note
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """An application message as kept in the outbound store, for replay."""
+
+    seq: int
+    msg_type: str
+    sending_time: str
+    body: bytes
+
+
+@dataclass(slots=True)
+class _Timers:
+    last_sent_ns: int = 0
+    last_received_ns: int = 0
+    test_request_sent_ns: int | None = None
+    test_request_counter: int = 0
+
+
+@dataclass(slots=True)
+class FixSession:
+    """One client session. Create it with the persisted sequence numbers, then feed it."""
+
+    identity: SessionIdentity
+    next_sender_seq: int = 1
+    next_target_seq: int = 1
+    precision: Precision = Precision.NANOS
+    state: State = State.AWAITING_LOGON
+    heartbeat_s: int = 30
+    _timers: _Timers = field(default_factory=_Timers)
+    _header: bytes = b""
+
+    def __post_init__(self) -> None:
+        self._header = encode_fields(
+            [
+                (SENDER_COMP_ID, self.identity.sender_comp_id),
+                (TARGET_COMP_ID, self.identity.target_comp_id),
+            ]
+        )
+
+    # --- building messages -----------------------------------------------------------------
+
+    def timestamp(self, now_ns: int) -> str:
+        return format_utc_timestamp(now_ns, self.precision)
+
+    def _build(
+        self,
+        msg_type: str,
+        body: bytes,
+        now_ns: int,
+        *,
+        seq: int | None = None,
+        extra_header: Iterable[tuple[int, str]] = (),
+    ) -> Send:
+        if seq is None:
+            seq = self.next_sender_seq
+            self.next_sender_seq += 1
+        header = self._header + encode_fields(
+            [(MSG_SEQ_NUM, str(seq)), *extra_header, (SENDING_TIME, self.timestamp(now_ns))]
+        )
+        self._timers.last_sent_ns = now_ns
+        return Send(frame(msg_type, header, body), seq, msg_type)
+
+    def _admin(self, msg_type: str, fields: Iterable[tuple[int, str]], now_ns: int) -> list[Action]:
+        send = self._build(msg_type, encode_fields(fields), now_ns)
+        return [self._persist(), send]
+
+    def _persist(self, *, reset: bool = False) -> Persist:
+        return Persist(self.next_sender_seq, self.next_target_seq, reset)
+
+    def application_message(self, msg_type: str, body: bytes, now_ns: int) -> tuple[Send, str]:
+        """Sequence an application message; returns it with its SendingTime for the store."""
+        if self.state is not State.ACTIVE:
+            raise RuntimeError("application messages are sent only on an active session")
+        send = self._build(msg_type, body, now_ns)
+        return send, self.timestamp(now_ns)
+
+    def replay(
+        self, begin: int, end: int, stored: Iterable[StoredMessage], now_ns: int
+    ) -> Iterator[bytes]:
+        """Frames answering a ResendRequest for ``begin..end`` from the stored messages.
+
+        ``stored`` yields the store's application messages in that range in ascending order
+        (it may be a lazy, batched reader: it is consumed once, front to back). Every sequence
+        number in the range without a stored application message (admin messages, or messages
+        trimmed by a reset) is covered by a SequenceReset-GapFill; consecutive ones share a
+        single gap fill. Replayed messages carry PossDupFlag=Y and OrigSendingTime.
+        """
+        expected = begin
+        for msg in stored:
+            if msg.seq < begin or msg.seq > end:
+                continue
+            if msg.seq > expected:
+                yield self._gap_fill(expected, msg.seq, now_ns)
+            extra = [(POSS_DUP_FLAG, "Y"), (ORIG_SENDING_TIME, msg.sending_time)]
+            yield self._build(msg.msg_type, msg.body, now_ns, seq=msg.seq, extra_header=extra).data
+            expected = msg.seq + 1
+        if expected <= end:
+            yield self._gap_fill(expected, end + 1, now_ns)
+
+    def _gap_fill(self, seq: int, new_seq: int, now_ns: int) -> bytes:
+        stamp = self.timestamp(now_ns)
+        extra = [(POSS_DUP_FLAG, "Y"), (ORIG_SENDING_TIME, stamp)]
+        body = encode_fields([(GAP_FILL_FLAG, "Y"), (NEW_SEQ_NO, str(new_seq))])
+        return self._build("4", body, now_ns, seq=seq, extra_header=extra).data
+
+    # --- receiving -------------------------------------------------------------------------
+
+    def on_message(self, msg: FixMessage, now_ns: int) -> list[Action]:
+        self._timers.last_received_ns = now_ns
+        self._timers.test_request_sent_ns = None
+        if self.state is State.CLOSED:
+            return []
+        msg_type = msg.msg_type
+        seq_text = msg.get(MSG_SEQ_NUM)
+        if seq_text is None or not seq_text.isdigit():
+            return self._logout_and_close("MsgSeqNum(34) missing or not a number", now_ns)
+        seq = int(seq_text)
+        if self.state is State.AWAITING_LOGON:
+            if msg_type != "A":
+                return [Disconnect(f"first message must be Logon, got MsgType {msg_type!r}")]
+            return self._on_logon(msg, seq, now_ns)
+        if msg_type == "A":
+            return self._logout_and_close("Logon received on an established session", now_ns)
+        if msg_type == "4" and msg.get(GAP_FILL_FLAG) != "Y":
+            return self._on_sequence_reset(msg, seq, now_ns)
+        poss_dup = msg.get(POSS_DUP_FLAG) == "Y"
+        if seq < self.next_target_seq:
+            if poss_dup:
+                return []
+            text = f"MsgSeqNum too low, expecting {self.next_target_seq} but received {seq}"
+            return self._logout_and_close(text, now_ns)
+        actions: list[Action] = []
+        if seq > self.next_target_seq:
+            # A gap from the client: ask for it, and keep going (a drop copy acts on no
+            # client application data, so nothing waits on the missing messages).
+            if msg_type == "4":
+                return self._on_gap_fill(msg, seq, now_ns)
+            actions.append(Note(f"inbound gap: expected {self.next_target_seq}, received {seq}"))
+            fields = [(BEGIN_SEQ_NO, str(self.next_target_seq)), (END_SEQ_NO, "0")]
+            self.next_target_seq = seq + 1
+            actions += self._admin("2", fields, now_ns)
+        else:
+            self.next_target_seq = seq + 1
+        handler = _HANDLERS.get(msg_type)
+        if handler is not None:
+            actions += handler(self, msg, seq, now_ns)
+        elif msg_type in ADMIN_MSG_TYPES:
+            actions.append(self._persist())
+        else:
+            actions += self._business_reject(msg, seq, now_ns)
+        return actions
+
+    def _on_logon(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        problem = _logon_problem(msg)
+        if problem is not None:
+            return self._logout_and_close(problem, now_ns)
+        self.heartbeat_s = int(msg.get(HEART_BT_INT) or "0")
+        reset = msg.get(RESET_SEQ_NUM_FLAG) == "Y"
+        actions: list[Action] = []
+        if reset:
+            if seq != 1:
+                text = f"ResetSeqNumFlag(141)=Y requires MsgSeqNum 1, received {seq}"
+                return self._logout_and_close(text, now_ns)
+            self.next_sender_seq = 1
+            self.next_target_seq = 1
+        if seq < self.next_target_seq:
+            text = f"MsgSeqNum too low, expecting {self.next_target_seq} but received {seq}"
+            return self._logout_and_close(text, now_ns)
+        gap_from = self.next_target_seq if seq > self.next_target_seq else None
+        self.next_target_seq = seq + 1
+        self.state = State.ACTIVE
+        fields = [(ENCRYPT_METHOD, "0"), (HEART_BT_INT, str(self.heartbeat_s))]
+        if reset:
+            fields.append((RESET_SEQ_NUM_FLAG, "Y"))
+        fields.append((DEFAULT_APPL_VER_ID, FIX50SP2))
+        send = self._build("A", encode_fields(fields), now_ns)
+        actions += [self._persist(reset=reset), send, LoggedOn(self.heartbeat_s, reset)]
+        if gap_from is not None:
+            actions.append(Note(f"logon gap: expected {gap_from}, received {seq}"))
+            actions += self._admin("2", [(BEGIN_SEQ_NO, str(gap_from)), (END_SEQ_NO, "0")], now_ns)
+        return actions
+
+    def _on_heartbeat(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        return [self._persist()]
+
+    def _on_test_request(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        test_req_id = msg.get(TEST_REQ_ID)
+        if test_req_id is None:
+            return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, TEST_REQ_ID, now_ns)
+        return self._admin("0", [(TEST_REQ_ID, test_req_id)], now_ns)
+
+    def _on_resend_request(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        begin_text, end_text = msg.get(BEGIN_SEQ_NO), msg.get(END_SEQ_NO)
+        for tag, text in ((BEGIN_SEQ_NO, begin_text), (END_SEQ_NO, end_text)):
+            if text is None:
+                return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, tag, now_ns)
+            if not text.isdigit():
+                return self._session_reject(msg, seq, REJECT_INCORRECT_DATA_FORMAT, tag, now_ns)
+        begin, end = int(begin_text or 0), int(end_text or 0)
+        last_sent = self.next_sender_seq - 1
+        if begin < 1 or (end != 0 and end < begin):
+            return self._session_reject(msg, seq, REJECT_VALUE_INCORRECT, BEGIN_SEQ_NO, now_ns)
+        if end == 0 or end > last_sent:
+            end = last_sent
+        actions: list[Action] = [self._persist()]
+        if begin <= end:
+            actions.append(Resend(begin, end))
+        else:
+            beyond = f"ResendRequest {begin}..{end_text} is beyond our last message {last_sent}"
+            actions.append(Note(beyond))
+        return actions
+
+    def _on_gap_fill(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        new_text = msg.get(NEW_SEQ_NO)
+        if new_text is None or not new_text.isdigit():
+            return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, NEW_SEQ_NO, now_ns)
+        new_seq = int(new_text)
+        if new_seq > self.next_target_seq:
+            self.next_target_seq = new_seq
+        return [self._persist()]
+
+    def _on_sequence_reset(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        new_text = msg.get(NEW_SEQ_NO)
+        if new_text is None or not new_text.isdigit():
+            return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, NEW_SEQ_NO, now_ns)
+        new_seq = int(new_text)
+        if new_seq < self.next_target_seq:
+            return self._session_reject(msg, seq, REJECT_VALUE_INCORRECT, NEW_SEQ_NO, now_ns)
+        self.next_target_seq = new_seq
+        return [self._persist(), Note(f"client SequenceReset-Reset to {new_seq}")]
+
+    def _on_logout(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        if self.state is State.LOGOUT_SENT:
+            self.state = State.CLOSED
+            return [self._persist(), Disconnect("logout confirmed by client")]
+        actions = self._admin("5", [], now_ns)
+        self.state = State.CLOSED
+        text = msg.get(TEXT)
+        return [*actions, Disconnect("client logged out" + (f": {text}" if text else ""))]
+
+    def _on_reject(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        return [self._persist(), Note(f"client rejected our message: {msg}")]
+
+    def _session_reject(
+        self, msg: FixMessage, seq: int, reason: str, ref_tag: int | None, now_ns: int
+    ) -> list[Action]:
+        fields = [(REF_SEQ_NUM, str(seq))]
+        if ref_tag is not None:
+            fields.append((REF_TAG_ID, str(ref_tag)))
+        fields += [(REF_MSG_TYPE, msg.msg_type), (SESSION_REJECT_REASON, reason)]
+        note = Note(f"Reject sent for MsgSeqNum {seq} (373={reason}, 371={ref_tag})")
+        return [note, *self._admin("3", fields, now_ns)]
+
+    def _business_reject(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        fields = [
+            (REF_SEQ_NUM, str(seq)),
+            (TEXT, "read-only drop copy session: application messages are not accepted"),
+            (REF_MSG_TYPE, msg.msg_type),
+            (BUSINESS_REJECT_REASON, BUSINESS_REJECT_UNSUPPORTED),
+        ]
+        note = Note(f"BusinessMessageReject sent for MsgType {msg.msg_type!r} (MsgSeqNum {seq})")
+        return [note, *self._admin("j", fields, now_ns)]
+
+    # --- leaving ---------------------------------------------------------------------------
+
+    def _logout_and_close(self, text: str, now_ns: int) -> list[Action]:
+        actions = self._admin("5", [(TEXT, text)], now_ns)
+        self.state = State.CLOSED
+        return [*actions, Disconnect(text)]
+
+    def logout(self, text: str, now_ns: int) -> list[Action]:
+        """Start an orderly logout (shutdown, end of schedule): we wait for the client's reply."""
+        if self.state is not State.ACTIVE:
+            return [Disconnect(text)]
+        actions = self._admin("5", [(TEXT, text)], now_ns)
+        self.state = State.LOGOUT_SENT
+        self._timers.test_request_sent_ns = now_ns
+        return actions
+
+    # --- time ------------------------------------------------------------------------------
+
+    def on_tick(self, now_ns: int) -> list[Action]:
+        """Heartbeats and liveness: call at least once a second."""
+        if self.state is State.LOGOUT_SENT:
+            sent = self._timers.test_request_sent_ns or now_ns
+            if now_ns - sent >= _seconds(max(self.heartbeat_s, 2)):
+                self.state = State.CLOSED
+                return [Disconnect("no Logout reply from client")]
+            return []
+        if self.state is not State.ACTIVE:
+            return []
+        hb = _seconds(self.heartbeat_s)
+        timers = self._timers
+        if timers.test_request_sent_ns is not None:
+            if now_ns - timers.test_request_sent_ns >= hb:
+                self.state = State.CLOSED
+                return [Disconnect("no answer to TestRequest: client considered gone")]
+        elif now_ns - timers.last_received_ns >= hb + hb // 5:
+            timers.test_request_counter += 1
+            timers.test_request_sent_ns = now_ns
+            test_req_id = f"TEST{timers.test_request_counter}"
+            return self._admin("1", [(TEST_REQ_ID, test_req_id)], now_ns)
+        if now_ns - timers.last_sent_ns >= hb:
+            return self._admin("0", [], now_ns)
+        return []
+
+
+def _seconds(s: int) -> int:
+    return s * 1_000_000_000
+
+
+def _logon_problem(msg: FixMessage) -> str | None:
+    """Why a Logon cannot be accepted, or None."""
+    if msg.get(8) != "FIXT.1.1":
+        return f"BeginString must be FIXT.1.1, got {msg.get(8)!r}"
+    appl = msg.get(DEFAULT_APPL_VER_ID)
+    if appl != FIX50SP2:
+        return f"DefaultApplVerID(1137) must be 9 (FIX50SP2), got {appl!r}"
+    hb_text = msg.get(HEART_BT_INT)
+    if hb_text is None or not hb_text.isdigit():
+        return f"HeartBtInt(108) missing or not a number: {hb_text!r}"
+    hb = int(hb_text)
+    if not MIN_HEARTBEAT_S <= hb <= MAX_HEARTBEAT_S:
+        return f"HeartBtInt(108)={hb} outside {MIN_HEARTBEAT_S}..{MAX_HEARTBEAT_S} seconds"
+    encrypt = msg.get(ENCRYPT_METHOD)
+    if encrypt not in (None, "0"):
+        return f"EncryptMethod(98) must be 0, got {encrypt!r}"
+    return None
+
+
+_HANDLERS = {
+    "0": FixSession._on_heartbeat,
+    "1": FixSession._on_test_request,
+    "2": FixSession._on_resend_request,
+    "3": FixSession._on_reject,
+    "4": FixSession._on_gap_fill,
+    "5": FixSession._on_logout,
+}

@@ -1,0 +1,269 @@
+"""The embedded journal: one SQLite database in WAL mode.
+
+Durability rules: every write is one explicit transaction; events and the resume token that
+covers them commit together; a session's outbound messages, its next sender sequence number
+and its cursor commit together, before any of those bytes are written to a socket. An
+exclusive lock file stops a second bridge from writing the same journal. This module never
+decides what to store: callers do; it only makes each decision atomic and durable.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+from fixbridge.fix.session import StoredMessage
+from fixbridge.journal.store import (
+    AppendResult,
+    JournalError,
+    JournalEvent,
+    NewEvent,
+    OutboundMessage,
+    SessionRecord,
+)
+
+SCHEMA_VERSION = 1
+RESEND_BATCH = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    offset INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream TEXT NOT NULL,
+    upstream_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    transact_time INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    raw BLOB NOT NULL,
+    flagged TEXT,
+    UNIQUE (stream, upstream_id)
+);
+CREATE TABLE IF NOT EXISTS stream_state (
+    stream TEXT PRIMARY KEY,
+    resume_token BLOB NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    next_sender_seq INTEGER NOT NULL,
+    next_target_seq INTEGER NOT NULL,
+    cursor_offset INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbound (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    msg_type TEXT NOT NULL,
+    sending_time TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+"""
+
+Synchronous = Literal["full", "normal"]
+
+
+class SqliteJournal:
+    """Single-writer journal. Use from one thread (the bridge's event loop)."""
+
+    def __init__(self, path: Path, *, synchronous: Synchronous = "full") -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = LockFile(path.with_name(path.name + ".lock"))
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self._db.executescript(_SCHEMA)
+            self._check_schema()
+        except sqlite3.Error as exc:
+            self._lock_file.close()
+            raise JournalError(f"cannot open journal {path}: {exc}") from exc
+
+    def _check_schema(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise JournalError(
+                f"journal {self.path} has schema version {row[0]},"
+                f" this fixbridge reads version {SCHEMA_VERSION}"
+            )
+
+    # --- upstream events ---------------------------------------------------------------------
+
+    def append(
+        self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
+    ) -> AppendResult:
+        db = self._db
+        stored = 0
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for event in events:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO events"
+                    " (stream, upstream_id, received_at, transact_time, payload, raw, flagged)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        stream,
+                        event.upstream_id,
+                        received_at_ns,
+                        event.transact_time_ns,
+                        event.payload,
+                        event.raw,
+                        event.flagged,
+                    ),
+                )
+                stored += cur.rowcount
+            if resume_token:  # an empty token never replaces a stored one
+                db.execute(
+                    "INSERT INTO stream_state (stream, resume_token, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (stream) DO UPDATE SET resume_token=excluded.resume_token,"
+                    " updated_at=excluded.updated_at",
+                    (stream, resume_token, received_at_ns),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return AppendResult(stored, len(events) - stored, self.head_offset())
+
+    def resume_token(self, stream: str) -> bytes | None:
+        row = self._db.execute(
+            "SELECT resume_token FROM stream_state WHERE stream=?", (stream,)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def head_offset(self) -> int:
+        row = self._db.execute("SELECT MAX(offset) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def read_events(self, after_offset: int, limit: int) -> list[JournalEvent]:
+        rows = self._db.execute(
+            "SELECT offset, stream, upstream_id, received_at, transact_time, payload, flagged"
+            " FROM events WHERE offset > ? ORDER BY offset LIMIT ?",
+            (after_offset, limit),
+        ).fetchall()
+        return [
+            JournalEvent(int(o), str(s), str(u), int(r), int(t), bytes(p), f)
+            for o, s, u, r, t, p, f in rows
+        ]
+
+    def count_events(self, stream: str) -> int:
+        row = self._db.execute("SELECT COUNT(*) FROM events WHERE stream=?", (stream,)).fetchone()
+        return int(row[0])
+
+    def upstream_ids(self, stream: str) -> list[str]:
+        """Every upstream id of a stream in journal order (for audits and tests)."""
+        rows = self._db.execute(
+            "SELECT upstream_id FROM events WHERE stream=? ORDER BY offset", (stream,)
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    # --- FIX sessions ------------------------------------------------------------------------
+
+    def load_session(self, session_id: str) -> SessionRecord:
+        row = self._db.execute(
+            "SELECT next_sender_seq, next_target_seq, cursor_offset FROM sessions"
+            " WHERE session_id=?",
+            (session_id,),
+        ).fetchone()
+        if row is None:
+            # A new session starts at the journal head: it receives what arrives from now on
+            # and everything that arrives while it is logged out.
+            record = SessionRecord(1, 1, self.head_offset())
+            self._db.execute(
+                "INSERT INTO sessions (session_id, next_sender_seq, next_target_seq, cursor_offset)"
+                " VALUES (?, ?, ?, ?)",
+                (session_id, 1, 1, record.cursor_offset),
+            )
+            return record
+        return SessionRecord(int(row[0]), int(row[1]), int(row[2]))
+
+    def save_sequence_numbers(
+        self, session_id: str, next_sender_seq: int, next_target_seq: int, *, reset: bool = False
+    ) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if reset:
+                db.execute("DELETE FROM outbound WHERE session_id=?", (session_id,))
+            db.execute(
+                "UPDATE sessions SET next_sender_seq=?, next_target_seq=? WHERE session_id=?",
+                (next_sender_seq, next_target_seq, session_id),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def record_sent(
+        self,
+        session_id: str,
+        messages: Sequence[OutboundMessage],
+        next_sender_seq: int,
+        cursor_offset: int,
+    ) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(session_id, m.seq, m.msg_type, m.sending_time, m.body) for m in messages],
+            )
+            db.execute(
+                "UPDATE sessions SET next_sender_seq=?, cursor_offset=? WHERE session_id=?",
+                (next_sender_seq, cursor_offset, session_id),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
+        low = begin
+        while low <= end:
+            rows = self._db.execute(
+                "SELECT seq, msg_type, sending_time, body FROM outbound"
+                " WHERE session_id=? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
+                (session_id, low, end, RESEND_BATCH),
+            ).fetchall()
+            if not rows:
+                return
+            for seq, msg_type, sending_time, body in rows:
+                yield StoredMessage(int(seq), str(msg_type), str(sending_time), bytes(body))
+            low = int(rows[-1][0]) + 1
+
+    def close(self) -> None:
+        self._db.close()
+        self._lock_file.close()
+
+
+def _acquire_lock(path: Path) -> LockFile:
+    lock = LockFile(path.with_name(path.name + ".lock"))
+    return lock
+
+
+class LockFile:
+    """An exclusive advisory lock held for the journal's lifetime (released on crash too)."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(self._fd)
+            raise JournalError(
+                f"journal {path.with_suffix('')} is in use by another fixbridge process"
+            ) from exc
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

@@ -1,0 +1,105 @@
+"""The storage contract between the bridge and its journal, kept small on purpose.
+
+Two halves: upstream events appended with the resume token that covers them (one atomic
+step, so a crash can never store a token without its events), and per-session FIX state
+(sequence numbers, the session's cursor into the events, and the outbound messages kept for
+resend). The FIX session and the subscriber see only this interface; SQLite is one
+implementation and a shared database can be another. Ranges are read in bounded batches,
+never loaded whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from fixbridge.fix.session import StoredMessage
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An upstream event ready to journal; ``upstream_id`` is its dedup identity."""
+
+    upstream_id: str
+    transact_time_ns: int
+    payload: bytes
+    raw: bytes
+    flagged: str | None = None  # why the event could not be normalized, if it could not
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEvent:
+    offset: int
+    stream: str
+    upstream_id: str
+    received_at_ns: int
+    transact_time_ns: int
+    payload: bytes
+    flagged: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    stored: int
+    duplicates: int
+    head_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    next_sender_seq: int
+    next_target_seq: int
+    cursor_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    seq: int
+    msg_type: str
+    sending_time: str
+    body: bytes
+
+
+class JournalError(RuntimeError):
+    """The journal cannot be opened or written (locked by another process, disk, schema)."""
+
+
+class Journal(Protocol):
+    def append(
+        self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
+    ) -> AppendResult:
+        """Store new events (duplicates by upstream id are skipped) and the token, atomically."""
+        ...
+
+    def resume_token(self, stream: str) -> bytes | None: ...
+
+    def head_offset(self) -> int: ...
+
+    def read_events(self, after_offset: int, limit: int) -> list[JournalEvent]: ...
+
+    def count_events(self, stream: str) -> int: ...
+
+    def load_session(self, session_id: str) -> SessionRecord: ...
+
+    def save_sequence_numbers(
+        self, session_id: str, next_sender_seq: int, next_target_seq: int, *, reset: bool = False
+    ) -> None:
+        """Persist the numbers; ``reset`` also drops the session's outbound messages."""
+        ...
+
+    def record_sent(
+        self,
+        session_id: str,
+        messages: Sequence[OutboundMessage],
+        next_sender_seq: int,
+        cursor_offset: int,
+    ) -> None:
+        """Store sequenced application messages and advance the cursor, atomically."""
+        ...
+
+    def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
+        """Stored messages with ``begin <= seq <= end`` in order, fetched in bounded batches."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""The exchange side: gRPC channels and the DropCopyAPI stream subscribers."""

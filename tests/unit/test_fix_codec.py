@@ -1,0 +1,77 @@
+"""The codec: our encoder agrees with simplefix byte for byte; garbled frames are dropped."""
+
+from __future__ import annotations
+
+import simplefix
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fixbridge.fix.codec import FieldError, FixMessage, FrameParser, Garbled, Oversize, encode_fields, frame
+
+values = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=20
+)
+HEADER_AND_TRAILER = {8, 9, 10, 34, 35, 43, 49, 52, 56, 122}
+body_tags = st.integers(min_value=1, max_value=9999).filter(lambda t: t not in HEADER_AND_TRAILER)
+fields = st.lists(st.tuples(body_tags, values), max_size=15)
+
+
+@given(fields)
+def test_encoder_matches_simplefix(body: list[tuple[int, str]]) -> None:
+    header = [(49, "FIXBRIDGE"), (56, "CLIENT"), (34, "12"), (52, "20260101-00:00:00.000")]
+    ours = frame("8", encode_fields(header), encode_fields(body))
+    oracle = simplefix.FixMessage()
+    oracle.append_pair(8, "FIXT.1.1")
+    oracle.append_pair(35, "8")
+    for tag, value in header + body:
+        oracle.append_pair(tag, value)
+    assert ours == oracle.encode()
+
+
+@given(fields, st.integers(min_value=1, max_value=50))
+def test_parser_reassembles_frames_split_anywhere(body: list[tuple[int, str]], cut: int) -> None:
+    raw = frame("8", encode_fields([(34, "1")]), encode_fields(body))
+    parser = FrameParser()
+    out = parser.feed(raw[:cut]) + parser.feed(raw[cut:])
+    assert len(out) == 1 and isinstance(out[0], FixMessage)
+    assert out[0].fields[3:-1] == ((34, "1"), *body)
+
+
+def _msg(seq: int) -> bytes:
+    return frame("0", encode_fields([(34, str(seq))]), b"")
+
+
+def test_bad_checksum_is_dropped_and_next_frame_is_read() -> None:
+    bad = bytearray(_msg(1))
+    bad[-4:-1] = b"000" if bad[-4:-1] != b"000" else b"001"
+    out = FrameParser().feed(bytes(bad) + _msg(2))
+    assert isinstance(out[0], Garbled) and "CheckSum" in out[0].reason
+    assert isinstance(out[1], FixMessage) and out[1].get(34) == "2"
+
+
+def test_wrong_body_length_is_dropped() -> None:
+    good = _msg(1)
+    declared = good.split(b"\x019=")[1].split(b"\x01")[0]
+    bad = good.replace(b"9=" + declared, b"9=%d" % (int(declared) - 3), 1)
+    out = FrameParser().feed(bad + _msg(2))
+    assert isinstance(out[0], Garbled)
+    assert [m.get(34) for m in out if isinstance(m, FixMessage)] == ["2"]
+
+
+def test_leading_garbage_is_skipped() -> None:
+    out = FrameParser().feed(b"\x00\xffnoise" + _msg(3))
+    assert isinstance(out[0], Garbled) and isinstance(out[1], FixMessage)
+
+
+def test_oversize_is_reported_before_reading_the_body() -> None:
+    out = FrameParser(max_message_size=1000).feed(b"8=FIXT.1.1\x019=5000\x0135=0\x01")
+    assert out == [Oversize(5000, 1000)]
+
+
+def test_soh_in_a_value_is_refused() -> None:
+    try:
+        encode_fields([(58, "a\x01b")])
+    except FieldError as exc:
+        assert "58" in str(exc)
+    else:
+        raise AssertionError("SOH accepted")

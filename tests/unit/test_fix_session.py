@@ -1,0 +1,184 @@
+"""Scripted conversations with the sans-IO acceptor session: literal messages, injected time."""
+
+from __future__ import annotations
+
+from fixbridge.fix.session import (
+    Disconnect,
+    FixSession,
+    LoggedOn,
+    Persist,
+    Resend,
+    SessionIdentity,
+    State,
+    StoredMessage,
+)
+from tests.unit.fixmsg import BRIDGE, CLIENT, T0, S, client_msg, logon, parse_all, sent
+
+
+def new_session(next_sender: int = 1, next_target: int = 1) -> FixSession:
+    return FixSession(SessionIdentity(BRIDGE, CLIENT), next_sender, next_target)
+
+
+def active_session(next_sender: int = 1) -> FixSession:
+    session = new_session(next_sender)
+    session.on_message(logon(), T0)
+    return session
+
+
+def test_logon_is_answered_with_logon_and_persisted_first() -> None:
+    session = new_session()
+    actions = session.on_message(logon(), T0)
+    assert isinstance(actions[0], Persist) and actions[0].next_sender_seq == 2
+    (reply,) = sent(actions)
+    assert reply.msg_type == "A"
+    assert (reply.get(34), reply.get(98), reply.get(108), reply.get(1137)) == ("1", "0", "30", "9")
+    assert reply.get(49) == BRIDGE and reply.get(56) == CLIENT
+    assert any(isinstance(a, LoggedOn) for a in actions)
+    assert session.state is State.ACTIVE and session.next_target_seq == 2
+
+
+def test_reset_logon_restarts_both_sequences() -> None:
+    session = new_session(next_sender=500, next_target=90)
+    actions = session.on_message(logon(1, reset=True), T0)
+    (reply,) = sent(actions)
+    assert reply.get(34) == "1" and reply.get(141) == "Y"
+    assert isinstance(actions[0], Persist) and actions[0].reset
+    assert (session.next_sender_seq, session.next_target_seq) == (2, 2)
+
+
+def test_restart_keeps_sequence_numbers() -> None:
+    session = new_session(next_sender=41, next_target=7)
+    reply = sent(session.on_message(logon(7), T0))[0]
+    assert reply.get(34) == "41"
+
+
+def test_first_message_must_be_logon() -> None:
+    actions = new_session().on_message(client_msg("0", 1), T0)
+    assert actions == [Disconnect("first message must be Logon, got MsgType '0'")]
+
+
+def test_logon_with_wrong_appl_ver_is_logged_out_with_reason() -> None:
+    session = new_session()
+    bad = client_msg("A", 1, (98, "0"), (108, "30"), (1137, "7"))
+    actions = session.on_message(bad, T0)
+    (logout,) = sent(actions)
+    assert logout.msg_type == "5" and "DefaultApplVerID(1137) must be 9" in (logout.get(58) or "")
+    assert isinstance(actions[-1], Disconnect)
+
+
+def test_absurd_heartbeat_is_refused() -> None:
+    actions = new_session().on_message(logon(hb="0"), T0)
+    assert "HeartBtInt(108)=0" in (sent(actions)[0].get(58) or "")
+
+
+def test_test_request_is_answered_with_its_id() -> None:
+    session = active_session()
+    (hb,) = sent(session.on_message(client_msg("1", 2, (112, "PING-7")), T0 + S))
+    assert hb.msg_type == "0" and hb.get(112) == "PING-7" and hb.get(34) == "2"
+
+
+def test_sequence_too_low_without_possdup_logs_out() -> None:
+    session = active_session()
+    session.on_message(client_msg("0", 2), T0)
+    actions = session.on_message(client_msg("0", 2), T0)
+    (logout,) = sent(actions)
+    assert logout.get(58) == "MsgSeqNum too low, expecting 3 but received 2"
+    assert isinstance(actions[-1], Disconnect)
+
+
+def test_possdup_duplicate_is_ignored() -> None:
+    session = active_session()
+    session.on_message(client_msg("0", 2), T0)
+    assert session.on_message(client_msg("0", 2, poss_dup=True), T0) == []
+
+
+def test_sequence_too_high_asks_for_resend() -> None:
+    session = active_session()
+    (resend_request,) = sent(session.on_message(client_msg("0", 5), T0))
+    assert resend_request.msg_type == "2"
+    assert (resend_request.get(7), resend_request.get(16)) == ("2", "0")
+
+
+def test_application_message_gets_business_reject() -> None:
+    session = active_session()
+    (bmr,) = sent(session.on_message(client_msg("D", 2, (11, "ORDER1")), T0))
+    assert bmr.msg_type == "j"
+    assert (bmr.get(45), bmr.get(372), bmr.get(380)) == ("2", "D", "3")
+
+
+def test_resend_request_zero_means_to_the_end() -> None:
+    session = active_session()
+    for _ in range(3):
+        session.application_message("8", b"17=X\x01", T0)
+    actions = session.on_message(client_msg("2", 2, (7, "2"), (16, "0")), T0)
+    assert Resend(2, 4) in actions
+
+
+def test_replay_marks_possdup_and_gap_fills_admin_messages() -> None:
+    session = active_session(next_sender=1)  # Logon took seq 1
+    stored = []
+    for seq_body in (b"17=A\x01", b"17=B\x01"):
+        send, stamp = session.application_message("8", seq_body, T0)
+        stored.append(StoredMessage(send.seq, "8", stamp, seq_body))
+    session.on_tick(T0 + 31 * S)  # a heartbeat: seq 4 is an admin message
+    send, stamp = session.application_message("8", b"17=C\x01", T0 + 31 * S)
+    stored.append(StoredMessage(send.seq, "8", stamp, b"17=C\x01"))
+    frames = parse_all(list(session.replay(1, 5, stored, T0 + 60 * S)))
+    kinds = [(m.get(34), m.msg_type, m.get(123), m.get(36), m.get(17)) for m in frames]
+    assert kinds == [
+        ("1", "4", "Y", "2", None),
+        ("2", "8", None, None, "A"),
+        ("3", "8", None, None, "B"),
+        ("4", "4", "Y", "5", None),
+        ("5", "8", None, None, "C"),
+    ]
+    assert all(m.get(43) == "Y" and m.get(122) for m in frames)
+    assert frames[1].get(122) == stored[0].sending_time
+
+
+def test_consecutive_missing_messages_share_one_gap_fill() -> None:
+    session = active_session()
+    frames = parse_all(list(session.replay(1, 50, [], T0)))
+    assert len(frames) == 1 and frames[0].get(36) == "51"
+
+
+def test_client_sequence_reset_moves_expected_number() -> None:
+    session = active_session()
+    session.on_message(client_msg("4", 2, (36, "10")), T0)
+    assert session.next_target_seq == 10
+    session.on_message(client_msg("4", 10, (123, "Y"), (36, "20")), T0)
+    assert session.next_target_seq == 20
+
+
+def test_heartbeat_then_test_request_then_disconnect_on_silence() -> None:
+    session = active_session()
+    assert sent(session.on_tick(T0 + 29 * S)) == []
+    (hb,) = sent(session.on_tick(T0 + 30 * S))
+    assert hb.msg_type == "0"
+    (test_request,) = sent(session.on_tick(T0 + 36 * S))
+    assert test_request.msg_type == "1" and test_request.get(112)
+    actions = session.on_tick(T0 + 66 * S)
+    assert isinstance(actions[-1], Disconnect)
+
+
+def test_answered_test_request_keeps_session_alive() -> None:
+    session = active_session()
+    session.on_tick(T0 + 36 * S)
+    session.on_message(client_msg("0", 2, (112, "TEST1")), T0 + 37 * S)
+    assert not any(isinstance(a, Disconnect) for a in session.on_tick(T0 + 67 * S))
+
+
+def test_client_logout_is_answered_and_closed() -> None:
+    session = active_session()
+    actions = session.on_message(client_msg("5", 2, (58, "bye")), T0)
+    (reply,) = sent(actions)
+    assert reply.msg_type == "5" and isinstance(actions[-1], Disconnect)
+    assert session.state is State.CLOSED
+
+
+def test_our_logout_waits_for_the_reply() -> None:
+    session = active_session()
+    (logout,) = sent(session.logout("maintenance", T0))
+    assert logout.get(58) == "maintenance" and session.state is State.LOGOUT_SENT
+    actions = session.on_message(client_msg("5", 2), T0 + S)
+    assert isinstance(actions[-1], Disconnect) and sent(actions) == []

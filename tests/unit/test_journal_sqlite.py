@@ -1,0 +1,90 @@
+"""The SQLite journal: atomic events + token, dedup, session state, batched outbound reads."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fixbridge.journal.sqlite import RESEND_BATCH, SqliteJournal
+from fixbridge.journal.store import JournalError, NewEvent, OutboundMessage
+
+
+def ev(upstream_id: str) -> NewEvent:
+    return NewEvent(upstream_id, 1, b"{}", b"raw")
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> SqliteJournal:
+    j = SqliteJournal(tmp_path / "j.db", synchronous="normal")
+    yield j
+    j.close()
+
+
+def test_append_dedups_by_upstream_id_and_stores_token(journal: SqliteJournal) -> None:
+    first = journal.append("executions", [ev("a"), ev("b")], b"t1", 10)
+    again = journal.append("executions", [ev("b"), ev("c")], b"t2", 11)
+    assert (first.stored, first.duplicates) == (2, 0)
+    assert (again.stored, again.duplicates) == (1, 1)
+    assert journal.upstream_ids("executions") == ["a", "b", "c"]
+    assert journal.resume_token("executions") == b"t2"
+
+
+def test_same_id_in_another_stream_is_not_a_duplicate(journal: SqliteJournal) -> None:
+    journal.append("executions", [ev("x")], b"t", 1)
+    assert journal.append("trades", [ev("x")], b"t", 1).stored == 1
+
+
+def test_token_only_response_advances_token(journal: SqliteJournal) -> None:
+    journal.append("executions", [], b"heartbeat-token", 1)
+    assert journal.resume_token("executions") == b"heartbeat-token"
+    journal.append("executions", [], b"", 2)
+    assert journal.resume_token("executions") == b"heartbeat-token"
+
+
+def test_failed_append_stores_neither_events_nor_token(journal: SqliteJournal) -> None:
+    journal.append("executions", [ev("a")], b"t1", 1)
+    broken = NewEvent("b", 1, object(), b"raw")  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.Error):
+        journal.append("executions", [ev("c"), broken], b"t2", 2)
+    assert journal.upstream_ids("executions") == ["a"]
+    assert journal.resume_token("executions") == b"t1"
+
+
+def test_sessions_start_at_the_head_and_keep_their_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    j = SqliteJournal(path)
+    j.append("executions", [ev("a")], b"t", 1)
+    record = j.load_session("s1")
+    assert (record.next_sender_seq, record.next_target_seq, record.cursor_offset) == (1, 1, 1)
+    j.record_sent("s1", [OutboundMessage(1, "8", "20260101-00:00:00", b"17=a\x01")], 2, 1)
+    j.save_sequence_numbers("s1", 3, 5)
+    j.close()
+    reopened = SqliteJournal(path)
+    assert reopened.load_session("s1").next_sender_seq == 3
+    assert reopened.load_session("s1").next_target_seq == 5
+    reopened.close()
+
+
+def test_outbound_range_streams_in_batches(journal: SqliteJournal) -> None:
+    journal.load_session("s")
+    total = RESEND_BATCH * 2 + 7
+    msgs = [OutboundMessage(i, "8", "t", b"x") for i in range(1, total + 1) if i % 10]
+    journal.record_sent("s", msgs, total + 1, 0)
+    got = [m.seq for m in journal.outbound_range("s", 5, total - 3)]
+    assert got == [m.seq for m in msgs if 5 <= m.seq <= total - 3]
+
+
+def test_reset_drops_outbound_messages(journal: SqliteJournal) -> None:
+    journal.load_session("s")
+    journal.record_sent("s", [OutboundMessage(1, "8", "t", b"x")], 2, 0)
+    journal.save_sequence_numbers("s", 1, 1, reset=True)
+    assert list(journal.outbound_range("s", 1, 10)) == []
+
+
+def test_second_writer_is_refused(tmp_path: Path) -> None:
+    first = SqliteJournal(tmp_path / "j.db")
+    with pytest.raises(JournalError, match="in use by another fixbridge process"):
+        SqliteJournal(tmp_path / "j.db")
+    first.close()
