@@ -25,9 +25,9 @@ def scaled(value: int, scale: int, *, what: str) -> Decimal:
 def fix_decimal(value: Decimal) -> str:
     """Plain decimal text for FIX Price/Qty/Amt fields: no exponent, no trailing zeros.
 
-    ``Decimal("52.500")`` -> ``"52.5"``, ``Decimal("100")`` -> ``"100"``, ``Decimal("-0")`` -> ``"0"``.
+    ``Decimal("52.500")`` -> ``"52.5"``, ``Decimal("100")`` -> ``"100"``,
+    ``Decimal("-0")`` -> ``"0"``.
     """
     if value == 0:
         return "0"
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")

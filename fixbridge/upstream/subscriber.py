@@ -111,7 +111,7 @@ class ExecutionSubscriber:
             await asyncio.sleep(delay)
 
     async def _consume(self, channel: grpc.aio.Channel) -> None:
-        stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)
+        stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)  # type: ignore[no-untyped-call]
         request = self.request()
         mode = (
             "resume_token"

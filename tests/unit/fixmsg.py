@@ -10,7 +10,9 @@ T0 = 1_700_000_000_000_000_000  # an arbitrary fixed instant, in ns
 S = 1_000_000_000
 
 
-def client_msg(msg_type: str, seq: int, *fields: tuple[int, str], poss_dup: bool = False) -> FixMessage:
+def client_msg(
+    msg_type: str, seq: int, *fields: tuple[int, str], poss_dup: bool = False
+) -> FixMessage:
     header = [(49, CLIENT), (56, BRIDGE), (34, str(seq))]
     if poss_dup:
         header += [(43, "Y"), (122, "20231114-22:13:20")]

@@ -6,7 +6,15 @@ import simplefix
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixbridge.fix.codec import FieldError, FixMessage, FrameParser, Garbled, Oversize, encode_fields, frame
+from fixbridge.fix.codec import (
+    FieldError,
+    FixMessage,
+    FrameParser,
+    Garbled,
+    Oversize,
+    encode_fields,
+    frame,
+)
 
 values = st.text(
     alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=20

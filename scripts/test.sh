@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install fixbridge with its test tools and the real FIX peer (QuickFIX) into .venv, then
+# lint, type-check and run the whole test suite. Safe to run repeatedly; extra arguments go
+# to pytest (e.g. scripts/test.sh -k session).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${FIXBRIDGE_VENV:-.venv}
+
+apt_install() {  # Debian packages, only when missing and only where we may install them
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "== apt-get install $*"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    else
+        echo "missing system packages: $* (install them, then run again)" >&2
+        exit 1
+    fi
+}
+
+echo "== environment"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; "$PY" -m venv "$VENV"; }
+fi
+VPY="$VENV/bin/python"
+"$VPY" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$VPY" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# QuickFIX's Python binding builds from source: a few minutes the first time, then pip's
+# wheel cache makes it instant. Its stock FIX 5.0 SP2 dictionaries are fetched by the tests.
+if ! "$VPY" -c 'import quickfix' 2>/dev/null; then
+    command -v g++ >/dev/null || apt_install g++
+    "$VPY" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+        || apt_install python3-dev
+    echo "== building QuickFIX (first run only)"
+    "$VPY" -m pip install --quiet --disable-pip-version-check 'quickfix==1.16.0'
+fi
+echo "== ruff"
+"$VPY" -m ruff check fixbridge tests
+echo "== mypy"
+"$VPY" -m mypy fixbridge
+echo "== pytest"
+"$VPY" -m pytest -q -p no:cacheprovider "$@"
