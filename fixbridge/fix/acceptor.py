@@ -146,6 +146,8 @@ class Acceptor:
             await self._serve(reader, writer, peer)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             log.info("connection from %s ended: %s", peer, exc)
+        except asyncio.CancelledError:
+            log.info("connection from %s closed by shutdown", peer)
         except Exception:
             log.exception("connection from %s failed", peer)
         finally:
@@ -166,7 +168,10 @@ class Acceptor:
             )
             return
         if logon is None:
-            log.warning("logon refused from %s: connection closed or garbage before Logon", peer)
+            if parser.dropped_bytes or parser.buffered:
+                log.warning("logon refused from %s: connection closed before a valid Logon", peer)
+            else:  # a TCP health check or port probe
+                log.info("connection from %s closed without sending anything", peer)
             return
         ours, theirs = logon.get(56) or "", logon.get(49) or ""
         slot = self._slots.get((ours, theirs))

@@ -105,6 +105,7 @@ class FrameParser:
     def __init__(self, max_message_size: int = 1 << 20) -> None:
         self._buf = bytearray()
         self._max = max_message_size
+        self.dropped_bytes = 0
 
     @property
     def buffered(self) -> int:
@@ -117,6 +118,8 @@ class FrameParser:
             result = self._next()
             if result is None:
                 return results
+            if isinstance(result, Garbled):
+                self.dropped_bytes += result.dropped
             results.append(result)
             if isinstance(result, Oversize):
                 return results

@@ -47,33 +47,40 @@ class ConsoleClient:
         self._writer.write(frame(msg_type, header, encode_fields(fields)))
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Log on, print until ``stop`` is set or fixbridge ends the session, then log out."""
         reader, self._writer = await asyncio.open_connection(*self._addr)
         logon = [(98, "0"), (108, str(self._hb))]
         if self._reset:
             logon.append((141, "Y"))
         self._send("A", [*logon, (1137, "9")])
-        parser = FrameParser()
+        receiving = asyncio.create_task(self._receive(reader))
         heartbeat = asyncio.create_task(self._heartbeats(stop))
+        stopped = asyncio.create_task(stop.wait())
         try:
-            while not stop.is_set():
-                read = asyncio.create_task(reader.read(65536))
-                stopped = asyncio.create_task(stop.wait())
-                done, _ = await asyncio.wait({read, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                stopped.cancel()
-                if read not in done:
-                    read.cancel()
-                    break
-                data = read.result()
-                if not data:
-                    self._out("-- connection closed by fixbridge")
-                    return
-                for item in parser.feed(data):
-                    if isinstance(item, FixMessage) and self._handle(item):
-                        return
-            await self._logout(reader, parser)
+            await asyncio.wait({receiving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not receiving.done():
+                self._send("5", [(58, "console client done")])
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(receiving), timeout=2.0)
         finally:
-            heartbeat.cancel()
+            for task in (receiving, heartbeat, stopped):
+                task.cancel()
+            await asyncio.gather(receiving, heartbeat, stopped, return_exceptions=True)
             self._writer.close()
+
+    async def _receive(self, reader: asyncio.StreamReader) -> None:
+        parser = FrameParser()
+        while True:
+            try:
+                data = await reader.read(65536)
+            except ConnectionError:
+                data = b""
+            if not data:
+                self._out("-- connection closed by fixbridge")
+                return
+            for item in parser.feed(data):
+                if isinstance(item, FixMessage) and self._handle(item):
+                    return
 
     def _handle(self, msg: FixMessage) -> bool:
         """Print and answer one message; True when the session is over."""
@@ -91,15 +98,3 @@ class ConsoleClient:
         while not stop.is_set():
             await asyncio.sleep(self._hb)
             self._send("0", [])
-
-    async def _logout(self, reader: asyncio.StreamReader, parser: FrameParser) -> None:
-        self._send("5", [(58, "console client done")])
-        with contextlib.suppress(TimeoutError, ConnectionError):
-            async with asyncio.timeout(2.0):
-                while True:
-                    data = await reader.read(65536)
-                    if not data:
-                        return
-                    for item in parser.feed(data):
-                        if isinstance(item, FixMessage) and self._handle(item):
-                            return

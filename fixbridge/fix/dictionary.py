@@ -24,7 +24,8 @@ TAG_NAMES: dict[int, str] = {
     372: "RefMsgType", 373: "SessionRejectReason", 378: "ExecRestatementReason",
     380: "BusinessRejectReason", 381: "GrossTradeAmt", 447: "PartyIDSource", 448: "PartyID",
     452: "PartyRole", 453: "NoPartyIDs", 460: "Product", 789: "NextExpectedMsgSeqNum",
-    797: "CopyMsgIndicator", 828: "TrdType", 880: "TrdMatchID", 1057: "AggressorIndicator",
+    797: "CopyMsgIndicator", 828: "TrdType", 880: "TrdMatchID", 1028: "ManualOrderIndicator",
+    1057: "AggressorIndicator",
     1137: "DefaultApplVerID",
 }  # fmt: skip
 

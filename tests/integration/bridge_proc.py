@@ -1,0 +1,118 @@
+"""Run ``fixbridge run`` as a real subprocess for integration tests (so it can be SIGKILLed)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_config(
+    path: Path,
+    *,
+    upstream_port: int,
+    fix_port: int,
+    journal: Path,
+    sessions: list[dict[str, object]],
+) -> Path:
+    lines = [
+        'log_level = "INFO"',
+        "[upstream]",
+        f'target = "127.0.0.1:{upstream_port}"',
+        'start_from = "1970-01-01T00:00:00Z"',
+        "reconnect_initial_s = 0.2",
+        "reconnect_max_s = 1.0",
+        "[journal]",
+        f'path = "{journal}"',
+        'synchronous = "normal"',
+        "[fix]",
+        'host = "127.0.0.1"',
+        f"port = {fix_port}",
+    ]
+    for session in sessions:
+        lines.append("[[sessions]]")
+        scope = session.get("scope")
+        for key, value in session.items():
+            if key != "scope":
+                lines.append(f'{key} = "{value}"')
+        if isinstance(scope, dict):
+            lines.append("[sessions.scope]")
+            for key, value in scope.items():
+                rendered = str(value).lower() if isinstance(value, bool) else repr(list(value))
+                lines.append(f"{key} = {rendered.replace(chr(39), chr(34))}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class BridgeProcess:
+    def __init__(self, config: Path, log: Path, fix_port: int) -> None:
+        self.config = config
+        self.log = log
+        self.fix_port = fix_port
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> None:
+        self._log_file = open(self.log, "ab")  # noqa: SIM115 - closed in _reap
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "fixbridge", "run", "--config", str(self.config)],
+            cwd=REPO,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise AssertionError(f"bridge exited with {self._proc.returncode}:\n{self.tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.fix_port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"bridge did not listen on {self.fix_port}:\n{self.tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup of any kind, as in a crash."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGKILL)
+        self._proc.wait(10)
+        self._reap()
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait for the graceful exit."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGTERM)
+        try:
+            code = self._proc.wait(timeout)
+        finally:
+            self._reap()
+        return code
+
+    def _reap(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def __enter__(self) -> BridgeProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(10)
+        self._reap()
