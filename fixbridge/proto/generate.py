@@ -54,7 +54,9 @@ def generate(out_dir: Path) -> list[Path]:
             written.append(target)
     for pkg in ("polymarket", "polymarket/v1"):
         init = out_dir / pkg / "__init__.py"
-        init.write_text('"""Generated from protos/; do not edit (python -m fixbridge.proto.generate)."""\n')
+        init.write_text(
+            '"""Generated from protos/; do not edit (python -m fixbridge.proto.generate)."""\n'
+        )
         written.append(init)
     return written
 

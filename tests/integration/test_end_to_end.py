@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from fixbridge.simulator.server import SimulatorThread
 from tests.integration.bridge_proc import BridgeProcess, write_config
 from tests.integration.oracle import expected_execution_report, mismatches
 from tests.integration.qfharness import QuickFixClient, free_tcp_port
-from fixbridge.simulator.server import SimulatorThread
 
 pytestmark = pytest.mark.integration
 
