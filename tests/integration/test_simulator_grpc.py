@@ -34,8 +34,9 @@ EPOCH = Timestamp()
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimulatorThread]:
-    with SimulatorThread(seed=11, rate=0, max_executions=TOTAL,
-                         heartbeat_interval=HEARTBEAT) as simulator:
+    with SimulatorThread(
+        seed=11, rate=0, max_executions=TOTAL, heartbeat_interval=HEARTBEAT
+    ) as simulator:
         simulator.wait_for_executions(TOTAL, timeout=20)
         yield simulator
 
@@ -94,18 +95,21 @@ def position_of(token: bytes) -> int:
 
 
 def test_a_stream_without_token_or_time_is_live_from_the_moment_it_opens() -> None:
-    with SimulatorThread(seed=5, rate=400, heartbeat_interval=HEARTBEAT) as live, \
-            grpc.insecure_channel(live.address) as channel:
+    with (
+        SimulatorThread(seed=5, rate=400, heartbeat_interval=HEARTBEAT) as live,
+        grpc.insecure_channel(live.address) as channel,
+    ):
         live.wait_for_executions(50, timeout=10)
         head = len(live.executions())
         call = make_stub(channel).CreateDropCopySubscription(
-            pb.CreateDropCopySubscriptionRequest(), timeout=DEADLINE)
+            pb.CreateDropCopySubscriptionRequest(), timeout=DEADLINE
+        )
         responses = read(call, lambda rs: len(flatten(rs)) >= 120)
         log_ids = [e.id for e in live.executions()]
     received = [e.id for e in flatten(responses)]
     start = log_ids.index(received[0])
     assert start >= head, "a live-only stream replayed history"
-    assert received == log_ids[start:start + len(received)], "gap, duplicate or reorder"
+    assert received == log_ids[start : start + len(received)], "gap, duplicate or reorder"
     for response in responses:
         if response.executions:
             last = log_ids.index(response.executions[-1].id)
@@ -121,7 +125,8 @@ def test_resume_token_replays_strictly_after_it_with_no_gap_and_no_duplicate(
     log_ids = [e.id for e in sim.executions()]
     first = read(
         stub.CreateDropCopySubscription(
-            pb.CreateDropCopySubscriptionRequest(resume_time=EPOCH), timeout=DEADLINE),
+            pb.CreateDropCopySubscriptionRequest(resume_time=EPOCH), timeout=DEADLINE
+        ),
         lambda rs: len(rs) == 3,
     )
     before = [e.id for e in flatten(first)]
@@ -129,7 +134,8 @@ def test_resume_token_replays_strictly_after_it_with_no_gap_and_no_duplicate(
     assert position_of(token) == len(before)
     rest = read(
         stub.CreateDropCopySubscription(
-            pb.CreateDropCopySubscriptionRequest(resume_token=token), timeout=DEADLINE),
+            pb.CreateDropCopySubscriptionRequest(resume_token=token), timeout=DEADLINE
+        ),
         until_events_then_heartbeat(TOTAL - len(before)),
     )
     after = [e.id for e in flatten(rest)]
@@ -144,7 +150,8 @@ def test_resuming_from_the_newest_token_sends_only_heartbeats(
     token = ResumeToken(sim.instance_id, Stream.EXECUTIONS, TOTAL).encode()
     responses = read(
         stub.CreateDropCopySubscription(
-            pb.CreateDropCopySubscriptionRequest(resume_token=token), timeout=DEADLINE),
+            pb.CreateDropCopySubscriptionRequest(resume_token=token), timeout=DEADLINE
+        ),
         lambda rs: len(rs) == 2,
     )
     assert [len(r.executions) for r in responses] == [0, 0]
@@ -160,7 +167,8 @@ def test_resume_time_replays_every_execution_at_or_after_it(
     assert 0 < len(expected) <= TOTAL - 700
     responses = read(
         stub.CreateDropCopySubscription(
-            pb.CreateDropCopySubscriptionRequest(resume_time=since), timeout=DEADLINE),
+            pb.CreateDropCopySubscriptionRequest(resume_time=since), timeout=DEADLINE
+        ),
         until_events_then_heartbeat(len(expected)),
     )
     assert [e.id for e in flatten(responses)] == expected
@@ -176,19 +184,19 @@ def test_resume_time_on_trades_goes_by_the_aggressor_execution_time(
     responses = read(
         stub.CreateTradeCaptureReportSubscription(
             pb.CreateTradeCaptureReportSubscriptionRequest(resume_time=to_timestamp(since)),
-            timeout=DEADLINE),
+            timeout=DEADLINE,
+        ),
         until_events_then_heartbeat(len(expected)),
     )
     assert [(t.id, t.state) for t in flatten(responses)] == expected
 
 
-def test_position_changes_replay_in_full_from_the_epoch(
-    sim: SimulatorThread, stub: Any
-) -> None:
+def test_position_changes_replay_in_full_from_the_epoch(sim: SimulatorThread, stub: Any) -> None:
     log = sim.position_changes()
     responses = read(
         stub.CreatePositionChangeSubscription(
-            pb.CreatePositionChangeSubscriptionRequest(resume_time=EPOCH), timeout=DEADLINE),
+            pb.CreatePositionChangeSubscriptionRequest(resume_time=EPOCH), timeout=DEADLINE
+        ),
         until_events_then_heartbeat(len(log)),
     )
     assert flatten(responses) == log
@@ -205,7 +213,8 @@ def test_symbols_filter_selects_executions_of_those_symbols(
     responses = read(
         stub.CreateDropCopySubscription(
             pb.CreateDropCopySubscriptionRequest(resume_time=EPOCH, symbols=wanted),
-            timeout=DEADLINE),
+            timeout=DEADLINE,
+        ),
         until_events_then_heartbeat(len(expected)),
     )
     assert [e.id for e in flatten(responses)] == expected
@@ -219,28 +228,30 @@ def test_firms_filter_selects_executions_and_positions_of_that_firm(
     responses = read(
         stub.CreateDropCopySubscription(
             pb.CreateDropCopySubscriptionRequest(resume_time=EPOCH, firms=["SIM-BRAVO"]),
-            timeout=DEADLINE),
+            timeout=DEADLINE,
+        ),
         until_events_then_heartbeat(len(executions)),
     )
     assert [e.id for e in flatten(responses)] == executions
     symbol = SYMBOLS[1].symbol
     positions = [
-        c for c in sim.position_changes()
+        c
+        for c in sim.position_changes()
         if firm_of(c.position.account) == "SIM-ALPHA" and c.position.symbol == symbol
     ]
     responses = read(
         stub.CreatePositionChangeSubscription(
             pb.CreatePositionChangeSubscriptionRequest(
-                resume_time=EPOCH, firms=["firms/SIM-ALPHA"], symbols=[symbol]),
-            timeout=DEADLINE),
+                resume_time=EPOCH, firms=["firms/SIM-ALPHA"], symbols=[symbol]
+            ),
+            timeout=DEADLINE,
+        ),
         until_events_then_heartbeat(len(positions)),
     )
     assert flatten(responses) == positions
 
 
-def test_a_trade_matches_a_firm_on_either_side(
-    sim: SimulatorThread, stub: Any
-) -> None:
+def test_a_trade_matches_a_firm_on_either_side(sim: SimulatorThread, stub: Any) -> None:
     def sides(trade: Any) -> set[str]:
         return {firm_of(trade.aggressor.order.account), firm_of(trade.passive.order.account)}
 
@@ -248,9 +259,11 @@ def test_a_trade_matches_a_firm_on_either_side(
     assert any(sides(t) != {"SIM-CHARLIE"} for t in sim.trades() if "SIM-CHARLIE" in sides(t))
     responses = read(
         stub.CreateTradeCaptureReportSubscription(
-            pb.CreateTradeCaptureReportSubscriptionRequest(resume_time=EPOCH,
-                                                           firms=["SIM-CHARLIE"]),
-            timeout=DEADLINE),
+            pb.CreateTradeCaptureReportSubscriptionRequest(
+                resume_time=EPOCH, firms=["SIM-CHARLIE"]
+            ),
+            timeout=DEADLINE,
+        ),
         until_events_then_heartbeat(len(expected)),
     )
     assert [(t.id, t.state) for t in flatten(responses)] == expected
@@ -265,7 +278,8 @@ def test_instrument_stream_sends_the_current_state_of_each_symbol_first(
     current = {i.symbol: i for i in sim.instruments()}
     responses = read(
         stub.CreateInstrumentStateChangeSubscription(
-            pb.CreateInstrumentStateChangeSubscriptionRequest(), timeout=DEADLINE),
+            pb.CreateInstrumentStateChangeSubscriptionRequest(), timeout=DEADLINE
+        ),
         lambda rs: len(rs) == 2,
     )
     snapshot, heartbeat = responses
@@ -278,19 +292,16 @@ def test_instrument_stream_sends_the_current_state_of_each_symbol_first(
     history = [i for i in sim.instruments() if i.symbol == wanted]
     responses = read(
         stub.CreateInstrumentStateChangeSubscription(
-            pb.CreateInstrumentStateChangeSubscriptionRequest(resume_time=EPOCH,
-                                                              symbols=[wanted]),
-            timeout=DEADLINE),
+            pb.CreateInstrumentStateChangeSubscriptionRequest(resume_time=EPOCH, symbols=[wanted]),
+            timeout=DEADLINE,
+        ),
         until_events_then_heartbeat(1 + len(history)),
     )
     assert flatten(responses) == [current[wanted], *history]
 
 
-def test_quiet_streams_send_heartbeats_with_a_fresh_token(
-    sim: SimulatorThread, stub: Any
-) -> None:
-    call = stub.CreateDropCopySubscription(pb.CreateDropCopySubscriptionRequest(),
-                                           timeout=DEADLINE)
+def test_quiet_streams_send_heartbeats_with_a_fresh_token(sim: SimulatorThread, stub: Any) -> None:
+    call = stub.CreateDropCopySubscription(pb.CreateDropCopySubscriptionRequest(), timeout=DEADLINE)
     arrivals: list[float] = []
 
     def three(responses: list[Any]) -> bool:
@@ -300,8 +311,10 @@ def test_quiet_streams_send_heartbeats_with_a_fresh_token(
     opened = time.monotonic()
     responses = read(call, three)
     assert all(len(r.executions) == 0 for r in responses)
-    assert all(r.resume_token == ResumeToken(sim.instance_id, Stream.EXECUTIONS, TOTAL).encode()
-               for r in responses)
+    assert all(
+        r.resume_token == ResumeToken(sim.instance_id, Stream.EXECUTIONS, TOTAL).encode()
+        for r in responses
+    )
     gaps = [b - a for a, b in zip([opened, *arrivals], arrivals, strict=False)]
     assert all(HEARTBEAT * 0.8 <= gap <= HEARTBEAT * 5 for gap in gaps), gaps
 
@@ -336,8 +349,9 @@ def test_bad_requests_end_with_invalid_argument(
     fields: dict[str, Any] = {
         k: named.get(v, v) if isinstance(v, str) else v for k, v in request_fields.items()
     }
-    call = stub.CreateDropCopySubscription(pb.CreateDropCopySubscriptionRequest(**fields),
-                                           timeout=DEADLINE)
+    call = stub.CreateDropCopySubscription(
+        pb.CreateDropCopySubscriptionRequest(**fields), timeout=DEADLINE
+    )
     with pytest.raises(grpc.RpcError) as failure:
         next(iter(call))
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT

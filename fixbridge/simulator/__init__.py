@@ -1,0 +1,12 @@
+"""The embedded simulated exchange: a seeded market behind a real polymarket.v1.DropCopyAPI.
+
+* :mod:`.market` - the pure, seeded market model (``MarketModel.step(now_ns)``);
+* :mod:`.exchange`, :mod:`.book`, :mod:`.orders`, :mod:`.positions` - its matching engine;
+* :mod:`.refdata` - the fixed symbols, firms and accounts;
+* :mod:`.store`, :mod:`.streams`, :mod:`.subscription`, :mod:`.tokens`, :mod:`.servicer` - the
+  event logs and the four gRPC streams served from them;
+* :mod:`.server` - ``SimulatorServer`` (asyncio) and ``SimulatorThread`` (for tests);
+* :mod:`.cli` - ``fixbridge simulate``.
+
+The simulator is a test and demo tool: nothing in the bridge may import it on its data path.
+"""

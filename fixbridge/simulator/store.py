@@ -1,0 +1,117 @@
+"""The simulator's memory: an append-only log per stream of every event it has produced.
+
+A position in a log never changes meaning: entry ``i`` of a stream is the ``i``-th event that
+stream ever had, which is what resume tokens point at. One lock guards all four logs, so a
+step's events appear in all of them at once and another thread (a test) always sees a
+consistent set. Readers get copies or immutable slices, never the live lists.
+This module must never do I/O or know about gRPC or asyncio.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Generic
+
+from fixbridge.proto.polymarket.v1 import dropcopy_pb2, orders_pb2, refdata_pb2, trading_pb2
+from fixbridge.simulator.exchange import StepOutput
+from fixbridge.simulator.streams import (
+    E,
+    Entry,
+    Stream,
+    execution_entry,
+    instrument_entry,
+    position_entry,
+    trade_entry,
+)
+
+
+class ProductionFailed(RuntimeError):
+    """The simulator stopped producing events because the model raised."""
+
+
+class EventLog(Generic[E]):
+    """One stream's events, oldest first. Thread-safe through the store's shared lock."""
+
+    def __init__(self, stream: Stream, lock: threading.Condition,
+                 to_entry: Callable[[E], Entry[E]]) -> None:
+        self.stream = stream
+        self._lock = lock
+        self._to_entry = to_entry
+        self._entries: list[Entry[E]] = []
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def read(self, start: int, limit: int) -> list[Entry[E]]:
+        """Up to ``limit`` entries from position ``start`` on."""
+        with self._lock:
+            return self._entries[start:start + limit]
+
+    def events(self) -> list[E]:
+        """A snapshot of every event so far."""
+        with self._lock:
+            return [entry.event for entry in self._entries]
+
+    def _extend(self, events: tuple[E, ...]) -> None:
+        # Caller holds the lock.
+        self._entries.extend(self._to_entry(event) for event in events)
+
+
+class EventStore:
+    """The four logs, the current state of every instrument, and a way to wait for progress."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self.executions: EventLog[trading_pb2.Execution] = EventLog(
+            Stream.EXECUTIONS, self._lock, execution_entry)
+        self.trades: EventLog[orders_pb2.Trade] = EventLog(
+            Stream.TRADES, self._lock, trade_entry)
+        self.instruments: EventLog[refdata_pb2.Instrument] = EventLog(
+            Stream.INSTRUMENTS, self._lock, instrument_entry)
+        self.position_changes: EventLog[dropcopy_pb2.PositionChange] = EventLog(
+            Stream.POSITIONS, self._lock, position_entry)
+        self._current: dict[str, refdata_pb2.Instrument] = {}
+        self._failure: BaseException | None = None
+
+    def append(self, output: StepOutput) -> None:
+        """Log one step's events in all four streams at once."""
+        with self._lock:
+            self.executions._extend(output.executions)
+            self.trades._extend(output.trades)
+            self.instruments._extend(output.instruments)
+            self.position_changes._extend(output.position_changes)
+            for instrument in output.instruments:
+                self._current[instrument.symbol] = instrument
+            self._lock.notify_all()
+
+    def instrument_snapshot(self) -> list[refdata_pb2.Instrument]:
+        """The latest Instrument of every symbol that has one, in first-seen order."""
+        with self._lock:
+            return list(self._current.values())
+
+    def fail(self, error: BaseException) -> None:
+        """Record that production stopped on ``error``; waiters stop waiting."""
+        with self._lock:
+            self._failure = error
+            self._lock.notify_all()
+
+    @property
+    def failure(self) -> BaseException | None:
+        with self._lock:
+            return self._failure
+
+    def wait_for_executions(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` executions were logged (True) or ``timeout`` seconds passed
+        (False). Raises ProductionFailed if production stopped on an error."""
+        with self._lock:
+            self._lock.wait_for(
+                lambda: len(self.executions._entries) >= count or self._failure is not None,
+                timeout,
+            )
+            if len(self.executions._entries) >= count:
+                return True
+            if self._failure is not None:
+                raise ProductionFailed(f"simulator stopped producing: {self._failure!r}")
+            return False
