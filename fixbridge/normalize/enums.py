@@ -129,8 +129,20 @@ def fix_exec_type(number: int, *, field: str = "type") -> str:
     return _lookup(EXEC_TYPE, number, field, "ExecutionType")
 
 
-def fix_ord_status(number: int, *, cum_qty: int | Decimal, field: str = "order.state") -> str:
-    """OrdStatus(39) for an OrderState number; REPLACED depends on whether ``cum_qty`` > 0."""
+EXEC_TYPE_DONE_FOR_DAY: Final = "3"
+ORD_STATUS_DONE_FOR_DAY: Final = "3"
+
+
+def fix_ord_status(
+    number: int, *, cum_qty: int | Decimal, exec_type: str = "", field: str = "order.state"
+) -> str:
+    """OrdStatus(39) for an OrderState number; REPLACED depends on whether ``cum_qty`` > 0.
+
+    OrderState has no done-for-day value: the exchange reports DONE_FOR_DAY executions with
+    a terminal state (EXPIRED). FIX pairs ExecType 3 with OrdStatus 3, so that pair wins.
+    """
+    if exec_type == EXEC_TYPE_DONE_FOR_DAY:
+        return ORD_STATUS_DONE_FOR_DAY
     if number == pb.ORDER_STATE_REPLACED:
         return REPLACED_ORD_STATUS[cum_qty > 0]
     return _lookup(ORD_STATUS, number, field, "OrderState")

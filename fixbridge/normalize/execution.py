@@ -282,7 +282,7 @@ def _normalize(execution: trading_pb2.Execution) -> ExecutionEvent:
         participant=participant,
         client_id=participant or client_participant_id,
         exec_type=exec_type,
-        ord_status=enums.fix_ord_status(order.state, cum_qty=cum_qty),
+        ord_status=enums.fix_ord_status(order.state, cum_qty=cum_qty, exec_type=exec_type),
         side=enums.fix_side(order.side),
         ord_type=ord_type,
         time_in_force=time_in_force,

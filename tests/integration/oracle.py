@@ -36,7 +36,7 @@ def expected_execution_report(e: trading_pb2.Execution) -> dict[int, str | Decim
         22: "8",
         54: SIDE[o.side],
         150: EXEC_TYPE[e.type],
-        39: ORD_STATUS.get(o.state, "0" if o.cum_qty == 0 else "1"),
+        39: "3" if e.type == 7 else ORD_STATUS.get(o.state, "0" if o.cum_qty == 0 else "1"),
         59: TIME_IN_FORCE[o.time_in_force],
         1: o.account,
         32: Decimal(e.last_shares) / qty_scale if fill else Decimal(0),

@@ -95,7 +95,8 @@ def _spec_file_ok(path: Path, expected: Mapping[str, str]) -> bool:
     try:
         for _event, element in ET.iterparse(path, events=("start",)):
             return element.tag == "fix" and all(
-                element.get(key) == value for key, value in expected.items())
+                element.get(key) == value for key, value in expected.items()
+            )
     except ET.ParseError:
         return False
     return False
@@ -123,12 +124,22 @@ def _fetch_spec_files(target: Path) -> None:
     """Download the quickfix sdist with pip and extract only the two dictionaries into target."""
     with tempfile.TemporaryDirectory(prefix="quickfix-sdist-") as tmp:
         command = [
-            sys.executable, "-m", "pip", "download", f"quickfix=={QUICKFIX_VERSION}",
-            "--no-deps", "--no-binary", ":all:", "--disable-pip-version-check", "-d", tmp,
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            f"quickfix=={QUICKFIX_VERSION}",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--disable-pip-version-check",
+            "-d",
+            tmp,
         ]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                                    check=False)
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=600, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise QuickFixSpecError(f"could not run {' '.join(command)}: {exc!r}") from exc
         if result.returncode != 0:
@@ -137,11 +148,13 @@ def _fetch_spec_files(target: Path) -> None:
                 f"`{' '.join(command)}` failed with exit code {result.returncode} (no access "
                 f"to PyPI? then set {SPEC_ENV_VAR} to a directory holding the quickfix "
                 f"{QUICKFIX_VERSION} sdist's spec/{{{','.join(SPEC_FILES)}}}):\n"
-                + "\n".join(output[-20:]))
+                + "\n".join(output[-20:])
+            )
         sdists = sorted(Path(tmp).glob(f"quickfix-{QUICKFIX_VERSION}.tar.gz"))
         if not sdists:
             raise QuickFixSpecError(
-                f"pip download succeeded but left no quickfix-{QUICKFIX_VERSION}.tar.gz in {tmp}")
+                f"pip download succeeded but left no quickfix-{QUICKFIX_VERSION}.tar.gz in {tmp}"
+            )
         try:
             with tarfile.open(sdists[0], "r:gz") as archive:
                 for name in SPEC_FILES:
@@ -155,8 +168,9 @@ def _fetch_spec_files(target: Path) -> None:
                     partial.write_bytes(data)
                     os.replace(partial, target / name)
         except (KeyError, tarfile.TarError, OSError) as exc:
-            raise QuickFixSpecError(f"cannot extract the dictionaries from {sdists[0]}: "
-                                    f"{exc!r}") from exc
+            raise QuickFixSpecError(
+                f"cannot extract the dictionaries from {sdists[0]}: {exc!r}"
+            ) from exc
 
 
 def quickfix_spec_dir() -> Path:
@@ -182,7 +196,8 @@ def quickfix_spec_dir() -> Path:
         raise QuickFixSpecError(
             f"{target} does not hold valid {' and '.join(SPEC_FILES)} after fetching them; "
             f"set {SPEC_ENV_VAR} to a directory holding the quickfix {QUICKFIX_VERSION} "
-            "spec/ files")
+            "spec/ files"
+        )
     return target
 
 
@@ -230,12 +245,19 @@ class FixMessage:
         """Build from a JSONL message event (uses its ``fields`` list, else parses ``raw``)."""
         raw = str(record.get("raw", ""))
         fields = record.get("fields")
-        pairs = (tuple((int(tag), str(value)) for tag, value in fields)
-                 if isinstance(fields, list) else _split(raw))
+        pairs = (
+            tuple((int(tag), str(value)) for tag, value in fields)
+            if isinstance(fields, list)
+            else _split(raw)
+        )
         ts, pid = record.get("ts"), record.get("pid")
-        return cls(pairs=pairs, event=str(record.get("event", "")), raw=raw,
-                   ts=float(ts) if isinstance(ts, int | float) else None,
-                   pid=pid if isinstance(pid, int) else None)
+        return cls(
+            pairs=pairs,
+            event=str(record.get("event", "")),
+            raw=raw,
+            ts=float(ts) if isinstance(ts, int | float) else None,
+            pid=pid if isinstance(pid, int) else None,
+        )
 
     @cached_property
     def fields(self) -> dict[int, str]:
@@ -269,8 +291,9 @@ class FixMessage:
     def __contains__(self, tag: object) -> bool:
         return tag in self.fields
 
-    def group(self, count_tag: int, delimiter_tag: int,
-              member_tags: Iterable[int] = ()) -> list[list[tuple[int, str]]]:
+    def group(
+        self, count_tag: int, delimiter_tag: int, member_tags: Iterable[int] = ()
+    ) -> list[list[tuple[int, str]]]:
         """The instances of the repeating group counted by ``count_tag`` (first occurrence).
 
         Each instance starts at ``delimiter_tag``. Without a dictionary the end of the last
@@ -286,7 +309,7 @@ class FixMessage:
             return []
         expected = int(self.pairs[start][1]) if self.pairs[start][1].isdigit() else 0
         instances: list[list[tuple[int, str]]] = []
-        for tag, value in self.pairs[start + 1:]:
+        for tag, value in self.pairs[start + 1 :]:
             if tag == delimiter_tag:
                 if len(instances) == expected:
                     break
@@ -412,11 +435,25 @@ class QuickFixClient:
         """The command line ``start()`` runs."""
         spec_dir = self.spec_dir if self.spec_dir is not None else quickfix_spec_dir()
         command = [
-            sys.executable, "-u", str(CLIENT_SCRIPT),
-            "--host", self.host, "--port", str(self.port),
-            "--sender", self.sender, "--target", self.target,
-            "--out", str(self.events_path), "--store-dir", str(self.store_dir),
-            "--spec-dir", str(spec_dir), "--heartbeat", str(self.heartbeat),
+            sys.executable,
+            "-u",
+            str(CLIENT_SCRIPT),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--sender",
+            self.sender,
+            "--target",
+            self.target,
+            "--out",
+            str(self.events_path),
+            "--store-dir",
+            str(self.store_dir),
+            "--spec-dir",
+            str(spec_dir),
+            "--heartbeat",
+            str(self.heartbeat),
             "--exit-with-parent",
         ]
         if self.reset_on_logon:
@@ -439,9 +476,14 @@ class QuickFixClient:
         self._stdio.write(f"--- start: {' '.join(command)}\n".encode())
         self._stdio.flush()
         environment = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
-        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self._stdio,
-                                         stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                                         env=environment)
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=self._stdio,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            env=environment,
+        )
         self.runs += 1
 
     def stop(self, timeout: float = 15.0) -> int | None:
@@ -477,8 +519,8 @@ class QuickFixClient:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(
-                f"QuickFIX client still running after {timeout:.1f}s\n"
-                + self.diagnostics()) from None
+                f"QuickFIX client still running after {timeout:.1f}s\n" + self.diagnostics()
+            ) from None
         self._close_stdio()
         return code
 
@@ -487,14 +529,20 @@ class QuickFixClient:
             self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.is_running else f"exited({self.returncode})"
-        return (f"QuickFixClient({self.sender}->{self.target} @ {self.host}:{self.port}, "
-                f"pid={self.pid}, {state}, workdir={self.workdir})")
+        return (
+            f"QuickFixClient({self.sender}->{self.target} @ {self.host}:{self.port}, "
+            f"pid={self.pid}, {state}, workdir={self.workdir})"
+        )
 
     def _require_process(self) -> subprocess.Popen[bytes]:
         if self._process is None:
@@ -529,14 +577,18 @@ class QuickFixClient:
                 records.append(record)
         return records
 
-    def messages(self, *kinds: str, msg_type: str | Iterable[str] | None = None,
-                 current_run: bool = False) -> list[FixMessage]:
+    def messages(
+        self, *kinds: str, msg_type: str | Iterable[str] | None = None, current_run: bool = False
+    ) -> list[FixMessage]:
         """Messages from the given event kinds (e.g. "app_in", "wire_in"), in record order."""
         unknown = set(kinds) - MESSAGE_EVENTS
         if not kinds or unknown:
             raise ValueError(f"kinds must be among {sorted(MESSAGE_EVENTS)}, got {kinds}")
-        types = {msg_type} if isinstance(msg_type, str) else (
-            set(msg_type) if msg_type is not None else None)
+        types = (
+            {msg_type}
+            if isinstance(msg_type, str)
+            else (set(msg_type) if msg_type is not None else None)
+        )
         return [
             FixMessage.from_event(record)
             for record in self.events(current_run=current_run)
@@ -555,24 +607,32 @@ class QuickFixClient:
         is loaded, so a message carrying e.g. 1128=7 or 8 is delivered with only its header
         checked, undefined tags and all. Tests should assert this list is empty.
         """
-        return [message for message in self.app_messages(current_run=current_run)
-                if message.get(1128, DEFAULT_APPL_VER_ID) != DEFAULT_APPL_VER_ID]
+        return [
+            message
+            for message in self.app_messages(current_run=current_run)
+            if message.get(1128, DEFAULT_APPL_VER_ID) != DEFAULT_APPL_VER_ID
+        ]
 
     def rejects_sent(self, *, current_run: bool = False) -> list[FixMessage]:
         """Session Rejects (35=3, admin_out) and BusinessMessageRejects (35=j, app_out) the
         client sent, in order."""
-        return [message for message in self.messages("admin_out", "app_out",
-                                                     current_run=current_run)
-                if (message.event, message.msg_type) in {("admin_out", "3"), ("app_out", "j")}]
+        return [
+            message
+            for message in self.messages("admin_out", "app_out", current_run=current_run)
+            if (message.event, message.msg_type) in {("admin_out", "3"), ("app_out", "j")}
+        ]
 
     def rejects_received(self, *, current_run: bool = False) -> list[FixMessage]:
         """Rejects (35=3) and BusinessMessageRejects (35=j) the client received."""
-        return [message for message in self.messages("admin_in", "app_in",
-                                                     current_run=current_run)
-                if (message.event, message.msg_type) in {("admin_in", "3"), ("app_in", "j")}]
+        return [
+            message
+            for message in self.messages("admin_in", "app_in", current_run=current_run)
+            if (message.event, message.msg_type) in {("admin_in", "3"), ("app_in", "j")}
+        ]
 
-    def rejected_inbound(self, *, current_run: bool = False
-                         ) -> list[tuple[FixMessage, FixMessage | None]]:
+    def rejected_inbound(
+        self, *, current_run: bool = False
+    ) -> list[tuple[FixMessage, FixMessage | None]]:
         """Each reject the client sent, paired with the inbound message it refers to.
 
         The offending message is the ``wire_in`` of the same process whose MsgSeqNum equals
@@ -592,8 +652,11 @@ class QuickFixClient:
     def session_events(self, *, current_run: bool = False) -> list[str]:
         """QuickFIX's event-log lines (mirrored into the JSONL), e.g. "Message 5 Rejected: ..."
         or "Invalid message: ..." for a garbled message it dropped without a reject."""
-        return [str(record.get("text", "")) for record in self.events(current_run=current_run)
-                if record.get("event") == "session_event"]
+        return [
+            str(record.get("text", ""))
+            for record in self.events(current_run=current_run)
+            if record.get("event") == "session_event"
+        ]
 
     def logons(self, *, current_run: bool = False) -> list[FixMessage]:
         """The Logon messages the client sent (admin_out 35=A), e.g. to read their 34/141."""
@@ -622,8 +685,13 @@ class QuickFixClient:
         """A debugging report: process state, recent JSONL events, QuickFIX logs, stdio."""
         records = self.events(current_run=True)
         counts = Counter(str(record.get("event")) for record in records)
-        state = ("not started" if self._process is None else
-                 "running" if self.is_running else f"exited with code {self.returncode}")
+        state = (
+            "not started"
+            if self._process is None
+            else "running"
+            if self.is_running
+            else f"exited with code {self.returncode}"
+        )
         parts = [
             f"client: {self!r} ({state}; run {self.runs})",
             f"events this run: {dict(sorted(counts.items()))}",
@@ -638,8 +706,9 @@ class QuickFixClient:
 
     # -- waiting ----------------------------------------------------------------------------
 
-    def wait_for(self, condition: Callable[[], bool], timeout: float,
-                 description: str | Callable[[], str]) -> None:
+    def wait_for(
+        self, condition: Callable[[], bool], timeout: float, description: str | Callable[[], str]
+    ) -> None:
         """Poll ``condition`` until true; AssertionError with diagnostics on timeout or if the
         client exits first. ``description`` may be a callable, evaluated only on failure."""
         deadline = time.monotonic() + timeout
@@ -658,14 +727,18 @@ class QuickFixClient:
                 raise AssertionError(f"{failure} for {what}\n{self.diagnostics()}")
             time.sleep(_POLL_INTERVAL_S)
 
-    def wait_for_event(self, kind: str, timeout: float = 10.0, *, count: int = 1,
-                       current_run: bool = True) -> dict[str, Any]:
+    def wait_for_event(
+        self, kind: str, timeout: float = 10.0, *, count: int = 1, current_run: bool = True
+    ) -> dict[str, Any]:
         """Wait until ``count`` events of ``kind`` exist; returns the count-th one."""
         found: list[dict[str, Any]] = []
 
         def condition() -> bool:
-            found[:] = [record for record in self.events(current_run=current_run)
-                        if record.get("event") == kind]
+            found[:] = [
+                record
+                for record in self.events(current_run=current_run)
+                if record.get("event") == kind
+            ]
             return len(found) >= count
 
         scope = "this run" if current_run else "all runs"
@@ -676,8 +749,14 @@ class QuickFixClient:
         """Wait until the current client process is logged on (QuickFIX onLogon)."""
         self.wait_for_event("logon", timeout, current_run=True)
 
-    def wait_for_app(self, n: int, timeout: float = 10.0, *, current_run: bool = False,
-                     unique_tag: int | None = None) -> None:
+    def wait_for_app(
+        self,
+        n: int,
+        timeout: float = 10.0,
+        *,
+        current_run: bool = False,
+        unique_tag: int | None = None,
+    ) -> None:
         """Wait until at least ``n`` application messages reached fromApp (all runs by default;
         ``current_run=True`` counts only the latest process's). With ``unique_tag`` (e.g. 17,
         ExecID) it counts distinct values of that tag instead, so resends and duplicates after
@@ -686,12 +765,15 @@ class QuickFixClient:
 
         def condition() -> bool:
             messages = self.app_messages(current_run=current_run)
-            have[0] = (len(messages) if unique_tag is None else
-                       len({m.get(unique_tag) for m in messages if unique_tag in m}))
+            have[0] = (
+                len(messages)
+                if unique_tag is None
+                else len({m.get(unique_tag) for m in messages if unique_tag in m})
+            )
             return have[0] >= n
 
         scope = "this run" if current_run else "all runs"
-        what = ("application messages" if unique_tag is None
-                else f"distinct values of tag {unique_tag}")
-        self.wait_for(condition, timeout,
-                      lambda: f"{n} {what} in fromApp ({scope}; got {have[0]})")
+        what = (
+            "application messages" if unique_tag is None else f"distinct values of tag {unique_tag}"
+        )
+        self.wait_for(condition, timeout, lambda: f"{n} {what} in fromApp ({scope}; got {have[0]})")

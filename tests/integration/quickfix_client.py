@@ -158,8 +158,9 @@ def guarded(writer: EventWriter, where: str, action: Callable[[], None]) -> None
         action()
     except BaseException as exc:  # nothing may propagate into QuickFIX
         with contextlib.suppress(BaseException):
-            writer.emit("callback_error", where=where, error=repr(exc),
-                        traceback=traceback.format_exc())
+            writer.emit(
+                "callback_error", where=where, error=repr(exc), traceback=traceback.format_exc()
+            )
         with contextlib.suppress(BaseException):
             print(f"quickfix_client: {where} failed: {exc!r}", file=sys.stderr, flush=True)
 
@@ -187,22 +188,30 @@ class RecordingApplication(fix.Application):  # type: ignore[misc]
 
     def _record(self, event: str, message: Any, session_id: Any) -> None:
         def action() -> None:
-            self._writer.emit(event, session=session_id.toString(),
-                              **describe_message(message_text(message)))
+            self._writer.emit(
+                event, session=session_id.toString(), **describe_message(message_text(message))
+            )
 
         guarded(self._writer, event, action)
 
     def onCreate(self, sessionID: Any) -> None:
-        guarded(self._writer, "create",
-                lambda: self._writer.emit("create", session=sessionID.toString()))
+        guarded(
+            self._writer,
+            "create",
+            lambda: self._writer.emit("create", session=sessionID.toString()),
+        )
 
     def onLogon(self, sessionID: Any) -> None:
-        guarded(self._writer, "logon",
-                lambda: self._writer.emit("logon", session=sessionID.toString()))
+        guarded(
+            self._writer, "logon", lambda: self._writer.emit("logon", session=sessionID.toString())
+        )
 
     def onLogout(self, sessionID: Any) -> None:
-        guarded(self._writer, "logout",
-                lambda: self._writer.emit("logout", session=sessionID.toString()))
+        guarded(
+            self._writer,
+            "logout",
+            lambda: self._writer.emit("logout", session=sessionID.toString()),
+        )
 
     def toAdmin(self, message: Any, sessionID: Any) -> None:
         self._record("admin_out", message, sessionID)
@@ -219,8 +228,9 @@ class RecordingApplication(fix.Application):  # type: ignore[misc]
         def count() -> None:
             with self._count_lock:
                 self._app_count += 1
-                reached = (self._stop_after_app is not None
-                           and self._app_count >= self._stop_after_app)
+                reached = (
+                    self._stop_after_app is not None and self._app_count >= self._stop_after_app
+                )
             if reached:
                 # Only flag it: stopping the initiator from its own thread would deadlock.
                 self._request_stop(f"stop-after-app {self._stop_after_app}")
@@ -278,14 +288,14 @@ class FileLogMirror:
         for source in self._sources:
             for logged_at, text in source.read_new_lines():
                 if source.kind == "event":
-                    self._writer.emit("session_event", session=source.session,
-                                      logged_at=logged_at, text=text)
+                    self._writer.emit(
+                        "session_event", session=source.session, logged_at=logged_at, text=text
+                    )
                     continue
                 described = describe_message(text)
                 sender = next((v for t, v in split_fields(text) if t == 49), None)
                 kind = "wire_out" if sender == self._our_comp_id else "wire_in"
-                self._writer.emit(kind, session=source.session, logged_at=logged_at,
-                                  **described)
+                self._writer.emit(kind, session=source.session, logged_at=logged_at, **described)
 
 
 class _TailedFile:
@@ -371,25 +381,45 @@ def build_settings_text(args: argparse.Namespace, store_dir: Path, spec_dir: Pat
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="QuickFIX FIXT.1.1/FIX 5.0 SP2 initiator that records events as JSONL.")
+        description="QuickFIX FIXT.1.1/FIX 5.0 SP2 initiator that records events as JSONL."
+    )
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", required=True, type=int)
     parser.add_argument("--sender", required=True, help="our SenderCompID (49)")
     parser.add_argument("--target", required=True, help="the acceptor's CompID (56)")
     parser.add_argument("--out", required=True, type=Path, help="JSONL event file (appended)")
-    parser.add_argument("--store-dir", required=True, type=Path,
-                        help="FileStore + FileLog directory; keep it to keep sequence numbers")
-    parser.add_argument("--spec-dir", required=True, type=Path,
-                        help=f"directory holding {TRANSPORT_DICTIONARY} and {APP_DICTIONARY}")
-    parser.add_argument("--reset-on-logon", action="store_true",
-                        help="ResetOnLogon=Y (default N)")
+    parser.add_argument(
+        "--store-dir",
+        required=True,
+        type=Path,
+        help="FileStore + FileLog directory; keep it to keep sequence numbers",
+    )
+    parser.add_argument(
+        "--spec-dir",
+        required=True,
+        type=Path,
+        help=f"directory holding {TRANSPORT_DICTIONARY} and {APP_DICTIONARY}",
+    )
+    parser.add_argument("--reset-on-logon", action="store_true", help="ResetOnLogon=Y (default N)")
     parser.add_argument("--heartbeat", type=int, default=30, help="HeartBtInt, seconds")
-    parser.add_argument("--duration", type=float, default=None,
-                        help="stop after this many seconds (default: run until signalled)")
-    parser.add_argument("--stop-after-app", type=int, default=None, metavar="N",
-                        help="stop after N application messages reached fromApp")
-    parser.add_argument("--exit-with-parent", action="store_true",
-                        help="stop when the parent process (the test runner) dies")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop after this many seconds (default: run until signalled)",
+    )
+    parser.add_argument(
+        "--stop-after-app",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N application messages reached fromApp",
+    )
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the parent process (the test runner) dies",
+    )
     args = parser.parse_args(argv)
     if args.heartbeat <= 0:
         parser.error("--heartbeat must be positive")
@@ -422,8 +452,9 @@ def run(args: argparse.Namespace) -> int:
     config_path = store_dir / CONFIG_NAME
     writer.emit("process_start", argv=sys.argv, config=str(config_path))
 
-    missing = [name for name in (TRANSPORT_DICTIONARY, APP_DICTIONARY)
-               if not (spec_dir / name).is_file()]
+    missing = [
+        name for name in (TRANSPORT_DICTIONARY, APP_DICTIONARY) if not (spec_dir / name).is_file()
+    ]
     if missing:
         message = f"missing data dictionaries in {spec_dir}: {', '.join(missing)}"
         writer.emit("error", error=message)

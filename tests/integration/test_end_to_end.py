@@ -60,6 +60,8 @@ def test_quickfix_receives_every_execution_exactly_once_with_exact_values(
                 workdir=tmp_path / "qf",
                 spec_dir=spec_dir,
             )
+            # Log on mid-stream: what was journaled while logged out arrives first, in order.
+            sim.wait_for_executions(total // 2, timeout=60)
             with client:
                 client.wait_for_logon(timeout=20)
                 sim.wait_for_executions(total, timeout=60)

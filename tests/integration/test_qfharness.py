@@ -35,8 +35,9 @@ from tests.integration.qfharness import (
     quickfix_spec_dir,
 )
 
-fix: Any = pytest.importorskip("quickfix",
-                               reason="needs the QuickFIX Python binding (quickfix==1.16.0)")
+fix: Any = pytest.importorskip(
+    "quickfix", reason="needs the QuickFIX Python binding (quickfix==1.16.0)"
+)
 fix50sp2: Any = pytest.importorskip("quickfix50sp2")
 
 pytestmark = pytest.mark.integration
@@ -112,15 +113,26 @@ class Acceptor:
         raise AssertionError(f"acceptor saw {self.app.logons} logons, expected {count}")
 
 
-def execution_report(n: int, *, extra: Sequence[tuple[int, str]] = (),
-                     exec_type: str = "F") -> Any:
+def execution_report(n: int, *, extra: Sequence[tuple[int, str]] = (), exec_type: str = "F") -> Any:
     """A valid FIX 5.0 SP2 ExecutionReport (a fill) with a Parties group; ``extra`` fields are
     added verbatim (which is how the invalid variants are made)."""
     message = fix50sp2.ExecutionReport()
     body: list[tuple[int, str]] = [
-        (37, f"ORD-{n}"), (17, f"EXEC-{n}"), (150, exec_type), (39, "2"), (54, "1"),
-        (55, "WILL-IT-RAIN"), (48, "0xabc123"), (22, "8"), (38, "10"), (32, "10"),
-        (31, "0.55"), (151, "0"), (14, "10"), (6, "0.55"), (60, "20260101-12:00:00.000"),
+        (37, f"ORD-{n}"),
+        (17, f"EXEC-{n}"),
+        (150, exec_type),
+        (39, "2"),
+        (54, "1"),
+        (55, "WILL-IT-RAIN"),
+        (48, "0xabc123"),
+        (22, "8"),
+        (38, "10"),
+        (32, "10"),
+        (31, "0.55"),
+        (151, "0"),
+        (14, "10"),
+        (6, "0.55"),
+        (60, "20260101-12:00:00.000"),
         *extra,
     ]
     for tag, value in body:
@@ -143,28 +155,33 @@ def acceptor(tmp_path: Path, spec_dir: Path) -> Iterator[Acceptor]:
     port = free_tcp_port()
     log_dir = tmp_path / "acceptor-log"
     config = tmp_path / "acceptor.cfg"
-    config.write_text("\n".join([
-        "[DEFAULT]",
-        "ConnectionType=acceptor",
-        f"SocketAcceptPort={port}",
-        "StartTime=00:00:00",
-        "EndTime=00:00:00",
-        f"FileLogPath={log_dir}",
-        "UseDataDictionary=Y",
-        f"TransportDataDictionary={spec_dir / 'FIXT11.xml'}",
-        f"AppDataDictionary={spec_dir / 'FIX50SP2.xml'}",
-        "ValidateFieldsOutOfOrder=Y",
-        "ValidateFieldsHaveValues=Y",
-        "ValidateUserDefinedFields=Y",
-        "AllowUnknownMsgFields=N",
-        "",
-        "[SESSION]",
-        "BeginString=FIXT.1.1",
-        "DefaultApplVerID=FIX.5.0SP2",
-        f"SenderCompID={ACCEPTOR_COMP_ID}",
-        f"TargetCompID={CLIENT_COMP_ID}",
-        "",
-    ]), encoding="utf-8")
+    config.write_text(
+        "\n".join(
+            [
+                "[DEFAULT]",
+                "ConnectionType=acceptor",
+                f"SocketAcceptPort={port}",
+                "StartTime=00:00:00",
+                "EndTime=00:00:00",
+                f"FileLogPath={log_dir}",
+                "UseDataDictionary=Y",
+                f"TransportDataDictionary={spec_dir / 'FIXT11.xml'}",
+                f"AppDataDictionary={spec_dir / 'FIX50SP2.xml'}",
+                "ValidateFieldsOutOfOrder=Y",
+                "ValidateFieldsHaveValues=Y",
+                "ValidateUserDefinedFields=Y",
+                "AllowUnknownMsgFields=N",
+                "",
+                "[SESSION]",
+                "BeginString=FIXT.1.1",
+                "DefaultApplVerID=FIX.5.0SP2",
+                f"SenderCompID={ACCEPTOR_COMP_ID}",
+                f"TargetCompID={CLIENT_COMP_ID}",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
     settings = fix.SessionSettings(str(config))
     app = _AcceptorApp()
     store = fix.MemoryStoreFactory()
@@ -179,9 +196,13 @@ def acceptor(tmp_path: Path, spec_dir: Path) -> Iterator[Acceptor]:
 
 @pytest.fixture
 def client(tmp_path: Path, acceptor: Acceptor, spec_dir: Path) -> Iterator[QuickFixClient]:
-    quickfix_client = QuickFixClient(port=acceptor.port, sender=CLIENT_COMP_ID,
-                                     target=ACCEPTOR_COMP_ID, workdir=tmp_path / "client",
-                                     spec_dir=spec_dir)
+    quickfix_client = QuickFixClient(
+        port=acceptor.port,
+        sender=CLIENT_COMP_ID,
+        target=ACCEPTOR_COMP_ID,
+        workdir=tmp_path / "client",
+        spec_dir=spec_dir,
+    )
     try:
         yield quickfix_client
     finally:
@@ -192,7 +213,10 @@ def test_spec_dir_holds_the_stock_dictionaries(spec_dir: Path) -> None:
     transport = ET.parse(spec_dir / "FIXT11.xml").getroot()
     application = ET.parse(spec_dir / "FIX50SP2.xml").getroot()
     assert (transport.get("type"), transport.get("major"), transport.get("minor")) == (
-        "FIXT", "1", "1")
+        "FIXT",
+        "1",
+        "1",
+    )
     assert (application.get("major"), application.get("servicepack")) == ("5", "2")
     assert any(m.get("msgtype") == "8" for m in application.iter("message"))
     assert quickfix_spec_dir() == spec_dir  # already cached: returns without fetching
@@ -200,18 +224,22 @@ def test_spec_dir_holds_the_stock_dictionaries(spec_dir: Path) -> None:
 
 def test_fix_message_parsing() -> None:
     message = FixMessage.parse(
-        "8=FIXT.1.1|9=50|35=8|34=7|43=Y|453=2|448=A|447=D|452=1|448=B|447=D|452=3|10=000|")
+        "8=FIXT.1.1|9=50|35=8|34=7|43=Y|453=2|448=A|447=D|452=1|448=B|447=D|452=3|10=000|"
+    )
     assert (message.msg_type, message.seq_num, message.poss_dup) == ("8", 7, True)
     assert message[448] == "A" and message.get_all(448) == ["A", "B"]
     assert 9999 not in message and message.get(9999) is None
     assert message.group(453, 448, (447, 452)) == [
-        [(448, "A"), (447, "D"), (452, "1")], [(448, "B"), (447, "D"), (452, "3")]]
+        [(448, "A"), (447, "D"), (452, "1")],
+        [(448, "B"), (447, "D"), (452, "3")],
+    ]
     assert message.group(453, 448) == message.group(453, 448, iter((447, 452)))
     assert message.group(454, 455) == []
 
 
 def test_valid_reports_arrive_and_invalid_ones_are_rejected(
-        acceptor: Acceptor, client: QuickFixClient) -> None:
+    acceptor: Acceptor, client: QuickFixClient
+) -> None:
     client.start()
     client.wait_for_logon(timeout=15)
     acceptor.wait_for_logons(1)
@@ -238,8 +266,11 @@ def test_valid_reports_arrive_and_invalid_ones_are_rejected(
     ]
     assert client.rejects_received() == []
 
-    client.wait_for(lambda: all(raw for _r, raw in client.rejected_inbound()), 5,
-                    "the rejected messages in the wire log")
+    client.wait_for(
+        lambda: all(raw for _r, raw in client.rejected_inbound()),
+        5,
+        "the rejected messages in the wire log",
+    )
     offending = [raw for _reject, raw in client.rejected_inbound()]
     assert [m.get(17) if m else None for m in offending] == ["EXEC-100", "EXEC-101"]
     assert offending[0] is not None and offending[0].get(9999) == "not-in-the-dictionary"
@@ -306,11 +337,16 @@ def test_restart_keeps_sequence_numbers(acceptor: Acceptor, client: QuickFixClie
     assert client.stop() == 0
 
 
-def test_stop_after_app_exits_cleanly(acceptor: Acceptor, tmp_path: Path,
-                                      spec_dir: Path) -> None:
-    limited = QuickFixClient(port=acceptor.port, sender=CLIENT_COMP_ID,
-                             target=ACCEPTOR_COMP_ID, workdir=tmp_path / "limited",
-                             spec_dir=spec_dir, stop_after_app=2, heartbeat=5)
+def test_stop_after_app_exits_cleanly(acceptor: Acceptor, tmp_path: Path, spec_dir: Path) -> None:
+    limited = QuickFixClient(
+        port=acceptor.port,
+        sender=CLIENT_COMP_ID,
+        target=ACCEPTOR_COMP_ID,
+        workdir=tmp_path / "limited",
+        spec_dir=spec_dir,
+        stop_after_app=2,
+        heartbeat=5,
+    )
     with limited:
         limited.wait_for_logon(timeout=15)
         acceptor.send(execution_report(0))
@@ -322,9 +358,13 @@ def test_stop_after_app_exits_cleanly(acceptor: Acceptor, tmp_path: Path,
 
 
 def test_a_client_that_dies_fails_the_wait_with_its_output(tmp_path: Path) -> None:
-    broken = QuickFixClient(port=free_tcp_port(), sender=CLIENT_COMP_ID,
-                            target=ACCEPTOR_COMP_ID, workdir=tmp_path / "broken",
-                            spec_dir=tmp_path / "no-dictionaries-here")
+    broken = QuickFixClient(
+        port=free_tcp_port(),
+        sender=CLIENT_COMP_ID,
+        target=ACCEPTOR_COMP_ID,
+        workdir=tmp_path / "broken",
+        spec_dir=tmp_path / "no-dictionaries-here",
+    )
     with broken, pytest.raises(AssertionError) as failure:
         broken.wait_for_logon(timeout=15)
     message = str(failure.value)

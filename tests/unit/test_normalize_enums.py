@@ -251,3 +251,12 @@ def test_every_fix_value_is_in_the_stock_dictionary() -> None:
         assert values <= allowed[tag], tag
     # ManualOrderIndicator lists no values in the stock file; its type makes QuickFIX check Y/N.
     assert types[1028] == "BOOLEAN"
+
+
+def test_done_for_day_execution_reports_ord_status_done_for_day() -> None:
+    # Upstream has no DONE_FOR_DAY order state; the execution type decides.
+    from fixbridge.normalize.enums import fix_ord_status
+    from fixbridge.proto.polymarket.v1 import enums_pb2
+
+    assert fix_ord_status(enums_pb2.ORDER_STATE_EXPIRED, cum_qty=0, exec_type="3") == "3"
+    assert fix_ord_status(enums_pb2.ORDER_STATE_EXPIRED, cum_qty=0, exec_type="C") == "C"
