@@ -9,6 +9,7 @@ decides what to store: callers do; it only makes each decision atomic and durabl
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -83,6 +84,17 @@ class SqliteJournal:
             self._lock_file.close()
             raise JournalError(f"cannot open journal {path}: {exc}") from exc
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One explicit write transaction: all of it commits, or none of it."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def _check_schema(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
@@ -100,10 +112,8 @@ class SqliteJournal:
     def append(
         self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
     ) -> AppendResult:
-        db = self._db
         stored = 0
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             for event in events:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO events"
@@ -127,10 +137,6 @@ class SqliteJournal:
                     " updated_at=excluded.updated_at",
                     (stream, resume_token, received_at_ns),
                 )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return AppendResult(stored, len(events) - stored, self.head_offset())
 
     def resume_token(self, stream: str) -> bytes | None:
@@ -188,19 +194,13 @@ class SqliteJournal:
     def save_sequence_numbers(
         self, session_id: str, next_sender_seq: int, next_target_seq: int, *, reset: bool = False
     ) -> None:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             if reset:
                 db.execute("DELETE FROM outbound WHERE session_id=?", (session_id,))
             db.execute(
                 "UPDATE sessions SET next_sender_seq=?, next_target_seq=? WHERE session_id=?",
                 (next_sender_seq, next_target_seq, session_id),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def record_sent(
         self,
@@ -209,9 +209,7 @@ class SqliteJournal:
         next_sender_seq: int,
         cursor_offset: int,
     ) -> None:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             db.executemany(
                 "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -221,10 +219,6 @@ class SqliteJournal:
                 "UPDATE sessions SET next_sender_seq=?, cursor_offset=? WHERE session_id=?",
                 (next_sender_seq, cursor_offset, session_id),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
         low = begin
