@@ -1,4 +1,4 @@
-"""The ``fixbridge`` command: run | demo | simulate | check-config.
+"""The ``fixbridge`` command: run | demo | simulate | check-config | hash-password.
 
 Exit codes: 0 clean stop, 2 unusable configuration (the message names the key), 1 other
 startup failure (port in use, journal locked). Errors are one readable line, not a traceback.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import signal
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from fixbridge import __version__
 from fixbridge.app import Bridge
 from fixbridge.config import ConfigError, load_config
+from fixbridge.fix.credentials import hash_password
 from fixbridge.journal.store import JournalError
 from fixbridge.simulator.cli import add_simulate_arguments, run_simulate
 
@@ -63,6 +65,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    """Read a password (prompted on a terminal, else one line of stdin); print its hash."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("fixbridge: the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("fixbridge: empty password", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from fixbridge.demo import run_demo
 
@@ -90,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=float, default=20.0, help="executions per second")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
+
+    hashpw = sub.add_parser(
+        "hash-password", help="hash a session Logon password for the config's password_hash"
+    )
+    hashpw.set_defaults(func=cmd_hash_password)
 
     simulate = sub.add_parser("simulate", help="run the simulated exchange (gRPC DropCopyAPI)")
     add_simulate_arguments(simulate)

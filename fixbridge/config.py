@@ -7,6 +7,7 @@ or files other than the config file itself; secrets never appear in error messag
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fixbridge.fix.credentials import PasswordHashError, parse_hash
 from fixbridge.normalize.timestamps import Precision
 
 STREAMS = ("executions", "trades", "instruments", "positions")
@@ -72,6 +74,10 @@ class FixConfig(_Strict):
     port: Annotated[int, Field(ge=0, le=65535)] = 9878
     max_message_size: Annotated[int, Field(ge=512, le=16 * 1024 * 1024)] = 65536
     logon_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    # A second Logon for a live session: the live connection gets a TestRequest and this
+    # long to answer; if it does not, it is replaced (a half-open socket), else the new one
+    # is refused.
+    half_open_probe_s: Annotated[float, Field(gt=0, le=60)] = 5.0
 
 
 class ScopeConfig(_Strict):
@@ -90,6 +96,14 @@ class SessionConfig(_Strict):
     target_comp_id: str  # the client's SenderCompID
     timestamp_precision: Precision = Precision.NANOS
     scope: ScopeConfig = ScopeConfig()
+    # Optional Logon credentials: Username(553) and a salted hash of Password(554), made by
+    # `fixbridge hash-password`. The clear password is never stored.
+    username: str | None = None
+    password_hash: str | None = None
+    # Client addresses allowed to log on to this session (CIDR); empty = any.
+    allowed_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # Messages per second when answering a ResendRequest; 0 = as fast as the client reads.
+    resend_rate: Annotated[int, Field(ge=0)] = 20_000
 
     @field_validator("name")
     @classmethod
@@ -97,6 +111,35 @@ class SessionConfig(_Strict):
         if not _NAME.match(value):
             raise ValueError("must be 1-64 characters of letters, digits, '_', '.', '-'")
         return value
+
+    @field_validator("password_hash")
+    @classmethod
+    def _password_hash(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_hash(value)
+            except PasswordHashError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("allowed_ips", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            try:
+                return tuple(ipaddress.ip_network(str(v), strict=False) for v in value)
+            except ValueError as exc:
+                raise ValueError(f"not an IP address or CIDR network: {exc}") from None
+        return value
+
+    def allows(self, address: str) -> bool:
+        if not self.allowed_ips:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.allowed_ips)
 
     @field_validator("sender_comp_id", "target_comp_id")
     @classmethod

@@ -30,6 +30,7 @@ from fixbridge.fix.session import (
     Disconnect,
     FixSession,
     LoggedOn,
+    LogonPolicy,
     Note,
     Persist,
     Resend,
@@ -43,7 +44,7 @@ log = logging.getLogger("fixbridge.fix")
 
 PUMP_BATCH = 500
 TICK_S = 1.0
-DRAIN_EVERY = 200
+RESEND_CHUNK = 200
 
 
 class Notifier:
@@ -78,6 +79,14 @@ class Connection:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    received: asyncio.Event = field(default_factory=asyncio.Event)
+    resends: list[Resend] = field(default_factory=list)
+    resend_task: asyncio.Task[None] | None = None
+    not_resending: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.not_resending.set()
 
     @property
     def name(self) -> str:
@@ -183,20 +192,21 @@ class Acceptor:
                 ours,
             )
             return
-        if slot.connection is not None:
+        config = slot.config
+        if not config.allows(peer.rpartition(":")[0]):
             log.warning(
-                "logon refused from %s: session %s is already logged on from %s",
-                peer,
-                slot.config.name,
-                slot.connection.peer,
+                "logon refused from %s: address not in allowed_ips of session %s", peer, config.name
             )
             return
-        record = self._journal.load_session(slot.config.name)
+        if slot.connection is not None and not await self._replace_if_dead(slot.connection, peer):
+            return
+        record = self._journal.load_session(config.name)
         session = FixSession(
             SessionIdentity(ours, theirs),
             next_sender_seq=record.next_sender_seq,
             next_target_seq=record.next_target_seq,
-            precision=slot.config.timestamp_precision,
+            precision=config.timestamp_precision,
+            policy=LogonPolicy(config.username, config.password_hash),
         )
         conn = Connection(slot, session, reader, writer, peer)
         slot.connection = conn
@@ -204,10 +214,40 @@ class Acceptor:
             await self._run(conn, logon, parser, leftover)
         finally:
             self._close(conn, "connection ended")
-            for task in conn.tasks:
+            tasks = [*conn.tasks, *([conn.resend_task] if conn.resend_task else [])]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*conn.tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             slot.connection = None
+            conn.finished.set()
+
+    async def _replace_if_dead(self, live: Connection, peer: str) -> bool:
+        """A second Logon for a live session: probe the live one; True if it was replaced."""
+        live.received.clear()
+        async with live.lock:
+            await self._execute(live, live.session.probe(self._clock()))
+        probe_s = self._config.half_open_probe_s
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(live.received.wait(), timeout=probe_s)
+        if live.received.is_set() and not live.closed.is_set():
+            log.warning(
+                "logon refused from %s: session %s is already logged on from %s",
+                peer,
+                live.name,
+                live.peer,
+            )
+            return False
+        log.warning(
+            "session %s: connection from %s did not answer a TestRequest within %.0f s;"
+            " replacing it with the new logon from %s",
+            live.name,
+            live.peer,
+            probe_s,
+            peer,
+        )
+        self._close(live, "replaced by a new logon (half-open connection)")
+        await live.finished.wait()
+        return True
 
     async def _run(
         self, conn: Connection, logon: FixMessage, parser: FrameParser, leftover: list[object]
@@ -240,6 +280,7 @@ class Acceptor:
             self._close(conn, "oversize message")
             return
         assert isinstance(item, FixMessage)
+        conn.received.set()
         async with conn.lock:
             await self._execute(conn, conn.session.on_message(item, self._clock()))
 
@@ -254,7 +295,10 @@ class Acceptor:
             elif isinstance(action, Send):
                 conn.writer.write(action.data)
             elif isinstance(action, Resend):
-                await self._resend(conn, action)
+                conn.resends.append(action)
+                if conn.resend_task is None:
+                    conn.not_resending.clear()
+                    conn.resend_task = asyncio.create_task(self._serve_resends(conn))
             elif isinstance(action, LoggedOn):
                 log.info(
                     "session %s: logon from %s (HeartBtInt=%d%s)",
@@ -274,22 +318,44 @@ class Acceptor:
                 return
         await _drain(conn)
 
-    async def _resend(self, conn: Connection, request: Resend) -> None:
-        now = self._clock()
-        stored = self._journal.outbound_range(conn.name, request.begin, request.end)
-        count = 0
-        for data in conn.session.replay(request.begin, request.end, stored, now):
-            conn.writer.write(data)
-            count += 1
-            if count % DRAIN_EVERY == 0:
-                await _drain(conn)
-        log.info(
-            "session %s: resend %d..%d served in %d frames",
-            conn.name,
-            request.begin,
-            request.end,
-            count,
-        )
+    async def _serve_resends(self, conn: Connection) -> None:
+        """Answer ResendRequests in chunks, paced to the session's resend_rate.
+
+        New application messages wait until the replay is done, so the client sees the gap
+        closed before anything newer; admin messages (heartbeats) may go in between. Memory
+        stays flat: the store is read in batches and only one chunk of frames exists at once.
+        """
+        rate = conn.slot.config.resend_rate
+        loop = asyncio.get_running_loop()
+        try:
+            while conn.resends and not conn.closed.is_set():
+                request = conn.resends.pop(0)
+                stored = self._journal.outbound_range(conn.name, request.begin, request.end)
+                replay = conn.session.replay(request.begin, request.end, stored)
+                started, sent = loop.time(), 0
+                while not conn.closed.is_set():
+                    async with conn.lock:
+                        frames = replay.take(RESEND_CHUNK, self._clock())
+                        conn.writer.write(b"".join(frames))
+                    if not frames:
+                        break
+                    sent += len(frames)
+                    await _drain(conn)
+                    if rate:
+                        await asyncio.sleep(max(0.0, started + sent / rate - loop.time()))
+                log.info(
+                    "session %s: resend %d..%d served: %d messages, %d gap fills, %.2f s",
+                    conn.name,
+                    request.begin,
+                    request.end,
+                    replay.replayed,
+                    replay.gap_fills,
+                    loop.time() - started,
+                )
+        finally:
+            conn.session.resend_complete()
+            conn.resend_task = None
+            conn.not_resending.set()
 
     async def _tick(self, conn: Connection) -> None:
         while not conn.closed.is_set():
@@ -302,10 +368,13 @@ class Acceptor:
         cursor = self._journal.load_session(conn.name).cursor_offset
         config = conn.slot.config
         while not conn.closed.is_set() and conn.session.state is State.ACTIVE:
+            await conn.not_resending.wait()
             wake = self._notifier.current()
             async with conn.lock:
                 if conn.session.state is not State.ACTIVE:
                     return
+                if not conn.not_resending.is_set():
+                    continue
                 events = self._journal.read_events(cursor, PUMP_BATCH)
                 if events:
                     cursor = self._send_batch(conn, config, events)

@@ -24,8 +24,10 @@ import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from fixbridge.fix.codec import FixMessage, encode_fields, frame
-from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
+from fixbridge.fix.codec import BEGIN_STRING, FixMessage, encode_fields, frame
+from fixbridge.fix.credentials import same_text, verify_password
+from fixbridge.fix.msgtypes import APPLICATION_MSG_TYPES
+from fixbridge.normalize.timestamps import Precision, format_utc_timestamp, parse_utc_timestamp
 
 # Standard header and admin tags used here.
 BEGIN_SEQ_NO, END_SEQ_NO, MSG_SEQ_NUM, NEW_SEQ_NO = 7, 16, 34, 36
@@ -34,16 +36,19 @@ TEXT, ENCRYPT_METHOD, HEART_BT_INT, TEST_REQ_ID = 58, 98, 108, 112
 ORIG_SENDING_TIME, GAP_FILL_FLAG, RESET_SEQ_NUM_FLAG = 122, 123, 141
 REF_TAG_ID, REF_MSG_TYPE, SESSION_REJECT_REASON, BUSINESS_REJECT_REASON = 371, 372, 373, 380
 NEXT_EXPECTED_MSG_SEQ_NUM, DEFAULT_APPL_VER_ID = 789, 1137
+USERNAME, PASSWORD = 553, 554
 
 FIX50SP2 = "9"
-ADMIN_MSG_TYPES = frozenset({"0", "1", "2", "3", "4", "5", "A"})
 MIN_HEARTBEAT_S, MAX_HEARTBEAT_S = 1, 3600
+MAX_CLOCK_SKEW_NS = 120 * 1_000_000_000
+MAX_QUEUED = 10_000
 
 # SessionRejectReason(373) values we use.
 REJECT_REQUIRED_TAG_MISSING = "1"
 REJECT_VALUE_INCORRECT = "5"
 REJECT_INCORRECT_DATA_FORMAT = "6"
 REJECT_COMPID_PROBLEM = "9"
+REJECT_SENDING_TIME_ACCURACY = "10"
 REJECT_INVALID_MSGTYPE = "11"
 # BusinessRejectReason(380): Unsupported Message Type.
 BUSINESS_REJECT_UNSUPPORTED = "3"
@@ -62,6 +67,14 @@ class SessionIdentity:
 
     sender_comp_id: str  # ours (the client's TargetCompID)
     target_comp_id: str  # theirs (the client's SenderCompID)
+
+
+@dataclass(frozen=True, slots=True)
+class LogonPolicy:
+    """What a Logon must carry beyond the CompIDs: optional Username(553)/Password(554)."""
+
+    username: str | None = None
+    password_hash: str | None = None  # scrypt$..., see fixbridge.fix.credentials
 
 
 # --- actions --------------------------------------------------------------------------------
@@ -142,8 +155,12 @@ class FixSession:
     precision: Precision = Precision.NANOS
     state: State = State.AWAITING_LOGON
     heartbeat_s: int = 30
+    policy: LogonPolicy = field(default_factory=LogonPolicy)
     _timers: _Timers = field(default_factory=_Timers)
     _header: bytes = b""
+    _queue: dict[int, FixMessage | None] = field(default_factory=dict)
+    _awaiting_resend: bool = False
+    _resend_active: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         self._header = encode_fields(
@@ -190,28 +207,16 @@ class FixSession:
         send = self._build(msg_type, body, now_ns)
         return send, self.timestamp(now_ns)
 
-    def replay(
-        self, begin: int, end: int, stored: Iterable[StoredMessage], now_ns: int
-    ) -> Iterator[bytes]:
-        """Frames answering a ResendRequest for ``begin..end`` from the stored messages.
+    def replay(self, begin: int, end: int, stored: Iterable[StoredMessage]) -> Replay:
+        """The frames answering a ResendRequest for ``begin..end``, drawn in chunks.
 
         ``stored`` yields the store's application messages in that range in ascending order
-        (it may be a lazy, batched reader: it is consumed once, front to back). Every sequence
-        number in the range without a stored application message (admin messages, or messages
-        trimmed by a reset) is covered by a SequenceReset-GapFill; consecutive ones share a
-        single gap fill. Replayed messages carry PossDupFlag=Y and OrigSendingTime.
+        (a lazy, batched reader: it is consumed once, front to back). Every sequence number in
+        the range without a stored application message (admin messages, or messages trimmed by
+        a reset) is covered by a SequenceReset-GapFill; consecutive ones share one gap fill.
+        Replayed messages carry PossDupFlag=Y and OrigSendingTime.
         """
-        expected = begin
-        for msg in stored:
-            if msg.seq < begin or msg.seq > end:
-                continue
-            if msg.seq > expected:
-                yield self._gap_fill(expected, msg.seq, now_ns)
-            extra = [(POSS_DUP_FLAG, "Y"), (ORIG_SENDING_TIME, msg.sending_time)]
-            yield self._build(msg.msg_type, msg.body, now_ns, seq=msg.seq, extra_header=extra).data
-            expected = msg.seq + 1
-        if expected <= end:
-            yield self._gap_fill(expected, end + 1, now_ns)
+        return Replay(self, begin, end, iter(stored))
 
     def _gap_fill(self, seq: int, new_seq: int, now_ns: int) -> bytes:
         stamp = self.timestamp(now_ns)
@@ -222,15 +227,20 @@ class FixSession:
     # --- receiving -------------------------------------------------------------------------
 
     def on_message(self, msg: FixMessage, now_ns: int) -> list[Action]:
+        """One parsed frame from the client."""
         self._timers.last_received_ns = now_ns
         self._timers.test_request_sent_ns = None
         if self.state is State.CLOSED:
             return []
-        msg_type = msg.msg_type
+        if msg.get(8) != BEGIN_STRING:
+            return self._logout_and_close(
+                f"BeginString must be FIXT.1.1, got {msg.get(8)!r}", now_ns
+            )
         seq_text = msg.get(MSG_SEQ_NUM)
         if seq_text is None or not seq_text.isdigit():
             return self._logout_and_close("MsgSeqNum(34) missing or not a number", now_ns)
         seq = int(seq_text)
+        msg_type = msg.msg_type
         if self.state is State.AWAITING_LOGON:
             if msg_type != "A":
                 return [Disconnect(f"first message must be Logon, got MsgType {msg_type!r}")]
@@ -238,41 +248,107 @@ class FixSession:
         if msg_type == "A":
             return self._logout_and_close("Logon received on an established session", now_ns)
         if msg_type == "4" and msg.get(GAP_FILL_FLAG) != "Y":
-            return self._on_sequence_reset(msg, seq, now_ns)
-        poss_dup = msg.get(POSS_DUP_FLAG) == "Y"
+            # Reset mode ignores MsgSeqNum; what it skips over is dropped from the queue.
+            return self._on_sequence_reset(msg, seq, now_ns) + self._drain_queue(now_ns)
         if seq < self.next_target_seq:
-            if poss_dup:
+            if msg.get(POSS_DUP_FLAG) == "Y":
                 return []
             text = f"MsgSeqNum too low, expecting {self.next_target_seq} but received {seq}"
             return self._logout_and_close(text, now_ns)
-        actions: list[Action] = []
         if seq > self.next_target_seq:
-            # A gap from the client: ask for it, and keep going (a drop copy acts on no
-            # client application data, so nothing waits on the missing messages).
-            if msg_type == "4":
-                return self._on_gap_fill(msg, seq, now_ns)
+            return self._too_high(msg, seq, now_ns)
+        return self._in_sequence(msg, seq, now_ns) + self._drain_queue(now_ns)
+
+    def _too_high(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        """A gap from the client: ask for it once, keep the message until the gap is filled."""
+        msg_type = msg.msg_type
+        if msg_type == "5":
+            return self._on_logout(msg, seq, now_ns)
+        actions: list[Action] = []
+        if msg_type == "2":
+            # Serve the client's request now; its own gap must not delay our replay.
+            actions += self._on_resend_request(msg, seq, now_ns)
+            self._queue[seq] = None
+        else:
+            self._queue[seq] = msg
+        if len(self._queue) > MAX_QUEUED:
+            return self._logout_and_close(
+                f"more than {MAX_QUEUED} messages queued while waiting for a resend", now_ns
+            )
+        if not self._awaiting_resend:
+            self._awaiting_resend = True
             actions.append(Note(f"inbound gap: expected {self.next_target_seq}, received {seq}"))
             fields = [(BEGIN_SEQ_NO, str(self.next_target_seq)), (END_SEQ_NO, "0")]
-            self.next_target_seq = seq + 1
             actions += self._admin("2", fields, now_ns)
-        else:
-            self.next_target_seq = seq + 1
-        handler = _HANDLERS.get(msg_type)
-        if handler is not None:
-            actions += handler(self, msg, seq, now_ns)
-        elif msg_type in ADMIN_MSG_TYPES:
-            actions.append(self._persist())
-        else:
-            actions += self._business_reject(msg, seq, now_ns)
         return actions
 
+    def _drain_queue(self, now_ns: int) -> list[Action]:
+        """Process queued messages that the sequence has caught up with, in order."""
+        actions: list[Action] = []
+        while self._queue and self.state is State.ACTIVE:
+            for stale in [s for s in self._queue if s < self.next_target_seq]:
+                del self._queue[stale]  # covered by a gap fill
+            seq = self.next_target_seq
+            if seq not in self._queue:
+                break
+            queued = self._queue.pop(seq)
+            if queued is None:
+                self.next_target_seq = seq + 1
+                actions.append(self._persist())
+            else:
+                actions += self._in_sequence(queued, seq, now_ns)
+        if not self._queue:
+            self._awaiting_resend = False
+        return actions
+
+    def _in_sequence(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        """A message whose MsgSeqNum is the one expected: check its header, then act on it."""
+        self.next_target_seq = seq + 1
+        problem = self._header_problem(msg, seq, now_ns)
+        if problem is not None:
+            return problem
+        msg_type = msg.msg_type
+        handler = _HANDLERS.get(msg_type)
+        if handler is not None:
+            return handler(self, msg, seq, now_ns)
+        if msg_type in APPLICATION_MSG_TYPES:
+            return self._business_reject(msg, seq, now_ns)
+        return self._session_reject(msg, seq, REJECT_INVALID_MSGTYPE, 35, now_ns)
+
+    def _header_problem(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action] | None:
+        """CompIDs and SendingTime as FIXT.1.1 requires, or the Reject/Logout they call for."""
+        ident = self.identity
+        for tag, want in (
+            (SENDER_COMP_ID, ident.target_comp_id),
+            (TARGET_COMP_ID, ident.sender_comp_id),
+        ):
+            if msg.get(tag) != want:
+                reject = self._session_reject(msg, seq, REJECT_COMPID_PROBLEM, tag, now_ns)
+                text = f"CompID problem: tag {tag} is {msg.get(tag)!r}, expected {want!r}"
+                return reject + self._logout_and_close(text, now_ns)
+        sending = msg.get(SENDING_TIME)
+        if sending is None:
+            return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, SENDING_TIME, now_ns)
+        try:
+            sent_ns = parse_utc_timestamp(sending)
+        except ValueError:
+            return self._session_reject(
+                msg, seq, REJECT_INCORRECT_DATA_FORMAT, SENDING_TIME, now_ns
+            )
+        if msg.get(POSS_DUP_FLAG) != "Y" and abs(now_ns - sent_ns) > MAX_CLOCK_SKEW_NS:
+            reject = self._session_reject(
+                msg, seq, REJECT_SENDING_TIME_ACCURACY, SENDING_TIME, now_ns
+            )
+            text = f"SendingTime accuracy problem: {sending} is more than 120 s from our clock"
+            return reject + self._logout_and_close(text, now_ns)
+        return None
+
     def _on_logon(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
-        problem = _logon_problem(msg)
+        problem = _logon_problem(msg) or self._credentials_problem(msg)
         if problem is not None:
             return self._logout_and_close(problem, now_ns)
         self.heartbeat_s = int(msg.get(HEART_BT_INT) or "0")
         reset = msg.get(RESET_SEQ_NUM_FLAG) == "Y"
-        actions: list[Action] = []
         if reset:
             if seq != 1:
                 text = f"ResetSeqNumFlag(141)=Y requires MsgSeqNum 1, received {seq}"
@@ -282,19 +358,58 @@ class FixSession:
         if seq < self.next_target_seq:
             text = f"MsgSeqNum too low, expecting {self.next_target_seq} but received {seq}"
             return self._logout_and_close(text, now_ns)
+        next_expected = msg.get(NEXT_EXPECTED_MSG_SEQ_NUM)
+        if next_expected is not None and (
+            not next_expected.isdigit() or int(next_expected) > self.next_sender_seq
+        ):
+            text = (
+                f"NextExpectedMsgSeqNum(789)={next_expected} is beyond the next message"
+                f" we send ({self.next_sender_seq})"
+            )
+            return self._logout_and_close(text, now_ns)
         gap_from = self.next_target_seq if seq > self.next_target_seq else None
         self.next_target_seq = seq + 1
         self.state = State.ACTIVE
         fields = [(ENCRYPT_METHOD, "0"), (HEART_BT_INT, str(self.heartbeat_s))]
         if reset:
             fields.append((RESET_SEQ_NUM_FLAG, "Y"))
+        if next_expected is not None:
+            expected_from_client = gap_from if gap_from is not None else self.next_target_seq
+            fields.append((NEXT_EXPECTED_MSG_SEQ_NUM, str(expected_from_client)))
         fields.append((DEFAULT_APPL_VER_ID, FIX50SP2))
         send = self._build("A", encode_fields(fields), now_ns)
-        actions += [self._persist(reset=reset), send, LoggedOn(self.heartbeat_s, reset)]
+        actions: list[Action] = [
+            self._persist(reset=reset),
+            send,
+            LoggedOn(self.heartbeat_s, reset),
+        ]
+        if next_expected is not None and int(next_expected) < send.seq:
+            # The client told us what it is missing: replay it without waiting to be asked.
+            actions += self._start_resend(int(next_expected), send.seq - 1)
         if gap_from is not None:
             actions.append(Note(f"logon gap: expected {gap_from}, received {seq}"))
+            self._awaiting_resend = True
             actions += self._admin("2", [(BEGIN_SEQ_NO, str(gap_from)), (END_SEQ_NO, "0")], now_ns)
         return actions
+
+    def _credentials_problem(self, msg: FixMessage) -> str | None:
+        policy = self.policy
+        if policy.username is None and policy.password_hash is None:
+            return None
+        username, password = msg.get(USERNAME) or "", msg.get(PASSWORD) or ""
+        user_ok = policy.username is None or same_text(username, policy.username)
+        password_ok = policy.password_hash is None or verify_password(
+            password, policy.password_hash
+        )
+        if user_ok and password_ok:
+            return None
+        return "invalid Username(553) or Password(554)"
+
+    def probe(self, now_ns: int) -> list[Action]:
+        """A TestRequest to learn whether the client on this connection is still there."""
+        self._timers.test_request_counter += 1
+        test_req_id = f"PROBE{self._timers.test_request_counter}"
+        return self._admin("1", [(TEST_REQ_ID, test_req_id)], now_ns)
 
     def _on_heartbeat(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
         return [self._persist()]
@@ -319,20 +434,36 @@ class FixSession:
         if end == 0 or end > last_sent:
             end = last_sent
         actions: list[Action] = [self._persist()]
-        if begin <= end:
-            actions.append(Resend(begin, end))
-        else:
+        if begin > end:
             beyond = f"ResendRequest {begin}..{end_text} is beyond our last message {last_sent}"
-            actions.append(Note(beyond))
-        return actions
+            return [*actions, Note(beyond)]
+        return actions + self._start_resend(begin, end)
+
+    def _start_resend(self, begin: int, end: int) -> list[Action]:
+        """Replay ``begin..end``, minus whatever a resend in progress already covers."""
+        active = self._resend_active
+        if active is not None:
+            if active[0] <= begin and end <= active[1]:
+                return [Note(f"ResendRequest {begin}..{end} is already being served; ignored")]
+            if begin <= active[1] < end:
+                begin = active[1] + 1
+            self._resend_active = (min(active[0], begin), max(active[1], end))
+        else:
+            self._resend_active = (begin, end)
+        return [Resend(begin, end)]
+
+    def resend_complete(self) -> None:
+        """The edge finished writing every frame of the resends it was given."""
+        self._resend_active = None
 
     def _on_gap_fill(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
         new_text = msg.get(NEW_SEQ_NO)
         if new_text is None or not new_text.isdigit():
             return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, NEW_SEQ_NO, now_ns)
         new_seq = int(new_text)
-        if new_seq > self.next_target_seq:
-            self.next_target_seq = new_seq
+        if new_seq <= seq:
+            return self._session_reject(msg, seq, REJECT_VALUE_INCORRECT, NEW_SEQ_NO, now_ns)
+        self.next_target_seq = new_seq
         return [self._persist()]
 
     def _on_sequence_reset(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
@@ -421,14 +552,54 @@ class FixSession:
         return []
 
 
+class Replay:
+    """A resend in progress. ``take(n, now)`` returns up to n more frames, stamped ``now``."""
+
+    def __init__(
+        self, session: FixSession, begin: int, end: int, stored: Iterator[StoredMessage]
+    ) -> None:
+        self._session = session
+        self._end = end
+        self._stored = stored
+        self._expected = begin
+        self._pending: StoredMessage | None = None
+        self.replayed = 0
+        self.gap_fills = 0
+
+    def take(self, limit: int, now_ns: int) -> list[bytes]:
+        frames: list[bytes] = []
+        session = self._session
+        while len(frames) < limit and self._expected <= self._end:
+            msg = self._pending or next(self._stored, None)
+            self._pending = None
+            if msg is not None and msg.seq < self._expected:
+                continue
+            if msg is None or msg.seq > self._end:
+                frames.append(session._gap_fill(self._expected, self._end + 1, now_ns))
+                self.gap_fills += 1
+                self._expected = self._end + 1
+            elif msg.seq > self._expected:
+                frames.append(session._gap_fill(self._expected, msg.seq, now_ns))
+                self.gap_fills += 1
+                self._expected = msg.seq
+                self._pending = msg
+            else:
+                extra = [(POSS_DUP_FLAG, "Y"), (ORIG_SENDING_TIME, msg.sending_time)]
+                send = session._build(
+                    msg.msg_type, msg.body, now_ns, seq=msg.seq, extra_header=extra
+                )
+                frames.append(send.data)
+                self.replayed += 1
+                self._expected = msg.seq + 1
+        return frames
+
+
 def _seconds(s: int) -> int:
     return s * 1_000_000_000
 
 
 def _logon_problem(msg: FixMessage) -> str | None:
     """Why a Logon cannot be accepted, or None."""
-    if msg.get(8) != "FIXT.1.1":
-        return f"BeginString must be FIXT.1.1, got {msg.get(8)!r}"
     appl = msg.get(DEFAULT_APPL_VER_ID)
     if appl != FIX50SP2:
         return f"DefaultApplVerID(1137) must be 9 (FIX50SP2), got {appl!r}"

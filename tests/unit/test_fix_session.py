@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from fixbridge.fix.credentials import hash_password
 from fixbridge.fix.session import (
     Disconnect,
     FixSession,
     LoggedOn,
+    LogonPolicy,
     Persist,
     Resend,
     SessionIdentity,
@@ -123,7 +125,7 @@ def test_replay_marks_possdup_and_gap_fills_admin_messages() -> None:
     session.on_tick(T0 + 31 * S)  # a heartbeat: seq 4 is an admin message
     send, stamp = session.application_message("8", b"17=C\x01", T0 + 31 * S)
     stored.append(StoredMessage(send.seq, "8", stamp, b"17=C\x01"))
-    frames = parse_all(list(session.replay(1, 5, stored, T0 + 60 * S)))
+    frames = parse_all(session.replay(1, 5, stored).take(100, T0 + 60 * S))
     kinds = [(m.get(34), m.msg_type, m.get(123), m.get(36), m.get(17)) for m in frames]
     assert kinds == [
         ("1", "4", "Y", "2", None),
@@ -138,7 +140,7 @@ def test_replay_marks_possdup_and_gap_fills_admin_messages() -> None:
 
 def test_consecutive_missing_messages_share_one_gap_fill() -> None:
     session = active_session()
-    frames = parse_all(list(session.replay(1, 50, [], T0)))
+    frames = parse_all(session.replay(1, 50, []).take(100, T0))
     assert len(frames) == 1 and frames[0].get(36) == "51"
 
 
@@ -182,3 +184,131 @@ def test_our_logout_waits_for_the_reply() -> None:
     assert logout.get(58) == "maintenance" and session.state is State.LOGOUT_SENT
     actions = session.on_message(client_msg("5", 2), T0 + S)
     assert isinstance(actions[-1], Disconnect) and sent(actions) == []
+
+
+# --- inbound sequence gaps ----------------------------------------------------------------
+
+
+def test_gap_is_requested_once_and_queued_messages_run_after_the_fill() -> None:
+    session = active_session()
+    (request,) = sent(session.on_message(client_msg("1", 4, (112, "LATE")), T0))
+    assert (request.msg_type, request.get(7), request.get(16)) == ("2", "2", "0")
+    assert sent(session.on_message(client_msg("0", 5), T0)) == []  # queued, no second request
+    # The client fills 2..3 with a gap fill; the queued TestRequest (4) is then answered.
+    actions = session.on_message(client_msg("4", 2, (123, "Y"), (36, "4"), poss_dup=True), T0)
+    (heartbeat,) = sent(actions)
+    assert heartbeat.msg_type == "0" and heartbeat.get(112) == "LATE"
+    assert session.next_target_seq == 6
+
+
+def test_resend_request_with_a_gap_is_served_at_once() -> None:
+    session = active_session()
+    session.application_message("8", b"17=A\x01", T0)
+    actions = session.on_message(client_msg("2", 7, (7, "2"), (16, "0")), T0)
+    assert Resend(2, 2) in actions
+    assert [m.msg_type for m in sent(actions)] == ["2"]  # and we ask for the client's gap
+
+
+def test_gap_fill_cannot_lower_the_sequence() -> None:
+    session = active_session()
+    (reject,) = sent(session.on_message(client_msg("4", 2, (123, "Y"), (36, "2")), T0))
+    assert (reject.msg_type, reject.get(373), reject.get(371)) == ("3", "5", "36")
+
+
+# --- header checks --------------------------------------------------------------------------
+
+
+def test_wrong_comp_id_is_rejected_and_logged_out() -> None:
+    session = active_session()
+    msg = client_msg("0", 2)
+    forged = type(msg)(tuple((49, "INTRUDER") if t == 49 else (t, v) for t, v in msg.fields), b"")
+    actions = session.on_message(forged, T0)
+    reject, logout = sent(actions)
+    assert (reject.get(373), reject.get(371)) == ("9", "49")
+    assert logout.msg_type == "5" and "CompID problem" in (logout.get(58) or "")
+    assert isinstance(actions[-1], Disconnect)
+
+
+def test_sending_time_far_from_our_clock_is_rejected() -> None:
+    session = active_session()
+    reject, logout = sent(session.on_message(client_msg("0", 2), T0 + 121 * S))
+    assert (reject.get(373), reject.get(371)) == ("10", "52")
+    assert "SendingTime accuracy" in (logout.get(58) or "")
+
+
+def test_unknown_msg_type_gets_session_reject() -> None:
+    session = active_session()
+    (reject,) = sent(session.on_message(client_msg("ZZ", 2), T0))
+    assert (reject.msg_type, reject.get(373), reject.get(371), reject.get(372)) == (
+        "3",
+        "11",
+        "35",
+        "ZZ",
+    )
+
+
+# --- logon extras ---------------------------------------------------------------------------
+
+
+def test_next_expected_msg_seq_num_lower_replays_what_the_client_missed() -> None:
+    session = new_session(next_sender=10, next_target=4)
+    actions = session.on_message(logon(4, (789, "7")), T0)
+    (reply,) = sent(actions)
+    assert reply.get(34) == "10" and reply.get(789) == "5"
+    assert Resend(7, 9) in actions
+
+
+def test_next_expected_msg_seq_num_beyond_ours_is_refused() -> None:
+    session = new_session(next_sender=10, next_target=4)
+    actions = session.on_message(logon(4, (789, "12")), T0)
+    assert "NextExpectedMsgSeqNum(789)=12" in (sent(actions)[0].get(58) or "")
+    assert isinstance(actions[-1], Disconnect)
+
+
+def _session_with_password() -> FixSession:
+    policy = LogonPolicy(username="ops", password_hash=hash_password("s3cret"))
+    return FixSession(SessionIdentity(BRIDGE, CLIENT), policy=policy)
+
+
+def test_logon_with_the_right_password_is_accepted() -> None:
+    session = _session_with_password()
+    session.on_message(logon(1, (553, "ops"), (554, "s3cret")), T0)
+    assert session.state is State.ACTIVE
+
+
+def test_logon_with_a_wrong_password_is_refused_without_saying_which() -> None:
+    for creds in (((553, "ops"), (554, "nope")), ((553, "other"), (554, "s3cret")), ()):
+        session = _session_with_password()
+        actions = session.on_message(logon(1, *creds), T0)
+        assert sent(actions)[0].get(58) == "invalid Username(553) or Password(554)"
+        assert session.state is State.CLOSED
+
+
+# --- resend during resend -------------------------------------------------------------------
+
+
+def test_repeated_resend_request_during_a_resend_is_ignored_and_overlap_gets_the_tail() -> None:
+    session = active_session()
+    for _ in range(20):
+        session.application_message("8", b"17=X\x01", T0)
+    assert Resend(2, 10) in session.on_message(client_msg("2", 2, (7, "2"), (16, "10")), T0)
+    again = session.on_message(client_msg("2", 3, (7, "3"), (16, "8")), T0)
+    assert not any(isinstance(a, Resend) for a in again)
+    more = session.on_message(client_msg("2", 4, (7, "5"), (16, "15")), T0)
+    assert Resend(11, 15) in more
+    session.resend_complete()
+    assert Resend(2, 3) in session.on_message(client_msg("2", 5, (7, "2"), (16, "3")), T0)
+
+
+def test_replay_in_chunks_stamps_each_chunk_with_its_own_time() -> None:
+    session = active_session()
+    stored = []
+    for _ in range(5):
+        send, stamp = session.application_message("8", b"17=X\x01", T0)
+        stored.append(StoredMessage(send.seq, "8", stamp, b"17=X\x01"))
+    replay = session.replay(2, 6, stored)
+    first = parse_all(replay.take(2, T0 + 10 * S))
+    rest = parse_all(replay.take(10, T0 + 20 * S))
+    assert [m.get(34) for m in first + rest] == ["2", "3", "4", "5", "6"]
+    assert first[0].get(52) != rest[0].get(52)
+    assert replay.take(10, T0) == [] and replay.replayed == 5 and replay.gap_fills == 0
