@@ -19,6 +19,7 @@ from fixbridge import __version__
 from fixbridge.app import Bridge
 from fixbridge.config import ConfigError, load_config
 from fixbridge.fix.credentials import hash_password
+from fixbridge.fix.tls import TlsConfigError
 from fixbridge.journal.store import JournalError
 from fixbridge.simulator.cli import add_simulate_arguments, run_simulate
 
@@ -124,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except ConfigError as exc:
+    except (ConfigError, TlsConfigError) as exc:
         print(f"fixbridge: configuration error: {exc}", file=sys.stderr)
         return 2
     except (JournalError, OSError) as exc:

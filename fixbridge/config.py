@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fixbridge.fix.credentials import PasswordHashError, parse_hash
+from fixbridge.fix.tls import SessionTlsConfig, TlsConfig
 from fixbridge.normalize.timestamps import Precision
 
 STREAMS = ("executions", "trades", "instruments", "positions")
@@ -78,6 +79,8 @@ class FixConfig(_Strict):
     # long to answer; if it does not, it is replaced (a half-open socket), else the new one
     # is refused.
     half_open_probe_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # TLS on the FIX port (TLS 1.2+); absent = plain TCP.
+    tls: TlsConfig | None = None
 
 
 class ScopeConfig(_Strict):
@@ -104,6 +107,8 @@ class SessionConfig(_Strict):
     allowed_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # Messages per second when answering a ResendRequest; 0 = as fast as the client reads.
     resend_rate: Annotated[int, Field(ge=0)] = 20_000
+    # Client-certificate rules for this session (needs [fix.tls]).
+    tls: SessionTlsConfig = SessionTlsConfig()
 
     @field_validator("name")
     @classmethod
@@ -170,6 +175,17 @@ class BridgeConfig(_Strict):
                 raise ValueError(f"sessions: CompID pair {pair} is used twice")
             names.add(session.name)
             pairs.add(pair)
+            if session.tls.require_client_cert:
+                if self.fix.tls is None:
+                    raise ValueError(
+                        f"sessions: {session.name!r} requires a client certificate but [fix.tls]"
+                        " is not configured"
+                    )
+                if self.fix.tls.client_ca_file is None:
+                    raise ValueError(
+                        f"sessions: {session.name!r} requires a client certificate but"
+                        " fix.tls.client_ca_file is not set"
+                    )
         return self
 
 

@@ -38,6 +38,7 @@ from fixbridge.fix.session import (
     SessionIdentity,
     State,
 )
+from fixbridge.fix.tls import check_client, peer_identity, server_context
 from fixbridge.journal.store import Journal, JournalEvent, OutboundMessage
 
 log = logging.getLogger("fixbridge.fix")
@@ -120,10 +121,20 @@ class Acceptor:
         return [s.config.name for s in self._slots.values() if s.connection is not None]
 
     async def start(self) -> None:
+        tls = self._config.tls
+        context = None
+        if tls is not None:
+            want_certs = any(s.config.tls.require_client_cert for s in self._slots.values())
+            context = server_context(tls, want_client_certs=want_certs)
         self._server = await asyncio.start_server(
-            self._on_connect, self._config.host, self._config.port
+            self._on_connect, self._config.host, self._config.port, ssl=context
         )
-        log.info("FIX acceptor listening on %s:%d", self._config.host, self.port)
+        log.info(
+            "FIX acceptor listening on %s:%d (%s)",
+            self._config.host,
+            self.port,
+            f"TLS {tls.min_version}+" if tls is not None else "plain TCP",
+        )
 
     async def stop(self, text: str = "fixbridge shutting down") -> None:
         """Stop accepting, log every live session out, and close."""
@@ -197,6 +208,14 @@ class Acceptor:
             log.warning(
                 "logon refused from %s: address not in allowed_ips of session %s", peer, config.name
             )
+            return
+        cert_problem = check_client(
+            config.tls,
+            peer_identity(writer.get_extra_info("ssl_object")),
+            tls=self._config.tls is not None,
+        )
+        if cert_problem is not None:
+            log.warning("logon refused from %s for session %s: %s", peer, config.name, cert_problem)
             return
         if slot.connection is not None and not await self._replace_if_dead(slot.connection, peer):
             return

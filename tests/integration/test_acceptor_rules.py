@@ -1,0 +1,235 @@
+"""Acceptance rules of the FIX acceptor over real TCP and TLS, against the in-process bridge.
+
+Each test plays one conversation with a scripted client (``RawClient``) that answers nothing
+on its own, so silence, wrong credentials and half-open sockets can be acted out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixbridge.app import Bridge
+from fixbridge.config import parse_config
+from fixbridge.fix.credentials import hash_password
+from fixbridge.simulator.market import MarketModel
+from fixbridge.upstream.subscriber import execution_to_event
+from tests.integration.qfharness import free_tcp_port
+from tests.integration.rawfix import RawClient
+from tests.pki import Pki, client_context, make_pki
+
+pytestmark = pytest.mark.integration
+
+BRIDGE = "FIXBRIDGE"
+
+
+def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), timeout=30))
+
+
+@asynccontextmanager
+async def bridge(tmp: Path, sessions: list[dict[str, Any]], **fix: Any) -> AsyncIterator[Bridge]:
+    config = parse_config(
+        {
+            "upstream": {"target": f"127.0.0.1:{free_tcp_port()}", "reconnect_max_s": 5.0},
+            "journal": {"path": str(tmp / "journal.db"), "synchronous": "normal"},
+            "fix": {"host": "127.0.0.1", "port": 0, **fix},
+            "sessions": sessions,
+        }
+    )
+    running = Bridge(config)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+def port_of(b: Bridge) -> int:
+    assert b.acceptor is not None
+    return b.acceptor.port
+
+
+def journal_executions(b: Bridge, count: int) -> list[str]:
+    """Put ``count`` simulator executions into the journal, as the subscriber would."""
+    assert b.journal is not None
+    model, ids, now = MarketModel(5), [], time.time_ns()
+    while len(ids) < count:
+        now += 1_000_000
+        for execution in model.step(now).executions[: count - len(ids)]:
+            b.journal.append("executions", [execution_to_event(execution)], b"t", now)
+            ids.append(execution.id)
+    return ids
+
+
+def session(name: str, client: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "sender_comp_id": BRIDGE, "target_comp_id": client, **extra}
+
+
+def test_logon_then_backlog_then_resend_of_everything(tmp_path: Path) -> None:
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")]) as b:
+            ids = journal_executions(b, 30)
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon()
+            await client.read_until(lambda box: len([m for m in box if m.msg_type == "8"]) == 30)
+            assert [m.get(17) for m in client.of_type("8")] == ids
+            client.inbox.clear()
+            client.send("2", (7, "1"), (16, "0"))
+            inbox = await client.read_until(lambda box: any(m.get(34) == "31" for m in box))
+            fill, *replayed = inbox
+            assert (fill.msg_type, fill.get(34), fill.get(123), fill.get(36)) == (
+                "4",
+                "1",
+                "Y",
+                "2",
+            )
+            assert [m.get(17) for m in replayed] == ids
+            assert all(m.get(43) == "Y" and m.get(122) for m in inbox)
+            client.close()
+
+    run(conversation)
+
+
+def test_second_logon_is_refused_while_the_first_answers(tmp_path: Path) -> None:
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")], half_open_probe_s=1.0) as b:
+            first, second = RawClient("CLIENT_A", BRIDGE), RawClient("CLIENT_A", BRIDGE)
+            await first.connect(port_of(b))
+            first.logon()
+            await first.read_until(lambda box: bool(box))
+            await second.connect(port_of(b))
+            second.logon()
+            (probe,) = [m for m in await first.read_until(lambda box: len(box) == 2)][1:]
+            assert probe.msg_type == "1"
+            first.send("0", (112, probe.get(112) or ""))
+            assert await second.closed_by_peer(timeout=3)
+            assert second.of_type("A") == []
+            first.close()
+
+    run(conversation)
+
+
+def test_half_open_connection_is_replaced_by_the_new_logon(tmp_path: Path) -> None:
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")], half_open_probe_s=0.5) as b:
+            silent, fresh = RawClient("CLIENT_A", BRIDGE), RawClient("CLIENT_A", BRIDGE)
+            await silent.connect(port_of(b))
+            silent.logon()
+            await silent.read_until(lambda box: bool(box))
+            await fresh.connect(port_of(b))
+            fresh.seq = 2  # the same client, back after its old socket went silent
+            fresh.logon()
+            await fresh.read_until(lambda box: any(m.msg_type == "A" for m in box))
+            assert await silent.closed_by_peer(timeout=3)
+            fresh.close()
+
+    run(conversation)
+
+
+def test_wrong_password_is_logged_out_and_right_one_logs_on(tmp_path: Path) -> None:
+    secured = session("a", "CLIENT_A", username="ops", password_hash=hash_password("s3cret"))
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [secured]) as b:
+            bad = RawClient("CLIENT_A", BRIDGE)
+            await bad.connect(port_of(b))
+            bad.logon((553, "ops"), (554, "wrong"), reset=True)
+            assert await bad.closed_by_peer()
+            (logout,) = bad.of_type("5")
+            assert logout.get(58) == "invalid Username(553) or Password(554)"
+            good = RawClient("CLIENT_A", BRIDGE)
+            await good.connect(port_of(b))
+            good.logon((553, "ops"), (554, "s3cret"), reset=True)
+            await good.read_until(lambda box: any(m.msg_type == "A" for m in box))
+            good.close()
+
+    run(conversation)
+
+
+def test_address_outside_the_allowlist_is_refused(tmp_path: Path) -> None:
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A", allowed_ips=["10.0.0.0/8"])]) as b:
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon()
+            assert await client.closed_by_peer()
+            assert client.inbox == []
+
+    run(conversation)
+
+
+def test_unknown_comp_ids_are_refused(tmp_path: Path) -> None:
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")]) as b:
+            client = RawClient("STRANGER", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon()
+            assert await client.closed_by_peer()
+            assert client.inbox == []
+
+    run(conversation)
+
+
+def test_read_only_application_message_is_business_rejected(tmp_path: Path) -> None:
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")]) as b:
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon()
+            client.send("D", (11, "ORDER-1"), (55, "x"), (54, "1"))
+            inbox = await client.read_until(lambda box: any(m.msg_type == "j" for m in box))
+            (bmr,) = [m for m in inbox if m.msg_type == "j"]
+            assert (bmr.get(372), bmr.get(380), bmr.get(45)) == ("D", "3", "2")
+            client.close()
+
+    run(conversation)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def test_tls_with_client_certificates_per_session(tmp_path: Path, pki: Pki) -> None:
+    tls = {"cert_file": str(pki.server.cert), "key_file": str(pki.server.key),
+           "client_ca_file": str(pki.ca)}  # fmt: skip
+    sessions = [
+        session(
+            "mtls", "CLIENT_A", tls={"require_client_cert": True, "allowed_subjects": ["client-a"]}
+        ),
+        session("plain", "CLIENT_B"),
+    ]
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, sessions, tls=tls) as b:
+            ok = RawClient("CLIENT_A", BRIDGE)
+            await ok.connect(port_of(b), tls=client_context(pki, pki.client_a))
+            ok.logon()
+            await ok.read_until(lambda box: any(m.msg_type == "A" for m in box))
+            ok.close()
+            for identity in (pki.client_b, None):
+                refused = RawClient("CLIENT_A", BRIDGE)
+                await refused.connect(port_of(b), tls=client_context(pki, identity))
+                refused.logon()
+                assert await refused.closed_by_peer()
+                assert refused.of_type("A") == []
+            no_cert_needed = RawClient("CLIENT_B", BRIDGE)
+            await no_cert_needed.connect(port_of(b), tls=client_context(pki, None))
+            no_cert_needed.logon()
+            await no_cert_needed.read_until(lambda box: any(m.msg_type == "A" for m in box))
+            no_cert_needed.close()
+            plain = RawClient("CLIENT_B", BRIDGE)
+            with pytest.raises((ConnectionError, TimeoutError, OSError)):
+                await plain.connect(port_of(b))
+                plain.logon()
+                await plain.read_until(lambda box: bool(box), timeout=2)
+
+    run(conversation)
