@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fixbridge.fix.credentials import PasswordHashError, parse_hash
+from fixbridge.fix.schedule import ScheduleConfig
 from fixbridge.fix.tls import SessionTlsConfig, TlsConfig
 from fixbridge.normalize.timestamps import Precision
 
@@ -109,6 +110,8 @@ class SessionConfig(_Strict):
     resend_rate: Annotated[int, Field(ge=0)] = 20_000
     # Client-certificate rules for this session (needs [fix.tls]).
     tls: SessionTlsConfig = SessionTlsConfig()
+    # Daily or weekly session window; absent = always on, sequence numbers never reset by time.
+    schedule: ScheduleConfig | None = None
 
     @field_validator("name")
     @classmethod

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from fixbridge.config import FixConfig, SessionConfig
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
 from fixbridge.fix.outbound import render
+from fixbridge.fix.schedule import SessionSchedule, Window
 from fixbridge.fix.session import (
     Action,
     Disconnect,
@@ -68,6 +69,10 @@ class SessionSlot:
 
     config: SessionConfig
     connection: Connection | None = None
+    schedule: SessionSchedule = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.schedule = SessionSchedule(self.config.schedule)
 
 
 @dataclass(slots=True)
@@ -85,6 +90,8 @@ class Connection:
     resends: list[Resend] = field(default_factory=list)
     resend_task: asyncio.Task[None] | None = None
     not_resending: asyncio.Event = field(default_factory=asyncio.Event)
+    window: Window | None = None  # the schedule window this connection belongs to
+    window_ended: bool = False
 
     def __post_init__(self) -> None:
         self.not_resending.set()
@@ -219,7 +226,20 @@ class Acceptor:
             return
         if slot.connection is not None and not await self._replace_if_dead(slot.connection, peer):
             return
+        now = self._clock()
+        window = slot.schedule.window_at(now)
+        if window is None:
+            log.warning(
+                "logon refused from %s: session %s is outside its schedule window",
+                peer,
+                config.name,
+            )
+            return
         record = self._journal.load_session(config.name)
+        if record.updated_at_ns and not slot.schedule.same_window(record.updated_at_ns, now):
+            log.info("session %s: new schedule window; sequence numbers reset to 1", config.name)
+            self._journal.save_sequence_numbers(config.name, 1, 1, at_ns=now, reset=True)
+            record = self._journal.load_session(config.name)
         session = FixSession(
             SessionIdentity(ours, theirs),
             next_sender_seq=record.next_sender_seq,
@@ -227,7 +247,7 @@ class Acceptor:
             precision=config.timestamp_precision,
             policy=LogonPolicy(config.username, config.password_hash),
         )
-        conn = Connection(slot, session, reader, writer, peer)
+        conn = Connection(slot, session, reader, writer, peer, window=window)
         slot.connection = conn
         try:
             await self._run(conn, logon, parser, leftover)
@@ -238,6 +258,13 @@ class Acceptor:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             slot.connection = None
+            if conn.window_ended:
+                log.info(
+                    "session %s: schedule window ended; sequence numbers reset to 1", conn.name
+                )
+                self._journal.save_sequence_numbers(
+                    conn.name, 1, 1, at_ns=self._clock(), reset=True
+                )
             conn.finished.set()
 
     async def _replace_if_dead(self, live: Connection, peer: str) -> bool:
@@ -309,7 +336,11 @@ class Acceptor:
         for action in actions:
             if isinstance(action, Persist):
                 self._journal.save_sequence_numbers(
-                    name, action.next_sender_seq, action.next_target_seq, reset=action.reset
+                    name,
+                    action.next_sender_seq,
+                    action.next_target_seq,
+                    at_ns=self._clock(),
+                    reset=action.reset,
                 )
             elif isinstance(action, Send):
                 conn.writer.write(action.data)
@@ -380,7 +411,12 @@ class Acceptor:
         while not conn.closed.is_set():
             await asyncio.sleep(TICK_S)
             async with conn.lock:
-                await self._execute(conn, conn.session.on_tick(self._clock()))
+                now = self._clock()
+                if conn.window is not None and now >= conn.window.end_ns and not conn.window_ended:
+                    conn.window_ended = True
+                    await self._execute(conn, conn.session.logout("end of session window", now))
+                    continue
+                await self._execute(conn, conn.session.on_tick(now))
 
     async def _pump(self, conn: Connection) -> None:
         """Deliver journal events in the session's scope, in journal order, from its cursor."""
@@ -419,7 +455,9 @@ class Acceptor:
             stored.append(OutboundMessage(send.seq, rendered.msg_type, sending_time, rendered.body))
             frames.append(send.data)
         cursor = int(events[-1].offset)
-        self._journal.record_sent(conn.name, stored, conn.session.next_sender_seq, cursor)
+        self._journal.record_sent(
+            conn.name, stored, conn.session.next_sender_seq, cursor, at_ns=now
+        )
         if frames:
             conn.writer.write(b"".join(frames))
         return cursor

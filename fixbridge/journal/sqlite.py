@@ -27,7 +27,7 @@ from fixbridge.journal.store import (
     SessionRecord,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RESEND_BATCH = 500
 
 _SCHEMA = """
@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY,
     next_sender_seq INTEGER NOT NULL,
     next_target_seq INTEGER NOT NULL,
-    cursor_offset INTEGER NOT NULL
+    cursor_offset INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS outbound (
     session_id TEXT NOT NULL,
@@ -101,6 +102,12 @@ class SqliteJournal:
             self._db.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+        elif int(row[0]) == 1:
+            # Version 2 records when a session's numbers were last written (schedules).
+            self._db.execute(
+                "ALTER TABLE sessions ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0"
+            )
+            self._db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
         elif int(row[0]) != SCHEMA_VERSION:
             raise JournalError(
                 f"journal {self.path} has schema version {row[0]},"
@@ -175,31 +182,38 @@ class SqliteJournal:
 
     def load_session(self, session_id: str) -> SessionRecord:
         row = self._db.execute(
-            "SELECT next_sender_seq, next_target_seq, cursor_offset FROM sessions"
+            "SELECT next_sender_seq, next_target_seq, cursor_offset, updated_at FROM sessions"
             " WHERE session_id=?",
             (session_id,),
         ).fetchone()
         if row is None:
             # A new session starts at the journal head: it receives what arrives from now on
             # and everything that arrives while it is logged out.
-            record = SessionRecord(1, 1, self.head_offset())
+            record = SessionRecord(1, 1, self.head_offset(), 0)
             self._db.execute(
                 "INSERT INTO sessions (session_id, next_sender_seq, next_target_seq, cursor_offset)"
                 " VALUES (?, ?, ?, ?)",
                 (session_id, 1, 1, record.cursor_offset),
             )
             return record
-        return SessionRecord(int(row[0]), int(row[1]), int(row[2]))
+        return SessionRecord(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def save_sequence_numbers(
-        self, session_id: str, next_sender_seq: int, next_target_seq: int, *, reset: bool = False
+        self,
+        session_id: str,
+        next_sender_seq: int,
+        next_target_seq: int,
+        *,
+        at_ns: int,
+        reset: bool = False,
     ) -> None:
         with self._transaction() as db:
             if reset:
                 db.execute("DELETE FROM outbound WHERE session_id=?", (session_id,))
             db.execute(
-                "UPDATE sessions SET next_sender_seq=?, next_target_seq=? WHERE session_id=?",
-                (next_sender_seq, next_target_seq, session_id),
+                "UPDATE sessions SET next_sender_seq=?, next_target_seq=?, updated_at=?"
+                " WHERE session_id=?",
+                (next_sender_seq, next_target_seq, at_ns, session_id),
             )
 
     def record_sent(
@@ -208,6 +222,8 @@ class SqliteJournal:
         messages: Sequence[OutboundMessage],
         next_sender_seq: int,
         cursor_offset: int,
+        *,
+        at_ns: int,
     ) -> None:
         with self._transaction() as db:
             db.executemany(
@@ -216,8 +232,9 @@ class SqliteJournal:
                 [(session_id, m.seq, m.msg_type, m.sending_time, m.body) for m in messages],
             )
             db.execute(
-                "UPDATE sessions SET next_sender_seq=?, cursor_offset=? WHERE session_id=?",
-                (next_sender_seq, cursor_offset, session_id),
+                "UPDATE sessions SET next_sender_seq=?, cursor_offset=?, updated_at=?"
+                " WHERE session_id=?",
+                (next_sender_seq, cursor_offset, at_ns, session_id),
             )
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:

@@ -51,6 +51,7 @@ class SessionRecord:
     next_sender_seq: int
     next_target_seq: int
     cursor_offset: int
+    updated_at_ns: int  # when the numbers were last written (0 = never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,13 @@ class Journal(Protocol):
     def load_session(self, session_id: str) -> SessionRecord: ...
 
     def save_sequence_numbers(
-        self, session_id: str, next_sender_seq: int, next_target_seq: int, *, reset: bool = False
+        self,
+        session_id: str,
+        next_sender_seq: int,
+        next_target_seq: int,
+        *,
+        at_ns: int,
+        reset: bool = False,
     ) -> None:
         """Persist the numbers; ``reset`` also drops the session's outbound messages."""
         ...
@@ -94,6 +101,8 @@ class Journal(Protocol):
         messages: Sequence[OutboundMessage],
         next_sender_seq: int,
         cursor_offset: int,
+        *,
+        at_ns: int,
     ) -> None:
         """Store sequenced application messages and advance the cursor, atomically."""
         ...

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections.abc import Callable
 
 from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
 
 
 class RawClient:
-    def __init__(self, sender: str, target: str) -> None:
+    def __init__(self, sender: str, target: str, clock: Callable[[], int] = time.time_ns) -> None:
         self.sender, self.target = sender, target
+        self._clock = clock
         self.seq = 1
         self._parser = FrameParser()
         self._reader: asyncio.StreamReader | None = None
@@ -33,7 +35,7 @@ class RawClient:
         use = self.seq if seq is None else seq
         if seq is None:
             self.seq += 1
-        stamp = format_utc_timestamp(time.time_ns(), Precision.MILLIS)
+        stamp = format_utc_timestamp(self._clock(), Precision.MILLIS)
         header = encode_fields([(49, self.sender), (56, self.target), (34, str(use)), (52, stamp)])
         self._writer.write(frame(msg_type, header, encode_fields(fields)))
 

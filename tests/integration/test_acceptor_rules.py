@@ -34,7 +34,12 @@ def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 
 @asynccontextmanager
-async def bridge(tmp: Path, sessions: list[dict[str, Any]], **fix: Any) -> AsyncIterator[Bridge]:
+async def bridge(
+    tmp: Path,
+    sessions: list[dict[str, Any]],
+    clock: Callable[[], int] = time.time_ns,
+    **fix: Any,
+) -> AsyncIterator[Bridge]:
     config = parse_config(
         {
             "upstream": {"target": f"127.0.0.1:{free_tcp_port()}", "reconnect_max_s": 5.0},
@@ -43,7 +48,7 @@ async def bridge(tmp: Path, sessions: list[dict[str, Any]], **fix: Any) -> Async
             "sessions": sessions,
         }
     )
-    running = Bridge(config)
+    running = Bridge(config, clock)
     await running.start()
     try:
         yield running
@@ -231,5 +236,89 @@ def test_tls_with_client_certificates_per_session(tmp_path: Path, pki: Pki) -> N
                 await plain.connect(port_of(b))
                 plain.logon()
                 await plain.read_until(lambda box: bool(box), timeout=2)
+
+    run(conversation)
+
+
+class FakeClock:
+    """Real time plus an offset the test moves forward: schedule boundaries on demand."""
+
+    def __init__(self) -> None:
+        self.offset_ns = 0
+
+    def __call__(self) -> int:
+        return time.time_ns() + self.offset_ns
+
+    def advance(self, seconds: float) -> None:
+        self.offset_ns += int(seconds * 1_000_000_000)
+
+
+def _window_around_now() -> dict[str, str]:
+    """A daily UTC window from one hour ago to one hour ahead (it may cross midnight)."""
+    now = time.gmtime()
+    start = f"{(now.tm_hour - 1) % 24:02d}:{now.tm_min:02d}:00"
+    end = f"{(now.tm_hour + 1) % 24:02d}:{now.tm_min:02d}:00"
+    return {"timezone": "UTC", "start_time": start, "end_time": end}
+
+
+def test_schedule_window_end_logs_out_resets_and_refuses_until_the_next_window(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    scheduled = session("a", "CLIENT_A", schedule=_window_around_now())
+
+    async def logged_on_client(b: Bridge) -> RawClient:
+        client = RawClient("CLIENT_A", BRIDGE, clock)
+        await client.connect(port_of(b))
+        client.logon()
+        await client.read_until(lambda box: any(m.msg_type == "A" for m in box))
+        return client
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [scheduled], clock=clock) as b:
+            first = await logged_on_client(b)
+            clock.advance(2 * 3600)  # past the window's end
+            inbox = await first.read_until(lambda box: any(m.msg_type == "5" for m in box))
+            assert [m.get(58) for m in inbox if m.msg_type == "5"] == ["end of session window"]
+            first.send("5")
+            assert await first.closed_by_peer()
+            outside = RawClient("CLIENT_A", BRIDGE, clock)
+            await outside.connect(port_of(b))
+            outside.logon()
+            assert await outside.closed_by_peer() and outside.inbox == []
+            clock.advance(22 * 3600)  # the same window, the next day
+            second = await logged_on_client(b)
+            assert second.of_type("A")[0].get(34) == "1"  # a new session: numbers reset
+            second.close()
+
+    run(conversation)
+
+
+def test_restart_across_a_window_boundary_resets_at_logon(tmp_path: Path) -> None:
+    clock = FakeClock()
+    scheduled = session("a", "CLIENT_A", schedule=_window_around_now())
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [scheduled], clock=clock) as b:
+            client = RawClient("CLIENT_A", BRIDGE, clock)
+            await client.connect(port_of(b))
+            client.logon()
+            client.send("1", (112, "T"))
+            await client.read_until(lambda box: any(m.msg_type == "0" for m in box))
+            client.close()
+        clock.advance(24 * 3600)  # the bridge was down across the boundary
+        async with bridge(tmp_path, [scheduled], clock=clock) as b:
+            client = RawClient("CLIENT_A", BRIDGE, clock)
+            await client.connect(port_of(b))
+            client.logon()
+            inbox = await client.read_until(lambda box: any(m.msg_type == "A" for m in box))
+            assert inbox[0].get(34) == "1"
+        async with bridge(tmp_path, [scheduled], clock=clock) as b:  # same window: no reset
+            client = RawClient("CLIENT_A", BRIDGE, clock)
+            client.seq = 2
+            await client.connect(port_of(b))
+            client.logon()
+            inbox = await client.read_until(lambda box: any(m.msg_type == "A" for m in box))
+            assert inbox[0].get(34) == "3"  # Logon 1, shutdown Logout 2: numbers kept
 
     run(conversation)

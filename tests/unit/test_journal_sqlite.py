@@ -58,8 +58,8 @@ def test_sessions_start_at_the_head_and_keep_their_numbers(tmp_path: Path) -> No
     j.append("executions", [ev("a")], b"t", 1)
     record = j.load_session("s1")
     assert (record.next_sender_seq, record.next_target_seq, record.cursor_offset) == (1, 1, 1)
-    j.record_sent("s1", [OutboundMessage(1, "8", "20260101-00:00:00", b"17=a\x01")], 2, 1)
-    j.save_sequence_numbers("s1", 3, 5)
+    j.record_sent("s1", [OutboundMessage(1, "8", "20260101-00:00:00", b"17=a\x01")], 2, 1, at_ns=1)
+    j.save_sequence_numbers("s1", 3, 5, at_ns=1)
     j.close()
     reopened = SqliteJournal(path)
     assert reopened.load_session("s1").next_sender_seq == 3
@@ -71,15 +71,15 @@ def test_outbound_range_streams_in_batches(journal: SqliteJournal) -> None:
     journal.load_session("s")
     total = RESEND_BATCH * 2 + 7
     msgs = [OutboundMessage(i, "8", "t", b"x") for i in range(1, total + 1) if i % 10]
-    journal.record_sent("s", msgs, total + 1, 0)
+    journal.record_sent("s", msgs, total + 1, 0, at_ns=1)
     got = [m.seq for m in journal.outbound_range("s", 5, total - 3)]
     assert got == [m.seq for m in msgs if 5 <= m.seq <= total - 3]
 
 
 def test_reset_drops_outbound_messages(journal: SqliteJournal) -> None:
     journal.load_session("s")
-    journal.record_sent("s", [OutboundMessage(1, "8", "t", b"x")], 2, 0)
-    journal.save_sequence_numbers("s", 1, 1, reset=True)
+    journal.record_sent("s", [OutboundMessage(1, "8", "t", b"x")], 2, 0, at_ns=1)
+    journal.save_sequence_numbers("s", 1, 1, reset=True, at_ns=1)
     assert list(journal.outbound_range("s", 1, 10)) == []
 
 
@@ -88,3 +88,23 @@ def test_second_writer_is_refused(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="in use by another fixbridge process"):
         SqliteJournal(tmp_path / "j.db")
     first.close()
+
+
+def test_version_1_journal_is_migrated_and_keeps_its_sessions(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema_version', '1');"
+        "CREATE TABLE sessions (session_id TEXT PRIMARY KEY, next_sender_seq INTEGER NOT NULL,"
+        " next_target_seq INTEGER NOT NULL, cursor_offset INTEGER NOT NULL);"
+        "INSERT INTO sessions VALUES ('s', 41, 7, 3);"
+    )
+    db.commit()
+    db.close()
+    journal = SqliteJournal(path)
+    record = journal.load_session("s")
+    assert (record.next_sender_seq, record.next_target_seq, record.updated_at_ns) == (41, 7, 0)
+    journal.save_sequence_numbers("s", 42, 7, at_ns=99)
+    assert journal.load_session("s").updated_at_ns == 99
+    journal.close()
