@@ -39,6 +39,10 @@ class RawClient:
         header = encode_fields([(49, self.sender), (56, self.target), (34, str(use)), (52, stamp)])
         self._writer.write(frame(msg_type, header, encode_fields(fields)))
 
+    def write_raw(self, data: bytes) -> None:
+        assert self._writer is not None
+        self._writer.write(data)
+
     def logon(self, *extra: tuple[int, str], reset: bool = False, hb: int = 30) -> None:
         fields = [(98, "0"), (108, str(hb))]
         if reset:

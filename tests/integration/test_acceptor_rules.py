@@ -322,3 +322,67 @@ def test_restart_across_a_window_boundary_resets_at_logon(tmp_path: Path) -> Non
             assert inbox[0].get(34) == "3"  # Logon 1, shutdown Logout 2: numbers kept
 
     run(conversation)
+
+
+def test_garbled_frame_is_ignored_and_the_session_goes_on(tmp_path: Path) -> None:
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")]) as b:
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon()
+            await client.read_until(lambda box: bool(box))
+            client.write_raw(b"8=FIXT.1.1\x019=5\x0135=0\x0110=000\x01")  # wrong length and sum
+            client.send("1", (112, "STILL-THERE"))
+            inbox = await client.read_until(lambda box: any(m.get(112) for m in box))
+            assert [m.get(112) for m in inbox if m.msg_type == "0"] == ["STILL-THERE"]
+            client.close()
+
+    run(conversation)
+
+
+def test_oversize_message_disconnects(tmp_path: Path) -> None:
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")], max_message_size=1024) as b:
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon()
+            await client.read_until(lambda box: bool(box))
+            client.send("1", (112, "X" * 5000))
+            assert await client.closed_by_peer()
+
+    run(conversation)
+
+
+def test_no_logon_within_the_timeout_disconnects(tmp_path: Path) -> None:
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")], logon_timeout_s=0.5) as b:
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            assert await client.closed_by_peer(timeout=3)
+            assert client.inbox == []
+
+    run(conversation)
+
+
+def test_a_client_that_stops_reading_does_not_hold_back_another_session(tmp_path: Path) -> None:
+    async def conversation() -> None:
+        sessions = [session("stuck", "STUCK"), session("live", "LIVE")]
+        async with bridge(tmp_path, sessions) as b:
+            stuck, live = RawClient("STUCK", BRIDGE), RawClient("LIVE", BRIDGE)
+            await stuck.connect(port_of(b))
+            stuck.logon()
+            await stuck.read_until(lambda box: bool(box))  # then never reads again
+            await live.connect(port_of(b))
+            live.logon()
+            ids = journal_executions(b, 30_000)  # ~18 MB: far more than socket buffers hold
+            inbox = await live.read_until(
+                lambda box: len([m for m in box if m.msg_type == "8"]) == len(ids), timeout=20
+            )
+            assert [m.get(17) for m in inbox if m.msg_type == "8"] == ids
+            assert b.journal is not None
+            # The stuck session really is held back (its socket is full), not just slow.
+            assert b.journal.load_session("stuck").cursor_offset < b.journal.head_offset()
+            stuck.close()
+            live.close()
+
+    run(conversation)

@@ -138,3 +138,45 @@ def test_sigkill_and_restart_lose_and_duplicate_nothing(tmp_path: Path, spec_dir
     first_copies = [m.get(17) for m in received if not m.poss_dup]
     assert len(first_copies) == len(set(first_copies)), "a fill was sent twice without PossDupFlag"
     assert set(m.get(17) for m in received) == set(expected_ids)
+
+
+def test_quickfix_that_lost_messages_gets_them_again_with_possdup(
+    tmp_path: Path, spec_dir: str
+) -> None:
+    """A back office restores an old message store: it asks for a resend and gets it all."""
+    total = 600
+    with SimulatorThread(seed=4, rate=0, max_executions=total, heartbeat_interval=0.5) as sim:
+        fix_port = free_tcp_port()
+        config = write_config(
+            tmp_path / "bridge.toml",
+            upstream_port=sim.port,
+            fix_port=fix_port,
+            journal=tmp_path / "journal.db",
+            sessions=[_session()],
+        )
+        with BridgeProcess(config, tmp_path / "bridge.log", fix_port) as bridge:
+            client = QuickFixClient(
+                port=fix_port,
+                sender=CLIENT,
+                target=BRIDGE,
+                workdir=tmp_path / "qf",
+                spec_dir=spec_dir,
+            )
+            client.start()
+            client.wait_for_app(total, timeout=60)
+            client.stop()
+            sender_next, _ = client.stored_seq_nums() or (0, 0)
+            # Its store now says it has seen nothing from us since our Logon.
+            client.seqnums_path.write_text(f"{sender_next:010d} : {2:010d}")
+            client.start()
+            client.wait_for_app(2 * total, timeout=60)
+            time.sleep(0.5)
+            rejects, received = client.rejects_sent(), client.app_messages(current_run=True)
+            client.stop()
+            assert bridge.stop() == 0, bridge.tail()
+        ids = [e.id for e in sim.executions()]
+    assert rejects == []
+    assert [m.get(17) for m in received] == ids
+    assert all(m.poss_dup and m.get(122) for m in received)
+    resent = [r for r in client.messages("admin_out", msg_type="2")]
+    assert len(resent) == 1 and resent[0].get(7) == "2"

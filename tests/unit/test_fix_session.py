@@ -312,3 +312,15 @@ def test_replay_in_chunks_stamps_each_chunk_with_its_own_time() -> None:
     assert [m.get(34) for m in first + rest] == ["2", "3", "4", "5", "6"]
     assert first[0].get(52) != rest[0].get(52)
     assert replay.take(10, T0) == [] and replay.replayed == 5 and replay.gap_fills == 0
+
+
+def test_resend_request_beyond_our_last_message_replays_nothing() -> None:
+    session = active_session()  # we have sent only the Logon (1)
+    actions = session.on_message(client_msg("2", 2, (7, "5"), (16, "9")), T0)
+    assert not any(isinstance(a, Resend) for a in actions) and sent(actions) == []
+
+
+def test_resend_request_end_beyond_our_last_message_is_cut_to_it() -> None:
+    session = active_session()
+    session.application_message("8", b"17=X\x01", T0)
+    assert Resend(1, 2) in session.on_message(client_msg("2", 2, (7, "1"), (16, "99")), T0)
