@@ -5,8 +5,8 @@ What this module is for
 It proves that ``qfharness.QuickFixClient`` (the real QuickFIX initiator used to judge
 fixbridge) logs on, receives valid FIX 5.0 SP2 ExecutionReports, rejects invalid ones with a
 session Reject that the harness exposes, keeps its sequence numbers across a restart, and
-stops cleanly. The counterparty is a QuickFIX ``SocketAcceptor`` running inside the test
-process with the same stock dictionaries, so a failure here is a harness (or environment)
+stops cleanly. The counterparty is a scripted acceptor built with simplefix inside the test
+process, so a failure here is a harness (or environment)
 problem, never a fixbridge one.
 
 What it must never do
@@ -18,15 +18,17 @@ What it must never do
 
 from __future__ import annotations
 
+import importlib.util
+import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
+import simplefix
 
 from tests.integration.qfharness import (
     FixMessage,
@@ -35,10 +37,8 @@ from tests.integration.qfharness import (
     quickfix_spec_dir,
 )
 
-fix: Any = pytest.importorskip(
-    "quickfix", reason="needs the QuickFIX Python binding (quickfix==1.16.0)"
-)
-fix50sp2: Any = pytest.importorskip("quickfix50sp2")
+if importlib.util.find_spec("quickfix") is None:
+    pytest.skip("needs the QuickFIX Python binding (quickfix==1.16.0)", allow_module_level=True)
 
 pytestmark = pytest.mark.integration
 
@@ -46,77 +46,136 @@ ACCEPTOR_COMP_ID = "FIXBRIDGE"
 CLIENT_COMP_ID = "BACKOFFICE"
 
 
-class _AcceptorApp(fix.Application):  # type: ignore[misc]
-    """Records what the in-process acceptor receives; never raises into QuickFIX."""
+@dataclass
+class Outgoing:
+    """An application message for the scripted acceptor to send: body and extra header."""
+
+    body: list[tuple[int, str]]
+    header: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _pairs_text(message: simplefix.FixMessage) -> str:
+    return "|".join(f"{int(t)}={v.decode()}" for t, v in message.pairs) + "|"
+
+
+class ScriptedAcceptor:
+    """A minimal FIXT.1.1 acceptor in a thread, written with simplefix (not fixbridge, and not
+    QuickFIX, whose in-process engine can crash the test process when it stops). It answers
+    Logon, TestRequest and Logout, records everything it receives, and sends what the test
+    asks with consecutive MsgSeqNums that survive the client's reconnects."""
 
     def __init__(self) -> None:
-        fix.Application.__init__(self)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self.port = int(self._server.getsockname()[1])
         self.lock = threading.Lock()
         self.logons = 0
         self.received: list[str] = []
+        self._conn: socket.socket | None = None
+        self._seq = 1
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
 
-    def onCreate(self, sessionID: Any) -> None:
-        return None
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._serve(conn)
 
-    def onLogon(self, sessionID: Any) -> None:
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(0.2)
+        parser = simplefix.FixParser()
         with self.lock:
-            self.logons += 1
-
-    def onLogout(self, sessionID: Any) -> None:
-        return None
-
-    def toAdmin(self, message: Any, sessionID: Any) -> None:
-        return None
-
-    def toApp(self, message: Any, sessionID: Any) -> None:
-        return None
-
-    def fromAdmin(self, message: Any, sessionID: Any) -> None:
+            self._conn = conn
         try:
+            while not self._stopping.is_set():
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                parser.append_buffer(data)
+                while (message := parser.get_message()) is not None:
+                    if self._handle(message):
+                        return
+        finally:
             with self.lock:
-                self.received.append(str(message.toString()))
-        except Exception:  # never propagate into the engine
-            pass
+                self._conn = None
+            conn.close()
 
-    def fromApp(self, message: Any, sessionID: Any) -> None:
-        self.fromAdmin(message, sessionID)
+    def _handle(self, message: simplefix.FixMessage) -> bool:
+        msg_type = message.get(35).decode()
+        with self.lock:
+            self.received.append(_pairs_text(message))
+            if msg_type == "A":
+                self.logons += 1
+        if msg_type == "A":
+            heartbeat = message.get(108).decode()
+            self._send("A", [(98, "0"), (108, heartbeat), (1137, "9")])
+        elif msg_type == "1":
+            self._send("0", [(112, message.get(112).decode())])
+        elif msg_type == "5":
+            self._send("5", [])
+            return True
+        return False
+
+    def _send(
+        self, msg_type: str, body: Sequence[tuple[int, str]], header: Sequence[tuple[int, str]] = ()
+    ) -> None:
+        with self.lock:
+            if self._conn is None:
+                raise AssertionError("acceptor has no connected client")
+            message = simplefix.FixMessage()
+            message.append_pair(8, "FIXT.1.1")
+            message.append_pair(35, msg_type)
+            message.append_pair(49, ACCEPTOR_COMP_ID)
+            message.append_pair(56, CLIENT_COMP_ID)
+            message.append_pair(34, str(self._seq))
+            message.append_utc_timestamp(52, precision=3)
+            for tag, value in (*header, *body):
+                message.append_pair(tag, value)
+            self._conn.sendall(message.encode())
+            self._seq += 1
+
+    def send(self, outgoing: Outgoing) -> None:
+        self._send("8", outgoing.body, outgoing.header)
 
     def received_messages(self) -> list[FixMessage]:
         with self.lock:
             return [FixMessage.parse(raw) for raw in self.received]
 
-
-@dataclass
-class Acceptor:
-    """An in-process QuickFIX acceptor standing in for fixbridge."""
-
-    port: int
-    app: _AcceptorApp
-    engine: Any
-    keepalive: list[Any] = field(default_factory=list)
-
-    @property
-    def session_id(self) -> Any:
-        return fix.SessionID("FIXT.1.1", ACCEPTOR_COMP_ID, CLIENT_COMP_ID)
-
-    def send(self, message: Any) -> None:
-        if not fix.Session.sendToTarget(message, self.session_id):
-            raise AssertionError("acceptor could not send (session not found)")
-
     def wait_for_logons(self, count: int, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self.app.lock:
-                if self.app.logons >= count:
+            with self.lock:
+                if self.logons >= count:
                     return
             time.sleep(0.02)
-        raise AssertionError(f"acceptor saw {self.app.logons} logons, expected {count}")
+        raise AssertionError(f"acceptor saw {self.logons} logons, expected {count}")
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._server.close()
+        self._thread.join(5)
 
 
-def execution_report(n: int, *, extra: Sequence[tuple[int, str]] = (), exec_type: str = "F") -> Any:
+def execution_report(
+    n: int,
+    *,
+    extra: Sequence[tuple[int, str]] = (),
+    exec_type: str = "F",
+    header: Sequence[tuple[int, str]] = (),
+) -> Outgoing:
     """A valid FIX 5.0 SP2 ExecutionReport (a fill) with a Parties group; ``extra`` fields are
     added verbatim (which is how the invalid variants are made)."""
-    message = fix50sp2.ExecutionReport()
     body: list[tuple[int, str]] = [
         (37, f"ORD-{n}"),
         (17, f"EXEC-{n}"),
@@ -134,15 +193,12 @@ def execution_report(n: int, *, extra: Sequence[tuple[int, str]] = (), exec_type
         (6, "0.55"),
         (60, "20260101-12:00:00.000"),
         *extra,
+        (453, "1"),
+        (448, "ACCT-1"),
+        (447, "D"),
+        (452, "24"),
     ]
-    for tag, value in body:
-        message.setField(fix.StringField(tag, value))
-    party = fix50sp2.ExecutionReport.NoPartyIDs()
-    party.setField(fix.StringField(448, "ACCT-1"))
-    party.setField(fix.StringField(447, "D"))
-    party.setField(fix.StringField(452, "24"))
-    message.addGroup(party)
-    return message
+    return Outgoing(body, list(header))
 
 
 @pytest.fixture(scope="module")
@@ -151,51 +207,16 @@ def spec_dir() -> Path:
 
 
 @pytest.fixture
-def acceptor(tmp_path: Path, spec_dir: Path) -> Iterator[Acceptor]:
-    port = free_tcp_port()
-    log_dir = tmp_path / "acceptor-log"
-    config = tmp_path / "acceptor.cfg"
-    config.write_text(
-        "\n".join(
-            [
-                "[DEFAULT]",
-                "ConnectionType=acceptor",
-                f"SocketAcceptPort={port}",
-                "StartTime=00:00:00",
-                "EndTime=00:00:00",
-                f"FileLogPath={log_dir}",
-                "UseDataDictionary=Y",
-                f"TransportDataDictionary={spec_dir / 'FIXT11.xml'}",
-                f"AppDataDictionary={spec_dir / 'FIX50SP2.xml'}",
-                "ValidateFieldsOutOfOrder=Y",
-                "ValidateFieldsHaveValues=Y",
-                "ValidateUserDefinedFields=Y",
-                "AllowUnknownMsgFields=N",
-                "",
-                "[SESSION]",
-                "BeginString=FIXT.1.1",
-                "DefaultApplVerID=FIX.5.0SP2",
-                f"SenderCompID={ACCEPTOR_COMP_ID}",
-                f"TargetCompID={CLIENT_COMP_ID}",
-                "",
-            ]
-        ),
-        encoding="utf-8",
-    )
-    settings = fix.SessionSettings(str(config))
-    app = _AcceptorApp()
-    store = fix.MemoryStoreFactory()
-    logs = fix.FileLogFactory(settings)
-    engine = fix.SocketAcceptor(app, store, settings, logs)
-    engine.start()
+def acceptor() -> Iterator[ScriptedAcceptor]:
+    scripted = ScriptedAcceptor()
     try:
-        yield Acceptor(port=port, app=app, engine=engine, keepalive=[settings, store, logs])
+        yield scripted
     finally:
-        engine.stop(True)
+        scripted.close()
 
 
 @pytest.fixture
-def client(tmp_path: Path, acceptor: Acceptor, spec_dir: Path) -> Iterator[QuickFixClient]:
+def client(tmp_path: Path, acceptor: ScriptedAcceptor, spec_dir: Path) -> Iterator[QuickFixClient]:
     quickfix_client = QuickFixClient(
         port=acceptor.port,
         sender=CLIENT_COMP_ID,
@@ -238,7 +259,7 @@ def test_fix_message_parsing() -> None:
 
 
 def test_valid_reports_arrive_and_invalid_ones_are_rejected(
-    acceptor: Acceptor, client: QuickFixClient
+    acceptor: ScriptedAcceptor, client: QuickFixClient
 ) -> None:
     client.start()
     client.wait_for_logon(timeout=15)
@@ -280,17 +301,15 @@ def test_valid_reports_arrive_and_invalid_ones_are_rejected(
     # The counterparty really received the rejects (not just our record of sending them).
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        if sum(m.msg_type == "3" for m in acceptor.app.received_messages()) >= 2:
+        if sum(m.msg_type == "3" for m in acceptor.received_messages()) >= 2:
             break
         time.sleep(0.05)
-    assert sum(m.msg_type == "3" for m in acceptor.app.received_messages()) == 2
+    assert sum(m.msg_type == "3" for m in acceptor.received_messages()) == 2
 
     assert client.unvalidated_app_messages() == []
     # QuickFIX caveat the harness exposes: with an ApplVerID whose dictionary is not loaded
     # (1128=8, FIX.5.0SP1) the body is not validated, so even tag 9999 gets through.
-    sp1 = execution_report(102, extra=[(9999, "unchecked")])
-    sp1.getHeader().setField(fix.StringField(1128, "8"))
-    acceptor.send(sp1)
+    acceptor.send(execution_report(102, extra=[(9999, "unchecked")], header=[(1128, "8")]))
     client.wait_for_app(5)
     assert [m.get(17) for m in client.unvalidated_app_messages()] == ["EXEC-102"]
     assert len(client.rejects_sent()) == 2
@@ -304,7 +323,7 @@ def test_valid_reports_arrive_and_invalid_ones_are_rejected(
     assert "callback_error" not in kinds
 
 
-def test_restart_keeps_sequence_numbers(acceptor: Acceptor, client: QuickFixClient) -> None:
+def test_restart_keeps_sequence_numbers(acceptor: ScriptedAcceptor, client: QuickFixClient) -> None:
     client.start()
     client.wait_for_logon(timeout=15)
     acceptor.send(execution_report(0))
@@ -337,7 +356,9 @@ def test_restart_keeps_sequence_numbers(acceptor: Acceptor, client: QuickFixClie
     assert client.stop() == 0
 
 
-def test_stop_after_app_exits_cleanly(acceptor: Acceptor, tmp_path: Path, spec_dir: Path) -> None:
+def test_stop_after_app_exits_cleanly(
+    acceptor: ScriptedAcceptor, tmp_path: Path, spec_dir: Path
+) -> None:
     limited = QuickFixClient(
         port=acceptor.port,
         sender=CLIENT_COMP_ID,
