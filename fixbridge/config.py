@@ -80,6 +80,8 @@ class FixConfig(_Strict):
     # long to answer; if it does not, it is replaced (a half-open socket), else the new one
     # is refused.
     half_open_probe_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # A client that accepts none of our bytes for this long is disconnected (slow consumer).
+    write_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     # TLS on the FIX port (TLS 1.2+); absent = plain TCP.
     tls: TlsConfig | None = None
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from fixbridge.config import FixConfig, SessionConfig
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
@@ -38,6 +39,7 @@ from fixbridge.fix.session import (
     Send,
     SessionIdentity,
     State,
+    logon_problem,
 )
 from fixbridge.fix.tls import check_client, peer_identity, server_context
 from fixbridge.journal.store import Journal, JournalEvent, OutboundMessage
@@ -47,6 +49,7 @@ log = logging.getLogger("fixbridge.fix")
 PUMP_BATCH = 500
 TICK_S = 1.0
 RESEND_CHUNK = 200
+CLOSE_GRACE_S = 2.0  # a closed connection's last bytes get this long, then the socket is cut
 
 
 class Notifier:
@@ -69,6 +72,7 @@ class SessionSlot:
 
     config: SessionConfig
     connection: Connection | None = None
+    logon_in_progress: bool = False  # claimed before the first await of a logon
     schedule: SessionSchedule = field(init=False)
 
     def __post_init__(self) -> None:
@@ -157,7 +161,7 @@ class Acceptor:
 
     async def _logout(self, conn: Connection, text: str) -> None:
         async with conn.lock:
-            await self._execute(conn, conn.session.logout(text, self._clock()))
+            self._execute(conn, conn.session.logout(text, self._clock()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(conn.closed.wait(), timeout=2.0)
         self._close(conn, "shutdown")
@@ -224,31 +228,20 @@ class Acceptor:
         if cert_problem is not None:
             log.warning("logon refused from %s for session %s: %s", peer, config.name, cert_problem)
             return
-        if slot.connection is not None and not await self._replace_if_dead(slot.connection, peer):
-            return
-        now = self._clock()
-        window = slot.schedule.window_at(now)
-        if window is None:
+        if slot.logon_in_progress:
             log.warning(
-                "logon refused from %s: session %s is outside its schedule window",
+                "logon refused from %s: another logon for session %s is in progress",
                 peer,
                 config.name,
             )
             return
-        record = self._journal.load_session(config.name)
-        if record.updated_at_ns and not slot.schedule.same_window(record.updated_at_ns, now):
-            log.info("session %s: new schedule window; sequence numbers reset to 1", config.name)
-            self._journal.save_sequence_numbers(config.name, 1, 1, at_ns=now, reset=True)
-            record = self._journal.load_session(config.name)
-        session = FixSession(
-            SessionIdentity(ours, theirs),
-            next_sender_seq=record.next_sender_seq,
-            next_target_seq=record.next_target_seq,
-            precision=config.timestamp_precision,
-            policy=LogonPolicy(config.username, config.password_hash),
-        )
-        conn = Connection(slot, session, reader, writer, peer, window=window)
-        slot.connection = conn
+        slot.logon_in_progress = True
+        try:
+            conn = await self._bind(slot, logon, reader, writer, peer)
+        finally:
+            slot.logon_in_progress = False
+        if conn is None:
+            return
         try:
             await self._run(conn, logon, parser, leftover)
         finally:
@@ -267,11 +260,54 @@ class Acceptor:
                 )
             conn.finished.set()
 
+    async def _bind(
+        self,
+        slot: SessionSlot,
+        logon: FixMessage,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: str,
+    ) -> Connection | None:
+        """Bind an identified connection to its session, or refuse it (None)."""
+        config = slot.config
+        policy = LogonPolicy(config.username, config.password_hash)
+        if slot.connection is not None:
+            problem = logon_problem(logon, policy)
+            if problem is not None:  # never disturb a live session for an unusable Logon
+                log.warning("logon refused from %s for session %s: %s", peer, config.name, problem)
+                return None
+            if not await self._replace_if_dead(slot.connection, peer):
+                return None
+        now = self._clock()
+        window = slot.schedule.window_at(now)
+        if window is None:
+            log.warning(
+                "logon refused from %s: session %s is outside its schedule window",
+                peer,
+                config.name,
+            )
+            return None
+        record = self._journal.load_session(config.name)
+        if record.updated_at_ns and not slot.schedule.same_window(record.updated_at_ns, now):
+            log.info("session %s: new schedule window; sequence numbers reset to 1", config.name)
+            self._journal.save_sequence_numbers(config.name, 1, 1, at_ns=now, reset=True)
+            record = self._journal.load_session(config.name)
+        session = FixSession(
+            SessionIdentity(config.sender_comp_id, config.target_comp_id),
+            next_sender_seq=record.next_sender_seq,
+            next_target_seq=record.next_target_seq,
+            precision=config.timestamp_precision,
+            policy=policy,
+        )
+        conn = Connection(slot, session, reader, writer, peer, window=window)
+        slot.connection = conn
+        return conn
+
     async def _replace_if_dead(self, live: Connection, peer: str) -> bool:
         """A second Logon for a live session: probe the live one; True if it was replaced."""
         live.received.clear()
         async with live.lock:
-            await self._execute(live, live.session.probe(self._clock()))
+            self._execute(live, live.session.probe(self._clock()))
         probe_s = self._config.half_open_probe_s
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(live.received.wait(), timeout=probe_s)
@@ -284,7 +320,7 @@ class Acceptor:
             )
             return False
         log.warning(
-            "session %s: connection from %s did not answer a TestRequest within %.0f s;"
+            "session %s: connection from %s did not answer a TestRequest within %.1f s;"
             " replacing it with the new logon from %s",
             live.name,
             live.peer,
@@ -299,7 +335,8 @@ class Acceptor:
         self, conn: Connection, logon: FixMessage, parser: FrameParser, leftover: list[object]
     ) -> None:
         async with conn.lock:
-            await self._execute(conn, conn.session.on_message(logon, self._clock()))
+            self._execute(conn, conn.session.on_message(logon, self._clock()))
+        await self._drain(conn)
         pending = list(leftover)
         while not conn.closed.is_set():
             for item in pending:
@@ -328,10 +365,16 @@ class Acceptor:
         assert isinstance(item, FixMessage)
         conn.received.set()
         async with conn.lock:
-            await self._execute(conn, conn.session.on_message(item, self._clock()))
+            self._execute(conn, conn.session.on_message(item, self._clock()))
+        await self._drain(conn)
 
-    async def _execute(self, conn: Connection, actions: list[Action]) -> None:
-        """Carry out a FixSession's actions in order. Caller holds ``conn.lock``."""
+    def _execute(self, conn: Connection, actions: list[Action]) -> None:
+        """Carry out a FixSession's actions in order. Caller holds ``conn.lock``.
+
+        Nothing here awaits: the bytes are queued on the transport in sequence order, and the
+        caller drains after releasing the lock, so a client that stops reading can never hold
+        the session's lock.
+        """
         name = conn.name
         for action in actions:
             if isinstance(action, Persist):
@@ -348,7 +391,7 @@ class Acceptor:
                 conn.resends.append(action)
                 if conn.resend_task is None:
                     conn.not_resending.clear()
-                    conn.resend_task = asyncio.create_task(self._serve_resends(conn))
+                    conn.resend_task = self._spawn(conn, self._serve_resends(conn), "resend")
             elif isinstance(action, LoggedOn):
                 log.info(
                     "session %s: logon from %s (HeartBtInt=%d%s)",
@@ -357,16 +400,35 @@ class Acceptor:
                     action.heartbeat_s,
                     ", sequence reset" if action.reset else "",
                 )
-                conn.tasks.append(asyncio.create_task(self._pump(conn)))
-                conn.tasks.append(asyncio.create_task(self._tick(conn)))
+                conn.tasks.append(self._spawn(conn, self._pump(conn), "pump"))
+                conn.tasks.append(self._spawn(conn, self._tick(conn), "ticker"))
             elif isinstance(action, Note):
                 log.info("session %s: %s", name, action.text)
             elif isinstance(action, Disconnect):
                 log.info("session %s: disconnect: %s", name, action.reason)
-                await _drain(conn)
                 self._close(conn, action.reason)
                 return
-        await _drain(conn)
+
+    def _spawn(
+        self, conn: Connection, work: Coroutine[Any, Any, None], what: str
+    ) -> asyncio.Task[None]:
+        """A connection's background task; if it fails, the connection is closed, not left
+        logged on and silent."""
+        task = asyncio.create_task(work, name=f"{conn.name}-{what}")
+
+        def done(finished: asyncio.Task[None]) -> None:
+            if finished.cancelled() or finished.exception() is None:
+                return
+            log.error(
+                "session %s: %s failed; closing the connection",
+                conn.name,
+                what,
+                exc_info=finished.exception(),
+            )
+            self._close(conn, f"internal error in {what}")
+
+        task.add_done_callback(done)
+        return task
 
     async def _serve_resends(self, conn: Connection) -> None:
         """Answer ResendRequests in chunks, paced to the session's resend_rate.
@@ -378,19 +440,19 @@ class Acceptor:
         rate = conn.slot.config.resend_rate
         loop = asyncio.get_running_loop()
         try:
-            while conn.resends and not conn.closed.is_set():
+            while conn.resends and self._replaying(conn):
                 request = conn.resends.pop(0)
                 stored = self._journal.outbound_range(conn.name, request.begin, request.end)
                 replay = conn.session.replay(request.begin, request.end, stored)
                 started, sent = loop.time(), 0
-                while not conn.closed.is_set():
+                while self._replaying(conn):
                     async with conn.lock:
                         frames = replay.take(RESEND_CHUNK, self._clock())
                         conn.writer.write(b"".join(frames))
                     if not frames:
                         break
                     sent += len(frames)
-                    await _drain(conn)
+                    await self._drain(conn)
                     if rate:
                         await asyncio.sleep(max(0.0, started + sent / rate - loop.time()))
                 log.info(
@@ -407,6 +469,11 @@ class Acceptor:
             conn.resend_task = None
             conn.not_resending.set()
 
+    @staticmethod
+    def _replaying(conn: Connection) -> bool:
+        """A replay stops when the connection closes or either side starts logging out."""
+        return not conn.closed.is_set() and conn.session.state is State.ACTIVE
+
     async def _tick(self, conn: Connection) -> None:
         while not conn.closed.is_set():
             await asyncio.sleep(TICK_S)
@@ -414,9 +481,9 @@ class Acceptor:
                 now = self._clock()
                 if conn.window is not None and now >= conn.window.end_ns and not conn.window_ended:
                     conn.window_ended = True
-                    await self._execute(conn, conn.session.logout("end of session window", now))
+                    self._execute(conn, conn.session.logout("end of session window", now))
                     continue
-                await self._execute(conn, conn.session.on_tick(now))
+                self._execute(conn, conn.session.on_tick(now))
 
     async def _pump(self, conn: Connection) -> None:
         """Deliver journal events in the session's scope, in journal order, from its cursor."""
@@ -434,7 +501,7 @@ class Acceptor:
                 if events:
                     cursor = self._send_batch(conn, config, events)
             if events:
-                await _drain(conn)
+                await self._drain(conn)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=TICK_S)
@@ -445,8 +512,19 @@ class Acceptor:
         now = self._clock()
         stored: list[OutboundMessage] = []
         frames: list[bytes] = []
+        first_seq = conn.session.next_sender_seq
         for event in events:
-            rendered = render(event, config)
+            try:
+                rendered = render(event, config)
+            except Exception:  # a journaled event this version cannot render: skip, say so
+                log.exception(
+                    "session %s: journal event %d (%s %s) cannot be rendered; skipped",
+                    conn.name,
+                    event.offset,
+                    event.stream,
+                    event.upstream_id,
+                )
+                continue
             if rendered is None:
                 continue
             send, sending_time = conn.session.application_message(
@@ -455,17 +533,41 @@ class Acceptor:
             stored.append(OutboundMessage(send.seq, rendered.msg_type, sending_time, rendered.body))
             frames.append(send.data)
         cursor = int(events[-1].offset)
-        self._journal.record_sent(
-            conn.name, stored, conn.session.next_sender_seq, cursor, at_ns=now
-        )
+        try:
+            self._journal.record_sent(
+                conn.name, stored, conn.session.next_sender_seq, cursor, at_ns=now
+            )
+        except BaseException:
+            conn.session.next_sender_seq = first_seq  # nothing was written or stored
+            raise
         if frames:
             conn.writer.write(b"".join(frames))
         return cursor
 
+    async def _drain(self, conn: Connection) -> None:
+        """Wait for the client to take our bytes; one that takes nothing for write_timeout_s
+        is a slow consumer and is disconnected (its backlog stays in the journal)."""
+        if conn.writer.is_closing():
+            return
+        try:
+            await asyncio.wait_for(conn.writer.drain(), timeout=self._config.write_timeout_s)
+        except TimeoutError:
+            log.warning(
+                "session %s: slow consumer: %d bytes unread for %.0f s; disconnecting",
+                conn.name,
+                conn.writer.transport.get_write_buffer_size(),
+                self._config.write_timeout_s,
+            )
+            self._close(conn, "slow consumer")
+        except ConnectionError:
+            self._close(conn, "connection lost")
+
     def _close(self, conn: Connection, reason: str) -> None:
+        """Close now; bytes already queued get CLOSE_GRACE_S to leave, then the socket is cut."""
         if not conn.closed.is_set():
             conn.closed.set()
             conn.writer.close()
+            asyncio.get_running_loop().call_later(CLOSE_GRACE_S, conn.writer.transport.abort)
 
 
 async def _first_message(
@@ -482,12 +584,6 @@ async def _first_message(
                 return None, []
             if isinstance(item, FixMessage):
                 return item, list(results[i + 1 :])
-
-
-async def _drain(conn: Connection) -> None:
-    if not conn.writer.is_closing():
-        with contextlib.suppress(ConnectionError):
-            await conn.writer.drain()
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

@@ -42,6 +42,17 @@ FIX50SP2 = "9"
 MIN_HEARTBEAT_S, MAX_HEARTBEAT_S = 1, 3600
 MAX_CLOCK_SKEW_NS = 120 * 1_000_000_000
 MAX_QUEUED = 10_000
+MAX_QUEUED_BYTES = 8 * 1024 * 1024
+MAX_SEQ_NUM = 10**18 - 1  # fits SQLite's 64-bit integers with room to spare
+_DIGITS = frozenset("0123456789")
+
+
+def parse_seq_num(text: str | None) -> int | None:
+    """A sequence-number-like field (1-18 ASCII digits), or None if it is not one."""
+    if text is None or not 0 < len(text) <= 18 or not set(text) <= _DIGITS:
+        return None
+    return int(text)
+
 
 # SessionRejectReason(373) values we use.
 REJECT_REQUIRED_TAG_MISSING = "1"
@@ -142,6 +153,7 @@ class _Timers:
     last_sent_ns: int = 0
     last_received_ns: int = 0
     test_request_sent_ns: int | None = None
+    logout_sent_ns: int | None = None
     test_request_counter: int = 0
 
 
@@ -158,9 +170,10 @@ class FixSession:
     policy: LogonPolicy = field(default_factory=LogonPolicy)
     _timers: _Timers = field(default_factory=_Timers)
     _header: bytes = b""
-    _queue: dict[int, FixMessage | None] = field(default_factory=dict)
+    _queue: dict[int, tuple[FixMessage, int] | None] = field(default_factory=dict)
     _awaiting_resend: bool = False
-    _resend_active: tuple[int, int] | None = None
+    _queued_bytes: int = 0
+    _resending: list[tuple[int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._header = encode_fields(
@@ -236,10 +249,9 @@ class FixSession:
             return self._logout_and_close(
                 f"BeginString must be FIXT.1.1, got {msg.get(8)!r}", now_ns
             )
-        seq_text = msg.get(MSG_SEQ_NUM)
-        if seq_text is None or not seq_text.isdigit():
+        seq = parse_seq_num(msg.get(MSG_SEQ_NUM))
+        if seq is None:
             return self._logout_and_close("MsgSeqNum(34) missing or not a number", now_ns)
-        seq = int(seq_text)
         msg_type = msg.msg_type
         if self.state is State.AWAITING_LOGON:
             if msg_type != "A":
@@ -257,7 +269,7 @@ class FixSession:
             return self._logout_and_close(text, now_ns)
         if seq > self.next_target_seq:
             return self._too_high(msg, seq, now_ns)
-        return self._in_sequence(msg, seq, now_ns) + self._drain_queue(now_ns)
+        return self._in_sequence(msg, seq, now_ns, now_ns) + self._drain_queue(now_ns)
 
     def _too_high(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
         """A gap from the client: ask for it once, keep the message until the gap is filled."""
@@ -269,11 +281,14 @@ class FixSession:
             # Serve the client's request now; its own gap must not delay our replay.
             actions += self._on_resend_request(msg, seq, now_ns)
             self._queue[seq] = None
-        else:
-            self._queue[seq] = msg
-        if len(self._queue) > MAX_QUEUED:
+        elif seq not in self._queue:
+            self._queue[seq] = (msg, now_ns)
+            self._queued_bytes += len(msg.raw)
+        if len(self._queue) > MAX_QUEUED or self._queued_bytes > MAX_QUEUED_BYTES:
             return self._logout_and_close(
-                f"more than {MAX_QUEUED} messages queued while waiting for a resend", now_ns
+                f"more than {MAX_QUEUED} messages or {MAX_QUEUED_BYTES} bytes queued"
+                " while waiting for a resend",
+                now_ns,
             )
         if not self._awaiting_resend:
             self._awaiting_resend = True
@@ -286,8 +301,6 @@ class FixSession:
         """Process queued messages that the sequence has caught up with, in order."""
         actions: list[Action] = []
         while self._queue and self.state is State.ACTIVE:
-            for stale in [s for s in self._queue if s < self.next_target_seq]:
-                del self._queue[stale]  # covered by a gap fill
             seq = self.next_target_seq
             if seq not in self._queue:
                 break
@@ -296,15 +309,25 @@ class FixSession:
                 self.next_target_seq = seq + 1
                 actions.append(self._persist())
             else:
-                actions += self._in_sequence(queued, seq, now_ns)
+                msg, arrived_ns = queued
+                self._queued_bytes -= len(msg.raw)
+                actions += self._in_sequence(msg, seq, now_ns, arrived_ns)
+        for stale in [s for s in self._queue if s < self.next_target_seq]:
+            entry = self._queue.pop(stale)  # covered by a gap fill or a reset
+            if entry is not None:
+                self._queued_bytes -= len(entry[0].raw)
         if not self._queue:
             self._awaiting_resend = False
         return actions
 
-    def _in_sequence(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
-        """A message whose MsgSeqNum is the one expected: check its header, then act on it."""
+    def _in_sequence(self, msg: FixMessage, seq: int, now_ns: int, arrived_ns: int) -> list[Action]:
+        """A message whose MsgSeqNum is the one expected: check its header, then act on it.
+
+        ``arrived_ns`` is when it reached us (earlier than now for a message that waited in
+        the queue): SendingTime accuracy is judged against that, not against now.
+        """
         self.next_target_seq = seq + 1
-        problem = self._header_problem(msg, seq, now_ns)
+        problem = self._header_problem(msg, seq, now_ns, arrived_ns)
         if problem is not None:
             return problem
         msg_type = msg.msg_type
@@ -315,7 +338,9 @@ class FixSession:
             return self._business_reject(msg, seq, now_ns)
         return self._session_reject(msg, seq, REJECT_INVALID_MSGTYPE, 35, now_ns)
 
-    def _header_problem(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action] | None:
+    def _header_problem(
+        self, msg: FixMessage, seq: int, now_ns: int, arrived_ns: int
+    ) -> list[Action] | None:
         """CompIDs and SendingTime as FIXT.1.1 requires, or the Reject/Logout they call for."""
         ident = self.identity
         for tag, want in (
@@ -335,7 +360,7 @@ class FixSession:
             return self._session_reject(
                 msg, seq, REJECT_INCORRECT_DATA_FORMAT, SENDING_TIME, now_ns
             )
-        if msg.get(POSS_DUP_FLAG) != "Y" and abs(now_ns - sent_ns) > MAX_CLOCK_SKEW_NS:
+        if msg.get(POSS_DUP_FLAG) != "Y" and abs(arrived_ns - sent_ns) > MAX_CLOCK_SKEW_NS:
             reject = self._session_reject(
                 msg, seq, REJECT_SENDING_TIME_ACCURACY, SENDING_TIME, now_ns
             )
@@ -343,30 +368,41 @@ class FixSession:
             return reject + self._logout_and_close(text, now_ns)
         return None
 
+    def logon_refusal(self, msg: FixMessage) -> str | None:
+        """Why this Logon would be refused, decided before anything changes (or None)."""
+        problem = logon_problem(msg, self.policy)
+        if problem is not None:
+            return problem
+        seq = parse_seq_num(msg.get(MSG_SEQ_NUM))
+        if seq is None:
+            return "MsgSeqNum(34) missing or not a number"
+        reset = msg.get(RESET_SEQ_NUM_FLAG) == "Y"
+        if reset and seq != 1:
+            return f"ResetSeqNumFlag(141)=Y requires MsgSeqNum 1, received {seq}"
+        expected_target = 1 if reset else self.next_target_seq
+        if seq < expected_target:
+            return f"MsgSeqNum too low, expecting {expected_target} but received {seq}"
+        next_expected_text = msg.get(NEXT_EXPECTED_MSG_SEQ_NUM)
+        if next_expected_text is not None:
+            our_logon = 1 if reset else self.next_sender_seq
+            next_expected = parse_seq_num(next_expected_text)
+            if next_expected is None or not 1 <= next_expected <= our_logon:
+                return (
+                    f"NextExpectedMsgSeqNum(789)={next_expected_text} must be between 1 and"
+                    f" the next message we send ({our_logon})"
+                )
+        return None
+
     def _on_logon(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
-        problem = _logon_problem(msg) or self._credentials_problem(msg)
+        problem = self.logon_refusal(msg)
         if problem is not None:
             return self._logout_and_close(problem, now_ns)
         self.heartbeat_s = int(msg.get(HEART_BT_INT) or "0")
         reset = msg.get(RESET_SEQ_NUM_FLAG) == "Y"
         if reset:
-            if seq != 1:
-                text = f"ResetSeqNumFlag(141)=Y requires MsgSeqNum 1, received {seq}"
-                return self._logout_and_close(text, now_ns)
             self.next_sender_seq = 1
             self.next_target_seq = 1
-        if seq < self.next_target_seq:
-            text = f"MsgSeqNum too low, expecting {self.next_target_seq} but received {seq}"
-            return self._logout_and_close(text, now_ns)
-        next_expected = msg.get(NEXT_EXPECTED_MSG_SEQ_NUM)
-        if next_expected is not None and (
-            not next_expected.isdigit() or int(next_expected) > self.next_sender_seq
-        ):
-            text = (
-                f"NextExpectedMsgSeqNum(789)={next_expected} is beyond the next message"
-                f" we send ({self.next_sender_seq})"
-            )
-            return self._logout_and_close(text, now_ns)
+        next_expected = parse_seq_num(msg.get(NEXT_EXPECTED_MSG_SEQ_NUM))
         gap_from = self.next_target_seq if seq > self.next_target_seq else None
         self.next_target_seq = seq + 1
         self.state = State.ACTIVE
@@ -383,27 +419,14 @@ class FixSession:
             send,
             LoggedOn(self.heartbeat_s, reset),
         ]
-        if next_expected is not None and int(next_expected) < send.seq:
+        if next_expected is not None and next_expected < send.seq:
             # The client told us what it is missing: replay it without waiting to be asked.
-            actions += self._start_resend(int(next_expected), send.seq - 1)
+            actions += self._start_resend(next_expected, send.seq - 1)
         if gap_from is not None:
             actions.append(Note(f"logon gap: expected {gap_from}, received {seq}"))
             self._awaiting_resend = True
             actions += self._admin("2", [(BEGIN_SEQ_NO, str(gap_from)), (END_SEQ_NO, "0")], now_ns)
         return actions
-
-    def _credentials_problem(self, msg: FixMessage) -> str | None:
-        policy = self.policy
-        if policy.username is None and policy.password_hash is None:
-            return None
-        username, password = msg.get(USERNAME) or "", msg.get(PASSWORD) or ""
-        user_ok = policy.username is None or same_text(username, policy.username)
-        password_ok = policy.password_hash is None or verify_password(
-            password, policy.password_hash
-        )
-        if user_ok and password_ok:
-            return None
-        return "invalid Username(553) or Password(554)"
 
     def probe(self, now_ns: int) -> list[Action]:
         """A TestRequest to learn whether the client on this connection is still there."""
@@ -425,9 +448,9 @@ class FixSession:
         for tag, text in ((BEGIN_SEQ_NO, begin_text), (END_SEQ_NO, end_text)):
             if text is None:
                 return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, tag, now_ns)
-            if not text.isdigit():
+            if parse_seq_num(text) is None:
                 return self._session_reject(msg, seq, REJECT_INCORRECT_DATA_FORMAT, tag, now_ns)
-        begin, end = int(begin_text or 0), int(end_text or 0)
+        begin, end = parse_seq_num(begin_text) or 0, parse_seq_num(end_text) or 0
         last_sent = self.next_sender_seq - 1
         if begin < 1 or (end != 0 and end < begin):
             return self._session_reject(msg, seq, REJECT_VALUE_INCORRECT, BEGIN_SEQ_NO, now_ns)
@@ -440,41 +463,44 @@ class FixSession:
         return actions + self._start_resend(begin, end)
 
     def _start_resend(self, begin: int, end: int) -> list[Action]:
-        """Replay ``begin..end``, minus whatever a resend in progress already covers."""
-        active = self._resend_active
-        if active is not None:
-            if active[0] <= begin and end <= active[1]:
-                return [Note(f"ResendRequest {begin}..{end} is already being served; ignored")]
-            if begin <= active[1] < end:
-                begin = active[1] + 1
-            self._resend_active = (min(active[0], begin), max(active[1], end))
-        else:
-            self._resend_active = (begin, end)
-        return [Resend(begin, end)]
+        """Replay ``begin..end``, minus whatever the resends in progress already cover."""
+        parts = [(begin, end)]
+        for low, high in self._resending:
+            parts = [piece for b, e in parts for piece in _subtract(b, e, low, high)]
+        if not parts:
+            return [Note(f"ResendRequest {begin}..{end} is already being served; ignored")]
+        self._resending += parts
+        return [Resend(b, e) for b, e in parts]
 
     def resend_complete(self) -> None:
         """The edge finished writing every frame of the resends it was given."""
-        self._resend_active = None
+        self._resending.clear()
 
     def _on_gap_fill(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
-        new_text = msg.get(NEW_SEQ_NO)
-        if new_text is None or not new_text.isdigit():
-            return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, NEW_SEQ_NO, now_ns)
-        new_seq = int(new_text)
+        new_seq = parse_seq_num(msg.get(NEW_SEQ_NO))
+        if new_seq is None:
+            return self._new_seq_no_missing(msg, seq, now_ns)
         if new_seq <= seq:
             return self._session_reject(msg, seq, REJECT_VALUE_INCORRECT, NEW_SEQ_NO, now_ns)
         self.next_target_seq = new_seq
         return [self._persist()]
 
     def _on_sequence_reset(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
-        new_text = msg.get(NEW_SEQ_NO)
-        if new_text is None or not new_text.isdigit():
-            return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, NEW_SEQ_NO, now_ns)
-        new_seq = int(new_text)
+        new_seq = parse_seq_num(msg.get(NEW_SEQ_NO))
+        if new_seq is None:
+            return self._new_seq_no_missing(msg, seq, now_ns)
         if new_seq < self.next_target_seq:
             return self._session_reject(msg, seq, REJECT_VALUE_INCORRECT, NEW_SEQ_NO, now_ns)
         self.next_target_seq = new_seq
         return [self._persist(), Note(f"client SequenceReset-Reset to {new_seq}")]
+
+    def _new_seq_no_missing(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        reason = (
+            REJECT_REQUIRED_TAG_MISSING
+            if msg.get(NEW_SEQ_NO) is None
+            else REJECT_INCORRECT_DATA_FORMAT
+        )
+        return self._session_reject(msg, seq, reason, NEW_SEQ_NO, now_ns)
 
     def _on_logout(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
         if self.state is State.LOGOUT_SENT:
@@ -521,7 +547,7 @@ class FixSession:
             return [Disconnect(text)]
         actions = self._admin("5", [(TEXT, text)], now_ns)
         self.state = State.LOGOUT_SENT
-        self._timers.test_request_sent_ns = now_ns
+        self._timers.logout_sent_ns = now_ns
         return actions
 
     # --- time ------------------------------------------------------------------------------
@@ -529,8 +555,8 @@ class FixSession:
     def on_tick(self, now_ns: int) -> list[Action]:
         """Heartbeats and liveness: call at least once a second."""
         if self.state is State.LOGOUT_SENT:
-            sent = self._timers.test_request_sent_ns or now_ns
-            if now_ns - sent >= _seconds(max(self.heartbeat_s, 2)):
+            sent = self._timers.logout_sent_ns
+            if sent is None or now_ns - sent >= _seconds(max(self.heartbeat_s, 2)):
                 self.state = State.CLOSED
                 return [Disconnect("no Logout reply from client")]
             return []
@@ -594,19 +620,47 @@ class Replay:
         return frames
 
 
+def _subtract(begin: int, end: int, low: int, high: int) -> list[tuple[int, int]]:
+    """The parts of ``begin..end`` outside ``low..high`` (all inclusive)."""
+    parts = []
+    if begin < low:
+        parts.append((begin, min(end, low - 1)))
+    if end > high:
+        parts.append((max(begin, high + 1), end))
+    return parts
+
+
 def _seconds(s: int) -> int:
     return s * 1_000_000_000
 
 
-def _logon_problem(msg: FixMessage) -> str | None:
-    """Why a Logon cannot be accepted, or None."""
+def logon_problem(msg: FixMessage, policy: LogonPolicy) -> str | None:
+    """Why a Logon is unacceptable whatever the session's state: its form or credentials."""
+    if msg.msg_type != "A":
+        return f"first message must be Logon, got MsgType {msg.msg_type!r}"
+    return _logon_form_problem(msg) or _credentials_problem(msg, policy)
+
+
+def _credentials_problem(msg: FixMessage, policy: LogonPolicy) -> str | None:
+    if policy.username is None and policy.password_hash is None:
+        return None
+    username, password = msg.get(USERNAME) or "", msg.get(PASSWORD) or ""
+    user_ok = policy.username is None or same_text(username, policy.username)
+    password_ok = policy.password_hash is None or verify_password(password, policy.password_hash)
+    if user_ok and password_ok:
+        return None
+    return "invalid Username(553) or Password(554)"
+
+
+def _logon_form_problem(msg: FixMessage) -> str | None:
+    """Why a Logon's fields are unacceptable, or None."""
     appl = msg.get(DEFAULT_APPL_VER_ID)
     if appl != FIX50SP2:
         return f"DefaultApplVerID(1137) must be 9 (FIX50SP2), got {appl!r}"
     hb_text = msg.get(HEART_BT_INT)
-    if hb_text is None or not hb_text.isdigit():
+    hb = parse_seq_num(hb_text)
+    if hb is None:
         return f"HeartBtInt(108) missing or not a number: {hb_text!r}"
-    hb = int(hb_text)
     if not MIN_HEARTBEAT_S <= hb <= MAX_HEARTBEAT_S:
         return f"HeartBtInt(108)={hb} outside {MIN_HEARTBEAT_S}..{MAX_HEARTBEAT_S} seconds"
     encrypt = msg.get(ENCRYPT_METHOD)

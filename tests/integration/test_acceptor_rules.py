@@ -386,3 +386,100 @@ def test_a_client_that_stops_reading_does_not_hold_back_another_session(tmp_path
             live.close()
 
     run(conversation)
+
+
+# --- scenarios from the session-layer review ------------------------------------------------
+
+
+def test_a_stuck_client_is_dropped_by_liveness_and_its_session_can_log_on_again(
+    tmp_path: Path,
+) -> None:
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")]) as b:
+            stuck = RawClient("CLIENT_A", BRIDGE)
+            await stuck.connect(port_of(b))
+            stuck.logon(hb=1)
+            await stuck.read_until(lambda box: bool(box))
+            journal_executions(b, 30_000)  # fills its socket: the pump is stuck in drain()
+            await asyncio.sleep(4)  # TestRequest after 1.2 s, no answer within 1 s: gone
+            back = RawClient("CLIENT_A", BRIDGE)
+            back.seq = 2
+            await back.connect(port_of(b))
+            back.logon()
+            await back.read_until(lambda box: any(m.msg_type == "A" for m in box), timeout=10)
+            assert b.acceptor is not None and b.acceptor.live_sessions() == ["a"]
+            stuck.close()
+            back.close()
+
+    run(conversation)
+
+
+def test_two_replacement_logons_at_once_bind_only_one(tmp_path: Path) -> None:
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")], half_open_probe_s=0.5) as b:
+            silent = RawClient("CLIENT_A", BRIDGE)
+            await silent.connect(port_of(b))
+            silent.logon()
+            await silent.read_until(lambda box: bool(box))
+            racers = [RawClient("CLIENT_A", BRIDGE), RawClient("CLIENT_A", BRIDGE)]
+            for racer in racers:
+                racer.seq = 2
+                await racer.connect(port_of(b))
+                racer.logon()
+            await asyncio.sleep(2)
+            for racer in racers:
+                await racer.closed_by_peer(timeout=0.5)
+            logged_on = [r for r in racers if r.of_type("A")]
+            assert len(logged_on) == 1
+            # Logon 1, then the probe TestRequest 2 to the silent connection: no number reused.
+            assert logged_on[0].of_type("A")[0].get(34) == "3"
+            for racer in racers:
+                racer.close()
+
+    run(conversation)
+
+
+def test_a_logon_with_a_wrong_password_never_disturbs_the_live_session(tmp_path: Path) -> None:
+    secured = session("a", "CLIENT_A", username="ops", password_hash=hash_password("s3cret"))
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [secured], half_open_probe_s=0.5) as b:
+            live = RawClient("CLIENT_A", BRIDGE)
+            await live.connect(port_of(b))
+            live.logon((553, "ops"), (554, "s3cret"))
+            await live.read_until(lambda box: bool(box))
+            intruder = RawClient("CLIENT_A", BRIDGE)
+            await intruder.connect(port_of(b))
+            intruder.logon((553, "ops"), (554, "guess"))
+            assert await intruder.closed_by_peer()
+            assert not await live.closed_by_peer(timeout=1.5)
+            assert live.of_type("1") == []  # not even probed
+            live.close()
+
+    run(conversation)
+
+
+def test_no_replayed_message_follows_our_logout_at_shutdown(tmp_path: Path) -> None:
+    paced = session("a", "CLIENT_A", resend_rate=300)
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [paced]) as b:
+            journal_executions(b, 900)
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon()
+            await client.read_until(lambda box: len(box) >= 901)
+            client.send("2", (7, "1"), (16, "0"))
+            await asyncio.sleep(0.5)  # the paced replay is under way
+            assert b.acceptor is not None
+            stopping = asyncio.create_task(b.acceptor.stop())
+            inbox = await client.read_until(lambda box: any(m.msg_type == "5" for m in box))
+            client.send("5")
+            await stopping
+            after_logout = inbox[[m.msg_type for m in inbox].index("5") + 1 :]
+            assert [m for m in after_logout if m.get(43) == "Y"] == []
+            replayed = [m for m in inbox if m.get(43) == "Y"]
+            assert 0 < len(replayed) < 900
+            client.close()
+
+    run(conversation)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fixbridge.fix.credentials import hash_password
 from fixbridge.fix.session import (
     Disconnect,
@@ -324,3 +326,57 @@ def test_resend_request_end_beyond_our_last_message_is_cut_to_it() -> None:
     session = active_session()
     session.application_message("8", b"17=X\x01", T0)
     assert Resend(1, 2) in session.on_message(client_msg("2", 2, (7, "1"), (16, "99")), T0)
+
+
+# --- findings of the session-layer review ---------------------------------------------------
+
+
+def test_a_refused_reset_logon_changes_no_sequence_number() -> None:
+    session = new_session(next_sender=6, next_target=3)
+    actions = session.on_message(logon(1, (789, "9"), reset=True), T0)
+    assert isinstance(actions[-1], Disconnect)
+    persisted = [a for a in actions if isinstance(a, Persist)]
+    assert all(not p.reset for p in persisted)
+    assert (session.next_sender_seq, session.next_target_seq) == (7, 3)  # only the Logout used 6
+
+
+def test_next_expected_zero_is_refused() -> None:
+    actions = new_session(next_sender=10, next_target=4).on_message(logon(4, (789, "0")), T0)
+    assert "NextExpectedMsgSeqNum(789)=0" in (sent(actions)[0].get(58) or "")
+
+
+def test_our_logout_times_out_even_if_the_client_keeps_talking() -> None:
+    session = active_session()
+    session.logout("maintenance", T0)
+    session.on_message(client_msg("0", 2), T0 + S)  # crossed our Logout on the wire
+    assert isinstance(session.on_tick(T0 + 40 * S)[-1], Disconnect)
+
+
+def test_disjoint_and_enclosing_resend_requests_lose_no_range() -> None:
+    session = active_session()
+    for _ in range(25):
+        session.application_message("8", b"17=X\x01", T0)
+    assert Resend(5, 10) in session.on_message(client_msg("2", 2, (7, "5"), (16, "10")), T0)
+    assert Resend(15, 20) in session.on_message(client_msg("2", 3, (7, "15"), (16, "20")), T0)
+    assert Resend(11, 14) in session.on_message(client_msg("2", 4, (7, "11"), (16, "14")), T0)
+    wide = session.on_message(client_msg("2", 5, (7, "1"), (16, "22")), T0)
+    assert [a for a in wide if isinstance(a, Resend)] == [Resend(1, 4), Resend(21, 22)]
+
+
+@pytest.mark.parametrize("bad", ["\u00b2", "1" * 19, "-3", "", "1e3"])
+def test_odd_numbers_never_raise(bad: str) -> None:
+    session = active_session()
+    actions = session.on_message(client_msg("2", 2, (7, bad), (16, "0")), T0)
+    (reject,) = sent(actions)
+    assert reject.msg_type == "3" and reject.get(371) == "7"
+    actions = new_session().on_message(logon(1, hb="\u00b2"), T0)
+    assert isinstance(actions[-1], Disconnect)
+
+
+def test_queued_message_is_judged_by_when_it_arrived() -> None:
+    session = active_session()
+    session.on_message(client_msg("0", 3), T0)  # gap: 2 missing
+    fill = client_msg("4", 2, (123, "Y"), (36, "3"), poss_dup=True)
+    actions = session.on_message(fill, T0 + 150 * S)  # the gap is filled 150 s later
+    assert not any(m.msg_type in ("3", "5") for m in sent(actions))
+    assert session.state is State.ACTIVE and session.next_target_seq == 4
