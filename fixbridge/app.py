@@ -17,7 +17,8 @@ from collections.abc import Callable
 from fixbridge.config import BridgeConfig
 from fixbridge.fix.acceptor import Acceptor, Notifier
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.upstream.subscriber import ExecutionSubscriber
+from fixbridge.upstream.streams import STREAM_SPECS
+from fixbridge.upstream.subscriber import StreamSubscriber
 
 log = logging.getLogger("fixbridge")
 
@@ -28,8 +29,8 @@ class Bridge:
         self._clock = clock
         self.journal: SqliteJournal | None = None
         self.acceptor: Acceptor | None = None
-        self.subscriber: ExecutionSubscriber | None = None
-        self._subscriber_task: asyncio.Task[None] | None = None
+        self.subscribers: list[StreamSubscriber] = []
+        self._subscriber_tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         config = self.config
@@ -40,10 +41,12 @@ class Bridge:
         notifier = Notifier()
         self.acceptor = Acceptor(config.fix, config.sessions, self.journal, notifier, self._clock)
         await self.acceptor.start()
-        self.subscriber = ExecutionSubscriber(
-            config.upstream, self.journal, notifier.notify, self._clock
-        )
-        self._subscriber_task = asyncio.create_task(self.subscriber.run(), name="upstream")
+        for name in wanted_streams(config):
+            subscriber = StreamSubscriber(
+                STREAM_SPECS[name], config.upstream, self.journal, notifier.notify, self._clock
+            )
+            self.subscribers.append(subscriber)
+            self._subscriber_tasks.append(asyncio.create_task(subscriber.run(), name=name))
         log.info(
             "fixbridge started: journal %s, %d session(s), upstream %s",
             config.journal.path,
@@ -52,10 +55,11 @@ class Bridge:
         )
 
     async def stop(self) -> None:
-        if self._subscriber_task is not None:
-            self._subscriber_task.cancel()
+        for task in self._subscriber_tasks:
+            task.cancel()
+        for task in self._subscriber_tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._subscriber_task
+                await task
         if self.acceptor is not None:
             await self.acceptor.stop()
         if self.journal is not None:
@@ -68,3 +72,12 @@ class Bridge:
             await stop.wait()
         finally:
             await self.stop()
+
+
+def wanted_streams(config: BridgeConfig) -> list[str]:
+    """The upstream streams some configured session receives, in a fixed order."""
+    kinds = {kind for session in config.sessions for kind in session.scope.message_kinds}
+    missing = sorted(kinds - STREAM_SPECS.keys())
+    if missing:
+        log.warning("message kinds %s are not consumed from upstream yet", ", ".join(missing))
+    return [name for name in STREAM_SPECS if name in kinds]

@@ -19,7 +19,7 @@ from fixbridge.app import Bridge
 from fixbridge.config import parse_config
 from fixbridge.fix.credentials import hash_password
 from fixbridge.simulator.market import MarketModel
-from fixbridge.upstream.subscriber import execution_to_event
+from fixbridge.upstream.streams import execution_to_event
 from tests.integration.qfharness import free_tcp_port
 from tests.integration.rawfix import RawClient
 from tests.pki import Pki, client_context, make_pki
