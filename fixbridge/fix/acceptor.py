@@ -515,7 +515,7 @@ class Acceptor:
         first_seq = conn.session.next_sender_seq
         for event in events:
             try:
-                rendered = render(event, config)
+                messages = render(event, config)
             except Exception:  # a journaled event this version cannot render: skip, say so
                 log.exception(
                     "session %s: journal event %d (%s %s) cannot be rendered; skipped",
@@ -525,13 +525,14 @@ class Acceptor:
                     event.upstream_id,
                 )
                 continue
-            if rendered is None:
-                continue
-            send, sending_time = conn.session.application_message(
-                rendered.msg_type, rendered.body, now
-            )
-            stored.append(OutboundMessage(send.seq, rendered.msg_type, sending_time, rendered.body))
-            frames.append(send.data)
+            for rendered in messages:
+                send, sending_time = conn.session.application_message(
+                    rendered.msg_type, rendered.body, now
+                )
+                stored.append(
+                    OutboundMessage(send.seq, rendered.msg_type, sending_time, rendered.body)
+                )
+                frames.append(send.data)
         cursor = int(events[-1].offset)
         try:
             self._journal.record_sent(

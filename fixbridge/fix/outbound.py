@@ -40,21 +40,21 @@ def admits_execution(scope: ScopeConfig, event: ExecutionEvent) -> bool:
 
 def _render_execution(
     event: JournalEvent, scope: ScopeConfig, precision: Precision
-) -> Rendered | None:
+) -> list[Rendered]:
     execution = ExecutionEvent.from_payload(event.payload)
     if not admits_execution(scope, execution):
-        return None
-    return Rendered("8", encode_fields(execution_report_body(execution, precision)))
+        return []
+    return [Rendered("8", encode_fields(execution_report_body(execution, precision)))]
 
 
 _RENDERERS = {"executions": _render_execution}
 
 
-def render(event: JournalEvent, session: SessionConfig) -> Rendered | None:
-    """The message ``session`` receives for ``event``, or None when it receives nothing."""
+def render(event: JournalEvent, session: SessionConfig) -> list[Rendered]:
+    """The messages ``session`` receives for ``event``, in order (often one, maybe none)."""
     if event.flagged is not None:
-        return None
+        return []
     renderer = _RENDERERS.get(event.stream)
     if renderer is None:
-        return None
+        return []
     return renderer(event, session.scope, session.timestamp_precision)
