@@ -17,7 +17,8 @@ from collections.abc import Callable
 from fixbridge.config import BridgeConfig
 from fixbridge.fix.acceptor import Acceptor, Notifier
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.upstream.streams import STREAM_SPECS
+from fixbridge.upstream.scales import ScaleBook
+from fixbridge.upstream.streams import DEPENDS_ON, build_stream_specs
 from fixbridge.upstream.subscriber import StreamSubscriber
 
 log = logging.getLogger("fixbridge")
@@ -41,9 +42,10 @@ class Bridge:
         notifier = Notifier()
         self.acceptor = Acceptor(config.fix, config.sessions, self.journal, notifier, self._clock)
         await self.acceptor.start()
-        for name in wanted_streams(config):
+        specs = build_stream_specs(ScaleBook())
+        for name in wanted_streams(config, available=tuple(specs)):
             subscriber = StreamSubscriber(
-                STREAM_SPECS[name], config.upstream, self.journal, notifier.notify, self._clock
+                specs[name], config.upstream, self.journal, notifier.notify, self._clock
             )
             self.subscribers.append(subscriber)
             self._subscriber_tasks.append(asyncio.create_task(subscriber.run(), name=name))
@@ -74,10 +76,12 @@ class Bridge:
             await self.stop()
 
 
-def wanted_streams(config: BridgeConfig) -> list[str]:
-    """The upstream streams some configured session receives, in a fixed order."""
-    kinds = {kind for session in config.sessions for kind in session.scope.message_kinds}
-    missing = sorted(kinds - STREAM_SPECS.keys())
+def wanted_streams(config: BridgeConfig, *, available: tuple[str, ...]) -> list[str]:
+    """The upstream streams some configured session receives (and what they depend on)."""
+    kinds: set[str] = {kind for s in config.sessions for kind in s.scope.message_kinds}
+    for kind in list(kinds):
+        kinds.update(DEPENDS_ON.get(kind, ()))
+    missing = sorted(kinds - set(available))
     if missing:
         log.warning("message kinds %s are not consumed from upstream yet", ", ".join(missing))
-    return [name for name in STREAM_SPECS if name in kinds]
+    return [name for name in available if name in kinds]

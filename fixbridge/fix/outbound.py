@@ -13,6 +13,8 @@ from fixbridge.config import ScopeConfig, SessionConfig
 from fixbridge.fix.codec import encode_fields
 from fixbridge.journal.store import JournalEvent
 from fixbridge.normalize.execution import ExecutionEvent, execution_report_body
+from fixbridge.normalize.instrument import InstrumentEvent, security_status_body
+from fixbridge.normalize.position import PositionEvent, position_report_body
 from fixbridge.normalize.timestamps import Precision
 
 EXEC_TYPE_TRADE = "F"
@@ -47,7 +49,36 @@ def _render_execution(
     return [Rendered("8", encode_fields(execution_report_body(execution, precision)))]
 
 
-_RENDERERS = {"executions": _render_execution}
+def _render_instrument(
+    event: JournalEvent, scope: ScopeConfig, precision: Precision
+) -> list[Rendered]:
+    """Instrument states are market-wide: only the symbol filter applies."""
+    instrument = InstrumentEvent.from_payload(event.payload)
+    if "instruments" not in scope.message_kinds or not _matches(scope.symbols, instrument.symbol):
+        return []
+    return [Rendered("f", encode_fields(security_status_body(instrument, precision)))]
+
+
+def _render_position(
+    event: JournalEvent, scope: ScopeConfig, precision: Precision
+) -> list[Rendered]:
+    position = PositionEvent.from_payload(event.payload)
+    admitted = (
+        "positions" in scope.message_kinds
+        and _matches(scope.firms, position.firm)
+        and _matches(scope.accounts, position.account)
+        and _matches(scope.symbols, position.symbol)
+    )
+    if not admitted:
+        return []
+    return [Rendered("AP", encode_fields(position_report_body(position, precision)))]
+
+
+_RENDERERS = {
+    "executions": _render_execution,
+    "instruments": _render_instrument,
+    "positions": _render_position,
+}
 
 
 def render(event: JournalEvent, session: SessionConfig) -> list[Rendered]:

@@ -209,3 +209,206 @@ def fix_exec_restatement_reason(
     if smp_instruction != pb.SELF_MATCH_PREVENTION_INSTRUCTION_UNDEFINED:
         return SMP_EXEC_RESTATEMENT_REASON
     return reason
+
+
+# --- InstrumentState -> SecurityStatus (35=f) ----------------------------------------------
+# Four tables keyed by InstrumentState (spec §4.7, incl. 8 PENDING from the newer docs). FIX has
+# no single field with the exchange's nine states, so each state is told three ways, every value
+# listed in the stock FIX50SP2.xml: SecurityTradingStatus(326), a DISTINCT value per state (the
+# field a back office switches on); SecurityStatus(965), the instrument's lifecycle; and, only
+# where 326 alone would not say which phase it is, TradingSessionSubID(625). The exchange's own
+# state name goes in Text(58): its MD feed puts it in TradingSessionID(336), but the stock
+# dictionary restricts 336 to 1..7 (DAY, HALF_DAY, ...), so a validating client rejects it there.
+
+# InstrumentState -> the exchange's state name (as its MD feed sends it in 336; spec §3.2).
+INSTRUMENT_STATE_NAME: Final[Mapping[int, str]] = {
+    pb.INSTRUMENT_STATE_CLOSED: "CLOSED",
+    pb.INSTRUMENT_STATE_OPEN: "OPEN",
+    pb.INSTRUMENT_STATE_PREOPEN: "PREOPEN",
+    pb.INSTRUMENT_STATE_SUSPENDED: "SUSPENDED",
+    pb.INSTRUMENT_STATE_EXPIRED: "EXPIRED",
+    pb.INSTRUMENT_STATE_TERMINATED: "TERMINATED",
+    pb.INSTRUMENT_STATE_HALTED: "HALTED",
+    pb.INSTRUMENT_STATE_MATCH_AND_CLOSE_AUCTION: "MATCH_AND_CLOSE_AUCTION",
+    pb.INSTRUMENT_STATE_PENDING: "PENDING",
+}
+
+# InstrumentState -> SecurityTradingStatus(326): nine states, nine distinct values.
+SECURITY_TRADING_STATUS: Final[Mapping[int, str]] = {
+    # Outside trading hours, reopens on schedule: "Post-close" (a session end, not a halt).
+    pb.INSTRUMENT_STATE_CLOSED: "26",
+    pb.INSTRUMENT_STATE_OPEN: "17",  # Ready to trade (start of session)
+    pb.INSTRUMENT_STATE_PREOPEN: "21",  # Pre-open: orders accepted, no matching yet
+    # Exception state, no trading until operations lift it: "Not available for trading".
+    pb.INSTRUMENT_STATE_SUSPENDED: "18",
+    # Trading over for good, final settlement published (spec §3.2): "Not traded on this market".
+    pb.INSTRUMENT_STATE_EXPIRED: "19",
+    # Removed after expiry; it will never open again: "No Open / No Resume".
+    pb.INSTRUMENT_STATE_TERMINATED: "4",
+    pb.INSTRUMENT_STATE_HALTED: "2",  # Trading halt
+    # Orders are collected for an auction that matches them and then closes the book: "Pre-cross"
+    # (the call phase before a cross), with 625=4 saying it is the closing auction.
+    pb.INSTRUMENT_STATE_MATCH_AND_CLOSE_AUCTION: "24",
+    # Listed, not yet opened for the first time (PENDING -> OPEN): "Opening delay".
+    pb.INSTRUMENT_STATE_PENDING: "1",
+}
+
+# InstrumentState -> SecurityStatus(965), in the Instrument component: the lifecycle.
+SECURITY_STATUS: Final[Mapping[int, str]] = {
+    pb.INSTRUMENT_STATE_CLOSED: "2",  # Inactive: no longer traded for now, may become active
+    pb.INSTRUMENT_STATE_OPEN: "1",  # Active
+    pb.INSTRUMENT_STATE_PREOPEN: "1",  # Active
+    pb.INSTRUMENT_STATE_SUSPENDED: "9",  # Suspended: temporarily disabled for trading
+    pb.INSTRUMENT_STATE_EXPIRED: "4",  # Expired
+    pb.INSTRUMENT_STATE_TERMINATED: "5",  # Delisted: removed from reference data
+    pb.INSTRUMENT_STATE_HALTED: "9",  # Suspended ("temporarily disabled, i.e. halted")
+    pb.INSTRUMENT_STATE_MATCH_AND_CLOSE_AUCTION: "1",  # Active
+    pb.INSTRUMENT_STATE_PENDING: "10",  # Published: provided prior to its first activation
+}
+
+# InstrumentState -> TradingSessionSubID(625), only where 326 needs it; other states send no 625.
+TRADING_SESSION_SUB_ID: Final[Mapping[int, str]] = {
+    pb.INSTRUMENT_STATE_MATCH_AND_CLOSE_AUCTION: "4",  # Closing or closing auction
+}
+
+
+def instrument_state_name(number: int, *, field: str = "state") -> str:
+    """The exchange's name for an InstrumentState number, e.g. ``"HALTED"`` for 6."""
+    return _lookup(INSTRUMENT_STATE_NAME, number, field, "InstrumentState")
+
+
+def fix_security_trading_status(number: int, *, field: str = "state") -> str:
+    """SecurityTradingStatus(326) for an InstrumentState number."""
+    return _lookup(SECURITY_TRADING_STATUS, number, field, "InstrumentState")
+
+
+def fix_security_status(number: int, *, field: str = "state") -> str:
+    """SecurityStatus(965) for an InstrumentState number."""
+    return _lookup(SECURITY_STATUS, number, field, "InstrumentState")
+
+
+def fix_trading_session_sub_id(number: int, *, field: str = "state") -> str | None:
+    """TradingSessionSubID(625) for an InstrumentState number, or None when 625 is not sent.
+
+    A number that is no InstrumentState at all is an error, not a quiet None.
+    """
+    instrument_state_name(number, field=field)
+    return TRADING_SESSION_SUB_ID.get(number)
+
+
+# --- Trade -> TradeCaptureReport (35=AE) and trade-bust ExecutionReports (35=8, 150=H) ---------
+# A Trade is re-sent with the same id and a new state (spec §4.5); every state is a new version
+# of one trade report. The event carries the exchange's names (TradeEvent.state "CLEARED",
+# TradeEvent.trade_type "BLOCK"); the tables below, keyed by those names, give the FIX values.
+# Entity model (FIX: TradeID(1003) identifies the trade across versions, TradeReportID(571) the
+# version), so no TradeReportRefID(572) chain is needed. Values used are the long-standing ones
+# of FIX 5.0 SP2 (no extension-pack-only values such as 856=18 or tag 1832), all listed in the
+# stock QuickFIX FIX50SP2.xml.
+
+# TradeState -> the state name an event carries. UNDEFINED (0) is "never sent" (spec §4.7): it is
+# absent, so it is refused like any unknown number.
+TRADE_STATE_NAME: Final[Mapping[int, str]] = {
+    pb.TRADE_STATE_NEW: "NEW",
+    pb.TRADE_STATE_CLEARED: "CLEARED",
+    pb.TRADE_STATE_BUSTED: "BUSTED",
+    pb.TRADE_STATE_INFLIGHT: "INFLIGHT",
+    pb.TRADE_STATE_PENDING_RISK: "PENDING_RISK",
+    pb.TRADE_STATE_PENDING_CLEARED: "PENDING_CLEARED",
+    pb.TRADE_STATE_REJECTED: "REJECTED",
+    pb.TRADE_STATE_CLEARING_ACKNOWLEDGED: "CLEARING_ACKNOWLEDGED",
+    pb.TRADE_STATE_RETRY_REQUEST: "RETRY_REQUEST",
+}
+
+# TradeType -> the type name an event carries. UNDEFINED is kept as is (the event says what
+# upstream said) and rendered as a regular trade, see TRD_TYPE.
+TRADE_TYPE_NAME: Final[Mapping[int, str]] = {
+    pb.TRADE_TYPE_UNDEFINED: "UNDEFINED",
+    pb.TRADE_TYPE_REGULAR: "REGULAR",
+    pb.TRADE_TYPE_REQUEST_FOR_QUOTE: "REQUEST_FOR_QUOTE",
+    pb.TRADE_TYPE_BLOCK: "BLOCK",
+    pb.TRADE_TYPE_CROSS: "CROSS",
+}
+
+# State name -> TradeReportTransType(487): the first report of a trade is New, a bust Cancels
+# it, and every other later state Replaces the report with the same economics and a new status.
+TRADE_REPORT_TRANS_TYPE: Final[Mapping[str, str]] = {
+    "NEW": "0",  # New
+    "CLEARED": "2",  # Replace
+    "BUSTED": "1",  # Cancel
+    "INFLIGHT": "2",  # Replace
+    "PENDING_RISK": "2",  # Replace
+    "PENDING_CLEARED": "2",  # Replace
+    "REJECTED": "2",  # Replace (the report stays; TrdRptStatus says the clearing house refused)
+    "CLEARING_ACKNOWLEDGED": "2",  # Replace
+    "RETRY_REQUEST": "2",  # Replace
+}
+
+# State name -> TradeReportType(856), the partner of 487: Submit with New, No/Was (Replaced)
+# with Replace, Trade Report Cancel with Cancel.
+TRADE_REPORT_TYPE: Final[Mapping[str, str]] = {
+    "NEW": "0",  # Submit
+    "CLEARED": "5",  # No/Was (Replaced)
+    "BUSTED": "6",  # Trade Report Cancel
+    "INFLIGHT": "5",
+    "PENDING_RISK": "5",
+    "PENDING_CLEARED": "5",
+    "REJECTED": "5",
+    "CLEARING_ACKNOWLEDGED": "5",
+    "RETRY_REQUEST": "5",
+}
+
+# State name -> TrdRptStatus(939): the matched trade stands (Accepted) through every clearing
+# step; a clearing-house rejection is Rejected; a bust is Cancelled.
+TRD_RPT_STATUS: Final[Mapping[str, str]] = {
+    "NEW": "0",  # Accepted
+    "CLEARED": "0",  # Accepted
+    "BUSTED": "2",  # Cancelled
+    "INFLIGHT": "0",  # Accepted (on its way to clearing)
+    "PENDING_RISK": "0",  # Accepted (clearing risk check pending)
+    "PENDING_CLEARED": "0",  # Accepted (clearing pending)
+    "REJECTED": "1",  # Rejected (by the clearing house)
+    "CLEARING_ACKNOWLEDGED": "0",  # Accepted (clearing house has it)
+    "RETRY_REQUEST": "0",  # Accepted (clearing submission is retried)
+}
+
+# State name -> ExecType(150) of the report (and of the per-side ERs): a bust is Trade Cancel;
+# every other version reports a Trade. Trade-bust ExecutionReports go out for states mapped to H.
+TRADE_EXEC_TYPE: Final[Mapping[str, str]] = {
+    "NEW": "F",  # Trade
+    "CLEARED": "F",
+    "BUSTED": "H",  # Trade Cancel
+    "INFLIGHT": "F",
+    "PENDING_RISK": "F",
+    "PENDING_CLEARED": "F",
+    "REJECTED": "F",
+    "CLEARING_ACKNOWLEDGED": "F",
+    "RETRY_REQUEST": "F",
+}
+
+# Type name -> TrdType(828). The exchange's own FIX documents only 828=0 (spec §2.2, §4.7).
+TRD_TYPE: Final[Mapping[str, str]] = {
+    "UNDEFINED": "0",  # Regular trade: the documented default (the exchange's FIX sends 828=0)
+    "REGULAR": "0",  # Regular trade
+    "BLOCK": "1",  # Block trade
+    # One participant entered both sides and they matched on the exchange at one price: a
+    # regular exchange trade, flagged by TrdSubType(829)=37 "Crossed trade" (see TRD_SUB_TYPE).
+    "CROSS": "0",
+    # Price agreed between the requester and the quoting party, not on the central book:
+    # "Privately negotiated trade".
+    "REQUEST_FOR_QUOTE": "22",
+}
+
+# Type name -> TrdSubType(829); types not listed send no 829.
+TRD_SUB_TYPE: Final[Mapping[str, str]] = {
+    "CROSS": "37",  # Crossed trade
+}
+
+
+def trade_state_name(number: int, *, field: str = "state") -> str:
+    """The exchange's name for a TradeState number (``"CLEARED"`` for 2); UNDEFINED is refused."""
+    return _lookup(TRADE_STATE_NAME, number, field, "TradeState")
+
+
+def trade_type_name(number: int, *, field: str = "trade_type") -> str:
+    """The exchange's name for a TradeType number (``"BLOCK"`` for 3)."""
+    return _lookup(TRADE_TYPE_NAME, number, field, "TradeType")

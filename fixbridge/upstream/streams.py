@@ -1,22 +1,31 @@
 """The four DropCopyAPI streams as data: how to ask for each and how to journal its events.
 
 One row per stream: the RPC, its request type, the response field that holds the events, the
-filters it accepts, and how one upstream message becomes a journal entry (normalized, or kept
-and flagged when it cannot be). The subscriber is the same code for every row.
+filters it accepts, how one upstream message becomes a journal entry (normalized, or kept
+and flagged when it cannot be), and an optional wait before a response is stored (positions
+wait for their symbols' scales). The subscriber is the same code for every row.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fixbridge.journal.store import NewEvent
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import normalize_execution
+from fixbridge.normalize.instrument import normalize_instrument
+from fixbridge.normalize.position import normalize_position
 from fixbridge.normalize.timestamps import timestamp_ns
-from fixbridge.proto.polymarket.v1 import dropcopy_pb2, trading_pb2
+from fixbridge.proto.polymarket.v1 import dropcopy_pb2, refdata_pb2, trading_pb2
+from fixbridge.upstream.scales import ScaleBook
+
+log = logging.getLogger("fixbridge.upstream")
+
+SCALE_WAIT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +36,11 @@ class StreamSpec:
     events_field: str  # repeated field of the response holding the events
     firm_filter: bool  # whether the request takes `firms`
     to_journal: Callable[[Any], NewEvent]
+    before_store: Callable[[Any], Awaitable[None]] | None = None
 
 
 def _fallback_id(raw: bytes, natural: str) -> str:
-    """The event's own id when it has one, else a digest of its bytes (still deduplicated)."""
+    """The event's own identity when it has one, else a digest of its bytes (still deduped)."""
     return natural or "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
@@ -45,13 +55,79 @@ def execution_to_event(execution: trading_pb2.Execution) -> NewEvent:
     return NewEvent(event.exec_id, event.transact_time_ns, event.to_payload(), raw)
 
 
-EXECUTIONS = StreamSpec(
-    name="executions",
-    rpc="CreateDropCopySubscription",
-    request_type=dropcopy_pb2.CreateDropCopySubscriptionRequest,
-    events_field="executions",
-    firm_filter=True,
-    to_journal=execution_to_event,
-)
+def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
+    """Every stream's row; instruments feed ``scales``, positions read them."""
 
-STREAM_SPECS: dict[str, StreamSpec] = {spec.name: spec for spec in (EXECUTIONS,)}
+    def instrument_to_event(instrument: refdata_pb2.Instrument) -> NewEvent:
+        raw = instrument.SerializeToString(deterministic=True)
+        try:
+            event = normalize_instrument(instrument)
+        except NormalizationError as exc:
+            natural = (
+                f"{instrument.symbol}:{instrument.state}:unnormalized" if instrument.symbol else ""
+            )
+            return NewEvent(_fallback_id(raw, natural), 0, b"", raw, flagged=str(exc))
+        scales.update(event.symbol, event.price_scale, event.quantity_scale)
+        return NewEvent(event.upstream_id, event.transact_time_ns, event.to_payload(), raw)
+
+    def position_to_event(change: dropcopy_pb2.PositionChange) -> NewEvent:
+        raw = change.SerializeToString(deterministic=True)
+        position = change.position
+        known = scales.get(position.symbol)
+        try:
+            event = normalize_position(
+                change,
+                price_scale=known[0] if known else None,
+                quantity_scale=known[1] if known else None,
+            )
+        except NormalizationError as exc:
+            update = timestamp_ns(position.update_time.seconds, position.update_time.nanos)
+            natural = f"{position.account}:{position.symbol}:{update}" if position.symbol else ""
+            return NewEvent(_fallback_id(raw, natural), update, b"", raw, flagged=str(exc))
+        return NewEvent(event.upstream_id, event.transact_time_ns, event.to_payload(), raw)
+
+    async def wait_for_scales(
+        response: dropcopy_pb2.CreatePositionChangeSubscriptionResponse,
+    ) -> None:
+        symbols = {c.position.symbol for c in response.position_changes if c.position.symbol}
+        if not await scales.wait_for(symbols, SCALE_WAIT_S):
+            missing = sorted(s for s in symbols if scales.get(s) is None)
+            log.error(
+                "positions for %s arrived with no known scales after %.0f s; kept but flagged",
+                ", ".join(missing),
+                SCALE_WAIT_S,
+            )
+
+    specs = (
+        StreamSpec(
+            "executions",
+            "CreateDropCopySubscription",
+            dropcopy_pb2.CreateDropCopySubscriptionRequest,
+            "executions",
+            True,
+            execution_to_event,
+        ),
+        StreamSpec(
+            "instruments",
+            "CreateInstrumentStateChangeSubscription",
+            dropcopy_pb2.CreateInstrumentStateChangeSubscriptionRequest,
+            "instruments",
+            False,
+            instrument_to_event,
+        ),
+        StreamSpec(
+            "positions",
+            "CreatePositionChangeSubscription",
+            dropcopy_pb2.CreatePositionChangeSubscriptionRequest,
+            "position_changes",
+            True,
+            position_to_event,
+            wait_for_scales,
+        ),
+    )
+    return {spec.name: spec for spec in specs}
+
+
+STREAM_NAMES = ("executions", "trades", "instruments", "positions")
+# Streams that need another one to be consumed too.
+DEPENDS_ON = {"positions": ("instruments",)}

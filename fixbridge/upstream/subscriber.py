@@ -5,7 +5,7 @@ journaled are skipped by upstream id), so the stored token never runs ahead of s
 a restart resumes exactly after the last durable response. An event that cannot be normalized
 is still journaled, flagged with the reason, and counted; the stream goes on. Failures
 reconnect with exponential backoff and jitter; the RPC itself has no deadline. The same code
-serves every stream: what differs is a row of ``streams.STREAM_SPECS``.
+serves every stream: what differs is its row in ``streams.build_stream_specs``.
 """
 
 from __future__ import annotations
@@ -117,6 +117,8 @@ class StreamSubscriber:
                 self.connected = True
                 healthy_since = loop.time()
                 log.info("%s stream connected", self.spec.name)
+            if self.spec.before_store is not None:
+                await self.spec.before_store(response)
             self._store(response)
             if healthy_since is not None and loop.time() - healthy_since >= HEALTHY_AFTER_S:
                 self._backoff.reset()

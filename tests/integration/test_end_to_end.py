@@ -180,3 +180,42 @@ def test_quickfix_that_lost_messages_gets_them_again_with_possdup(
     assert all(m.poss_dup and m.get(122) for m in received)
     resent = [r for r in client.messages("admin_out", msg_type="2")]
     assert len(resent) == 1 and resent[0].get(7) == "2"
+
+
+def test_quickfix_receives_instrument_states_and_positions_without_rejects(
+    tmp_path: Path, spec_dir: str
+) -> None:
+    total = 1500
+    kinds = ["executions", "instruments", "positions"]
+    with SimulatorThread(seed=8, rate=0, max_executions=total, heartbeat_interval=0.5) as sim:
+        fix_port = free_tcp_port()
+        config = write_config(
+            tmp_path / "bridge.toml",
+            upstream_port=sim.port,
+            fix_port=fix_port,
+            journal=tmp_path / "journal.db",
+            sessions=[_session(message_kinds=kinds)],
+        )
+        with BridgeProcess(config, tmp_path / "bridge.log", fix_port) as bridge:
+            sim.wait_for_executions(total, timeout=60)
+            positions = sim.position_changes()
+            states = {(i.symbol, i.state, i.metadata["update_time"]) for i in sim.instruments()}
+            client = QuickFixClient(
+                port=fix_port,
+                sender=CLIENT,
+                target=BRIDGE,
+                workdir=tmp_path / "qf",
+                spec_dir=spec_dir,
+            )
+            with client:
+                client.wait_for_app(total + len(positions) + len(states), timeout=90)
+                time.sleep(1.0)
+                received = client.app_messages()
+                rejects = client.rejects_sent()
+            assert bridge.stop() == 0, bridge.tail()
+    assert rejects == [], f"QuickFIX rejected: {rejects[:3]}"
+    by_type = Counter(m.msg_type for m in received)
+    assert by_type == {"8": total, "f": len(states), "AP": len(positions)}
+    report_ids = [m.get(721) for m in received if m.msg_type == "AP"]
+    assert len(set(report_ids)) == len(positions)
+    assert {m.get(55) for m in received if m.msg_type == "f"} == {s for s, _, _ in states}

@@ -1,0 +1,704 @@
+"""Instrument -> InstrumentEvent -> SecurityStatus body: tables, time rule, payload, dictionary.
+
+The dictionary checks reuse the execution tests' checker (declaration order, listed values,
+group order) with a loader for any message type, and QuickFIX's own validator the same way
+tests/unit/test_normalize_execution.py runs it; both skip when the stock FIX50SP2.xml (or the
+quickfix package) is unavailable. The position tests import the two helpers from here.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import fields, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fixbridge.normalize import enums
+from fixbridge.normalize.errors import NormalizationError
+from fixbridge.normalize.instrument import (
+    InstrumentEvent,
+    normalize_instrument,
+    security_status_body,
+)
+from fixbridge.normalize.timestamps import Precision
+from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
+from fixbridge.proto.polymarket.v1 import refdata_pb2
+from fixbridge.simulator.market import MarketModel
+from fixbridge.simulator.times import to_rfc3339
+from tests.unit.test_normalize_execution import (
+    _DICTIONARY,
+    _HAVE_DICTIONARY,
+    HEADER_AND_TRAILER,
+    INT32,
+    INT64,
+    SCALES,
+    TEXTS,
+    ExecutionReportSpec,
+    check_against_dictionary,
+    needs_dictionary,
+    set_fields,
+)
+
+# 2026-11-21T09:47:00.123456789Z
+UPDATE_TIME = "2026-11-21T09:47:00.123456789Z"
+UPDATE_NS = 1_795_254_420_123_456_789
+SECURITY_STATUS = "f"
+
+
+def make_instrument(**overrides: Any) -> refdata_pb2.Instrument:
+    values: dict[str, Any] = {
+        "symbol": "nfl-kc-buf-2026-11-22-kc",
+        "description": "Kansas City at Buffalo, 22 Nov 2026: Kansas City wins",
+        "state": pb.INSTRUMENT_STATE_HALTED,
+        "price_scale": 1000,
+        "fractional_qty_scale": 100,
+        "base_currency": "USD",
+        "product_id": "nfl-kc-buf-2026-11-22",
+        "metadata": {"update_time": UPDATE_TIME},
+    }
+    values.update(overrides)
+    return refdata_pb2.Instrument(**values)
+
+
+def body_of(
+    instrument: refdata_pb2.Instrument, precision: Precision = Precision.NANOS
+) -> dict[int, str]:
+    return dict(security_status_body(normalize_instrument(instrument), precision))
+
+
+def enum_values(enum_name: str) -> list[tuple[str, int]]:
+    descriptor = pb.DESCRIPTOR.enum_types_by_name[enum_name]
+    return [(value.name, value.number) for value in descriptor.values]
+
+
+# --- every InstrumentState, table-driven ------------------------------------------------------
+
+# name -> (state name in 58, 326 SecurityTradingStatus, 965 SecurityStatus, 625 or None)
+EXPECTED_STATES: dict[str, tuple[str, str, str, str | None]] = {
+    "INSTRUMENT_STATE_CLOSED": ("CLOSED", "26", "2", None),  # Post-close; Inactive
+    "INSTRUMENT_STATE_OPEN": ("OPEN", "17", "1", None),  # Ready to trade; Active
+    "INSTRUMENT_STATE_PREOPEN": ("PREOPEN", "21", "1", None),  # Pre-open; Active
+    "INSTRUMENT_STATE_SUSPENDED": ("SUSPENDED", "18", "9", None),  # Not available; Suspended
+    "INSTRUMENT_STATE_EXPIRED": ("EXPIRED", "19", "4", None),  # Not traded here; Expired
+    "INSTRUMENT_STATE_TERMINATED": ("TERMINATED", "4", "5", None),  # No open/resume; Delisted
+    "INSTRUMENT_STATE_HALTED": ("HALTED", "2", "9", None),  # Trading halt; Suspended
+    # Pre-cross; Active; closing auction
+    "INSTRUMENT_STATE_MATCH_AND_CLOSE_AUCTION": ("MATCH_AND_CLOSE_AUCTION", "24", "1", "4"),
+    "INSTRUMENT_STATE_PENDING": ("PENDING", "1", "10", None),  # Opening delay; Published
+}
+
+
+def test_all_nine_states_are_covered_and_pending_is_8() -> None:
+    assert {name for name, _ in enum_values("InstrumentState")} == EXPECTED_STATES.keys()
+    assert pb.INSTRUMENT_STATE_PENDING == 8
+    assert len(EXPECTED_STATES) == 9
+
+
+def test_every_state_has_a_distinct_security_trading_status() -> None:
+    values = [row[1] for row in EXPECTED_STATES.values()]
+    assert len(set(values)) == len(values) == 9
+    assert set(enums.SECURITY_TRADING_STATUS.values()) == set(values)
+
+
+@pytest.mark.parametrize(("name", "number"), enum_values("InstrumentState"))
+def test_every_instrument_state(name: str, number: int) -> None:
+    state, trading_status, security_status, sub_id = EXPECTED_STATES[name]
+    event = normalize_instrument(make_instrument(state=number))
+    assert (event.state, event.state_number) == (state, number)
+    assert (event.security_trading_status, event.security_status) == (
+        trading_status,
+        security_status,
+    )
+    assert event.trading_session_sub_id == sub_id
+    body = dict(security_status_body(event, Precision.NANOS))
+    assert (body[326], body[965], body[58]) == (trading_status, security_status, state)
+    assert body.get(625) == sub_id
+    assert 336 not in body  # the stock dictionary only allows 1..7 there; see the QuickFIX test
+    assert event.upstream_id == f"nfl-kc-buf-2026-11-22-kc:{state}:{UPDATE_NS}"
+
+
+@pytest.mark.parametrize("number", [9, 10, -1, 2**31 - 1, -(2**31)])
+def test_unknown_instrument_state_is_an_error_naming_it(number: int) -> None:
+    with pytest.raises(NormalizationError) as caught:
+        normalize_instrument(make_instrument(state=number))
+    assert caught.value.field == "state"
+    assert caught.value.value == number
+    assert "InstrumentState" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        enums.instrument_state_name,
+        enums.fix_security_trading_status,
+        enums.fix_security_status,
+        enums.fix_trading_session_sub_id,
+    ],
+)
+def test_enum_lookups_refuse_unknown_numbers(lookup: Callable[[int], object]) -> None:
+    with pytest.raises(NormalizationError):
+        lookup(9)
+
+
+def test_instrument_tables_are_tables() -> None:
+    for table in (
+        enums.INSTRUMENT_STATE_NAME,
+        enums.SECURITY_TRADING_STATUS,
+        enums.SECURITY_STATUS,
+    ):
+        assert isinstance(table, Mapping)
+        assert set(table) == {number for _, number in enum_values("InstrumentState")}
+    assert set(enums.TRADING_SESSION_SUB_ID) <= set(enums.INSTRUMENT_STATE_NAME)
+
+
+# --- the event and its body ------------------------------------------------------------------
+
+
+def test_event_fields_and_identity() -> None:
+    event = normalize_instrument(make_instrument())
+    assert event == InstrumentEvent(
+        symbol="nfl-kc-buf-2026-11-22-kc",
+        state="HALTED",
+        state_number=6,
+        security_trading_status="2",
+        security_status="9",
+        trading_session_sub_id=None,
+        description="Kansas City at Buffalo, 22 Nov 2026: Kansas City wins",
+        price_scale=1000,
+        quantity_scale=100,
+        transact_time_ns=UPDATE_NS,
+    )
+    assert event.upstream_id == f"nfl-kc-buf-2026-11-22-kc:HALTED:{UPDATE_NS}"
+    assert event.firms == frozenset()
+    assert event.accounts == frozenset()
+
+
+def test_body_fields_and_order() -> None:
+    auction = pb.INSTRUMENT_STATE_MATCH_AND_CLOSE_AUCTION
+    body = security_status_body(
+        normalize_instrument(make_instrument(state=auction)), Precision.MICROS
+    )
+    assert body == [
+        (55, "nfl-kc-buf-2026-11-22-kc"),
+        (48, "nfl-kc-buf-2026-11-22-kc"),
+        (22, "8"),
+        (460, "12"),
+        (965, "1"),
+        (107, "Kansas City at Buffalo, 22 Nov 2026: Kansas City wins"),
+        (625, "4"),
+        (326, "24"),
+        (60, "20261121-09:47:00.123456"),
+        (58, "MATCH_AND_CLOSE_AUCTION"),
+    ]
+
+
+def test_empty_description_is_not_sent() -> None:
+    body = body_of(make_instrument(description=""))
+    assert 107 not in body
+    assert body[58] == "HALTED"
+
+
+@pytest.mark.parametrize(
+    ("precision", "expected"),
+    [
+        (Precision.SECONDS, "20261121-09:47:00"),
+        (Precision.MILLIS, "20261121-09:47:00.123"),
+        (Precision.MICROS, "20261121-09:47:00.123456"),
+        (Precision.NANOS, "20261121-09:47:00.123456789"),
+    ],
+)
+def test_transact_time_is_truncated_to_the_session_precision(
+    precision: Precision, expected: str
+) -> None:
+    assert body_of(make_instrument(), precision)[60] == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(0, 1), (1, 1), (100, 100), (10**6, 10**6)])
+def test_missing_quantity_scale_is_one(raw: int, expected: int) -> None:
+    event = normalize_instrument(make_instrument(fractional_qty_scale=raw))
+    assert (event.price_scale, event.quantity_scale) == (1000, expected)
+
+
+# --- metadata["update_time"]: RFC 3339 -----------------------------------------------------
+
+GOOD_TIMES: list[tuple[str, int]] = [
+    (UPDATE_TIME, UPDATE_NS),
+    ("2026-11-21T09:47:00Z", 1_795_254_420_000_000_000),
+    ("2026-11-21T09:47:00.1Z", 1_795_254_420_100_000_000),
+    ("2026-11-21T09:47:00.000001Z", 1_795_254_420_000_001_000),
+    ("2026-11-21t09:47:00.123456789z", UPDATE_NS),
+    ("2026-11-21T10:47:00.123456789+01:00", UPDATE_NS),
+    ("2026-11-21T04:17:00.123456789-05:30", UPDATE_NS),
+    ("2026-11-21T09:47:00.123456789+00:00", UPDATE_NS),
+    ("1970-01-01T00:00:00.000000001Z", 1),
+    ("2024-02-29T00:00:00Z", 1_709_164_800_000_000_000),
+    ("9999-12-31T23:59:59.999999999Z", 253_402_300_799_999_999_999),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), GOOD_TIMES)
+def test_update_time_is_parsed_exactly(text: str, expected: int) -> None:
+    event = normalize_instrument(make_instrument(metadata={"update_time": text}))
+    assert event.transact_time_ns == expected
+
+
+BAD_TIMES: list[tuple[str, str]] = [
+    ("empty", ""),
+    ("date only", "2026-11-21"),
+    ("space separator", "2026-11-21 09:47:00Z"),
+    ("no zone", "2026-11-21T09:47:00"),
+    ("ten fraction digits", "2026-11-21T09:47:00.1234567890Z"),
+    ("empty fraction", "2026-11-21T09:47:00.Z"),
+    ("month 13", "2026-13-01T00:00:00Z"),
+    ("30 February", "2026-02-30T00:00:00Z"),
+    ("hour 24", "2026-11-21T24:00:00Z"),
+    ("leap second", "2016-12-31T23:59:60Z"),
+    ("offset hour 24", "2026-11-21T09:47:00+24:00"),
+    ("offset minute 60", "2026-11-21T09:47:00+01:60"),
+    ("offset without colon", "2026-11-21T09:47:00+0100"),
+    ("unicode digits", "\uff12\uff10\uff12\uff16-11-21T09:47:00Z"),
+    ("epoch zero", "1970-01-01T00:00:00Z"),
+    ("epoch zero by offset", "1970-01-01T01:00:00+01:00"),
+    ("before the epoch", "1969-12-31T23:59:59Z"),
+    ("after 9999", "9999-12-31T23:59:59-00:01"),
+    ("year zero", "0000-01-01T00:00:00Z"),
+    ("trailing text", UPDATE_TIME + " "),
+    ("epoch seconds", "1795254420"),
+]
+
+
+@pytest.mark.parametrize("text", [t for _, t in BAD_TIMES], ids=[n for n, _ in BAD_TIMES])
+def test_bad_update_time_is_a_normalization_error(text: str) -> None:
+    with pytest.raises(NormalizationError) as caught:
+        normalize_instrument(make_instrument(metadata={"update_time": text}))
+    assert caught.value.field.startswith("metadata.update_time")
+
+
+def test_missing_update_time_is_an_error() -> None:
+    for metadata in ({}, {"updateTime": UPDATE_TIME}, {"create_time": UPDATE_TIME}):
+        with pytest.raises(NormalizationError) as caught:
+            normalize_instrument(make_instrument(metadata=metadata))
+        assert str(caught.value) == "metadata.update_time: missing"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 253_402_300_799_999_999_999))
+def test_simulator_rfc3339_round_trips_exactly(ns: int) -> None:
+    event = normalize_instrument(make_instrument(metadata={"update_time": to_rfc3339(ns)}))
+    assert event.transact_time_ns == ns
+
+
+# --- other bad input -------------------------------------------------------------------------
+
+BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
+    ("missing symbol", {"symbol": ""}, "symbol"),
+    ("SOH in symbol", {"symbol": "a\x01b"}, "symbol"),
+    ("SOH in description", {"description": "x\x0158=y"}, "description"),
+    ("price scale absent", {"price_scale": 0}, "price_scale"),
+    ("price scale negative", {"price_scale": -100}, "price_scale"),
+    ("quantity scale negative", {"fractional_qty_scale": -1}, "fractional_qty_scale"),
+    ("unknown state", {"state": 42}, "state"),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [(o, f) for _, o, f in BAD_INPUTS],
+    ids=[name for name, _, _ in BAD_INPUTS],
+)
+def test_bad_input_is_a_normalization_error(overrides: dict[str, Any], field: str) -> None:
+    with pytest.raises(NormalizationError) as caught:
+        normalize_instrument(make_instrument(**overrides))
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"{field}: ")
+
+
+# --- payload ---------------------------------------------------------------------------------
+
+
+def _assert_identical(left: InstrumentEvent, right: InstrumentEvent) -> None:
+    assert left == right
+    for spec in fields(InstrumentEvent):
+        a, b = getattr(left, spec.name), getattr(right, spec.name)
+        assert (type(a), str(a)) == (type(b), str(b)), spec.name
+
+
+@pytest.mark.parametrize(("name", "number"), enum_values("InstrumentState"))
+def test_payload_round_trip(name: str, number: int) -> None:
+    event = normalize_instrument(make_instrument(state=number, description="Montréal «x»"))
+    payload = event.to_payload()
+    back = InstrumentEvent.from_payload(payload)
+    _assert_identical(event, back)
+    assert back.to_payload() == payload
+    assert back.upstream_id == event.upstream_id
+    assert security_status_body(back, Precision.NANOS) == security_status_body(
+        event, Precision.NANOS
+    )
+
+
+def test_payload_document() -> None:
+    document = json.loads(normalize_instrument(make_instrument()).to_payload())
+    assert document == {
+        "symbol": "nfl-kc-buf-2026-11-22-kc",
+        "state": "HALTED",
+        "state_number": 6,
+        "security_trading_status": "2",
+        "security_status": "9",
+        "trading_session_sub_id": None,
+        "description": "Kansas City at Buffalo, 22 Nov 2026: Kansas City wins",
+        "price_scale": 1000,
+        "quantity_scale": 100,
+        "transact_time_ns": UPDATE_NS,
+    }
+
+
+def _corrupt(mutate: Callable[[dict[str, Any]], object]) -> bytes:
+    document = json.loads(normalize_instrument(make_instrument()).to_payload())
+    mutate(document)
+    return json.dumps(document).encode()
+
+
+CORRUPT_PAYLOADS: list[tuple[str, bytes]] = [
+    ("empty", b""),
+    ("not json", b"{symbol"),
+    ("not utf-8", b"\xff\xfe"),
+    ("list", b"[]"),
+    ("deeply nested", b"[" * 100_000 + b"]" * 100_000),
+    ("missing key", _corrupt(lambda d: d.pop("state"))),
+    ("extra key", _corrupt(lambda d: d.update(extra=1))),
+    ("null required", _corrupt(lambda d: d.update(symbol=None))),
+    ("int as string", _corrupt(lambda d: d.update(transact_time_ns="1"))),
+    ("bool as int", _corrupt(lambda d: d.update(price_scale=True))),
+    ("float as int", _corrupt(lambda d: d.update(state_number=6.0))),
+    ("number as optional string", _corrupt(lambda d: d.update(trading_session_sub_id=4))),
+]
+
+
+@pytest.mark.parametrize(
+    "payload", [p for _, p in CORRUPT_PAYLOADS], ids=[n for n, _ in CORRUPT_PAYLOADS]
+)
+def test_corrupt_payload_is_a_normalization_error(payload: bytes) -> None:
+    with pytest.raises(NormalizationError) as caught:
+        InstrumentEvent.from_payload(payload)
+    assert caught.value.field.startswith("payload")
+
+
+# --- dictionary helpers (any message type; the position tests use them too) -----------------
+
+
+def load_message_spec(path: str, msg_type: str) -> ExecutionReportSpec:
+    """A message of the QuickFIX data dictionary at ``path``, components flattened.
+
+    Same shape as the execution tests' loader (which is fixed to 35=8), so their
+    ``check_against_dictionary`` applies unchanged.
+    """
+    root = ET.parse(path).getroot()
+    numbers: dict[str, int] = {}
+    spec = ExecutionReportSpec()
+    fields_node, components_node, messages_node = (
+        root.find(n) for n in ("fields", "components", "messages")
+    )
+    assert fields_node is not None and components_node is not None and messages_node is not None
+    for node in fields_node:
+        number = int(node.attrib["number"])
+        numbers[node.attrib["name"]] = number
+        spec.types[number] = node.attrib["type"]
+        spec.values[number] = {value.attrib["enum"] for value in node.iter("value")}
+    components = {node.attrib["name"]: node for node in components_node}
+
+    def members(node: ET.Element) -> Iterator[ET.Element]:
+        for child in node:
+            if child.tag == "component":
+                yield from members(components[child.attrib["name"]])
+            else:
+                yield child
+
+    def walk(node: ET.Element, into: list[int]) -> None:
+        for child in members(node):
+            tag = numbers[child.attrib["name"]]
+            into.append(tag)
+            if child.tag == "group":
+                spec.groups[tag] = []
+                walk(child, spec.groups[tag])
+
+    (message,) = (m for m in messages_node if m.attrib["msgtype"] == msg_type)
+    top: list[int] = []
+    walk(message, top)
+    spec.order = {tag: index for index, tag in enumerate(top)}
+    return spec
+
+
+def required_tags(path: str, msg_type: str) -> set[int]:
+    """Top-level fields the dictionary marks required (directly or via required components)."""
+    root = ET.parse(path).getroot()
+    fields_node, components_node, messages_node = (
+        root.find(n) for n in ("fields", "components", "messages")
+    )
+    assert fields_node is not None and components_node is not None and messages_node is not None
+    numbers = {node.attrib["name"]: int(node.attrib["number"]) for node in fields_node}
+    components = {node.attrib["name"]: node for node in components_node}
+    required: set[int] = set()
+
+    def walk(node: ET.Element) -> None:
+        for child in node:
+            if child.attrib.get("required") != "Y":
+                continue
+            if child.tag == "component":
+                walk(components[child.attrib["name"]])
+            else:
+                required.add(numbers[child.attrib["name"]])
+
+    (message,) = (m for m in messages_node if m.attrib["msgtype"] == msg_type)
+    walk(message)
+    return required
+
+
+@cache
+def message_spec(msg_type: str) -> ExecutionReportSpec:
+    return load_message_spec(_DICTIONARY, msg_type)
+
+
+def quickfix_validator(msg_type: str) -> Callable[[list[tuple[int, str]]], None]:
+    """Validate a body as a QuickFIX engine with validation on would (all checks enabled)."""
+    quickfix = pytest.importorskip("quickfix")
+    simplefix = pytest.importorskip("simplefix")
+    transport_path = Path(_DICTIONARY).with_name("FIXT11.xml")
+    if not transport_path.is_file():
+        pytest.skip("FIXT11.xml not next to FIX50SP2.xml")
+    return _cached_validator(quickfix, simplefix, str(transport_path), msg_type)
+
+
+@cache
+def _cached_validator(
+    quickfix: Any, simplefix: Any, transport_path: str, msg_type: str
+) -> Callable[[list[tuple[int, str]]], None]:
+    application = quickfix.DataDictionary(_DICTIONARY)
+    transport = quickfix.DataDictionary(transport_path)
+    for dictionary in (application, transport):
+        dictionary.checkFieldsOutOfOrder(True)
+        dictionary.checkFieldsHaveValues(True)
+        dictionary.checkUserDefinedFields(True)
+
+    def validate(body: list[tuple[int, str]]) -> None:
+        message = simplefix.FixMessage()
+        header = [(8, "FIXT.1.1"), (35, msg_type), (49, "BRIDGE"), (56, "CLIENT"), (34, "7")]
+        for tag, value in header:
+            message.append_pair(tag, value)
+        message.append_pair(52, "20261121-09:47:00.123")
+        for tag, value in body:
+            message.append_pair(tag, value)
+        parsed = quickfix.Message(message.encode().decode("utf-8"), transport, application, True)
+        quickfix.DataDictionary.validate(parsed, transport, application)
+
+    return validate
+
+
+# --- the stock dictionary: representative bodies, then 2,000+ simulator events ---------------
+
+
+def _representative_instruments() -> list[refdata_pb2.Instrument]:
+    cases = [make_instrument(state=number) for _, number in enum_values("InstrumentState")]
+    cases += [
+        make_instrument(state=number, description="")
+        for _, number in enum_values("InstrumentState")
+    ]
+    return cases
+
+
+@needs_dictionary
+@pytest.mark.parametrize("precision", list(Precision))
+def test_rendered_bodies_satisfy_the_stock_dictionary(precision: Precision) -> None:
+    spec = message_spec(SECURITY_STATUS)
+    assert not required_tags(_DICTIONARY, SECURITY_STATUS)  # nothing required at top level
+    for instrument in _representative_instruments():
+        body = security_status_body(normalize_instrument(instrument), precision)
+        check_against_dictionary(body, spec)
+        assert not HEADER_AND_TRAILER & {tag for tag, _ in body}
+
+
+@needs_dictionary
+def test_every_state_value_is_listed_in_the_stock_dictionary() -> None:
+    spec = message_spec(SECURITY_STATUS)
+    assert set(enums.SECURITY_TRADING_STATUS.values()) <= spec.values[326]
+    assert set(enums.SECURITY_STATUS.values()) <= spec.values[965]
+    assert set(enums.TRADING_SESSION_SUB_ID.values()) <= spec.values[625]
+    # Why the state name is in Text(58) and not TradingSessionID(336) as on the MD feed:
+    assert spec.values[336] == {"1", "2", "3", "4", "5", "6", "7"}
+    assert not set(enums.INSTRUMENT_STATE_NAME.values()) & spec.values[336]
+
+
+@needs_dictionary
+def test_quickfix_accepts_every_representative_body() -> None:
+    validate = quickfix_validator(SECURITY_STATUS)
+    for instrument in _representative_instruments():
+        for precision in Precision:
+            validate(security_status_body(normalize_instrument(instrument), precision))
+
+
+@needs_dictionary
+def test_quickfix_rejects_the_state_name_in_336_and_undefined_tags() -> None:
+    validate = quickfix_validator(SECURITY_STATUS)
+    body = security_status_body(normalize_instrument(make_instrument()), Precision.NANOS)
+    validate(body)
+    with pytest.raises(Exception, match="336"):
+        validate([*body[:5], (336, "HALTED"), *body[5:]])
+    with pytest.raises(Exception, match="326"):
+        validate([(t, "11") if t == 326 else (t, v) for t, v in body])  # 11 is not assigned
+    with pytest.raises(Exception, match="7928"):
+        validate([*body, (7928, "x")])
+
+
+SIMULATOR_START_NS = 1_795_000_000_000_000_000  # 2026-11-18
+SIMULATOR_STEP_NS = 20_000_000
+SIMULATOR_RUN_GAP_NS = 86_400 * 10**9
+
+
+@cache
+def simulator_instruments() -> tuple[refdata_pb2.Instrument, ...]:
+    """2,000+ realistic instrument state changes: several seeds, time-driven steps only.
+
+    ``max_executions=0`` keeps order flow out of the way; halts, suspensions, closing auctions,
+    session closes and the one expiry still happen on their own schedule.
+    """
+    out: list[refdata_pb2.Instrument] = []
+    for run, seed in enumerate((7, 11, 23)):
+        model = MarketModel(seed)
+        now = SIMULATOR_START_NS + run * SIMULATOR_RUN_GAP_NS  # one run after the other
+        for _ in range(20_000):
+            out.extend(model.step(now, 0).instruments)
+            now += SIMULATOR_STEP_NS
+    return tuple(out)
+
+
+def test_simulator_run_is_big_and_varied() -> None:
+    instruments = simulator_instruments()
+    assert len(instruments) >= 2_000
+    states = {instrument.state for instrument in instruments}
+    assert states >= {0, 1, 2, 3, 4, 5, 6, 7}  # all but PENDING, which the simulator never uses
+
+
+def test_every_simulator_event_normalizes_and_round_trips() -> None:
+    ids: set[str] = set()
+    for instrument in simulator_instruments():
+        event = normalize_instrument(instrument)
+        assert InstrumentEvent.from_payload(event.to_payload()) == event
+        assert event.price_scale == instrument.price_scale > 0
+        assert event.quantity_scale == instrument.fractional_qty_scale > 0
+        assert normalize_instrument(instrument).upstream_id == event.upstream_id  # stable
+        ids.add(event.upstream_id)
+    assert len(ids) == len(simulator_instruments())  # distinct changes, distinct identities
+
+
+@needs_dictionary
+def test_quickfix_accepts_every_simulator_event() -> None:
+    validate = quickfix_validator(SECURITY_STATUS)
+    spec = message_spec(SECURITY_STATUS)
+    precisions = list(Precision)
+    for index, instrument in enumerate(simulator_instruments()):
+        body = security_status_body(
+            normalize_instrument(instrument), precisions[index % len(precisions)]
+        )
+        check_against_dictionary(body, spec)
+        validate(body)
+
+
+# --- property: total over arbitrary protobufs ------------------------------------------------
+
+ENUMS = st.one_of(st.integers(-2, 10), INT32)
+RFC3339_TEXTS = st.one_of(
+    st.integers(-62_135_596_800 * 10**9, 253_402_300_799_999_999_999).map(to_rfc3339),
+    st.from_regex(
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{0,10})?"
+        r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?",
+        fullmatch=True,
+    ),
+    st.text(max_size=40),
+)
+METADATA: st.SearchStrategy[dict[str, str]] = st.one_of(
+    st.just({}),
+    st.fixed_dictionaries({"update_time": RFC3339_TEXTS}),
+    st.dictionaries(st.sampled_from(["update_time", "x", "createTime"]), RFC3339_TEXTS),
+)
+INSTRUMENTS = st.builds(
+    lambda values: refdata_pb2.Instrument(**values),
+    st.fixed_dictionaries(
+        {
+            "symbol": TEXTS,
+            "state": ENUMS,
+            "description": TEXTS,
+            "price_scale": SCALES,
+            "fractional_qty_scale": SCALES,
+            "minimum_trade_qty": INT64,
+            "non_tradable": st.booleans(),
+            "metadata": METADATA,
+        }
+    ),
+)
+
+
+def _plausible(instrument: refdata_pb2.Instrument, ns: int) -> refdata_pb2.Instrument:
+    """Nudge a random instrument towards valid, so the success path gets exercised too."""
+    plausible = refdata_pb2.Instrument()
+    plausible.CopyFrom(instrument)
+    plausible.symbol = plausible.symbol.replace("\x01", "") or "S1"
+    plausible.description = plausible.description.replace("\x01", "")
+    set_fields(plausible, state=abs(plausible.state) % 9)
+    plausible.price_scale = 10 ** (abs(plausible.price_scale) % 7)
+    plausible.fractional_qty_scale = abs(plausible.fractional_qty_scale) % 10**6
+    plausible.metadata["update_time"] = to_rfc3339(ns)
+    return plausible
+
+
+def _check_total(instrument: refdata_pb2.Instrument) -> bool:
+    """Either a NormalizationError, or an event that renders cleanly at every precision."""
+    try:
+        event = normalize_instrument(instrument)
+    except NormalizationError as error:
+        assert error.field
+        assert str(error).startswith(error.field)
+        return False
+    for precision in Precision:
+        body = security_status_body(event, precision)
+        for tag, value in body:
+            assert isinstance(tag, int) and 0 < tag < 5000
+            assert isinstance(value, str) and value and "\x01" not in value
+        if _HAVE_DICTIONARY:
+            check_against_dictionary(body, message_spec(SECURITY_STATUS))
+    _assert_identical(InstrumentEvent.from_payload(event.to_payload()), event)
+    return True
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(INSTRUMENTS)
+def test_arbitrary_instruments_normalize_or_raise_normalization_error(
+    instrument: refdata_pb2.Instrument,
+) -> None:
+    _check_total(instrument)
+
+
+NANOS = st.integers(1, 253_402_300_799_999_999_999)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(INSTRUMENTS, NANOS)
+def test_nearly_valid_instruments_normalize(instrument: refdata_pb2.Instrument, ns: int) -> None:
+    assert _check_total(_plausible(instrument, ns))
+
+
+@needs_dictionary
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(INSTRUMENTS, NANOS, st.sampled_from(list(Precision)))
+def test_quickfix_accepts_arbitrary_valid_bodies(
+    instrument: refdata_pb2.Instrument, ns: int, precision: Precision
+) -> None:
+    validate = quickfix_validator(SECURITY_STATUS)
+    event = normalize_instrument(_plausible(instrument, ns))
+    validate(security_status_body(event, precision))
+    validate(security_status_body(replace(event, description=""), precision))
