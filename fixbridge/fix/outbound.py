@@ -16,6 +16,12 @@ from fixbridge.normalize.execution import ExecutionEvent, execution_report_body
 from fixbridge.normalize.instrument import InstrumentEvent, security_status_body
 from fixbridge.normalize.position import PositionEvent, position_report_body
 from fixbridge.normalize.timestamps import Precision
+from fixbridge.normalize.trade import (
+    TradeEvent,
+    TradeSide,
+    trade_bust_execution_reports,
+    trade_capture_report_body,
+)
 
 EXEC_TYPE_TRADE = "F"
 
@@ -49,6 +55,27 @@ def _render_execution(
     return [Rendered("8", encode_fields(execution_report_body(execution, precision)))]
 
 
+def _render_trade(event: JournalEvent, scope: ScopeConfig, precision: Precision) -> list[Rendered]:
+    """A TradeCaptureReport for sessions that receive trades; for a bust, also a trade-cancel
+    ExecutionReport (150=H) for each side an executions session may see. Fills-only sessions
+    get those too: a bust reverses a fill they received."""
+    trade = TradeEvent.from_payload(event.payload)
+    if not _matches(scope.symbols, trade.symbol):
+        return []
+    out: list[Rendered] = []
+    if "trades" in scope.message_kinds and any(_side_visible(scope, side) for side in trade.sides):
+        out.append(Rendered("AE", encode_fields(trade_capture_report_body(trade, precision))))
+    if "executions" in scope.message_kinds:
+        for side, body in trade_bust_execution_reports(trade, precision):
+            if _side_visible(scope, side):
+                out.append(Rendered("8", encode_fields(body)))
+    return out
+
+
+def _side_visible(scope: ScopeConfig, side: TradeSide) -> bool:
+    return _matches(scope.firms, side.firm) and _matches(scope.accounts, side.account)
+
+
 def _render_instrument(
     event: JournalEvent, scope: ScopeConfig, precision: Precision
 ) -> list[Rendered]:
@@ -76,6 +103,7 @@ def _render_position(
 
 _RENDERERS = {
     "executions": _render_execution,
+    "trades": _render_trade,
     "instruments": _render_instrument,
     "positions": _render_position,
 }

@@ -20,7 +20,8 @@ from fixbridge.normalize.execution import normalize_execution
 from fixbridge.normalize.instrument import normalize_instrument
 from fixbridge.normalize.position import normalize_position
 from fixbridge.normalize.timestamps import timestamp_ns
-from fixbridge.proto.polymarket.v1 import dropcopy_pb2, refdata_pb2, trading_pb2
+from fixbridge.normalize.trade import normalize_trade
+from fixbridge.proto.polymarket.v1 import dropcopy_pb2, orders_pb2, refdata_pb2, trading_pb2
 from fixbridge.upstream.scales import ScaleBook
 
 log = logging.getLogger("fixbridge.upstream")
@@ -53,6 +54,19 @@ def execution_to_event(execution: trading_pb2.Execution) -> NewEvent:
         transact = timestamp_ns(execution.transact_time.seconds, execution.transact_time.nanos)
         return NewEvent(_fallback_id(raw, execution.id), transact, b"", raw, flagged=str(exc))
     return NewEvent(event.exec_id, event.transact_time_ns, event.to_payload(), raw)
+
+
+def trade_to_event(trade: orders_pb2.Trade) -> NewEvent:
+    """A trade in one state (a later state of the same trade is a new event)."""
+    raw = trade.SerializeToString(deterministic=True)
+    try:
+        event = normalize_trade(trade)
+    except NormalizationError as exc:
+        when = trade.aggressor.transact_time
+        natural = f"{trade.id}:{trade.state}:unnormalized" if trade.id else ""
+        transact = timestamp_ns(when.seconds, when.nanos)
+        return NewEvent(_fallback_id(raw, natural), transact, b"", raw, flagged=str(exc))
+    return NewEvent(event.upstream_id, event.transact_time_ns, event.to_payload(), raw)
 
 
 def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
@@ -106,6 +120,14 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
             "executions",
             True,
             execution_to_event,
+        ),
+        StreamSpec(
+            "trades",
+            "CreateTradeCaptureReportSubscription",
+            dropcopy_pb2.CreateTradeCaptureReportSubscriptionRequest,
+            "trade_capture_reports",
+            True,
+            trade_to_event,
         ),
         StreamSpec(
             "instruments",

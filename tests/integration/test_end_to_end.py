@@ -182,11 +182,11 @@ def test_quickfix_that_lost_messages_gets_them_again_with_possdup(
     assert len(resent) == 1 and resent[0].get(7) == "2"
 
 
-def test_quickfix_receives_instrument_states_and_positions_without_rejects(
+def test_quickfix_receives_all_four_message_kinds_without_rejects(
     tmp_path: Path, spec_dir: str
 ) -> None:
     total = 1500
-    kinds = ["executions", "instruments", "positions"]
+    kinds = ["executions", "trades", "instruments", "positions"]
     with SimulatorThread(seed=8, rate=0, max_executions=total, heartbeat_interval=0.5) as sim:
         fix_port = free_tcp_port()
         config = write_config(
@@ -199,6 +199,8 @@ def test_quickfix_receives_instrument_states_and_positions_without_rejects(
         with BridgeProcess(config, tmp_path / "bridge.log", fix_port) as bridge:
             sim.wait_for_executions(total, timeout=60)
             positions = sim.position_changes()
+            trades = {(t.id, t.state) for t in sim.trades()}
+            busts = sum(1 for _, state in trades if state == 3)  # TRADE_STATE_BUSTED
             states = {(i.symbol, i.state, i.metadata["update_time"]) for i in sim.instruments()}
             client = QuickFixClient(
                 port=fix_port,
@@ -208,14 +210,25 @@ def test_quickfix_receives_instrument_states_and_positions_without_rejects(
                 spec_dir=spec_dir,
             )
             with client:
-                client.wait_for_app(total + len(positions) + len(states), timeout=90)
+                expected = total + 2 * busts + len(trades) + len(positions) + len(states)
+                client.wait_for_app(expected, timeout=90)
                 time.sleep(1.0)
                 received = client.app_messages()
                 rejects = client.rejects_sent()
             assert bridge.stop() == 0, bridge.tail()
     assert rejects == [], f"QuickFIX rejected: {rejects[:3]}"
+    assert busts > 0, "the scenario must contain busted trades"
     by_type = Counter(m.msg_type for m in received)
-    assert by_type == {"8": total, "f": len(states), "AP": len(positions)}
+    assert by_type == {
+        "8": total + 2 * busts,
+        "AE": len(trades),
+        "f": len(states),
+        "AP": len(positions),
+    }
+    cancels = [m for m in received if m.msg_type == "8" and m.get(150) == "H"]
+    assert len(cancels) == 2 * busts and all(m.get(19) for m in cancels)
+    fills = {m.get(17) for m in received if m.get(150) == "F"}
+    assert {m.get(19) for m in cancels} <= fills  # each cancel points at a fill we sent
     report_ids = [m.get(721) for m in received if m.msg_type == "AP"]
     assert len(set(report_ids)) == len(positions)
     assert {m.get(55) for m in received if m.msg_type == "f"} == {s for s, _, _ in states}

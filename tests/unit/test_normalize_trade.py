@@ -1,0 +1,1179 @@
+"""Trade -> TradeEvent -> TradeCaptureReport (35=AE) and trade-bust ExecutionReports (35=8).
+
+Table-driven per mapping rule, exact decimals, payload round trip, properties over arbitrary
+Trade protobufs, and -- when FIXBRIDGE_FIX50SP2_XML points at the stock QuickFIX FIX50SP2.xml --
+every rendered body (2,000+ simulator trades and the property-test inputs) checked twice: by a
+structural checker (tags defined for the message, declaration order, nested groups starting with
+their delimiter, listed values, formats) and by QuickFIX's own validator with validation on.
+Both are needed: QuickFIX 1.16 checks which tags a group may hold, the top-level values and the
+required tags, but not the values inside repeating groups (it accepts 452=999 or 1057=Z in a
+NoSides entry) nor declaration order (it re-sorts the body); the structural checker does both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fixbridge.normalize import enums
+from fixbridge.normalize.errors import NormalizationError
+from fixbridge.normalize.execution import ExecutionEvent
+from fixbridge.normalize.timestamps import Precision
+from fixbridge.normalize.trade import (
+    TradeEvent,
+    TradeSide,
+    normalize_trade,
+    trade_bust_execution_reports,
+    trade_capture_report_body,
+)
+from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
+from fixbridge.proto.polymarket.v1 import orders_pb2, trading_pb2
+from fixbridge.simulator.market import MarketModel
+from tests.unit.test_normalize_execution import (
+    ENUMS,
+    EXECUTIONS,
+    HEADER_AND_TRAILER,
+    TEXTS,
+    TRANSACT,
+    _plausible,
+    _without_none,
+    enum_values,
+    set_fields,
+)
+
+TRADE_ID = "1HPT7DPFMC5M4"
+AGGRESSOR_EXEC_ID = "1HPT7DPFMC5M5"
+PASSIVE_EXEC_ID = "1HPT7DPFMC5M6"
+SYMBOL = "tec-nfl-sbw-2026-02-08-kc"
+TRADE_DATE = {"year": 2024, "month": 5, "day": 17}
+
+
+def make_fill(exec_id: str, order: dict[str, Any], **overrides: Any) -> trading_pb2.Execution:
+    order_values: dict[str, Any] = {
+        "type": pb.ORDER_TYPE_LIMIT,
+        "symbol": SYMBOL,
+        "time_in_force": pb.TIME_IN_FORCE_DAY,
+        "price": 97,
+        "avg_px": 97,
+        "price_scale": 100,
+        "fractional_quantity_scale": 100,
+    }
+    order_values.update(order)
+    values: dict[str, Any] = {
+        "id": exec_id,
+        "order": trading_pb2.Order(**order_values),
+        "type": pb.EXECUTION_TYPE_FILL,
+        "last_shares": 312,
+        "last_px": 97,
+        "transact_time": TRANSACT,
+        "trade_id": TRADE_ID,
+        "transact_trade_date": TRADE_DATE,
+    }
+    values.update(overrides)
+    return trading_pb2.Execution(**values)
+
+
+def make_trade(**overrides: Any) -> orders_pb2.Trade:
+    """The spec's fee example as a trade: 3.12 contracts @ $0.97; taker fee $0.01, maker rebate."""
+    aggressor = make_fill(
+        AGGRESSOR_EXEC_ID,
+        {
+            "id": "1HQ4A5T0EDM07",
+            "side": pb.SIDE_BUY,
+            "order_qty": 312,
+            "cum_qty": 312,
+            "leaves_qty": 0,
+            "state": pb.ORDER_STATE_FILLED,
+            "clord_id": "1182560826",
+            "account": "firms/ISV-X/accounts/acct-1",
+            "participant": "firms/ISV-X/users/trader-1",
+        },
+        aggressor=True,
+        commission_notional_collected=100,
+    )
+    passive = make_fill(
+        PASSIVE_EXEC_ID,
+        {
+            "id": "1HQ4A5T0EDM08",
+            "side": pb.SIDE_SELL,
+            "order_qty": 1000,
+            "cum_qty": 500,
+            "leaves_qty": 500,
+            "state": pb.ORDER_STATE_PARTIALLY_FILLED,
+            "clord_id": "mm-77",
+            "account": "firms/MM-Y/accounts/mm-1",
+            "participant": "firms/MM-Y/users/quoter",
+        },
+        type=pb.EXECUTION_TYPE_PARTIAL_FILL,
+        aggressor=False,
+        commission_notional_collected=-100,
+    )
+    values: dict[str, Any] = {
+        "id": TRADE_ID,
+        "aggressor": aggressor,
+        "passive": passive,
+        "trade_type": pb.TRADE_TYPE_REGULAR,
+        "state": pb.TRADE_STATE_NEW,
+        "reporting_counterparty": pb.SIDE_BUY,
+        "trade_link_id": "1HPT7DPFMC5L0",
+    }
+    values.update(overrides)
+    return orders_pb2.Trade(**values)
+
+
+def report_of(trade: orders_pb2.Trade, precision: Precision = Precision.NANOS) -> dict[int, str]:
+    """Top-level report fields as a dict (the sides group is checked by entry)."""
+    body = trade_capture_report_body(normalize_trade(trade), precision)
+    return dict(body[: [tag for tag, _ in body].index(552) + 1])
+
+
+def side_entries(body: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """The NoSides entries of a report body, each from its Side(54) on."""
+    start = [tag for tag, _ in body].index(552) + 1
+    entries: list[list[tuple[int, str]]] = []
+    for tag, value in body[start:]:
+        if tag == 54:
+            entries.append([])
+        entries[-1].append((tag, value))
+    return entries
+
+
+def mutate(path: str, value: object = None) -> Callable[[orders_pb2.Trade], None]:
+    """Set (or, with ``value`` None, clear) a field of a Trade by dotted path."""
+    *parents, leaf = path.split(".")
+
+    def apply(trade: orders_pb2.Trade) -> None:
+        target: Any = trade
+        for name in parents:
+            target = getattr(target, name)
+        if value is None:
+            target.ClearField(leaf)
+        else:
+            setattr(target, leaf, value)
+
+    return apply
+
+
+# --- TradeState: every value, table-driven -------------------------------------------------
+
+# state name, TradeReportTransType(487), TradeReportType(856), TrdRptStatus(939), ExecType(150)
+EXPECTED_STATES: dict[str, tuple[str, str, str, str, str]] = {
+    "TRADE_STATE_NEW": ("NEW", "0", "0", "0", "F"),
+    "TRADE_STATE_CLEARED": ("CLEARED", "2", "5", "0", "F"),
+    "TRADE_STATE_BUSTED": ("BUSTED", "1", "6", "2", "H"),
+    "TRADE_STATE_INFLIGHT": ("INFLIGHT", "2", "5", "0", "F"),
+    "TRADE_STATE_PENDING_RISK": ("PENDING_RISK", "2", "5", "0", "F"),
+    "TRADE_STATE_PENDING_CLEARED": ("PENDING_CLEARED", "2", "5", "0", "F"),
+    "TRADE_STATE_REJECTED": ("REJECTED", "2", "5", "1", "F"),
+    "TRADE_STATE_CLEARING_ACKNOWLEDGED": ("CLEARING_ACKNOWLEDGED", "2", "5", "0", "F"),
+    "TRADE_STATE_RETRY_REQUEST": ("RETRY_REQUEST", "2", "5", "0", "F"),
+}
+
+
+@pytest.mark.parametrize(("name", "number"), enum_values("TradeState"))
+def test_every_trade_state(name: str, number: int) -> None:
+    trade = make_trade(state=number)
+    if name == "TRADE_STATE_UNDEFINED":  # "never sent" (spec §4.7)
+        with pytest.raises(NormalizationError) as caught:
+            normalize_trade(trade)
+        assert (caught.value.field, caught.value.value) == ("state", 0)
+        return
+    state, trans_type, report_type, status, exec_type = EXPECTED_STATES[name]
+    event = normalize_trade(trade)
+    assert event.state == state == name.removeprefix("TRADE_STATE_")
+    assert event.upstream_id == f"{TRADE_ID}:{state}"
+    report = report_of(trade)
+    assert report[571] == f"{TRADE_ID}-{state}"
+    assert (report[487], report[856], report[939], report[150]) == (
+        trans_type,
+        report_type,
+        status,
+        exec_type,
+    )
+    assert (report[1003], report[880]) == (TRADE_ID, TRADE_ID)
+    assert 572 not in report  # entity model: TradeID(1003) names the trade across versions
+    body = trade_capture_report_body(event, Precision.NANOS)
+    assert [dict(entry)[58] for entry in side_entries(body)] == [state, state]
+    busts = trade_bust_execution_reports(event, Precision.NANOS)
+    assert event.is_bust is (state == "BUSTED")
+    assert len(busts) == (2 if state == "BUSTED" else 0)
+
+
+def test_every_trade_state_is_covered() -> None:
+    names = {name for name, _ in enum_values("TradeState")}
+    assert names == set(EXPECTED_STATES) | {"TRADE_STATE_UNDEFINED"}, "a TradeState is untested"
+    assert set(enums.TRADE_STATE_NAME.values()) == {v[0] for v in EXPECTED_STATES.values()}
+    for table in (
+        enums.TRADE_REPORT_TRANS_TYPE,
+        enums.TRADE_REPORT_TYPE,
+        enums.TRD_RPT_STATUS,
+        enums.TRADE_EXEC_TYPE,
+    ):
+        assert isinstance(table, dict)
+        assert table.keys() == set(enums.TRADE_STATE_NAME.values())
+
+
+@pytest.mark.parametrize("number", [10, 11, 99, -1, 2**31 - 1])
+def test_unknown_trade_state_is_an_error_naming_the_value(number: int) -> None:
+    with pytest.raises(NormalizationError) as caught:
+        normalize_trade(make_trade(state=number))
+    assert (caught.value.field, caught.value.value) == ("state", number)
+    assert "TradeState" in str(caught.value)
+    assert str(number) in str(caught.value)
+
+
+# --- TradeType: every value, table-driven --------------------------------------------------
+
+# type name, TrdType(828), TrdSubType(829) or None
+EXPECTED_TRADE_TYPES: dict[str, tuple[str, str, str | None]] = {
+    "TRADE_TYPE_UNDEFINED": ("UNDEFINED", "0", None),  # documented default: regular
+    "TRADE_TYPE_REGULAR": ("REGULAR", "0", None),
+    "TRADE_TYPE_REQUEST_FOR_QUOTE": ("REQUEST_FOR_QUOTE", "22", None),  # privately negotiated
+    "TRADE_TYPE_BLOCK": ("BLOCK", "1", None),  # block trade
+    "TRADE_TYPE_CROSS": ("CROSS", "0", "37"),  # regular, sub type "crossed trade"
+}
+
+
+@pytest.mark.parametrize(("name", "number"), enum_values("TradeType"))
+@pytest.mark.parametrize("state", [pb.TRADE_STATE_NEW, pb.TRADE_STATE_BUSTED])
+def test_every_trade_type(name: str, number: int, state: int) -> None:
+    type_name, trd_type, trd_sub_type = EXPECTED_TRADE_TYPES[name]
+    event = normalize_trade(make_trade(trade_type=number, state=state))
+    assert event.trade_type == type_name
+    report = report_of(make_trade(trade_type=number, state=state))
+    assert (report[828], report.get(829)) == (trd_type, trd_sub_type)
+    for _, body in trade_bust_execution_reports(event, Precision.NANOS):
+        values = dict(body)
+        assert (values[828], values.get(829)) == (trd_type, trd_sub_type)
+
+
+def test_every_trade_type_is_covered() -> None:
+    assert {name for name, _ in enum_values("TradeType")} == set(EXPECTED_TRADE_TYPES)
+    assert enums.TRD_TYPE.keys() == set(enums.TRADE_TYPE_NAME.values())
+    assert set(enums.TRD_SUB_TYPE) <= set(enums.TRD_TYPE)
+
+
+@pytest.mark.parametrize("number", [5, 99, -1, 2**31 - 1])
+def test_unknown_trade_type_is_an_error(number: int) -> None:
+    with pytest.raises(NormalizationError) as caught:
+        normalize_trade(make_trade(trade_type=number))
+    assert (caught.value.field, caught.value.value) == ("trade_type", number)
+    assert "TradeType" in str(caught.value)
+
+
+# --- identities ----------------------------------------------------------------------------
+
+
+def test_report_ids_are_unique_per_state_and_stable() -> None:
+    states = [number for _, number in enum_values("TradeState") if number]
+    ids = [report_of(make_trade(state=number))[571] for number in states]
+    assert len(set(ids)) == len(states)
+    assert ids == [report_of(make_trade(state=number))[571] for number in states]
+    other_trade = make_trade(id="1HPT7DPFMC5M9")
+    for execution in (other_trade.aggressor, other_trade.passive):
+        execution.trade_id = other_trade.id
+    other = report_of(other_trade)
+    assert other[571] == "1HPT7DPFMC5M9-NEW" != ids[0]
+    events = [normalize_trade(make_trade(state=number)) for number in states]
+    assert len({event.upstream_id for event in events}) == len(states)
+    # Re-rendering the same event (e.g. a resend) gives the same body.
+    event = events[0]
+    assert trade_capture_report_body(event, Precision.MICROS) == trade_capture_report_body(
+        TradeEvent.from_payload(event.to_payload()), Precision.MICROS
+    )
+
+
+def test_bust_exec_ids_are_new_stable_and_reference_the_fills() -> None:
+    event = normalize_trade(make_trade(state=pb.TRADE_STATE_BUSTED))
+    reports = trade_bust_execution_reports(event, Precision.NANOS)
+    assert [side for side, _ in reports] == [event.aggressor, event.passive]
+    bodies = [dict(body) for _, body in reports]
+    assert [(b[17], b[19]) for b in bodies] == [
+        (f"{AGGRESSOR_EXEC_ID}-BUST", AGGRESSOR_EXEC_ID),
+        (f"{PASSIVE_EXEC_ID}-BUST", PASSIVE_EXEC_ID),
+    ]
+    assert [side.bust_exec_id for side, _ in reports] == [b[17] for b in bodies]
+    assert reports == trade_bust_execution_reports(event, Precision.NANOS)
+
+
+# --- the report body ---------------------------------------------------------------------
+
+
+def test_report_fields_and_order() -> None:
+    body = trade_capture_report_body(normalize_trade(make_trade()), Precision.NANOS)
+    side_tags = [54, 1427, 453, 448, 447, 452, 448, 447, 452, 448, 447, 452, 1, 12, 13, 58, 1057,
+                 37, 11]  # fmt: skip
+    assert [tag for tag, _ in body] == [
+        571, 1003, 487, 856, 939, 828, 150, 325, 820, 880, 55, 48, 22, 460, 32, 31, 75, 60, 552,
+        *side_tags, *side_tags,
+    ]  # fmt: skip
+    report = dict(body[:19])
+    assert report == {
+        571: f"{TRADE_ID}-NEW",
+        1003: TRADE_ID,
+        487: "0",
+        856: "0",
+        939: "0",
+        828: "0",
+        150: "F",
+        325: "Y",
+        820: "1HPT7DPFMC5L0",
+        880: TRADE_ID,
+        55: SYMBOL,
+        48: SYMBOL,
+        22: "8",
+        460: "12",
+        32: "3.12",
+        31: "0.97",
+        75: "20240517",
+        60: "20240517-19:06:47.977567695",
+        552: "2",
+    }
+
+
+def test_sides_group_aggressor_first() -> None:
+    body = trade_capture_report_body(normalize_trade(make_trade()), Precision.NANOS)
+    assert side_entries(body) == [
+        [
+            (54, "1"), (1427, AGGRESSOR_EXEC_ID),
+            (453, "3"),
+            (448, "ISV-X"), (447, "D"), (452, "1"),
+            (448, "firms/ISV-X/users/trader-1"), (447, "D"), (452, "3"),
+            (448, "firms/ISV-X/accounts/acct-1"), (447, "D"), (452, "24"),
+            (1, "firms/ISV-X/accounts/acct-1"),
+            (12, "0.01"), (13, "3"),
+            (58, "NEW"), (1057, "Y"), (37, "1HQ4A5T0EDM07"), (11, "1182560826"),
+        ],
+        [
+            (54, "2"), (1427, PASSIVE_EXEC_ID),
+            (453, "3"),
+            (448, "MM-Y"), (447, "D"), (452, "1"),
+            (448, "firms/MM-Y/users/quoter"), (447, "D"), (452, "3"),
+            (448, "firms/MM-Y/accounts/mm-1"), (447, "D"), (452, "24"),
+            (1, "firms/MM-Y/accounts/mm-1"),
+            (12, "-0.01"), (13, "3"),  # maker rebate
+            (58, "NEW"), (1057, "N"), (37, "1HQ4A5T0EDM08"), (11, "mm-77"),
+        ],
+    ]  # fmt: skip
+
+
+def test_sell_side_aggressor() -> None:
+    trade = make_trade()
+    trade.aggressor.order.side = pb.SIDE_SELL
+    trade.passive.order.side = pb.SIDE_BUY
+    entries = side_entries(trade_capture_report_body(normalize_trade(trade), Precision.NANOS))
+    assert [(dict(e)[54], dict(e)[1057]) for e in entries] == [("2", "Y"), ("1", "N")]
+
+
+def test_aggressor_comes_from_the_trade_structure() -> None:
+    trade = make_trade()
+    trade.aggressor.aggressor = False  # proto3 default: an unset flag
+    trade.passive.aggressor = True
+    event = normalize_trade(trade)
+    assert (event.aggressor.aggressor, event.passive.aggressor) == (True, False)
+    assert event.aggressor.execution.aggressor is True
+    entries = side_entries(trade_capture_report_body(event, Precision.NANOS))
+    assert [dict(e)[1057] for e in entries] == ["Y", "N"]
+
+
+@pytest.mark.parametrize(
+    ("state", "text", "expected"),
+    [
+        (pb.TRADE_STATE_CLEARED, "", "CLEARED"),
+        (pb.TRADE_STATE_BUSTED, "Trade busted by exchange operations",
+         "BUSTED: Trade busted by exchange operations"),
+        (pb.TRADE_STATE_REJECTED, "clearing: insufficient margin",
+         "REJECTED: clearing: insufficient margin"),
+    ],
+)  # fmt: skip
+def test_text_keeps_the_exchange_state_name(state: int, text: str, expected: str) -> None:
+    event = normalize_trade(make_trade(state=state, text=text))
+    assert event.text == (text or None)
+    entries = side_entries(trade_capture_report_body(event, Precision.NANOS))
+    assert [dict(e)[58] for e in entries] == [expected, expected]
+    for _, body in trade_bust_execution_reports(event, Precision.NANOS):
+        assert dict(body)[58] == expected
+
+
+def test_optional_fields_are_left_out_when_unknown() -> None:
+    trade = make_trade(trade_link_id="")
+    for execution in (trade.aggressor, trade.passive):
+        set_fields(execution.order, clord_id="", account="", participant="")
+        execution.ClearField("transact_trade_date")
+    event = normalize_trade(trade)
+    assert event.trade_link_id is None and event.trade_date is None
+    assert event.firms == frozenset() and event.accounts == frozenset()
+    body = trade_capture_report_body(event, Precision.NANOS)
+    assert not {820, 75, 453, 448, 1, 11} & {tag for tag, _ in body}
+    assert [tag for tag, _ in side_entries(body)[0]] == [54, 1427, 12, 13, 58, 1057, 37]
+
+
+def test_trade_date_falls_back_to_the_passive_fill() -> None:
+    trade = make_trade()
+    trade.aggressor.ClearField("transact_trade_date")
+    trade.passive.transact_trade_date.day = 18
+    assert report_of(trade)[75] == "20240518"
+
+
+@pytest.mark.parametrize(
+    ("account", "participant", "firm"),
+    [
+        ("firms/A/accounts/x", "firms/B/users/u", "A"),
+        ("acct-1", "firms/B/users/u", "B"),
+        ("acct-1", "", ""),
+    ],
+)
+def test_firms_and_accounts_of_both_sides(account: str, participant: str, firm: str) -> None:
+    trade = make_trade()
+    set_fields(trade.passive.order, account=account, participant=participant)
+    event = normalize_trade(trade)
+    assert event.aggressor.firm == "ISV-X"
+    assert event.passive.firm == firm
+    assert event.firms == frozenset({"ISV-X", firm} - {""})
+    assert event.accounts == frozenset({"firms/ISV-X/accounts/acct-1", account})
+    assert (event.passive.account, event.passive.participant) == (account, participant)
+    assert event.aggressor.client_id == "firms/ISV-X/users/trader-1"
+
+
+def test_side_attributes() -> None:
+    side = normalize_trade(make_trade()).passive
+    assert isinstance(side.execution, ExecutionEvent)
+    assert (side.side, side.order_id, side.cl_ord_id, side.exec_id) == (
+        "2",
+        "1HQ4A5T0EDM08",
+        "mm-77",
+        PASSIVE_EXEC_ID,
+    )
+    assert side.commission == Decimal("-0.01")
+    assert side.aggressor is False
+    assert side.execution.trade_id == TRADE_ID
+
+
+def test_fill_without_trade_id_takes_the_trades() -> None:
+    trade = make_trade()
+    trade.aggressor.trade_id = ""
+    assert normalize_trade(trade).aggressor.execution.trade_id == TRADE_ID
+
+
+# --- exact decimals ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("price_scale", "qty_scale", "px", "qty", "fee", "expected"),
+    [
+        (100, 100, 97, 312, 100, ("0.97", "3.12", "0.01")),  # the spec's fee decode example
+        (100, 1, 97, 312, 100, ("0.97", "312", "1")),
+        (1000, 1, 525, 100, 5, ("0.525", "100", "0.005")),
+        (1000, 100, 525, 1, 25, ("0.525", "0.01", "0.00025")),
+        (1000, 100, 1000, 100, 0, ("1", "1", "0")),
+        (100, 0, 5, 7, -1, ("0.05", "7", "-0.01")),  # no fractional scale: 1
+        (10**9, 10**8, 1, 1, 1, ("0.000000001", "0.00000001", "0.00000000000000001")),
+        (1000, 1, 10**9, 10**12, 0, ("1000000", "1000000000000", "0")),
+    ],
+)
+def test_scales(
+    price_scale: int, qty_scale: int, px: int, qty: int, fee: int, expected: tuple[str, str, str]
+) -> None:
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    for execution in (trade.aggressor, trade.passive):
+        set_fields(execution, last_px=px, last_shares=qty, commission_notional_collected=fee)
+        set_fields(
+            execution.order,
+            price=px,
+            avg_px=px,
+            order_qty=qty,
+            cum_qty=qty,
+            leaves_qty=0,
+            price_scale=price_scale,
+            fractional_quantity_scale=qty_scale,
+        )
+    expected_px, expected_qty, expected_fee = expected
+    event = normalize_trade(trade)
+    assert (event.last_px, event.last_qty) == (Decimal(expected_px), Decimal(expected_qty))
+    assert event.aggressor.commission == Decimal(expected_fee)
+    body = trade_capture_report_body(event, Precision.NANOS)
+    assert (dict(body)[31], dict(body)[32]) == (expected_px, expected_qty)
+    assert [dict(entry)[12] for entry in side_entries(body)] == [expected_fee] * 2
+    for _, bust in trade_bust_execution_reports(event, Precision.NANOS):
+        values = dict(bust)
+        assert (values[31], values[32], values[14], values[151]) == (
+            expected_px,
+            expected_qty,
+            "0",
+            "0",
+        )
+
+
+def test_sides_with_different_scales_but_equal_values_are_one_trade() -> None:
+    trade = make_trade()
+    set_fields(trade.passive, last_px=970, last_shares=3120)
+    set_fields(trade.passive.order, price_scale=1000, fractional_quantity_scale=1000, cum_qty=5000)
+    event = normalize_trade(trade)
+    assert (event.last_px, event.last_qty) == (Decimal("0.97"), Decimal("3.12"))
+
+
+# --- trade-bust ExecutionReports -----------------------------------------------------------
+
+
+def test_bust_report_fields_and_order() -> None:
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED, text="Trade busted by exchange operations")
+    trade.aggressor.order.manual_order_indicator = pb.MANUAL_ORDER_INDICATOR_AUTOMATED
+    (aggressor, body), (passive, passive_body) = trade_bust_execution_reports(
+        normalize_trade(trade), Precision.MILLIS
+    )
+    assert (aggressor.aggressor, passive.aggressor) == (True, False)
+    assert body == [
+        (37, "1HQ4A5T0EDM07"), (11, "1182560826"),
+        (453, "3"),
+        (448, "ISV-X"), (447, "D"), (452, "1"),
+        (448, "firms/ISV-X/users/trader-1"), (447, "D"), (452, "3"),
+        (448, "firms/ISV-X/accounts/acct-1"), (447, "D"), (452, "24"),
+        (880, TRADE_ID), (17, f"{AGGRESSOR_EXEC_ID}-BUST"), (19, AGGRESSOR_EXEC_ID),
+        (150, "H"), (39, "2"), (828, "0"),
+        (1, "firms/ISV-X/accounts/acct-1"),
+        (55, SYMBOL), (48, SYMBOL), (22, "8"), (460, "12"),
+        (54, "1"), (38, "3.12"), (40, "2"), (44, "0.97"), (99, "0"), (59, "0"),
+        (1057, "Y"), (32, "3.12"), (31, "0.97"), (151, "0"), (14, "0"),
+        (75, "20240517"), (60, "20240517-19:06:47.977"),
+        (58, "BUSTED: Trade busted by exchange operations"), (1028, "N"),
+    ]  # fmt: skip
+    values = dict(passive_body)
+    assert (values[17], values[19], values[150], values[39]) == (
+        f"{PASSIVE_EXEC_ID}-BUST",
+        PASSIVE_EXEC_ID,
+        "H",
+        "1",  # the passive order's status as of the busted fill: partially filled
+    )
+    assert (values[54], values[1057], values[38], values[151]) == ("2", "N", "10", "5")
+    assert values[14] == "1.88"  # CumQty 5.00 at the fill minus the busted 3.12
+    assert not {6, 12, 13, 119, 381} & values.keys()  # no fill economics on a cancel
+
+
+@pytest.mark.parametrize(
+    ("cum_qty", "last_shares", "expected"),
+    [(312, 312, "0"), (500, 312, "1.88"), (100_000_000_000, 1, "999999999.99")],
+)
+def test_bust_cum_qty_is_exact(cum_qty: int, last_shares: int, expected: str) -> None:
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    for execution in (trade.aggressor, trade.passive):
+        execution.last_shares = last_shares
+        execution.order.cum_qty = cum_qty
+    for _, body in trade_bust_execution_reports(normalize_trade(trade), Precision.NANOS):
+        assert dict(body)[14] == expected
+
+
+def test_bust_report_of_an_unpriced_gtd_order() -> None:
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    set_fields(
+        trade.passive.order,
+        type=pb.ORDER_TYPE_MARKET_TO_LIMIT,
+        price=0,
+        time_in_force=pb.TIME_IN_FORCE_GOOD_TILL_TIME,
+        min_qty=100,
+    )
+    trade.passive.order.good_till_time.seconds = 1_790_000_000
+    trade.passive.order.good_till_time.nanos = 123_456_789
+    (_, _), (_, body) = trade_bust_execution_reports(normalize_trade(trade), Precision.MILLIS)
+    values = dict(body)
+    assert 44 not in values  # market-to-limit with no price yet, as in execution_report_body
+    assert (values[40], values[59], values[126], values[110]) == (
+        "K",
+        "6",
+        "20260921-14:13:20.123",
+        "1",
+    )
+
+
+@pytest.mark.parametrize(
+    "state", [number for name, number in enum_values("TradeState") if name not in
+              ("TRADE_STATE_UNDEFINED", "TRADE_STATE_BUSTED")],
+)  # fmt: skip
+def test_no_bust_reports_unless_busted(state: int) -> None:
+    assert (
+        trade_bust_execution_reports(normalize_trade(make_trade(state=state)), Precision.NANOS)
+        == []
+    )
+
+
+# --- timestamps ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("precision", "expected"),
+    [
+        (Precision.SECONDS, "20240517-19:06:47"),
+        (Precision.MILLIS, "20240517-19:06:47.999"),
+        (Precision.MICROS, "20240517-19:06:47.999999"),
+        (Precision.NANOS, "20240517-19:06:47.999999999"),
+    ],
+)
+def test_transact_time_is_the_aggressors_truncated(precision: Precision, expected: str) -> None:
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    trade.aggressor.transact_time.nanos = 999_999_999
+    trade.passive.transact_time.nanos = 5
+    event = normalize_trade(trade)
+    assert event.transact_time_ns == 1_715_972_807_999_999_999
+    assert report_of(trade, precision)[60] == expected
+    (_, aggressor), (_, passive) = trade_bust_execution_reports(event, precision)
+    assert dict(aggressor)[60] == expected
+    fraction = ".000000005"[: precision.digits + 1] if precision.digits else ""
+    assert dict(passive)[60] == f"20240517-19:06:47{fraction}"  # each bust ER: its own fill
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+def _epoch_zero(trade: orders_pb2.Trade) -> None:
+    trade.aggressor.transact_time.Clear()
+    trade.aggressor.transact_time.SetInParent()
+
+
+def _both(path: str, value: object) -> Callable[[orders_pb2.Trade], None]:
+    def apply(trade: orders_pb2.Trade) -> None:
+        mutate(f"aggressor.{path}", value)(trade)
+        mutate(f"passive.{path}", value)(trade)
+
+    return apply
+
+
+BAD_INPUTS: list[tuple[str, Callable[[orders_pb2.Trade], None], str]] = [
+    ("missing id", mutate("id"), "id"),
+    ("SOH in id", mutate("id", "T\x0135=D"), "id"),
+    ("undefined state", mutate("state", 0), "state"),
+    ("unknown state", mutate("state", 10), "state"),
+    ("unknown trade type", mutate("trade_type", 5), "trade_type"),
+    ("SOH in text", mutate("text", "a\x01b"), "text"),
+    ("SOH in trade link id", mutate("trade_link_id", "\x01"), "trade_link_id"),
+    ("missing aggressor", mutate("aggressor"), "aggressor"),
+    ("missing passive", mutate("passive"), "passive"),
+    ("missing aggressor exec id", mutate("aggressor.id"), "aggressor.id"),
+    ("missing passive order", mutate("passive.order"), "passive.order"),
+    ("missing passive order id", mutate("passive.order.id"), "passive.order.id"),
+    ("missing symbol", mutate("aggressor.order.symbol"), "aggressor.order.symbol"),
+    ("price scale absent", mutate("aggressor.order.price_scale"), "aggressor.order.price_scale"),
+    ("price scale negative", mutate("passive.order.price_scale", -1), "passive.order.price_scale"),
+    (
+        "qty scale negative",
+        mutate("passive.order.fractional_quantity_scale", -1),
+        "passive.order.fractional_quantity_scale",
+    ),
+    ("inexact price", _both("order.price_scale", 3), "aggressor.last_px"),
+    ("inexact quantity", _both("order.fractional_quantity_scale", 7), "aggressor.last_shares"),
+    ("missing transact time", mutate("aggressor.transact_time"), "aggressor.transact_time"),
+    ("epoch-zero transact time", _epoch_zero, "aggressor.transact_time"),
+    ("negative nanos", mutate("passive.transact_time.nanos", -1), "passive.transact_time.nanos"),
+    ("bad trade date", mutate("aggressor.transact_trade_date.month", 13),
+     "aggressor.transact_trade_date"),
+    ("unknown execution type", mutate("aggressor.type", 8), "aggressor.type"),
+    ("aggressor not a fill", mutate("aggressor.type", pb.EXECUTION_TYPE_NEW), "aggressor.type"),
+    ("passive canceled", mutate("passive.type", pb.EXECUTION_TYPE_CANCELED), "passive.type"),
+    ("undefined side", mutate("aggressor.order.side", 0), "aggressor.order.side"),
+    ("unknown order state", mutate("passive.order.state", 11), "passive.order.state"),
+    ("SOH in clordid", mutate("passive.order.clord_id", "x\x01"), "passive.order.clord_id"),
+    ("another trade's fill", mutate("passive.trade_id", "1HPT7DPFMC5Z9"), "passive.trade_id"),
+    ("zero quantity", _both("last_shares", 0), "aggressor.last_shares"),
+    ("negative quantity", _both("last_shares", -312), "aggressor.last_shares"),
+    ("CumQty below the fill", mutate("aggressor.order.cum_qty", 311), "aggressor.order.cum_qty"),
+    ("symbols differ", mutate("passive.order.symbol", "other"), "passive.order.symbol"),
+    ("quantities differ", mutate("passive.last_shares", 311), "passive.last_shares"),
+    ("prices differ", mutate("passive.last_px", 98), "passive.last_px"),
+    ("same side twice", mutate("passive.order.side", pb.SIDE_BUY), "passive.order.side"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [(change, field) for _, change, field in BAD_INPUTS],
+    ids=[name for name, _, _ in BAD_INPUTS],
+)
+def test_bad_input_is_a_normalization_error(
+    change: Callable[[orders_pb2.Trade], None], field: str
+) -> None:
+    trade = make_trade()
+    change(trade)
+    with pytest.raises(NormalizationError) as caught:
+        normalize_trade(trade)
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"{field}: ")
+
+
+def test_nested_errors_keep_reason_and_value() -> None:
+    with pytest.raises(NormalizationError) as caught:
+        normalize_trade(
+            make_trade(passive=make_fill(PASSIVE_EXEC_ID, {"id": "O2", "price_scale": -7}))
+        )
+    assert str(caught.value) == "passive.order.price_scale: must be a positive integer (got -7)"
+    assert caught.value.value == -7
+
+
+# --- payload -------------------------------------------------------------------------------
+
+
+def _payload_cases() -> list[orders_pb2.Trade]:
+    bust = make_trade(state=pb.TRADE_STATE_BUSTED, text="Trade busted by exchange operations")
+    cross = make_trade(trade_type=pb.TRADE_TYPE_CROSS, trade_link_id="")
+    cross.passive.order.time_in_force = pb.TIME_IN_FORCE_GOOD_TILL_TIME
+    cross.passive.order.good_till_time.seconds = 1_790_000_000
+    cross.passive.order.manual_order_indicator = pb.MANUAL_ORDER_INDICATOR_MANUAL
+    undefined = make_trade(trade_type=pb.TRADE_TYPE_UNDEFINED, state=pb.TRADE_STATE_REJECTED)
+    undefined.aggressor.ClearField("transact_trade_date")
+    return [make_trade(), bust, cross, undefined]
+
+
+def _assert_identical(left: TradeEvent, right: TradeEvent) -> None:
+    assert left == right
+    for spec in fields(TradeEvent):
+        a, b = getattr(left, spec.name), getattr(right, spec.name)
+        if isinstance(a, TradeSide):
+            for inner in fields(ExecutionEvent):
+                x, y = getattr(a.execution, inner.name), getattr(b.execution, inner.name)
+                assert (type(x), str(x)) == (type(y), str(y)), f"{spec.name}.{inner.name}"
+        else:
+            assert (type(a), str(a)) == (type(b), str(b)), spec.name
+
+
+@pytest.mark.parametrize("trade", _payload_cases())
+def test_payload_round_trip(trade: orders_pb2.Trade) -> None:
+    event = normalize_trade(trade)
+    payload = event.to_payload()
+    back = TradeEvent.from_payload(payload)
+    _assert_identical(event, back)
+    assert back.to_payload() == payload
+    for precision in Precision:
+        assert trade_capture_report_body(back, precision) == trade_capture_report_body(
+            event, precision
+        )
+        assert trade_bust_execution_reports(back, precision) == trade_bust_execution_reports(
+            event, precision
+        )
+
+
+def test_payload_document() -> None:
+    document = json.loads(normalize_trade(make_trade()).to_payload())
+    assert set(document) == {
+        "trade_id", "state", "trade_type", "text", "trade_link_id", "aggressor", "passive",
+    }  # fmt: skip
+    assert (document["state"], document["trade_type"], document["text"]) == ("NEW", "REGULAR", None)
+    assert document["aggressor"]["exec_id"] == AGGRESSOR_EXEC_ID
+    assert document["aggressor"]["aggressor"] is True
+    assert document["passive"]["commission"] == "-0.01"
+    assert document["passive"]["last_qty"] == "3.12"
+    assert set(document["passive"]) == {spec.name for spec in fields(ExecutionEvent)}
+
+
+def _corrupt(change: Callable[[dict[str, Any]], object]) -> bytes:
+    document = json.loads(normalize_trade(make_trade()).to_payload())
+    change(document)
+    return json.dumps(document).encode()
+
+
+CORRUPT_PAYLOADS: list[tuple[str, bytes, str]] = [
+    ("empty", b"", "payload"),
+    ("not json", b"{trade_id", "payload"),
+    ("not utf-8", b"\xff\xfe", "payload"),
+    ("list", b"[]", "payload"),
+    ("null", b"null", "payload"),
+    ("deeply nested", b"[" * 100_000 + b"]" * 100_000, "payload"),
+    ("missing key", _corrupt(lambda d: d.pop("state")), "payload"),
+    ("extra key", _corrupt(lambda d: d.update(extra=1)), "payload"),
+    ("unknown state", _corrupt(lambda d: d.update(state="SETTLED")), "payload.state"),
+    ("state as number", _corrupt(lambda d: d.update(state=2)), "payload.state"),
+    ("proto state name", _corrupt(lambda d: d.update(state="TRADE_STATE_NEW")), "payload.state"),
+    ("unknown trade type", _corrupt(lambda d: d.update(trade_type="SWAP")), "payload.trade_type"),
+    ("null trade id", _corrupt(lambda d: d.update(trade_id=None)), "payload.trade_id"),
+    ("text as number", _corrupt(lambda d: d.update(text=5)), "payload.text"),
+    ("side as string", _corrupt(lambda d: d.update(passive="x")), "payload.passive"),
+    ("side as null", _corrupt(lambda d: d.update(aggressor=None)), "payload.aggressor"),
+    ("side missing key", _corrupt(lambda d: d["passive"].pop("price")), "payload.passive"),
+    ("side decimal as number",
+     _corrupt(lambda d: d["passive"].update(last_px=0.97)), "payload.passive.last_px"),
+    ("side decimal NaN",
+     _corrupt(lambda d: d["aggressor"].update(commission="NaN")), "payload.aggressor.commission"),
+    ("side bool as int",
+     _corrupt(lambda d: d["aggressor"].update(aggressor=1)), "payload.aggressor.aggressor"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [(payload, field) for _, payload, field in CORRUPT_PAYLOADS],
+    ids=[name for name, _, _ in CORRUPT_PAYLOADS],
+)
+def test_corrupt_payload_is_a_normalization_error(payload: bytes, field: str) -> None:
+    with pytest.raises(NormalizationError) as caught:
+        TradeEvent.from_payload(payload)
+    assert caught.value.field == field
+
+
+# --- the stock FIX50SP2 dictionary, as a validating QuickFIX client applies it -------------
+
+
+@dataclass
+class MessageSpec:
+    """One message as declared in a QuickFIX data dictionary, components flattened."""
+
+    top: list[int] = field(default_factory=list)  # top-level tags in declaration order
+    groups: dict[int, list[int]] = field(default_factory=dict)  # NumInGroup -> member tags
+    values: dict[int, set[str]] = field(default_factory=dict)  # tag -> listed enum values
+    types: dict[int, str] = field(default_factory=dict)
+
+
+def _load_message(path: str, msg_type: str) -> MessageSpec:
+    root = ET.parse(path).getroot()
+    fields_node, components_node, messages_node = (
+        root.find(n) for n in ("fields", "components", "messages")
+    )
+    assert fields_node is not None and components_node is not None and messages_node is not None
+    spec = MessageSpec()
+    numbers: dict[str, int] = {}
+    for node in fields_node:
+        number = int(node.attrib["number"])
+        numbers[node.attrib["name"]] = number
+        spec.types[number] = node.attrib["type"]
+        spec.values[number] = {value.attrib["enum"] for value in node.iter("value")}
+    components = {node.attrib["name"]: node for node in components_node}
+
+    def members(node: ET.Element) -> Iterator[ET.Element]:
+        for child in node:
+            if child.tag == "component":
+                yield from members(components[child.attrib["name"]])
+            else:
+                yield child
+
+    def walk(node: ET.Element, into: list[int]) -> None:
+        for child in members(node):
+            tag = numbers[child.attrib["name"]]
+            into.append(tag)
+            if child.tag == "group":
+                spec.groups[tag] = []
+                walk(child, spec.groups[tag])
+
+    (message,) = (m for m in messages_node if m.attrib["msgtype"] == msg_type)
+    walk(message, spec.top)
+    return spec
+
+
+_DICTIONARY = os.environ.get("FIXBRIDGE_FIX50SP2_XML", "")
+_HAVE_DICTIONARY = bool(_DICTIONARY) and Path(_DICTIONARY).is_file()
+needs_dictionary = pytest.mark.skipif(
+    not _HAVE_DICTIONARY, reason="set FIXBRIDGE_FIX50SP2_XML to the stock QuickFIX FIX50SP2.xml"
+)
+
+
+@cache
+def _spec(msg_type: str) -> MessageSpec:
+    return _load_message(_DICTIONARY, msg_type)
+
+
+_FORMATS: Mapping[str, re.Pattern[str]] = {
+    "PRICE": re.compile(r"-?\d+(\.\d+)?"),
+    "QTY": re.compile(r"-?\d+(\.\d+)?"),
+    "AMT": re.compile(r"-?\d+(\.\d+)?"),
+    "INT": re.compile(r"-?\d+"),
+    "NUMINGROUP": re.compile(r"[1-9]\d*"),
+    "BOOLEAN": re.compile(r"[YN]"),
+    "CHAR": re.compile(r"."),
+    "UTCTIMESTAMP": re.compile(r"\d{8}-\d{2}:\d{2}:\d{2}(\.(\d{3}|\d{6}|\d{9}))?"),
+    "LOCALMKTDATE": re.compile(r"\d{8}"),
+    "STRING": re.compile(r"[^\x01]+", re.DOTALL),
+}
+
+
+def check_against_dictionary(body: list[tuple[int, str]], spec: MessageSpec) -> None:
+    """Every tag defined at its level, once, in declaration order; groups (also nested ones)
+    with the declared number of entries, each starting with the delimiter; listed values."""
+    position = _check_level(body, 0, spec.top, spec, entry=False)
+    assert position == len(body), f"tag {body[position][0]} is not defined for the message"
+
+
+def _check_level(
+    body: list[tuple[int, str]],
+    position: int,
+    members: list[int],
+    spec: MessageSpec,
+    *,
+    entry: bool,
+) -> int:
+    index_of = {tag: index for index, tag in enumerate(members)}
+    last = -1
+    while position < len(body):
+        tag, value = body[position]
+        if tag not in index_of:
+            assert entry, f"tag {tag} is not defined for the message"
+            break  # the group entry ends here
+        index = index_of[tag]
+        if entry and index == 0 and last >= 0:
+            break  # the next entry starts
+        assert index > last, f"tag {tag} repeated or out of declaration order"
+        last = index
+        assert value, f"tag {tag} is empty"
+        if spec.values[tag]:
+            assert value in spec.values[tag], f"{tag}={value} is not a listed value"
+        pattern = _FORMATS.get(spec.types[tag])
+        assert pattern is not None, f"no format check for type {spec.types[tag]} of tag {tag}"
+        assert pattern.fullmatch(value), f"{tag}={value!r} is not a valid {spec.types[tag]}"
+        position += 1
+        if tag in spec.groups:
+            group = spec.groups[tag]
+            for _ in range(int(value)):
+                assert position < len(body) and body[position][0] == group[0], (
+                    f"group {tag} entry must start with {group[0]}"
+                )
+                position = _check_level(body, position, group, spec, entry=True)
+            assert position == len(body) or body[position][0] != group[0], f"too many {tag}"
+    return position
+
+
+@needs_dictionary
+def test_dictionary_checker_catches_violations() -> None:
+    spec = _spec("AE")
+    good = trade_capture_report_body(normalize_trade(make_trade()), Precision.NANOS)
+    check_against_dictionary(good, spec)
+    first_side = [tag for tag, _ in good].index(54)
+    bad_bodies = [
+        [*good, (7928, "smp-1")],  # user-defined tag
+        [(tag, "9") if tag == 487 else (tag, value) for tag, value in good],  # unlisted value
+        [(tag, "") if tag == 58 else (tag, value) for tag, value in good],  # empty value
+        [(tag, "3") if tag == 552 else (tag, value) for tag, value in good],  # wrong count
+        [(tag, "1") if tag == 552 else (tag, value) for tag, value in good],  # too many entries
+        good[:first_side] + good[first_side + 1 :],  # entry without its delimiter
+        [(37, "x") if tag == 1427 else (1427, v) if tag == 37 else (tag, v) for tag, v in good],
+        [(60, "20240517-19:06:47"), *good],  # out of declaration order
+        [*good[:5], (150, "F"), *good[5:]],  # repeated tag
+        [(tag, "Z") if tag == 1057 else (tag, value) for tag, value in good],  # bad boolean
+        [(tag, "999") if tag == 452 else (tag, value) for tag, value in good],  # nested group
+        [(tag, "1.2.3") if tag == 12 else (tag, value) for tag, value in good],  # bad Amt
+    ]
+    for bad in bad_bodies:
+        with pytest.raises(AssertionError):
+            check_against_dictionary(bad, spec)
+
+
+@needs_dictionary
+def test_every_fix_value_of_the_trade_tables_is_in_the_stock_dictionary() -> None:
+    spec = _spec("AE")
+    for tag, table in [
+        (487, enums.TRADE_REPORT_TRANS_TYPE),
+        (856, enums.TRADE_REPORT_TYPE),
+        (939, enums.TRD_RPT_STATUS),
+        (150, enums.TRADE_EXEC_TYPE),
+        (828, enums.TRD_TYPE),
+        (829, enums.TRD_SUB_TYPE),
+    ]:
+        assert set(table.values()) <= spec.values[tag], tag
+    assert {"F", "H"} <= _spec("8").values[150]
+
+
+def _validator() -> Callable[[str, list[tuple[int, str]]], None]:
+    """Validate a body the way a QuickFIX acceptor/initiator with validation on would."""
+    quickfix = pytest.importorskip("quickfix")
+    simplefix = pytest.importorskip("simplefix")
+    transport_path = Path(_DICTIONARY).with_name("FIXT11.xml")
+    if not transport_path.is_file():
+        pytest.skip("FIXT11.xml not next to FIX50SP2.xml")
+    application = quickfix.DataDictionary(_DICTIONARY)
+    transport = quickfix.DataDictionary(str(transport_path))
+    for dictionary in (application, transport):
+        dictionary.checkFieldsOutOfOrder(True)
+        dictionary.checkFieldsHaveValues(True)
+        dictionary.checkUserDefinedFields(True)
+
+    def validate(msg_type: str, body: list[tuple[int, str]]) -> None:
+        message = simplefix.FixMessage()
+        header = [(8, "FIXT.1.1"), (35, msg_type), (49, "BRIDGE"), (56, "CLIENT"), (34, "7")]
+        for tag, value in [*header, (52, "20240517-19:06:47.977"), *body]:
+            message.append_pair(tag, value)
+        parsed = quickfix.Message(message.encode().decode("utf-8"), transport, application, True)
+        quickfix.DataDictionary.validate(parsed, transport, application)
+
+    return validate
+
+
+@cache
+def _cached_validator() -> Callable[[str, list[tuple[int, str]]], None]:
+    return _validator()
+
+
+def _check_bodies(event: TradeEvent, precision: Precision, *, quickfix: bool) -> int:
+    """Check the report and every bust ER of ``event``; returns how many ERs there were."""
+    report = trade_capture_report_body(event, precision)
+    busts = trade_bust_execution_reports(event, precision)
+    for tag, value in report + [pair for _, body in busts for pair in body]:
+        assert isinstance(tag, int) and 0 < tag < 5000
+        assert isinstance(value, str) and value and "\x01" not in value
+    assert not HEADER_AND_TRAILER & {tag for tag, _ in report}
+    if _HAVE_DICTIONARY:
+        check_against_dictionary(report, _spec("AE"))
+        for _, body in busts:
+            check_against_dictionary(body, _spec("8"))
+    if quickfix:
+        validate = _cached_validator()
+        validate("AE", report)
+        for _, body in busts:
+            validate("8", body)
+    return len(busts)
+
+
+@cache
+def simulator_trades(count: int = 2_000, seed: int = 20_240_517) -> tuple[orders_pb2.Trade, ...]:
+    """At least ``count`` Trade messages (NEW, CLEARED, some BUSTED) from the seeded market."""
+    model = MarketModel(seed)
+    now = 1_770_000_000_000_000_000
+    trades: list[orders_pb2.Trade] = []
+    while len(trades) < count:
+        now += 50_000_000
+        trades.extend(model.step(now).trades)
+    return tuple(trades)
+
+
+def test_simulator_trades_normalize_and_round_trip() -> None:
+    trades = simulator_trades()
+    assert len(trades) >= 2_000
+    events = [normalize_trade(trade) for trade in trades]
+    assert {event.state for event in events} == {"NEW", "CLEARED", "BUSTED"}
+    assert {event.trade_type for event in events} == {"REGULAR", "BLOCK", "CROSS",
+                                                      "REQUEST_FOR_QUOTE"}  # fmt: skip
+    assert len({event.upstream_id for event in events}) == len(events)  # nothing is resent
+    for event in events:
+        assert TradeEvent.from_payload(event.to_payload()) == event
+        assert len(event.firms) in (1, 2) and len(event.accounts) in (1, 2)
+
+
+@needs_dictionary
+def test_quickfix_accepts_every_simulator_trade() -> None:
+    precisions = list(Precision)
+    busted_sides = 0
+    for number, trade in enumerate(simulator_trades()):
+        busted_sides += _check_bodies(
+            normalize_trade(trade), precisions[number % len(precisions)], quickfix=True
+        )
+    assert busted_sides >= 10  # the simulator busts ~2% of trades; both sides get an ER
+
+
+@needs_dictionary
+def test_quickfix_accepts_every_state_and_type() -> None:
+    for _, state in enum_values("TradeState")[1:]:
+        for _, trade_type in enum_values("TradeType"):
+            for trade in _payload_cases():
+                set_fields(trade, state=state, trade_type=trade_type)
+                for precision in Precision:
+                    _check_bodies(normalize_trade(trade), precision, quickfix=True)
+
+
+@needs_dictionary
+def test_quickfix_rejects_what_the_stock_dictionary_does_not_define() -> None:
+    validate = _cached_validator()
+    report = trade_capture_report_body(normalize_trade(make_trade()), Precision.NANOS)
+    validate("AE", report)
+    with pytest.raises(Exception, match="167"):
+        validate("AE", [*report, (167, "EVENT")])
+    with pytest.raises(Exception, match="828"):
+        validate("AE", [(tag, "99") if tag == 828 else (tag, v) for tag, v in report])
+    with pytest.raises(Exception, match="7928"):
+        validate("AE", [*report, (7928, "x")])
+
+
+# --- properties: total over arbitrary protobufs ----------------------------------------------
+
+TRADES = st.builds(
+    lambda values: orders_pb2.Trade(**_without_none(values)),
+    st.fixed_dictionaries(
+        {
+            "id": TEXTS,
+            "aggressor": st.one_of(st.none(), EXECUTIONS),
+            "passive": st.one_of(st.none(), EXECUTIONS),
+            "trade_type": ENUMS,
+            "state": ENUMS,
+            "reporting_counterparty": ENUMS,
+            "text": TEXTS,
+            "trade_link_id": TEXTS,
+        }
+    ),
+)
+
+
+def _plausible_trade(trade: orders_pb2.Trade) -> orders_pb2.Trade:
+    """Nudge a random trade towards valid, so the success path gets exercised too."""
+    plausible = orders_pb2.Trade()
+    plausible.CopyFrom(trade)
+    plausible.id = plausible.id.replace("\x01", "") or "T1"
+    set_fields(
+        plausible,
+        state=abs(plausible.state) % 9 + 1,
+        trade_type=abs(plausible.trade_type) % 5,
+    )
+    plausible.text = plausible.text.replace("\x01", "")
+    plausible.trade_link_id = plausible.trade_link_id.replace("\x01", "")
+    aggressor, passive = _plausible(plausible.aggressor), _plausible(plausible.passive)
+    aggressor.last_shares = abs(aggressor.last_shares) % 10**12 + 1
+    set_fields(
+        passive,
+        last_shares=aggressor.last_shares,
+        last_px=aggressor.last_px,
+    )
+    set_fields(
+        passive.order,
+        symbol=aggressor.order.symbol,
+        price_scale=aggressor.order.price_scale,
+        fractional_quantity_scale=aggressor.order.fractional_quantity_scale,
+    )
+    for execution, side in ((aggressor, pb.SIDE_BUY), (passive, pb.SIDE_SELL)):
+        execution.type = (
+            pb.EXECUTION_TYPE_FILL if execution.aggressor else pb.EXECUTION_TYPE_PARTIAL_FILL
+        )
+        execution.order.side = side
+        execution.order.cum_qty = max(execution.order.cum_qty, execution.last_shares)
+        if execution.trade_id:
+            execution.trade_id = plausible.id
+    if aggressor.transact_time.seconds % 2:
+        aggressor.order.side, passive.order.side = pb.SIDE_SELL, pb.SIDE_BUY
+    plausible.aggressor.CopyFrom(aggressor)
+    plausible.passive.CopyFrom(passive)
+    return plausible
+
+
+def _check_total(trade: orders_pb2.Trade) -> bool:
+    """Either a NormalizationError, or an event whose bodies render at every precision."""
+    try:
+        event = normalize_trade(trade)
+    except NormalizationError as error:
+        assert error.field
+        assert str(error).startswith(error.field)
+        return False
+    for precision in Precision:
+        _check_bodies(event, precision, quickfix=False)
+    _assert_identical(TradeEvent.from_payload(event.to_payload()), event)
+    return True
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TRADES)
+def test_arbitrary_trades_normalize_or_raise_normalization_error(trade: orders_pb2.Trade) -> None:
+    _check_total(trade)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TRADES)
+def test_nearly_valid_trades_normalize(trade: orders_pb2.Trade) -> None:
+    assert _check_total(_plausible_trade(trade))
+
+
+@needs_dictionary
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TRADES, st.sampled_from(list(Precision)))
+def test_quickfix_accepts_arbitrary_valid_trades(
+    trade: orders_pb2.Trade, precision: Precision
+) -> None:
+    _check_bodies(normalize_trade(_plausible_trade(trade)), precision, quickfix=True)
