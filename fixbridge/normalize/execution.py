@@ -483,9 +483,14 @@ def _body(event: ExecutionEvent, precision: Precision) -> list[tuple[int, str]]:
     if event.min_qty is not None:
         out.append((110, fix_decimal(event.min_qty)))
     _put(out, 58, event.text)
+    out.append((797, COPY_MSG_INDICATOR))
     if event.manual_order_indicator is not None:
         out.append((1028, _FIX_BOOLEAN[event.manual_order_indicator]))
     return out
+
+
+# CopyMsgIndicator(797)=Y: every message fixbridge sends is a copy, never an order response.
+COPY_MSG_INDICATOR = "Y"
 
 
 def _put(out: list[tuple[int, str]], tag: int, value: str | None) -> None:

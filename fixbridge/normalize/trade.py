@@ -46,6 +46,7 @@ from fixbridge.normalize.execution import (
     _PRODUCT_OTHER,
     _SECURITY_ID_SOURCE_EXCHANGE_SYMBOL,
     _UNPRICED_ORD_TYPES,
+    COPY_MSG_INDICATOR,
     ExecutionEvent,
     _decode_str,
     _optional_text,
@@ -387,6 +388,7 @@ def _report_body(event: TradeEvent, precision: Precision) -> list[tuple[int, str
     text = _text(event)
     for side in event.sides:
         out += _report_side(side, text)
+    out.append((797, COPY_MSG_INDICATOR))  # declared after the sides group
     return out
 
 
@@ -471,7 +473,7 @@ def _bust_body(event: TradeEvent, side: TradeSide, precision: Precision) -> list
     out.append((60, format_utc_timestamp(fill.transact_time_ns, precision)))
     if fill.min_qty is not None:
         out.append((110, fix_decimal(fill.min_qty)))
-    out.append((58, _text(event)))
+    out += [(58, _text(event)), (797, COPY_MSG_INDICATOR)]
     if fill.manual_order_indicator is not None:
         out.append((1028, _FIX_BOOLEAN[fill.manual_order_indicator]))
     return out

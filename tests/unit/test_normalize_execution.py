@@ -438,7 +438,7 @@ def test_core_fields_and_order() -> None:
     assert [tag for tag, _ in body] == [
         37, 11, 453, 448, 447, 452, 448, 447, 452, 448, 447, 452,
         17, 150, 39, 1, 55, 48, 22, 460, 54, 38, 40, 44, 99, 59,
-        32, 31, 151, 14, 6, 60,
+        32, 31, 151, 14, 6, 60, 797,
     ]  # fmt: skip
     values = dict(body)
     assert values[37] == "1HQ4A5T0EDM07"

@@ -140,10 +140,13 @@ def report_of(trade: orders_pb2.Trade, precision: Precision = Precision.NANOS) -
 
 
 def side_entries(body: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
-    """The NoSides entries of a report body, each from its Side(54) on."""
+    """The NoSides entries of a report body, each from its Side(54) on (the group ends at the
+    first tag after it that is declared outside the group: CopyMsgIndicator)."""
     start = [tag for tag, _ in body].index(552) + 1
     entries: list[list[tuple[int, str]]] = []
     for tag, value in body[start:]:
+        if tag == 797:
+            break
         if tag == 54:
             entries.append([])
         entries[-1].append((tag, value))
@@ -317,7 +320,7 @@ def test_report_fields_and_order() -> None:
                  37, 11]  # fmt: skip
     assert [tag for tag, _ in body] == [
         571, 1003, 487, 856, 939, 828, 150, 325, 820, 880, 55, 48, 22, 460, 32, 31, 75, 60, 552,
-        *side_tags, *side_tags,
+        *side_tags, *side_tags, 797,
     ]  # fmt: skip
     report = dict(body[:19])
     assert report == {
@@ -547,7 +550,7 @@ def test_bust_report_fields_and_order() -> None:
         (54, "1"), (38, "3.12"), (40, "2"), (44, "0.97"), (99, "0"), (59, "0"),
         (1057, "Y"), (32, "3.12"), (31, "0.97"), (151, "0"), (14, "0"),
         (75, "20240517"), (60, "20240517-19:06:47.977"),
-        (58, "BUSTED: Trade busted by exchange operations"), (1028, "N"),
+        (58, "BUSTED: Trade busted by exchange operations"), (797, "Y"), (1028, "N"),
     ]  # fmt: skip
     values = dict(passive_body)
     assert (values[17], values[19], values[150], values[39]) == (
