@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fixbridge.app import Bridge
-from fixbridge.config import BridgeConfig, FixConfig, JournalConfig, SessionConfig, UpstreamConfig
+from fixbridge.config import (
+    BridgeConfig,
+    FixConfig,
+    JournalConfig,
+    ScopeConfig,
+    SessionConfig,
+    UpstreamConfig,
+)
 from fixbridge.fix.console import ConsoleClient
 from fixbridge.simulator.server import SimulatorServer
 
@@ -30,7 +37,14 @@ def demo_config(upstream_port: int, journal: Path) -> BridgeConfig:
         journal=JournalConfig(path=journal, synchronous="normal"),
         fix=FixConfig(host="127.0.0.1", port=0),
         sessions=(
-            SessionConfig(name="demo", sender_comp_id=DEMO_SENDER, target_comp_id=DEMO_CLIENT),
+            SessionConfig(
+                name="demo",
+                sender_comp_id=DEMO_SENDER,
+                target_comp_id=DEMO_CLIENT,
+                scope=ScopeConfig(
+                    message_kinds=("executions", "trades", "instruments", "positions")
+                ),
+            ),
         ),
     )
 

@@ -26,13 +26,21 @@ TAG_NAMES: dict[int, str] = {
     452: "PartyRole", 453: "NoPartyIDs", 460: "Product", 789: "NextExpectedMsgSeqNum",
     797: "CopyMsgIndicator", 828: "TrdType", 880: "TrdMatchID", 1028: "ManualOrderIndicator",
     1057: "AggressorIndicator",
-    1137: "DefaultApplVerID",
+    1137: "DefaultApplVerID", 107: "SecurityDesc", 325: "UnsolicitedIndicator",
+    326: "SecurityTradingStatus", 487: "TradeReportTransType", 552: "NoSides",
+    571: "TradeReportID", 625: "TradingSessionSubID", 702: "NoPositions", 703: "PosType",
+    704: "LongQty", 705: "ShortQty", 707: "PosAmtType", 708: "PosAmt", 715: "ClearingBusinessDate",
+    721: "PosMaintRptID", 724: "PosReqType", 728: "PosReqResult", 753: "NoPosAmt",
+    820: "TradeLinkID", 829: "TrdSubType", 856: "TradeReportType", 939: "TrdRptStatus",
+    965: "SecurityStatus", 1003: "TradeID", 1055: "PositionCurrency", 1427: "SideExecID",
+    2096: "PosAmtStreamDesc",
 }  # fmt: skip
 
 MSG_TYPES = {
     "0": "Heartbeat", "1": "TestRequest", "2": "ResendRequest", "3": "Reject",
     "4": "SequenceReset", "5": "Logout", "8": "ExecutionReport", "A": "Logon",
-    "j": "BusinessMessageReject",
+    "j": "BusinessMessageReject", "AE": "TradeCaptureReport", "f": "SecurityStatus",
+    "AP": "PositionReport",
 }  # fmt: skip
 
 VALUE_LABELS: dict[int, dict[str, str]] = {
@@ -55,6 +63,11 @@ VALUE_LABELS: dict[int, dict[str, str]] = {
     1057: {"Y": "Aggressor", "N": "Passive"},
     43: {"Y": "PossibleDuplicate"},
     1137: {"9": "FIX50SP2"},
+    487: {"0": "New", "1": "Cancel", "2": "Replace"},
+    939: {"0": "Accepted", "1": "Rejected", "2": "Cancelled"},
+    326: {"1": "OpeningDelay", "2": "TradingHalt", "4": "NoOpenNoResume", "17": "ReadyToTrade",
+          "18": "NotAvailableForTrading", "19": "NotTradedOnThisMarket", "21": "PreOpen",
+          "24": "PreCross", "26": "PostClose"},
 }  # fmt: skip
 
 _QUIET = frozenset({8, 9, 10, 49, 56})
