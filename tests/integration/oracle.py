@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from fixbridge.proto.polymarket.v1 import trading_pb2
 
@@ -76,3 +77,86 @@ def mismatches(expected: dict[int, str | Decimal], received: dict[int, str]) -> 
         elif got != want:
             problems.append(f"tag {tag}: got {got!r}, expected {want!r}")
     return problems
+
+
+# --- the other three streams ----------------------------------------------------------------
+# Written from the exchange spec and specs/mapping.md's decisions, not from fixbridge's code.
+
+INSTRUMENT_STATES = {0: "CLOSED", 1: "OPEN", 2: "PREOPEN", 3: "SUSPENDED", 4: "EXPIRED",
+                     5: "TERMINATED", 6: "HALTED", 7: "MATCH_AND_CLOSE_AUCTION",
+                     8: "PENDING"}  # fmt: skip
+SECURITY_TRADING_STATUS = {0: "26", 1: "17", 2: "21", 3: "18", 4: "19", 5: "4", 6: "2",
+                           7: "24", 8: "1"}  # fmt: skip
+TRADE_STATES = {1: "NEW", 2: "CLEARED", 3: "BUSTED", 4: "INFLIGHT", 5: "PENDING_RISK",
+                6: "PENDING_CLEARED", 7: "REJECTED", 8: "CLEARING_ACKNOWLEDGED",
+                9: "RETRY_REQUEST"}  # fmt: skip
+
+
+def rfc3339_to_fix(text: str) -> str:
+    """``2026-11-21T11:04:08.286771652Z`` -> ``20261121-11:04:08.286771652``."""
+    head, _, frac = text.rstrip("Z").partition(".")
+    stamp = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").strftime("%Y%m%d-%H:%M:%S")
+    return f"{stamp}.{frac.ljust(9, '0')}"
+
+
+def expected_security_status(instrument: Any) -> dict[int, str | Decimal]:
+    return {
+        55: instrument.symbol,
+        48: instrument.symbol,
+        22: "8",
+        326: SECURITY_TRADING_STATUS[instrument.state],
+        58: INSTRUMENT_STATES[instrument.state],
+        60: rfc3339_to_fix(instrument.metadata["update_time"]),
+    }
+
+
+def _split(net: Decimal) -> tuple[Decimal, Decimal]:
+    return (net, Decimal(0)) if net >= 0 else (Decimal(0), -net)
+
+
+def expected_position_report(
+    change: Any, price_scale: int, qty_scale: int
+) -> tuple[dict[int, str | Decimal], dict[str, tuple[Decimal, Decimal]], dict[str, Decimal]]:
+    """Top-level fields, PositionQty by PosType (long, short), PosAmt by PosAmtType."""
+    p = change.position
+    qty = Decimal(qty_scale)
+    money = Decimal(price_scale) * qty
+    update_ns = p.update_time.seconds * 1_000_000_000 + p.update_time.nanos
+    fields: dict[int, str | Decimal] = {
+        721: f"{p.account}:{p.symbol}:{update_ns}",
+        1: p.account,
+        55: p.symbol,
+        715: datetime.fromtimestamp(p.update_time.seconds, UTC).strftime("%Y%m%d"),
+        60: _utc(p.update_time.seconds, p.update_time.nanos),
+    }
+    quantities = {
+        "SOD": _split(Decimal(p.bod_position) / qty),
+        "TQ": (Decimal(p.qty_bought) / qty, Decimal(p.qty_sold) / qty),
+        "NET": _split(Decimal(p.net_position) / qty),
+    }
+    amounts = {"PREM": Decimal(p.cost) / money, "TVAR": Decimal(p.realized) / money}
+    return fields, quantities, amounts
+
+
+def expected_trade_capture(trade: Any) -> tuple[dict[int, str | Decimal], list[dict[int, str]]]:
+    """Top-level fields and, aggressor first, each side's identifying fields."""
+    a = trade.aggressor
+    state = TRADE_STATES[trade.state]
+    qty = Decimal(a.order.fractional_quantity_scale or 1)
+    fields: dict[int, str | Decimal] = {
+        571: f"{trade.id}-{state}",
+        1003: trade.id,
+        880: trade.id,
+        487: {"NEW": "0", "BUSTED": "1"}.get(state, "2"),
+        939: {"BUSTED": "2", "REJECTED": "1"}.get(state, "0"),
+        55: a.order.symbol,
+        32: Decimal(a.last_shares) / qty,
+        31: Decimal(a.last_px) / Decimal(a.order.price_scale),
+        60: _utc(a.transact_time.seconds, a.transact_time.nanos),
+    }
+    sides = [
+        {54: SIDE[e.order.side], 1427: e.id, 37: e.order.id, 11: e.order.clord_id,
+         1: e.order.account, 1057: flag}
+        for e, flag in ((trade.aggressor, "Y"), (trade.passive, "N"))
+    ]  # fmt: skip
+    return fields, sides

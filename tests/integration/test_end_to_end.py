@@ -10,14 +10,22 @@ import random
 import sqlite3
 import time
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fixbridge.simulator.server import SimulatorThread
 from tests.integration.bridge_proc import BridgeProcess, write_config
-from tests.integration.oracle import expected_execution_report, mismatches
-from tests.integration.qfharness import QuickFixClient, free_tcp_port
+from tests.integration.oracle import (
+    expected_execution_report,
+    expected_position_report,
+    expected_security_status,
+    expected_trade_capture,
+    mismatches,
+)
+from tests.integration.qfharness import FixMessage, QuickFixClient, free_tcp_port
 
 pytestmark = pytest.mark.integration
 
@@ -199,7 +207,9 @@ def test_quickfix_receives_all_four_message_kinds_without_rejects(
         with BridgeProcess(config, tmp_path / "bridge.log", fix_port) as bridge:
             sim.wait_for_executions(total, timeout=60)
             positions = sim.position_changes()
-            trades = {(t.id, t.state) for t in sim.trades()}
+            trade_log, instrument_log = sim.trades(), sim.instruments()
+            executions = sim.executions()
+            trades = {(t.id, t.state) for t in trade_log}
             busts = sum(1 for _, state in trades if state == 3)  # TRADE_STATE_BUSTED
             states = {(i.symbol, i.state, i.metadata["update_time"]) for i in sim.instruments()}
             client = QuickFixClient(
@@ -232,3 +242,62 @@ def test_quickfix_receives_all_four_message_kinds_without_rejects(
     report_ids = [m.get(721) for m in received if m.msg_type == "AP"]
     assert len(set(report_ids)) == len(positions)
     assert {m.get(55) for m in received if m.msg_type == "f"} == {s for s, _, _ in states}
+    problems = _compare_every_kind(received, executions, trade_log, instrument_log, positions)
+    assert problems == [], "\n".join(problems[:20])
+
+
+def _compare_every_kind(
+    received: list[FixMessage],
+    executions: list[Any],
+    trades: list[Any],
+    instruments: list[Any],
+    positions: list[Any],
+) -> list[str]:
+    """Each received message against the gRPC message it came from, field by field."""
+    problems: list[str] = []
+    reports = {m.get(17): m for m in received if m.msg_type == "8" and m.get(150) != "H"}
+    for e in executions:
+        problems += [
+            f"ER {e.id}: {p}"
+            for p in mismatches(expected_execution_report(e), reports[e.id].fields)
+        ]
+    captures = {m.get(571): m for m in received if m.msg_type == "AE"}
+    for t in {(t.id, t.state): t for t in trades}.values():
+        fields, sides = expected_trade_capture(t)
+        message = captures[str(fields[571])]
+        problems += [f"AE {fields[571]}: {p}" for p in mismatches(fields, message.fields)]
+        got_sides = [dict(entry) for entry in message.group(552, 54, SIDE_TAGS)]
+        for want, got in zip(sides, got_sides, strict=True):
+            problems += [f"AE {fields[571]} side: {p}" for p in mismatches(dict(want), got)]
+    statuses = {(m.get(55), m.get(58), m.get(60)): m for m in received if m.msg_type == "f"}
+    for i in instruments:
+        want = expected_security_status(i)
+        message = statuses[(i.symbol, str(want[58]), str(want[60]))]
+        problems += [f"f {i.symbol}: {p}" for p in mismatches(want, message.fields)]
+    scales = {i.symbol: (i.price_scale, i.fractional_qty_scale or 1) for i in instruments}
+    by_report_id = {m.get(721): m for m in received if m.msg_type == "AP"}
+    for change in positions:
+        fields, quantities, amounts = expected_position_report(
+            change, *scales[change.position.symbol]
+        )
+        message = by_report_id[str(fields[721])]
+        problems += [f"AP {fields[721]}: {p}" for p in mismatches(fields, message.fields)]
+        got_qty = {d[703]: (Decimal(d[704]), Decimal(d[705]))
+                   for d in map(dict, message.group(702, 703, (704, 705)))}  # fmt: skip
+        got_amt = {
+            d[707]: Decimal(d[708]) for d in map(dict, message.group(753, 707, (708, 2096, 1055)))
+        }
+        for pos_type, want_qty in quantities.items():
+            if got_qty.get(pos_type) != want_qty:
+                problems.append(
+                    f"AP {fields[721]} {pos_type}: {got_qty.get(pos_type)} != {want_qty}"
+                )
+        for amt_type, want_amt in amounts.items():
+            if got_amt.get(amt_type) != want_amt:
+                problems.append(
+                    f"AP {fields[721]} {amt_type}: {got_amt.get(amt_type)} != {want_amt}"
+                )
+    return problems
+
+
+SIDE_TAGS = (1427, 453, 448, 447, 452, 1, 12, 13, 58, 1057, 37, 11)
