@@ -34,7 +34,7 @@ if ! "$VPY" -c 'import quickfix' 2>/dev/null; then
     "$VPY" -m pip install --quiet --disable-pip-version-check 'quickfix==1.16.0'
 fi
 echo "== ruff"
-"$VPY" -m ruff check fixbridge tests
+"$VPY" -m ruff check fixbridge tests bench specs
 echo "== mypy"
 "$VPY" -m mypy fixbridge
 echo "== pytest"

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from fixbridge.normalize.execution import (
 from fixbridge.normalize.timestamps import Precision
 from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
 from fixbridge.proto.polymarket.v1 import trading_pb2
+from tests.quickfix_validation import validate_everywhere
 
 # 2024-05-17T19:06:47.977567695Z, as in the exchange's order-entry fill example.
 TRANSACT = {"seconds": 1_715_972_807, "nanos": 977_567_695}
@@ -1083,30 +1084,8 @@ def test_nearly_valid_executions_normalize(execution: trading_pb2.Execution) -> 
 
 
 def _quickfix_validator() -> Callable[[list[tuple[int, str]]], None]:
-    """Validate a body the way a QuickFIX acceptor/initiator with validation on would."""
-    quickfix = pytest.importorskip("quickfix")
-    simplefix = pytest.importorskip("simplefix")
-    transport_path = Path(_DICTIONARY).with_name("FIXT11.xml")
-    if not transport_path.is_file():
-        pytest.skip("FIXT11.xml not next to FIX50SP2.xml")
-    application = quickfix.DataDictionary(_DICTIONARY)
-    transport = quickfix.DataDictionary(str(transport_path))
-    for dictionary in (application, transport):
-        dictionary.checkFieldsOutOfOrder(True)
-        dictionary.checkFieldsHaveValues(True)
-        dictionary.checkUserDefinedFields(True)
-
-    def validate(body: list[tuple[int, str]]) -> None:
-        message = simplefix.FixMessage()
-        for tag, value in [(8, "FIXT.1.1"), (35, "8"), (49, "BRIDGE"), (56, "CLIENT"), (34, "7")]:
-            message.append_pair(tag, value)
-        message.append_pair(52, "20240517-19:06:47.977")
-        for tag, value in body:
-            message.append_pair(tag, value)
-        parsed = quickfix.Message(message.encode().decode("utf-8"), transport, application, True)
-        quickfix.DataDictionary.validate(parsed, transport, application)
-
-    return validate
+    """Validate an ExecutionReport body as QuickFIX would, with the stock dictionaries and ours."""
+    return partial(validate_everywhere, "8")
 
 
 @needs_dictionary
@@ -1130,6 +1109,5 @@ def test_quickfix_accepts_arbitrary_valid_bodies(
     validate(execution_report_body(normalize_execution(_plausible(execution)), precision))
 
 
-@cache
 def _cached_quickfix_validator() -> Callable[[list[tuple[int, str]]], None]:
     return _quickfix_validator()

@@ -12,8 +12,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields, replace
-from functools import cache
-from pathlib import Path
+from functools import cache, partial
 from typing import Any
 
 import pytest
@@ -32,6 +31,7 @@ from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
 from fixbridge.proto.polymarket.v1 import refdata_pb2
 from fixbridge.simulator.market import MarketModel
 from fixbridge.simulator.times import to_rfc3339
+from tests.quickfix_validation import validate_everywhere
 from tests.unit.test_normalize_execution import (
     _DICTIONARY,
     _HAVE_DICTIONARY,
@@ -466,38 +466,8 @@ def message_spec(msg_type: str) -> ExecutionReportSpec:
 
 
 def quickfix_validator(msg_type: str) -> Callable[[list[tuple[int, str]]], None]:
-    """Validate a body as a QuickFIX engine with validation on would (all checks enabled)."""
-    quickfix = pytest.importorskip("quickfix")
-    simplefix = pytest.importorskip("simplefix")
-    transport_path = Path(_DICTIONARY).with_name("FIXT11.xml")
-    if not transport_path.is_file():
-        pytest.skip("FIXT11.xml not next to FIX50SP2.xml")
-    return _cached_validator(quickfix, simplefix, str(transport_path), msg_type)
-
-
-@cache
-def _cached_validator(
-    quickfix: Any, simplefix: Any, transport_path: str, msg_type: str
-) -> Callable[[list[tuple[int, str]]], None]:
-    application = quickfix.DataDictionary(_DICTIONARY)
-    transport = quickfix.DataDictionary(transport_path)
-    for dictionary in (application, transport):
-        dictionary.checkFieldsOutOfOrder(True)
-        dictionary.checkFieldsHaveValues(True)
-        dictionary.checkUserDefinedFields(True)
-
-    def validate(body: list[tuple[int, str]]) -> None:
-        message = simplefix.FixMessage()
-        header = [(8, "FIXT.1.1"), (35, msg_type), (49, "BRIDGE"), (56, "CLIENT"), (34, "7")]
-        for tag, value in header:
-            message.append_pair(tag, value)
-        message.append_pair(52, "20261121-09:47:00.123")
-        for tag, value in body:
-            message.append_pair(tag, value)
-        parsed = quickfix.Message(message.encode().decode("utf-8"), transport, application, True)
-        quickfix.DataDictionary.validate(parsed, transport, application)
-
-    return validate
+    """QuickFIX's validator for ``msg_type`` bodies, with the stock dictionaries and ours."""
+    return partial(validate_everywhere, msg_type)
 
 
 # --- the stock dictionary: representative bodies, then 2,000+ simulator events ---------------

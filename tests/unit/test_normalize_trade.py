@@ -41,6 +41,7 @@ from fixbridge.normalize.trade import (
 from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
 from fixbridge.proto.polymarket.v1 import orders_pb2, trading_pb2
 from fixbridge.simulator.market import MarketModel
+from tests.quickfix_validation import validate_everywhere
 from tests.unit.test_normalize_execution import (
     ENUMS,
     EXECUTIONS,
@@ -979,34 +980,9 @@ def test_every_fix_value_of_the_trade_tables_is_in_the_stock_dictionary() -> Non
     assert {"F", "H"} <= _spec("8").values[150]
 
 
-def _validator() -> Callable[[str, list[tuple[int, str]]], None]:
-    """Validate a body the way a QuickFIX acceptor/initiator with validation on would."""
-    quickfix = pytest.importorskip("quickfix")
-    simplefix = pytest.importorskip("simplefix")
-    transport_path = Path(_DICTIONARY).with_name("FIXT11.xml")
-    if not transport_path.is_file():
-        pytest.skip("FIXT11.xml not next to FIX50SP2.xml")
-    application = quickfix.DataDictionary(_DICTIONARY)
-    transport = quickfix.DataDictionary(str(transport_path))
-    for dictionary in (application, transport):
-        dictionary.checkFieldsOutOfOrder(True)
-        dictionary.checkFieldsHaveValues(True)
-        dictionary.checkUserDefinedFields(True)
-
-    def validate(msg_type: str, body: list[tuple[int, str]]) -> None:
-        message = simplefix.FixMessage()
-        header = [(8, "FIXT.1.1"), (35, msg_type), (49, "BRIDGE"), (56, "CLIENT"), (34, "7")]
-        for tag, value in [*header, (52, "20240517-19:06:47.977"), *body]:
-            message.append_pair(tag, value)
-        parsed = quickfix.Message(message.encode().decode("utf-8"), transport, application, True)
-        quickfix.DataDictionary.validate(parsed, transport, application)
-
-    return validate
-
-
-@cache
 def _cached_validator() -> Callable[[str, list[tuple[int, str]]], None]:
-    return _validator()
+    """QuickFIX's validator with the stock dictionaries and ours."""
+    return validate_everywhere
 
 
 def _check_bodies(event: TradeEvent, precision: Precision, *, quickfix: bool) -> int:

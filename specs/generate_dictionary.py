@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+"""Write fixbridge's QuickFIX data dictionaries: the stock ones cut down to what fixbridge uses.
+
+Usage: ``python specs/generate_dictionary.py STOCK_DIR [--out DIR]``. STOCK_DIR holds QuickFIX's
+stock FIXT11.xml and FIX50SP2.xml; DIR (default: this script's folder) receives
+FIXT11-fixbridge.xml (header, trailer, session messages) and FIX50SP2-fixbridge.xml (the
+application messages), to be loaded as TransportDataDictionary / AppDataDictionary.
+
+What is kept is measured, not listed by hand:
+
+* sent, application: the bodies the real normalizers render for a seeded simulator run
+  (:func:`simulator_messages`), each tag placed in the message or repeating group it belongs to;
+* sent, session: the frames :class:`~fixbridge.fix.session.FixSession` writes in a scripted
+  conversation (:func:`session_conversation`), BusinessMessageReject included;
+* received: the tags FixSession reads from the client's frames in that conversation.
+
+A message keeps exactly those fields, groups and components, in stock order with the stock
+``required`` flags; a field keeps its full stock list of enum values. Components are shared in
+QuickFIX, so a component keeps the union of what the messages using it need (Instrument thus
+also declares SecurityStatus(965) and SecurityDesc(107), which only 35=f sends).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+from xml.sax.saxutils import escape
+
+from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame, split_fields
+from fixbridge.fix.credentials import hash_password
+from fixbridge.fix.session import (
+    Action,
+    FixSession,
+    LogonPolicy,
+    Resend,
+    Send,
+    SessionIdentity,
+    StoredMessage,
+)
+from fixbridge.normalize.execution import execution_report_body, normalize_execution
+from fixbridge.normalize.instrument import normalize_instrument, security_status_body
+from fixbridge.normalize.position import normalize_position, position_report_body
+from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
+from fixbridge.normalize.trade import (
+    normalize_trade,
+    trade_bust_execution_reports,
+    trade_capture_report_body,
+)
+from fixbridge.simulator.market import MarketModel
+
+STOCK_TRANSPORT: Final = "FIXT11.xml"
+STOCK_APPLICATION: Final = "FIX50SP2.xml"
+TRANSPORT_FILE: Final = "FIXT11-fixbridge.xml"
+APPLICATION_FILE: Final = "FIX50SP2-fixbridge.xml"
+
+# The simulator run that measures the application messages (deterministic: seed and clock).
+SIM_SEED: Final = 7
+SIM_STEPS: Final = 6_000
+SIM_START_NS: Final = 1_795_000_000_000_000_000  # 2026-11-18
+SIM_STEP_NS: Final = 20_000_000
+
+# Message kinds rendered from upstream events; each has its own table in mapping.md.
+EXECUTION_REPORT: Final = "ExecutionReport"
+TRADE_CANCEL: Final = "ExecutionReport trade cancel"
+TRADE_CAPTURE_REPORT: Final = "TradeCaptureReport"
+SECURITY_STATUS: Final = "SecurityStatus"
+POSITION_REPORT: Final = "PositionReport"
+KIND_MSG_TYPE: Final[Mapping[str, str]] = {
+    EXECUTION_REPORT: "8",
+    TRADE_CANCEL: "8",
+    TRADE_CAPTURE_REPORT: "AE",
+    SECURITY_STATUS: "f",
+    POSITION_REPORT: "AP",
+}
+SESSION_MSG_TYPES: Final = frozenset({"0", "1", "2", "3", "4", "5", "A"})
+BUSINESS_MESSAGE_REJECT: Final = "j"
+
+Body = tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One application message body as fixbridge renders it (no header or trailer)."""
+
+    kind: str
+    body: Body
+
+    @property
+    def msg_type(self) -> str:
+        return KIND_MSG_TYPE[self.kind]
+
+
+def simulator_messages(seed: int = SIM_SEED, steps: int = SIM_STEPS) -> list[Rendered]:
+    """Every message the normalizers render for a simulator run, at rotating precisions.
+
+    Position scales come from the instrument events of the same run, as in the bridge.
+    """
+    model = MarketModel(seed)
+    precisions = list(Precision)
+    scales: dict[str, tuple[int, int]] = {}
+    out: list[Rendered] = []
+    now = SIM_START_NS
+
+    def add(kind: str, body: Iterable[tuple[int, str]]) -> None:
+        out.append(Rendered(kind, tuple(body)))
+
+    for _ in range(steps):
+        step = model.step(now)
+        now += SIM_STEP_NS
+        for instrument in step.instruments:
+            state = normalize_instrument(instrument)
+            scales[state.symbol] = (state.price_scale, state.quantity_scale)
+            add(SECURITY_STATUS, security_status_body(state, precisions[len(out) % 4]))
+        for execution in step.executions:
+            event = normalize_execution(execution)
+            add(EXECUTION_REPORT, execution_report_body(event, precisions[len(out) % 4]))
+        for trade in step.trades:
+            event_t = normalize_trade(trade)
+            precision = precisions[len(out) % 4]
+            add(TRADE_CAPTURE_REPORT, trade_capture_report_body(event_t, precision))
+            for _side, body in trade_bust_execution_reports(event_t, precision):
+                add(TRADE_CANCEL, body)
+        for change in step.position_changes:
+            price_scale, quantity_scale = scales[change.position.symbol]
+            position = normalize_position(
+                change, price_scale=price_scale, quantity_scale=quantity_scale
+            )
+            add(POSITION_REPORT, position_report_body(position, precisions[len(out) % 4]))
+    return out
+
+
+# --- the session layer: a scripted conversation ----------------------------------------------
+
+CLIENT: Final = "BACKOFFICE"
+BRIDGE: Final = "FIXBRIDGE"
+_T0: Final = 1_795_000_000_000_000_000
+_S: Final = 1_000_000_000
+_USERNAME, _PASSWORD = "backoffice", "drop-copy"
+
+
+@dataclass(slots=True)
+class Conversation:
+    """What a scripted conversation with FixSession produced."""
+
+    sent: list[bytes] = field(default_factory=list)  # every frame fixbridge wrote, in order
+    read: set[tuple[str, int]] = field(default_factory=set)  # (MsgType, tag) read from client
+
+
+def _recording_type(read: set[tuple[str, int]]) -> type[FixMessage]:
+    """A FixMessage that notes every tag the session looks up in it."""
+
+    class Recording(FixMessage):
+        __slots__ = ()
+
+        def get(self, tag: int) -> str | None:
+            read.add((FixMessage.get(self, 35) or "", tag))
+            return FixMessage.get(self, tag)
+
+    return Recording
+
+
+def session_conversation(app: Sequence[Rendered]) -> Conversation:
+    """Drive FixSession through logon, ``app`` sent live, heartbeats, test requests, a resend
+    with gap fill, a session reject, a business reject, sequence resets and logouts."""
+    result = Conversation()
+    recording = _recording_type(result.read)
+    policy = LogonPolicy(_USERNAME, hash_password(_PASSWORD, salt=bytes(16)))
+
+    def client(msg_type: str, seq: int, now: int, *fields: tuple[int, str]) -> FixMessage:
+        stamp = format_utc_timestamp(now, Precision.MILLIS)
+        header = [(49, CLIENT), (56, BRIDGE), (34, str(seq))]
+        if msg_type == "4":
+            header += [(43, "Y"), (122, stamp)]
+        header.append((52, stamp))
+        (parsed,) = FrameParser().feed(
+            frame(msg_type, encode_fields(header), encode_fields(fields))
+        )
+        assert isinstance(parsed, FixMessage)
+        return recording(parsed.fields, parsed.raw)
+
+    def run(actions: list[Action]) -> list[Resend]:
+        result.sent += [action.data for action in actions if isinstance(action, Send)]
+        return [action for action in actions if isinstance(action, Resend)]
+
+    def logon(seq: int, password: str, now: int) -> FixMessage:
+        return client(
+            "A", seq, now, (98, "0"), (108, "30"), (141, "Y"), (789, "1"),
+            (553, _USERNAME), (554, password), (1137, "9"),
+        )  # fmt: skip
+
+    session = FixSession(SessionIdentity(BRIDGE, CLIENT), policy=policy)
+    now = _T0
+    run(session.on_message(logon(1, _PASSWORD, now), now))
+    stored: list[StoredMessage] = []
+    for message in app:
+        body = encode_fields(message.body)
+        send, sending_time = session.application_message(message.msg_type, body, now)
+        result.sent.append(send.data)
+        stored.append(StoredMessage(send.seq, message.msg_type, sending_time, body))
+    run(session.on_message(client("1", 2, now, (112, "PING")), now))
+    run(session.on_message(client("0", 3, now), now))
+    run(session.on_tick(now + 31 * _S))  # quiet on our side: Heartbeat
+    now += 37 * _S
+    run(session.on_tick(now))  # quiet on the client's side: TestRequest
+    run(session.on_message(client("0", 4, now, (112, "TEST1")), now))
+    run(session.probe(now))  # a second Logon elsewhere asks whether this client is alive
+    for resend in run(session.on_message(client("2", 5, now, (7, "1"), (16, "6")), now)):
+        wanted = [m for m in stored if resend.begin <= m.seq <= resend.end]
+        result.sent += session.replay(resend.begin, resend.end, wanted).take(100, now)
+    session.resend_complete()
+    run(session.on_message(client("1", 6, now), now))  # no TestReqID: Reject
+    run(session.on_message(client("D", 7, now, (11, "ORDER-1")), now))
+    run(session.on_message(client("0", 9, now), now))  # a gap: ResendRequest
+    run(session.on_message(client("4", 8, now, (123, "Y"), (36, "9")), now))
+    run(session.on_message(client("4", 10, now, (36, "20")), now))  # reset mode
+    run(session.on_message(client("5", 20, now, (58, "done for today")), now))
+
+    refused = FixSession(SessionIdentity(BRIDGE, CLIENT), policy=policy)
+    run(refused.on_message(logon(1, "wrong", now), now))  # Logout with Text
+    return result
+
+
+# --- what is used, by message and repeating group --------------------------------------------
+
+GroupPath = tuple[int, ...]  # NumInGroup tags from the message down to a group; () = message level
+Used = set[tuple[GroupPath, int]]
+
+
+class Stock:
+    """A stock QuickFIX dictionary, indexed for walking messages, components and groups."""
+
+    def __init__(self, path: Path) -> None:
+        self.root = ET.parse(path).getroot()
+        self.fields = {f.get("name", ""): f for f in self.root.iterfind("fields/field")}
+        self.number = {name: int(f.get("number", "")) for name, f in self.fields.items()}
+        self.components = {c.get("name", ""): c for c in self.root.iterfind("components/component")}
+        self.messages = {m.get("msgtype", ""): m for m in self.root.iterfind("messages/message")}
+        self._members: dict[int, dict[int, ET.Element]] = {}
+
+    def members(self, node: ET.Element) -> dict[int, ET.Element]:
+        """Fields and groups of one scope (through components, not into groups), by tag."""
+        cached = self._members.get(id(node))
+        if cached is not None:
+            return cached
+        out: dict[int, ET.Element] = {}
+        for child in node:
+            name = child.get("name", "")
+            if child.tag == "component":
+                out.update(self.members(self.components[name]))
+            else:
+                out[self.number[name]] = child
+        self._members[id(node)] = out
+        return out
+
+
+def body_usage(stock: Stock, msg_type: str, body: Iterable[tuple[int, str]]) -> Used:
+    """Where each tag of a flat body sits: (group path, tag). A tag inside a repeating group
+    belongs to the innermost open group that declares it, as a FIX parser reads it."""
+    scopes: list[tuple[GroupPath, dict[int, ET.Element]]] = [
+        ((), stock.members(stock.messages[msg_type]))
+    ]
+    used: Used = set()
+    for tag, _ in body:
+        while scopes and tag not in scopes[-1][1]:
+            scopes.pop()
+        if not scopes:
+            raise ValueError(f"tag {tag} is not defined for 35={msg_type} in the stock dictionary")
+        path, members = scopes[-1]
+        used.add((path, tag))
+        if members[tag].tag == "group":
+            scopes.append(((*path, tag), stock.members(members[tag])))
+    return used
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Everything fixbridge sends or reads: header, trailer, and body usage per MsgType."""
+
+    header: frozenset[int]
+    trailer: frozenset[int]
+    messages: Mapping[str, frozenset[tuple[GroupPath, int]]]
+
+
+def measure(
+    transport: Stock, application: Stock, app: Sequence[Rendered], talk: Conversation
+) -> tuple[Usage, Usage]:
+    """(transport usage, application usage) of the simulator bodies and the conversation."""
+    header_tags = set(transport.members(_required(transport.root.find("header"))))
+    trailer_tags = set(transport.members(_required(transport.root.find("trailer"))))
+    header: set[int] = set()
+    trailer: set[int] = set()
+    session: dict[str, Used] = {}
+    application_used: dict[str, Used] = {}
+    shapes = {(message.msg_type, tuple(tag for tag, _ in message.body)) for message in app}
+    for msg_type, tags in shapes:
+        used = body_usage(application, msg_type, ((tag, "") for tag in tags))
+        application_used.setdefault(msg_type, set()).update(used)
+    for raw in talk.sent:
+        fields = split_fields(raw)
+        msg_type = dict(fields)[35]
+        header |= {tag for tag, _ in fields if tag in header_tags}
+        trailer |= {tag for tag, _ in fields if tag in trailer_tags}
+        body = [(tag, value) for tag, value in fields if tag not in header_tags | trailer_tags]
+        if msg_type in SESSION_MSG_TYPES:
+            session.setdefault(msg_type, set()).update(body_usage(transport, msg_type, body))
+        elif msg_type == BUSINESS_MESSAGE_REJECT:
+            used = body_usage(application, msg_type, body)
+            application_used.setdefault(msg_type, set()).update(used)
+    for msg_type, tag in talk.read:
+        if tag in header_tags:
+            header.add(tag)
+        elif msg_type in SESSION_MSG_TYPES:
+            session.setdefault(msg_type, set()).update(body_usage(transport, msg_type, [(tag, "")]))
+    return (
+        Usage(frozenset(header), frozenset(trailer), _frozen(session)),
+        Usage(frozenset(), frozenset(), _frozen(application_used)),
+    )
+
+
+def _frozen(used: Mapping[str, Used]) -> dict[str, frozenset[tuple[GroupPath, int]]]:
+    return {msg_type: frozenset(pairs) for msg_type, pairs in used.items()}
+
+
+def _required(node: ET.Element | None) -> ET.Element:
+    if node is None:
+        raise ValueError("stock dictionary lacks a required section")
+    return node
+
+
+# --- cutting the stock dictionary down -------------------------------------------------------
+
+
+class _Subset:
+    """Marks which stock elements are kept, then writes the dictionary in the stock's style."""
+
+    def __init__(self, stock: Stock) -> None:
+        self.stock = stock
+        self.kept: set[int] = set()  # id() of kept stock elements (components shared by all)
+
+    def mark(
+        self, node: ET.Element, path: GroupPath, used: frozenset[tuple[GroupPath, int]]
+    ) -> bool:
+        """Keep the children of ``node`` that ``used`` needs; whether any was kept."""
+        any_kept = False
+        for child in node:
+            name = child.get("name", "")
+            if child.tag == "component":
+                definition = self.stock.components[name]
+                keep = self.mark(definition, path, used)
+                if keep:
+                    self.kept.add(id(definition))
+            else:
+                tag = self.stock.number[name]
+                keep = (path, tag) in used
+                if keep and child.tag == "group":
+                    self.mark(child, (*path, tag), used)
+            if keep:
+                self.kept.add(id(child))
+                any_kept = True
+        return any_kept
+
+    def keep_message(self, msg_type: str, used: frozenset[tuple[GroupPath, int]]) -> None:
+        """Keep a message (even one with an empty body) and what its body uses."""
+        message = self.stock.messages[msg_type]
+        self.kept.add(id(message))
+        self.mark(message, (), used)
+
+    def keep_scope(self, node: ET.Element, tags: frozenset[int]) -> None:
+        """Header or trailer: keep its top-level fields in ``tags``."""
+        self.mark(node, (), frozenset(((), tag) for tag in tags))
+
+    def render(self, sections: Sequence[str]) -> str:
+        """The whole dictionary as text; ``sections`` names the root's children to write."""
+        root = self.stock.root
+        lines = [
+            "<!-- Generated by specs/generate_dictionary.py from QuickFIX's stock dictionary:"
+            " do not edit. -->",
+            f"<fix{_attributes(root)}>",
+        ]
+        for section in sections:
+            lines += self._section(_required(root.find(section)))
+        lines.append("</fix>")
+        return "\n".join(lines) + "\n"
+
+    def _section(self, node: ET.Element) -> list[str]:
+        if node.tag == "fields":
+            names = self._field_names()
+            children = [f for f in node if f.get("name") in names]
+            return _element(node.tag, node, children, 1, keep_all=True)
+        children = [child for child in node if id(child) in self.kept]
+        return _element(node.tag, node, children, 1, kept=self.kept)
+
+    def _field_names(self) -> set[str]:
+        names: set[str] = set()
+        for node in self.stock.root.iter():
+            if node.tag in ("field", "group") and id(node) in self.kept:
+                names.add(node.get("name", ""))
+        return names
+
+
+_QUOTES: Final = {"'": "&apos;", '"': "&quot;"}
+
+
+def _attributes(node: ET.Element) -> str:
+    """`` key='value'`` for each attribute, in the stock file's order."""
+    return "".join(f" {key}='{escape(value, _QUOTES)}'" for key, value in node.attrib.items())
+
+
+def _element(
+    tag: str,
+    node: ET.Element,
+    children: Sequence[ET.Element],
+    depth: int,
+    *,
+    kept: set[int] | None = None,
+    keep_all: bool = False,
+) -> list[str]:
+    """``node`` with ``children`` (each pruned to kept elements), indented one space a level."""
+    indent = " " * depth
+    if not children:
+        return [f"{indent}<{tag}{_attributes(node)} />"]
+    lines = [f"{indent}<{tag}{_attributes(node)}>"]
+    for child in children:
+        grandchildren = [g for g in child if keep_all or (kept is not None and id(g) in kept)]
+        lines += _element(child.tag, child, grandchildren, depth + 1, kept=kept, keep_all=keep_all)
+    lines.append(f"{indent}</{tag}>")
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class Dictionaries:
+    transport: str  # FIXT11-fixbridge.xml
+    application: str  # FIX50SP2-fixbridge.xml
+
+
+def generate(
+    stock_dir: Path, app: Sequence[Rendered] | None = None, talk: Conversation | None = None
+) -> Dictionaries:
+    """Both dictionaries, from the stock files in ``stock_dir`` and the measured usage.
+
+    ``app`` and ``talk`` default to :func:`simulator_messages` and :func:`session_conversation`
+    (a caller that has them already passes them in).
+    """
+    app = simulator_messages() if app is None else app
+    talk = session_conversation(app) if talk is None else talk
+    transport = Stock(stock_dir / STOCK_TRANSPORT)
+    application = Stock(stock_dir / STOCK_APPLICATION)
+    transport_usage, application_usage = measure(transport, application, app, talk)
+
+    fixt = _Subset(transport)
+    fixt.keep_scope(_required(transport.root.find("header")), transport_usage.header)
+    fixt.keep_scope(_required(transport.root.find("trailer")), transport_usage.trailer)
+    for msg_type, used in sorted(transport_usage.messages.items()):
+        fixt.keep_message(msg_type, used)
+    fix50 = _Subset(application)
+    for msg_type, used in sorted(application_usage.messages.items()):
+        fix50.keep_message(msg_type, used)
+    sections = ("header", "messages", "trailer", "components", "fields")
+    return Dictionaries(fixt.render(sections), fix50.render(sections))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument(
+        "stock_dir", type=Path, help="folder with QuickFIX's FIXT11.xml and FIX50SP2.xml"
+    )
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    args = parser.parse_args(argv)
+    dictionaries = generate(args.stock_dir)
+    for name, text in (
+        (TRANSPORT_FILE, dictionaries.transport),
+        (APPLICATION_FILE, dictionaries.application),
+    ):
+        target = args.out / name
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
