@@ -15,10 +15,9 @@ No user-defined tags (5000+) are ever sent.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import (
     MAX_EMAX,
     MIN_EMIN,
@@ -31,10 +30,11 @@ from decimal import (
     Overflow,
     localcontext,
 )
-from typing import Any, Final, Protocol, TypeVar, get_type_hints
+from typing import Final, Protocol
 
 from fixbridge.normalize import enums
 from fixbridge.normalize.errors import NormalizationError
+from fixbridge.normalize.payload import event_from_payload, event_to_payload, field_decoders
 from fixbridge.normalize.scale import ScaleError, fix_decimal, scaled
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp, timestamp_ns
 from fixbridge.proto.polymarket.v1 import trading_pb2, types_pb2
@@ -129,95 +129,15 @@ class ExecutionEvent:
 
     def to_payload(self) -> bytes:
         """Compact JSON for the journal: Decimals as strings, ``None`` kept, exact round trip."""
-        document = {name: _ENCODE[value.__class__](value) for name, value in _items(self)}
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return event_to_payload(self)
 
     @classmethod
     def from_payload(cls, data: bytes) -> ExecutionEvent:
         """Inverse of :meth:`to_payload`; a corrupt payload raises :class:`NormalizationError`."""
-        try:
-            document = json.loads(data.decode("utf-8"))
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            raise NormalizationError("payload", f"not UTF-8 JSON: {exc}") from None
-        if not isinstance(document, dict):
-            raise NormalizationError("payload", "not a JSON object", type(document).__name__)
-        if document.keys() != _DECODE.keys():
-            raise NormalizationError(
-                "payload", "wrong set of keys", sorted(document.keys() ^ _DECODE.keys())
-            )
-        values: dict[str, Any] = {name: _DECODE[name](name, raw) for name, raw in document.items()}
-        return cls(**values)
+        return event_from_payload(cls, _DECODE, data)
 
 
-def _items(event: ExecutionEvent) -> list[tuple[str, object]]:
-    return [(spec.name, getattr(event, spec.name)) for spec in fields(event)]
-
-
-# --- payload codecs (tables keyed by type, derived from the dataclass's own annotations) -------
-
-_ENCODE: Final[Mapping[type, Callable[[object], object]]] = {
-    str: lambda value: value,
-    int: lambda value: value,
-    bool: lambda value: value,
-    type(None): lambda value: value,
-    Decimal: str,
-}
-
-
-def _decode_str(name: str, raw: object) -> str:
-    if not isinstance(raw, str):
-        raise NormalizationError(f"payload.{name}", "expected a string", raw)
-    return raw
-
-
-def _decode_int(name: str, raw: object) -> int:
-    if not isinstance(raw, int) or isinstance(raw, bool):
-        raise NormalizationError(f"payload.{name}", "expected an integer", raw)
-    return raw
-
-
-def _decode_bool(name: str, raw: object) -> bool:
-    if not isinstance(raw, bool):
-        raise NormalizationError(f"payload.{name}", "expected a boolean", raw)
-    return raw
-
-
-def _decode_decimal(name: str, raw: object) -> Decimal:
-    if not isinstance(raw, str):
-        raise NormalizationError(f"payload.{name}", "expected a decimal string", raw)
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise NormalizationError(f"payload.{name}", "not a decimal", raw) from None
-    if not value.is_finite():
-        raise NormalizationError(f"payload.{name}", "not a finite decimal", raw)
-    return value
-
-
-_T = TypeVar("_T")
-
-
-def _optional(decode: Callable[[str, object], _T]) -> Callable[[str, object], _T | None]:
-    def decode_optional(name: str, raw: object) -> _T | None:
-        return None if raw is None else decode(name, raw)
-
-    return decode_optional
-
-
-_DECODERS_BY_TYPE: Final[Mapping[object, Callable[[str, object], object]]] = {
-    str: _decode_str,
-    int: _decode_int,
-    Decimal: _decode_decimal,
-    str | None: _optional(_decode_str),
-    int | None: _optional(_decode_int),
-    bool | None: _optional(_decode_bool),
-    Decimal | None: _optional(_decode_decimal),
-}
-
-_HINTS: Final = get_type_hints(ExecutionEvent)
-_DECODE: Final[Mapping[str, Callable[[str, object], object]]] = {
-    spec.name: _DECODERS_BY_TYPE[_HINTS[spec.name]] for spec in fields(ExecutionEvent)
-}
+_DECODE: Final = field_decoders(ExecutionEvent)
 
 
 # --- normalization -------------------------------------------------------------------------

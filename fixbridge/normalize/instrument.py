@@ -25,30 +25,27 @@ FIX50SP2.xml with a listed value. The journal payload codec here is shared with
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, get_type_hints
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from fixbridge.normalize import enums
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import (
-    _DECODERS_BY_TYPE,
-    _ENCODE,
     _PRODUCT_OTHER,
     _SECURITY_ID_SOURCE_EXCHANGE_SYMBOL,
-    _decode_bool,
     _put,
     _required_text,
     _text,
     _timestamp,
 )
+from fixbridge.normalize.payload import event_from_payload, event_to_payload, field_decoders
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
 from fixbridge.proto.polymarket.v1 import refdata_pb2
 
 if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
+    pass
 
 UPDATE_TIME_KEY: Final = "update_time"
 _UPDATE_TIME_FIELD: Final = f"metadata.{UPDATE_TIME_KEY}"
@@ -99,57 +96,15 @@ class InstrumentEvent:
 
     def to_payload(self) -> bytes:
         """Compact JSON for the journal; exact round trip through :meth:`from_payload`."""
-        return _event_to_payload(self)
+        return event_to_payload(self)
 
     @classmethod
     def from_payload(cls, data: bytes) -> InstrumentEvent:
         """Inverse of :meth:`to_payload`; a corrupt payload raises :class:`NormalizationError`."""
-        return _event_from_payload(cls, _INSTRUMENT_DECODE, data)
+        return event_from_payload(cls, _INSTRUMENT_DECODE, data)
 
 
-# --- journal payload: one JSON object per event, keys = dataclass fields -------------------
-
-_DECODERS: Final[Mapping[object, Callable[[str, object], object]]] = {
-    **_DECODERS_BY_TYPE,
-    bool: _decode_bool,
-}
-
-
-_E = TypeVar("_E")
-
-
-def _event_decoders(cls: type) -> Mapping[str, Callable[[str, object], object]]:
-    """One payload decoder per field, chosen by the field's annotation."""
-    hints = get_type_hints(cls)
-    return {spec.name: _DECODERS[hints[spec.name]] for spec in fields(cls)}
-
-
-def _event_to_payload(event: DataclassInstance) -> bytes:
-    """Compact JSON: Decimals as strings, ``None`` kept, keys in field order."""
-    values = ((spec.name, getattr(event, spec.name)) for spec in fields(event))
-    document = {name: _ENCODE[value.__class__](value) for name, value in values}
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _event_from_payload(
-    cls: Callable[..., _E], decode: Mapping[str, Callable[[str, object], object]], data: bytes
-) -> _E:
-    """An event of ``cls`` from its payload; anything but the exact shape is an error."""
-    try:
-        document = json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise NormalizationError("payload", f"not UTF-8 JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise NormalizationError("payload", "not a JSON object", type(document).__name__)
-    if document.keys() != decode.keys():
-        raise NormalizationError(
-            "payload", "wrong set of keys", sorted(document.keys() ^ decode.keys())
-        )
-    values: dict[str, Any] = {name: decode[name](name, raw) for name, raw in document.items()}
-    return cls(**values)
-
-
-_INSTRUMENT_DECODE: Final = _event_decoders(InstrumentEvent)
+_INSTRUMENT_DECODE: Final = field_decoders(InstrumentEvent)
 
 
 # --- normalization -------------------------------------------------------------------------

@@ -45,11 +45,7 @@ from fixbridge.normalize.execution import (
     _scaled,
     _timestamp,
 )
-from fixbridge.normalize.instrument import (
-    _event_decoders,
-    _event_from_payload,
-    _event_to_payload,
-)
+from fixbridge.normalize.payload import event_from_payload, event_to_payload, field_decoders
 from fixbridge.normalize.scale import fix_decimal
 from fixbridge.normalize.timestamps import Precision, format_utc_date, format_utc_timestamp
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2
@@ -120,15 +116,15 @@ class PositionEvent:
 
     def to_payload(self) -> bytes:
         """Compact JSON for the journal: Decimals as strings, exact round trip."""
-        return _event_to_payload(self)
+        return event_to_payload(self)
 
     @classmethod
     def from_payload(cls, data: bytes) -> PositionEvent:
         """Inverse of :meth:`to_payload`; a corrupt payload raises :class:`NormalizationError`."""
-        return _event_from_payload(cls, _POSITION_DECODE, data)
+        return event_from_payload(cls, _POSITION_DECODE, data)
 
 
-_POSITION_DECODE: Final = _event_decoders(PositionEvent)
+_POSITION_DECODE: Final = field_decoders(PositionEvent)
 
 
 # --- normalization -------------------------------------------------------------------------

@@ -33,14 +33,12 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal, localcontext
-from typing import Any, Final, get_type_hints
+from typing import Final
 
 from fixbridge.normalize import enums
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import (
     _COMM_TYPE_ABSOLUTE,
-    _DECODERS_BY_TYPE,
-    _ENCODE,
     _EXACT,
     _FIX_BOOLEAN,
     _PRODUCT_OTHER,
@@ -48,12 +46,18 @@ from fixbridge.normalize.execution import (
     _UNPRICED_ORD_TYPES,
     COPY_MSG_INDICATOR,
     ExecutionEvent,
-    _decode_str,
     _optional_text,
     _parties,
     _put,
     _required_text,
     normalize_execution,
+)
+from fixbridge.normalize.payload import (
+    decode_str,
+    event_from_payload,
+    event_to_payload,
+    field_decoders,
+    plain_value,
 )
 from fixbridge.normalize.scale import fix_decimal
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
@@ -204,24 +208,12 @@ class TradeEvent:
 
     def to_payload(self) -> bytes:
         """Compact JSON for the journal: each side as its execution's document; exact round trip."""
-        document = {spec.name: _encode(getattr(self, spec.name)) for spec in fields(self)}
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return event_to_payload(self, _encode)
 
     @classmethod
     def from_payload(cls, data: bytes) -> TradeEvent:
         """Inverse of :meth:`to_payload`; a corrupt payload raises :class:`NormalizationError`."""
-        try:
-            document = json.loads(data.decode("utf-8"))
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            raise NormalizationError("payload", f"not UTF-8 JSON: {exc}") from None
-        if not isinstance(document, dict):
-            raise NormalizationError("payload", "not a JSON object", type(document).__name__)
-        if document.keys() != _DECODE.keys():
-            raise NormalizationError(
-                "payload", "wrong set of keys", sorted(document.keys() ^ _DECODE.keys())
-            )
-        values: dict[str, Any] = {name: _DECODE[name](name, raw) for name, raw in document.items()}
-        return cls(**values)
+        return event_from_payload(cls, _DECODE, data)
 
 
 # --- payload codecs (the execution module's, plus a TradeSide and the two enum names) --------
@@ -231,7 +223,7 @@ def _encode(value: object) -> object:
     if isinstance(value, TradeSide):
         fill = value.execution
         return {spec.name: _encode(getattr(fill, spec.name)) for spec in fields(fill)}
-    return _ENCODE[value.__class__](value)
+    return plain_value(value)
 
 
 def _decode_side(name: str, raw: object) -> TradeSide:
@@ -247,7 +239,7 @@ def _decode_name(table: Mapping[int, str]) -> Callable[[str, object], str]:
     names = frozenset(table.values())
 
     def decode(name: str, raw: object) -> str:
-        value = _decode_str(name, raw)
+        value = decode_str(name, raw)
         if value not in names:
             raise NormalizationError(f"payload.{name}", "not a known name", value)
         return value
@@ -255,18 +247,10 @@ def _decode_name(table: Mapping[int, str]) -> Callable[[str, object], str]:
     return decode
 
 
-_HINTS: Final = get_type_hints(TradeEvent)
-_DECODERS: Final[Mapping[object, Callable[[str, object], object]]] = {
-    **_DECODERS_BY_TYPE,
-    TradeSide: _decode_side,
-}
-_NAME_DECODERS: Final[Mapping[str, Callable[[str, object], object]]] = {
+_DECODE: Final[Mapping[str, Callable[[str, object], object]]] = {
+    **field_decoders(TradeEvent, {TradeSide: _decode_side}),
     "state": _decode_name(enums.TRADE_STATE_NAME),
     "trade_type": _decode_name(enums.TRADE_TYPE_NAME),
-}
-_DECODE: Final[Mapping[str, Callable[[str, object], object]]] = {
-    spec.name: _NAME_DECODERS.get(spec.name, _DECODERS[_HINTS[spec.name]])
-    for spec in fields(TradeEvent)
 }
 
 
