@@ -116,3 +116,18 @@ class BridgeProcess:
             self._proc.kill()
             self._proc.wait(10)
         self._reap()
+
+
+def bridge_for(tmp: Path, upstream_port: int, sessions: list[dict[str, object]]) -> BridgeProcess:
+    """A bridge (not started yet) on a free FIX port, journal and log in ``tmp``."""
+    from tests.integration.qfharness import free_tcp_port
+
+    fix_port = free_tcp_port()
+    config = write_config(
+        tmp / "bridge.toml",
+        upstream_port=upstream_port,
+        fix_port=fix_port,
+        journal=tmp / "journal.db",
+        sessions=sessions,
+    )
+    return BridgeProcess(config, tmp / "bridge.log", fix_port)

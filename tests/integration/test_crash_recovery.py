@@ -15,8 +15,8 @@ import pytest
 
 from fixbridge.proto.polymarket.v1 import trading_pb2
 from fixbridge.simulator.server import SimulatorThread
-from tests.integration.bridge_proc import BridgeProcess, write_config
-from tests.integration.qfharness import FixMessage, QuickFixClient, free_tcp_port
+from tests.integration.bridge_proc import bridge_for
+from tests.integration.qfharness import FixMessage, QuickFixClient
 
 pytestmark = pytest.mark.integration
 
@@ -50,13 +50,10 @@ def test_two_scoped_clients_survive_three_sigkills_and_a_disconnect(
     total = 40_000
     fill_symbols = ["nfl-kc-buf-2026-11-22-kc", "pres-2028-dem", "fed-cut-2026-12-16"]
     with SimulatorThread(seed=21, rate=0, max_executions=total, heartbeat_interval=0.5) as sim:
-        fix_port = free_tcp_port()
-        config = write_config(
-            tmp_path / "bridge.toml",
-            upstream_port=sim.port,
-            fix_port=fix_port,
-            journal=tmp_path / "journal.db",
-            sessions=[
+        bridge = bridge_for(
+            tmp_path,
+            sim.port,
+            [
                 {
                     "name": "alpha",
                     "sender_comp_id": BRIDGE,
@@ -71,16 +68,15 @@ def test_two_scoped_clients_survive_three_sigkills_and_a_disconnect(
                 },
             ],
         )
-        bridge = BridgeProcess(config, tmp_path / "bridge.log", fix_port)
         alpha = QuickFixClient(
-            port=fix_port,
+            port=bridge.fix_port,
             sender="ALPHA_BO",
             target=BRIDGE,
             workdir=tmp_path / "alpha",
             spec_dir=spec_dir,
         )
         fills = QuickFixClient(
-            port=fix_port,
+            port=bridge.fix_port,
             sender="FILLS_BO",
             target=BRIDGE,
             workdir=tmp_path / "fills",

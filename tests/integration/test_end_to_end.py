@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from fixbridge.simulator.server import SimulatorThread
-from tests.integration.bridge_proc import BridgeProcess, write_config
+from tests.integration.bridge_proc import BridgeProcess, bridge_for
 from tests.integration.oracle import (
     expected_execution_report,
     expected_position_report,
@@ -25,7 +25,7 @@ from tests.integration.oracle import (
     expected_trade_capture,
     mismatches,
 )
-from tests.integration.qfharness import FixMessage, QuickFixClient, free_tcp_port
+from tests.integration.qfharness import FixMessage, QuickFixClient
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +37,13 @@ def _session(name: str = "backoffice", **scope: object) -> dict[str, object]:
     if scope:
         session["scope"] = scope
     return session
+
+
+def _client(tmp: Path, bridge: BridgeProcess, spec_dir: str) -> QuickFixClient:
+    """The back office: a QuickFIX initiator for the test session, store kept in ``tmp``."""
+    return QuickFixClient(
+        port=bridge.fix_port, sender=CLIENT, target=BRIDGE, workdir=tmp / "qf", spec_dir=spec_dir
+    )
 
 
 def _journal_ids(path: Path) -> list[str]:
@@ -52,22 +59,9 @@ def test_quickfix_receives_every_execution_exactly_once_with_exact_values(
 ) -> None:
     total = 2500
     with SimulatorThread(seed=11, rate=1500, max_executions=total, heartbeat_interval=0.5) as sim:
-        fix_port = free_tcp_port()
-        config = write_config(
-            tmp_path / "bridge.toml",
-            upstream_port=sim.port,
-            fix_port=fix_port,
-            journal=tmp_path / "journal.db",
-            sessions=[_session()],
-        )
-        with BridgeProcess(config, tmp_path / "bridge.log", fix_port) as bridge:
-            client = QuickFixClient(
-                port=fix_port,
-                sender=CLIENT,
-                target=BRIDGE,
-                workdir=tmp_path / "qf",
-                spec_dir=spec_dir,
-            )
+        bridge = bridge_for(tmp_path, sim.port, [_session()])
+        with bridge:
+            client = _client(tmp_path, bridge, spec_dir)
             # Log on mid-stream: what was journaled while logged out arrives first, in order.
             sim.wait_for_executions(total // 2, timeout=60)
             with client:
@@ -106,19 +100,8 @@ def test_sigkill_and_restart_lose_and_duplicate_nothing(tmp_path: Path, spec_dir
     total = 6000
     rng = random.Random(5)
     with SimulatorThread(seed=3, rate=1500, max_executions=total, heartbeat_interval=0.5) as sim:
-        fix_port = free_tcp_port()
-        journal = tmp_path / "journal.db"
-        config = write_config(
-            tmp_path / "bridge.toml",
-            upstream_port=sim.port,
-            fix_port=fix_port,
-            journal=journal,
-            sessions=[_session()],
-        )
-        bridge = BridgeProcess(config, tmp_path / "bridge.log", fix_port)
-        client = QuickFixClient(
-            port=fix_port, sender=CLIENT, target=BRIDGE, workdir=tmp_path / "qf", spec_dir=spec_dir
-        )
+        bridge = bridge_for(tmp_path, sim.port, [_session()])
+        client = _client(tmp_path, bridge, spec_dir)
         try:
             bridge.start()
             client.start()
@@ -138,7 +121,7 @@ def test_sigkill_and_restart_lose_and_duplicate_nothing(tmp_path: Path, spec_dir
     assert code == 0, bridge.tail()
 
     expected_ids = [e.id for e in executions]
-    journal_ids = _journal_ids(journal)
+    journal_ids = _journal_ids(tmp_path / "journal.db")
     assert len(journal_ids) == len(set(journal_ids)), "an execution was journaled twice"
     assert journal_ids == expected_ids, "the journal lost or reordered executions"
 
@@ -154,22 +137,9 @@ def test_quickfix_that_lost_messages_gets_them_again_with_possdup(
     """A back office restores an old message store: it asks for a resend and gets it all."""
     total = 600
     with SimulatorThread(seed=4, rate=0, max_executions=total, heartbeat_interval=0.5) as sim:
-        fix_port = free_tcp_port()
-        config = write_config(
-            tmp_path / "bridge.toml",
-            upstream_port=sim.port,
-            fix_port=fix_port,
-            journal=tmp_path / "journal.db",
-            sessions=[_session()],
-        )
-        with BridgeProcess(config, tmp_path / "bridge.log", fix_port) as bridge:
-            client = QuickFixClient(
-                port=fix_port,
-                sender=CLIENT,
-                target=BRIDGE,
-                workdir=tmp_path / "qf",
-                spec_dir=spec_dir,
-            )
+        bridge = bridge_for(tmp_path, sim.port, [_session()])
+        with bridge:
+            client = _client(tmp_path, bridge, spec_dir)
             client.start()
             client.wait_for_app(total, timeout=60)
             client.stop()
@@ -196,15 +166,8 @@ def test_quickfix_receives_all_four_message_kinds_without_rejects(
     total = 1500
     kinds = ["executions", "trades", "instruments", "positions"]
     with SimulatorThread(seed=8, rate=0, max_executions=total, heartbeat_interval=0.5) as sim:
-        fix_port = free_tcp_port()
-        config = write_config(
-            tmp_path / "bridge.toml",
-            upstream_port=sim.port,
-            fix_port=fix_port,
-            journal=tmp_path / "journal.db",
-            sessions=[_session(message_kinds=kinds)],
-        )
-        with BridgeProcess(config, tmp_path / "bridge.log", fix_port) as bridge:
+        bridge = bridge_for(tmp_path, sim.port, [_session(message_kinds=kinds)])
+        with bridge:
             sim.wait_for_executions(total, timeout=60)
             positions = sim.position_changes()
             trade_log, instrument_log = sim.trades(), sim.instruments()
@@ -212,13 +175,7 @@ def test_quickfix_receives_all_four_message_kinds_without_rejects(
             trades = {(t.id, t.state) for t in trade_log}
             busts = sum(1 for _, state in trades if state == 3)  # TRADE_STATE_BUSTED
             states = {(i.symbol, i.state, i.metadata["update_time"]) for i in sim.instruments()}
-            client = QuickFixClient(
-                port=fix_port,
-                sender=CLIENT,
-                target=BRIDGE,
-                workdir=tmp_path / "qf",
-                spec_dir=spec_dir,
-            )
+            client = _client(tmp_path, bridge, spec_dir)
             with client:
                 expected = total + 2 * busts + len(trades) + len(positions) + len(states)
                 client.wait_for_app(expected, timeout=90)

@@ -8,14 +8,10 @@ would: every tag defined for ExecutionReport, every enum value listed, groups in
 from __future__ import annotations
 
 import json
-import os
-import re
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import fields, replace
 from decimal import Decimal
-from functools import cache, partial
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
@@ -31,6 +27,12 @@ from fixbridge.normalize.execution import (
 from fixbridge.normalize.timestamps import Precision
 from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
 from fixbridge.proto.polymarket.v1 import trading_pb2
+from tests.fix_dictionary import (
+    HAVE_DICTIONARY,
+    check_against_dictionary,
+    message_spec,
+    needs_dictionary,
+)
 from tests.quickfix_validation import validate_everywhere
 
 # 2024-05-17T19:06:47.977567695Z, as in the exchange's order-entry fill example.
@@ -734,129 +736,6 @@ def test_corrupt_payload_is_a_normalization_error(payload: bytes) -> None:
 # --- the stock FIX50SP2 dictionary, as a validating QuickFIX client applies it -------------
 
 
-@dataclass
-class ExecutionReportSpec:
-    """ExecutionReport as declared in a QuickFIX data dictionary, components flattened."""
-
-    order: dict[int, int] = field(default_factory=dict)  # top-level tag -> declaration index
-    groups: dict[int, list[int]] = field(default_factory=dict)  # NumInGroup tag -> member tags
-    values: dict[int, set[str]] = field(default_factory=dict)  # tag -> allowed enum values
-    types: dict[int, str] = field(default_factory=dict)
-
-
-def _load_dictionary(path: str) -> ExecutionReportSpec:
-    root = ET.parse(path).getroot()
-    numbers: dict[str, int] = {}
-    spec = ExecutionReportSpec()
-    fields_node, components_node, messages_node = (
-        root.find(n) for n in ("fields", "components", "messages")
-    )
-    assert fields_node is not None and components_node is not None and messages_node is not None
-    for node in fields_node:
-        number = int(node.attrib["number"])
-        numbers[node.attrib["name"]] = number
-        spec.types[number] = node.attrib["type"]
-        spec.values[number] = {value.attrib["enum"] for value in node.iter("value")}
-    components = {node.attrib["name"]: node for node in components_node}
-
-    def members(node: ET.Element) -> Iterator[ET.Element]:
-        for child in node:
-            if child.tag == "component":
-                yield from members(components[child.attrib["name"]])
-            else:
-                yield child
-
-    def walk(node: ET.Element, into: list[int]) -> None:
-        for child in members(node):
-            tag = numbers[child.attrib["name"]]
-            into.append(tag)
-            if child.tag == "group":
-                spec.groups[tag] = []
-                walk(child, spec.groups[tag])
-
-    (message,) = (m for m in messages_node if m.attrib["msgtype"] == "8")
-    top: list[int] = []
-    walk(message, top)
-    spec.order = {tag: index for index, tag in enumerate(top)}
-    return spec
-
-
-_DICTIONARY = os.environ.get("FIXBRIDGE_FIX50SP2_XML", "")
-_HAVE_DICTIONARY = bool(_DICTIONARY) and Path(_DICTIONARY).is_file()
-needs_dictionary = pytest.mark.skipif(
-    not _HAVE_DICTIONARY, reason="set FIXBRIDGE_FIX50SP2_XML to the stock QuickFIX FIX50SP2.xml"
-)
-
-
-@cache
-def _dictionary() -> ExecutionReportSpec:
-    return _load_dictionary(_DICTIONARY)
-
-
-_FORMATS: Mapping[str, re.Pattern[str]] = {
-    "PRICE": re.compile(r"-?\d+(\.\d+)?"),
-    "QTY": re.compile(r"-?\d+(\.\d+)?"),
-    "AMT": re.compile(r"-?\d+(\.\d+)?"),
-    "INT": re.compile(r"-?\d+"),
-    "NUMINGROUP": re.compile(r"[1-9]\d*"),
-    "BOOLEAN": re.compile(r"[YN]"),
-    "CHAR": re.compile(r"."),
-    "UTCTIMESTAMP": re.compile(r"\d{8}-\d{2}:\d{2}:\d{2}(\.(\d{3}|\d{6}|\d{9}))?"),
-    "LOCALMKTDATE": re.compile(r"\d{8}"),
-    "STRING": re.compile(r"[^\x01]+", re.DOTALL),
-}
-
-
-def check_against_dictionary(body: list[tuple[int, str]], spec: ExecutionReportSpec) -> None:
-    """What QuickFIX's validator would reject, plus declaration order of the body."""
-    last_index = -1
-    position = 0
-    seen: set[int] = set()
-    while position < len(body):
-        tag, value = body[position]
-        assert tag in spec.order, f"tag {tag} is not defined for ExecutionReport"
-        assert tag not in seen, f"tag {tag} appears more than once"
-        assert spec.order[tag] > last_index, f"tag {tag} is out of declaration order"
-        seen.add(tag)
-        last_index = spec.order[tag]
-        _check_value(tag, value, spec)
-        position += 1
-        if tag in spec.groups:
-            position = _check_group(body, position, tag, int(value), spec)
-
-
-def _check_value(tag: int, value: str, spec: ExecutionReportSpec) -> None:
-    assert value, f"tag {tag} is empty"
-    if spec.values[tag]:
-        assert value in spec.values[tag], f"{tag}={value} is not a listed value"
-    pattern = _FORMATS.get(spec.types[tag])
-    assert pattern is not None, f"no format check for type {spec.types[tag]} of tag {tag}"
-    assert pattern.fullmatch(value), f"{tag}={value!r} is not a valid {spec.types[tag]}"
-
-
-def _check_group(
-    body: list[tuple[int, str]], position: int, counter: int, count: int, spec: ExecutionReportSpec
-) -> int:
-    member_tags = spec.groups[counter]
-    delimiter = member_tags[0]
-    for _ in range(count):
-        assert position < len(body) and body[position][0] == delimiter, (
-            f"group {counter} entry must start with {delimiter}"
-        )
-        last = -1
-        while position < len(body) and body[position][0] in member_tags:
-            tag, value = body[position]
-            index = member_tags.index(tag)
-            if index == 0 and last >= 0:
-                break  # next entry
-            assert index > last, f"tag {tag} out of order in group {counter}"
-            last = index
-            _check_value(tag, value, spec)
-            position += 1
-    assert position == len(body) or body[position][0] not in member_tags, f"too many {counter}"
-    return position
-
-
 def _representative_executions() -> list[trading_pb2.Execution]:
     cases = _payload_cases()
     for _, number in enum_values("ExecutionType"):
@@ -886,8 +765,8 @@ def _representative_executions() -> list[trading_pb2.Execution]:
 @needs_dictionary
 @pytest.mark.parametrize("precision", list(Precision))
 def test_rendered_bodies_satisfy_the_stock_dictionary(precision: Precision) -> None:
-    spec = _dictionary()
-    assert not HEADER_AND_TRAILER & spec.order.keys() - {43}  # sanity: body tags only
+    spec = message_spec("8")
+    assert not HEADER_AND_TRAILER & set(spec.top) - {43}  # sanity: body tags only
     for execution in _representative_executions():
         check_against_dictionary(
             execution_report_body(normalize_execution(execution), precision), spec
@@ -896,7 +775,7 @@ def test_rendered_bodies_satisfy_the_stock_dictionary(precision: Precision) -> N
 
 @needs_dictionary
 def test_dictionary_checker_catches_violations() -> None:
-    spec = _dictionary()
+    spec = message_spec("8")
     good = execution_report_body(normalize_execution(make_fill()), Precision.NANOS)
     check_against_dictionary(good, spec)
     bad_bodies = [
@@ -1060,8 +939,8 @@ def _check_total(execution: trading_pb2.Execution) -> bool:
                 381,
             }
         assert not HEADER_AND_TRAILER & {tag for tag, _ in body}
-        if _HAVE_DICTIONARY:
-            check_against_dictionary(body, _dictionary())
+        if HAVE_DICTIONARY:
+            check_against_dictionary(body, message_spec("8"))
     _assert_identical(ExecutionEvent.from_payload(event.to_payload()), event)
     return True
 

@@ -9,8 +9,7 @@ quickfix package) is unavailable. The position tests import the two helpers from
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from functools import cache, partial
 from typing import Any
@@ -31,18 +30,21 @@ from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
 from fixbridge.proto.polymarket.v1 import refdata_pb2
 from fixbridge.simulator.market import MarketModel
 from fixbridge.simulator.times import to_rfc3339
+from tests.fix_dictionary import (
+    DICTIONARY,
+    HAVE_DICTIONARY,
+    check_against_dictionary,
+    message_spec,
+    needs_dictionary,
+    required_tags,
+)
 from tests.quickfix_validation import validate_everywhere
 from tests.unit.test_normalize_execution import (
-    _DICTIONARY,
-    _HAVE_DICTIONARY,
     HEADER_AND_TRAILER,
     INT32,
     INT64,
     SCALES,
     TEXTS,
-    ExecutionReportSpec,
-    check_against_dictionary,
-    needs_dictionary,
     set_fields,
 )
 
@@ -390,81 +392,6 @@ def test_corrupt_payload_is_a_normalization_error(payload: bytes) -> None:
     assert caught.value.field.startswith("payload")
 
 
-# --- dictionary helpers (any message type; the position tests use them too) -----------------
-
-
-def load_message_spec(path: str, msg_type: str) -> ExecutionReportSpec:
-    """A message of the QuickFIX data dictionary at ``path``, components flattened.
-
-    Same shape as the execution tests' loader (which is fixed to 35=8), so their
-    ``check_against_dictionary`` applies unchanged.
-    """
-    root = ET.parse(path).getroot()
-    numbers: dict[str, int] = {}
-    spec = ExecutionReportSpec()
-    fields_node, components_node, messages_node = (
-        root.find(n) for n in ("fields", "components", "messages")
-    )
-    assert fields_node is not None and components_node is not None and messages_node is not None
-    for node in fields_node:
-        number = int(node.attrib["number"])
-        numbers[node.attrib["name"]] = number
-        spec.types[number] = node.attrib["type"]
-        spec.values[number] = {value.attrib["enum"] for value in node.iter("value")}
-    components = {node.attrib["name"]: node for node in components_node}
-
-    def members(node: ET.Element) -> Iterator[ET.Element]:
-        for child in node:
-            if child.tag == "component":
-                yield from members(components[child.attrib["name"]])
-            else:
-                yield child
-
-    def walk(node: ET.Element, into: list[int]) -> None:
-        for child in members(node):
-            tag = numbers[child.attrib["name"]]
-            into.append(tag)
-            if child.tag == "group":
-                spec.groups[tag] = []
-                walk(child, spec.groups[tag])
-
-    (message,) = (m for m in messages_node if m.attrib["msgtype"] == msg_type)
-    top: list[int] = []
-    walk(message, top)
-    spec.order = {tag: index for index, tag in enumerate(top)}
-    return spec
-
-
-def required_tags(path: str, msg_type: str) -> set[int]:
-    """Top-level fields the dictionary marks required (directly or via required components)."""
-    root = ET.parse(path).getroot()
-    fields_node, components_node, messages_node = (
-        root.find(n) for n in ("fields", "components", "messages")
-    )
-    assert fields_node is not None and components_node is not None and messages_node is not None
-    numbers = {node.attrib["name"]: int(node.attrib["number"]) for node in fields_node}
-    components = {node.attrib["name"]: node for node in components_node}
-    required: set[int] = set()
-
-    def walk(node: ET.Element) -> None:
-        for child in node:
-            if child.attrib.get("required") != "Y":
-                continue
-            if child.tag == "component":
-                walk(components[child.attrib["name"]])
-            else:
-                required.add(numbers[child.attrib["name"]])
-
-    (message,) = (m for m in messages_node if m.attrib["msgtype"] == msg_type)
-    walk(message)
-    return required
-
-
-@cache
-def message_spec(msg_type: str) -> ExecutionReportSpec:
-    return load_message_spec(_DICTIONARY, msg_type)
-
-
 def quickfix_validator(msg_type: str) -> Callable[[list[tuple[int, str]]], None]:
     """QuickFIX's validator for ``msg_type`` bodies, with the stock dictionaries and ours."""
     return partial(validate_everywhere, msg_type)
@@ -486,7 +413,7 @@ def _representative_instruments() -> list[refdata_pb2.Instrument]:
 @pytest.mark.parametrize("precision", list(Precision))
 def test_rendered_bodies_satisfy_the_stock_dictionary(precision: Precision) -> None:
     spec = message_spec(SECURITY_STATUS)
-    assert not required_tags(_DICTIONARY, SECURITY_STATUS)  # nothing required at top level
+    assert not required_tags(DICTIONARY, SECURITY_STATUS)  # nothing required at top level
     for instrument in _representative_instruments():
         body = security_status_body(normalize_instrument(instrument), precision)
         check_against_dictionary(body, spec)
@@ -639,7 +566,7 @@ def _check_total(instrument: refdata_pb2.Instrument) -> bool:
         for tag, value in body:
             assert isinstance(tag, int) and 0 < tag < 5000
             assert isinstance(value, str) and value and "\x01" not in value
-        if _HAVE_DICTIONARY:
+        if HAVE_DICTIONARY:
             check_against_dictionary(body, message_spec(SECURITY_STATUS))
     _assert_identical(InstrumentEvent.from_payload(event.to_payload()), event)
     return True

@@ -28,18 +28,22 @@ from fixbridge.normalize.position import (
 from fixbridge.normalize.timestamps import Precision
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2, positions_pb2
 from fixbridge.simulator.market import MarketModel
+from tests.fix_dictionary import (
+    DICTIONARY,
+    HAVE_DICTIONARY,
+    check_against_dictionary,
+    message_spec,
+    needs_dictionary,
+    required_tags,
+)
 from tests.unit.test_normalize_execution import (
-    _DICTIONARY,
-    _HAVE_DICTIONARY,
     AMOUNTS,
     HEADER_AND_TRAILER,
     SCALES,
     TEXTS,
     TIMESTAMPS,
-    check_against_dictionary,
-    needs_dictionary,
 )
-from tests.unit.test_normalize_instrument import message_spec, quickfix_validator, required_tags
+from tests.unit.test_normalize_instrument import quickfix_validator
 
 POSITION_REPORT = "AP"
 ACCOUNT = "firms/SIM-ALPHA/accounts/alpha-prop"
@@ -565,7 +569,7 @@ def _representative_events() -> list[PositionEvent]:
 @needs_dictionary
 def test_the_stock_dictionary_requires_721_715_and_parties() -> None:
     # Parties is a required component, but its only member (NoPartyIDs) is optional.
-    assert required_tags(_DICTIONARY, POSITION_REPORT) == {721, 715}
+    assert required_tags(DICTIONARY, POSITION_REPORT) == {721, 715}
     spec = message_spec(POSITION_REPORT)
     assert {"0"} <= spec.values[724] and {"0"} <= spec.values[728]
     assert {"SOD", "TQ", "NET", "EXP"} <= spec.values[703]
@@ -723,7 +727,7 @@ def _check_total(
             assert isinstance(tag, int) and 0 < tag < 5000
             assert isinstance(value, str) and value and "\x01" not in value
             assert "E" not in value or tag not in {704, 705, 708}
-        if _HAVE_DICTIONARY:
+        if HAVE_DICTIONARY:
             check_against_dictionary(body, message_spec(POSITION_REPORT))
     _assert_identical(PositionEvent.from_payload(event.to_payload()), event)
     return True

@@ -13,14 +13,10 @@ NoSides entry) nor declaration order (it re-sorts the body); the structural chec
 from __future__ import annotations
 
 import json
-import os
-import re
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import fields
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,6 +37,12 @@ from fixbridge.normalize.trade import (
 from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
 from fixbridge.proto.polymarket.v1 import orders_pb2, trading_pb2
 from fixbridge.simulator.market import MarketModel
+from tests.fix_dictionary import (
+    HAVE_DICTIONARY,
+    check_against_dictionary,
+    message_spec,
+    needs_dictionary,
+)
 from tests.quickfix_validation import validate_everywhere
 from tests.unit.test_normalize_execution import (
     ENUMS,
@@ -824,125 +826,9 @@ def test_corrupt_payload_is_a_normalization_error(payload: bytes, field: str) ->
 # --- the stock FIX50SP2 dictionary, as a validating QuickFIX client applies it -------------
 
 
-@dataclass
-class MessageSpec:
-    """One message as declared in a QuickFIX data dictionary, components flattened."""
-
-    top: list[int] = field(default_factory=list)  # top-level tags in declaration order
-    groups: dict[int, list[int]] = field(default_factory=dict)  # NumInGroup -> member tags
-    values: dict[int, set[str]] = field(default_factory=dict)  # tag -> listed enum values
-    types: dict[int, str] = field(default_factory=dict)
-
-
-def _load_message(path: str, msg_type: str) -> MessageSpec:
-    root = ET.parse(path).getroot()
-    fields_node, components_node, messages_node = (
-        root.find(n) for n in ("fields", "components", "messages")
-    )
-    assert fields_node is not None and components_node is not None and messages_node is not None
-    spec = MessageSpec()
-    numbers: dict[str, int] = {}
-    for node in fields_node:
-        number = int(node.attrib["number"])
-        numbers[node.attrib["name"]] = number
-        spec.types[number] = node.attrib["type"]
-        spec.values[number] = {value.attrib["enum"] for value in node.iter("value")}
-    components = {node.attrib["name"]: node for node in components_node}
-
-    def members(node: ET.Element) -> Iterator[ET.Element]:
-        for child in node:
-            if child.tag == "component":
-                yield from members(components[child.attrib["name"]])
-            else:
-                yield child
-
-    def walk(node: ET.Element, into: list[int]) -> None:
-        for child in members(node):
-            tag = numbers[child.attrib["name"]]
-            into.append(tag)
-            if child.tag == "group":
-                spec.groups[tag] = []
-                walk(child, spec.groups[tag])
-
-    (message,) = (m for m in messages_node if m.attrib["msgtype"] == msg_type)
-    walk(message, spec.top)
-    return spec
-
-
-_DICTIONARY = os.environ.get("FIXBRIDGE_FIX50SP2_XML", "")
-_HAVE_DICTIONARY = bool(_DICTIONARY) and Path(_DICTIONARY).is_file()
-needs_dictionary = pytest.mark.skipif(
-    not _HAVE_DICTIONARY, reason="set FIXBRIDGE_FIX50SP2_XML to the stock QuickFIX FIX50SP2.xml"
-)
-
-
-@cache
-def _spec(msg_type: str) -> MessageSpec:
-    return _load_message(_DICTIONARY, msg_type)
-
-
-_FORMATS: Mapping[str, re.Pattern[str]] = {
-    "PRICE": re.compile(r"-?\d+(\.\d+)?"),
-    "QTY": re.compile(r"-?\d+(\.\d+)?"),
-    "AMT": re.compile(r"-?\d+(\.\d+)?"),
-    "INT": re.compile(r"-?\d+"),
-    "NUMINGROUP": re.compile(r"[1-9]\d*"),
-    "BOOLEAN": re.compile(r"[YN]"),
-    "CHAR": re.compile(r"."),
-    "UTCTIMESTAMP": re.compile(r"\d{8}-\d{2}:\d{2}:\d{2}(\.(\d{3}|\d{6}|\d{9}))?"),
-    "LOCALMKTDATE": re.compile(r"\d{8}"),
-    "STRING": re.compile(r"[^\x01]+", re.DOTALL),
-}
-
-
-def check_against_dictionary(body: list[tuple[int, str]], spec: MessageSpec) -> None:
-    """Every tag defined at its level, once, in declaration order; groups (also nested ones)
-    with the declared number of entries, each starting with the delimiter; listed values."""
-    position = _check_level(body, 0, spec.top, spec, entry=False)
-    assert position == len(body), f"tag {body[position][0]} is not defined for the message"
-
-
-def _check_level(
-    body: list[tuple[int, str]],
-    position: int,
-    members: list[int],
-    spec: MessageSpec,
-    *,
-    entry: bool,
-) -> int:
-    index_of = {tag: index for index, tag in enumerate(members)}
-    last = -1
-    while position < len(body):
-        tag, value = body[position]
-        if tag not in index_of:
-            assert entry, f"tag {tag} is not defined for the message"
-            break  # the group entry ends here
-        index = index_of[tag]
-        if entry and index == 0 and last >= 0:
-            break  # the next entry starts
-        assert index > last, f"tag {tag} repeated or out of declaration order"
-        last = index
-        assert value, f"tag {tag} is empty"
-        if spec.values[tag]:
-            assert value in spec.values[tag], f"{tag}={value} is not a listed value"
-        pattern = _FORMATS.get(spec.types[tag])
-        assert pattern is not None, f"no format check for type {spec.types[tag]} of tag {tag}"
-        assert pattern.fullmatch(value), f"{tag}={value!r} is not a valid {spec.types[tag]}"
-        position += 1
-        if tag in spec.groups:
-            group = spec.groups[tag]
-            for _ in range(int(value)):
-                assert position < len(body) and body[position][0] == group[0], (
-                    f"group {tag} entry must start with {group[0]}"
-                )
-                position = _check_level(body, position, group, spec, entry=True)
-            assert position == len(body) or body[position][0] != group[0], f"too many {tag}"
-    return position
-
-
 @needs_dictionary
 def test_dictionary_checker_catches_violations() -> None:
-    spec = _spec("AE")
+    spec = message_spec("AE")
     good = trade_capture_report_body(normalize_trade(make_trade()), Precision.NANOS)
     check_against_dictionary(good, spec)
     first_side = [tag for tag, _ in good].index(54)
@@ -967,7 +853,7 @@ def test_dictionary_checker_catches_violations() -> None:
 
 @needs_dictionary
 def test_every_fix_value_of_the_trade_tables_is_in_the_stock_dictionary() -> None:
-    spec = _spec("AE")
+    spec = message_spec("AE")
     for tag, table in [
         (487, enums.TRADE_REPORT_TRANS_TYPE),
         (856, enums.TRADE_REPORT_TYPE),
@@ -977,7 +863,7 @@ def test_every_fix_value_of_the_trade_tables_is_in_the_stock_dictionary() -> Non
         (829, enums.TRD_SUB_TYPE),
     ]:
         assert set(table.values()) <= spec.values[tag], tag
-    assert {"F", "H"} <= _spec("8").values[150]
+    assert {"F", "H"} <= message_spec("8").values[150]
 
 
 def _cached_validator() -> Callable[[str, list[tuple[int, str]]], None]:
@@ -993,10 +879,10 @@ def _check_bodies(event: TradeEvent, precision: Precision, *, quickfix: bool) ->
         assert isinstance(tag, int) and 0 < tag < 5000
         assert isinstance(value, str) and value and "\x01" not in value
     assert not HEADER_AND_TRAILER & {tag for tag, _ in report}
-    if _HAVE_DICTIONARY:
-        check_against_dictionary(report, _spec("AE"))
+    if HAVE_DICTIONARY:
+        check_against_dictionary(report, message_spec("AE"))
         for _, body in busts:
-            check_against_dictionary(body, _spec("8"))
+            check_against_dictionary(body, message_spec("8"))
     if quickfix:
         validate = _cached_validator()
         validate("AE", report)
