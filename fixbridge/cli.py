@@ -43,7 +43,7 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
 async def _run(config_path: Path) -> int:
     config = load_config(config_path)
-    _setup_logging(config.log_level)
+    _setup_logging(config.effective_log_level)
     stop = asyncio.Event()
     stop_on_signals(stop)
     await Bridge(config).run_until(stop)

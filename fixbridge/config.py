@@ -35,6 +35,41 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class UpstreamAuthConfig(_Strict):
+    """Private Key JWT (RFC 7523) client credentials for the exchange's token endpoint.
+
+    The private key comes from a PEM file or an environment variable, never from this file
+    itself, and is never logged. ``participant_id`` is the value onboarding gave
+    (``firms/<firm>/users/<user>``), sent as ``x-participant-id``.
+    """
+
+    client_id: Annotated[str, Field(min_length=1)]
+    token_url: str  # e.g. https://pmx-prod.us.auth0.com/oauth/token (also the assertion's aud)
+    audience: str  # e.g. https://api.prod.polymarketexchange.com
+    private_key_file: Path | None = None
+    private_key_env: str | None = None
+    participant_id: str | None = None
+    # Fetch a new access token this long before the current one expires.
+    refresh_ahead_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    # Bound on one token request (connect + response).
+    request_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    # CA bundle for an https token_url; system roots otherwise.
+    ca_file: Path | None = None
+
+    @field_validator("token_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> UpstreamAuthConfig:
+        if (self.private_key_file is None) == (self.private_key_env is None):
+            raise ValueError("set exactly one of private_key_file and private_key_env")
+        return self
+
+
 class UpstreamConfig(_Strict):
     """Where the exchange's DropCopyAPI is and what to ask it for."""
 
@@ -48,6 +83,17 @@ class UpstreamConfig(_Strict):
     start_from: Literal["live"] | datetime = "live"
     reconnect_initial_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     reconnect_max_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    # A stream that has been healthy this long resets the backoff to reconnect_initial_s.
+    healthy_after_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # PERMISSION_DENIED / RESOURCE_EXHAUSTED: retry this slowly (with a loud log each time).
+    slow_retry_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    # Reconnect when a stream sends nothing, not even a token-only heartbeat, for this long.
+    stall_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 180.0
+    # When a resume token is refused: replay by resume_time from the last durable event's
+    # transact time minus this margin (the overlap is deduplicated).
+    resume_margin_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
+    # Absent = no authorization metadata (the simulator without auth).
+    auth: UpstreamAuthConfig | None = None
 
     @field_validator("target")
     @classmethod
@@ -159,12 +205,34 @@ class SessionConfig(_Strict):
         return value
 
 
+class MetricsConfig(_Strict):
+    """The ops HTTP port: /metrics (Prometheus), /healthz and /readyz."""
+
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: Annotated[int, Field(ge=0, le=65535)] = 9108
+
+
+class LoggingConfig(_Strict):
+    format: Literal["plain", "json"] = "plain"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
 class BridgeConfig(_Strict):
     upstream: UpstreamConfig = UpstreamConfig()
     journal: JournalConfig = JournalConfig()
     fix: FixConfig = FixConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    logging: LoggingConfig = LoggingConfig()
     sessions: tuple[SessionConfig, ...]
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Kept for older config files; [logging] level wins when both are given.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+
+    @property
+    def effective_log_level(self) -> str:
+        if self.log_level is not None and "level" not in self.logging.model_fields_set:
+            return self.log_level
+        return self.logging.level
 
     @model_validator(mode="after")
     def _unique_sessions(self) -> BridgeConfig:

@@ -1,0 +1,225 @@
+"""Every metric fixbridge exports, in one registry, named by Prometheus rules.
+
+One :class:`Metrics` object is made per bridge and handed to the parts that count things; no
+module-level globals, so tests and the demo can run several bridges in one process. Labels are
+bounded: ``stream`` is one of the four upstream streams, ``session`` one of the configured
+session names (``unknown`` for a Logon that matched none), ``msg_type`` a FIX MsgType or
+``other``, ``reason`` / ``result`` / ``kind`` come from the closed sets below. Units are base
+units: seconds, bytes, and ``_total`` for counters.
+"""
+
+from __future__ import annotations
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# ``*_created`` series double the exposition and no dashboard or rule of ours reads them.
+prometheus_client.disable_created_metrics()
+
+RECONNECT_REASONS = (
+    "unavailable",  # UNAVAILABLE, also a stream aborted mid-batch
+    "deadline_exceeded",
+    "unauthenticated",  # token expired or refused: refreshed, then reconnected
+    "permission_denied",
+    "resource_exhausted",
+    "invalid_argument",
+    "resume_token_rejected",
+    "stall",  # the watchdog saw no response for upstream.stall_timeout_s
+    "stream_ended",  # the exchange closed the stream with OK
+    "internal",  # any other gRPC status
+    "error",  # an error on our side (journal, decoding)
+)
+TOKEN_RESULTS = ("ok", "failed")
+RESUME_FALLBACKS = (
+    "resume_time",  # token refused: replayed from the last durable event minus a margin
+    "report_api",  # replay window gone too: the gap was filled from ReportAPI
+    "unrecoverable",  # no replay and no report for this stream: gap logged, went live
+)
+LOGON_RESULTS = ("accepted", "refused")
+REJECT_KINDS = ("session", "business")  # 35=3 / 35=j
+
+# Exchange transact time -> FIX write spans network, journal and session queues: from a
+# fraction of a millisecond live to minutes for a backlog delivered at logon.
+LAG_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0,
+)
+APPEND_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+)
+
+
+class Metrics:
+    """The bridge's metrics; ``registry`` is what ``/metrics`` serves."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry if registry is not None else CollectorRegistry()
+
+        # ---- upstream (label stream) ------------------------------------------------------
+        self.upstream_connected = Gauge(
+            "fixbridge_upstream_connected",
+            "1 while the stream is open and has delivered a response, else 0.",
+            ["stream"], registry=r)
+        self.upstream_reconnects = Counter(
+            "fixbridge_upstream_reconnects",
+            "Streams lost and reopened, by stream and reason.",
+            ["stream", "reason"], registry=r)
+        self.upstream_events_received = Counter(
+            "fixbridge_upstream_events_received",
+            "Events received from the exchange (duplicates included).",
+            ["stream"], registry=r)
+        self.upstream_duplicates = Counter(
+            "fixbridge_upstream_duplicates",
+            "Events received again and skipped (at-least-once delivery, replays).",
+            ["stream"], registry=r)
+        self.upstream_events_flagged = Counter(
+            "fixbridge_upstream_events_flagged",
+            "Events that could not be normalized: journaled flagged, not sent.",
+            ["stream"], registry=r)
+        self.upstream_token_refreshes = Counter(
+            "fixbridge_upstream_token_refreshes",
+            "Access-token requests to the token endpoint, by result.",
+            ["result"], registry=r)
+        self.upstream_token_expiry = Gauge(
+            "fixbridge_upstream_token_expiry_timestamp_seconds",
+            "When the current access token expires (Unix time); 0 before the first token.",
+            registry=r)
+        self.upstream_resume_fallbacks = Counter(
+            "fixbridge_upstream_resume_fallbacks",
+            "Resumes that could not use the stored token, by what was done instead.",
+            ["stream", "kind"], registry=r)
+        self.upstream_report_events = Counter(
+            "fixbridge_upstream_report_events",
+            "Events fetched from ReportAPI to fill a gap the stream could not replay.",
+            ["stream"], registry=r)
+        self.upstream_stalls = Counter(
+            "fixbridge_upstream_stalls",
+            "Streams reopened because nothing arrived for upstream.stall_timeout_s.",
+            ["stream"], registry=r)
+        self.upstream_last_transact_time = Gauge(
+            "fixbridge_upstream_last_transact_time_seconds",
+            "Exchange transact time of the newest event received (Unix time).",
+            ["stream"], registry=r)
+        self.upstream_last_response_time = Gauge(
+            "fixbridge_upstream_last_response_time_seconds",
+            "When the stream last delivered any response, heartbeats included (Unix time).",
+            ["stream"], registry=r)
+
+        # ---- journal ----------------------------------------------------------------------
+        self.journal_append_seconds = Histogram(
+            "fixbridge_journal_append_seconds",
+            "Time to journal one upstream response (events + resume token, one transaction).",
+            buckets=APPEND_BUCKETS, registry=r)
+        self.journal_events_stored = Counter(
+            "fixbridge_journal_events_stored",
+            "Events given a journal offset (after deduplication).",
+            ["stream"], registry=r)
+        self.journal_size_bytes = Gauge(
+            "fixbridge_journal_size_bytes",
+            "Size of the journal database files on disk.",
+            registry=r)
+        self.journal_head_offset = Gauge(
+            "fixbridge_journal_head_offset",
+            "Offset of the newest journaled event.",
+            registry=r)
+
+        # ---- FIX sessions (label session) -------------------------------------------------
+        self.session_up = Gauge(
+            "fixbridge_session_up",
+            "1 while a client is logged on to the session, else 0.",
+            ["session"], registry=r)
+        self.session_logons = Counter(
+            "fixbridge_session_logons",
+            "Logon attempts by result.",
+            ["session", "result"], registry=r)
+        self.session_messages_sent = Counter(
+            "fixbridge_session_messages_sent",
+            "FIX messages written to the client, resends included, by MsgType.",
+            ["session", "msg_type"], registry=r)
+        self.session_messages_received = Counter(
+            "fixbridge_session_messages_received",
+            "FIX messages received from the client, by MsgType.",
+            ["session", "msg_type"], registry=r)
+        self.session_next_sender_seq_num = Gauge(
+            "fixbridge_session_next_sender_seq_num",
+            "MsgSeqNum of the next message fixbridge sends.",
+            ["session"], registry=r)
+        self.session_next_target_seq_num = Gauge(
+            "fixbridge_session_next_target_seq_num",
+            "MsgSeqNum expected next from the client.",
+            ["session"], registry=r)
+        self.session_resend_requests = Counter(
+            "fixbridge_session_resend_requests",
+            "ResendRequests received from the client.",
+            ["session"], registry=r)
+        self.session_messages_resent = Counter(
+            "fixbridge_session_messages_resent",
+            "Application messages sent again (PossDupFlag=Y) in answer to ResendRequest.",
+            ["session"], registry=r)
+        self.session_gap_fills = Counter(
+            "fixbridge_session_gap_fills",
+            "SequenceReset-GapFill messages sent in resends.",
+            ["session"], registry=r)
+        self.session_rejects_sent = Counter(
+            "fixbridge_session_rejects_sent",
+            "Reject (35=3) and BusinessMessageReject (35=j) messages sent.",
+            ["session", "kind"], registry=r)
+        self.session_rejects_received = Counter(
+            "fixbridge_session_rejects_received",
+            "Reject (35=3) and BusinessMessageReject (35=j) messages received.",
+            ["session", "kind"], registry=r)
+        self.session_heartbeat_timeouts = Counter(
+            "fixbridge_session_heartbeat_timeouts",
+            "Disconnects because the client answered no TestRequest.",
+            ["session"], registry=r)
+        self.session_slow_consumer_disconnects = Counter(
+            "fixbridge_session_slow_consumer_disconnects",
+            "Disconnects because the client read none of our bytes for fix.write_timeout_s.",
+            ["session"], registry=r)
+        self.session_backlog_events = Gauge(
+            "fixbridge_session_backlog_events",
+            "Journaled events after the session's cursor (upper bound of what is unsent).",
+            ["session"], registry=r)
+
+        # ---- end-to-end lag (label session) -----------------------------------------------
+        self.lag_exchange_seconds = Histogram(
+            "fixbridge_lag_exchange_to_fix_write_seconds",
+            "Exchange transact time to the FIX write of the message, per application message.",
+            ["session"], buckets=LAG_BUCKETS, registry=r)
+        self.lag_receipt_seconds = Histogram(
+            "fixbridge_lag_receipt_to_fix_write_seconds",
+            "Upstream receipt to the FIX write of the message, per application message.",
+            ["session"], buckets=LAG_BUCKETS, registry=r)
+
+    def init_labels(self, streams: tuple[str, ...], sessions: tuple[str, ...]) -> None:
+        """Create every bounded label set at zero, so dashboards and alerts see series
+        (and ``rate()`` works) before the first event."""
+        for stream in streams:
+            self.upstream_connected.labels(stream)
+            self.upstream_events_received.labels(stream)
+            self.upstream_duplicates.labels(stream)
+            self.upstream_events_flagged.labels(stream)
+            self.upstream_stalls.labels(stream)
+            self.upstream_report_events.labels(stream)
+            self.journal_events_stored.labels(stream)
+            for reason in RECONNECT_REASONS:
+                self.upstream_reconnects.labels(stream, reason)
+            for kind in RESUME_FALLBACKS:
+                self.upstream_resume_fallbacks.labels(stream, kind)
+        for result in TOKEN_RESULTS:
+            self.upstream_token_refreshes.labels(result)
+        for session in sessions:
+            self.session_up.labels(session)
+            for result in LOGON_RESULTS:
+                self.session_logons.labels(session, result)
+            for kind in REJECT_KINDS:
+                self.session_rejects_sent.labels(session, kind)
+                self.session_rejects_received.labels(session, kind)
+            self.session_resend_requests.labels(session)
+            self.session_messages_resent.labels(session)
+            self.session_gap_fills.labels(session)
+            self.session_heartbeat_timeouts.labels(session)
+            self.session_slow_consumer_disconnects.labels(session)
+            self.session_backlog_events.labels(session)
+            self.lag_exchange_seconds.labels(session)
+            self.lag_receipt_seconds.labels(session)
