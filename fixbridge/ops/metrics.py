@@ -128,6 +128,10 @@ class Metrics:
             "fixbridge_session_up",
             "1 while a client is logged on to the session, else 0.",
             ["session"], registry=r)
+        self.session_in_schedule = Gauge(
+            "fixbridge_session_in_schedule",
+            "1 while the session's schedule window is open (always 1 without a schedule).",
+            ["session"], registry=r)
         self.session_logons = Counter(
             "fixbridge_session_logons",
             "Logon attempts by result.",
@@ -210,6 +214,7 @@ class Metrics:
             self.upstream_token_refreshes.labels(result)
         for session in sessions:
             self.session_up.labels(session)
+            self.session_in_schedule.labels(session)
             for result in LOGON_RESULTS:
                 self.session_logons.labels(session, result)
             for kind in REJECT_KINDS:
