@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -52,6 +52,7 @@ from fixbridge.normalize.trade import (
     trade_capture_report_body,
 )
 from fixbridge.simulator.market import MarketModel
+from fixbridge.upstream.orders import link_cl_ord_ids
 
 STOCK_TRANSPORT: Final = "FIXT11.xml"
 STOCK_APPLICATION: Final = "FIX50SP2.xml"
@@ -98,16 +99,21 @@ class Rendered:
 def simulator_messages(seed: int = SIM_SEED, steps: int = SIM_STEPS) -> list[Rendered]:
     """Every message the normalizers render for a simulator run, at rotating precisions.
 
-    Position scales come from the instrument events of the same run, as in the bridge.
+    Position scales come from the instrument events of the same run, and OrigClOrdID from each
+    order's previous ClOrdID, as in the bridge.
     """
     model = MarketModel(seed)
     precisions = list(Precision)
     scales: dict[str, tuple[int, int]] = {}
+    cl_ord_ids: dict[str, str] = {}  # each order's latest ClOrdID, as the journal keeps it
     out: list[Rendered] = []
     now = SIM_START_NS
 
     def add(kind: str, body: Iterable[tuple[int, str]]) -> None:
         out.append(Rendered(kind, tuple(body)))
+
+    def known_cl_ord_ids(order_ids: Collection[str]) -> dict[str, str]:
+        return {i: cl_ord_ids[i] for i in order_ids if i in cl_ord_ids}
 
     for _ in range(steps):
         step = model.step(now)
@@ -116,8 +122,11 @@ def simulator_messages(seed: int = SIM_SEED, steps: int = SIM_STEPS) -> list[Ren
             state = normalize_instrument(instrument)
             scales[state.symbol] = (state.price_scale, state.quantity_scale)
             add(SECURITY_STATUS, security_status_body(state, precisions[len(out) % 4]))
-        for execution in step.executions:
-            event = normalize_execution(execution)
+        executions = [normalize_execution(execution) for execution in step.executions]
+        for linked in link_cl_ord_ids(executions, known_cl_ord_ids):
+            event = linked.event
+            if linked.link is not None:
+                cl_ord_ids[linked.link[0]] = linked.link[1]
             add(EXECUTION_REPORT, execution_report_body(event, precisions[len(out) % 4]))
         for trade in step.trades:
             event_t = normalize_trade(trade)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -27,8 +28,9 @@ from fixbridge.journal.store import (
     SessionRecord,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RESEND_BATCH = 500
+_SQL_VARIABLES = 500  # well under SQLite's bound on ? placeholders per statement
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,6 +45,10 @@ CREATE TABLE IF NOT EXISTS events (
     flagged TEXT,
     UNIQUE (stream, upstream_id)
 );
+CREATE TABLE IF NOT EXISTS order_links (
+    order_id TEXT PRIMARY KEY,
+    cl_ord_id TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stream_state (
     stream TEXT PRIMARY KEY,
     resume_token BLOB NOT NULL,
@@ -102,17 +108,46 @@ class SqliteJournal:
             self._db.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
-        elif int(row[0]) == 1:
+            return
+        version = int(row[0])
+        if version == 1:
             # Version 2 records when a session's numbers were last written (schedules).
-            self._db.execute(
-                "ALTER TABLE sessions ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0"
-            )
-            self._db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
-        elif int(row[0]) != SCHEMA_VERSION:
+            with self._transaction() as db:
+                db.execute("ALTER TABLE sessions ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0")
+                db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+            version = 2
+        if version == 2:
+            # Version 3 remembers each order's latest ClOrdID (OrigClOrdID on cancel/replace);
+            # rebuilt from the executions already journaled.
+            with self._transaction() as db:
+                self._rebuild_order_links(db)
+                db.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+            version = 3
+        if version != SCHEMA_VERSION:
             raise JournalError(
                 f"journal {self.path} has schema version {row[0]},"
                 f" this fixbridge reads version {SCHEMA_VERSION}"
             )
+
+    @staticmethod
+    def _rebuild_order_links(db: sqlite3.Connection) -> None:
+        rows = db.execute(
+            "SELECT payload FROM events WHERE stream='executions' AND flagged IS NULL"
+            " ORDER BY offset"
+        )
+        latest: dict[str, str] = {}
+        for (payload,) in rows:
+            try:
+                document = json.loads(bytes(payload))
+            except ValueError:
+                continue
+            order_id, cl_ord_id = document.get("order_id"), document.get("cl_ord_id")
+            if isinstance(order_id, str) and isinstance(cl_ord_id, str) and order_id and cl_ord_id:
+                latest[order_id] = cl_ord_id
+        db.executemany(
+            "INSERT OR REPLACE INTO order_links (order_id, cl_ord_id) VALUES (?, ?)",
+            latest.items(),
+        )
 
     # --- upstream events ---------------------------------------------------------------------
 
@@ -137,6 +172,11 @@ class SqliteJournal:
                     ),
                 )
                 stored += cur.rowcount
+                if cur.rowcount and event.order_link is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO order_links (order_id, cl_ord_id) VALUES (?, ?)",
+                        event.order_link,
+                    )
             if resume_token:  # an empty token never replaces a stored one
                 db.execute(
                     "INSERT INTO stream_state (stream, resume_token, updated_at) VALUES (?, ?, ?)"
@@ -151,6 +191,18 @@ class SqliteJournal:
             "SELECT resume_token FROM stream_state WHERE stream=?", (stream,)
         ).fetchone()
         return None if row is None else bytes(row[0])
+
+    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+        wanted = list(order_ids)
+        found: dict[str, str] = {}
+        for first in range(0, len(wanted), _SQL_VARIABLES):
+            chunk = wanted[first : first + _SQL_VARIABLES]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT order_id, cl_ord_id FROM order_links WHERE order_id IN ({marks})", chunk
+            )
+            found.update((str(order_id), str(cl_ord_id)) for order_id, cl_ord_id in rows)
+        return found
 
     def head_offset(self) -> int:
         row = self._db.execute("SELECT MAX(offset) FROM events").fetchone()

@@ -10,7 +10,7 @@ never loaded whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +26,9 @@ class NewEvent:
     payload: bytes
     raw: bytes
     flagged: str | None = None  # why the event could not be normalized, if it could not
+    # (order_id, cl_ord_id) this execution makes the order's latest ClOrdID; recorded in the
+    # same transaction, and only if the event is new (a duplicate never rewinds an order).
+    order_link: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,10 @@ class Journal(Protocol):
         ...
 
     def resume_token(self, stream: str) -> bytes | None: ...
+
+    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+        """Each known order's ClOrdID as of its latest journaled execution."""
+        ...
 
     def head_offset(self) -> int: ...
 

@@ -34,7 +34,12 @@ from typing import Final, Protocol
 
 from fixbridge.normalize import enums
 from fixbridge.normalize.errors import NormalizationError
-from fixbridge.normalize.payload import event_from_payload, event_to_payload, field_decoders
+from fixbridge.normalize.payload import (
+    defaulted_fields,
+    event_from_payload,
+    event_to_payload,
+    field_decoders,
+)
 from fixbridge.normalize.scale import ScaleError, fix_decimal, scaled
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp, timestamp_ns
 from fixbridge.proto.polymarket.v1 import trading_pb2, types_pb2
@@ -121,6 +126,10 @@ class ExecutionEvent:
     manual_order_indicator: bool | None  # ManualOrderIndicator(1028); None when UNDEFINED
     transact_time_ns: int  # TransactTime(60)
     trade_date: str | None  # TradeDate(75), YYYYMMDD, from transact_trade_date
+    # OrigClOrdID(41): the order's ClOrdID on its previous execution, when this one carries a
+    # different ClOrdID (a client cancel or replace). Upstream has no such field: the
+    # subscriber fills it from the order's history at ingestion (see upstream/orders.py).
+    orig_cl_ord_id: str | None = None
 
     @property
     def is_fill(self) -> bool:
@@ -134,10 +143,11 @@ class ExecutionEvent:
     @classmethod
     def from_payload(cls, data: bytes) -> ExecutionEvent:
         """Inverse of :meth:`to_payload`; a corrupt payload raises :class:`NormalizationError`."""
-        return event_from_payload(cls, _DECODE, data)
+        return event_from_payload(cls, _DECODE, data, _OPTIONAL)
 
 
 _DECODE: Final = field_decoders(ExecutionEvent)
+_OPTIONAL: Final = defaulted_fields(ExecutionEvent)
 
 
 # --- normalization -------------------------------------------------------------------------
@@ -345,11 +355,12 @@ def execution_report_body(event: ExecutionEvent, precision: Precision) -> list[t
     """ExecutionReport (35=8) body fields, in the stock FIX50SP2.xml's declaration order.
 
     No header or trailer tags (8, 9, 35, 49, 56, 34, 52, 10). Only non-empty values are emitted.
-    Conditional tags: 11 when ClOrdID is known; Parties (453) for each known party; 880, 828,
-    1057, 12/13 and 119 on fills; 103 on rejects; 378 on unsolicited cancels; 1 when the account
-    is known; 40 when the type is known; 44 unless the order has no limit price yet (market-to-
-    limit, stop or untyped with price 0); 126 for GTD; 75 when the trade date is known; 381 once
-    CumQty > 0; 110 when MinQty is set; 58 when there is text; 1028 when upstream says.
+    Conditional tags: 11 when ClOrdID is known; 41 when ingestion linked a previous ClOrdID;
+    Parties (453) for each known party; 880, 828, 1057, 12/13 and 119 on fills; 103 on rejects;
+    378 on unsolicited cancels; 1 when the account is known; 40 when the type is known; 44 unless
+    the order has no limit price yet (market-to-limit, stop or untyped with price 0); 126 for
+    GTD; 75 when the trade date is known; 381 once CumQty > 0; 110 when MinQty is set; 58 when
+    there is text; 1028 when upstream says.
     """
     with localcontext(_EXACT):
         return _body(event, precision)
@@ -358,6 +369,7 @@ def execution_report_body(event: ExecutionEvent, precision: Precision) -> list[t
 def _body(event: ExecutionEvent, precision: Precision) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = [(37, event.order_id)]
     _put(out, 11, event.cl_ord_id)
+    _put(out, 41, event.orig_cl_ord_id)
     out.extend(_parties(event))
     if event.is_fill:
         _put(out, 880, event.trade_id)

@@ -3,14 +3,15 @@
 Decimals travel as strings and ``None`` is kept, so the round trip is exact. Decoding is
 strict: a payload with other keys, or a value of the wrong type, raises NormalizationError
 naming the field (``payload.<name>``), never anything else. Every event type uses this one
-codec; decoders are chosen from each dataclass's own annotations.
+codec; decoders are chosen from each dataclass's own annotations. A field added later gets a
+default, and payloads journaled before it existed still decode.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final, TypeVar, get_type_hints
 
@@ -102,17 +103,31 @@ def event_to_payload(
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def event_from_payload(cls: Callable[..., _E], decode: Mapping[str, Decoder], data: bytes) -> _E:
-    """An event of ``cls`` from its payload; anything but the exact shape is an error."""
+def defaulted_fields(cls: type) -> frozenset[str]:
+    """Fields added after payloads were first journaled: they carry a default, and a payload
+    written before they existed may lack them."""
+    return frozenset(
+        spec.name for spec in fields(cls) if spec.default is not MISSING
+    )
+
+
+def event_from_payload(
+    cls: Callable[..., _E],
+    decode: Mapping[str, Decoder],
+    data: bytes,
+    optional_keys: frozenset[str] = frozenset(),
+) -> _E:
+    """An event of ``cls`` from its payload; anything but the exact shape is an error, except
+    that keys in ``optional_keys`` (fields with a default) may be absent."""
     try:
         document = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise NormalizationError("payload", f"not UTF-8 JSON: {exc}") from None
     if not isinstance(document, dict):
         raise NormalizationError("payload", "not a JSON object", type(document).__name__)
-    if document.keys() != decode.keys():
-        raise NormalizationError(
-            "payload", "wrong set of keys", sorted(document.keys() ^ decode.keys())
-        )
+    unknown = document.keys() - decode.keys()
+    missing = decode.keys() - document.keys() - optional_keys
+    if unknown or missing:
+        raise NormalizationError("payload", "wrong set of keys", sorted(unknown | missing))
     values: dict[str, Any] = {name: decode[name](name, raw) for name, raw in document.items()}
     return cls(**values)

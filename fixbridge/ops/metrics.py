@@ -14,7 +14,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # ``*_created`` series double the exposition and no dashboard or rule of ours reads them.
-prometheus_client.disable_created_metrics()
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 RECONNECT_REASONS = (
     "unavailable",  # UNAVAILABLE, also a stream aborted mid-batch

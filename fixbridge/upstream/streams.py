@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fixbridge.journal.store import NewEvent
+from fixbridge.journal.store import Journal, NewEvent
 from fixbridge.normalize.errors import NormalizationError
-from fixbridge.normalize.execution import normalize_execution
+from fixbridge.normalize.execution import ExecutionEvent, normalize_execution
 from fixbridge.normalize.instrument import normalize_instrument
 from fixbridge.normalize.position import normalize_position
 from fixbridge.normalize.timestamps import timestamp_ns
 from fixbridge.normalize.trade import normalize_trade
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2, orders_pb2, refdata_pb2, trading_pb2
+from fixbridge.upstream.orders import LatestClOrdIds, link_cl_ord_ids
 from fixbridge.upstream.scales import ScaleBook
 
 log = logging.getLogger("fixbridge.upstream")
@@ -38,6 +39,15 @@ class StreamSpec:
     firm_filter: bool  # whether the request takes `firms`
     to_journal: Callable[[Any], NewEvent]
     before_store: Callable[[Any], Awaitable[None]] | None = None
+    # For streams whose events depend on earlier ones (executions: OrigClOrdID), the whole
+    # response at once, with the journal's memory of each order.
+    to_journal_batch: Callable[[Sequence[Any], LatestClOrdIds], list[NewEvent]] | None = None
+
+    def journal_events(self, upstream: Sequence[Any], journal: Journal) -> list[NewEvent]:
+        """The journal entries for one response's events, in stream order."""
+        if self.to_journal_batch is not None:
+            return self.to_journal_batch(upstream, journal.latest_cl_ord_ids)
+        return [self.to_journal(event) for event in upstream]
 
 
 def _fallback_id(raw: bytes, natural: str) -> str:
@@ -45,15 +55,40 @@ def _fallback_id(raw: bytes, natural: str) -> str:
     return natural or "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def executions_to_events(
+    executions: Sequence[trading_pb2.Execution], latest: LatestClOrdIds
+) -> list[NewEvent]:
+    """Journal entries for one response's executions (flagged where they cannot be
+    normalized), with OrigClOrdID linked from each order's previous ClOrdID."""
+    prepared: list[tuple[bytes, ExecutionEvent | NewEvent]] = []
+    for execution in executions:
+        raw = execution.SerializeToString(deterministic=True)
+        try:
+            prepared.append((raw, normalize_execution(execution)))
+        except NormalizationError as exc:
+            when = timestamp_ns(execution.transact_time.seconds, execution.transact_time.nanos)
+            flagged = NewEvent(_fallback_id(raw, execution.id), when, b"", raw, flagged=str(exc))
+            prepared.append((raw, flagged))
+    normalized = [item for _, item in prepared if isinstance(item, ExecutionEvent)]
+    linked = iter(link_cl_ord_ids(normalized, latest))
+    events: list[NewEvent] = []
+    for raw, item in prepared:
+        if isinstance(item, NewEvent):
+            events.append(item)
+            continue
+        done = next(linked)
+        event = done.event
+        events.append(
+            NewEvent(
+                event.exec_id, event.transact_time_ns, event.to_payload(), raw, order_link=done.link
+            )
+        )
+    return events
+
+
 def execution_to_event(execution: trading_pb2.Execution) -> NewEvent:
-    """The journal entry for one upstream execution (flagged if it cannot be normalized)."""
-    raw = execution.SerializeToString(deterministic=True)
-    try:
-        event = normalize_execution(execution)
-    except NormalizationError as exc:
-        transact = timestamp_ns(execution.transact_time.seconds, execution.transact_time.nanos)
-        return NewEvent(_fallback_id(raw, execution.id), transact, b"", raw, flagged=str(exc))
-    return NewEvent(event.exec_id, event.transact_time_ns, event.to_payload(), raw)
+    """The journal entry for one execution seen alone (no earlier ClOrdID known)."""
+    return executions_to_events([execution], lambda _order_ids: {})[0]
 
 
 def trade_to_event(trade: orders_pb2.Trade) -> NewEvent:
@@ -120,6 +155,7 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
             "executions",
             True,
             execution_to_event,
+            to_journal_batch=executions_to_events,
         ),
         StreamSpec(
             "trades",

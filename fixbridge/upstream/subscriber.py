@@ -125,7 +125,7 @@ class StreamSubscriber:
                 healthy_since = None
 
     def _store(self, response: Any) -> None:
-        events = [self.spec.to_journal(e) for e in getattr(response, self.spec.events_field)]
+        events = self.spec.journal_events(getattr(response, self.spec.events_field), self._journal)
         for event in events:
             if event.flagged is not None:
                 self.flagged += 1

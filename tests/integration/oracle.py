@@ -6,6 +6,7 @@ integration test comparing the two can fail when the normalizer is wrong.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,13 +25,29 @@ def _utc(seconds: int, nanos: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S") + f".{nanos:09d}"
 
 
-def expected_execution_report(e: trading_pb2.Execution) -> dict[int, str | Decimal]:
+def previous_cl_ord_ids(executions: list[trading_pb2.Execution]) -> dict[str, str | None]:
+    """Exec id -> the ClOrdID its order had on its previous execution, where it differs."""
+    last: dict[str, str] = {}
+    out: dict[str, str | None] = {}
+    for e in executions:
+        before = last.get(e.order.id)
+        out[e.id] = before if before and before != e.order.clord_id else None
+        if e.order.clord_id:
+            last[e.order.id] = e.order.clord_id
+    return out
+
+
+def expected_execution_report(
+    e: trading_pb2.Execution, orig_cl_ord_id: str | None = None
+) -> dict[int, str | Decimal | None]:
+    """Tag -> value; ``None`` means the tag must not be sent."""
     o = e.order
     price_scale = Decimal(o.price_scale)
     qty_scale = Decimal(o.fractional_quantity_scale or 1)
     fill = e.type in (1, 2)
-    exp: dict[int, str | Decimal] = {
+    exp: dict[int, str | Decimal | None] = {
         17: e.id,
+        41: orig_cl_ord_id,
         37: o.id,
         55: o.symbol,
         48: o.symbol,
@@ -65,11 +82,16 @@ def expected_execution_report(e: trading_pb2.Execution) -> dict[int, str | Decim
     return exp
 
 
-def mismatches(expected: dict[int, str | Decimal], received: dict[int, str]) -> list[str]:
+def mismatches(
+    expected: Mapping[int, str | Decimal | None], received: dict[int, str]
+) -> list[str]:
     problems = []
     for tag, want in expected.items():
         got = received.get(tag)
-        if got is None:
+        if want is None:
+            if got is not None:
+                problems.append(f"tag {tag}: got {got!r}, expected it absent")
+        elif got is None:
             problems.append(f"tag {tag} missing (expected {want})")
         elif isinstance(want, Decimal):
             if Decimal(got) != want:

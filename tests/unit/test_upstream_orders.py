@@ -1,0 +1,153 @@
+"""OrigClOrdID(41): each order's previous ClOrdID, linked at ingestion and kept in the journal."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection
+from pathlib import Path
+
+from fixbridge.journal.sqlite import SqliteJournal
+from fixbridge.normalize.execution import (
+    ExecutionEvent,
+    execution_report_body,
+    normalize_execution,
+)
+from fixbridge.normalize.timestamps import Precision
+from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
+from fixbridge.proto.polymarket.v1 import trading_pb2
+from fixbridge.upstream.orders import link_cl_ord_ids
+from fixbridge.upstream.streams import executions_to_events
+from tests.unit.test_normalize_execution import make_execution, make_order
+
+
+def execution(exec_id: str, order_id: str, clord: str, kind: int) -> trading_pb2.Execution:
+    return make_execution(make_order(id=order_id, clord_id=clord), id=exec_id, type=kind)
+
+
+def event(exec_id: str, order_id: str, clord: str, kind: int) -> ExecutionEvent:
+    return normalize_execution(execution(exec_id, order_id, clord, kind))
+
+
+def nothing_known(_ids: Collection[str]) -> dict[str, str]:
+    return {}
+
+
+def test_replace_and_cancel_carry_the_previous_cl_ord_id() -> None:
+    linked = link_cl_ord_ids(
+        [
+            event("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW),
+            event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE),
+            event("e3", "o1", "c2", pb.EXECUTION_TYPE_PARTIAL_FILL),
+            event("e4", "o1", "c3", pb.EXECUTION_TYPE_CANCELED),
+        ],
+        nothing_known,
+    )
+    assert [x.event.orig_cl_ord_id for x in linked] == [None, "c1", None, "c2"]
+    assert [x.link for x in linked] == [("o1", "c1"), ("o1", "c2"), ("o1", "c2"), ("o1", "c3")]
+
+
+def test_first_execution_in_a_response_uses_what_the_journal_knows() -> None:
+    asked: list[set[str]] = []
+
+    def latest(ids: Collection[str]) -> dict[str, str]:
+        asked.append(set(ids))
+        return {"o1": "c1"}
+
+    linked = link_cl_ord_ids(
+        [event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE),
+         event("n1", "o2", "d1", pb.EXECUTION_TYPE_NEW)],
+        latest,
+    )
+    assert asked == [{"o1", "o2"}]
+    assert [x.event.orig_cl_ord_id for x in linked] == ["c1", None]
+
+
+def test_unsolicited_cancel_keeps_its_cl_ord_id_so_no_orig() -> None:
+    linked = link_cl_ord_ids(
+        [event("e5", "o1", "c1", pb.EXECUTION_TYPE_CANCELED)], lambda _ids: {"o1": "c1"}
+    )
+    assert linked[0].event.orig_cl_ord_id is None
+
+
+def test_execution_without_cl_ord_id_is_neither_linked_nor_remembered() -> None:
+    linked = link_cl_ord_ids(
+        [event("e1", "o1", "", pb.EXECUTION_TYPE_NEW),
+         event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)],
+        lambda _ids: {"o1": "c1"},
+    )
+    assert [x.link for x in linked] == [None, ("o1", "c2")]
+    assert [x.event.orig_cl_ord_id for x in linked] == [None, "c1"]
+
+
+def test_tag_41_follows_tag_11_only_when_linked() -> None:
+    replaced = link_cl_ord_ids(
+        [event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)], lambda _ids: {"o1": "c1"}
+    )[0].event
+    tags = [tag for tag, _ in execution_report_body(replaced, Precision.NANOS)]
+    assert tags[tags.index(11) + 1] == 41
+    assert dict(execution_report_body(replaced, Precision.NANOS))[41] == "c1"
+    first = event("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW)
+    assert 41 not in dict(execution_report_body(first, Precision.NANOS))
+
+
+def test_payload_keeps_orig_and_old_payloads_without_it_still_decode() -> None:
+    replaced = link_cl_ord_ids(
+        [event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)], lambda _ids: {"o1": "c1"}
+    )[0].event
+    assert ExecutionEvent.from_payload(replaced.to_payload()) == replaced
+    document = json.loads(event("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW).to_payload())
+    del document["orig_cl_ord_id"]  # as journaled before the field existed
+    old = ExecutionEvent.from_payload(json.dumps(document).encode())
+    assert old.orig_cl_ord_id is None
+
+
+def test_journal_links_survive_restart_and_duplicates_never_rewind(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    journal = SqliteJournal(path)
+    first = [execution("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW),
+             execution("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)]
+    journal.append("executions", executions_to_events(first, journal.latest_cl_ord_ids), b"t1", 1)
+    assert journal.latest_cl_ord_ids(["o1", "o9"]) == {"o1": "c2"}
+    journal.close()
+
+    journal = SqliteJournal(path)
+    # A replay re-delivers e1 (a duplicate) before the order's cancel.
+    replay = [execution("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW)]
+    result = journal.append(
+        "executions", executions_to_events(replay, journal.latest_cl_ord_ids), b"t2", 2
+    )
+    assert result.duplicates == 1
+    assert journal.latest_cl_ord_ids(["o1"]) == {"o1": "c2"}
+    cancel = [execution("e3", "o1", "c3", pb.EXECUTION_TYPE_CANCELED)]
+    journal.append("executions", executions_to_events(cancel, journal.latest_cl_ord_ids), b"t3", 3)
+    stored = journal.read_events(0, 10)
+    origs = [ExecutionEvent.from_payload(e.payload).orig_cl_ord_id for e in stored]
+    assert origs == [None, "c1", "c2"]
+    journal.close()
+
+
+def test_version_2_journal_rebuilds_links_from_its_executions(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    journal = SqliteJournal(path)
+    batch = [execution("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW),
+             execution("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE),
+             execution("f1", "o2", "d1", pb.EXECUTION_TYPE_NEW)]
+    journal.append("executions", executions_to_events(batch, journal.latest_cl_ord_ids), b"t", 1)
+    journal.close()
+    db = sqlite3.connect(path)
+    db.executescript("DROP TABLE order_links; UPDATE meta SET value='2'"
+                     " WHERE key='schema_version';")
+    db.close()
+    journal = SqliteJournal(path)
+    assert journal.latest_cl_ord_ids(["o1", "o2"]) == {"o1": "c2", "o2": "d1"}
+    journal.close()
+
+
+def test_flagged_executions_pass_through_unlinked() -> None:
+    bad = make_execution(make_order(id="o1", clord_id="c9", side=99), id="bad")
+    events = executions_to_events(
+        [bad, execution("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)], lambda _ids: {"o1": "c1"}
+    )
+    assert events[0].flagged is not None and events[0].order_link is None
+    assert ExecutionEvent.from_payload(events[1].payload).orig_cl_ord_id == "c1"
