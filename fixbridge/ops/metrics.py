@@ -24,6 +24,7 @@ RECONNECT_REASONS = (
     "resource_exhausted",
     "invalid_argument",
     "resume_token_rejected",
+    "replay_window_gone",  # even resume_time was refused: the gap comes from ReportAPI
     "stall",  # the watchdog saw no response for upstream.stall_timeout_s
     "stream_ended",  # the exchange closed the stream with OK
     "internal",  # any other gRPC status
