@@ -5,6 +5,8 @@
 * :mod:`.refdata` - the fixed symbols, firms and accounts;
 * :mod:`.store`, :mod:`.streams`, :mod:`.subscription`, :mod:`.tokens`, :mod:`.servicer` - the
   event logs and the four gRPC streams served from them;
+* :mod:`.report` - the ReportAPI searches over the same logs;
+* :mod:`.faults` - the fault plan tests switch at run time (and ``--faults`` on the command line);
 * :mod:`.server` - ``SimulatorServer`` (asyncio) and ``SimulatorThread`` (for tests);
 * :mod:`.cli` - ``fixbridge simulate``.
 

@@ -13,6 +13,8 @@ import asyncio
 import logging
 import signal
 
+from fixbridge.simulator.auth import add_auth_arguments, auth_from_args
+from fixbridge.simulator.faults import add_fault_arguments, describe, plan_from_args
 from fixbridge.simulator.server import DEFAULT_LISTEN, SimulatorError, SimulatorServer
 
 logger = logging.getLogger("fixbridge.simulator")
@@ -73,6 +75,8 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         help="send an empty response with a fresh resume token after this long without "
              "events on a stream (default 5)",
     )
+    add_auth_arguments(parser)
+    add_fault_arguments(parser)
 
 
 def run_simulate(args: argparse.Namespace) -> int:
@@ -102,6 +106,11 @@ async def _serve(args: argparse.Namespace) -> int:
     signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
         loop.add_signal_handler(sig, stopping.set)
+    try:
+        auth = auth_from_args(args)
+    except ValueError as exc:
+        logger.error("%s", exc)
+        return 2
     server = SimulatorServer(
         args.listen,
         seed=args.seed,
@@ -109,6 +118,10 @@ async def _serve(args: argparse.Namespace) -> int:
         max_executions=args.max_executions,
         heartbeat_interval=args.heartbeat_interval,
         on_progress=_ProgressLog(),
+        auth=auth,
+        token_listen=args.token_listen,
+        report_requests_per_minute=args.report_rate_limit,
+        faults=plan_from_args(args),
     )
     try:
         try:
@@ -123,6 +136,12 @@ async def _serve(args: argparse.Namespace) -> int:
             "seed %d, %s, %s, heartbeat every %g s, instance %s",
             server.address, args.seed, rate, cap, args.heartbeat_interval, server.instance_id,
         )
+        if auth is not None:
+            logger.info(
+                "auth on: token endpoint %s, audience %s, client %s, token lifetime %g s",
+                server.token_url, auth.audience, args.auth_client_id, auth.token_lifetime_s,
+            )
+        logger.info("%s", describe(args))
         while not stopping.is_set() and server.failure is None:
             try:
                 await asyncio.wait_for(stopping.wait(), _FAILURE_POLL_SECONDS)

@@ -3,8 +3,10 @@
 :class:`SimulatorServer` is the I/O edge around the pure market model: it reads the real clock,
 steps the model at about ``rate`` executions a second (``rate=0``: as fast as it can while still
 letting the event loop breathe), logs every event in the :class:`EventStore`, wakes the streams,
-and serves ``polymarket.v1.DropCopyAPI`` over plaintext gRPC. With ``max_executions`` it stops
-producing after exactly that many executions; the streams then only send heartbeats.
+and serves ``polymarket.v1.DropCopyAPI`` and ``ReportAPI`` over plaintext gRPC. With
+``max_executions`` it stops producing after exactly that many executions; the streams then only
+send heartbeats. Its :class:`FaultPlan` (``server.faults``) is consulted by the streams and the
+producer and ticked here for its periodic faults.
 :class:`SimulatorThread` runs one in a background thread with its own event loop, for tests and
 tools that are not asyncio code. Nothing here decides market behaviour: that is the model's job.
 """
@@ -27,10 +29,14 @@ from fixbridge.proto.polymarket.v1 import (
     dropcopy_pb2_grpc,
     orders_pb2,
     refdata_pb2,
+    report_pb2_grpc,
     trading_pb2,
 )
+from fixbridge.simulator.auth import SimulatorAuth
+from fixbridge.simulator.faults import FaultPlan
 from fixbridge.simulator.market import MarketModel
 from fixbridge.simulator.refdata import FIRM_NAMES, SYMBOLS
+from fixbridge.simulator.report import ReportServicer
 from fixbridge.simulator.servicer import DropCopyServicer, Pulse
 from fixbridge.simulator.store import EventStore
 
@@ -39,6 +45,8 @@ logger = logging.getLogger("fixbridge.simulator")
 DEFAULT_LISTEN = "127.0.0.1:50051"
 SLICE_SECONDS = 0.005
 """Longest the producer steps the model before it yields to the streams."""
+FAULT_TICK_SECONDS = 0.05
+"""How often the fault plan's periodic faults are checked."""
 
 _SERVER_OPTIONS = (
     # Refuse a port another process already listens on instead of sharing it silently.
@@ -72,10 +80,20 @@ class SimulatorServer:
         heartbeat_interval: float = 5.0,
         batch_size: int = 100,
         on_progress: Callable[[int], None] | None = None,
+        auth: SimulatorAuth | None = None,
+        token_listen: str = "127.0.0.1:0",
+        resume_token_ttl_s: float | None = None,
+        replay_window_s: float | None = None,
+        report_requests_per_minute: int | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         """``listen`` is ``host:port`` (port 0 picks a free one). ``rate`` is executions per
         second, 0 for as fast as possible. ``on_progress`` is called in the event loop with
-        the total number of executions after each burst the producer logs."""
+        the total number of executions after each burst the producer logs.
+        ``resume_token_ttl_s`` and ``replay_window_s`` (None: unlimited) bound resuming;
+        ``report_requests_per_minute`` rate-limits each ReportAPI method (None: off). They
+        and every fault can be changed at run time through ``faults`` (by default a fresh
+        :class:`FaultPlan` seeded with ``seed``; limits given here also apply to a given plan)."""
         if rate < 0:
             raise ValueError(f"rate must be >= 0, got {rate}")
         if max_executions is not None and max_executions < 0:
@@ -91,13 +109,25 @@ class SimulatorServer:
         self.heartbeat_interval = heartbeat_interval
         self._on_progress = on_progress
         self.instance_id = secrets.token_hex(8)
-        self.store = EventStore()
+        self.faults = faults if faults is not None else FaultPlan(seed)
+        if resume_token_ttl_s is not None:
+            self.faults.set_resume_token_ttl(resume_token_ttl_s)
+        if replay_window_s is not None:
+            self.faults.set_replay_window(replay_window_s)
+        self.faults.attach_access_token_revoker(auth.revoke_all if auth is not None else None)
+        self.store = EventStore(corrupt=self.faults.corrupt_event)
+        self.report = ReportServicer(self.store, instance=self.instance_id,
+                                     requests_per_minute=report_requests_per_minute)
         self._model = MarketModel(seed)
         self._pulse: Pulse | None = None
         self._server: Any = None
         self._producer: asyncio.Task[None] | None = None
+        self._fault_ticker: asyncio.Task[None] | None = None
         self._port = 0
-        self._servicer_args = {"batch_size": batch_size}
+        self._batch_size = batch_size
+        # With auth: a token endpoint on token_listen, every call checked when it opens.
+        self._auth = auth
+        self._token_listen = token_listen
 
     # -------------------------------------------------------------------------------- lifecycle
 
@@ -113,10 +143,13 @@ class SimulatorServer:
             known_symbols=[s.symbol for s in SYMBOLS],
             known_firms=FIRM_NAMES,
             heartbeat_interval=self.heartbeat_interval,
-            **self._servicer_args,
+            batch_size=self._batch_size,
+            faults=self.faults,
         )
-        server = grpc.aio.server(options=_SERVER_OPTIONS)
+        interceptors = [self._auth.interceptor()] if self._auth is not None else []
+        server = grpc.aio.server(options=_SERVER_OPTIONS, interceptors=interceptors)
         _register(servicer, server)
+        report_pb2_grpc.add_ReportAPIServicer_to_server(self.report, server)  # type: ignore[no-untyped-call]
         try:
             port = int(server.add_insecure_port(self._listen))
         except RuntimeError as exc:
@@ -127,9 +160,17 @@ class SimulatorServer:
         # The opening step (every instrument OPEN) is logged before anyone can connect, so the
         # instrument-state snapshot is never empty.
         self.store.append(self._model.step(time.time_ns(), self._budget()))
+        if self._auth is not None:
+            try:
+                await self._auth.start(self._token_listen)
+            except (OSError, ValueError) as exc:
+                raise SimulatorError(
+                    f"cannot serve the token endpoint on {self._token_listen}: {exc}"
+                ) from exc
         await server.start()
         self._server = server
         self._producer = asyncio.create_task(self._produce(), name="simulator-producer")
+        self._fault_ticker = asyncio.create_task(self._tick_faults(), name="simulator-faults")
         return port
 
     async def stop(self, grace: float | None = 1.0) -> None:
@@ -138,9 +179,15 @@ class SimulatorServer:
             self._producer.cancel()
             await asyncio.wait({self._producer})
             self._producer = None
+        if self._fault_ticker is not None:
+            self._fault_ticker.cancel()
+            await asyncio.wait({self._fault_ticker})
+            self._fault_ticker = None
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
+        if self._auth is not None:
+            await self._auth.stop()
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:
@@ -158,6 +205,15 @@ class SimulatorServer:
         """``host:port`` as bound, e.g. ``127.0.0.1:50051``."""
         host = self._listen.rsplit(":", 1)[0]
         return f"{host}:{self._port}"
+
+    @property
+    def auth(self) -> SimulatorAuth | None:
+        return self._auth
+
+    @property
+    def token_url(self) -> str | None:
+        """The token endpoint's URL while running; None without auth or before start."""
+        return self._auth.token_url if self._auth is not None and self._server else None
 
     @property
     def failure(self) -> BaseException | None:
@@ -225,6 +281,16 @@ class SimulatorServer:
         if self._on_progress is not None:
             self._on_progress(produced)
 
+    async def _tick_faults(self) -> None:
+        """Fire the fault plan's periodic faults (refusal bursts, token revocation and expiry,
+        stalls) in the event loop, so they happen while streams run."""
+        while True:
+            try:
+                self.faults.tick()
+            except Exception:
+                logger.exception("a periodic fault failed; the fault ticker goes on")
+            await asyncio.sleep(FAULT_TICK_SECONDS)
+
 
 class SimulatorThread:
     """A SimulatorServer on a background thread with its own event loop.
@@ -242,10 +308,19 @@ class SimulatorThread:
         max_executions: int | None = None,
         heartbeat_interval: float = 5.0,
         batch_size: int = 100,
+        auth: SimulatorAuth | None = None,
+        token_listen: str = "127.0.0.1:0",
+        resume_token_ttl_s: float | None = None,
+        replay_window_s: float | None = None,
+        report_requests_per_minute: int | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self._server = SimulatorServer(
             listen, seed=seed, rate=rate, max_executions=max_executions,
             heartbeat_interval=heartbeat_interval, batch_size=batch_size,
+            auth=auth, token_listen=token_listen,
+            resume_token_ttl_s=resume_token_ttl_s, replay_window_s=replay_window_s,
+            report_requests_per_minute=report_requests_per_minute, faults=faults,
         )
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -302,8 +377,21 @@ class SimulatorThread:
         return self._server.address
 
     @property
+    def auth(self) -> SimulatorAuth | None:
+        return self._server.auth
+
+    @property
+    def token_url(self) -> str | None:
+        return self._server.token_url
+
+    @property
     def instance_id(self) -> str:
         return self._server.instance_id
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The server's fault plan: flip its knobs from the test thread at any time."""
+        return self._server.faults
 
     def executions(self) -> list[trading_pb2.Execution]:
         """Snapshot of every execution produced so far."""

@@ -4,14 +4,20 @@ A position in a log never changes meaning: entry ``i`` of a stream is the ``i``-
 stream ever had, which is what resume tokens point at. One lock guards all four logs, so a
 step's events appear in all of them at once and another thread (a test) always sees a
 consistent set. Readers get copies or immutable slices, never the live lists.
+
+An optional :class:`Corruptor` (the fault plan's malformed-event fault) may replace an event by
+a broken copy as it is logged: the broken copy is then the event, for live streams, replays and
+the ReportAPI alike, while what subscriptions and searches select it by (time, symbol, firms,
+accounts) is still worked out from the event as produced.
 This module must never do I/O or know about gRPC or asyncio.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
-from typing import Generic
+from typing import Generic, Protocol
 
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2, orders_pb2, refdata_pb2, trading_pb2
 from fixbridge.simulator.exchange import StepOutput
@@ -26,6 +32,12 @@ from fixbridge.simulator.streams import (
 )
 
 
+class Corruptor(Protocol):
+    """Given a just-produced event of ``stream``, a corrupted copy to log instead, or None."""
+
+    def __call__(self, stream: Stream, event: E) -> E | None: ...
+
+
 class ProductionFailed(RuntimeError):
     """The simulator stopped producing events because the model raised."""
 
@@ -34,10 +46,11 @@ class EventLog(Generic[E]):
     """One stream's events, oldest first. Thread-safe through the store's shared lock."""
 
     def __init__(self, stream: Stream, lock: threading.Condition,
-                 to_entry: Callable[[E], Entry[E]]) -> None:
+                 to_entry: Callable[[E], Entry[E]], corrupt: Corruptor | None = None) -> None:
         self.stream = stream
         self._lock = lock
         self._to_entry = to_entry
+        self._corrupt = corrupt
         self._entries: list[Entry[E]] = []
 
     def __len__(self) -> int:
@@ -54,24 +67,32 @@ class EventLog(Generic[E]):
         with self._lock:
             return [entry.event for entry in self._entries]
 
-    def _extend(self, events: tuple[E, ...]) -> None:
-        # Caller holds the lock.
-        self._entries.extend(self._to_entry(event) for event in events)
+    def _extend(self, events: tuple[E, ...]) -> list[E]:
+        """Log ``events``; returns them as logged (corrupted or not). Caller holds the lock."""
+        logged: list[E] = []
+        for event in events:
+            entry = self._to_entry(event)
+            broken = None if self._corrupt is None else self._corrupt(self.stream, event)
+            if broken is not None:
+                entry = dataclasses.replace(entry, event=broken)
+            self._entries.append(entry)
+            logged.append(entry.event)
+        return logged
 
 
 class EventStore:
     """The four logs, the current state of every instrument, and a way to wait for progress."""
 
-    def __init__(self) -> None:
+    def __init__(self, corrupt: Corruptor | None = None) -> None:
         self._lock = threading.Condition()
         self.executions: EventLog[trading_pb2.Execution] = EventLog(
-            Stream.EXECUTIONS, self._lock, execution_entry)
+            Stream.EXECUTIONS, self._lock, execution_entry, corrupt)
         self.trades: EventLog[orders_pb2.Trade] = EventLog(
-            Stream.TRADES, self._lock, trade_entry)
+            Stream.TRADES, self._lock, trade_entry, corrupt)
         self.instruments: EventLog[refdata_pb2.Instrument] = EventLog(
-            Stream.INSTRUMENTS, self._lock, instrument_entry)
+            Stream.INSTRUMENTS, self._lock, instrument_entry, corrupt)
         self.position_changes: EventLog[dropcopy_pb2.PositionChange] = EventLog(
-            Stream.POSITIONS, self._lock, position_entry)
+            Stream.POSITIONS, self._lock, position_entry, corrupt)
         self._current: dict[str, refdata_pb2.Instrument] = {}
         self._failure: BaseException | None = None
 
@@ -80,10 +101,11 @@ class EventStore:
         with self._lock:
             self.executions._extend(output.executions)
             self.trades._extend(output.trades)
-            self.instruments._extend(output.instruments)
+            for produced, logged in zip(
+                output.instruments, self.instruments._extend(output.instruments), strict=True
+            ):
+                self._current[produced.symbol] = logged
             self.position_changes._extend(output.position_changes)
-            for instrument in output.instruments:
-                self._current[instrument.symbol] = instrument
             self._lock.notify_all()
 
     def instrument_snapshot(self) -> list[refdata_pb2.Instrument]:

@@ -1,7 +1,10 @@
 """The four DropCopy streams: their names, and what the server filters and replays by.
 
-For every event this module works out once, when it is logged, the three things a subscription
-looks at: its time (for ``resume_time``), its symbol and the firms it belongs to. The time of
+For every event this module works out once, when it is logged, what a subscription or a report
+search selects it by: its time (for ``resume_time``), its symbol, the firms and the accounts it
+belongs to. They are worked out from the event as the exchange produced it, so an event the fault
+plan corrupts afterwards (e.g. an execution without its order) still reaches the subscribers
+and searches it belongs to. The time of
 an event is ``Execution.transact_time``, the aggressor execution's ``transact_time`` for a
 trade (in every state it is re-sent in), ``PositionChange.change_time``, and for an instrument
 the RFC 3339 ``metadata["update_time"]`` the simulator stamps on each state change. Pure
@@ -38,18 +41,22 @@ class Entry(Generic[E]):
     symbol: str
     firms: tuple[str, ...]
     event: E
+    accounts: tuple[str, ...] = ()
+    """Full account names (``firms/<firm>/accounts/<account>``), for report searches."""
 
 
 def execution_entry(execution: trading_pb2.Execution) -> Entry[trading_pb2.Execution]:
     order = execution.order
     return Entry(from_timestamp(execution.transact_time), order.symbol,
-                 (firm_of(order.account),), execution)
+                 (firm_of(order.account),), execution, (order.account,))
 
 
 def trade_entry(trade: orders_pb2.Trade) -> Entry[orders_pb2.Trade]:
     taker, maker = trade.aggressor.order, trade.passive.order
     firms = tuple(dict.fromkeys((firm_of(taker.account), firm_of(maker.account))))
-    return Entry(from_timestamp(trade.aggressor.transact_time), taker.symbol, firms, trade)
+    accounts = tuple(dict.fromkeys((taker.account, maker.account)))
+    return Entry(from_timestamp(trade.aggressor.transact_time), taker.symbol, firms, trade,
+                 accounts)
 
 
 def instrument_entry(instrument: refdata_pb2.Instrument) -> Entry[refdata_pb2.Instrument]:
@@ -62,4 +69,4 @@ def position_entry(
 ) -> Entry[dropcopy_pb2.PositionChange]:
     position = change.position
     return Entry(from_timestamp(change.change_time), position.symbol,
-                 (firm_of(position.account),), change)
+                 (firm_of(position.account),), change, (position.account,))
