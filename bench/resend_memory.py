@@ -289,6 +289,8 @@ def write_bridge_config(
                 "[fix]",
                 'host = "127.0.0.1"',
                 f"port = {fix_port}",
+                "[metrics]",
+                "enabled = false",
                 "[[sessions]]",
                 f'name = "{SESSION}"',
                 f'sender_comp_id = "{BRIDGE_COMP_ID}"',

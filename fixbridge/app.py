@@ -1,9 +1,10 @@
 """Wires the bridge together and owns its lifecycle: start, run, drain, stop.
 
-Order matters: the journal opens first (nothing runs without it), the FIX acceptor listens
-next (clients can log on and receive the backlog even while the exchange is unreachable),
-the upstream subscriber starts last. Stopping runs the other way round, and every live FIX
-session is logged out with a Text before the journal closes.
+Order matters: the journal opens first (nothing runs without it), the ops HTTP port
+(/metrics, /healthz, /readyz) next, then the FIX acceptor listens (clients can log on and
+receive the backlog even while the exchange is unreachable), the upstream subscriber starts
+last. Stopping runs the other way round, and every live FIX session is logged out with a Text
+before the journal closes; the ops port closes last, answering /readyz 503 meanwhile.
 """
 
 from __future__ import annotations
@@ -14,38 +15,76 @@ import logging
 import time
 from collections.abc import Callable
 
-from fixbridge.config import BridgeConfig
+from fixbridge.config import STREAMS, BridgeConfig
 from fixbridge.fix.acceptor import Acceptor, Notifier
 from fixbridge.journal.sqlite import SqliteJournal
+from fixbridge.journal.store import JournalError
+from fixbridge.ops.http import OpsServer
+from fixbridge.ops.metrics import Metrics
+from fixbridge.upstream.auth import TokenSource
 from fixbridge.upstream.scales import ScaleBook
 from fixbridge.upstream.streams import DEPENDS_ON, build_stream_specs
 from fixbridge.upstream.subscriber import StreamSubscriber
 
 log = logging.getLogger("fixbridge")
 
+GAUGE_INTERVAL_S = 1.0
+READY_CHECK_REUSE_S = 1.0
+
 
 class Bridge:
-    def __init__(self, config: BridgeConfig, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self,
+        config: BridgeConfig,
+        clock: Callable[[], int] = time.time_ns,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.config = config
         self._clock = clock
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.metrics.init_labels(
+            tuple(wanted_streams(config, available=STREAMS)),
+            tuple(s.name for s in config.sessions),
+        )
+        self.ops_server: OpsServer | None = None
+        self._gauge_task: asyncio.Task[None] | None = None
+        self._serving = False  # from the end of start() to the beginning of stop()
+        self._journal_ok_at: float | None = None  # monotonic time of the last good write check
         self.journal: SqliteJournal | None = None
         self.acceptor: Acceptor | None = None
         self.subscribers: list[StreamSubscriber] = []
         self._subscriber_tasks: list[asyncio.Task[None]] = []
+        self.token_source: TokenSource | None = None
+        self._token_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         config = self.config
+        if config.upstream.auth is not None:
+            # First: an unusable key (AuthConfigError) stops startup before anything opens.
+            self.token_source = TokenSource(config.upstream.auth, metrics=self.metrics)
         self.journal = SqliteJournal(config.journal.path, synchronous=config.journal.synchronous)
         for session in config.sessions:
             # A configured session receives everything journaled from now on, logged on or not.
             self.journal.load_session(session.name)
+        if config.metrics.enabled:
+            self.ops_server = OpsServer(
+                config.metrics.host, config.metrics.port, self.metrics.registry, self.readiness
+            )
+            await self.ops_server.start()
         notifier = Notifier()
-        self.acceptor = Acceptor(config.fix, config.sessions, self.journal, notifier, self._clock)
+        self.acceptor = Acceptor(
+            config.fix, config.sessions, self.journal, notifier, self._clock, self.metrics
+        )
         await self.acceptor.start()
+        self._gauge_task = asyncio.create_task(self._refresh_gauges(), name="gauges")
+        if self.token_source is not None:  # one token for every stream, refreshed ahead
+            self._token_task = asyncio.create_task(self.token_source.run(), name="token")
         specs = build_stream_specs(ScaleBook())
         for name in wanted_streams(config, available=tuple(specs)):
             subscriber = StreamSubscriber(
-                specs[name], config.upstream, self.journal, notifier.notify, self._clock
+                specs[name], config.upstream, self.journal, notifier.notify, self._clock,
+                token_source=self.token_source,
+                metrics=self.metrics,
             )
             self.subscribers.append(subscriber)
             self._subscriber_tasks.append(asyncio.create_task(subscriber.run(), name=name))
@@ -55,25 +94,91 @@ class Bridge:
             len(config.sessions),
             config.upstream.target,
         )
+        self._serving = True
 
     async def stop(self) -> None:
+        self._serving = False  # /readyz says so while the sessions drain
+        if self._gauge_task is not None:
+            self._gauge_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._gauge_task
         for task in self._subscriber_tasks:
             task.cancel()
-        for task in self._subscriber_tasks:
+        # A subscriber that already failed keeps its error for run_until; nothing raises here.
+        await asyncio.gather(*self._subscriber_tasks, return_exceptions=True)
+        if self._token_task is not None:
+            self._token_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._token_task
         if self.acceptor is not None:
             await self.acceptor.stop()
         if self.journal is not None:
             self.journal.close()
+        if self.ops_server is not None:
+            await self.ops_server.stop()
         log.info("fixbridge stopped")
 
+    @property
+    def metrics_port(self) -> int | None:
+        """The bound ops HTTP port (useful with port 0), or None when it is not serving."""
+        server = self.ops_server
+        return server.port if server is not None and server.listening else None
+
+    def readiness(self) -> str | None:
+        """Why traffic should not come here (None = ready): the journal takes a real write,
+        and the executions stream, when some session receives executions, is connected."""
+        if not self._serving or self.journal is None:
+            return "starting or stopping"
+        now = time.monotonic()
+        # A passing write check is reused for a second: a probe flood must not become an
+        # fsync flood on the loop that serves the FIX sessions.
+        if self._journal_ok_at is None or now - self._journal_ok_at >= READY_CHECK_REUSE_S:
+            try:
+                self.journal.check_writable(self._clock())
+            except JournalError as exc:
+                self._journal_ok_at = None
+                return str(exc)
+            self._journal_ok_at = now
+        for subscriber in self.subscribers:
+            if subscriber.spec.name == "executions" and not subscriber.connected:
+                return "upstream executions stream is not connected"
+        return None
+
+    async def _refresh_gauges(self) -> None:
+        """Journal size and head, and each session's backlog and schedule window, move while
+        nothing is sent (a session logged out, a quiet market): refresh them every second."""
+        failing = False
+        while True:
+            try:
+                assert self.journal is not None and self.acceptor is not None
+                head = self.journal.head_offset()
+                self.metrics.journal_head_offset.set(head)
+                self.metrics.journal_size_bytes.set(self.journal.size_bytes())
+                self.acceptor.refresh_gauges(head)
+                failing = False
+            except Exception:
+                if not failing:  # once per failure spell, not once a second
+                    log.exception("refreshing the journal and session gauges failed")
+                failing = True
+            await asyncio.sleep(GAUGE_INTERVAL_S)
+
     async def run_until(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, or until a subscriber fails for good (the exchange
+        refused the request as invalid): then stop cleanly and raise its error."""
         await self.start()
+        stopping = asyncio.create_task(stop.wait(), name="stop")
         try:
-            await stop.wait()
+            await asyncio.wait(
+                [stopping, *self._subscriber_tasks], return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
+            stopping.cancel()
+            failed = [t for t in self._subscriber_tasks if t.done() and not t.cancelled()]
             await self.stop()
+        for task in failed:
+            error = task.exception()
+            if error is not None:
+                raise error
 
 
 def wanted_streams(config: BridgeConfig, *, available: tuple[str, ...]) -> list[str]:

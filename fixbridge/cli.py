@@ -1,4 +1,4 @@
-"""The ``fixbridge`` command: run | demo | simulate | check-config | hash-password.
+"""The ``fixbridge`` command: run | demo | tail | simulate | check-config | hash-password.
 
 Exit codes: 0 clean stop, 2 unusable configuration (the message names the key), 1 other
 startup failure (port in use, journal locked). Errors are one readable line, not a traceback.
@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -21,17 +22,25 @@ from fixbridge.config import ConfigError, load_config
 from fixbridge.fix.credentials import hash_password
 from fixbridge.fix.tls import TlsConfigError
 from fixbridge.journal.store import JournalError
+from fixbridge.ops.logging import configure_logging
 from fixbridge.simulator.cli import add_simulate_arguments, run_simulate
+from fixbridge.tail import add_tail_arguments, run_tail
+from fixbridge.upstream.auth import AuthConfigError, load_private_key
+from fixbridge.upstream.subscriber import UpstreamRequestError
 
 log = logging.getLogger("fixbridge")
 
+CONFIG_ENV = "FIXBRIDGE_CONFIG"  # the config path when --config is not given (containers)
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+
+def resolve_config_path(args: argparse.Namespace) -> Path:
+    """``--config``, else ``$FIXBRIDGE_CONFIG``: a container image sets the variable once."""
+    if args.config is not None:
+        return Path(args.config)
+    from_env = os.environ.get(CONFIG_ENV)
+    if not from_env:
+        raise ConfigError(f"no config file: pass --config FILE or set {CONFIG_ENV}")
+    return Path(from_env)
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -43,7 +52,7 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
 async def _run(config_path: Path) -> int:
     config = load_config(config_path)
-    _setup_logging(config.effective_log_level)
+    configure_logging(config.logging.format, config.effective_log_level)
     stop = asyncio.Event()
     stop_on_signals(stop)
     await Bridge(config).run_until(stop)
@@ -51,13 +60,17 @@ async def _run(config_path: Path) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return asyncio.run(_run(args.config))
+    return asyncio.run(_run(resolve_config_path(args)))
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    print(f"{args.config}: OK")
+    path = resolve_config_path(args)
+    config = load_config(path)
+    print(f"{path}: OK")
     print(f"  upstream  {config.upstream.target} (tls={config.upstream.tls})")
+    if config.upstream.auth is not None:
+        load_private_key(config.upstream.auth)  # AuthConfigError names the key: exit 2
+        print(f"  auth      {config.upstream.auth.client_id} at {config.upstream.auth.token_url}")
     print(f"  journal   {config.journal.path} (synchronous={config.journal.synchronous})")
     print(f"  FIX       {config.fix.host}:{config.fix.port}")
     for s in config.sessions:
@@ -85,7 +98,7 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from fixbridge.demo import run_demo
 
-    _setup_logging("WARNING")
+    configure_logging("plain", "WARNING")
     return asyncio.run(run_demo(duration=args.duration, rate=args.rate, seed=args.seed))
 
 
@@ -97,11 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the bridge from a TOML config file")
-    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--config", type=Path, help=f"TOML config file (default: ${CONFIG_ENV})")
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
-    check.add_argument("--config", type=Path, required=True)
+    check.add_argument("--config", type=Path, help=f"TOML config file (default: ${CONFIG_ENV})")
     check.set_defaults(func=cmd_check_config)
 
     demo = sub.add_parser("demo", help="simulator + bridge + console FIX client, no config")
@@ -115,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hashpw.set_defaults(func=cmd_hash_password)
 
+    tail = sub.add_parser("tail", help="log on to a session and print each message (ops check)")
+    add_tail_arguments(tail)
+    tail.set_defaults(func=run_tail)
+
     simulate = sub.add_parser("simulate", help="run the simulated exchange (gRPC DropCopyAPI)")
     add_simulate_arguments(simulate)
     simulate.set_defaults(func=run_simulate)
@@ -125,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, TlsConfigError) as exc:
+    except (ConfigError, TlsConfigError, AuthConfigError, UpstreamRequestError) as exc:
         print(f"fixbridge: configuration error: {exc}", file=sys.stderr)
         return 2
     except (JournalError, OSError) as exc:

@@ -11,12 +11,15 @@ Rules kept here:
   between, so wire order is sequence order.
 - A slow client only slows its own pump: the journal is the buffer, nothing is queued in
   memory beyond one batch, and ingestion never waits for a session.
-- This module makes no protocol decisions: FixSession does.
+- This module makes no protocol decisions: FixSession does. It counts what it carries out
+  (``fix/meters.py``): messages by MsgType at the write, the lag of each application message at
+  its first write, logons, disconnects by cause, each session's backlog.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
@@ -25,6 +28,7 @@ from typing import Any
 
 from fixbridge.config import FixConfig, SessionConfig
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
+from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
 from fixbridge.fix.outbound import render
 from fixbridge.fix.schedule import SessionSchedule, Window
 from fixbridge.fix.session import (
@@ -43,6 +47,7 @@ from fixbridge.fix.session import (
 )
 from fixbridge.fix.tls import check_client, peer_identity, server_context
 from fixbridge.journal.store import Journal, JournalEvent, OutboundMessage
+from fixbridge.ops.metrics import Metrics
 
 log = logging.getLogger("fixbridge.fix")
 
@@ -71,8 +76,10 @@ class SessionSlot:
     """A configured session and, while someone is logged on, its live connection."""
 
     config: SessionConfig
+    meters: SessionMeters
     connection: Connection | None = None
     logon_in_progress: bool = False  # claimed before the first await of a logon
+    cursor: int = 0  # the journal offset delivered up to (for the backlog gauge)
     schedule: SessionSchedule = field(init=False)
 
     def __post_init__(self) -> None:
@@ -96,6 +103,8 @@ class Connection:
     not_resending: asyncio.Event = field(default_factory=asyncio.Event)
     window: Window | None = None  # the schedule window this connection belongs to
     window_ended: bool = False
+    logged_on: bool = False
+    close_reason: str | None = None  # the first reason the connection was closed for
 
     def __post_init__(self) -> None:
         self.not_resending.set()
@@ -103,6 +112,15 @@ class Connection:
     @property
     def name(self) -> str:
         return self.slot.config.name
+
+    @property
+    def meters(self) -> SessionMeters:
+        return self.slot.meters
+
+    @property
+    def log_extra(self) -> dict[str, str]:
+        """Structured fields for log lines about this session."""
+        return {"session": self.slot.config.name}
 
 
 class Acceptor:
@@ -113,12 +131,19 @@ class Acceptor:
         journal: Journal,
         notifier: Notifier,
         clock: Callable[[], int],
+        metrics: Metrics | None = None,
     ) -> None:
         self._config = config
         self._journal = journal
         self._notifier = notifier
         self._clock = clock
-        self._slots = {(s.sender_comp_id, s.target_comp_id): SessionSlot(s) for s in sessions}
+        self._metrics = metrics if metrics is not None else Metrics()
+        self._slots = {
+            (s.sender_comp_id, s.target_comp_id): SessionSlot(
+                s, SessionMeters(self._metrics, s.name)
+            )
+            for s in sessions
+        }
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
 
@@ -131,7 +156,20 @@ class Acceptor:
     def live_sessions(self) -> list[str]:
         return [s.config.name for s in self._slots.values() if s.connection is not None]
 
+    def refresh_gauges(self, head_offset: int) -> None:
+        """Gauges that move while nothing is sent: each session's backlog (logged on or not)
+        and whether its schedule window is open. Called periodically with the journal head."""
+        now = self._clock()
+        for slot in self._slots.values():
+            slot.meters.backlog.set(max(0, head_offset - slot.cursor))
+            slot.meters.in_schedule.set(1 if slot.schedule.is_open(now) else 0)
+
     async def start(self) -> None:
+        for slot in self._slots.values():
+            record = self._journal.load_session(slot.config.name)
+            slot.cursor = record.cursor_offset
+            slot.meters.seq_nums(record.next_sender_seq, record.next_target_seq)
+        self.refresh_gauges(self._journal.head_offset())
         tls = self._config.tls
         context = None
         if tls is not None:
@@ -207,6 +245,7 @@ class Acceptor:
         ours, theirs = logon.get(56) or "", logon.get(49) or ""
         slot = self._slots.get((ours, theirs))
         if slot is None:
+            count_logon(self._metrics, UNKNOWN_SESSION, accepted=False)
             log.warning(
                 "logon refused from %s: unknown CompID pair SenderCompID=%r TargetCompID=%r",
                 peer,
@@ -215,9 +254,14 @@ class Acceptor:
             )
             return
         config = slot.config
+        extra = {"session": config.name}
         if not config.allows(peer.rpartition(":")[0]):
+            slot.meters.logon(accepted=False)
             log.warning(
-                "logon refused from %s: address not in allowed_ips of session %s", peer, config.name
+                "logon refused from %s: address not in allowed_ips of session %s",
+                peer,
+                config.name,
+                extra=extra,
             )
             return
         cert_problem = check_client(
@@ -226,13 +270,22 @@ class Acceptor:
             tls=self._config.tls is not None,
         )
         if cert_problem is not None:
-            log.warning("logon refused from %s for session %s: %s", peer, config.name, cert_problem)
+            slot.meters.logon(accepted=False)
+            log.warning(
+                "logon refused from %s for session %s: %s",
+                peer,
+                config.name,
+                cert_problem,
+                extra=extra,
+            )
             return
         if slot.logon_in_progress:
+            slot.meters.logon(accepted=False)
             log.warning(
                 "logon refused from %s: another logon for session %s is in progress",
                 peer,
                 config.name,
+                extra=extra,
             )
             return
         slot.logon_in_progress = True
@@ -241,6 +294,7 @@ class Acceptor:
         finally:
             slot.logon_in_progress = False
         if conn is None:
+            slot.meters.logon(accepted=False)
             return
         try:
             await self._run(conn, logon, parser, leftover)
@@ -251,14 +305,38 @@ class Acceptor:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             slot.connection = None
-            if conn.window_ended:
-                log.info(
-                    "session %s: schedule window ended; sequence numbers reset to 1", conn.name
-                )
-                self._journal.save_sequence_numbers(
-                    conn.name, 1, 1, at_ns=self._clock(), reset=True
-                )
+            self._ended(conn)
             conn.finished.set()
+
+    def _ended(self, conn: Connection) -> None:
+        """A bound connection is gone: say why, count a refused logon, reset at window end."""
+        reason = conn.close_reason or "connection ended"
+        if conn.logged_on:
+            conn.meters.up.set(0)
+            log.info(
+                "session %s: logged out, %s disconnected: %s",
+                conn.name,
+                conn.peer,
+                reason,
+                extra=conn.log_extra,
+            )
+        else:
+            conn.meters.logon(accepted=False)
+            log.warning(
+                "logon refused from %s for session %s: %s",
+                conn.peer,
+                conn.name,
+                reason,
+                extra=conn.log_extra,
+            )
+        if conn.window_ended:
+            log.info(
+                "session %s: schedule window ended; sequence numbers reset to 1",
+                conn.name,
+                extra=conn.log_extra,
+            )
+            self._journal.save_sequence_numbers(conn.name, 1, 1, at_ns=self._clock(), reset=True)
+            conn.meters.seq_nums(1, 1)
 
     async def _bind(
         self,
@@ -274,7 +352,13 @@ class Acceptor:
         if slot.connection is not None:
             problem = logon_problem(logon, policy)
             if problem is not None:  # never disturb a live session for an unusable Logon
-                log.warning("logon refused from %s for session %s: %s", peer, config.name, problem)
+                log.warning(
+                    "logon refused from %s for session %s: %s",
+                    peer,
+                    config.name,
+                    problem,
+                    extra={"session": config.name},
+                )
                 return None
             if not await self._replace_if_dead(slot.connection, peer):
                 return None
@@ -285,13 +369,19 @@ class Acceptor:
                 "logon refused from %s: session %s is outside its schedule window",
                 peer,
                 config.name,
+                extra={"session": config.name},
             )
             return None
         record = self._journal.load_session(config.name)
         if record.updated_at_ns and not slot.schedule.same_window(record.updated_at_ns, now):
-            log.info("session %s: new schedule window; sequence numbers reset to 1", config.name)
+            log.info(
+                "session %s: new schedule window; sequence numbers reset to 1",
+                config.name,
+                extra={"session": config.name},
+            )
             self._journal.save_sequence_numbers(config.name, 1, 1, at_ns=now, reset=True)
             record = self._journal.load_session(config.name)
+            slot.meters.seq_nums(record.next_sender_seq, record.next_target_seq)
         session = FixSession(
             SessionIdentity(config.sender_comp_id, config.target_comp_id),
             next_sender_seq=record.next_sender_seq,
@@ -317,6 +407,7 @@ class Acceptor:
                 peer,
                 live.name,
                 live.peer,
+                extra=live.log_extra,
             )
             return False
         log.warning(
@@ -326,7 +417,10 @@ class Acceptor:
             live.peer,
             probe_s,
             peer,
+            extra=live.log_extra,
         )
+        if not live.closed.is_set():
+            live.meters.heartbeat_timeouts.inc()
         self._close(live, "replaced by a new logon (half-open connection)")
         await live.finished.wait()
         return True
@@ -334,6 +428,7 @@ class Acceptor:
     async def _run(
         self, conn: Connection, logon: FixMessage, parser: FrameParser, leftover: list[object]
     ) -> None:
+        conn.meters.received(logon.msg_type)
         async with conn.lock:
             self._execute(conn, conn.session.on_message(logon, self._clock()))
         await self._drain(conn)
@@ -343,15 +438,24 @@ class Acceptor:
                 await self._on_frame(conn, item)
                 if conn.closed.is_set():
                     return
-            data = await conn.reader.read(65536)
+            try:
+                data = await conn.reader.read(65536)
+            except ConnectionError as exc:
+                self._close(conn, f"connection lost: {exc}")
+                return
             if not data:
-                log.info("session %s: client closed the connection", conn.name)
+                self._close(conn, "client closed the connection")
                 return
             pending = list(parser.feed(data))
 
     async def _on_frame(self, conn: Connection, item: object) -> None:
         if isinstance(item, Garbled):
-            log.warning("session %s: garbled input ignored (%s)", conn.name, item.reason)
+            log.warning(
+                "session %s: garbled input ignored (%s)",
+                conn.name,
+                item.reason,
+                extra=conn.log_extra,
+            )
             return
         if isinstance(item, Oversize):
             log.warning(
@@ -359,11 +463,13 @@ class Acceptor:
                 conn.name,
                 item.declared,
                 item.limit,
+                extra=conn.log_extra,
             )
             self._close(conn, "oversize message")
             return
         assert isinstance(item, FixMessage)
         conn.received.set()
+        conn.meters.received(item.msg_type)
         async with conn.lock:
             self._execute(conn, conn.session.on_message(item, self._clock()))
         await self._drain(conn)
@@ -375,7 +481,7 @@ class Acceptor:
         caller drains after releasing the lock, so a client that stops reading can never hold
         the session's lock.
         """
-        name = conn.name
+        name, meters = conn.name, conn.meters
         for action in actions:
             if isinstance(action, Persist):
                 self._journal.save_sequence_numbers(
@@ -385,28 +491,33 @@ class Acceptor:
                     at_ns=self._clock(),
                     reset=action.reset,
                 )
+                meters.seq_nums(action.next_sender_seq, action.next_target_seq)
             elif isinstance(action, Send):
                 conn.writer.write(action.data)
+                meters.sent(action.msg_type)
             elif isinstance(action, Resend):
                 conn.resends.append(action)
                 if conn.resend_task is None:
                     conn.not_resending.clear()
                     conn.resend_task = self._spawn(conn, self._serve_resends(conn), "resend")
             elif isinstance(action, LoggedOn):
+                conn.logged_on = True
+                meters.logon(accepted=True)
+                meters.up.set(1)
                 log.info(
                     "session %s: logon from %s (HeartBtInt=%d%s)",
                     name,
                     conn.peer,
                     action.heartbeat_s,
                     ", sequence reset" if action.reset else "",
+                    extra=conn.log_extra,
                 )
                 conn.tasks.append(self._spawn(conn, self._pump(conn), "pump"))
                 conn.tasks.append(self._spawn(conn, self._tick(conn), "ticker"))
             elif isinstance(action, Note):
-                log.info("session %s: %s", name, action.text)
+                log.info("session %s: %s", name, action.text, extra=conn.log_extra)
             elif isinstance(action, Disconnect):
-                log.info("session %s: disconnect: %s", name, action.reason)
-                self._close(conn, action.reason)
+                self._close(conn, action.reason)  # logged with the reason when the connection ends
                 return
 
     def _spawn(
@@ -424,6 +535,7 @@ class Acceptor:
                 conn.name,
                 what,
                 exc_info=finished.exception(),
+                extra=conn.log_extra,
             )
             self._close(conn, f"internal error in {what}")
 
@@ -447,10 +559,14 @@ class Acceptor:
                 started, sent = loop.time(), 0
                 while self._replaying(conn):
                     async with conn.lock:
+                        replayed, gap_fills = replay.replayed, replay.gap_fills
                         frames = replay.take(RESEND_CHUNK, self._clock())
                         conn.writer.write(b"".join(frames))
                     if not frames:
                         break
+                    conn.meters.sent_frames(frames)
+                    conn.meters.messages_resent.inc(replay.replayed - replayed)
+                    conn.meters.gap_fills.inc(replay.gap_fills - gap_fills)
                     sent += len(frames)
                     await self._drain(conn)
                     if rate:
@@ -463,6 +579,7 @@ class Acceptor:
                     replay.replayed,
                     replay.gap_fills,
                     loop.time() - started,
+                    extra=conn.log_extra,
                 )
         finally:
             conn.session.resend_complete()
@@ -483,12 +600,18 @@ class Acceptor:
                     conn.window_ended = True
                     self._execute(conn, conn.session.logout("end of session window", now))
                     continue
-                self._execute(conn, conn.session.on_tick(now))
+                active = conn.session.state is State.ACTIVE
+                actions = conn.session.on_tick(now)
+                if active and any(isinstance(a, Disconnect) for a in actions):
+                    # An active session's tick only disconnects for an unanswered TestRequest.
+                    conn.meters.heartbeat_timeouts.inc()
+                self._execute(conn, actions)
 
     async def _pump(self, conn: Connection) -> None:
         """Deliver journal events in the session's scope, in journal order, from its cursor."""
-        cursor = self._journal.load_session(conn.name).cursor_offset
-        config = conn.slot.config
+        slot = conn.slot
+        cursor = slot.cursor = self._journal.load_session(conn.name).cursor_offset
+        config = slot.config
         while not conn.closed.is_set() and conn.session.state is State.ACTIVE:
             await conn.not_resending.wait()
             wake = self._notifier.current()
@@ -499,10 +622,14 @@ class Acceptor:
                     continue
                 events = self._journal.read_events(cursor, PUMP_BATCH)
                 if events:
-                    cursor = self._send_batch(conn, config, events)
+                    cursor = slot.cursor = self._send_batch(conn, config, events)
             if events:
+                head = self._journal.head_offset()
+                self._metrics.journal_head_offset.set(head)
+                conn.meters.backlog.set(max(0, head - cursor))
                 await self._drain(conn)
                 continue
+            conn.meters.backlog.set(0)  # nothing after the cursor
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=TICK_S)
 
@@ -512,6 +639,7 @@ class Acceptor:
         now = self._clock()
         stored: list[OutboundMessage] = []
         frames: list[bytes] = []
+        times: list[tuple[int, int]] = []  # per message: its event's transact and receipt times
         first_seq = conn.session.next_sender_seq
         for event in events:
             try:
@@ -523,6 +651,7 @@ class Acceptor:
                     event.offset,
                     event.stream,
                     event.upstream_id,
+                    extra=conn.log_extra,
                 )
                 continue
             for rendered in messages:
@@ -533,6 +662,7 @@ class Acceptor:
                     OutboundMessage(send.seq, rendered.msg_type, sending_time, rendered.body)
                 )
                 frames.append(send.data)
+                times.append((event.transact_time_ns, event.received_at_ns))
         cursor = int(events[-1].offset)
         try:
             self._journal.record_sent(
@@ -541,8 +671,13 @@ class Acceptor:
         except BaseException:
             conn.session.next_sender_seq = first_seq  # nothing was written or stored
             raise
+        meters = conn.meters
+        meters.next_sender_seq.set(conn.session.next_sender_seq)
         if frames:
             conn.writer.write(b"".join(frames))
+            meters.written(self._clock(), times)
+            for msg_type, count in collections.Counter(m.msg_type for m in stored).items():
+                meters.sent(msg_type, count)
         return cursor
 
     async def _drain(self, conn: Connection) -> None:
@@ -558,7 +693,10 @@ class Acceptor:
                 conn.name,
                 conn.writer.transport.get_write_buffer_size(),
                 self._config.write_timeout_s,
+                extra=conn.log_extra,
             )
+            if not conn.closed.is_set():
+                conn.meters.slow_consumers.inc()
             self._close(conn, "slow consumer")
         except ConnectionError:
             self._close(conn, "connection lost")
@@ -566,6 +704,7 @@ class Acceptor:
     def _close(self, conn: Connection, reason: str) -> None:
         """Close now; bytes already queued get CLOSE_GRACE_S to leave, then the socket is cut."""
         if not conn.closed.is_set():
+            conn.close_reason = reason
             conn.closed.set()
             conn.writer.close()
             asyncio.get_running_loop().call_later(CLOSE_GRACE_S, conn.writer.transport.abort)

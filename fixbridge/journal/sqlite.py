@@ -100,7 +100,15 @@ class SqliteJournal:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            # A failed COMMIT (disk full, I/O error) leaves the transaction open: end it, so
+            # the next write starts clean instead of failing on BEGIN.
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            raise
 
     def _check_schema(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -191,6 +199,19 @@ class SqliteJournal:
             "SELECT resume_token FROM stream_state WHERE stream=?", (stream,)
         ).fetchone()
         return None if row is None else bytes(row[0])
+
+    def resume_anchor_ns(self, stream: str) -> int | None:
+        row = self._db.execute(
+            "SELECT transact_time FROM events WHERE stream=? AND transact_time > 0"
+            " ORDER BY offset DESC LIMIT 1",
+            (stream,),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        row = self._db.execute(
+            "SELECT updated_at FROM stream_state WHERE stream=?", (stream,)
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
         wanted = list(order_ids)
@@ -302,6 +323,30 @@ class SqliteJournal:
             for seq, msg_type, sending_time, body in rows:
                 yield StoredMessage(int(seq), str(msg_type), str(sending_time), bytes(body))
             low = int(rows[-1][0]) + 1
+
+    # --- operations --------------------------------------------------------------------------
+
+    def check_writable(self, at_ns: int) -> None:
+        """A real, small write transaction (one meta row), for readiness: a read-only or full
+        disk, a lost file or a lock held elsewhere shows up here before the next event does.
+        Raises JournalError saying why."""
+        try:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('writable_at', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                    (str(at_ns),),
+                )
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {self.path} is not writable: {exc}") from exc
+
+    def size_bytes(self) -> int:
+        """The database file plus its write-ahead log, as on disk now."""
+        total = 0
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
 
     def close(self) -> None:
         self._db.close()

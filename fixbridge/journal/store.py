@@ -78,6 +78,12 @@ class Journal(Protocol):
 
     def resume_token(self, stream: str) -> bytes | None: ...
 
+    def resume_anchor_ns(self, stream: str) -> int | None:
+        """Where a replay by time must start to miss nothing after what is durable: the
+        transact time of the stream's newest journaled event, else when its resume token was
+        stored; None when the stream has neither."""
+        ...
+
     def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
         """Each known order's ClOrdID as of its latest journaled execution."""
         ...

@@ -50,9 +50,15 @@ class StreamSpec:
         return [self.to_journal(event) for event in upstream]
 
 
-def _fallback_id(raw: bytes, natural: str) -> str:
-    """The event's own identity when it has one, else a digest of its bytes (still deduped)."""
-    return natural or "sha256:" + hashlib.sha256(raw).hexdigest()
+def _fallback_id(raw: bytes, natural: str, *, exact: bool = True) -> str:
+    """A flagged event's identity: its natural key when that is unique on its own (``exact``),
+    else the natural key plus a digest of its bytes (two different broken versions of one trade
+    or instrument must not collide, the same one redelivered must); a digest alone when
+    upstream sent no key at all."""
+    digest = hashlib.sha256(raw).hexdigest()
+    if not natural:
+        return "sha256:" + digest
+    return natural if exact else f"{natural}:sha256:{digest[:32]}"
 
 
 def executions_to_events(
@@ -100,7 +106,8 @@ def trade_to_event(trade: orders_pb2.Trade) -> NewEvent:
         when = trade.aggressor.transact_time
         natural = f"{trade.id}:{trade.state}:unnormalized" if trade.id else ""
         transact = timestamp_ns(when.seconds, when.nanos)
-        return NewEvent(_fallback_id(raw, natural), transact, b"", raw, flagged=str(exc))
+        flagged_id = _fallback_id(raw, natural, exact=False)
+        return NewEvent(flagged_id, transact, b"", raw, flagged=str(exc))
     return NewEvent(event.upstream_id, event.transact_time_ns, event.to_payload(), raw)
 
 
@@ -115,7 +122,7 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
             natural = (
                 f"{instrument.symbol}:{instrument.state}:unnormalized" if instrument.symbol else ""
             )
-            return NewEvent(_fallback_id(raw, natural), 0, b"", raw, flagged=str(exc))
+            return NewEvent(_fallback_id(raw, natural, exact=False), 0, b"", raw, flagged=str(exc))
         scales.update(event.symbol, event.price_scale, event.quantity_scale)
         return NewEvent(event.upstream_id, event.transact_time_ns, event.to_payload(), raw)
 

@@ -3,9 +3,17 @@
 Each response's events and its resume token are journaled in one transaction (events already
 journaled are skipped by upstream id), so the stored token never runs ahead of stored data and
 a restart resumes exactly after the last durable response. An event that cannot be normalized
-is still journaled, flagged with the reason, and counted; the stream goes on. Failures
-reconnect with exponential backoff and jitter; the RPC itself has no deadline. The same code
-serves every stream: what differs is its row in ``streams.build_stream_specs``.
+is still journaled, flagged with the reason, and counted; the stream goes on.
+
+When the stream ends, :mod:`fixbridge.upstream.policy` decides what happens next from the gRPC
+status: back off (1 s doubling to 30 s, with jitter, reset after a healthy spell), fetch a new
+access token, retry slowly and loudly, replay by ``resume_time`` from the last durable event
+minus a margin when the resume token is refused, fill the gap from the Report API when even
+that is refused, or stop the bridge with a configuration error. The RPC has no deadline; a
+watchdog reopens a stream that delivered nothing, not even a token-only heartbeat, for
+``upstream.stall_timeout_s``. It times only the wait for the next response, so a long replay
+(which is a steady flow of responses) never trips it. The same code serves every stream: what
+differs is its row in ``streams.build_stream_specs``.
 """
 
 from __future__ import annotations
@@ -13,21 +21,41 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
-from datetime import datetime
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 
 from fixbridge.config import UpstreamConfig
-from fixbridge.journal.store import Journal
+from fixbridge.journal.store import Journal, NewEvent
+from fixbridge.ops.metrics import Metrics
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2_grpc
+from fixbridge.upstream.auth import AuthError, TokenSource
 from fixbridge.upstream.channel import open_channel
+from fixbridge.upstream.policy import Action, Decision, decide
+from fixbridge.upstream.report import fill_from_reports, has_reports
 from fixbridge.upstream.streams import StreamSpec
 
 log = logging.getLogger("fixbridge.upstream")
 
-HEALTHY_AFTER_S = 30.0
+_NS = 1_000_000_000
+
+
+class UpstreamRequestError(RuntimeError):
+    """The exchange refused the request as invalid: retrying cannot help, the configuration
+    must change. ``key`` is the configuration key it most likely concerns."""
+
+    def __init__(self, key: str, stream: str, detail: str) -> None:
+        super().__init__(f"{key}: the exchange refused the {stream} subscription ({detail})")
+        self.key = key
+
+
+class StallError(Exception):
+    """No response, not even a token-only heartbeat, within the stall timeout."""
 
 
 class Backoff:
@@ -48,6 +76,13 @@ class Backoff:
         return delay * self._rng.uniform(0.5, 1.0)
 
 
+@dataclass(frozen=True, slots=True)
+class ResumeFrom:
+    """How the next request resumes when the stored token must not be used."""
+
+    time_ns: int | None  # resume_time; None = live (no replay)
+
+
 class StreamSubscriber:
     def __init__(
         self,
@@ -56,22 +91,41 @@ class StreamSubscriber:
         journal: Journal,
         on_stored: Callable[[], None],
         clock: Callable[[], int],
+        *,
+        token_source: TokenSource | None = None,
+        metrics: Metrics | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         self.spec = spec
         self._config = config
         self._journal = journal
         self._on_stored = on_stored
         self._clock = clock
-        self._backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s)
+        self._token_source = token_source
+        self._metrics = metrics if metrics is not None else Metrics()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s, self._rng)
+        self._override: ResumeFrom | None = None  # until a response brings a new token
+        self._last_reason = ""
+        self._log_extra = {"stream": spec.name}
         self.connected = False
         self.events_stored = 0
         self.duplicates = 0
         self.flagged = 0
+        self.reconnects: Counter[str] = Counter()  # by reason, as in the metric
+
+    # ------------------------------------------------------------------------------- request
 
     def request(self) -> Any:
         request = self.spec.request_type(symbols=list(self._config.symbols))
         if self.spec.firm_filter:
             request.firms.extend(self._config.firms)
+        if self._override is not None:
+            if self._override.time_ns is not None:
+                request.resume_time.FromNanoseconds(self._override.time_ns)
+            return request
         token = self._journal.resume_token(self.spec.name)
         if token:
             request.resume_token = token
@@ -79,64 +133,239 @@ class StreamSubscriber:
             request.resume_time.FromDatetime(self._config.start_from)
         return request
 
+    # ------------------------------------------------------------------------------ the loop
+
     async def run(self) -> None:
-        """Subscribe until cancelled."""
+        """Subscribe until cancelled; raises :class:`UpstreamRequestError` when the exchange
+        calls the request itself invalid."""
         while True:
+            request = self.request()
+            sent_token = bool(request.resume_token)
+            sent_time = request.HasField("resume_time")
             channel = open_channel(self._config)
             try:
-                await self._consume(channel)
-                reason = "stream ended by the exchange"
+                await self._consume(channel, request)
+                decision, detail = Decision(Action.BACKOFF, "stream_ended"), "ended by the exchange"
             except grpc.aio.AioRpcError as exc:
-                reason = f"{exc.code().name}: {exc.details()}"
+                detail = f"{exc.code().name}: {exc.details()}"
+                decision = decide(
+                    exc.code(), exc.details() or "", sent_token=sent_token, sent_time=sent_time
+                )
+            except StallError as exc:
+                decision, detail = Decision(Action.BACKOFF, "stall"), str(exc)
+                self._metrics.upstream_stalls.labels(self.spec.name).inc()
+            except AuthError as exc:  # the token endpoint failed; the token source logged it
+                decision, detail = Decision(Action.BACKOFF, "unauthenticated"), f"no token: {exc}"
             except Exception as exc:  # journal or decoding trouble: log it, keep the service up
-                log.exception("%s stream failed unexpectedly", self.spec.name)
-                reason = f"{type(exc).__name__}: {exc}"
+                log.exception("%s stream failed unexpectedly", self.spec.name,
+                              extra=self._log_extra)
+                decision, detail = Decision(Action.BACKOFF, "error"), f"{type(exc).__name__}: {exc}"
             finally:
-                self.connected = False
+                self._set_connected(False)
+            try:
+                delay = await self._recover(decision, detail, channel)
+            finally:
                 await channel.close()
-            delay = self._backoff.next_delay()
-            log.warning(
-                "%s stream lost (%s); reconnecting in %.1f s", self.spec.name, reason, delay
-            )
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
-    async def _consume(self, channel: grpc.aio.Channel) -> None:
+    async def _recover(
+        self, decision: Decision, detail: str, channel: grpc.aio.Channel
+    ) -> float:
+        """Act on ``decision``; returns how long to wait before reconnecting."""
+        name = self.spec.name
+        repeated, self._last_reason = self._last_reason == decision.reason, decision.reason
+        self.reconnects[decision.reason] += 1
+        self._metrics.upstream_reconnects.labels(name, decision.reason).inc()
+        action = decision.action
+        if action is Action.FATAL:
+            log.critical(
+                "%s stream refused as invalid (%s): check %s; not retrying",
+                name, detail, decision.advice, extra=self._log_extra,
+            )
+            raise UpstreamRequestError(decision.advice, name, detail)
+        if action is Action.REFRESH_TOKEN:
+            if self._token_source is not None:
+                self._token_source.invalidate()
+            # A new token deserves an immediate try; a refusal right after one backs off.
+            delay = self._backoff.next_delay() if repeated else 0.0
+            log.warning(
+                "%s stream refused (%s): %s; reconnecting in %.1f s",
+                name, detail, decision.advice, delay, extra=self._log_extra,
+            )
+            return delay
+        if action is Action.SLOW_RETRY:
+            delay = self._config.slow_retry_s * self._rng.uniform(0.8, 1.2)
+            log.error(
+                "%s stream refused (%s): %s; retrying in %.0f s",
+                name, detail, decision.advice, delay, extra=self._log_extra,
+            )
+            return delay
+        if action is Action.RESUME_BY_TIME:
+            self._override = ResumeFrom(self._fallback_time_ns())
+            self._metrics.upstream_resume_fallbacks.labels(name, "resume_time").inc()
+            log.warning(
+                "%s resume token refused (%s); replaying by resume_time from %s (last durable"
+                " event minus %.0f s); the overlap is deduplicated",
+                name, detail, _iso(self._override.time_ns), self._config.resume_margin_s,
+                extra=self._log_extra,
+            )
+            return 0.0
+        if action is Action.FILL_FROM_REPORTS:
+            try:
+                return await self._fill_gap(detail, channel)
+            except Exception as exc:  # the exchange, the token endpoint or the journal
+                failure = (
+                    f"{exc.code().name}: {exc.details()}"
+                    if isinstance(exc, grpc.aio.AioRpcError)
+                    else f"{type(exc).__name__}: {exc}"
+                )
+                delay = self._backoff.next_delay()
+                log.error(
+                    "%s gap fill from the ReportAPI failed (%s); trying again in %.1f s",
+                    name, failure, delay, extra=self._log_extra,
+                )
+                return delay
+        delay = self._backoff.next_delay()
+        log.warning(
+            "%s stream lost (%s); reconnecting in %.1f s", name, detail, delay,
+            extra=self._log_extra,
+        )
+        return delay
+
+    def _fallback_time_ns(self) -> int:
+        anchor = self._journal.resume_anchor_ns(self.spec.name)
+        if anchor is None:
+            start = self._config.start_from
+            anchor = int(start.timestamp() * _NS) if isinstance(start, datetime) else self._clock()
+        return max(0, anchor - int(self._config.resume_margin_s * _NS))
+
+    async def _fill_gap(self, detail: str, channel: grpc.aio.Channel) -> float:
+        """The replay window is gone: ReportAPI for what it has, then resume by time from the
+        end of the filled range. Streams without a report go live, and the gap is reported."""
+        name = self.spec.name
+        start_ns = (
+            self._override.time_ns
+            if self._override is not None and self._override.time_ns is not None
+            else self._fallback_time_ns()
+        )
+        end_ns = self._clock()
+        if not has_reports(name):
+            self._override = ResumeFrom(None)
+            self._metrics.upstream_resume_fallbacks.labels(name, "unrecoverable").inc()
+            log.error(
+                "%s cannot be replayed from %s (%s) and the exchange has no report for it:"
+                " going live; changes in between are missing from the journal",
+                name, _iso(start_ns), detail, extra=self._log_extra,
+            )
+            return 0.0
+        log.warning(
+            "%s replay window gone (%s); filling %s .. %s from the ReportAPI before going live",
+            name, detail, _iso(start_ns), _iso(end_ns), extra=self._log_extra,
+        )
+        metadata = await self._token_source.metadata() if self._token_source else None
+        fetched, stored = await fill_from_reports(
+            self.spec, channel, metadata, self._config, self._journal,
+            start_ns=start_ns, end_ns=end_ns, clock=self._clock,
+        )
+        self._metrics.upstream_resume_fallbacks.labels(name, "report_api").inc()
+        self._metrics.upstream_report_events.labels(name).inc(fetched)
+        self._count_stored(stored, fetched - stored)
+        self._override = ResumeFrom(max(0, end_ns - int(self._config.resume_margin_s * _NS)))
+        return 0.0
+
+    async def _consume(self, channel: grpc.aio.Channel, request: Any) -> None:
+        name = self.spec.name
         stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)  # type: ignore[no-untyped-call]
-        request = self.request()
         mode = (
             "resume_token"
             if request.resume_token
-            else ("resume_time" if request.HasField("resume_time") else "live")
+            else ("resume_time " + _iso(request.resume_time.ToNanoseconds())
+                  if request.HasField("resume_time") else "live")
         )
-        log.info("%s stream connecting to %s (%s)", self.spec.name, self._config.target, mode)
-        call = getattr(stub, self.spec.rpc)(request)
+        log.info("%s stream connecting to %s (%s)", name, self._config.target, mode,
+                 extra=self._log_extra)
+        # A stream is authenticated once, when it opens: the token may expire under it.
+        metadata = await self._token_source.metadata() if self._token_source else None
+        call = getattr(stub, self.spec.rpc)(request, metadata=metadata)
         healthy_since: float | None = None
         loop = asyncio.get_running_loop()
-        async for response in call:
+        responses = call.__aiter__()
+        stall_s = self._config.stall_timeout_s
+        while True:
+            try:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that races with the response, and the task would never stop.
+                async with asyncio.timeout(stall_s):
+                    response = await responses.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                call.cancel()
+                raise StallError(f"no response for {stall_s:.1f} s (stall watchdog)") from None
+            self._metrics.upstream_last_response_time.labels(name).set(time.time())
             if not self.connected:
-                self.connected = True
+                self._set_connected(True)
                 healthy_since = loop.time()
-                log.info("%s stream connected", self.spec.name)
+                log.info("%s stream connected", name, extra=self._log_extra)
             if self.spec.before_store is not None:
                 await self.spec.before_store(response)
             self._store(response)
-            if healthy_since is not None and loop.time() - healthy_since >= HEALTHY_AFTER_S:
+            if healthy_since is not None and loop.time() - healthy_since >= (
+                self._config.healthy_after_s
+            ):
                 self._backoff.reset()
+                self._last_reason = ""
                 healthy_since = None
 
+    def _set_connected(self, connected: bool) -> None:
+        self.connected = connected
+        self._metrics.upstream_connected.labels(self.spec.name).set(1 if connected else 0)
+
     def _store(self, response: Any) -> None:
-        events = self.spec.journal_events(getattr(response, self.spec.events_field), self._journal)
+        name = self.spec.name
+        upstream = getattr(response, self.spec.events_field)
+        events = self.spec.journal_events(upstream, self._journal)
+        self._note_received(events)
+        started = time.perf_counter()
+        result = self._journal.append(name, events, response.resume_token, self._clock())
+        self._metrics.journal_append_seconds.observe(time.perf_counter() - started)
+        if response.resume_token:
+            self._override = None  # the stored token now says where to resume
+        self._count_stored(result.stored, result.duplicates)
+
+    def _note_received(self, events: list[NewEvent]) -> None:
+        name = self.spec.name
+        if not events:
+            return
+        self._metrics.upstream_events_received.labels(name).inc(len(events))
+        newest = max(e.transact_time_ns for e in events)
+        if newest > 0:
+            self._metrics.upstream_last_transact_time.labels(name).set(newest / _NS)
         for event in events:
             if event.flagged is not None:
                 self.flagged += 1
+                self._metrics.upstream_events_flagged.labels(name).inc()
                 log.error(
-                    "%s event %s kept but flagged: %s",
-                    self.spec.name,
-                    event.upstream_id,
-                    event.flagged,
+                    "%s event %s kept but flagged: %s", name, event.upstream_id, event.flagged,
+                    extra=self._log_extra,
                 )
-        result = self._journal.append(self.spec.name, events, response.resume_token, self._clock())
-        self.events_stored += result.stored
-        self.duplicates += result.duplicates
-        if result.stored:
+
+    def _count_stored(self, stored: int, duplicates: int) -> None:
+        name = self.spec.name
+        self.events_stored += stored
+        self.duplicates += duplicates
+        self._metrics.journal_events_stored.labels(name).inc(stored)
+        self._metrics.upstream_duplicates.labels(name).inc(duplicates)
+        if duplicates:
+            log.info(
+                "%s: %d duplicate event(s) skipped (already journaled: replay overlap or"
+                " redelivery)", name, duplicates, extra=self._log_extra,
+            )
+        if stored:
             self._on_stored()
+
+
+def _iso(ns: int | None) -> str:
+    if ns is None:
+        return "now (live)"
+    return datetime.fromtimestamp(ns / _NS, UTC).isoformat(timespec="milliseconds")

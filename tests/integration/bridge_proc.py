@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -21,20 +22,34 @@ def write_config(
     fix_port: int,
     journal: Path,
     sessions: list[dict[str, object]],
+    auth: dict[str, object] | None = None,
+    metrics_port: int | None = None,
+    upstream: dict[str, object] | None = None,
 ) -> Path:
+    """``upstream`` overrides or adds [upstream] keys (values written as JSON, which TOML
+    reads for strings, numbers and booleans)."""
+    settings: dict[str, object] = {
+        "target": f"127.0.0.1:{upstream_port}",
+        "start_from": "1970-01-01T00:00:00Z",
+        "reconnect_initial_s": 0.2,
+        "reconnect_max_s": 1.0,
+        **(upstream or {}),
+    }
     lines = [
         'log_level = "INFO"',
         "[upstream]",
-        f'target = "127.0.0.1:{upstream_port}"',
-        'start_from = "1970-01-01T00:00:00Z"',
-        "reconnect_initial_s = 0.2",
-        "reconnect_max_s = 1.0",
+        *(f"{key} = {json.dumps(value)}" for key, value in settings.items()),
+        *auth_section(auth),
         "[journal]",
         f'path = "{journal}"',
         'synchronous = "normal"',
         "[fix]",
         'host = "127.0.0.1"',
         f"port = {fix_port}",
+        # The ops HTTP port on loopback; a free one (0) unless the test wants to scrape it.
+        "[metrics]",
+        'host = "127.0.0.1"',
+        f"port = {metrics_port or 0}",
     ]
     for session in sessions:
         lines.append("[[sessions]]")
@@ -52,14 +67,17 @@ def write_config(
 
 
 class BridgeProcess:
-    def __init__(self, config: Path, log: Path, fix_port: int) -> None:
+    def __init__(
+        self, config: Path, log: Path, fix_port: int, metrics_port: int | None = None
+    ) -> None:
         self.config = config
         self.log = log
         self.fix_port = fix_port
+        self.metrics_port = metrics_port
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 20.0, *, wait_for_listen: bool = True) -> None:
         self._log_file = open(self.log, "ab")  # noqa: SIM115 - closed in _reap
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._proc = subprocess.Popen(
@@ -69,6 +87,8 @@ class BridgeProcess:
             stderr=subprocess.STDOUT,
             env=env,
         )
+        if not wait_for_listen:
+            return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -79,6 +99,14 @@ class BridgeProcess:
             except OSError:
                 time.sleep(0.05)
         raise AssertionError(f"bridge did not listen on {self.fix_port}:\n{self.tail()}")
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the bridge to exit by itself; its exit code."""
+        assert self._proc is not None
+        try:
+            return self._proc.wait(timeout)
+        finally:
+            self._reap()
 
     def kill(self) -> None:
         """SIGKILL: no cleanup of any kind, as in a crash."""
@@ -118,8 +146,26 @@ class BridgeProcess:
         self._reap()
 
 
-def bridge_for(tmp: Path, upstream_port: int, sessions: list[dict[str, object]]) -> BridgeProcess:
-    """A bridge (not started yet) on a free FIX port, journal and log in ``tmp``."""
+def auth_section(auth: dict[str, object] | None) -> list[str]:
+    """``[upstream.auth]`` lines (strings quoted as JSON, which TOML reads), or none."""
+    if auth is None:
+        return []
+    return ["[upstream.auth]"] + [
+        f"{key} = {json.dumps(str(v) if isinstance(v, Path) else v)}" for key, v in auth.items()
+    ]
+
+
+def bridge_for(
+    tmp: Path,
+    upstream_port: int,
+    sessions: list[dict[str, object]],
+    auth: dict[str, object] | None = None,
+    *,
+    metrics_port: int | None = None,
+    upstream: dict[str, object] | None = None,
+) -> BridgeProcess:
+    """A bridge (not started yet) on a free FIX port, journal and log in ``tmp``; its ops
+    HTTP port is ``metrics_port`` on 127.0.0.1 when given, else a free one nobody reads."""
     from tests.integration.qfharness import free_tcp_port
 
     fix_port = free_tcp_port()
@@ -129,5 +175,8 @@ def bridge_for(tmp: Path, upstream_port: int, sessions: list[dict[str, object]])
         fix_port=fix_port,
         journal=tmp / "journal.db",
         sessions=sessions,
+        auth=auth,
+        metrics_port=metrics_port,
+        upstream=upstream,
     )
-    return BridgeProcess(config, tmp / "bridge.log", fix_port)
+    return BridgeProcess(config, tmp / "bridge.log", fix_port, metrics_port)

@@ -45,6 +45,7 @@ async def bridge(
             "upstream": {"target": f"127.0.0.1:{free_tcp_port()}", "reconnect_max_s": 5.0},
             "journal": {"path": str(tmp / "journal.db"), "synchronous": "normal"},
             "fix": {"host": "127.0.0.1", "port": 0, **fix},
+            "metrics": {"enabled": False},
             "sessions": sessions,
         }
     )
