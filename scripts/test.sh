@@ -33,6 +33,16 @@ if ! "$VPY" -c 'import quickfix' 2>/dev/null; then
     echo "== building QuickFIX (first run only)"
     "$VPY" -m pip install --quiet --disable-pip-version-check 'quickfix==1.16.0'
 fi
+# promtool checks deploy/'s Prometheus rules and scrape config (tests/unit/test_deploy.py: a
+# missing promtool fails those tests in CI and skips them elsewhere); Debian's prometheus
+# package ships it as /usr/bin/promtool.
+if ! command -v promtool >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt_install --no-install-recommends prometheus
+    else
+        echo "note: promtool not found (Debian package prometheus): its checks will skip" >&2
+    fi
+fi
 echo "== ruff"
 "$VPY" -m ruff check fixbridge tests bench specs
 echo "== mypy"
