@@ -92,6 +92,9 @@ class UpstreamConfig(_Strict):
     # When a resume token is refused: replay by resume_time from the last durable event's
     # transact time minus this margin (the overlap is deduplicated).
     resume_margin_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
+    # The trades stream looks this much further back: a trade's later states (CLEARED,
+    # BUSTED) keep the original trade's transact time, so they sort before newer trades.
+    trades_lookback_s: Annotated[float, Field(ge=0, le=30 * 86400)] = 86400.0
     # Absent = no authorization metadata (the simulator without auth).
     auth: UpstreamAuthConfig | None = None
 

@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS order_links (
 CREATE TABLE IF NOT EXISTS stream_state (
     stream TEXT PRIMARY KEY,
     resume_token BLOB NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    covered_until INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY,
@@ -129,6 +130,13 @@ class SqliteJournal:
             # rebuilt from the executions already journaled.
             with self._transaction() as db:
                 self._rebuild_order_links(db)
+                # ... and how far each stream's stored token is known to cover (fallbacks).
+                columns = {row[1] for row in db.execute("PRAGMA table_info(stream_state)")}
+                if "covered_until" not in columns:
+                    db.execute(
+                        "ALTER TABLE stream_state"
+                        " ADD COLUMN covered_until INTEGER NOT NULL DEFAULT 0"
+                    )
                 db.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
             version = 3
         if version != SCHEMA_VERSION:
@@ -163,6 +171,7 @@ class SqliteJournal:
         self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
     ) -> AppendResult:
         stored = 0
+        covered = _covered_until(events, received_at_ns)
         with self._transaction() as db:
             for event in events:
                 cur = db.execute(
@@ -173,7 +182,7 @@ class SqliteJournal:
                         stream,
                         event.upstream_id,
                         received_at_ns,
-                        event.transact_time_ns,
+                        _sql_integer(event.transact_time_ns),
                         event.payload,
                         event.raw,
                         event.flagged,
@@ -187,10 +196,12 @@ class SqliteJournal:
                     )
             if resume_token:  # an empty token never replaces a stored one
                 db.execute(
-                    "INSERT INTO stream_state (stream, resume_token, updated_at) VALUES (?, ?, ?)"
+                    "INSERT INTO stream_state (stream, resume_token, updated_at, covered_until)"
+                    " VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (stream) DO UPDATE SET resume_token=excluded.resume_token,"
-                    " updated_at=excluded.updated_at",
-                    (stream, resume_token, received_at_ns),
+                    " updated_at=excluded.updated_at,"
+                    " covered_until=MAX(covered_until, excluded.covered_until)",
+                    (stream, resume_token, received_at_ns, covered),
                 )
         return AppendResult(stored, len(events) - stored, self.head_offset())
 
@@ -201,17 +212,21 @@ class SqliteJournal:
         return None if row is None else bytes(row[0])
 
     def resume_anchor_ns(self, stream: str) -> int | None:
+        # The newest normalized event, its exchange time capped by when we received it (a bogus
+        # future time must not move the anchor past data we do not have) ...
         row = self._db.execute(
-            "SELECT transact_time FROM events WHERE stream=? AND transact_time > 0"
-            " ORDER BY offset DESC LIMIT 1",
+            "SELECT MIN(transact_time, received_at) FROM events WHERE stream=?"
+            " AND flagged IS NULL AND transact_time > 0 ORDER BY offset DESC LIMIT 1",
             (stream,),
         ).fetchone()
-        if row is not None:
-            return int(row[0])
-        row = self._db.execute(
-            "SELECT updated_at FROM stream_state WHERE stream=?", (stream,)
+        newest = None if row is None else int(row[0])
+        # ... or how far the stored token is known to cover, if that is later.
+        state = self._db.execute(
+            "SELECT covered_until FROM stream_state WHERE stream=?", (stream,)
         ).fetchone()
-        return None if row is None else int(row[0])
+        covered = None if state is None or not state[0] else int(state[0])
+        candidates = [t for t in (newest, covered) if t is not None]
+        return max(candidates) if candidates else None
 
     def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
         wanted = list(order_ids)
@@ -351,6 +366,29 @@ class SqliteJournal:
     def close(self) -> None:
         self._db.close()
         self._lock_file.close()
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _sql_integer(value: int) -> int:
+    """``value`` within SQLite's INTEGER range: an absurd upstream time (after 2262) is kept
+    exactly in the payload and stored clamped here, instead of failing the whole response."""
+    return max(-_INT64_MAX, min(value, _INT64_MAX))
+
+
+def _covered_until(events: Sequence[NewEvent], received_at_ns: int) -> int:
+    """How far a response's token is known to cover, in exchange time: the newest normalized
+    event's time (capped by receipt), or, for a token-only response (the exchange is caught
+    up), the time it was received."""
+    times = [
+        min(e.transact_time_ns, received_at_ns)
+        for e in events
+        if e.flagged is None and e.transact_time_ns > 0
+    ]
+    if times:
+        return max(times)
+    return 0 if events else received_at_ns
 
 
 def _acquire_lock(path: Path) -> LockFile:

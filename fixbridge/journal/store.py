@@ -79,9 +79,10 @@ class Journal(Protocol):
     def resume_token(self, stream: str) -> bytes | None: ...
 
     def resume_anchor_ns(self, stream: str) -> int | None:
-        """Where a replay by time must start to miss nothing after what is durable: the
-        transact time of the stream's newest journaled event, else when its resume token was
-        stored; None when the stream has neither."""
+        """Where a replay by time must start to miss nothing after what is durable: the later
+        of the stream's newest normalized event (exchange time, capped by receipt) and how far
+        its stored token is known to cover (a token-only response means caught up at receipt);
+        None when the stream has neither."""
         ...
 
     def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:

@@ -5,9 +5,9 @@ between the last durable event and now are still in the Report API (spec §5: ex
 7 days, trades for good). They are fetched page by page, oldest first, and journaled through
 the same conversion and deduplication as stream events (with no resume token, so the stored
 token never moves), before the stream reopens from the end of the filled range. The Report
-API takes one symbol per request and no firm filter, so configured symbols are searched one by
-one and firms are filtered here. Instruments and positions have no report: a gap there is
-logged and counted as unrecoverable by the caller.
+API takes at most one symbol per request and no firm filter, so one time-ordered search over
+all symbols is filtered here by the configured symbols and firms. Instruments and positions
+have no report: a gap there is logged and counted as unrecoverable by the caller.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class ReportSearch:
     rpc: str  # ReportAPIStub method
     request_type: Callable[..., Any]
     events_field: str
+    symbol_of: Callable[[Any], str]  # for the symbol filter
     accounts_of: Callable[[Any], tuple[str, ...]]  # for the firm filter
 
 
@@ -47,12 +48,14 @@ SEARCHES: dict[str, ReportSearch] = {
         "SearchExecutions",
         report_pb2.SearchExecutionsRequest,
         "executions",
+        lambda execution: execution.order.symbol,
         lambda execution: (execution.order.account,),
     ),
     "trades": ReportSearch(
         "SearchTrades",
         report_pb2.SearchTradesRequest,
         "trades",
+        lambda trade: trade.aggressor.order.symbol or trade.passive.order.symbol,
         lambda trade: (trade.aggressor.order.account, trade.passive.order.account),
     ),
 }
@@ -62,11 +65,16 @@ def has_reports(stream: str) -> bool:
     return stream in SEARCHES
 
 
-def _in_firms(accounts: tuple[str, ...], firms: Sequence[str]) -> bool:
-    if not firms:
+def _wanted(symbol: str, accounts: tuple[str, ...], config: UpstreamConfig) -> bool:
+    """What the stream with the configured filters would have delivered. An event naming no
+    symbol or no account (malformed) is kept: the stream would not have hidden it either."""
+    if config.symbols and symbol and symbol not in config.symbols:
+        return False
+    named = [a for a in accounts if a.startswith("firms/")]
+    if not config.firms or not named:
         return True
-    wanted = {f.removeprefix("firms/") for f in firms}
-    return any(a.startswith("firms/") and a.split("/")[1] in wanted for a in accounts)
+    wanted = {f.removeprefix("firms/") for f in config.firms}
+    return any(a.split("/")[1] in wanted for a in named)
 
 
 async def fill_from_reports(
@@ -87,26 +95,25 @@ async def fill_from_reports(
     stub = report_pb2_grpc.ReportAPIStub(channel)  # type: ignore[no-untyped-call]
     method = getattr(stub, search.rpc)
     fetched = stored = 0
-    for symbol in config.symbols or ("",):
-        page_token = ""
-        while True:
-            request = search.request_type(page_size=PAGE_SIZE, page_token=page_token, symbol=symbol)
-            request.start_time.FromNanoseconds(start_ns)
-            request.end_time.FromNanoseconds(end_ns)
-            response = await _search(method, request, metadata, sleep)
-            events = [
-                e for e in getattr(response, search.events_field)
-                if _in_firms(search.accounts_of(e), config.firms)
-            ]
-            fetched += len(events)
-            if events:
-                result = journal.append(
-                    spec.name, spec.journal_events(events, journal), b"", clock()
-                )
-                stored += result.stored
-            page_token = response.next_page_token
-            if response.eof or not page_token:
-                break
+    page_token = ""
+    while True:
+        # One pass over all symbols, oldest first, filtered here: if the bridge stops midway,
+        # what is journaled is a prefix in time, so the next resume anchor misses nothing.
+        request = search.request_type(page_size=PAGE_SIZE, page_token=page_token)
+        request.start_time.FromNanoseconds(start_ns)
+        request.end_time.FromNanoseconds(end_ns)
+        response = await _search(method, request, metadata, sleep)
+        events = [
+            e for e in getattr(response, search.events_field)
+            if _wanted(search.symbol_of(e), search.accounts_of(e), config)
+        ]
+        fetched += len(events)
+        if events:
+            result = journal.append(spec.name, spec.journal_events(events, journal), b"", clock())
+            stored += result.stored
+        page_token = response.next_page_token
+        if response.eof or not page_token:
+            break
     log.info(
         "%s gap filled from ReportAPI.%s: %d event(s) between %s and %s, %d new",
         spec.name, search.rpc, fetched, _iso(start_ns), _iso(end_ns), stored,

@@ -35,7 +35,9 @@ class ScaleBook:
             if remaining <= 0:
                 return False
             try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                # asyncio.timeout: on 3.11 wait_for can swallow a cancellation.
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
             except TimeoutError:
                 return False
         return True

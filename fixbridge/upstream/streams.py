@@ -142,12 +142,20 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
             return NewEvent(_fallback_id(raw, natural), update, b"", raw, flagged=str(exc))
         return NewEvent(event.upstream_id, event.transact_time_ns, event.to_payload(), raw)
 
+    given_up: set[str] = set()
+
     async def wait_for_scales(
         response: dropcopy_pb2.CreatePositionChangeSubscriptionResponse,
     ) -> None:
-        symbols = {c.position.symbol for c in response.position_changes if c.position.symbol}
+        symbols = {
+            c.position.symbol for c in response.position_changes
+            if c.position.symbol and c.position.symbol not in given_up
+        }
         if not await scales.wait_for(symbols, SCALE_WAIT_S):
             missing = sorted(s for s in symbols if scales.get(s) is None)
+            # Waited once: later positions of these symbols do not hold the stream up again
+            # (they are flagged at once until the instrument stream brings the scales).
+            given_up.update(missing)
             log.error(
                 "positions for %s arrived with no known scales after %.0f s; kept but flagged",
                 ", ".join(missing),

@@ -43,6 +43,15 @@ from fixbridge.upstream.streams import StreamSpec
 log = logging.getLogger("fixbridge.upstream")
 
 _NS = 1_000_000_000
+FILL_ATTEMPTS = 5
+POST_FILL_OVERLAP_S = 5.0
+# ReportAPI answers that no retry will change (e.g. a Drop Copy User without read:reports).
+_FILL_HOPELESS = frozenset({
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNIMPLEMENTED,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION,
+})
 
 
 class UpstreamRequestError(RuntimeError):
@@ -109,6 +118,7 @@ class StreamSubscriber:
         self._backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s, self._rng)
         self._override: ResumeFrom | None = None  # until a response brings a new token
         self._last_reason = ""
+        self._fill_failures = 0
         self._log_extra = {"stream": spec.name}
         self.connected = False
         self.events_stored = 0
@@ -139,6 +149,21 @@ class StreamSubscriber:
         """Subscribe until cancelled; raises :class:`UpstreamRequestError` when the exchange
         calls the request itself invalid."""
         while True:
+            try:
+                delay = await self._attempt()
+            except UpstreamRequestError:
+                raise
+            except Exception:  # never let one bad moment end the stream for good
+                log.exception("%s subscriber failed unexpectedly; retrying", self.spec.name,
+                              extra=self._log_extra)
+                delay = self._backoff.next_delay()
+            await self._sleep(delay)
+
+    async def _attempt(self) -> float:
+        """One connection: open, consume until it ends, act on how it ended; returns the
+        delay before the next one. The channel is closed on every way out, cancellation too."""
+        channel: grpc.aio.Channel | None = None
+        try:
             request = self.request()
             sent_token = bool(request.resume_token)
             sent_time = request.HasField("resume_time")
@@ -151,6 +176,11 @@ class StreamSubscriber:
                 decision = decide(
                     exc.code(), exc.details() or "", sent_token=sent_token, sent_time=sent_time
                 )
+                ours = self._override is not None and self._override.time_ns is not None
+                if decision.action is Action.FATAL and sent_time and ours:
+                    # The time was ours (a fallback), not the configuration's: the exchange
+                    # refuses it as too old, so the report fills what the stream cannot.
+                    decision = Decision(Action.FILL_FROM_REPORTS, "replay_window_gone")
             except StallError as exc:
                 decision, detail = Decision(Action.BACKOFF, "stall"), str(exc)
                 self._metrics.upstream_stalls.labels(self.spec.name).inc()
@@ -162,11 +192,10 @@ class StreamSubscriber:
                 decision, detail = Decision(Action.BACKOFF, "error"), f"{type(exc).__name__}: {exc}"
             finally:
                 self._set_connected(False)
-            try:
-                delay = await self._recover(decision, detail, channel)
-            finally:
+            return await self._recover(decision, detail, channel)
+        finally:
+            if channel is not None:
                 await channel.close()
-            await self._sleep(delay)
 
     async def _recover(
         self, decision: Decision, detail: str, channel: grpc.aio.Channel
@@ -211,20 +240,13 @@ class StreamSubscriber:
             )
             return 0.0
         if action is Action.FILL_FROM_REPORTS:
+            delay = self._backoff.next_delay() if repeated else 0.0
             try:
-                return await self._fill_gap(detail, channel)
-            except Exception as exc:  # the exchange, the token endpoint or the journal
-                failure = (
-                    f"{exc.code().name}: {exc.details()}"
-                    if isinstance(exc, grpc.aio.AioRpcError)
-                    else f"{type(exc).__name__}: {exc}"
-                )
-                delay = self._backoff.next_delay()
-                log.error(
-                    "%s gap fill from the ReportAPI failed (%s); trying again in %.1f s",
-                    name, failure, delay, extra=self._log_extra,
-                )
+                await self._fill_gap(detail, channel)
+                self._fill_failures = 0
                 return delay
+            except Exception as exc:  # the exchange, the token endpoint or the journal
+                return self._fill_failed(exc)
         delay = self._backoff.next_delay()
         log.warning(
             "%s stream lost (%s); reconnecting in %.1f s", name, detail, delay,
@@ -232,14 +254,52 @@ class StreamSubscriber:
         )
         return delay
 
+    def _fill_failed(self, exc: Exception) -> float:
+        """A gap fill that failed: retried with backoff, unless retrying cannot help (no
+        read:reports scope, no ReportAPI, a refused request) or it failed FILL_ATTEMPTS times;
+        then the gap is reported as unrecoverable and the stream goes live, rather than never
+        delivering anything again."""
+        name = self.spec.name
+        self._fill_failures += 1
+        if isinstance(exc, grpc.aio.AioRpcError):
+            failure = f"{exc.code().name}: {exc.details()}"
+            hopeless = exc.code() in _FILL_HOPELESS
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED and self._token_source is not None:
+                self._token_source.invalidate()
+        else:
+            failure, hopeless = f"{type(exc).__name__}: {exc}", False
+        if hopeless or self._fill_failures >= FILL_ATTEMPTS:
+            self._fill_failures = 0
+            self._go_live_with_gap(f"the ReportAPI gap fill failed ({failure})")
+            return 0.0
+        delay = self._backoff.next_delay()
+        log.error(
+            "%s gap fill from the ReportAPI failed (%s); trying again in %.1f s",
+            name, failure, delay, extra=self._log_extra,
+        )
+        return delay
+
+    def _go_live_with_gap(self, why: str) -> None:
+        start = self._override.time_ns if self._override is not None else None
+        self._override = ResumeFrom(None)
+        self._metrics.upstream_resume_fallbacks.labels(self.spec.name, "unrecoverable").inc()
+        log.critical(
+            "%s: %s; going live: events from %s until now are missing from the journal"
+            " (reconcile them from the exchange's reports)",
+            self.spec.name, why, _iso(start), extra=self._log_extra,
+        )
+
     def _fallback_time_ns(self) -> int:
         anchor = self._journal.resume_anchor_ns(self.spec.name)
         if anchor is None:
             start = self._config.start_from
             anchor = int(start.timestamp() * _NS) if isinstance(start, datetime) else self._clock()
-        return max(0, anchor - int(self._config.resume_margin_s * _NS))
+        back = self._config.resume_margin_s
+        if self.spec.name == "trades":
+            back += self._config.trades_lookback_s
+        return max(0, anchor - int(back * _NS))
 
-    async def _fill_gap(self, detail: str, channel: grpc.aio.Channel) -> float:
+    async def _fill_gap(self, detail: str, channel: grpc.aio.Channel) -> None:
         """The replay window is gone: ReportAPI for what it has, then resume by time from the
         end of the filled range. Streams without a report go live, and the gap is reported."""
         name = self.spec.name
@@ -250,14 +310,11 @@ class StreamSubscriber:
         )
         end_ns = self._clock()
         if not has_reports(name):
-            self._override = ResumeFrom(None)
-            self._metrics.upstream_resume_fallbacks.labels(name, "unrecoverable").inc()
-            log.error(
-                "%s cannot be replayed from %s (%s) and the exchange has no report for it:"
-                " going live; changes in between are missing from the journal",
-                name, _iso(start_ns), detail, extra=self._log_extra,
+            self._override = ResumeFrom(start_ns)
+            self._go_live_with_gap(
+                f"cannot be replayed ({detail}) and the exchange has no report for it"
             )
-            return 0.0
+            return
         log.warning(
             "%s replay window gone (%s); filling %s .. %s from the ReportAPI before going live",
             name, detail, _iso(start_ns), _iso(end_ns), extra=self._log_extra,
@@ -270,8 +327,11 @@ class StreamSubscriber:
         self._metrics.upstream_resume_fallbacks.labels(name, "report_api").inc()
         self._metrics.upstream_report_events.labels(name).inc(fetched)
         self._count_stored(stored, fetched - stored)
-        self._override = ResumeFrom(max(0, end_ns - int(self._config.resume_margin_s * _NS)))
-        return 0.0
+        # Resume just before the filled range ends: the report and the stream filter on the
+        # same exchange time, so a short overlap covers clock skew; a long one could fall out
+        # of the replay window again.
+        overlap = min(self._config.resume_margin_s, POST_FILL_OVERLAP_S)
+        self._override = ResumeFrom(max(0, end_ns - int(overlap * _NS)))
 
     async def _consume(self, channel: grpc.aio.Channel, request: Any) -> None:
         name = self.spec.name

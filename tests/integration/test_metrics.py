@@ -128,6 +128,15 @@ def test_metrics_follow_a_quickfix_session_and_readiness_follows_upstream(
                     return stored is not None and ours == stored
 
                 eventually(seq_nums_agree)
+                # The exchange drops every stream: each reconnects, and says why.
+                ex = {"stream": "executions"}
+                sim.faults.drop_streams_now()
+                dropped = scrape_until(
+                    port,
+                    lambda m: value(
+                        m, "fixbridge_upstream_reconnects_total", reason="unavailable", **ex
+                    ) >= 1 and value(m, "fixbridge_upstream_connected", **ex) == 1,
+                )
             after = scrape_until(port, lambda m: value(m, "fixbridge_session_up", **bo) == 0)
 
             sim.stop()
@@ -162,6 +171,23 @@ def test_metrics_follow_a_quickfix_session_and_readiness_follows_upstream(
     assert value(during, "fixbridge_session_rejects_sent_total", kind="session", **bo) == 0
 
     assert value(after, "fixbridge_session_messages_received_total", msg_type="5", **bo) == 1
+
+    # Upstream and journal, as the bridge ingested the simulator's executions.
+    ex = {"stream": "executions"}
+    assert value(during, "fixbridge_upstream_connected", **ex) == 1
+    assert value(during, "fixbridge_upstream_reconnects_total", reason="unavailable", **ex) == 0
+    assert value(during, "fixbridge_upstream_events_received_total", **ex) == total
+    assert value(during, "fixbridge_journal_events_stored_total", **ex) == total
+    assert value(during, "fixbridge_upstream_duplicates_total", **ex) == 0
+    assert value(during, "fixbridge_upstream_events_flagged_total", **ex) == 0
+    assert value(during, "fixbridge_journal_append_seconds_count") >= 1
+    newest = max(e.transact_time.seconds for e in sim.executions())
+    assert abs(value(during, "fixbridge_upstream_last_transact_time_seconds", **ex) - newest) < 1
+    assert abs(value(during, "fixbridge_upstream_last_response_time_seconds", **ex)
+               - time.time()) < 120
+    assert value(dropped, "fixbridge_upstream_reconnects_total", reason="unavailable", **ex) >= 1
+    assert value(dropped, "fixbridge_upstream_events_received_total", **ex) == total
+    assert value(dropped, "fixbridge_journal_events_stored_total", **ex) == total
 
 
 def test_a_resend_request_is_counted_and_resends_are_not_lag(tmp_path: Path) -> None:

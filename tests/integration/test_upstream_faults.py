@@ -14,6 +14,7 @@ import os
 import sqlite3
 import time
 import urllib.request
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -205,7 +206,7 @@ def test_each_fault_alone_loses_and_doubles_nothing(
     kind: FaultKind, tmp_path: Path, metrics_port: int
 ) -> None:
     count = 1600
-    plan = FaultPlan(seed=hash(kind) & 0xFFFF)
+    plan = FaultPlan(seed=zlib.crc32(kind.encode()))
     with SimulatorThread(
         seed=21, rate=200, max_executions=count, heartbeat_interval=0.3,
         auth=make_auth(token_lifetime_s=30.0), faults=plan,
@@ -284,6 +285,9 @@ def test_all_faults_at_once_for_two_minutes(tmp_path: Path, metrics_port: int) -
             assert total(samples, expect["metric"]) >= 1, f"{kind}: {expect['metric']} is 0"
     assert "Traceback" not in log
     assert_flagged_only_malformed(tmp_path / "journal.db", plan, samples)
+    # 5 s tokens for two minutes, and every revocation: many refreshes, none failed.
+    assert total(samples, "fixbridge_upstream_token_refreshes_total", result="ok") >= 10
+    assert total(samples, "fixbridge_upstream_token_refreshes_total", result="failed") == 0
     for name in STREAMS:
         assert total(samples, "fixbridge_journal_events_stored_total", stream=name) == (
             journaled[name]
@@ -340,6 +344,47 @@ def test_expired_token_and_lost_window_are_filled_from_the_report_api(
     assert total(samples, "fixbridge_upstream_resume_fallbacks_total", kind="report_api") >= 2
     assert total(samples, "fixbridge_upstream_report_events_total", stream="executions") > 0
     assert total(samples, "fixbridge_upstream_reconnects_total", reason="replay_window_gone") >= 2
+
+
+def test_without_read_reports_a_lost_window_is_reported_and_the_stream_goes_live(
+    tmp_path: Path, metrics_port: int
+) -> None:
+    """A Drop Copy User holds read:dropcopy only: the ReportAPI refuses the fill. The gap is
+    said out loud, and the stream goes live instead of never delivering again."""
+    session = {**ALL_KINDS, "scope": {"message_kinds": ["executions"]}}
+    plan = FaultPlan(seed=6)
+    auth = SimulatorAuth(
+        {CLIENT_ID: ClientRegistration(
+            rsa_key().public_key(), frozenset({"read:dropcopy"}), PARTICIPANT)},
+        audience=AUDIENCE,
+    )
+    with SimulatorThread(
+        seed=42, rate=200, heartbeat_interval=0.3, auth=auth, faults=plan
+    ) as sim:
+        bridge = bridge_for(
+            tmp_path, sim.port, [session], auth_config(sim, tmp_path),
+            metrics_port=metrics_port, upstream={**FAST_UPSTREAM, "resume_margin_s": 1.0},
+        )
+        with bridge:
+            sim.wait_for_executions(200, timeout=30)
+            assert bridge.stop() == 0
+        sim.wait_for_executions(len(sim.executions()) + 600, timeout=30)
+        plan.expire_resume_tokens_now()
+        plan.set_replay_window(2.0)
+        with bridge:
+            restarted = len(sim.executions())
+            sim.wait_for_executions(restarted + 400, timeout=30)
+            time.sleep(1.0)
+            later = {e.SerializeToString(deterministic=True)
+                     for e in sim.executions()[restarted + 200: restarted + 400]}
+            got = journal_events(tmp_path / "journal.db")["executions"]
+            samples = scrape(metrics_port)
+            assert bridge.stop() == 0
+    log = (tmp_path / "bridge.log").read_text()
+    assert "PERMISSION_DENIED" in log and "going live" in log, log[-3000:]
+    assert later <= set(got), "the stream did not go live after the refused fill"
+    assert all(n == 1 for n in got.values())
+    assert total(samples, "fixbridge_upstream_resume_fallbacks_total", kind="unrecoverable") == 1
 
 
 def test_invalid_request_is_a_configuration_error_naming_the_key(tmp_path: Path) -> None:

@@ -108,3 +108,35 @@ def test_version_1_journal_is_migrated_and_keeps_its_sessions(tmp_path: Path) ->
     journal.save_sequence_numbers("s", 42, 7, at_ns=99)
     assert journal.load_session("s").updated_at_ns == 99
     journal.close()
+
+
+# --- where a replay by time must start (resume token refused) -------------------------------
+
+
+def timed(upstream_id: str, transact_ns: int, flagged: str | None = None) -> NewEvent:
+    return NewEvent(upstream_id, transact_ns, b"{}", b"raw-" + upstream_id.encode(), flagged)
+
+
+def test_anchor_is_the_newest_event_or_what_the_token_covers(journal: SqliteJournal) -> None:
+    assert journal.resume_anchor_ns("executions") is None
+    journal.append("executions", [timed("a", 100), timed("b", 300), timed("c", 200)], b"t1", 1000)
+    # The newest by journal order, not the largest time: c came last.
+    assert journal.resume_anchor_ns("executions") == 300  # covered by t1: max event time
+    journal.append("executions", [], b"heartbeat", 5000)  # caught up when received
+    assert journal.resume_anchor_ns("executions") == 5000
+
+
+def test_anchor_ignores_flagged_events_and_future_times(journal: SqliteJournal) -> None:
+    far_future = 4 * 10**18
+    journal.append("executions", [timed("a", 100)], b"", 1000)  # a fill: no token
+    journal.append("executions", [timed("bad", far_future, "side: unknown")], b"", 1100)
+    assert journal.resume_anchor_ns("executions") == 100
+    journal.append("executions", [timed("odd", far_future)], b"", 1200)
+    assert journal.resume_anchor_ns("executions") == 1200  # capped by when it was received
+
+
+def test_time_beyond_sqlite_integers_is_stored_clamped_not_refused(journal: SqliteJournal) -> None:
+    huge = 10**10 * 10**9 + 5  # year 2286: more nanoseconds than an int64 holds
+    result = journal.append("executions", [timed("late", huge)], b"t", 1)
+    assert result.stored == 1
+    assert journal.read_events(0, 1)[0].transact_time_ns == 2**63 - 1
