@@ -318,8 +318,15 @@ class TokenSource:
             pairs += (("x-participant-id", self._config.participant_id),)
         return pairs
 
-    def invalidate(self) -> None:
-        """The exchange refused the token: the next ``metadata()`` fetches a new one."""
+    def invalidate(self, refused: tuple[tuple[str, str], ...] | None = None) -> None:
+        """The exchange refused the token: the next ``metadata()`` fetches a new one. With
+        ``refused`` (the metadata the stream sent), only if that is still the current token:
+        four streams refused at once must not discard the new token one of them just got."""
+        current = self._token
+        if refused is not None and current is not None and (
+            ("authorization", f"Bearer {current.value}") not in refused
+        ):
+            return
         self._token = None
 
     async def run(self) -> None:

@@ -119,6 +119,7 @@ class StreamSubscriber:
         self._override: ResumeFrom | None = None  # until a response brings a new token
         self._last_reason = ""
         self._fill_failures = 0
+        self._sent_metadata: tuple[tuple[str, str], ...] | None = None
         self._log_extra = {"stream": spec.name}
         self.connected = False
         self.events_stored = 0
@@ -214,7 +215,7 @@ class StreamSubscriber:
             raise UpstreamRequestError(decision.advice, name, detail)
         if action is Action.REFRESH_TOKEN:
             if self._token_source is not None:
-                self._token_source.invalidate()
+                self._token_source.invalidate(self._sent_metadata)
             # A new token deserves an immediate try; a refusal right after one backs off.
             delay = self._backoff.next_delay() if repeated else 0.0
             log.warning(
@@ -346,6 +347,7 @@ class StreamSubscriber:
                  extra=self._log_extra)
         # A stream is authenticated once, when it opens: the token may expire under it.
         metadata = await self._token_source.metadata() if self._token_source else None
+        self._sent_metadata = metadata
         call = getattr(stub, self.spec.rpc)(request, metadata=metadata)
         healthy_since: float | None = None
         loop = asyncio.get_running_loop()

@@ -220,6 +220,18 @@ def test_invalidate_makes_the_next_call_fetch(tmp_path: Path) -> None:
     assert dict(asyncio.run(tokens.metadata()))["authorization"] == "Bearer second"
 
 
+def test_invalidating_a_token_already_replaced_keeps_the_new_one(tmp_path: Path) -> None:
+    endpoint = Endpoint(ok("first"), ok("second"), ok("third"))
+    tokens = source(tmp_path, endpoint)
+    stale = asyncio.run(tokens.metadata())  # a stream opened with "first" ...
+    tokens.invalidate(stale)  # ... and was refused: drop it
+    fresh = asyncio.run(tokens.metadata())
+    assert dict(fresh)["authorization"] == "Bearer second"
+    tokens.invalidate(stale)  # a second stream refused with "first" must not drop "second"
+    assert dict(asyncio.run(tokens.metadata()))["authorization"] == "Bearer second"
+    assert len(endpoint.forms) == 2
+
+
 def test_concurrent_callers_share_one_request(tmp_path: Path) -> None:
     calls = 0
 
