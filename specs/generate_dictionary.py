@@ -112,8 +112,12 @@ def simulator_messages(seed: int = SIM_SEED, steps: int = SIM_STEPS) -> list[Ren
     def add(kind: str, body: Iterable[tuple[int, str]]) -> None:
         out.append(Rendered(kind, tuple(body)))
 
-    def known_cl_ord_ids(order_ids: Collection[str]) -> dict[str, str]:
-        return {i: cl_ord_ids[i] for i in order_ids if i in cl_ord_ids}
+    class Memory:  # what the journal would remember of a run without duplicates
+        def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+            return {i: cl_ord_ids[i] for i in order_ids if i in cl_ord_ids}
+
+        def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
+            return set()
 
     for _ in range(steps):
         step = model.step(now)
@@ -123,7 +127,7 @@ def simulator_messages(seed: int = SIM_SEED, steps: int = SIM_STEPS) -> list[Ren
             scales[state.symbol] = (state.price_scale, state.quantity_scale)
             add(SECURITY_STATUS, security_status_body(state, precisions[len(out) % 4]))
         executions = [normalize_execution(execution) for execution in step.executions]
-        for linked in link_cl_ord_ids(executions, known_cl_ord_ids):
+        for linked in link_cl_ord_ids(executions, Memory()):
             event = linked.event
             if linked.link is not None:
                 cl_ord_ids[linked.link[0]] = linked.link[1]

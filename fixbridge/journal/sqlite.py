@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE TABLE IF NOT EXISTS order_links (
     order_id TEXT PRIMARY KEY,
-    cl_ord_id TEXT NOT NULL
+    cl_ord_id TEXT NOT NULL,
+    transact_time INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stream_state (
     stream TEXT PRIMARY KEY,
@@ -148,21 +149,24 @@ class SqliteJournal:
     @staticmethod
     def _rebuild_order_links(db: sqlite3.Connection) -> None:
         rows = db.execute(
-            "SELECT payload FROM events WHERE stream='executions' AND flagged IS NULL"
-            " ORDER BY offset"
+            "SELECT payload, transact_time FROM events"
+            " WHERE stream='executions' AND flagged IS NULL ORDER BY offset"
         )
-        latest: dict[str, str] = {}
-        for (payload,) in rows:
+        latest: dict[str, tuple[str, int]] = {}
+        for payload, transact_time in rows:
             try:
                 document = json.loads(bytes(payload))
             except ValueError:
                 continue
             order_id, cl_ord_id = document.get("order_id"), document.get("cl_ord_id")
-            if isinstance(order_id, str) and isinstance(cl_ord_id, str) and order_id and cl_ord_id:
-                latest[order_id] = cl_ord_id
+            if not (isinstance(order_id, str) and isinstance(cl_ord_id, str)):
+                continue
+            if order_id and cl_ord_id and transact_time >= latest.get(order_id, ("", 0))[1]:
+                latest[order_id] = (cl_ord_id, int(transact_time))
         db.executemany(
-            "INSERT OR REPLACE INTO order_links (order_id, cl_ord_id) VALUES (?, ?)",
-            latest.items(),
+            "INSERT OR REPLACE INTO order_links (order_id, cl_ord_id, transact_time)"
+            " VALUES (?, ?, ?)",
+            [(order_id, cl, t) for order_id, (cl, t) in latest.items()],
         )
 
     # --- upstream events ---------------------------------------------------------------------
@@ -191,8 +195,11 @@ class SqliteJournal:
                 stored += cur.rowcount
                 if cur.rowcount and event.order_link is not None:
                     db.execute(
-                        "INSERT OR REPLACE INTO order_links (order_id, cl_ord_id) VALUES (?, ?)",
-                        event.order_link,
+                        "INSERT INTO order_links (order_id, cl_ord_id, transact_time)"
+                        " VALUES (?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
+                        " cl_ord_id=excluded.cl_ord_id, transact_time=excluded.transact_time"
+                        " WHERE excluded.transact_time >= order_links.transact_time",
+                        (*event.order_link, _sql_integer(event.transact_time_ns)),
                     )
             if resume_token:  # an empty token never replaces a stored one
                 db.execute(
@@ -238,6 +245,19 @@ class SqliteJournal:
                 f"SELECT order_id, cl_ord_id FROM order_links WHERE order_id IN ({marks})", chunk
             )
             found.update((str(order_id), str(cl_ord_id)) for order_id, cl_ord_id in rows)
+        return found
+
+    def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
+        wanted = list(upstream_ids)
+        found: set[str] = set()
+        for first in range(0, len(wanted), _SQL_VARIABLES):
+            chunk = wanted[first : first + _SQL_VARIABLES]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT upstream_id FROM events WHERE stream=? AND upstream_id IN ({marks})",
+                [stream, *chunk],
+            )
+            found.update(str(upstream_id) for (upstream_id,) in rows)
         return found
 
     def head_offset(self) -> int:

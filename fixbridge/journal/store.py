@@ -27,7 +27,8 @@ class NewEvent:
     raw: bytes
     flagged: str | None = None  # why the event could not be normalized, if it could not
     # (order_id, cl_ord_id) this execution makes the order's latest ClOrdID; recorded in the
-    # same transaction, and only if the event is new (a duplicate never rewinds an order).
+    # same transaction, only if the event is new and not older than what the order has (a
+    # duplicate or a late-found older execution never rewinds an order).
     order_link: tuple[str, str] | None = None
 
 
@@ -87,6 +88,10 @@ class Journal(Protocol):
 
     def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
         """Each known order's ClOrdID as of its latest journaled execution."""
+        ...
+
+    def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
+        """Which of ``upstream_ids`` the stream has journaled already."""
         ...
 
     def head_offset(self) -> int: ...

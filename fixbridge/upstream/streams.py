@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from fixbridge.normalize.position import normalize_position
 from fixbridge.normalize.timestamps import timestamp_ns
 from fixbridge.normalize.trade import normalize_trade
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2, orders_pb2, refdata_pb2, trading_pb2
-from fixbridge.upstream.orders import LatestClOrdIds, link_cl_ord_ids
+from fixbridge.upstream.orders import OrderMemory, link_cl_ord_ids
 from fixbridge.upstream.scales import ScaleBook
 
 log = logging.getLogger("fixbridge.upstream")
@@ -41,12 +41,12 @@ class StreamSpec:
     before_store: Callable[[Any], Awaitable[None]] | None = None
     # For streams whose events depend on earlier ones (executions: OrigClOrdID), the whole
     # response at once, with the journal's memory of each order.
-    to_journal_batch: Callable[[Sequence[Any], LatestClOrdIds], list[NewEvent]] | None = None
+    to_journal_batch: Callable[[Sequence[Any], OrderMemory], list[NewEvent]] | None = None
 
     def journal_events(self, upstream: Sequence[Any], journal: Journal) -> list[NewEvent]:
         """The journal entries for one response's events, in stream order."""
         if self.to_journal_batch is not None:
-            return self.to_journal_batch(upstream, journal.latest_cl_ord_ids)
+            return self.to_journal_batch(upstream, journal)
         return [self.to_journal(event) for event in upstream]
 
 
@@ -62,7 +62,7 @@ def _fallback_id(raw: bytes, natural: str, *, exact: bool = True) -> str:
 
 
 def executions_to_events(
-    executions: Sequence[trading_pb2.Execution], latest: LatestClOrdIds
+    executions: Sequence[trading_pb2.Execution], memory: OrderMemory
 ) -> list[NewEvent]:
     """Journal entries for one response's executions (flagged where they cannot be
     normalized), with OrigClOrdID linked from each order's previous ClOrdID."""
@@ -76,7 +76,7 @@ def executions_to_events(
             flagged = NewEvent(_fallback_id(raw, execution.id), when, b"", raw, flagged=str(exc))
             prepared.append((raw, flagged))
     normalized = [item for _, item in prepared if isinstance(item, ExecutionEvent)]
-    linked = iter(link_cl_ord_ids(normalized, latest))
+    linked = iter(link_cl_ord_ids(normalized, memory))
     events: list[NewEvent] = []
     for raw, item in prepared:
         if isinstance(item, NewEvent):
@@ -94,7 +94,19 @@ def executions_to_events(
 
 def execution_to_event(execution: trading_pb2.Execution) -> NewEvent:
     """The journal entry for one execution seen alone (no earlier ClOrdID known)."""
-    return executions_to_events([execution], lambda _order_ids: {})[0]
+    return executions_to_events([execution], NO_MEMORY)[0]
+
+
+class _NoMemory:
+    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+        return {}
+
+    def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
+        return set()
+
+
+NO_MEMORY: OrderMemory = _NoMemory()
+"""An order memory that knows nothing (an execution seen alone, tests)."""
 
 
 def trade_to_event(trade: orders_pb2.Trade) -> NewEvent:

@@ -29,8 +29,24 @@ def event(exec_id: str, order_id: str, clord: str, kind: int) -> ExecutionEvent:
     return normalize_execution(execution(exec_id, order_id, clord, kind))
 
 
-def nothing_known(_ids: Collection[str]) -> dict[str, str]:
-    return {}
+class Memory:
+    """An order memory with fixed contents that records what it was asked."""
+
+    def __init__(self, latest: dict[str, str] | None = None,
+                 journaled: set[str] | None = None) -> None:
+        self.latest = latest or {}
+        self.journaled = journaled or set()
+        self.asked: list[set[str]] = []
+
+    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+        self.asked.append(set(order_ids))
+        return {i: self.latest[i] for i in order_ids if i in self.latest}
+
+    def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
+        return self.journaled & set(upstream_ids)
+
+
+nothing_known = Memory()
 
 
 def test_replace_and_cancel_carry_the_previous_cl_ord_id() -> None:
@@ -48,24 +64,19 @@ def test_replace_and_cancel_carry_the_previous_cl_ord_id() -> None:
 
 
 def test_first_execution_in_a_response_uses_what_the_journal_knows() -> None:
-    asked: list[set[str]] = []
-
-    def latest(ids: Collection[str]) -> dict[str, str]:
-        asked.append(set(ids))
-        return {"o1": "c1"}
-
+    memory = Memory({"o1": "c1"})
     linked = link_cl_ord_ids(
         [event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE),
          event("n1", "o2", "d1", pb.EXECUTION_TYPE_NEW)],
-        latest,
+        memory,
     )
-    assert asked == [{"o1", "o2"}]
+    assert memory.asked == [{"o1", "o2"}]
     assert [x.event.orig_cl_ord_id for x in linked] == ["c1", None]
 
 
 def test_unsolicited_cancel_keeps_its_cl_ord_id_so_no_orig() -> None:
     linked = link_cl_ord_ids(
-        [event("e5", "o1", "c1", pb.EXECUTION_TYPE_CANCELED)], lambda _ids: {"o1": "c1"}
+        [event("e5", "o1", "c1", pb.EXECUTION_TYPE_CANCELED)], Memory({"o1": "c1"})
     )
     assert linked[0].event.orig_cl_ord_id is None
 
@@ -74,7 +85,7 @@ def test_execution_without_cl_ord_id_is_neither_linked_nor_remembered() -> None:
     linked = link_cl_ord_ids(
         [event("e1", "o1", "", pb.EXECUTION_TYPE_NEW),
          event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)],
-        lambda _ids: {"o1": "c1"},
+        Memory({"o1": "c1"}),
     )
     assert [x.link for x in linked] == [None, ("o1", "c2")]
     assert [x.event.orig_cl_ord_id for x in linked] == [None, "c1"]
@@ -82,7 +93,7 @@ def test_execution_without_cl_ord_id_is_neither_linked_nor_remembered() -> None:
 
 def test_tag_41_follows_tag_11_only_when_linked() -> None:
     replaced = link_cl_ord_ids(
-        [event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)], lambda _ids: {"o1": "c1"}
+        [event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)], Memory({"o1": "c1"})
     )[0].event
     tags = [tag for tag, _ in execution_report_body(replaced, Precision.NANOS)]
     assert tags[tags.index(11) + 1] == 41
@@ -93,7 +104,7 @@ def test_tag_41_follows_tag_11_only_when_linked() -> None:
 
 def test_payload_keeps_orig_and_old_payloads_without_it_still_decode() -> None:
     replaced = link_cl_ord_ids(
-        [event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)], lambda _ids: {"o1": "c1"}
+        [event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)], Memory({"o1": "c1"})
     )[0].event
     assert ExecutionEvent.from_payload(replaced.to_payload()) == replaced
     document = json.loads(event("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW).to_payload())
@@ -107,7 +118,7 @@ def test_journal_links_survive_restart_and_duplicates_never_rewind(tmp_path: Pat
     journal = SqliteJournal(path)
     first = [execution("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW),
              execution("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)]
-    journal.append("executions", executions_to_events(first, journal.latest_cl_ord_ids), b"t1", 1)
+    journal.append("executions", executions_to_events(first, journal), b"t1", 1)
     assert journal.latest_cl_ord_ids(["o1", "o9"]) == {"o1": "c2"}
     journal.close()
 
@@ -115,12 +126,12 @@ def test_journal_links_survive_restart_and_duplicates_never_rewind(tmp_path: Pat
     # A replay re-delivers e1 (a duplicate) before the order's cancel.
     replay = [execution("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW)]
     result = journal.append(
-        "executions", executions_to_events(replay, journal.latest_cl_ord_ids), b"t2", 2
+        "executions", executions_to_events(replay, journal), b"t2", 2
     )
     assert result.duplicates == 1
     assert journal.latest_cl_ord_ids(["o1"]) == {"o1": "c2"}
     cancel = [execution("e3", "o1", "c3", pb.EXECUTION_TYPE_CANCELED)]
-    journal.append("executions", executions_to_events(cancel, journal.latest_cl_ord_ids), b"t3", 3)
+    journal.append("executions", executions_to_events(cancel, journal), b"t3", 3)
     stored = journal.read_events(0, 10)
     origs = [ExecutionEvent.from_payload(e.payload).orig_cl_ord_id for e in stored]
     assert origs == [None, "c1", "c2"]
@@ -133,7 +144,7 @@ def test_version_2_journal_rebuilds_links_from_its_executions(tmp_path: Path) ->
     batch = [execution("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW),
              execution("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE),
              execution("f1", "o2", "d1", pb.EXECUTION_TYPE_NEW)]
-    journal.append("executions", executions_to_events(batch, journal.latest_cl_ord_ids), b"t", 1)
+    journal.append("executions", executions_to_events(batch, journal), b"t", 1)
     journal.close()
     db = sqlite3.connect(path)
     db.executescript("DROP TABLE order_links; UPDATE meta SET value='2'"
@@ -147,7 +158,31 @@ def test_version_2_journal_rebuilds_links_from_its_executions(tmp_path: Path) ->
 def test_flagged_executions_pass_through_unlinked() -> None:
     bad = make_execution(make_order(id="o1", clord_id="c9", side=99), id="bad")
     events = executions_to_events(
-        [bad, execution("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)], lambda _ids: {"o1": "c1"}
+        [bad, execution("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)], Memory({"o1": "c1"})
     )
     assert events[0].flagged is not None and events[0].order_link is None
     assert ExecutionEvent.from_payload(events[1].payload).orig_cl_ord_id == "c1"
+
+
+def test_a_redelivered_execution_neither_links_nor_moves_the_order() -> None:
+    # e1 (c1) and e2 (c2) are journaled; a replay redelivers e1 out of order, then e3 (c3).
+    linked = link_cl_ord_ids(
+        [event("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW),
+         event("e3", "o1", "c3", pb.EXECUTION_TYPE_CANCELED)],
+        Memory({"o1": "c2"}, journaled={"e1", "e2"}),
+    )
+    assert [x.link for x in linked] == [None, ("o1", "c3")]
+    assert [x.event.orig_cl_ord_id for x in linked] == [None, "c2"]
+
+
+def test_an_older_execution_found_late_does_not_rewind_the_order(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "j.db")
+    newer = make_execution(make_order(id="o1", clord_id="c2"), id="e2",
+                           type=pb.EXECUTION_TYPE_REPLACE,
+                           transact_time={"seconds": 1_800_000_100})
+    older = make_execution(make_order(id="o1", clord_id="c1"), id="e1",
+                           type=pb.EXECUTION_TYPE_NEW, transact_time={"seconds": 1_800_000_000})
+    journal.append("executions", executions_to_events([newer], journal), b"t1", 1)
+    journal.append("executions", executions_to_events([older], journal), b"", 2)  # a gap fill
+    assert journal.latest_cl_ord_ids(["o1"]) == {"o1": "c2"}
+    journal.close()
