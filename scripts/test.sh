@@ -7,10 +7,19 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 VENV=${FIXBRIDGE_VENV:-.venv}
 
+as_root() {  # root itself, or password-less sudo; fails when neither is available
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+can_apt() {
+    command -v apt-get >/dev/null && { [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }
+}
+
 apt_install() {  # Debian packages, only when missing and only where we may install them
-    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    if can_apt; then
         echo "== apt-get install $*"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+        as_root apt-get update -qq \
+            && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
     else
         echo "missing system packages: $* (install them, then run again)" >&2
         exit 1
@@ -37,7 +46,7 @@ fi
 # missing promtool fails those tests in CI and skips them elsewhere); Debian's prometheus
 # package ships it as /usr/bin/promtool.
 if ! command -v promtool >/dev/null; then
-    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    if can_apt; then
         apt_install --no-install-recommends prometheus
     else
         echo "note: promtool not found (Debian package prometheus): its checks will skip" >&2
