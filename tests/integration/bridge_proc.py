@@ -100,6 +100,10 @@ class BridgeProcess:
                 time.sleep(0.05)
         raise AssertionError(f"bridge did not listen on {self.fix_port}:\n{self.tail()}")
 
+    def signal(self, sig: signal.Signals) -> None:
+        assert self._proc is not None
+        self._proc.send_signal(sig)
+
     def wait(self, timeout: float) -> int:
         """Wait for the bridge to exit by itself; its exit code."""
         assert self._proc is not None
