@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from fixbridge.app import Bridge
 from fixbridge.config import parse_config
@@ -26,34 +23,11 @@ from fixbridge.upstream.streams import execution_to_event
 from tests.integration.bridge_proc import BridgeProcess, bridge_for
 from tests.integration.qfharness import QuickFixClient, free_tcp_port
 from tests.integration.rawfix import RawClient
+from tests.integration.scrape import Samples, http_get, scrape, value
 
 pytestmark = pytest.mark.integration
 
 CLIENT, BRIDGE = "BACKOFFICE", "FIXBRIDGE"
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def http_get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def scrape(port: int) -> Samples:
-    status, text = http_get(port, "/metrics")
-    assert status == 200
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """A sample's value; a series that does not exist yet counts as 0."""
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:

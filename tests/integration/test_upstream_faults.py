@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-import urllib.request
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -21,7 +20,6 @@ from typing import Any
 
 import grpc
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from fixbridge.simulator.auth import ClientRegistration, SimulatorAuth
 from fixbridge.simulator.faults import FaultKind, FaultPlan
@@ -29,6 +27,7 @@ from fixbridge.simulator.server import SimulatorThread
 from tests.auth_keys import rsa_key, write_private_key
 from tests.integration.bridge_proc import BridgeProcess, bridge_for
 from tests.integration.qfharness import free_tcp_port
+from tests.integration.scrape import Samples, scrape, total
 
 pytestmark = pytest.mark.integration
 
@@ -111,7 +110,7 @@ def flagged_counts(journal: Path) -> Counter[str]:
 
 
 def assert_flagged_only_malformed(
-    journal: Path, plan: FaultPlan, samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]
+    journal: Path, plan: FaultPlan, samples: Samples
 ) -> None:
     """Flagged events are kept and counted, and only the simulator's broken ones are flagged
     (a zero quantity scale is proto3's "unset", read as 1, so not every defect is an error)."""
@@ -149,25 +148,6 @@ def wait_for_journal_to_match(
             raise AssertionError("journal differs from the simulator: " + "; ".join(problems)
                                  + "\n" + bridge.tail(60))
         time.sleep(0.5)
-
-
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def total(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
-          **labels: str) -> float:
-    """Sum of ``name`` over the series whose labels include ``labels``."""
-    return sum(
-        value for (metric, series), value in samples.items()
-        if metric == name and set(labels.items()) <= set(series)
-    )
 
 
 def production_done(sim: SimulatorThread, count: int, timeout: float) -> None:

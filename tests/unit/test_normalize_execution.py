@@ -34,6 +34,7 @@ from tests.fix_dictionary import (
     needs_dictionary,
 )
 from tests.quickfix_validation import validate_everywhere
+from tests.unit.payloads import mutated
 
 # 2024-05-17T19:06:47.977567695Z, as in the exchange's order-entry fill example.
 TRANSACT = {"seconds": 1_715_972_807, "nanos": 977_567_695}
@@ -698,9 +699,7 @@ def test_payload_keeps_none_and_decimal_strings() -> None:
 
 
 def _corrupt(mutate: Callable[[dict[str, Any]], object]) -> bytes:
-    document = json.loads(normalize_execution(make_fill()).to_payload())
-    mutate(document)
-    return json.dumps(document).encode()
+    return mutated(normalize_execution(make_fill()).to_payload(), mutate)
 
 
 CORRUPT_PAYLOADS: list[tuple[str, bytes]] = [

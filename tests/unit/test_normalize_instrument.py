@@ -39,6 +39,7 @@ from tests.fix_dictionary import (
     required_tags,
 )
 from tests.quickfix_validation import validate_everywhere
+from tests.unit.payloads import mutated
 from tests.unit.test_normalize_execution import (
     HEADER_AND_TRAILER,
     INT32,
@@ -362,9 +363,7 @@ def test_payload_document() -> None:
 
 
 def _corrupt(mutate: Callable[[dict[str, Any]], object]) -> bytes:
-    document = json.loads(normalize_instrument(make_instrument()).to_payload())
-    mutate(document)
-    return json.dumps(document).encode()
+    return mutated(normalize_instrument(make_instrument()).to_payload(), mutate)
 
 
 CORRUPT_PAYLOADS: list[tuple[str, bytes]] = [

@@ -36,6 +36,7 @@ from tests.fix_dictionary import (
     needs_dictionary,
     required_tags,
 )
+from tests.unit.payloads import mutated
 from tests.unit.test_normalize_execution import (
     AMOUNTS,
     HEADER_AND_TRAILER,
@@ -512,9 +513,7 @@ def test_payload_document() -> None:
 
 
 def _corrupt(mutate: Callable[[dict[str, Any]], object]) -> bytes:
-    document = json.loads(normalize(make_change()).to_payload())
-    mutate(document)
-    return json.dumps(document).encode()
+    return mutated(normalize(make_change()).to_payload(), mutate)
 
 
 CORRUPT_PAYLOADS: list[tuple[str, bytes]] = [

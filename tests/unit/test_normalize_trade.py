@@ -44,6 +44,7 @@ from tests.fix_dictionary import (
     needs_dictionary,
 )
 from tests.quickfix_validation import validate_everywhere
+from tests.unit.payloads import mutated
 from tests.unit.test_normalize_execution import (
     ENUMS,
     EXECUTIONS,
@@ -779,10 +780,8 @@ def test_payload_document() -> None:
     assert set(document["passive"]) == {spec.name for spec in fields(ExecutionEvent)}
 
 
-def _corrupt(change: Callable[[dict[str, Any]], object]) -> bytes:
-    document = json.loads(normalize_trade(make_trade()).to_payload())
-    change(document)
-    return json.dumps(document).encode()
+def _corrupt(mutate: Callable[[dict[str, Any]], object]) -> bytes:
+    return mutated(normalize_trade(make_trade()).to_payload(), mutate)
 
 
 CORRUPT_PAYLOADS: list[tuple[str, bytes, str]] = [
