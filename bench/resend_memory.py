@@ -50,6 +50,7 @@ from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize, enco
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import OutboundMessage
 from fixbridge.normalize.execution import execution_report_body, normalize_execution
+from fixbridge.normalize.style import RenderStyle
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
 from fixbridge.simulator.market import MarketModel
 
@@ -200,7 +201,7 @@ def execution_bodies(count: int, seed: int) -> Iterator[bytes]:
         now += 50_000_000
         for execution in output.executions:
             event = normalize_execution(execution)
-            yield encode_fields(execution_report_body(event, Precision.NANOS))
+            yield encode_fields(execution_report_body(event, RenderStyle(Precision.NANOS)))
             made += 1
 
 

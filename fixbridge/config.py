@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fixbridge.fix.credentials import PasswordHashError, parse_hash
 from fixbridge.fix.schedule import ScheduleConfig
 from fixbridge.fix.tls import SessionTlsConfig, TlsConfig
+from fixbridge.normalize.style import Identifiers
 from fixbridge.normalize.timestamps import Precision
 
 STREAMS = ("executions", "trades", "instruments", "positions")
@@ -150,6 +151,12 @@ class SessionConfig(_Strict):
     sender_comp_id: str  # ours: the client's TargetCompID
     target_comp_id: str  # the client's SenderCompID
     timestamp_precision: Precision = Precision.NANOS
+    # How accounts, firms and users appear in Account(1) and PartyID(448): "exchange" (short
+    # ids, as the exchange's own FIX drop copy sends them) or "resource_names" (firms/F/...).
+    identifiers: Identifiers = Identifiers.EXCHANGE
+    # Realized P&L on PositionReports, in the user-defined tag RealizedPnL(5900); FIX has no
+    # standard field for it, so it is off unless the client's dictionary declares the tag.
+    send_realized_pnl: bool = False
     scope: ScopeConfig = ScopeConfig()
     # Optional Logon credentials: Username(553) and a salted hash of Password(554), made by
     # `fixbridge hash-password`. The clear password is never stored.

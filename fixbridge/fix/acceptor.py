@@ -29,7 +29,13 @@ from typing import Any
 from fixbridge.config import FixConfig, SessionConfig
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
 from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
-from fixbridge.fix.outbound import render
+from fixbridge.fix.outbound import (
+    Rendered,
+    SessionTradeHistory,
+    TradeHistory,
+    render,
+    style_of,
+)
 from fixbridge.fix.schedule import SessionSchedule, Window
 from fixbridge.fix.session import (
     Action,
@@ -47,6 +53,7 @@ from fixbridge.fix.session import (
 )
 from fixbridge.fix.tls import check_client, peer_identity, server_context
 from fixbridge.journal.store import Journal, JournalEvent, OutboundMessage
+from fixbridge.normalize.style import RenderStyle
 from fixbridge.ops.metrics import Metrics
 
 log = logging.getLogger("fixbridge.fix")
@@ -610,8 +617,11 @@ class Acceptor:
     async def _pump(self, conn: Connection) -> None:
         """Deliver journal events in the session's scope, in journal order, from its cursor."""
         slot = conn.slot
-        cursor = slot.cursor = self._journal.load_session(conn.name).cursor_offset
+        record = self._journal.load_session(conn.name)
+        cursor = slot.cursor = record.cursor_offset
         config = slot.config
+        history = SessionTradeHistory(self._journal, record.origin_offset)
+        renderer = _Renderer(config, history, style_of(config))
         while not conn.closed.is_set() and conn.session.state is State.ACTIVE:
             await conn.not_resending.wait()
             wake = self._notifier.current()
@@ -622,7 +632,7 @@ class Acceptor:
                     continue
                 events = self._journal.read_events(cursor, PUMP_BATCH)
                 if events:
-                    cursor = slot.cursor = self._send_batch(conn, config, events)
+                    cursor = slot.cursor = self._send_batch(conn, renderer, events)
             if events:
                 head = self._journal.head_offset()
                 self._metrics.journal_head_offset.set(head)
@@ -634,7 +644,7 @@ class Acceptor:
                 await asyncio.wait_for(wake.wait(), timeout=TICK_S)
 
     def _send_batch(
-        self, conn: Connection, config: SessionConfig, events: list[JournalEvent]
+        self, conn: Connection, renderer: _Renderer, events: list[JournalEvent]
     ) -> int:
         now = self._clock()
         stored: list[OutboundMessage] = []
@@ -643,7 +653,7 @@ class Acceptor:
         first_seq = conn.session.next_sender_seq
         for event in events:
             try:
-                messages = render(event, config)
+                messages = renderer.render(event)
             except Exception:  # a journaled event this version cannot render: skip, say so
                 log.exception(
                     "session %s: journal event %d (%s %s) cannot be rendered; skipped",
@@ -708,6 +718,18 @@ class Acceptor:
             conn.closed.set()
             conn.writer.close()
             asyncio.get_running_loop().call_later(CLOSE_GRACE_S, conn.writer.transport.abort)
+
+
+@dataclass(frozen=True, slots=True)
+class _Renderer:
+    """One session's rendering: its configuration, style and trade history, bound once."""
+
+    config: SessionConfig
+    history: TradeHistory
+    style: RenderStyle
+
+    def render(self, event: JournalEvent) -> list[Rendered]:
+        return render(event, self.config, self.history, self.style)
 
 
 async def _first_message(

@@ -11,24 +11,33 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from fixbridge.fix.session import StoredMessage
 from fixbridge.journal.store import (
     AppendResult,
+    BustRecord,
     JournalError,
     JournalEvent,
+    KnownOrder,
+    LatestInstrument,
     NewEvent,
+    OrderRecord,
     OutboundMessage,
     SessionRecord,
 )
+from fixbridge.normalize.errors import NormalizationError
+from fixbridge.normalize.execution import ExecutionEvent
+from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
+from fixbridge.normalize.instrument import InstrumentEvent
+from fixbridge.normalize.trade import TradeEvent
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 RESEND_BATCH = 500
 _SQL_VARIABLES = 500  # well under SQLite's bound on ? placeholders per statement
 
@@ -45,10 +54,36 @@ CREATE TABLE IF NOT EXISTS events (
     flagged TEXT,
     UNIQUE (stream, upstream_id)
 );
-CREATE TABLE IF NOT EXISTS order_links (
+CREATE TABLE IF NOT EXISTS orders (
     order_id TEXT PRIMARY KEY,
     cl_ord_id TEXT NOT NULL,
+    transact_time INTEGER NOT NULL,
+    ord_status TEXT NOT NULL,
+    order_qty TEXT NOT NULL,
+    cum_qty TEXT NOT NULL,
+    leaves_qty TEXT NOT NULL,
+    filled_notional TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS order_busts (
+    fill_exec_id TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    notional TEXT NOT NULL,
+    busted_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS order_busts_by_order ON order_busts (order_id, busted_at);
+CREATE TABLE IF NOT EXISTS order_fills (
+    exec_id TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    notional TEXT NOT NULL,
     transact_time INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS order_fills_by_order ON order_fills (order_id, transact_time);
+CREATE TABLE IF NOT EXISTS instrument_latest (
+    symbol TEXT PRIMARY KEY,
+    content TEXT NOT NULL,
+    upstream_id TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stream_state (
     stream TEXT PRIMARY KEY,
@@ -61,7 +96,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     next_sender_seq INTEGER NOT NULL,
     next_target_seq INTEGER NOT NULL,
     cursor_offset INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL DEFAULT 0
+    updated_at INTEGER NOT NULL DEFAULT 0,
+    origin_offset INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS outbound (
     session_id TEXT NOT NULL,
@@ -127,11 +163,8 @@ class SqliteJournal:
                 db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
             version = 2
         if version == 2:
-            # Version 3 remembers each order's latest ClOrdID (OrigClOrdID on cancel/replace);
-            # rebuilt from the executions already journaled.
+            # Version 3: how far each stream's stored token is known to cover (fallbacks).
             with self._transaction() as db:
-                self._rebuild_order_links(db)
-                # ... and how far each stream's stored token is known to cover (fallbacks).
                 columns = {row[1] for row in db.execute("PRAGMA table_info(stream_state)")}
                 if "covered_until" not in columns:
                     db.execute(
@@ -140,34 +173,25 @@ class SqliteJournal:
                     )
                 db.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
             version = 3
+        if version == 3:
+            # Version 4 remembers each order's totals (not only its ClOrdID) and fills, the
+            # busts taken out of orders, each symbol's latest instrument state, and where each
+            # session began; all rebuilt from the events already journaled.
+            with self._transaction() as db:
+                db.execute("DROP TABLE IF EXISTS order_links")
+                columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+                if "origin_offset" not in columns:
+                    db.execute(
+                        "ALTER TABLE sessions ADD COLUMN origin_offset INTEGER NOT NULL DEFAULT 0"
+                    )
+                _rebuild_memory(db)
+                db.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
+            version = 4
         if version != SCHEMA_VERSION:
             raise JournalError(
                 f"journal {self.path} has schema version {row[0]},"
                 f" this fixbridge reads version {SCHEMA_VERSION}"
             )
-
-    @staticmethod
-    def _rebuild_order_links(db: sqlite3.Connection) -> None:
-        rows = db.execute(
-            "SELECT payload, transact_time FROM events"
-            " WHERE stream='executions' AND flagged IS NULL ORDER BY offset"
-        )
-        latest: dict[str, tuple[str, int]] = {}
-        for payload, transact_time in rows:
-            try:
-                document = json.loads(bytes(payload))
-            except ValueError:
-                continue
-            order_id, cl_ord_id = document.get("order_id"), document.get("cl_ord_id")
-            if not (isinstance(order_id, str) and isinstance(cl_ord_id, str)):
-                continue
-            if order_id and cl_ord_id and transact_time >= latest.get(order_id, ("", 0))[1]:
-                latest[order_id] = (cl_ord_id, int(transact_time))
-        db.executemany(
-            "INSERT OR REPLACE INTO order_links (order_id, cl_ord_id, transact_time)"
-            " VALUES (?, ?, ?)",
-            [(order_id, cl, t) for order_id, (cl, t) in latest.items()],
-        )
 
     # --- upstream events ---------------------------------------------------------------------
 
@@ -193,14 +217,8 @@ class SqliteJournal:
                     ),
                 )
                 stored += cur.rowcount
-                if cur.rowcount and event.order_link is not None:
-                    db.execute(
-                        "INSERT INTO order_links (order_id, cl_ord_id, transact_time)"
-                        " VALUES (?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
-                        " cl_ord_id=excluded.cl_ord_id, transact_time=excluded.transact_time"
-                        " WHERE excluded.transact_time >= order_links.transact_time",
-                        (*event.order_link, _sql_integer(event.transact_time_ns)),
-                    )
+                if cur.rowcount:
+                    _remember(db, event)
             if resume_token:  # an empty token never replaces a stored one
                 db.execute(
                     "INSERT INTO stream_state (stream, resume_token, updated_at, covered_until)"
@@ -235,24 +253,75 @@ class SqliteJournal:
         candidates = [t for t in (newest, covered) if t is not None]
         return max(candidates) if candidates else None
 
-    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
-        wanted = list(order_ids)
-        found: dict[str, str] = {}
-        for first in range(0, len(wanted), _SQL_VARIABLES):
-            chunk = wanted[first : first + _SQL_VARIABLES]
-            marks = ",".join("?" * len(chunk))
+    def latest_orders(self, order_ids: Collection[str]) -> dict[str, KnownOrder]:
+        found: dict[str, KnownOrder] = {}
+        for chunk, marks in _chunks(order_ids):
             rows = self._db.execute(
-                f"SELECT order_id, cl_ord_id FROM order_links WHERE order_id IN ({marks})", chunk
+                "SELECT order_id, cl_ord_id, transact_time, ord_status, order_qty, cum_qty,"
+                f" leaves_qty, filled_notional FROM orders WHERE order_id IN ({marks})",
+                chunk,
             )
-            found.update((str(order_id), str(cl_ord_id)) for order_id, cl_ord_id in rows)
+            for order_id, cl_ord_id, at, status, qty, cum, leaves, notional in rows:
+                totals = OrderTotals(
+                    int(at), str(status), Decimal(qty), Decimal(cum), Decimal(leaves),
+                    Decimal(notional),
+                )
+                found[str(order_id)] = KnownOrder(str(cl_ord_id), totals)
         return found
 
+    def order_busts(self, order_ids: Collection[str]) -> dict[str, list[tuple[str, BustedFill]]]:
+        found: dict[str, list[tuple[str, BustedFill]]] = {}
+        for chunk, marks in _chunks(order_ids):
+            rows = self._db.execute(
+                "SELECT order_id, fill_exec_id, quantity, notional, busted_at FROM order_busts"
+                f" WHERE order_id IN ({marks}) ORDER BY busted_at",
+                chunk,
+            )
+            for order_id, fill_exec_id, quantity, notional, busted_at in rows:
+                bust = BustedFill(Decimal(quantity), Decimal(notional), int(busted_at))
+                found.setdefault(str(order_id), []).append((str(fill_exec_id), bust))
+        return found
+
+    def order_fills(self, order_ids: Collection[str]) -> dict[str, list[Fill]]:
+        found: dict[str, list[Fill]] = {}
+        for chunk, marks in _chunks(order_ids):
+            rows = self._db.execute(
+                "SELECT order_id, exec_id, quantity, notional, transact_time FROM order_fills"
+                f" WHERE order_id IN ({marks}) ORDER BY transact_time",
+                chunk,
+            )
+            for order_id, exec_id, quantity, notional, at in rows:
+                fill = Fill(str(exec_id), Decimal(quantity), Decimal(notional), int(at))
+                found.setdefault(str(order_id), []).append(fill)
+        return found
+
+    def latest_instruments(self, symbols: Collection[str]) -> dict[str, LatestInstrument]:
+        found: dict[str, LatestInstrument] = {}
+        for chunk, marks in _chunks(symbols):
+            rows = self._db.execute(
+                "SELECT symbol, content, upstream_id FROM instrument_latest"
+                f" WHERE symbol IN ({marks})",
+                chunk,
+            )
+            found.update(
+                (str(symbol), LatestInstrument(str(content), str(upstream_id)))
+                for symbol, content, upstream_id in rows
+            )
+        return found
+
+    def trade_reported_before(self, trade_id: str, from_offset: int, before_offset: int) -> bool:
+        # Versions are "<trade id>:<STATE>": a range over the (stream, upstream_id) index.
+        # Flagged versions ("...:unnormalized...") were never sent and do not count.
+        row = self._db.execute(
+            "SELECT 1 FROM events WHERE stream='trades' AND upstream_id >= ? AND upstream_id < ?"
+            " AND offset > ? AND offset < ? AND flagged IS NULL LIMIT 1",
+            (f"{trade_id}:", f"{trade_id};", from_offset, before_offset),
+        ).fetchone()
+        return row is not None
+
     def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
-        wanted = list(upstream_ids)
         found: set[str] = set()
-        for first in range(0, len(wanted), _SQL_VARIABLES):
-            chunk = wanted[first : first + _SQL_VARIABLES]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _chunks(upstream_ids):
             rows = self._db.execute(
                 f"SELECT upstream_id FROM events WHERE stream=? AND upstream_id IN ({marks})",
                 [stream, *chunk],
@@ -290,21 +359,25 @@ class SqliteJournal:
 
     def load_session(self, session_id: str) -> SessionRecord:
         row = self._db.execute(
-            "SELECT next_sender_seq, next_target_seq, cursor_offset, updated_at FROM sessions"
-            " WHERE session_id=?",
+            "SELECT next_sender_seq, next_target_seq, cursor_offset, updated_at, origin_offset"
+            " FROM sessions WHERE session_id=?",
             (session_id,),
         ).fetchone()
         if row is None:
             # A new session starts at the journal head: it receives what arrives from now on
             # and everything that arrives while it is logged out.
-            record = SessionRecord(1, 1, self.head_offset(), 0)
+            head = self.head_offset()
+            record = SessionRecord(1, 1, head, 0, origin_offset=head)
             self._db.execute(
-                "INSERT INTO sessions (session_id, next_sender_seq, next_target_seq, cursor_offset)"
-                " VALUES (?, ?, ?, ?)",
-                (session_id, 1, 1, record.cursor_offset),
+                "INSERT INTO sessions"
+                " (session_id, next_sender_seq, next_target_seq, cursor_offset, origin_offset)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (session_id, 1, 1, head, head),
             )
             return record
-        return SessionRecord(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+        return SessionRecord(
+            int(row[0]), int(row[1]), int(row[2]), int(row[3]), origin_offset=int(row[4])
+        )
 
     def save_sequence_numbers(
         self,
@@ -389,6 +462,115 @@ class SqliteJournal:
 
 
 _INT64_MAX = 2**63 - 1
+_K = TypeVar("_K")
+
+
+def _chunks(keys: Iterable[_K]) -> Iterator[tuple[list[_K], str]]:
+    """``keys`` in slices small enough for one statement, each with its ``?`` marks."""
+    wanted = list(keys)
+    for first in range(0, len(wanted), _SQL_VARIABLES):
+        chunk = wanted[first : first + _SQL_VARIABLES]
+        yield chunk, ",".join("?" * len(chunk))
+
+
+def _remember(db: sqlite3.Connection, event: NewEvent) -> None:
+    """Record a new event's memory (orders, busts, instruments) in its append transaction."""
+    if event.order is not None:
+        record, totals = event.order, event.order.totals
+        db.execute(
+            "INSERT INTO orders (order_id, cl_ord_id, transact_time, ord_status, order_qty,"
+            " cum_qty, leaves_qty, filled_notional) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (order_id) DO UPDATE SET"
+            " cl_ord_id=CASE WHEN excluded.cl_ord_id = '' THEN orders.cl_ord_id"
+            " ELSE excluded.cl_ord_id END,"
+            " transact_time=excluded.transact_time, ord_status=excluded.ord_status,"
+            " order_qty=excluded.order_qty, cum_qty=excluded.cum_qty,"
+            " leaves_qty=excluded.leaves_qty, filled_notional=excluded.filled_notional"
+            " WHERE excluded.transact_time >= orders.transact_time",
+            (
+                record.order_id,
+                record.cl_ord_id,
+                _sql_integer(totals.transact_time_ns),
+                totals.ord_status,
+                str(totals.order_qty),
+                str(totals.cum_qty),
+                str(totals.leaves_qty),
+                str(totals.filled_notional),
+            ),
+        )
+        if record.fill is not None:
+            fill = record.fill
+            db.execute(
+                "INSERT OR IGNORE INTO order_fills"
+                " (exec_id, order_id, quantity, notional, transact_time) VALUES (?, ?, ?, ?, ?)",
+                (
+                    fill.exec_id,
+                    record.order_id,
+                    str(fill.quantity),
+                    str(fill.notional),
+                    _sql_integer(fill.transact_time_ns),
+                ),
+            )
+    db.executemany(
+        "INSERT OR IGNORE INTO order_busts"
+        " (fill_exec_id, order_id, quantity, notional, busted_at) VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                bust.fill_exec_id,
+                bust.order_id,
+                str(bust.fill.quantity),
+                str(bust.fill.notional),
+                _sql_integer(bust.fill.busted_at_ns),
+            )
+            for bust in event.busts
+        ],
+    )
+    if event.instrument is not None:
+        symbol, content = event.instrument
+        db.execute(
+            "INSERT INTO instrument_latest (symbol, content, upstream_id) VALUES (?, ?, ?)"
+            " ON CONFLICT (symbol) DO UPDATE SET content=excluded.content,"
+            " upstream_id=excluded.upstream_id",
+            (symbol, content, event.upstream_id),
+        )
+
+
+def _rebuild_memory(db: sqlite3.Connection) -> None:
+    """Orders, busts and latest instruments, from the events already journaled (migration)."""
+    rows = db.execute(
+        "SELECT stream, upstream_id, received_at, payload FROM events"
+        " WHERE flagged IS NULL AND stream IN ('executions', 'trades', 'instruments')"
+        " ORDER BY offset"
+    )
+    for stream, upstream_id, received_at, payload in rows:
+        try:
+            event = _memory_of(str(stream), str(upstream_id), bytes(payload), int(received_at))
+        except NormalizationError:
+            continue  # a payload this version cannot read: nothing to remember from it
+        _remember(db, event)
+
+
+def _memory_of(stream: str, upstream_id: str, payload: bytes, received_at: int) -> NewEvent:
+    """A journaled event's memory, as :func:`_remember` records a new one."""
+    if stream == "executions":
+        execution = ExecutionEvent.from_payload(payload)
+        order = None
+        if execution.order_id:
+            order = OrderRecord(
+                execution.order_id, execution.cl_ord_id, execution.totals(), execution.as_fill()
+            )
+        return NewEvent(upstream_id, 0, b"", b"", order=order)
+    if stream == "trades":
+        trade = TradeEvent.from_payload(payload)
+        at = trade.busted_at_ns or received_at
+        busts = tuple(
+            BustRecord(side.exec_id, side.order_id, side.busted_fill(at))
+            for side in trade.sides
+            if trade.is_bust
+        )
+        return NewEvent(upstream_id, 0, b"", b"", busts=busts)
+    instrument = InstrumentEvent.from_payload(payload)
+    return NewEvent(upstream_id, 0, b"", b"", instrument=(instrument.symbol, instrument.content))
 
 
 def _sql_integer(value: int) -> int:

@@ -15,21 +15,61 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fixbridge.fix.session import StoredMessage
+from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
+
+
+@dataclass(frozen=True, slots=True)
+class KnownOrder:
+    """What the journal remembers of an order: its latest ClOrdID and latest totals."""
+
+    cl_ord_id: str  # "" when no execution of it carried one
+    totals: OrderTotals
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """An execution's order, to remember (``cl_ord_id`` "" keeps the ClOrdID already known),
+    and the fill the execution is, if it is one."""
+
+    order_id: str
+    cl_ord_id: str
+    totals: OrderTotals
+    fill: Fill | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BustRecord:
+    """A fill taken out of its order by a bust, to remember for later busts of the order."""
+
+    fill_exec_id: str
+    order_id: str
+    fill: BustedFill
 
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
-    """An upstream event ready to journal; ``upstream_id`` is its dedup identity."""
+    """An upstream event ready to journal; ``upstream_id`` is its dedup identity.
+
+    The memory fields are recorded in the same transaction as the event, and only if the event
+    is new: an execution's ``order`` (and only if not older than what the order has, so a
+    duplicate or a late-found older execution never rewinds it), a bust's ``busts``, an
+    instrument's ``instrument`` = (symbol, content) as the symbol's latest.
+    """
 
     upstream_id: str
     transact_time_ns: int
     payload: bytes
     raw: bytes
     flagged: str | None = None  # why the event could not be normalized, if it could not
-    # (order_id, cl_ord_id) this execution makes the order's latest ClOrdID; recorded in the
-    # same transaction, only if the event is new and not older than what the order has (a
-    # duplicate or a late-found older execution never rewinds an order).
-    order_link: tuple[str, str] | None = None
+    order: OrderRecord | None = None
+    busts: tuple[BustRecord, ...] = ()
+    instrument: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LatestInstrument:
+    content: str  # InstrumentEvent.content of the symbol's last journaled state
+    upstream_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +96,8 @@ class SessionRecord:
     next_target_seq: int
     cursor_offset: int
     updated_at_ns: int  # when the numbers were last written (0 = never)
+    origin_offset: int = 0  # the journal head when the session was first configured: it is
+    # sent what is journaled after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +128,25 @@ class Journal(Protocol):
         None when the stream has neither."""
         ...
 
-    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
-        """Each known order's ClOrdID as of its latest journaled execution."""
+    def latest_orders(self, order_ids: Collection[str]) -> dict[str, KnownOrder]:
+        """Each known order's ClOrdID and totals as of its latest journaled execution."""
+        ...
+
+    def order_busts(self, order_ids: Collection[str]) -> dict[str, list[tuple[str, BustedFill]]]:
+        """Each order's journaled busts: (busted fill's ExecID, the fill), oldest first."""
+        ...
+
+    def order_fills(self, order_ids: Collection[str]) -> dict[str, list[Fill]]:
+        """Each order's journaled fills, in time order."""
+        ...
+
+    def latest_instruments(self, symbols: Collection[str]) -> dict[str, LatestInstrument]:
+        """Each symbol's last journaled instrument state."""
+        ...
+
+    def trade_reported_before(self, trade_id: str, from_offset: int, before_offset: int) -> bool:
+        """Whether a normalized version of trade ``trade_id`` was journaled after
+        ``from_offset`` and before ``before_offset``."""
         ...
 
     def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:

@@ -31,7 +31,7 @@ EXEC_TYPE: Final[Mapping[int, str]] = {
     pb.EXECUTION_TYPE_DONE_FOR_DAY: "3",  # Done for day
 }
 
-# OrderState -> OrdStatus(39). REPLACED has no FIX OrdStatus: see REPLACED_ORD_STATUS.
+# OrderState -> OrdStatus(39). REPLACED has no FIX OrdStatus: see fix_ord_status.
 ORD_STATUS: Final[Mapping[int, str]] = {
     pb.ORDER_STATE_NEW: "0",  # New
     pb.ORDER_STATE_PARTIALLY_FILLED: "1",  # Partially filled
@@ -45,9 +45,21 @@ ORD_STATUS: Final[Mapping[int, str]] = {
     pb.ORDER_STATE_PENDING_RISK: "A",  # no FIX value; Pending new is closest (spec §4.7)
 }
 
-# OrderState REPLACED, keyed by "has the order any fills (CumQty > 0)?" (spec §4.7, INFERRED):
-# a replaced order is working again, New if nothing has filled, else Partially filled.
-REPLACED_ORD_STATUS: Final[Mapping[bool, str]] = {False: "0", True: "1"}
+# OrdStatus(39) values FIX allows with each ExecType(150) (FIX 5.0 SP2 Volume 4, ExecutionReport
+# usage and the Order State Change Matrices): ExecType tells what happened, OrdStatus the order's
+# status after it, so a New is New, a Canceled is Canceled, a Replaced order is working
+# (New / Partially filled) or Filled, and a Trade leaves it Partially filled or Filled (or still
+# Pending cancel / Pending replace, which take precedence). Pairs outside this table (0 with A,
+# 5 with E, 4 with 6, ...) are never sent; ORD_STATUS_FOR_EXEC_TYPE decides instead.
+ALLOWED_ORD_STATUS: Final[Mapping[str, frozenset[str]]] = {
+    "0": frozenset({"0"}),
+    "F": frozenset({"1", "2", "6", "E"}),
+    "4": frozenset({"4"}),
+    "5": frozenset({"0", "1", "2"}),
+    "8": frozenset({"8"}),
+    "C": frozenset({"C"}),
+    "3": frozenset({"3"}),
+}
 
 # OrderType -> OrdType(40). UNDEFINED is absent upstream: 40 is then omitted (see fix_ord_type).
 ORD_TYPE: Final[Mapping[int, str]] = {
@@ -73,22 +85,23 @@ SIDE: Final[Mapping[int, str]] = {
     pb.SIDE_SELL: "2",  # Sell
 }
 
-# OrdRejectReason -> OrdRejReason(103): the closest standard FIX value for each gRPC value.
+# OrdRejectReason -> OrdRejReason(103), as the exchange's own FIX sends it (spec §3.4: every
+# limit reject - price, size, notional, minimum quantity, buying power, no liquidity, SMP newest
+# - is 103=0 "Broker / Exchange option", and a closed book is 2). Values for reasons §3.4 does
+# not list come from the §2.2 table.
 ORD_REJ_REASON: Final[Mapping[int, str]] = {
-    # "Broker / Exchange option": the exchange's own FIX sends 103=0 for its generic rejects
-    # (limits, buying power, SMP newest, ...), spec §2.2 and §3.4.
-    pb.ORD_REJECT_REASON_EXCHANGE_OPTION: "0",
-    pb.ORD_REJECT_REASON_UNKNOWN_SYMBOL: "1",  # Unknown symbol: same meaning
-    pb.ORD_REJECT_REASON_EXCHANGE_CLOSED: "2",  # Exchange closed: same meaning
-    pb.ORD_REJECT_REASON_INCORRECT_QUANTITY: "13",  # Incorrect quantity (lot size)
-    pb.ORD_REJECT_REASON_INVALID_PRICE_INCREMENT: "18",  # Invalid price increment (tick)
-    # "Unsupported order characteristic": an order type the book does not accept.
+    pb.ORD_REJECT_REASON_EXCHANGE_OPTION: "0",  # Broker / Exchange option
+    pb.ORD_REJECT_REASON_UNKNOWN_SYMBOL: "1",  # Unknown symbol (§2.2)
+    pb.ORD_REJECT_REASON_EXCHANGE_CLOSED: "2",  # Exchange closed ("Book is CLOSED", §3.4)
+    # Order size limits and "Minimum trade quantity is 100, given 99" are 103=0 in §3.4.
+    pb.ORD_REJECT_REASON_INCORRECT_QUANTITY: "0",
+    pb.ORD_REJECT_REASON_INVALID_PRICE_INCREMENT: "18",  # Invalid price increment (tick, §2.2)
+    # "Unsupported order characteristic" (§2.2): an order type the book does not accept.
     pb.ORD_REJECT_REASON_INCORRECT_ORDER_TYPE: "11",
-    # "Price exceeds current price band": outside the instrument's price limits.
-    pb.ORD_REJECT_REASON_PRICE_OUT_OF_BOUNDS: "16",
-    # No standard FIX value says "no liquidity". 19 "Reference price not available" is close for
-    # market-to-limit orders only, so the neutral "Other" is used; Text(58) carries the detail.
-    pb.ORD_REJECT_REASON_NO_LIQUIDITY: "99",
+    # Price limits ("Low price limit is 0.5, given 0.49") are 103=0 in §3.4.
+    pb.ORD_REJECT_REASON_PRICE_OUT_OF_BOUNDS: "0",
+    # "No liquidity to derive limit price" is 103=0 in §3.4.
+    pb.ORD_REJECT_REASON_NO_LIQUIDITY: "0",
 }
 
 # UnsolicitedCxlReason -> ExecRestatementReason(378), as the exchange's own FIX drop copy sends
@@ -129,23 +142,36 @@ def fix_exec_type(number: int, *, field: str = "type") -> str:
     return _lookup(EXEC_TYPE, number, field, "ExecutionType")
 
 
-EXEC_TYPE_DONE_FOR_DAY: Final = "3"
-ORD_STATUS_DONE_FOR_DAY: Final = "3"
-
-
 def fix_ord_status(
-    number: int, *, cum_qty: int | Decimal, exec_type: str = "", field: str = "order.state"
+    number: int,
+    *,
+    exec_type: str,
+    cum_qty: Decimal,
+    leaves_qty: Decimal,
+    field: str = "order.state",
 ) -> str:
-    """OrdStatus(39) for an OrderState number; REPLACED depends on whether ``cum_qty`` > 0.
+    """OrdStatus(39) for an execution: the OrderState's, where FIX allows it with ``exec_type``.
 
-    OrderState has no done-for-day value: the exchange reports DONE_FOR_DAY executions with
-    a terminal state (EXPIRED). FIX pairs ExecType 3 with OrdStatus 3, so that pair wins.
+    An unknown OrderState number is refused. Where the state's value is not allowed with the
+    ExecType (:data:`ALLOWED_ORD_STATUS`; e.g. REPLACED, which FIX has no status for, or a
+    cancel reported while the order state still says PENDING_CANCEL), the status follows from
+    the ExecType and the quantities: Done for day, Canceled, Rejected and Expired are
+    themselves; New is New; a Trade or a Replaced order is Filled with no leaves, else
+    Partially filled (a Replaced one New while nothing is filled).
     """
-    if exec_type == EXEC_TYPE_DONE_FOR_DAY:
-        return ORD_STATUS_DONE_FOR_DAY
-    if number == pb.ORDER_STATE_REPLACED:
-        return REPLACED_ORD_STATUS[cum_qty > 0]
-    return _lookup(ORD_STATUS, number, field, "OrderState")
+    state = None
+    if number != pb.ORDER_STATE_REPLACED:
+        state = _lookup(ORD_STATUS, number, field, "OrderState")
+    if state is not None and state in ALLOWED_ORD_STATUS.get(exec_type, ()):
+        return state
+    if exec_type == "5" and cum_qty == 0:
+        return "0"  # a Replaced order with nothing filled is New
+    if exec_type in ("F", "5"):
+        return "2" if leaves_qty == 0 else "1"
+    if exec_type in ALLOWED_ORD_STATUS:
+        (only,) = ALLOWED_ORD_STATUS[exec_type]
+        return only
+    raise NormalizationError(field, f"no OrdStatus for ExecType {exec_type!r}", number)
 
 
 def fix_ord_type(number: int, *, field: str = "order.type") -> str | None:
@@ -192,33 +218,32 @@ def fix_exec_restatement_reason(
     number: int,
     *,
     text: str,
-    smp_instruction: int,
     field: str = "unsolicited_cancel_reason",
 ) -> str | None:
     """ExecRestatementReason(378) for a cancel, or None when the cancel was requested.
 
-    ``number`` is the UnsolicitedCxlReason. A self-match-prevention cancel is 99: either the text
-    says "Self Match Prevention", or the order carries an SMP instruction and the cancel is
-    unsolicited. Otherwise an unsolicited cancel maps through :data:`EXEC_RESTATEMENT_REASON`.
+    ``number`` is the UnsolicitedCxlReason. A self-match-prevention cancel is 99: the exchange
+    marks one with the text "Self Match Prevention" (spec §2.2, SMP resting cancel: 39=4,
+    150=4, 378=99, 58=Self Match Prevention), whatever the reason number says. Any other cancel
+    follows its UnsolicitedCxlReason (:data:`EXEC_RESTATEMENT_REASON`): an operations cancel is
+    8 even when the order carries an SMP instruction, which only says what would happen on a
+    self-match.
     """
     if is_smp_text(text):
         return SMP_EXEC_RESTATEMENT_REASON
     if number == pb.UNSOLICITED_CXL_REASON_UNDEFINED:
         return None
-    reason = _lookup(EXEC_RESTATEMENT_REASON, number, field, "UnsolicitedCxlReason")
-    if smp_instruction != pb.SELF_MATCH_PREVENTION_INSTRUCTION_UNDEFINED:
-        return SMP_EXEC_RESTATEMENT_REASON
-    return reason
+    return _lookup(EXEC_RESTATEMENT_REASON, number, field, "UnsolicitedCxlReason")
 
 
 # --- InstrumentState -> SecurityStatus (35=f) ----------------------------------------------
-# Four tables keyed by InstrumentState (spec §4.7, incl. 8 PENDING from the newer docs). FIX has
-# no single field with the exchange's nine states, so each state is told three ways, every value
-# listed in the stock FIX50SP2.xml: SecurityTradingStatus(326), a DISTINCT value per state (the
-# field a back office switches on); SecurityStatus(965), the instrument's lifecycle; and, only
-# where 326 alone would not say which phase it is, TradingSessionSubID(625). The exchange's own
-# state name goes in Text(58): its MD feed puts it in TradingSessionID(336), but the stock
-# dictionary restricts 336 to 1..7 (DAY, HALF_DAY, ...), so a validating client rejects it there.
+# Three tables keyed by InstrumentState (spec §4.7, incl. 8 PENDING from the newer docs; the
+# states' meanings are the exchange's reference-data page). FIX has no single field with the
+# exchange's nine states, so each state is told three ways: SecurityTradingStatus(326), what
+# trading may happen now; SecurityStatus(965), the instrument's lifecycle; and, for the two
+# call phases, TradingSessionSubID(625), which auction the orders are collected for. The
+# exchange's own state name goes in Text(58): its MD feed puts it in TradingSessionID(336),
+# but the stock dictionary restricts 336 to 1..7 (DAY, HALF_DAY, ...).
 
 # InstrumentState -> the exchange's state name (as its MD feed sends it in 336; spec §3.2).
 INSTRUMENT_STATE_NAME: Final[Mapping[int, str]] = {
@@ -233,24 +258,28 @@ INSTRUMENT_STATE_NAME: Final[Mapping[int, str]] = {
     pb.INSTRUMENT_STATE_PENDING: "PENDING",
 }
 
-# InstrumentState -> SecurityTradingStatus(326): nine states, nine distinct values.
+# InstrumentState -> SecurityTradingStatus(326).
 SECURITY_TRADING_STATUS: Final[Mapping[int, str]] = {
-    # Outside trading hours, reopens on schedule: "Post-close" (a session end, not a halt).
-    pb.INSTRUMENT_STATE_CLOSED: "26",
-    pb.INSTRUMENT_STATE_OPEN: "17",  # Ready to trade (start of session)
-    pb.INSTRUMENT_STATE_PREOPEN: "21",  # Pre-open: orders accepted, no matching yet
-    # Exception state, no trading until operations lift it: "Not available for trading".
-    pb.INSTRUMENT_STATE_SUSPENDED: "18",
-    # Trading over for good, final settlement published (spec §3.2): "Not traded on this market".
-    pb.INSTRUMENT_STATE_EXPIRED: "19",
-    # Removed after expiry; it will never open again: "No Open / No Resume".
-    pb.INSTRUMENT_STATE_TERMINATED: "4",
-    pb.INSTRUMENT_STATE_HALTED: "2",  # Trading halt
-    # Orders are collected for an auction that matches them and then closes the book: "Pre-cross"
-    # (the call phase before a cross), with 625=4 saying it is the closing auction.
-    pb.INSTRUMENT_STATE_MATCH_AND_CLOSE_AUCTION: "24",
-    # Listed, not yet opened for the first time (PENDING -> OPEN): "Opening delay".
-    pb.INSTRUMENT_STATE_PENDING: "1",
+    # No order entry, no matching, DAY orders expired; trading resumes on schedule: "Not
+    # available for trading" (the end-of-session status).
+    pb.INSTRUMENT_STATE_CLOSED: "18",
+    pb.INSTRUMENT_STATE_OPEN: "17",  # Ready to trade: continuous order entry and matching
+    # Orders entered, no matching; they match at one opening price when it opens (an opening
+    # auction's call phase): "Pre-open", with 625=2.
+    pb.INSTRUMENT_STATE_PREOPEN: "21",
+    # An exception state, no matching until operations lift it (orders may still be
+    # canceled): a trading halt; 965=9 says suspended, 58 which of the two it is.
+    pb.INSTRUMENT_STATE_SUSPENDED: "2",
+    # Expiration reached, resting orders expired, no new orders ever again: "No open / no
+    # resume".
+    pb.INSTRUMENT_STATE_EXPIRED: "4",
+    pb.INSTRUMENT_STATE_TERMINATED: "4",  # book removed: no open / no resume
+    pb.INSTRUMENT_STATE_HALTED: "2",  # Trading halt (orders cannot even be canceled)
+    # Like PREOPEN, but the orders match when the state ends and the book then closes: the call
+    # phase of a closing auction, "Pre-open" with 625=4.
+    pb.INSTRUMENT_STATE_MATCH_AND_CLOSE_AUCTION: "21",
+    # Created, has never traded yet: not available for trading; 965=10 says it is published.
+    pb.INSTRUMENT_STATE_PENDING: "18",
 }
 
 # InstrumentState -> SecurityStatus(965), in the Instrument component: the lifecycle.
@@ -266,8 +295,9 @@ SECURITY_STATUS: Final[Mapping[int, str]] = {
     pb.INSTRUMENT_STATE_PENDING: "10",  # Published: provided prior to its first activation
 }
 
-# InstrumentState -> TradingSessionSubID(625), only where 326 needs it; other states send no 625.
+# InstrumentState -> TradingSessionSubID(625), for the call phases; other states send no 625.
 TRADING_SESSION_SUB_ID: Final[Mapping[int, str]] = {
+    pb.INSTRUMENT_STATE_PREOPEN: "2",  # Opening or opening auction
     pb.INSTRUMENT_STATE_MATCH_AND_CLOSE_AUCTION: "4",  # Closing or closing auction
 }
 
@@ -301,9 +331,7 @@ def fix_trading_session_sub_id(number: int, *, field: str = "state") -> str | No
 # of one trade report. The event carries the exchange's names (TradeEvent.state "CLEARED",
 # TradeEvent.trade_type "BLOCK"); the tables below, keyed by those names, give the FIX values.
 # Entity model (FIX: TradeID(1003) identifies the trade across versions, TradeReportID(571) the
-# version), so no TradeReportRefID(572) chain is needed. Values used are the long-standing ones
-# of FIX 5.0 SP2 (no extension-pack-only values such as 856=18 or tag 1832), all listed in the
-# stock QuickFIX FIX50SP2.xml.
+# version), so no TradeReportRefID(572) chain is needed.
 
 # TradeState -> the state name an event carries. UNDEFINED (0) is "never sent" (spec §4.7): it is
 # absent, so it is refused like any unknown number.
@@ -329,32 +357,18 @@ TRADE_TYPE_NAME: Final[Mapping[int, str]] = {
     pb.TRADE_TYPE_CROSS: "CROSS",
 }
 
-# State name -> TradeReportTransType(487): the first report of a trade is New, a bust Cancels
-# it, and every other later state Replaces the report with the same economics and a new status.
-TRADE_REPORT_TRANS_TYPE: Final[Mapping[str, str]] = {
-    "NEW": "0",  # New
-    "CLEARED": "2",  # Replace
-    "BUSTED": "1",  # Cancel
-    "INFLIGHT": "2",  # Replace
-    "PENDING_RISK": "2",  # Replace
-    "PENDING_CLEARED": "2",  # Replace
-    "REJECTED": "2",  # Replace (the report stays; TrdRptStatus says the clearing house refused)
-    "CLEARING_ACKNOWLEDGED": "2",  # Replace
-    "RETRY_REQUEST": "2",  # Replace
-}
-
-# State name -> TradeReportType(856), the partner of 487: Submit with New, No/Was (Replaced)
-# with Replace, Trade Report Cancel with Cancel.
-TRADE_REPORT_TYPE: Final[Mapping[str, str]] = {
-    "NEW": "0",  # Submit
-    "CLEARED": "5",  # No/Was (Replaced)
-    "BUSTED": "6",  # Trade Report Cancel
-    "INFLIGHT": "5",
-    "PENDING_RISK": "5",
-    "PENDING_CLEARED": "5",
-    "REJECTED": "5",
-    "CLEARING_ACKNOWLEDGED": "5",
-    "RETRY_REQUEST": "5",
+# TradeReportTransType(487) and TradeReportType(856) of one report, keyed by (is this the first
+# report of the trade the session gets?, is this version a bust?). A back office books the first
+# report it sees as a new trade, so that one is always New / Submit, whatever clearing state
+# the trade has reached by then (TrdRptStatus says which). Every later clearing state replaces
+# the report with the same economics and a new status: Replace / Submit, never No/Was (856=5,
+# which announces a correction of the trade's terms). A bust cancels it: Cancel / Trade Report
+# Cancel.
+TRADE_REPORT_VERSION: Final[Mapping[tuple[bool, bool], tuple[str, str]]] = {
+    (True, False): ("0", "0"),  # New / Submit
+    (True, True): ("0", "0"),  # New / Submit, with 939=2 Cancelled: already busted when first seen
+    (False, False): ("2", "0"),  # Replace / Submit
+    (False, True): ("1", "6"),  # Cancel / Trade Report Cancel
 }
 
 # State name -> TrdRptStatus(939): the matched trade stands (Accepted) through every clearing
@@ -385,22 +399,25 @@ TRADE_EXEC_TYPE: Final[Mapping[str, str]] = {
     "RETRY_REQUEST": "F",
 }
 
-# Type name -> TrdType(828). The exchange's own FIX documents only 828=0 (spec §2.2, §4.7).
-TRD_TYPE: Final[Mapping[str, str]] = {
-    "UNDEFINED": "0",  # Regular trade: the documented default (the exchange's FIX sends 828=0)
-    "REGULAR": "0",  # Regular trade
+# TrdType(828): one value per trade, on every message about it. A fill's ExecutionReport cannot
+# know the trade's type (an Execution carries none), and the exchange's own FIX sends 828=0 on
+# every trade (spec §2.2, §3.1: the only TrdType it documents), so every trade is 828=0 and its
+# gRPC TradeType, where the TradeCaptureReport and trade-cancel reports know it, is added in
+# SecondaryTrdType(855) (same code set as TrdType) or TrdSubType(829).
+TRD_TYPE_REGULAR: Final = "0"
+
+# Type name -> SecondaryTrdType(855); types not listed send no 855.
+SECONDARY_TRD_TYPE: Final[Mapping[str, str]] = {
     "BLOCK": "1",  # Block trade
-    # One participant entered both sides and they matched on the exchange at one price: a
-    # regular exchange trade, flagged by TrdSubType(829)=37 "Crossed trade" (see TRD_SUB_TYPE).
-    "CROSS": "0",
     # Price agreed between the requester and the quoting party, not on the central book:
     # "Privately negotiated trade".
     "REQUEST_FOR_QUOTE": "22",
 }
 
-# Type name -> TrdSubType(829); types not listed send no 829.
+# Type name -> TrdSubType(829); types not listed send no 829. One participant entered both
+# sides and they matched on the exchange at one price: "Crossed trade".
 TRD_SUB_TYPE: Final[Mapping[str, str]] = {
-    "CROSS": "37",  # Crossed trade
+    "CROSS": "37",
 }
 
 

@@ -15,54 +15,39 @@ No user-defined tags (5000+) are ever sent.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import (
-    MAX_EMAX,
-    MIN_EMIN,
-    Context,
-    Decimal,
-    DecimalException,
-    DivisionByZero,
-    Inexact,
-    InvalidOperation,
-    Overflow,
-    localcontext,
-)
-from typing import Final, Protocol
+from decimal import Decimal, localcontext
+from typing import Final
 
 from fixbridge.normalize import enums
+from fixbridge.normalize.body import (
+    COMM_TYPE_ABSOLUTE,
+    COPY_MSG_INDICATOR,
+    FIX_BOOLEAN,
+    Fields,
+    instrument,
+    put,
+)
 from fixbridge.normalize.errors import NormalizationError
-from fixbridge.normalize.payload import (
-    defaulted_fields,
-    event_from_payload,
-    event_to_payload,
-    field_decoders,
+from fixbridge.normalize.fields import (
+    EXACT,
+    optional_text,
+    positive_scale,
+    product,
+    quantity_scale,
+    required_text,
+    scaled_value,
+    text,
+    timestamp,
 )
-from fixbridge.normalize.scale import ScaleError, fix_decimal, scaled
-from fixbridge.normalize.timestamps import Precision, format_utc_timestamp, timestamp_ns
+from fixbridge.normalize.fills import Fill, OrderTotals, average_price, filled_notional
+from fixbridge.normalize.parties import firm_of, identifier, order_parties
+from fixbridge.normalize.payload import PayloadCodec, register_nested
+from fixbridge.normalize.scale import fix_decimal
+from fixbridge.normalize.style import DEFAULT_STYLE, RenderStyle
+from fixbridge.normalize.timestamps import format_utc_timestamp
+from fixbridge.normalize.tradedate import checked_trade_date
 from fixbridge.proto.polymarket.v1 import trading_pb2, types_pb2
-
-# Arithmetic context: enough digits for any int64 / int64 and for the product of two such
-# results; Inexact is trapped, so a value that has no exact decimal form is an error, not a
-# silently rounded price.
-_EXACT: Final = Context(
-    prec=120,
-    Emax=MAX_EMAX,
-    Emin=MIN_EMIN,
-    traps=[Inexact, InvalidOperation, DivisionByZero, Overflow],
-)
-
-# Protobuf Timestamp's valid range is 0001-01-01..9999-12-31; FIX needs a 4-digit year and the
-# exchange has no business before the epoch, so 1970-01-01T00:00:00Z (exclusive) .. 9999 it is.
-_MAX_TIMESTAMP_SECONDS: Final = 253_402_300_799
-_NS_PER_S: Final = 1_000_000_000
-
-_SOH: Final = "\x01"
-
-_ACCOUNT_FIRM: Final = re.compile(r"firms/([^/]+)/accounts/[^/]+")
-_PARTICIPANT_FIRM: Final = re.compile(r"firms/([^/]+)/users/.+")
 
 # FIX values used by the renderer (all listed in the stock FIX50SP2.xml).
 _EXEC_TYPE_TRADE: Final = "F"
@@ -70,16 +55,8 @@ _EXEC_TYPE_CANCELED: Final = "4"
 _EXEC_TYPE_REJECTED: Final = "8"
 _TIF_GOOD_TILL_DATE: Final = "6"
 # Order types with no limit price of their own: 44 is left out while upstream says 0.
-_UNPRICED_ORD_TYPES: Final = frozenset({"K", "3", None})
-_SECURITY_ID_SOURCE_EXCHANGE_SYMBOL: Final = "8"
-_PRODUCT_OTHER: Final = "12"
-_COMM_TYPE_ABSOLUTE: Final = "3"
-_TRD_TYPE_REGULAR: Final = "0"
-_PARTY_ID_SOURCE_PROPRIETARY: Final = "D"
-_PARTY_ROLE_EXECUTING_FIRM: Final = "1"
-_PARTY_ROLE_CLIENT_ID: Final = "3"
-_PARTY_ROLE_CUSTOMER_ACCOUNT: Final = "24"
-_FIX_BOOLEAN: Final[Mapping[bool, str]] = {True: "Y", False: "N"}
+UNPRICED_ORD_TYPES: Final = frozenset({"K", "3", None})
+_ZERO: Final = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +66,19 @@ class ExecutionEvent:
     Prices, quantities and amounts are ``Decimal``; enum fields hold FIX codes (``exec_type`` is
     the ExecType(150) value, ``ord_status`` OrdStatus(39), ...); times are integer nanoseconds
     since the epoch (UTC). ``None`` means "not applicable / not sent"; an empty string means
-    upstream sent nothing for an identifier that is still part of the event.
+    upstream sent nothing for an identifier that is still part of the event. Identifiers are
+    kept as upstream's full resource names; each session renders them in its own style.
     """
 
     exec_id: str  # Execution.id; dedup key; ExecID(17)
     order_id: str  # order.id; OrderID(37)
     cl_ord_id: str  # order.clord_id; ClOrdID(11), "" = not sent
     symbol: str  # order.symbol; Symbol(55) and SecurityID(48)
-    account: str  # order.account, full upstream form, e.g. "firms/F/accounts/A"; Account(1)
-    firm: str  # parsed from account, else from participant; "" when neither names a firm
-    participant: str  # order.participant, e.g. "firms/F/users/U"
-    client_id: str  # party role 3: order.participant, else order.client_participant_id
+    account: str  # order.account, e.g. "firms/F/accounts/A"; Account(1), party role 24
+    firm: str  # parsed from account, else from participant; party role 1; "" when neither
+    participant: str  # order.participant, e.g. "firms/F/users/U"; party role 36
     exec_type: str  # ExecType(150)
-    ord_status: str  # OrdStatus(39)
+    ord_status: str  # OrdStatus(39), a value FIX allows with exec_type
     side: str  # Side(54)
     ord_type: str | None  # OrdType(40); None when upstream left the type UNDEFINED
     time_in_force: str  # TimeInForce(59)
@@ -114,8 +91,8 @@ class ExecutionEvent:
     last_px: Decimal  # LastPx(31); 0 when not a trade
     cum_qty: Decimal  # CumQty(14)
     leaves_qty: Decimal  # LeavesQty(151)
-    avg_px: Decimal  # AvgPx(6)
-    gross_trade_amt: Decimal | None  # GrossTradeAmt(381) = avg_px * cum_qty, once cum_qty > 0
+    avg_px: Decimal  # AvgPx(6): VWAP of the order's fills (normalize/fills.py)
+    gross_trade_amt: Decimal | None  # GrossTradeAmt(381): filled notional, once cum_qty > 0
     trade_id: str | None  # TrdMatchID(880); fills only
     aggressor: bool | None  # AggressorIndicator(1057); fills only
     commission: Decimal | None  # Commission(12) in dollars, negative = rebate; fills only
@@ -125,29 +102,50 @@ class ExecutionEvent:
     exec_restatement_reason: str | None  # ExecRestatementReason(378); unsolicited cancels only
     manual_order_indicator: bool | None  # ManualOrderIndicator(1028); None when UNDEFINED
     transact_time_ns: int  # TransactTime(60)
-    trade_date: str | None  # TradeDate(75), YYYYMMDD, from transact_trade_date
+    trade_date: str | None  # TradeDate(75), YYYYMMDD (None only in payloads of old versions)
     # OrigClOrdID(41): the order's ClOrdID on its previous execution, when this one carries a
     # different ClOrdID (a client cancel or replace). Upstream has no such field: the
     # subscriber fills it from the order's history at ingestion (see upstream/orders.py).
     orig_cl_ord_id: str | None = None
+    end_client: str = ""  # order.client_participant_id; party role 3, "" = not sent
 
     @property
     def is_fill(self) -> bool:
         """Whether this is a trade (ExecType F), i.e. what a fills-only session receives."""
         return self.exec_type == _EXEC_TYPE_TRADE
 
+    def totals(self) -> OrderTotals:
+        """The order's status and quantities as of this execution."""
+        return OrderTotals(
+            transact_time_ns=self.transact_time_ns,
+            ord_status=self.ord_status,
+            order_qty=self.order_qty,
+            cum_qty=self.cum_qty,
+            leaves_qty=self.leaves_qty,
+            filled_notional=self.gross_trade_amt or _ZERO,
+        )
+
+    def as_fill(self) -> Fill | None:
+        """This execution as one fill of its order, or None when it is not a fill."""
+        if not self.is_fill:
+            return None
+        notional = self.settl_curr_amt if self.settl_curr_amt is not None else _ZERO
+        return Fill(self.exec_id, self.last_qty, notional, self.transact_time_ns)
+
     def to_payload(self) -> bytes:
         """Compact JSON for the journal: Decimals as strings, ``None`` kept, exact round trip."""
-        return event_to_payload(self)
+        return CODEC.encode(self)
 
     @classmethod
     def from_payload(cls, data: bytes) -> ExecutionEvent:
         """Inverse of :meth:`to_payload`; a corrupt payload raises :class:`NormalizationError`."""
-        return event_from_payload(cls, _DECODE, data, _OPTIONAL)
+        return CODEC.decode(data)
 
 
-_DECODE: Final = field_decoders(ExecutionEvent)
-_OPTIONAL: Final = defaulted_fields(ExecutionEvent)
+# ``client_id`` (the submitting user, else the end client) was replaced by ``participant``
+# and ``end_client``; payloads journaled with it still decode.
+CODEC: Final = PayloadCodec(ExecutionEvent, retired=frozenset({"client_id"}))
+register_nested(CODEC)
 
 
 # --- normalization -------------------------------------------------------------------------
@@ -155,66 +153,58 @@ _OPTIONAL: Final = defaulted_fields(ExecutionEvent)
 
 def normalize_execution(execution: trading_pb2.Execution) -> ExecutionEvent:
     """Validate and convert one upstream Execution; raises only :class:`NormalizationError`."""
-    with localcontext(_EXACT):
+    with localcontext(EXACT):
         return _normalize(execution)
 
 
 def _normalize(execution: trading_pb2.Execution) -> ExecutionEvent:
     """:func:`normalize_execution`, run under the exact decimal context."""
-    exec_id = _required_text(execution.id, "id")
+    exec_id = required_text(execution.id, "id")
     if not execution.HasField("order"):
         raise NormalizationError("order", "missing")
     order = execution.order
-    order_id = _required_text(order.id, "order.id")
-    symbol = _required_text(order.symbol, "order.symbol")
-    price_scale = order.price_scale
-    if price_scale <= 0:
-        raise NormalizationError("order.price_scale", "must be a positive integer", price_scale)
-    qty_scale = order.fractional_quantity_scale
-    if qty_scale < 0:
-        raise NormalizationError(
-            "order.fractional_quantity_scale", "must not be negative", qty_scale
-        )
-    # Spec §4.4: "If an instrument publishes no fractionalQtyScale, treat it as 1".
-    qty_scale = qty_scale or 1
+    order_id = required_text(order.id, "order.id")
+    symbol = required_text(order.symbol, "order.symbol")
+    price_scale = positive_scale(order.price_scale, "order.price_scale")
+    qty_scale = quantity_scale(order.fractional_quantity_scale, "order.fractional_quantity_scale")
     if not execution.HasField("transact_time"):
         raise NormalizationError("transact_time", "missing")
-    transact_time_ns = _timestamp(execution.transact_time, "transact_time")
+    transact_time_ns = timestamp(execution.transact_time, "transact_time")
 
     exec_type = enums.fix_exec_type(execution.type)
     is_fill = exec_type == _EXEC_TYPE_TRADE
-    ord_type = enums.fix_ord_type(order.type)
     time_in_force = enums.fix_time_in_force(order.time_in_force)
-    text = _optional_text(execution.text, "text")
+    note = optional_text(execution.text, "text")
 
     def px(value: int, field: str) -> Decimal:
-        return _scaled(value, price_scale, field)
+        return scaled_value(value, price_scale, field)
 
     def qty(value: int, field: str) -> Decimal:
-        return _scaled(value, qty_scale, field)
+        return scaled_value(value, qty_scale, field)
 
     last_qty = qty(execution.last_shares, "last_shares")
     last_px = px(execution.last_px, "last_px")
     cum_qty = qty(order.cum_qty, "order.cum_qty")
-    avg_px = px(order.avg_px, "order.avg_px")
-
-    account = _text(order.account, "order.account")
-    participant = _text(order.participant, "order.participant")
-    client_participant_id = _text(order.client_participant_id, "order.client_participant_id")
+    leaves_qty = qty(order.leaves_qty, "order.leaves_qty")
+    avg_px, gross_trade_amt = _average(order, cum_qty, price_scale, qty_scale)
+    account = text(order.account, "order.account")
+    participant = text(order.participant, "order.participant")
 
     return ExecutionEvent(
         exec_id=exec_id,
         order_id=order_id,
-        cl_ord_id=_text(order.clord_id, "order.clord_id"),
+        cl_ord_id=text(order.clord_id, "order.clord_id"),
         symbol=symbol,
         account=account,
-        firm=_firm(account, participant),
+        firm=firm_of(account, participant),
         participant=participant,
-        client_id=participant or client_participant_id,
+        end_client=text(order.client_participant_id, "order.client_participant_id"),
         exec_type=exec_type,
-        ord_status=enums.fix_ord_status(order.state, cum_qty=cum_qty, exec_type=exec_type),
+        ord_status=enums.fix_ord_status(
+            order.state, exec_type=exec_type, cum_qty=cum_qty, leaves_qty=leaves_qty
+        ),
         side=enums.fix_side(order.side),
-        ord_type=ord_type,
+        ord_type=enums.fix_ord_type(order.type),
         time_in_force=time_in_force,
         expire_time_ns=_expire_time(order, time_in_force),
         order_qty=qty(order.order_qty, "order.order_qty"),
@@ -224,14 +214,14 @@ def _normalize(execution: trading_pb2.Execution) -> ExecutionEvent:
         last_qty=last_qty,
         last_px=last_px,
         cum_qty=cum_qty,
-        leaves_qty=qty(order.leaves_qty, "order.leaves_qty"),
+        leaves_qty=leaves_qty,
         avg_px=avg_px,
-        gross_trade_amt=_product(avg_px, cum_qty, "order.avg_px") if cum_qty > 0 else None,
-        trade_id=_optional_text(execution.trade_id, "trade_id") if is_fill else None,
+        gross_trade_amt=gross_trade_amt,
+        trade_id=optional_text(execution.trade_id, "trade_id") if is_fill else None,
         aggressor=execution.aggressor if is_fill else None,
         # Spec §0: dollars = commission_notional_collected / (price_scale * quantity scale).
         commission=(
-            _scaled(
+            scaled_value(
                 execution.commission_notional_collected,
                 price_scale * qty_scale,
                 "commission_notional_collected",
@@ -239,97 +229,54 @@ def _normalize(execution: trading_pb2.Execution) -> ExecutionEvent:
             if is_fill
             else None
         ),
-        settl_curr_amt=_product(last_px, last_qty, "last_px") if is_fill else None,
-        text=text,
+        settl_curr_amt=product(last_px, last_qty, "last_px") if is_fill else None,
+        text=note,
         ord_rej_reason=(
             enums.fix_ord_rej_reason(execution.order_reject_reason)
             if exec_type == _EXEC_TYPE_REJECTED
             else None
         ),
         exec_restatement_reason=(
-            enums.fix_exec_restatement_reason(
-                execution.unsolicited_cancel_reason,
-                text=text or "",
-                smp_instruction=order.self_match_prevention_instruction,
-            )
+            enums.fix_exec_restatement_reason(execution.unsolicited_cancel_reason, text=note or "")
             if exec_type == _EXEC_TYPE_CANCELED
             else None
         ),
         manual_order_indicator=enums.fix_manual_order_indicator(order.manual_order_indicator),
         transact_time_ns=transact_time_ns,
-        trade_date=_trade_date(execution),
+        trade_date=_trade_date(execution, transact_time_ns),
     )
 
 
-def _text(value: str, field: str) -> str:
-    """An upstream string as is, unless it would break FIX framing."""
-    if _SOH in value:
-        raise NormalizationError(field, "contains the FIX field separator SOH", value)
-    return value
-
-
-def _required_text(value: str, field: str) -> str:
-    if not value:
-        raise NormalizationError(field, "missing")
-    return _text(value, field)
-
-
-def _optional_text(value: str, field: str) -> str | None:
-    return _text(value, field) or None
-
-
-def _scaled(value: int, scale: int, field: str) -> Decimal:
-    """``value / scale`` exactly, or NormalizationError naming ``field`` (under ``_EXACT``)."""
-    try:
-        return scaled(value, scale, what=field)
-    except ScaleError as exc:
-        raise NormalizationError(field, str(exc), scale) from None
-    except DecimalException:
-        raise NormalizationError(field, f"no exact decimal for {value} / {scale}", value) from None
-
-
-def _product(left: Decimal, right: Decimal, field: str) -> Decimal:
-    """``left * right`` exactly, or NormalizationError naming ``field`` (under ``_EXACT``)."""
-    try:
-        return left * right
-    except DecimalException:
-        raise NormalizationError(field, f"no exact decimal for {left} * {right}", left) from None
-
-
-class _Timestamp(Protocol):
-    """What is read from a google.protobuf.Timestamp."""
-
-    @property
-    def seconds(self) -> int: ...
-
-    @property
-    def nanos(self) -> int: ...
-
-
-def _timestamp(stamp: _Timestamp, field: str) -> int:
-    """Integer nanoseconds of a protobuf Timestamp inside the range FIX can carry."""
-    if not 0 <= stamp.nanos < _NS_PER_S:
-        raise NormalizationError(f"{field}.nanos", "must be in 0..999999999", stamp.nanos)
-    if not 0 <= stamp.seconds <= _MAX_TIMESTAMP_SECONDS:
-        raise NormalizationError(f"{field}.seconds", "outside 1970..9999", stamp.seconds)
-    ns = timestamp_ns(stamp.seconds, stamp.nanos)
-    if ns == 0:
-        raise NormalizationError(field, "missing (epoch zero)")
-    return ns
+def _average(
+    order: trading_pb2.Order, cum_qty: Decimal, price_scale: int, qty_scale: int
+) -> tuple[Decimal, Decimal | None]:
+    """(AvgPx, GrossTradeAmt) of the order's fills; see normalize/fills.py for the rules."""
+    notional = filled_notional(
+        order.price_to_quantity_filled,
+        cum_qty=order.cum_qty,
+        price_scale=price_scale,
+        quantity_scale=qty_scale,
+    )
+    if notional is not None:
+        return average_price(notional, cum_qty), notional
+    avg_px = scaled_value(order.avg_px, price_scale, "order.avg_px")
+    if cum_qty <= 0:
+        return avg_px, None
+    return avg_px, product(avg_px, cum_qty, "order.avg_px")
 
 
 def _expire_time(order: trading_pb2.Order, time_in_force: str) -> int | None:
     if time_in_force != _TIF_GOOD_TILL_DATE or not order.HasField("good_till_time"):
         return None
-    return _timestamp(order.good_till_time, "order.good_till_time")
+    return timestamp(order.good_till_time, "order.good_till_time")
 
 
-def _trade_date(execution: trading_pb2.Execution) -> str | None:
-    if not execution.HasField("transact_trade_date"):
-        return None
+def _trade_date(execution: trading_pb2.Execution, transact_time_ns: int) -> str:
+    """The exchange's ``transact_trade_date`` when it sends one, else the trade date of the
+    transact time (17:00 New York roll, normalize/tradedate.py)."""
     date: types_pb2.Date = execution.transact_trade_date
-    if (date.year, date.month, date.day) == (0, 0, 0):
-        return None
+    if (date.year, date.month, date.day) == (0, 0, 0):  # absent, or all zero
+        return checked_trade_date(transact_time_ns, "transact_time")
     try:
         day = dt.date(date.year, date.month, date.day)
     except ValueError:
@@ -339,19 +286,10 @@ def _trade_date(execution: trading_pb2.Execution) -> str | None:
     return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
-def _firm(account: str, participant: str) -> str:
-    """``F`` from ``firms/F/accounts/A``, else from ``firms/F/users/U``, else ``""``."""
-    for pattern, value in ((_ACCOUNT_FIRM, account), (_PARTICIPANT_FIRM, participant)):
-        match = pattern.fullmatch(value)
-        if match:
-            return match.group(1)
-    return ""
-
-
 # --- rendering -----------------------------------------------------------------------------
 
 
-def execution_report_body(event: ExecutionEvent, precision: Precision) -> list[tuple[int, str]]:
+def execution_report_body(event: ExecutionEvent, style: RenderStyle = DEFAULT_STYLE) -> Fields:
     """ExecutionReport (35=8) body fields, in the stock FIX50SP2.xml's declaration order.
 
     No header or trailer tags (8, 9, 35, 49, 56, 34, 52, 10). Only non-empty values are emitted.
@@ -362,41 +300,26 @@ def execution_report_body(event: ExecutionEvent, precision: Precision) -> list[t
     GTD; 75 when the trade date is known; 381 once CumQty > 0; 110 when MinQty is set; 58 when
     there is text; 1028 when upstream says.
     """
-    with localcontext(_EXACT):
-        return _body(event, precision)
+    with localcontext(EXACT):
+        return _body(event, style)
 
 
-def _body(event: ExecutionEvent, precision: Precision) -> list[tuple[int, str]]:
-    out: list[tuple[int, str]] = [(37, event.order_id)]
-    _put(out, 11, event.cl_ord_id)
-    _put(out, 41, event.orig_cl_ord_id)
-    out.extend(_parties(event))
+def _body(event: ExecutionEvent, style: RenderStyle) -> Fields:
+    precision = style.precision
+    out: Fields = [(37, event.order_id)]
+    put(out, 11, event.cl_ord_id)
+    put(out, 41, event.orig_cl_ord_id)
+    out += execution_parties(event, style)
     if event.is_fill:
-        _put(out, 880, event.trade_id)
+        put(out, 880, event.trade_id)
     out += [(17, event.exec_id), (150, event.exec_type), (39, event.ord_status)]
-    _put(out, 103, event.ord_rej_reason)
-    _put(out, 378, event.exec_restatement_reason)
+    put(out, 103, event.ord_rej_reason)
+    put(out, 378, event.exec_restatement_reason)
     if event.is_fill:
-        out.append((828, _TRD_TYPE_REGULAR))
-    _put(out, 1, event.account)
-    # Instrument component: Symbol, SecurityID = Symbol, SecurityIDSource 8, Product 12 (OTHER).
-    # SecurityType(167) is not sent: the stock dictionary has no "EVENT" value for it.
-    out += [
-        (55, event.symbol),
-        (48, event.symbol),
-        (22, _SECURITY_ID_SOURCE_EXCHANGE_SYMBOL),
-        (460, _PRODUCT_OTHER),
-        (54, event.side),
-        (38, fix_decimal(event.order_qty)),
-    ]
-    _put(out, 40, event.ord_type)
-    if event.price != 0 or event.ord_type not in _UNPRICED_ORD_TYPES:
-        out.append((44, fix_decimal(event.price)))
-    out += [(99, fix_decimal(event.stop_px)), (59, event.time_in_force)]
-    if event.expire_time_ns is not None:
-        out.append((126, format_utc_timestamp(event.expire_time_ns, precision)))
+        out.append((828, enums.TRD_TYPE_REGULAR))
+    out += account_and_order(event, style)
     if event.aggressor is not None:
-        out.append((1057, _FIX_BOOLEAN[event.aggressor]))
+        out.append((1057, FIX_BOOLEAN[event.aggressor]))
     out += [
         (32, fix_decimal(event.last_qty)),
         (31, fix_decimal(event.last_px)),
@@ -404,49 +327,47 @@ def _body(event: ExecutionEvent, precision: Precision) -> list[tuple[int, str]]:
         (14, fix_decimal(event.cum_qty)),
         (6, fix_decimal(event.avg_px)),
     ]
-    _put(out, 75, event.trade_date)
+    put(out, 75, event.trade_date)
     out.append((60, format_utc_timestamp(event.transact_time_ns, precision)))
     if event.commission is not None:
-        out += [(12, fix_decimal(event.commission)), (13, _COMM_TYPE_ABSOLUTE)]
+        out += [(12, fix_decimal(event.commission)), (13, COMM_TYPE_ABSOLUTE)]
     if event.gross_trade_amt is not None:
         out.append((381, fix_decimal(event.gross_trade_amt)))
     if event.settl_curr_amt is not None:
         out.append((119, fix_decimal(event.settl_curr_amt)))
     if event.min_qty is not None:
         out.append((110, fix_decimal(event.min_qty)))
-    _put(out, 58, event.text)
+    put(out, 58, event.text)
     out.append((797, COPY_MSG_INDICATOR))
     if event.manual_order_indicator is not None:
-        out.append((1028, _FIX_BOOLEAN[event.manual_order_indicator]))
+        out.append((1028, FIX_BOOLEAN[event.manual_order_indicator]))
     return out
 
 
-# CopyMsgIndicator(797)=Y: every message fixbridge sends is a copy, never an order response.
-COPY_MSG_INDICATOR = "Y"
+def execution_parties(event: ExecutionEvent, style: RenderStyle) -> Fields:
+    """The Parties component of an order's report (normalize/parties.py for the roles)."""
+    return order_parties(
+        firm=event.firm,
+        end_client=event.end_client,
+        account=event.account,
+        participant=event.participant,
+        style=style,
+    )
 
 
-def _put(out: list[tuple[int, str]], tag: int, value: str | None) -> None:
-    """Append ``tag=value`` only when there is a value (QuickFIX rejects empty fields)."""
-    if value:
-        out.append((tag, value))
-
-
-def _parties(event: ExecutionEvent) -> list[tuple[int, str]]:
-    """Parties component: 453 NoPartyIDs, then 448, 447, 452 per party (dictionary order)."""
-    parties = [
-        (party_id, role)
-        for party_id, role in (
-            (event.firm, _PARTY_ROLE_EXECUTING_FIRM),
-            (event.client_id, _PARTY_ROLE_CLIENT_ID),
-            (event.account, _PARTY_ROLE_CUSTOMER_ACCOUNT),
-        )
-        if party_id
-    ]
-    if not parties:
-        return []
-    out: list[tuple[int, str]] = [(453, str(len(parties)))]
-    for party_id, role in parties:
-        out += [(448, party_id), (447, _PARTY_ID_SOURCE_PROPRIETARY), (452, role)]
+def account_and_order(event: ExecutionEvent, style: RenderStyle) -> Fields:
+    """Account(1) through ExpireTime(126): the account, the instrument and the order's terms,
+    as every ExecutionReport of an order carries them (fills, cancels, trade cancels)."""
+    out: Fields = []
+    put(out, 1, identifier(event.account, style))
+    out += instrument(event.symbol)
+    out += [(54, event.side), (38, fix_decimal(event.order_qty))]
+    put(out, 40, event.ord_type)
+    if event.price != 0 or event.ord_type not in UNPRICED_ORD_TYPES:
+        out.append((44, fix_decimal(event.price)))
+    out += [(99, fix_decimal(event.stop_px)), (59, event.time_in_force)]
+    if event.expire_time_ns is not None:
+        out.append((126, format_utc_timestamp(event.expire_time_ns, style.precision)))
     return out
 
 

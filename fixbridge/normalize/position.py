@@ -17,12 +17,19 @@ Rules:
   a value with no exact decimal is an error, never rounded.
 * Time: ``position.update_time``; when unset, ``change_time`` (the exchange's time of the same
   change); neither is an error. It is part of the dedup identity ``account:symbol:time``.
-* ClearingBusinessDate(715) = the UTC calendar date of that time (the exchange publishes no
-  business date for positions).
+* ClearingBusinessDate(715) = the exchange trade date of that time (17:00 New York roll,
+  normalize/tradedate.py; the exchange publishes no business date for positions).
+* Amounts: cost goes in PositionAmountData as PosAmtType PREM (premium: an event contract is
+  a binary option, its cost basis the premium paid or received). FIX has no PosAmtType for
+  realized P&L, and the nearest ones (TVAR trade variation, FMTM, VMTM) book as variation
+  margin, so realized P&L is sent only to sessions that ask for it
+  (``send_realized_pnl``), in the user-defined tag RealizedPnL(5900) that fixbridge's
+  dictionary declares.
 * ``account`` must be ``firms/<FIRM>/accounts/<ACCOUNT>``: the firm is the session scope key.
 
 Pure, total (only :class:`NormalizationError`), and every tag :func:`position_report_body`
-emits is defined for PositionReport in the stock QuickFIX FIX50SP2.xml with a listed value.
+emits, RealizedPnL(5900) aside, is defined for PositionReport in the stock QuickFIX
+FIX50SP2.xml with a listed value.
 """
 
 from __future__ import annotations
@@ -32,22 +39,22 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Final
 
+from fixbridge.normalize.body import UNSOLICITED, Fields, instrument
 from fixbridge.normalize.errors import NormalizationError
-from fixbridge.normalize.execution import (
-    _ACCOUNT_FIRM,
-    _EXACT,
-    _FIX_BOOLEAN,
-    _PARTY_ID_SOURCE_PROPRIETARY,
-    _PARTY_ROLE_EXECUTING_FIRM,
-    _PRODUCT_OTHER,
-    _SECURITY_ID_SOURCE_EXCHANGE_SYMBOL,
-    _required_text,
-    _scaled,
-    _timestamp,
+from fixbridge.normalize.fields import EXACT, required_text, scaled_value, timestamp
+from fixbridge.normalize.parties import (
+    ACCOUNT_NAME,
+    ROLE_EXECUTING_FIRM,
+    ROLE_POSITION_ACCOUNT,
+    firm_identifier,
+    identifier,
+    parties,
 )
-from fixbridge.normalize.payload import event_from_payload, event_to_payload, field_decoders
+from fixbridge.normalize.payload import PayloadCodec
 from fixbridge.normalize.scale import fix_decimal
-from fixbridge.normalize.timestamps import Precision, format_utc_date, format_utc_timestamp
+from fixbridge.normalize.style import DEFAULT_STYLE, RenderStyle
+from fixbridge.normalize.timestamps import format_utc_timestamp
+from fixbridge.normalize.tradedate import checked_trade_date
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2
 
 _ZERO: Final = Decimal(0)
@@ -55,8 +62,9 @@ _ZERO: Final = Decimal(0)
 # FIX values used by the renderer (all listed in the stock FIX50SP2.xml).
 _POS_REQ_TYPE_POSITIONS: Final = "0"  # PosReqType(724)
 _POS_REQ_RESULT_VALID: Final = "0"  # PosReqResult(728)
-_PARTY_ROLE_POSITION_ACCOUNT: Final = "38"  # PartyRole(452)
 _POSITION_CURRENCY: Final = "USD"  # PositionCurrency(1055): the exchange trades in US dollars
+REALIZED_PNL_TAG: Final = 5900
+"""RealizedPnL: user-defined (bilateral range 5000-9999), type Amt, in dollars, signed."""
 
 
 class MissingScaleError(NormalizationError):
@@ -79,12 +87,12 @@ class PositionEvent:
     bought: Decimal  # Position.qty_bought; PosType TQ LongQty
     sold: Decimal  # Position.qty_sold; PosType TQ ShortQty
     cost: Decimal  # Position.cost in dollars, signed cost basis; PosAmtType PREM
-    realized: Decimal  # Position.realized in dollars; PosAmtType TVAR
+    realized: Decimal  # Position.realized in dollars; RealizedPnL(5900) where asked for
     expired: bool  # Position.expired; adds a PosType EXP entry
     price_scale: int  # the symbol's price_scale the amounts were divided by
     quantity_scale: int  # the symbol's fractional quantity scale
     update_time_ns: int  # Position.update_time (else PositionChange.change_time); 60
-    clearing_business_date: str  # YYYYMMDD, UTC date of update_time_ns; 715
+    clearing_business_date: str  # YYYYMMDD, exchange trade date of update_time_ns; 715
 
     @property
     def long_qty(self) -> Decimal:
@@ -116,15 +124,15 @@ class PositionEvent:
 
     def to_payload(self) -> bytes:
         """Compact JSON for the journal: Decimals as strings, exact round trip."""
-        return event_to_payload(self)
+        return CODEC.encode(self)
 
     @classmethod
     def from_payload(cls, data: bytes) -> PositionEvent:
         """Inverse of :meth:`to_payload`; a corrupt payload raises :class:`NormalizationError`."""
-        return event_from_payload(cls, _POSITION_DECODE, data)
+        return CODEC.decode(data)
 
 
-_POSITION_DECODE: Final = field_decoders(PositionEvent)
+CODEC: Final = PayloadCodec(PositionEvent)
 
 
 # --- normalization -------------------------------------------------------------------------
@@ -137,7 +145,7 @@ def normalize_position(
 
     Raises only :class:`NormalizationError`; :class:`MissingScaleError` when a scale is None.
     """
-    with localcontext(_EXACT):
+    with localcontext(EXACT):
         return _normalize(change, price_scale, quantity_scale)
 
 
@@ -147,20 +155,20 @@ def _normalize(
     if not change.HasField("position"):
         raise NormalizationError("position", "missing")
     position = change.position
-    account = _required_text(position.account, "position.account")
-    match = _ACCOUNT_FIRM.fullmatch(account)
+    account = required_text(position.account, "position.account")
+    match = ACCOUNT_NAME.fullmatch(account)
     if match is None:
         raise NormalizationError("position.account", "not firms/<FIRM>/accounts/<ACCOUNT>", account)
-    symbol = _required_text(position.symbol, "position.symbol")
+    symbol = required_text(position.symbol, "position.symbol")
     px_scale = _scale(price_scale, "price_scale", symbol)
     qty_scale = _scale(quantity_scale, "quantity_scale", symbol)
     update_time_ns = _update_time(change)
 
     def qty(value: int, field: str) -> Decimal:
-        return _scaled(value, qty_scale, field)
+        return scaled_value(value, qty_scale, field)
 
     def amount(value: int, field: str) -> Decimal:
-        return _scaled(value, px_scale * qty_scale, field)
+        return scaled_value(value, px_scale * qty_scale, field)
 
     return PositionEvent(
         account=account,
@@ -177,7 +185,7 @@ def _normalize(
         price_scale=px_scale,
         quantity_scale=qty_scale,
         update_time_ns=update_time_ns,
-        clearing_business_date=format_utc_date(update_time_ns),
+        clearing_business_date=checked_trade_date(update_time_ns, "position.update_time"),
     )
 
 
@@ -192,9 +200,9 @@ def _scale(value: int | None, field: str, symbol: str) -> int:
 
 def _update_time(change: dropcopy_pb2.PositionChange) -> int:
     if change.position.HasField("update_time"):
-        return _timestamp(change.position.update_time, "position.update_time")
+        return timestamp(change.position.update_time, "position.update_time")
     if change.HasField("change_time"):
-        return _timestamp(change.change_time, "change_time")
+        return timestamp(change.change_time, "change_time")
     raise NormalizationError("position.update_time", "missing (and no change_time)")
 
 
@@ -211,13 +219,10 @@ _POSITION_QTYS: Final[tuple[tuple[str, _LongShort], ...]] = (
 _EXPIRED_POS_TYPE: Final = "EXP"  # Expiring qty
 
 # PositionAmountData(753) entries: PosAmtType(707), PosAmtStreamDesc(2096) label -> amount.
-# No PosAmtType means "cost basis" or "realized P&L"; the closest are used and 2096 names them.
 _POSITION_AMOUNTS: Final[tuple[tuple[str, str, Callable[[PositionEvent], Decimal]], ...]] = (
     # Premium amount: an event contract is a binary option, its cost basis the premium paid
     # (long, positive) or received (short, negative) for the open contracts.
     ("PREM", "cost", lambda e: e.cost),
-    # Trade variation amount: the money the account's trading has made or lost so far.
-    ("TVAR", "realized", lambda e: e.realized),
 )
 
 
@@ -226,7 +231,7 @@ def _long_short(net: Decimal) -> tuple[Decimal, Decimal]:
     return (net if net > 0 else _ZERO, -net if net < 0 else _ZERO)
 
 
-def position_report_body(event: PositionEvent, precision: Precision) -> list[tuple[int, str]]:
+def position_report_body(event: PositionEvent, style: RenderStyle = DEFAULT_STYLE) -> Fields:
     """PositionReport (35=AP) body fields, in the stock FIX50SP2.xml's declaration order.
 
     No header or trailer tags. PosMaintRptID(721) = :attr:`PositionEvent.upstream_id` (unique
@@ -235,34 +240,32 @@ def position_report_body(event: PositionEvent, precision: Precision) -> list[tup
     readers that require it); UnsolicitedIndicator(325) = Y (no request); ClearingBusinessDate
     (715); Parties: firm (452=1 executing firm), account (452=38 position account), 447=D;
     Account(1); Instrument: 55, 48 = symbol, 22 = 8, 460 = 12; TransactTime(60); PositionQty
-    (702): SOD, TQ, NET and, once expired, EXP; PositionAmountData (753): PREM (cost) and TVAR
-    (realized), each with PosAmtStreamDesc(2096) and PositionCurrency(1055) = USD.
+    (702): SOD, TQ, NET and, once expired, EXP; PositionAmountData (753): PREM (cost) with
+    PosAmtStreamDesc(2096) and PositionCurrency(1055) = USD; RealizedPnL(5900) last, when the
+    session's style asks for it.
     """
-    with localcontext(_EXACT):
-        return _body(event, precision)
+    with localcontext(EXACT):
+        return _body(event, style)
 
 
-def _body(event: PositionEvent, precision: Precision) -> list[tuple[int, str]]:
-    out: list[tuple[int, str]] = [
+def _body(event: PositionEvent, style: RenderStyle) -> Fields:
+    account = identifier(event.account, style)
+    out: Fields = [
         (721, event.upstream_id),
         (724, _POS_REQ_TYPE_POSITIONS),
         (728, _POS_REQ_RESULT_VALID),
-        (325, _FIX_BOOLEAN[True]),
+        (325, UNSOLICITED),
         (715, event.clearing_business_date),
-        (453, "2"),
-        (448, event.firm),
-        (447, _PARTY_ID_SOURCE_PROPRIETARY),
-        (452, _PARTY_ROLE_EXECUTING_FIRM),
-        (448, event.account),
-        (447, _PARTY_ID_SOURCE_PROPRIETARY),
-        (452, _PARTY_ROLE_POSITION_ACCOUNT),
-        (1, event.account),
-        (55, event.symbol),
-        (48, event.symbol),
-        (22, _SECURITY_ID_SOURCE_EXCHANGE_SYMBOL),
-        (460, _PRODUCT_OTHER),
-        (60, format_utc_timestamp(event.update_time_ns, precision)),
     ]
+    out += parties(
+        [
+            (firm_identifier(event.firm, style), ROLE_EXECUTING_FIRM),
+            (account, ROLE_POSITION_ACCOUNT),
+        ]
+    )
+    out.append((1, account))
+    out += instrument(event.symbol)
+    out.append((60, format_utc_timestamp(event.update_time_ns, style.precision)))
     quantities = [(pos_type, quantity(event)) for pos_type, quantity in _POSITION_QTYS]
     if event.expired:
         quantities.append((_EXPIRED_POS_TYPE, _long_short(event.net_position)))
@@ -277,6 +280,8 @@ def _body(event: PositionEvent, precision: Precision) -> list[tuple[int, str]]:
             (2096, label),
             (1055, _POSITION_CURRENCY),
         ]
+    if style.realized_pnl:
+        out.append((REALIZED_PNL_TAG, fix_decimal(event.realized)))
     return out
 
 

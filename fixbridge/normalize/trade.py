@@ -12,59 +12,68 @@ Rules:
   and text rules as an ExecutionReport) and must be a fill of this trade: a fill ExecutionType,
   the trade's id (or none), the same symbol, LastQty and LastPx on both sides, opposite sides,
   0 < LastQty <= CumQty. Which side was the aggressor is taken from the Trade's structure.
-* State and type. TradeState / TradeType numbers become the exchange's names through the tables
-  in :mod:`fixbridge.normalize.enums`, which also give 487, 856, 939, 150, 828 and 829 per name.
-  TradeState UNDEFINED ("never sent") and unknown numbers are errors; TradeType UNDEFINED is kept
-  and rendered as a regular trade (828=0), as the exchange's own FIX does.
-* Busts. A BUSTED trade renders as a Cancel report (487=1, 856=6, 939=2, 150=H) and, per side,
-  an ExecutionReport with ExecType H, ExecRefID(19) = that side's fill ExecID, ExecID(17) =
-  ``f"{fill ExecID}-BUST"``, LastQty/LastPx of the busted fill, CumQty = the order's CumQty at
-  the fill minus the busted quantity, and OrdStatus, LeavesQty and TransactTime as of the fill:
-  the upstream Trade has no time or order state of its own for the bust.
+* Versions. The first report of a trade a session gets is New (487=0, 856=0) whatever state
+  the trade is in by then; later states Replace it (487=2, 856=0) and a bust Cancels it
+  (487=1, 856=6); TrdRptStatus(939) says the clearing status (enums.TRADE_REPORT_VERSION).
+  Whether a report is a session's first is the caller's knowledge, passed in.
+* TrdType(828) is 0 on every message of every trade, as on the exchange's own FIX; the gRPC
+  TradeType goes in SecondaryTrdType(855) or TrdSubType(829) (enums).
+* Scope. A session sees only the sides its scope covers. The other side of a
+  TradeCaptureReport is reduced to its Side(54), the most the exchange's own drop copy tells a
+  participant about its counterparty: no firm, account, user, order id, ClOrdID, commission.
+* Busts. The upstream Trade carries neither the time of the bust nor the orders' state after
+  it. :func:`settle_bust` is given both (the receipt time of the BUSTED trade, and each
+  order's latest totals, fills and earlier busts from the journal) and records, per side, the
+  order after the bust (normalize/fills.py: FIX Order State Change Matrices, J). Each side's
+  trade-cancel ExecutionReport then has ExecType H, ExecRefID(19) = that side's fill ExecID,
+  ExecID(17) = ``f"{fill ExecID}-BUST"``, LastQty/LastPx of the busted fill, the order's
+  OrdStatus, CumQty, LeavesQty and AvgPx after the bust, and TransactTime = the bust's time.
 * Same guarantees as the execution normalizer: pure (no I/O, clock or sleep); ``Decimal`` only,
   exact; total (bad input raises :class:`NormalizationError`, never anything else); every tag
   defined for the message in the stock QuickFIX FIX50SP2.xml, with listed values, in
-  declaration order, groups starting with their delimiter; no user-defined tags.
+  declaration order, groups starting with their delimiter.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
 from typing import Final
 
 from fixbridge.normalize import enums
+from fixbridge.normalize.body import (
+    COMM_TYPE_ABSOLUTE,
+    COPY_MSG_INDICATOR,
+    FIX_BOOLEAN,
+    UNSOLICITED,
+    Fields,
+    instrument,
+    put,
+)
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import (
-    _COMM_TYPE_ABSOLUTE,
-    _EXACT,
-    _FIX_BOOLEAN,
-    _PRODUCT_OTHER,
-    _SECURITY_ID_SOURCE_EXCHANGE_SYMBOL,
-    _UNPRICED_ORD_TYPES,
-    COPY_MSG_INDICATOR,
     ExecutionEvent,
-    _optional_text,
-    _parties,
-    _put,
-    _required_text,
+    account_and_order,
+    execution_parties,
     normalize_execution,
 )
-from fixbridge.normalize.payload import (
-    decode_str,
-    event_from_payload,
-    event_to_payload,
-    field_decoders,
-    plain_value,
+from fixbridge.normalize.fields import EXACT, instant, optional_text, product, required_text
+from fixbridge.normalize.fills import (
+    BustedFill,
+    Fill,
+    OrderAfterBust,
+    OrderTotals,
+    order_after_bust,
 )
+from fixbridge.normalize.parties import identifier
+from fixbridge.normalize.payload import PayloadCodec, one_of, register_nested
 from fixbridge.normalize.scale import fix_decimal
-from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
+from fixbridge.normalize.style import DEFAULT_STYLE, RenderStyle
+from fixbridge.normalize.timestamps import format_utc_timestamp
 from fixbridge.proto.polymarket.v1 import orders_pb2, trading_pb2
 
 _EXEC_TYPE_TRADE_CANCEL: Final = "H"
-_UNSOLICITED: Final = "Y"  # UnsolicitedIndicator(325): sent by out-of-band subscription
 _NO_SIDES: Final = "2"  # NoSides(552): both sides, aggressor first
 BUST_EXEC_ID_SUFFIX: Final = "-BUST"
 """Appended to a side's fill ExecID to make the ExecID(17) of its trade-cancel report."""
@@ -72,13 +81,15 @@ BUST_EXEC_ID_SUFFIX: Final = "-BUST"
 
 @dataclass(frozen=True, slots=True)
 class TradeSide:
-    """One side of a trade: that side's fill, as :func:`normalize_execution` gives it.
+    """One side of a trade: that side's fill, as :func:`normalize_execution` gives it, and for
+    a busted trade the side's order after the bust.
 
     ``execution.aggressor`` is this side's role in the trade and ``execution.trade_id`` the
-    trade's id. The properties name what the reports and the scope filter read.
+    trade's id.
     """
 
     execution: ExecutionEvent
+    after_bust: OrderAfterBust | None = None
 
     @property
     def firm(self) -> str:
@@ -87,31 +98,12 @@ class TradeSide:
 
     @property
     def account(self) -> str:
-        """Full upstream account, e.g. ``firms/F/accounts/A``; Account(1)."""
+        """Full upstream account, e.g. ``firms/F/accounts/A``."""
         return self.execution.account
-
-    @property
-    def participant(self) -> str:
-        return self.execution.participant
-
-    @property
-    def client_id(self) -> str:
-        """PartyRole 3 (client id)."""
-        return self.execution.client_id
-
-    @property
-    def side(self) -> str:
-        """Side(54): "1" buy, "2" sell."""
-        return self.execution.side
 
     @property
     def order_id(self) -> str:
         return self.execution.order_id
-
-    @property
-    def cl_ord_id(self) -> str:
-        """ClOrdID(11); "" when upstream sent none."""
-        return self.execution.cl_ord_id
 
     @property
     def exec_id(self) -> str:
@@ -124,14 +116,15 @@ class TradeSide:
         return f"{self.execution.exec_id}{BUST_EXEC_ID_SUFFIX}"
 
     @property
-    def commission(self) -> Decimal | None:
-        """Commission(12) in dollars on this fill; negative = rebate."""
-        return self.execution.commission
-
-    @property
     def aggressor(self) -> bool:
         """AggressorIndicator(1057)."""
         return self.execution.aggressor is True
+
+    def busted_fill(self, busted_at_ns: int) -> BustedFill:
+        """This side's fill, as a bust takes it out of its order."""
+        fill = self.execution
+        notional = product(fill.last_px, fill.last_qty, "last_px")
+        return BustedFill(fill.last_qty, notional, busted_at_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +139,12 @@ class TradeEvent:
 
     trade_id: str  # Trade.id; TradeID(1003) and TrdMatchID(880)
     state: str  # TradeState name, e.g. "NEW", "CLEARED", "BUSTED"
-    trade_type: str  # TradeType name, e.g. "REGULAR"; TrdType(828) / TrdSubType(829)
+    trade_type: str  # TradeType name, e.g. "REGULAR"; SecondaryTrdType(855) / TrdSubType(829)
     text: str | None  # Trade.text, e.g. the bust reason; in Text(58) after the state name
     trade_link_id: str | None  # Trade.trade_link_id; TradeLinkID(820)
     aggressor: TradeSide  # the taker; first NoSides entry, 1057=Y
     passive: TradeSide  # the maker; second NoSides entry, 1057=N
+    busted_at_ns: int | None = None  # BUSTED only: when the bust became known (receipt)
 
     @property
     def upstream_id(self) -> str:
@@ -188,8 +182,8 @@ class TradeEvent:
 
     @property
     def trade_date(self) -> str | None:
-        """TradeDate(75), YYYYMMDD: the aggressor's transact_trade_date, else the passive's."""
-        return self.aggressor.execution.trade_date or self.passive.execution.trade_date
+        """TradeDate(75), YYYYMMDD: the aggressor fill's (None only in old payloads)."""
+        return self.aggressor.execution.trade_date
 
     @property
     def firms(self) -> frozenset[str]:
@@ -208,56 +202,30 @@ class TradeEvent:
 
     def to_payload(self) -> bytes:
         """Compact JSON for the journal: each side as its execution's document; exact round trip."""
-        return event_to_payload(self, _encode)
+        return CODEC.encode(self)
 
     @classmethod
     def from_payload(cls, data: bytes) -> TradeEvent:
         """Inverse of :meth:`to_payload`; a corrupt payload raises :class:`NormalizationError`."""
-        return event_from_payload(cls, _DECODE, data)
+        return CODEC.decode(data)
 
 
-# --- payload codecs (the execution module's, plus a TradeSide and the two enum names) --------
+register_nested(PayloadCodec(OrderAfterBust))
+# A side is its fill's document, with ``after_bust`` beside the execution's fields (payloads
+# written before busts were settled have no ``after_bust`` and still decode).
+register_nested(PayloadCodec(TradeSide, flatten="execution"))
+CODEC: Final = PayloadCodec(
+    TradeEvent,
+    overrides={
+        "state": one_of(frozenset(enums.TRADE_STATE_NAME.values())),
+        "trade_type": one_of(frozenset(enums.TRADE_TYPE_NAME.values())),
+    },
+)
 
 
-def _encode(value: object) -> object:
-    if isinstance(value, TradeSide):
-        fill = value.execution
-        return {spec.name: _encode(getattr(fill, spec.name)) for spec in fields(fill)}
-    return plain_value(value)
-
-
-def _decode_side(name: str, raw: object) -> TradeSide:
-    if not isinstance(raw, dict):
-        raise NormalizationError(f"payload.{name}", "expected a JSON object", type(raw).__name__)
-    try:
-        return TradeSide(ExecutionEvent.from_payload(json.dumps(raw).encode("utf-8")))
-    except NormalizationError as error:
-        raise _within(error, f"payload.{name}", strip="payload") from None
-
-
-def _decode_name(table: Mapping[int, str]) -> Callable[[str, object], str]:
-    names = frozenset(table.values())
-
-    def decode(name: str, raw: object) -> str:
-        value = decode_str(name, raw)
-        if value not in names:
-            raise NormalizationError(f"payload.{name}", "not a known name", value)
-        return value
-
-    return decode
-
-
-_DECODE: Final[Mapping[str, Callable[[str, object], object]]] = {
-    **field_decoders(TradeEvent, {TradeSide: _decode_side}),
-    "state": _decode_name(enums.TRADE_STATE_NAME),
-    "trade_type": _decode_name(enums.TRADE_TYPE_NAME),
-}
-
-
-def _within(error: NormalizationError, prefix: str, *, strip: str = "") -> NormalizationError:
-    """``error`` with its field path moved under ``prefix`` (after removing a ``strip`` head)."""
-    rest = error.field.removeprefix(strip).lstrip(".")
-    return NormalizationError(f"{prefix}.{rest}" if rest else prefix, error.reason, error.value)
+def _within(error: NormalizationError, prefix: str) -> NormalizationError:
+    """``error`` with its field path moved under ``prefix``."""
+    return NormalizationError(f"{prefix}.{error.field}", error.reason, error.value)
 
 
 # --- normalization -------------------------------------------------------------------------
@@ -265,17 +233,17 @@ def _within(error: NormalizationError, prefix: str, *, strip: str = "") -> Norma
 
 def normalize_trade(trade: orders_pb2.Trade) -> TradeEvent:
     """Validate and convert one upstream Trade; raises only :class:`NormalizationError`."""
-    with localcontext(_EXACT):
+    with localcontext(EXACT):
         return _normalize(trade)
 
 
 def _normalize(trade: orders_pb2.Trade) -> TradeEvent:
     """:func:`normalize_trade`, run under the exact decimal context."""
-    trade_id = _required_text(trade.id, "id")
+    trade_id = required_text(trade.id, "id")
     state = enums.trade_state_name(trade.state)
     trade_type = enums.trade_type_name(trade.trade_type)
-    text = _optional_text(trade.text, "text")
-    trade_link_id = _optional_text(trade.trade_link_id, "trade_link_id")
+    text = optional_text(trade.text, "text")
+    trade_link_id = optional_text(trade.trade_link_id, "trade_link_id")
     if not trade.HasField("aggressor"):
         raise NormalizationError("aggressor", "missing")
     if not trade.HasField("passive"):
@@ -309,7 +277,7 @@ def _side(
     if fill.last_qty <= 0:
         raise NormalizationError(f"{name}.last_shares", "must be positive", execution.last_shares)
     if fill.cum_qty < fill.last_qty:
-        # The order's CumQty includes this fill; the bust report subtracts it again.
+        # The order's CumQty includes this fill; a bust subtracts it again.
         raise NormalizationError(
             f"{name}.order.cum_qty", "less than last_shares", execution.order.cum_qty
         )
@@ -334,56 +302,126 @@ def _check_counterparts(aggressor: ExecutionEvent, passive: ExecutionEvent) -> N
         raise NormalizationError("passive.order.side", "same side as the aggressor", passive.side)
 
 
+def settle_bust(
+    event: TradeEvent,
+    *,
+    busted_at_ns: int,
+    latest: Mapping[str, OrderTotals],
+    fills: Mapping[str, Sequence[Fill]],
+    earlier_busts: Mapping[str, Sequence[tuple[str, BustedFill]]],
+) -> TradeEvent:
+    """A BUSTED ``event`` with the bust's time and each side's order after the bust.
+
+    Per order id: ``latest`` is the order's totals as of its latest journaled execution,
+    ``fills`` its journaled fills, ``earlier_busts`` (busted fill's ExecID, busted fill) of the
+    busts journaled before this one. Each side starts from its own fill's snapshot, adds the
+    order's fills after it, and takes out this fill and every earlier bust made known after it
+    (normalize/fills.py). Any other version is returned unchanged.
+    """
+    if not event.is_bust:
+        return event
+    busted_at_ns = instant(busted_at_ns, "busted_at")
+    with localcontext(EXACT):
+        sides = [
+            _settle_side(side, busted_at_ns, latest, fills, earlier_busts, name)
+            for side, name in ((event.aggressor, "aggressor"), (event.passive, "passive"))
+        ]
+    return replace(event, aggressor=sides[0], passive=sides[1], busted_at_ns=busted_at_ns)
+
+
+def _settle_side(
+    side: TradeSide,
+    busted_at_ns: int,
+    latest: Mapping[str, OrderTotals],
+    fills: Mapping[str, Sequence[Fill]],
+    earlier_busts: Mapping[str, Sequence[tuple[str, BustedFill]]],
+    name: str,
+) -> TradeSide:
+    at_fill = side.execution.totals()
+    since = at_fill.transact_time_ns
+    known = latest.get(side.order_id)
+    newer = known if known is not None and known.transact_time_ns > since else None
+    later = [
+        fill
+        for fill in fills.get(side.order_id, ())
+        if fill.transact_time_ns > since and fill.exec_id != side.exec_id
+    ]
+    busts = [
+        bust
+        for fill_exec_id, bust in earlier_busts.get(side.order_id, ())
+        if fill_exec_id != side.exec_id and bust.busted_at_ns > since
+    ]
+    busts.append(side.busted_fill(busted_at_ns))
+    try:
+        after = order_after_bust(at_fill, newer, later, busts)
+    except NormalizationError as error:
+        raise _within(error, name) from None
+    return replace(side, after_bust=after)
+
+
 # --- rendering -----------------------------------------------------------------------------
 
 
-def trade_capture_report_body(event: TradeEvent, precision: Precision) -> list[tuple[int, str]]:
+def trade_capture_report_body(
+    event: TradeEvent,
+    style: RenderStyle = DEFAULT_STYLE,
+    *,
+    first_report: bool = True,
+    visible: Callable[[TradeSide], bool] = lambda side: True,
+) -> Fields:
     """TradeCaptureReport (35=AE) body fields, in the stock FIX50SP2.xml's declaration order.
 
-    No header or trailer tags. Always: 571, 1003, 487, 856, 939, 828, 150, 325=Y, 880, 55, 48,
-    22=8, 460=12, 32, 31, 60, 552=2 and per side (aggressor, then passive) 54, 1427 (the fill's
-    ExecID), 12/13=3 (the fill's commission), 58 (state name, then ": " and Trade.text if any),
-    1057, 37. Conditional: 829 for CROSS; 820 with a trade link id; 75 when a trade date is known;
-    per side the Parties group (453: 448/447=D/452 for executing firm 1, client id 3, customer
-    account 24) for each known party, 1 with an account, 11 with a ClOrdID.
+    No header or trailer tags. Always: 571, 1003, 487/856 (New/Submit when ``first_report``,
+    else Replace/Submit, or Cancel/Trade Report Cancel for a bust), 939, 828=0, 150, 325=Y, 880,
+    55, 48, 22=8, 460=12, 32, 31, 60, 552=2 and per side (aggressor, then passive) its Side(54).
+    Conditional: 855 or 829 for the types that have one; 820 with a trade link id; 75 when a
+    trade date is known. A side ``visible`` to the session adds 1427 (the fill's ExecID), the
+    Parties group, 1, 12/13=3 (the fill's commission), 58 (state name, then ": " and
+    Trade.text if any), 1057, 37 and 11; the other side carries nothing more than 54.
     """
-    with localcontext(_EXACT):
-        return _report_body(event, precision)
+    with localcontext(EXACT):
+        return _report_body(event, style, first_report, visible)
 
 
-def _report_body(event: TradeEvent, precision: Precision) -> list[tuple[int, str]]:
+def _report_body(
+    event: TradeEvent,
+    style: RenderStyle,
+    first_report: bool,
+    visible: Callable[[TradeSide], bool],
+) -> Fields:
     state = event.state
-    out: list[tuple[int, str]] = [
+    trans_type, report_type = enums.TRADE_REPORT_VERSION[(first_report, event.is_bust)]
+    out: Fields = [
         (571, event.trade_report_id),
         (1003, event.trade_id),
-        (487, enums.TRADE_REPORT_TRANS_TYPE[state]),
-        (856, enums.TRADE_REPORT_TYPE[state]),
+        (487, trans_type),
+        (856, report_type),
         (939, enums.TRD_RPT_STATUS[state]),
-        (828, enums.TRD_TYPE[event.trade_type]),
     ]
-    _put(out, 829, enums.TRD_SUB_TYPE.get(event.trade_type))
-    out += [(150, enums.TRADE_EXEC_TYPE[state]), (325, _UNSOLICITED)]
-    _put(out, 820, event.trade_link_id)
+    out += _trade_types(event)
+    out += [(150, enums.TRADE_EXEC_TYPE[state]), (325, UNSOLICITED)]
+    put(out, 820, event.trade_link_id)
     out.append((880, event.trade_id))
-    out += _instrument(event.symbol)
+    out += instrument(event.symbol)
     out += [(32, fix_decimal(event.last_qty)), (31, fix_decimal(event.last_px))]
-    _put(out, 75, event.trade_date)
-    out += [(60, format_utc_timestamp(event.transact_time_ns, precision)), (552, _NO_SIDES)]
+    put(out, 75, event.trade_date)
+    out += [(60, format_utc_timestamp(event.transact_time_ns, style.precision)), (552, _NO_SIDES)]
     text = _text(event)
     for side in event.sides:
-        out += _report_side(side, text)
+        if visible(side):
+            out += _report_side(side, text, style)
+        else:
+            out.append((54, side.execution.side))
     out.append((797, COPY_MSG_INDICATOR))  # declared after the sides group
     return out
 
 
-def _instrument(symbol: str) -> list[tuple[int, str]]:
-    """Symbol, SecurityID = Symbol, SecurityIDSource 8 (exchange symbol), Product 12 (OTHER)."""
-    return [
-        (55, symbol),
-        (48, symbol),
-        (22, _SECURITY_ID_SOURCE_EXCHANGE_SYMBOL),
-        (460, _PRODUCT_OTHER),
-    ]
+def _trade_types(event: TradeEvent) -> Fields:
+    """TrdType(828)=0, then TrdSubType(829) and SecondaryTrdType(855) where the type has one."""
+    out: Fields = [(828, enums.TRD_TYPE_REGULAR)]
+    put(out, 829, enums.TRD_SUB_TYPE.get(event.trade_type))
+    put(out, 855, enums.SECONDARY_TRD_TYPE.get(event.trade_type))
+    return out
 
 
 def _text(event: TradeEvent) -> str:
@@ -391,75 +429,70 @@ def _text(event: TradeEvent) -> str:
     return f"{event.state}: {event.text}" if event.text else event.state
 
 
-def _report_side(side: TradeSide, text: str) -> list[tuple[int, str]]:
-    """One TrdCapRptSideGrp entry: Side (the delimiter) first, then declaration order."""
+def _report_side(side: TradeSide, text: str, style: RenderStyle) -> Fields:
+    """One TrdCapRptSideGrp entry in full: Side (the delimiter) first, then declaration order."""
     fill = side.execution
-    out: list[tuple[int, str]] = [(54, fill.side), (1427, fill.exec_id)]
-    out += _parties(fill)
-    _put(out, 1, fill.account)
+    out: Fields = [(54, fill.side), (1427, fill.exec_id)]
+    out += execution_parties(fill, style)
+    put(out, 1, identifier(fill.account, style))
     if fill.commission is not None:
-        out += [(12, fix_decimal(fill.commission)), (13, _COMM_TYPE_ABSOLUTE)]
-    out += [(58, text), (1057, _FIX_BOOLEAN[side.aggressor]), (37, fill.order_id)]
-    _put(out, 11, fill.cl_ord_id)
+        out += [(12, fix_decimal(fill.commission)), (13, COMM_TYPE_ABSOLUTE)]
+    out += [(58, text), (1057, FIX_BOOLEAN[side.aggressor]), (37, fill.order_id)]
+    put(out, 11, fill.cl_ord_id)
     return out
 
 
 def trade_bust_execution_reports(
-    event: TradeEvent, precision: Precision
-) -> list[tuple[TradeSide, list[tuple[int, str]]]]:
+    event: TradeEvent, style: RenderStyle = DEFAULT_STYLE
+) -> list[tuple[TradeSide, Fields]]:
     """One trade-cancel ExecutionReport (35=8) body per side of a BUSTED trade, else ``[]``.
 
     Aggressor first. Field order and formatting as
     :func:`~fixbridge.normalize.execution.execution_report_body`: 37, 11, Parties, 880, 17 =
-    ``f"{fill ExecID}-BUST"``, 19 = fill ExecID, 150=H, 39 (as of the fill), 828 (829), 1, 55,
-    48, 22, 460, 54, 38, 40, 44, 99, 59, 126, 1057, 32/31 (the busted fill), 151 (as of the
-    fill), 14 (CumQty at the fill minus the busted quantity), 75, 60 (the fill's), 110, 58
-    (as in the report), 1028. Not sent: AvgPx(6), which has no exact value once a fill is taken
-    out (it is optional in FIX50SP2), and the fill-only 12/13, 119, 381.
+    ``f"{fill ExecID}-BUST"``, 19 = fill ExecID, 150=H, 39, 828=0 (829/855), 1, 55, 48, 22,
+    460, 54, 38, 40, 44, 99, 59, 126, 1057, 32/31 (the busted fill), 151, 14, 6 (the order
+    after the bust), 75 (the fill's trade date), 60 (the bust's time), 110, 58 (as in the
+    report), 797, 1028. Not sent: the fill-only 12/13, 119 and 381, 103 and 378.
+    A bust that :func:`settle_bust` has not settled is refused: it has no order state to report.
     """
     if not event.is_bust:
         return []
-    with localcontext(_EXACT):
-        return [(side, _bust_body(event, side, precision)) for side in event.sides]
+    with localcontext(EXACT):
+        return [(side, _bust_body(event, side, style)) for side in event.sides]
 
 
-def _bust_body(event: TradeEvent, side: TradeSide, precision: Precision) -> list[tuple[int, str]]:
+def _bust_body(event: TradeEvent, side: TradeSide, style: RenderStyle) -> Fields:
     fill = side.execution
-    out: list[tuple[int, str]] = [(37, fill.order_id)]
-    _put(out, 11, fill.cl_ord_id)
-    out += _parties(fill)
+    after = side.after_bust
+    if after is None or event.busted_at_ns is None:
+        raise NormalizationError("after_bust", "the bust was never settled against its orders")
+    out: Fields = [(37, fill.order_id)]
+    put(out, 11, fill.cl_ord_id)
+    out += execution_parties(fill, style)
     out += [
         (880, event.trade_id),
         (17, side.bust_exec_id),
         (19, fill.exec_id),
         (150, _EXEC_TYPE_TRADE_CANCEL),
-        (39, fill.ord_status),
-        (828, enums.TRD_TYPE[event.trade_type]),
+        (39, after.ord_status),
     ]
-    _put(out, 829, enums.TRD_SUB_TYPE.get(event.trade_type))
-    _put(out, 1, fill.account)
-    out += _instrument(fill.symbol)
-    out += [(54, fill.side), (38, fix_decimal(fill.order_qty))]
-    _put(out, 40, fill.ord_type)
-    if fill.price != 0 or fill.ord_type not in _UNPRICED_ORD_TYPES:
-        out.append((44, fix_decimal(fill.price)))
-    out += [(99, fix_decimal(fill.stop_px)), (59, fill.time_in_force)]
-    if fill.expire_time_ns is not None:
-        out.append((126, format_utc_timestamp(fill.expire_time_ns, precision)))
+    out += _trade_types(event)
+    out += account_and_order(fill, style)
     out += [
-        (1057, _FIX_BOOLEAN[side.aggressor]),
+        (1057, FIX_BOOLEAN[side.aggressor]),
         (32, fix_decimal(fill.last_qty)),
         (31, fix_decimal(fill.last_px)),
-        (151, fix_decimal(fill.leaves_qty)),
-        (14, fix_decimal(fill.cum_qty - fill.last_qty)),
+        (151, fix_decimal(after.leaves_qty)),
+        (14, fix_decimal(after.cum_qty)),
+        (6, fix_decimal(after.avg_px)),
     ]
-    _put(out, 75, fill.trade_date)
-    out.append((60, format_utc_timestamp(fill.transact_time_ns, precision)))
+    put(out, 75, fill.trade_date)
+    out.append((60, format_utc_timestamp(event.busted_at_ns, style.precision)))
     if fill.min_qty is not None:
         out.append((110, fix_decimal(fill.min_qty)))
     out += [(58, _text(event)), (797, COPY_MSG_INDICATOR)]
     if fill.manual_order_indicator is not None:
-        out.append((1028, _FIX_BOOLEAN[fill.manual_order_indicator]))
+        out.append((1028, FIX_BOOLEAN[fill.manual_order_indicator]))
     return out
 
 
@@ -469,6 +502,7 @@ __all__ = [
     "TradeEvent",
     "TradeSide",
     "normalize_trade",
+    "settle_bust",
     "trade_bust_execution_reports",
     "trade_capture_report_body",
 ]

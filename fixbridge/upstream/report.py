@@ -109,7 +109,8 @@ async def fill_from_reports(
         ]
         fetched += len(events)
         if events:
-            result = journal.append(spec.name, spec.journal_events(events, journal), b"", clock())
+            now = clock()
+            result = journal.append(spec.name, spec.journal_events(events, journal, now), b"", now)
             stored += result.stored
         page_token = response.next_page_token
         if response.eof or not page_token:

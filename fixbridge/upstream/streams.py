@@ -8,26 +8,34 @@ wait for their symbols' scales). The subscriber is the same code for every row.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from fixbridge.journal.store import Journal, NewEvent
+from fixbridge.journal.store import Journal, KnownOrder, LatestInstrument, NewEvent
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import ExecutionEvent, normalize_execution
-from fixbridge.normalize.instrument import normalize_instrument
+from fixbridge.normalize.fills import BustedFill, Fill
+from fixbridge.normalize.instrument import (
+    InstrumentEvent,
+    instrument_scales,
+    normalize_instrument,
+)
 from fixbridge.normalize.position import normalize_position
 from fixbridge.normalize.timestamps import timestamp_ns
-from fixbridge.normalize.trade import normalize_trade
+from fixbridge.normalize.trade import TradeEvent, normalize_trade
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2, orders_pb2, refdata_pb2, trading_pb2
-from fixbridge.upstream.orders import OrderMemory, link_cl_ord_ids
+from fixbridge.upstream.orders import OrderMemory, link_cl_ord_ids, settle_busts
 from fixbridge.upstream.scales import ScaleBook
 
 log = logging.getLogger("fixbridge.upstream")
 
 SCALE_WAIT_S = 30.0
+
+ToJournal = Callable[[Sequence[Any], Journal, int], list[NewEvent]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +45,16 @@ class StreamSpec:
     request_type: Callable[..., Any]
     events_field: str  # repeated field of the response holding the events
     firm_filter: bool  # whether the request takes `firms`
-    to_journal: Callable[[Any], NewEvent]
+    # One response's events -> journal entries, in stream order, given the journal's memory
+    # and when the response was received.
+    to_journal: ToJournal
     before_store: Callable[[Any], Awaitable[None]] | None = None
-    # For streams whose events depend on earlier ones (executions: OrigClOrdID), the whole
-    # response at once, with the journal's memory of each order.
-    to_journal_batch: Callable[[Sequence[Any], OrderMemory], list[NewEvent]] | None = None
 
-    def journal_events(self, upstream: Sequence[Any], journal: Journal) -> list[NewEvent]:
+    def journal_events(
+        self, upstream: Sequence[Any], journal: Journal, received_at_ns: int
+    ) -> list[NewEvent]:
         """The journal entries for one response's events, in stream order."""
-        if self.to_journal_batch is not None:
-            return self.to_journal_batch(upstream, journal)
-        return [self.to_journal(event) for event in upstream]
+        return self.to_journal(upstream, journal, received_at_ns)
 
 
 def _fallback_id(raw: bytes, natural: str, *, exact: bool = True) -> str:
@@ -61,24 +68,41 @@ def _fallback_id(raw: bytes, natural: str, *, exact: bool = True) -> str:
     return natural if exact else f"{natural}:sha256:{digest[:32]}"
 
 
+_Prepared = list[tuple[Any, bytes, Any]]
+
+
+def _prepare(
+    upstream: Sequence[Any],
+    convert: Callable[[Any], Any],
+    flagged: Callable[[Any, bytes, str], NewEvent],
+) -> _Prepared:
+    """Each upstream message with its bytes and its normalized event, or its flagged entry."""
+    prepared: _Prepared = []
+    for message in upstream:
+        raw = message.SerializeToString(deterministic=True)
+        try:
+            prepared.append((message, raw, convert(message)))
+        except NormalizationError as exc:
+            prepared.append((message, raw, flagged(message, raw, str(exc))))
+    return prepared
+
+
+def _flagged_execution(execution: trading_pb2.Execution, raw: bytes, reason: str) -> NewEvent:
+    when = timestamp_ns(execution.transact_time.seconds, execution.transact_time.nanos)
+    return NewEvent(_fallback_id(raw, execution.id), when, b"", raw, flagged=reason)
+
+
 def executions_to_events(
-    executions: Sequence[trading_pb2.Execution], memory: OrderMemory
+    executions: Sequence[trading_pb2.Execution], memory: OrderMemory, received_at_ns: int = 0
 ) -> list[NewEvent]:
     """Journal entries for one response's executions (flagged where they cannot be
-    normalized), with OrigClOrdID linked from each order's previous ClOrdID."""
-    prepared: list[tuple[bytes, ExecutionEvent | NewEvent]] = []
-    for execution in executions:
-        raw = execution.SerializeToString(deterministic=True)
-        try:
-            prepared.append((raw, normalize_execution(execution)))
-        except NormalizationError as exc:
-            when = timestamp_ns(execution.transact_time.seconds, execution.transact_time.nanos)
-            flagged = NewEvent(_fallback_id(raw, execution.id), when, b"", raw, flagged=str(exc))
-            prepared.append((raw, flagged))
-    normalized = [item for _, item in prepared if isinstance(item, ExecutionEvent)]
+    normalized), with OrigClOrdID linked from each order's previous ClOrdID and each order's
+    totals to remember."""
+    prepared = _prepare(executions, normalize_execution, _flagged_execution)
+    normalized = [item for _, _, item in prepared if isinstance(item, ExecutionEvent)]
     linked = iter(link_cl_ord_ids(normalized, memory))
     events: list[NewEvent] = []
-    for raw, item in prepared:
+    for _, raw, item in prepared:
         if isinstance(item, NewEvent):
             events.append(item)
             continue
@@ -86,19 +110,20 @@ def executions_to_events(
         event = done.event
         events.append(
             NewEvent(
-                event.exec_id, event.transact_time_ns, event.to_payload(), raw, order_link=done.link
+                event.exec_id, event.transact_time_ns, event.to_payload(), raw, order=done.order
             )
         )
     return events
 
 
-def execution_to_event(execution: trading_pb2.Execution) -> NewEvent:
-    """The journal entry for one execution seen alone (no earlier ClOrdID known)."""
-    return executions_to_events([execution], NO_MEMORY)[0]
-
-
 class _NoMemory:
-    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+    def latest_orders(self, order_ids: Collection[str]) -> dict[str, KnownOrder]:
+        return {}
+
+    def order_busts(self, order_ids: Collection[str]) -> dict[str, list[tuple[str, BustedFill]]]:
+        return {}
+
+    def order_fills(self, order_ids: Collection[str]) -> dict[str, list[Fill]]:
         return {}
 
     def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
@@ -106,37 +131,125 @@ class _NoMemory:
 
 
 NO_MEMORY: OrderMemory = _NoMemory()
-"""An order memory that knows nothing (an execution seen alone, tests)."""
+"""An order memory that knows nothing (an event seen alone, tests)."""
 
 
-def trade_to_event(trade: orders_pb2.Trade) -> NewEvent:
-    """A trade in one state (a later state of the same trade is a new event)."""
-    raw = trade.SerializeToString(deterministic=True)
-    try:
-        event = normalize_trade(trade)
-    except NormalizationError as exc:
-        when = trade.aggressor.transact_time
-        natural = f"{trade.id}:{trade.state}:unnormalized" if trade.id else ""
-        transact = timestamp_ns(when.seconds, when.nanos)
-        flagged_id = _fallback_id(raw, natural, exact=False)
-        return NewEvent(flagged_id, transact, b"", raw, flagged=str(exc))
-    return NewEvent(event.upstream_id, event.transact_time_ns, event.to_payload(), raw)
+def execution_to_event(execution: trading_pb2.Execution) -> NewEvent:
+    """The journal entry for one execution seen alone (no earlier ClOrdID known)."""
+    return executions_to_events([execution], NO_MEMORY)[0]
 
 
-def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
-    """Every stream's row; instruments feed ``scales``, positions read them."""
+def _flagged_trade(trade: orders_pb2.Trade, raw: bytes, reason: str) -> NewEvent:
+    when = trade.aggressor.transact_time
+    natural = f"{trade.id}:{trade.state}:unnormalized" if trade.id else ""
+    transact = timestamp_ns(when.seconds, when.nanos)
+    return NewEvent(_fallback_id(raw, natural, exact=False), transact, b"", raw, flagged=reason)
 
-    def instrument_to_event(instrument: refdata_pb2.Instrument) -> NewEvent:
+
+def trades_to_events(
+    trades: Sequence[orders_pb2.Trade], memory: OrderMemory, received_at_ns: int
+) -> list[NewEvent]:
+    """Journal entries for one response's trades (a later state of a trade is a new event);
+    a BUSTED one is settled against its orders, received at ``received_at_ns``; one that
+    cannot be (it busts more than its order has filled) is kept flagged."""
+    prepared = _prepare(trades, normalize_trade, _flagged_trade)
+    normalized = [item for _, _, item in prepared if isinstance(item, TradeEvent)]
+    settled = iter(settle_busts(normalized, memory, received_at_ns))
+    events: list[NewEvent] = []
+    for trade, raw, item in prepared:
+        if isinstance(item, NewEvent):
+            events.append(item)
+            continue
+        done = next(settled)
+        if done.error is not None:
+            events.append(_flagged_trade(trade, raw, done.error))
+            continue
+        event = done.event
+        events.append(
+            NewEvent(
+                event.upstream_id, event.transact_time_ns, event.to_payload(), raw,
+                busts=done.busts,
+            )
+        )
+    return events
+
+
+def trade_to_event(trade: orders_pb2.Trade, received_at_ns: int = 1) -> NewEvent:
+    """A trade seen alone, in one state (no order memory)."""
+    return trades_to_events([trade], NO_MEMORY, received_at_ns)[0]
+
+
+class InstrumentMemory(Protocol):
+    """What instrument dedup needs from the journal (``SqliteJournal`` is one)."""
+
+    def latest_instruments(self, symbols: Collection[str]) -> Mapping[str, LatestInstrument]: ...
+
+
+def instruments_to_events(
+    instruments: Sequence[refdata_pb2.Instrument],
+    memory: InstrumentMemory,
+    received_at_ns: int,
+    scales: ScaleBook | None = None,
+) -> list[NewEvent]:
+    """Journal entries for one response's instruments, received at ``received_at_ns``.
+
+    An instrument saying what its symbol's last journaled one says (the snapshot sent on every
+    connect) gets that one's identity, so the journal drops it as a duplicate; a change gets a
+    new identity. Scales are learned from every message that has usable ones, before anything
+    else is checked, so an instrument refused for another reason still teaches them.
+    """
+    latest = {
+        symbol: (known.content, known.upstream_id)
+        for symbol, known in memory.latest_instruments(
+            {i.symbol for i in instruments if i.symbol}
+        ).items()
+    }
+    events: list[NewEvent] = []
+    for index, instrument in enumerate(instruments):
         raw = instrument.SerializeToString(deterministic=True)
+        if scales is not None and instrument.symbol:
+            with contextlib.suppress(NormalizationError):
+                scales.update(instrument.symbol, *instrument_scales(instrument))
         try:
-            event = normalize_instrument(instrument)
+            event = normalize_instrument(instrument, received_at_ns=received_at_ns)
         except NormalizationError as exc:
             natural = (
                 f"{instrument.symbol}:{instrument.state}:unnormalized" if instrument.symbol else ""
             )
-            return NewEvent(_fallback_id(raw, natural, exact=False), 0, b"", raw, flagged=str(exc))
-        scales.update(event.symbol, event.price_scale, event.quantity_scale)
-        return NewEvent(event.upstream_id, event.transact_time_ns, event.to_payload(), raw)
+            flagged_id = _fallback_id(raw, natural, exact=False)
+            events.append(NewEvent(flagged_id, received_at_ns, b"", raw, flagged=str(exc)))
+            continue
+        known = latest.get(event.symbol)
+        if known is not None and known[0] == event.content:
+            upstream_id = known[1]  # nothing changed: the journal drops it
+        else:
+            upstream_id = _instrument_id(event, received_at_ns, index)
+            latest[event.symbol] = (event.content, upstream_id)
+        events.append(
+            NewEvent(
+                upstream_id, event.transact_time_ns, event.to_payload(), raw,
+                instrument=(event.symbol, event.content),
+            )
+        )
+    return events
+
+
+def _instrument_id(event: InstrumentEvent, received_at_ns: int, index: int) -> str:
+    """A new state's identity: symbol, state, receipt time and place in its response."""
+    return f"{event.symbol}:{event.state}:{received_at_ns}:{index}"
+
+
+def _one_by_one(convert: Callable[[Any], NewEvent]) -> ToJournal:
+    """A stream whose events need no memory and no receipt time."""
+
+    def to_journal(upstream: Sequence[Any], journal: Journal, received_ns: int) -> list[NewEvent]:
+        return [convert(message) for message in upstream]
+
+    return to_journal
+
+
+def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
+    """Every stream's row; instruments feed ``scales``, positions read them."""
 
     def position_to_event(change: dropcopy_pb2.PositionChange) -> NewEvent:
         raw = change.SerializeToString(deterministic=True)
@@ -174,6 +287,11 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
                 SCALE_WAIT_S,
             )
 
+    def instruments(
+        upstream: Sequence[refdata_pb2.Instrument], journal: Journal, received_at_ns: int
+    ) -> list[NewEvent]:
+        return instruments_to_events(upstream, journal, received_at_ns, scales)
+
     specs = (
         StreamSpec(
             "executions",
@@ -181,8 +299,7 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
             dropcopy_pb2.CreateDropCopySubscriptionRequest,
             "executions",
             True,
-            execution_to_event,
-            to_journal_batch=executions_to_events,
+            executions_to_events,
         ),
         StreamSpec(
             "trades",
@@ -190,7 +307,7 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
             dropcopy_pb2.CreateTradeCaptureReportSubscriptionRequest,
             "trade_capture_reports",
             True,
-            trade_to_event,
+            trades_to_events,
         ),
         StreamSpec(
             "instruments",
@@ -198,7 +315,7 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
             dropcopy_pb2.CreateInstrumentStateChangeSubscriptionRequest,
             "instruments",
             False,
-            instrument_to_event,
+            instruments,
         ),
         StreamSpec(
             "positions",
@@ -206,7 +323,7 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
             dropcopy_pb2.CreatePositionChangeSubscriptionRequest,
             "position_changes",
             True,
-            position_to_event,
+            _one_by_one(position_to_event),
             wait_for_scales,
         ),
     )

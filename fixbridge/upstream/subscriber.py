@@ -386,10 +386,11 @@ class StreamSubscriber:
     def _store(self, response: Any) -> None:
         name = self.spec.name
         upstream = getattr(response, self.spec.events_field)
-        events = self.spec.journal_events(upstream, self._journal)
+        received_at_ns = self._clock()
+        events = self.spec.journal_events(upstream, self._journal, received_at_ns)
         self._note_received(events)
         started = time.perf_counter()
-        result = self._journal.append(name, events, response.resume_token, self._clock())
+        result = self._journal.append(name, events, response.resume_token, received_at_ns)
         self._metrics.journal_append_seconds.observe(time.perf_counter() - started)
         if response.resume_token:
             self._override = None  # the stored token now says where to resume

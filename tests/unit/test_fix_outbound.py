@@ -1,4 +1,5 @@
-"""What each session receives: scope on every dimension, and its timestamp precision."""
+"""What each session receives: scope on every dimension (a firm's session never sees another
+firm's identities), the first report of a trade, and its timestamp precision."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from fixbridge.fix.outbound import render
 from fixbridge.journal.store import JournalEvent
 from fixbridge.normalize.execution import ExecutionEvent, normalize_execution
 from fixbridge.normalize.timestamps import Precision
+from fixbridge.normalize.trade import normalize_trade
+from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
 from fixbridge.simulator.market import MarketModel
+from tests.unit.test_normalize_trade import (
+    AGGRESSOR_EXEC_ID,
+    PASSIVE_EXEC_ID,
+    TRADE_ID,
+    make_trade,
+    settled,
+)
 
 T0 = 1_795_000_000_123_456_789
 
@@ -77,3 +87,105 @@ def test_transact_time_at_the_session_precision(precision: str, digits: int) -> 
     assert len(fraction) == digits
     expected_ns = f"{EVENTS[0].transact_time_ns % 1_000_000_000:09d}"
     assert fraction == expected_ns[:digits]
+
+
+# --- trades: each session sees only its own sides ----------------------------------------------
+
+FIRM_SESSIONS = {
+    "isv": ScopeConfig(firms=("ISV-X",), message_kinds=("executions", "trades")),
+    "mm": ScopeConfig(firms=("MM-Y",), message_kinds=("executions", "trades")),
+    "everyone": ScopeConfig(message_kinds=("executions", "trades")),
+}
+# What identifies each firm in the trade of tests/unit/test_normalize_trade.py: the firm, its
+# account (short and full), its user, its order, its ClOrdID, its fill's ExecID.
+IDENTITIES = {
+    "ISV-X": {"ISV-X", "acct-1", "trader-1", "1HQ4A5T0EDM07", "1182560826", AGGRESSOR_EXEC_ID},
+    "MM-Y": {"MM-Y", "mm-1", "quoter", "1HQ4A5T0EDM08", "mm-77", PASSIVE_EXEC_ID},
+}
+
+
+def _trade_event(state: int, offset: int) -> JournalEvent:
+    event = settled(normalize_trade(make_trade(state=state)))
+    return JournalEvent(offset, "trades", event.upstream_id, 0, 0, event.to_payload(), None)
+
+
+def _values(session: str, event: JournalEvent, **style: object) -> set[str]:
+    config = SessionConfig(
+        name=session, sender_comp_id="A", target_comp_id="B", scope=FIRM_SESSIONS[session],
+        **style,  # type: ignore[arg-type]
+    )
+    return {
+        value.rsplit("/", 1)[-1]
+        for rendered in render(event, config)
+        for _, value in split_fields(rendered.body)
+    }
+
+
+@pytest.mark.parametrize("identifiers", ["exchange", "resource_names"])
+@pytest.mark.parametrize(
+    "state", [pb.TRADE_STATE_NEW, pb.TRADE_STATE_CLEARED, pb.TRADE_STATE_BUSTED]
+)
+def test_no_identity_of_another_firm_reaches_a_firm_session(identifiers: str, state: int) -> None:
+    event = _trade_event(state, 1)
+    for session, own, other in (("isv", "ISV-X", "MM-Y"), ("mm", "MM-Y", "ISV-X")):
+        values = _values(session, event, identifiers=identifiers)
+        assert IDENTITIES[own] <= values, session  # its own side in full
+        assert not IDENTITIES[other] & values, session
+        assert "-0.01" not in values or session == "mm"  # the maker's rebate is the maker's
+    everyone = _values("everyone", event, identifiers=identifiers)
+    assert IDENTITIES["ISV-X"] | IDENTITIES["MM-Y"] <= everyone
+
+
+def test_the_other_side_of_a_report_is_its_side_alone() -> None:
+    event = _trade_event(pb.TRADE_STATE_NEW, 1)
+    config = SessionConfig(name="isv", sender_comp_id="A", target_comp_id="B",
+                           scope=FIRM_SESSIONS["isv"])  # fmt: skip
+    (report,) = render(event, config)
+    fields = list(split_fields(report.body))
+    sides = [tag for tag, _ in fields][[tag for tag, _ in fields].index(552) + 1 : -1]
+    passive = sides[sides.index(54, 1):]
+    assert passive == [54]
+    assert dict(fields)[552] == "2"
+
+
+def test_a_bust_goes_only_to_sessions_that_cover_its_side() -> None:
+    event = _trade_event(pb.TRADE_STATE_BUSTED, 1)
+    config = {name: SessionConfig(name=name, sender_comp_id="A", target_comp_id="B", scope=scope)
+              for name, scope in FIRM_SESSIONS.items()}  # fmt: skip
+    busts = {name: [dict(split_fields(m.body))[19] for m in render(event, c) if m.msg_type == "8"]
+             for name, c in config.items()}  # fmt: skip
+    assert busts == {
+        "isv": [AGGRESSOR_EXEC_ID],
+        "mm": [PASSIVE_EXEC_ID],
+        "everyone": [AGGRESSOR_EXEC_ID, PASSIVE_EXEC_ID],
+    }
+
+
+class _History:
+    def __init__(self, earlier: set[str]) -> None:
+        self.earlier = earlier
+
+    def reported_before(self, trade_id: str, before_offset: int) -> bool:
+        return trade_id in self.earlier
+
+
+@pytest.mark.parametrize(
+    ("state", "sent_before", "expected"),
+    [
+        (pb.TRADE_STATE_NEW, False, ("0", "0")),
+        (pb.TRADE_STATE_CLEARED, False, ("0", "0")),  # first seen CLEARED: still a New
+        (pb.TRADE_STATE_CLEARED, True, ("2", "0")),
+        (pb.TRADE_STATE_BUSTED, True, ("1", "6")),
+        (pb.TRADE_STATE_BUSTED, False, ("0", "0")),
+    ],
+)
+def test_the_first_report_a_session_gets_of_a_trade_is_a_new(
+    state: int, sent_before: bool, expected: tuple[str, str]
+) -> None:
+    event = _trade_event(state, 7)
+    config = SessionConfig(name="everyone", sender_comp_id="A", target_comp_id="B",
+                           scope=FIRM_SESSIONS["everyone"])  # fmt: skip
+    history = _History({TRADE_ID} if sent_before else set())
+    (report, *_) = render(event, config, history)
+    values = dict(split_fields(report.body))
+    assert (values[487], values[856]) == expected

@@ -59,13 +59,16 @@ EXPECTED_TIME_IN_FORCE = {
 EXPECTED_SIDE = {"SIDE_BUY": "1", "SIDE_SELL": "2"}
 EXPECTED_ORD_REJ_REASON = {
     "ORD_REJECT_REASON_EXCHANGE_OPTION": "0",
-    "ORD_REJECT_REASON_UNKNOWN_SYMBOL": "1",
-    "ORD_REJECT_REASON_EXCHANGE_CLOSED": "2",
-    "ORD_REJECT_REASON_INCORRECT_QUANTITY": "13",
-    "ORD_REJECT_REASON_INVALID_PRICE_INCREMENT": "18",
-    "ORD_REJECT_REASON_INCORRECT_ORDER_TYPE": "11",
-    "ORD_REJECT_REASON_PRICE_OUT_OF_BOUNDS": "16",
-    "ORD_REJECT_REASON_NO_LIQUIDITY": "99",
+    "ORD_REJECT_REASON_UNKNOWN_SYMBOL": "1",  # §2.2 103 table
+    "ORD_REJECT_REASON_EXCHANGE_CLOSED": "2",  # §3.4: "Book is CLOSED / SUSPENDED / HALTED" -> 2
+    # §3.4: order size limits, "Minimum trade quantity is 100, given 99" -> 103=0
+    "ORD_REJECT_REASON_INCORRECT_QUANTITY": "0",
+    "ORD_REJECT_REASON_INVALID_PRICE_INCREMENT": "18",  # §2.2: 18 Invalid price increment
+    "ORD_REJECT_REASON_INCORRECT_ORDER_TYPE": "11",  # §2.2: 11 Unsupported order characteristic
+    # §3.4: "Low/High price limit is 0.5, given 0.49" -> 103=0
+    "ORD_REJECT_REASON_PRICE_OUT_OF_BOUNDS": "0",
+    # §3.4: "No liquidity to derive limit price" -> 103=0
+    "ORD_REJECT_REASON_NO_LIQUIDITY": "0",
 }
 EXPECTED_EXEC_RESTATEMENT: dict[str, str | None] = {
     "UNSOLICITED_CXL_REASON_UNDEFINED": None,
@@ -82,7 +85,18 @@ EXPECTED_MANUAL: dict[str, bool | None] = {
 
 
 def _restatement(number: int) -> str | None:
-    return enums.fix_exec_restatement_reason(number, text="", smp_instruction=0)
+    return enums.fix_exec_restatement_reason(number, text="")
+
+
+def _state_status(number: int) -> str:
+    """OrderState -> OrdStatus as the table has it; REPLACED (no FIX status) and unknown
+    numbers go through fix_ord_status, which decides the one and refuses the other."""
+    if number in enums.ORD_STATUS:
+        return enums.ORD_STATUS[number]
+    exec_type = "5" if number == pb.ORDER_STATE_REPLACED else "0"
+    return enums.fix_ord_status(
+        number, exec_type=exec_type, cum_qty=Decimal(0), leaves_qty=Decimal(1)
+    )
 
 
 # (gRPC enum, lookup, expected by value name, value names that must raise)
@@ -90,7 +104,7 @@ CASES: list[tuple[str, Callable[[int], object], Mapping[str, object], frozenset[
     ("ExecutionType", enums.fix_exec_type, EXPECTED_EXEC_TYPE, frozenset()),
     (
         "OrderState",
-        lambda n: enums.fix_ord_status(n, cum_qty=0),
+        _state_status,
         EXPECTED_ORD_STATUS | {"ORDER_STATE_REPLACED": "0"},
         frozenset(),
     ),
@@ -153,20 +167,65 @@ def test_error_names_the_field() -> None:
     assert caught.value.field == "order.side"
 
 
-@pytest.mark.parametrize(
-    ("cum_qty", "expected"),
-    [(0, "0"), (Decimal(0), "0"), (Decimal("0.00"), "0"), (1, "1"), (Decimal("0.01"), "1")],
-)
-def test_replaced_is_new_without_fills_else_partially_filled(
-    cum_qty: int | Decimal, expected: str
+# OrdStatus values FIX allows after each ExecType (FIX 5.0 SP2 Order State Change Matrices:
+# New -> New; Trade -> Partially filled, Filled, or a pending status that takes precedence;
+# Canceled -> Canceled; Replaced -> New, Partially filled or Filled; Rejected, Expired, Done
+# for day -> themselves). Written here independently of enums.ALLOWED_ORD_STATUS.
+FIX_PAIRS = {
+    "0": {"0"},
+    "F": {"1", "2", "6", "E"},
+    "4": {"4"},
+    "5": {"0", "1", "2"},
+    "8": {"8"},
+    "C": {"C"},
+    "3": {"3"},
+}
+
+
+@pytest.mark.parametrize("exec_type", sorted(FIX_PAIRS))
+@pytest.mark.parametrize(("name", "number"), _enum_values("OrderState"))
+@pytest.mark.parametrize(("cum", "leaves"), [(0, 10), (4, 6), (10, 0)])
+def test_every_state_and_exec_type_give_a_pair_fix_allows(
+    exec_type: str, name: str, number: int, cum: int, leaves: int
 ) -> None:
-    assert enums.fix_ord_status(pb.ORDER_STATE_REPLACED, cum_qty=cum_qty) == expected
+    status = enums.fix_ord_status(
+        number, exec_type=exec_type, cum_qty=Decimal(cum), leaves_qty=Decimal(leaves)
+    )
+    assert status in FIX_PAIRS[exec_type], (name, exec_type, status)
 
 
-def test_cum_qty_does_not_change_other_states() -> None:
-    for name, number in _enum_values("OrderState"):
-        if name != "ORDER_STATE_REPLACED":
-            assert enums.fix_ord_status(number, cum_qty=5) == EXPECTED_ORD_STATUS[name]
+@pytest.mark.parametrize(
+    ("state", "exec_type", "cum", "leaves", "expected"),
+    [
+        # Defect: 150=0 with 39=A (a New acknowledged while upstream still says PENDING_NEW).
+        (pb.ORDER_STATE_PENDING_NEW, "0", 0, 10, "0"),
+        (pb.ORDER_STATE_PENDING_RISK, "0", 0, 10, "0"),
+        # Defect: 150=5 with 39=E (a Replaced while upstream still says PENDING_REPLACE).
+        (pb.ORDER_STATE_PENDING_REPLACE, "5", 0, 10, "0"),
+        (pb.ORDER_STATE_PENDING_REPLACE, "5", 4, 6, "1"),
+        # Defect: 150=4 with 39=6 (a Canceled while upstream still says PENDING_CANCEL).
+        (pb.ORDER_STATE_PENDING_CANCEL, "4", 4, 0, "4"),
+        # REPLACED has no OrdStatus: New without fills, else Partially filled (or Filled).
+        (pb.ORDER_STATE_REPLACED, "5", 0, 10, "0"),
+        (pb.ORDER_STATE_REPLACED, "5", 1, 9, "1"),
+        (pb.ORDER_STATE_REPLACED, "5", 10, 0, "2"),
+        # A fill reported while the state is still NEW: Partially filled / Filled by leaves.
+        (pb.ORDER_STATE_NEW, "F", 4, 6, "1"),
+        (pb.ORDER_STATE_NEW, "F", 10, 0, "2"),
+        # Pending cancel takes precedence over Partially filled on a Trade (matrix B.1.c).
+        (pb.ORDER_STATE_PENDING_CANCEL, "F", 5, 5, "6"),
+        # Done for day: the order state says EXPIRED, FIX pairs 150=3 with 39=3.
+        (pb.ORDER_STATE_EXPIRED, "3", 0, 0, "3"),
+        (pb.ORDER_STATE_EXPIRED, "C", 0, 0, "C"),
+    ],
+)
+def test_ord_status_follows_exec_type_where_upstream_state_would_break_the_pair(
+    state: int, exec_type: str, cum: int, leaves: int, expected: str
+) -> None:
+    got = enums.fix_ord_status(
+        state, exec_type=exec_type, cum_qty=Decimal(cum), leaves_qty=Decimal(leaves)
+    )
+    assert got == expected
 
 
 @pytest.mark.parametrize(
@@ -179,28 +238,25 @@ def test_cum_qty_does_not_change_other_states() -> None:
 )
 @pytest.mark.parametrize("reason", [number for _, number in _enum_values("UnsolicitedCxlReason")])
 def test_smp_text_makes_any_cancel_99(text: str, reason: int) -> None:
-    assert enums.fix_exec_restatement_reason(reason, text=text, smp_instruction=0) == "99"
+    # Spec §2.2 lifecycle: "SMP resting cancel: 39=4, 150=4, 378=99, 58=Self Match Prevention".
+    assert enums.fix_exec_restatement_reason(reason, text=text) == "99"
 
 
-@pytest.mark.parametrize(
-    "instruction", [number for _, number in _enum_values("SelfMatchPreventionInstruction")][1:]
-)
-def test_smp_instruction_makes_unsolicited_cancel_99(instruction: int) -> None:
+def test_operations_cancel_is_8_whatever_instruction_the_order_carries() -> None:
+    # Spec §2.2 drop-copy page: 378 "8 = Market/exchange option, 99 = Other (SMP)". The
+    # order's SelfMatchPreventionInstruction says what happens on a self-match; it does not
+    # make an exchange-operations cancel a self-match cancel.
     exchange_option = pb.UNSOLICITED_CXL_REASON_EXCHANGE_OPTION
-    assert (
-        enums.fix_exec_restatement_reason(exchange_option, text="", smp_instruction=instruction)
-        == "99"
-    )
-    # A requested (solicited) cancel of an SMP order is not an SMP cancel.
+    assert enums.fix_exec_restatement_reason(exchange_option, text="") == "8"
+    text = "Cancelled by exchange operations"
+    assert enums.fix_exec_restatement_reason(exchange_option, text=text) == "8"
     undefined = pb.UNSOLICITED_CXL_REASON_UNDEFINED
-    assert (
-        enums.fix_exec_restatement_reason(undefined, text="", smp_instruction=instruction) is None
-    )
+    assert enums.fix_exec_restatement_reason(undefined, text="") is None
 
 
-def test_unknown_cancel_reason_is_refused_even_with_smp_instruction() -> None:
+def test_unknown_cancel_reason_is_refused() -> None:
     with pytest.raises(NormalizationError) as caught:
-        enums.fix_exec_restatement_reason(9, text="", smp_instruction=2)
+        enums.fix_exec_restatement_reason(9, text="")
     assert caught.value.field == "unsolicited_cancel_reason"
 
 
@@ -225,7 +281,7 @@ _DICTIONARY = os.environ.get("FIXBRIDGE_FIX50SP2_XML", "")
 
 VALUES_BY_TAG: dict[int, set[str]] = {
     150: set(enums.EXEC_TYPE.values()),
-    39: set(enums.ORD_STATUS.values()) | set(enums.REPLACED_ORD_STATUS.values()),
+    39: set(enums.ORD_STATUS.values()) | {"3"},
     40: set(enums.ORD_TYPE.values()),
     59: set(enums.TIME_IN_FORCE.values()),
     54: set(enums.SIDE.values()),
@@ -251,12 +307,3 @@ def test_every_fix_value_is_in_the_stock_dictionary() -> None:
         assert values <= allowed[tag], tag
     # ManualOrderIndicator lists no values in the stock file; its type makes QuickFIX check Y/N.
     assert types[1028] == "BOOLEAN"
-
-
-def test_done_for_day_execution_reports_ord_status_done_for_day() -> None:
-    # Upstream has no DONE_FOR_DAY order state; the execution type decides.
-    from fixbridge.normalize.enums import fix_ord_status
-    from fixbridge.proto.polymarket.v1 import enums_pb2
-
-    assert fix_ord_status(enums_pb2.ORDER_STATE_EXPIRED, cum_qty=0, exec_type="3") == "3"
-    assert fix_ord_status(enums_pb2.ORDER_STATE_EXPIRED, cum_qty=0, exec_type="C") == "C"

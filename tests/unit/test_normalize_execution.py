@@ -24,6 +24,7 @@ from fixbridge.normalize.execution import (
     execution_report_body,
     normalize_execution,
 )
+from fixbridge.normalize.style import Identifiers, RenderStyle
 from fixbridge.normalize.timestamps import Precision
 from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
 from fixbridge.proto.polymarket.v1 import trading_pb2
@@ -107,7 +108,7 @@ def body_of(
     execution: trading_pb2.Execution, precision: Precision = Precision.NANOS
 ) -> dict[int, str]:
     """Body as a dict (the Parties group is checked separately)."""
-    return dict(execution_report_body(normalize_execution(execution), precision))
+    return dict(execution_report_body(normalize_execution(execution), RenderStyle(precision)))
 
 
 def set_fields(message: Any, **values: Any) -> None:
@@ -148,24 +149,33 @@ def test_every_execution_type(name: str, number: int) -> None:
     assert 378 not in body  # no unsolicited cancel reason set
 
 
+# Each OrderState with the ExecType it typically comes with, and the OrdStatus FIX expects for
+# that pair (FIX 5.0 SP2 Order State Change Matrices; spec §4.7 for the state table). Where
+# the state's own value would make a pair FIX does not allow (39=A with 150=0), the ExecType
+# decides.
 ORD_STATUSES = {
-    "ORDER_STATE_NEW": "0",
-    "ORDER_STATE_PARTIALLY_FILLED": "1",
-    "ORDER_STATE_FILLED": "2",
-    "ORDER_STATE_CANCELED": "4",
-    "ORDER_STATE_REPLACED": "0",  # with CumQty 0; see test_replaced_* below
-    "ORDER_STATE_REJECTED": "8",
-    "ORDER_STATE_EXPIRED": "C",
-    "ORDER_STATE_PENDING_NEW": "A",
-    "ORDER_STATE_PENDING_REPLACE": "E",
-    "ORDER_STATE_PENDING_CANCEL": "6",
-    "ORDER_STATE_PENDING_RISK": "A",
+    "ORDER_STATE_NEW": (pb.EXECUTION_TYPE_NEW, "0"),
+    "ORDER_STATE_PARTIALLY_FILLED": (pb.EXECUTION_TYPE_PARTIAL_FILL, "1"),
+    "ORDER_STATE_FILLED": (pb.EXECUTION_TYPE_FILL, "2"),
+    "ORDER_STATE_CANCELED": (pb.EXECUTION_TYPE_CANCELED, "4"),
+    "ORDER_STATE_REPLACED": (pb.EXECUTION_TYPE_REPLACE, "0"),  # CumQty 0; see below
+    "ORDER_STATE_REJECTED": (pb.EXECUTION_TYPE_REJECTED, "8"),
+    "ORDER_STATE_EXPIRED": (pb.EXECUTION_TYPE_EXPIRED, "C"),
+    "ORDER_STATE_PENDING_NEW": (pb.EXECUTION_TYPE_NEW, "0"),  # never 150=0 with 39=A
+    "ORDER_STATE_PENDING_REPLACE": (pb.EXECUTION_TYPE_PARTIAL_FILL, "E"),
+    "ORDER_STATE_PENDING_CANCEL": (pb.EXECUTION_TYPE_PARTIAL_FILL, "6"),
+    "ORDER_STATE_PENDING_RISK": (pb.EXECUTION_TYPE_NEW, "0"),
 }
 
 
 @pytest.mark.parametrize(("name", "number"), enum_values("OrderState"))
 def test_every_order_state(name: str, number: int) -> None:
-    assert body_of(make_execution(make_order(state=number)))[39] == ORD_STATUSES[name]
+    exec_type, expected = ORD_STATUSES[name]
+    order = make_order(state=number, cum_qty=100, leaves_qty=400, avg_px=50)
+    if exec_type == pb.EXECUTION_TYPE_NEW or name == "ORDER_STATE_REPLACED":
+        order = make_order(state=number)
+    execution = make_execution(order, type=exec_type, last_shares=100, last_px=50)
+    assert body_of(execution)[39] == expected
 
 
 @pytest.mark.parametrize(("cum_qty", "expected"), [(0, "0"), (1, "1"), (499, "1")])
@@ -257,11 +267,11 @@ def test_every_reject_reason(name: str, number: int) -> None:
         "ORD_REJECT_REASON_EXCHANGE_OPTION": "0",
         "ORD_REJECT_REASON_UNKNOWN_SYMBOL": "1",
         "ORD_REJECT_REASON_EXCHANGE_CLOSED": "2",
-        "ORD_REJECT_REASON_INCORRECT_QUANTITY": "13",
+        "ORD_REJECT_REASON_INCORRECT_QUANTITY": "0",  # §3.4: size limits are 103=0
         "ORD_REJECT_REASON_INVALID_PRICE_INCREMENT": "18",
         "ORD_REJECT_REASON_INCORRECT_ORDER_TYPE": "11",
-        "ORD_REJECT_REASON_PRICE_OUT_OF_BOUNDS": "16",
-        "ORD_REJECT_REASON_NO_LIQUIDITY": "99",
+        "ORD_REJECT_REASON_PRICE_OUT_OF_BOUNDS": "0",  # §3.4: price limits are 103=0
+        "ORD_REJECT_REASON_NO_LIQUIDITY": "0",  # §3.4: "No liquidity to derive limit price"
     }
     order = make_order(state=pb.ORDER_STATE_REJECTED, leaves_qty=0)
     execution = make_execution(
@@ -292,7 +302,10 @@ def test_smp_newest_reject_is_103_0() -> None:
         (pb.UNSOLICITED_CXL_REASON_OTHER, "", 0, "99"),
         (pb.UNSOLICITED_CXL_REASON_UNDEFINED, "Self Match Prevention", 0, "99"),
         (pb.UNSOLICITED_CXL_REASON_EXCHANGE_OPTION, "Self Match Prevention", 0, "99"),
-        (pb.UNSOLICITED_CXL_REASON_EXCHANGE_OPTION, "", 2, "99"),
+        # An operations cancel of an order that carries an SMP instruction is still an
+        # operations cancel (§2.2: 8 = Market/exchange option).
+        (pb.UNSOLICITED_CXL_REASON_EXCHANGE_OPTION, "", 2, "8"),
+        (pb.UNSOLICITED_CXL_REASON_EXCHANGE_OPTION, "Cancelled by exchange operations", 3, "8"),
         (pb.UNSOLICITED_CXL_REASON_UNDEFINED, "", 2, None),
     ],
 )
@@ -364,7 +377,7 @@ def test_scales(
     event = normalize_execution(execution)
     assert event.price == event.last_px == event.avg_px == Decimal(expected_px)
     assert event.order_qty == event.last_qty == event.cum_qty == Decimal(expected_qty)
-    body = dict(execution_report_body(event, Precision.NANOS))
+    body = dict(execution_report_body(event, RenderStyle(Precision.NANOS)))
     assert body[44] == body[31] == body[6] == expected_px
     assert body[38] == body[32] == body[14] == body[110] == expected_qty
     assert body[151] == "0"
@@ -378,7 +391,7 @@ def test_fee_decode_example_from_the_spec() -> None:
     assert event.last_px == Decimal("0.97")
     assert event.commission == Decimal("0.01")
     assert event.settl_curr_amt == Decimal("3.0264")
-    body = dict(execution_report_body(event, Precision.NANOS))
+    body = dict(execution_report_body(event, RenderStyle(Precision.NANOS)))
     assert (body[12], body[13]) == ("0.01", "3")
     assert (body[32], body[31], body[119], body[381]) == ("3.12", "0.97", "3.0264", "3.0264")
     assert (body[880], body[1057], body[828], body[75]) == ("1HPT7DPFMC5M4", "Y", "0", "20240517")
@@ -400,7 +413,7 @@ def test_commission(collected: int, price_scale: int, qty_scale: int, expected: 
     execution.commission_notional_collected = collected
     event = normalize_execution(execution)
     assert event.commission == Decimal(expected)
-    assert dict(execution_report_body(event, Precision.NANOS))[12] == expected
+    assert dict(execution_report_body(event, RenderStyle(Precision.NANOS)))[12] == expected
 
 
 def test_aggressor_n_on_passive_fill() -> None:
@@ -438,11 +451,11 @@ def test_decimals_have_no_exponent_and_no_float_artifacts() -> None:
 
 
 def test_core_fields_and_order() -> None:
-    body = execution_report_body(normalize_execution(make_execution()), Precision.NANOS)
+    body = execution_report_body(normalize_execution(make_execution()))
     assert [tag for tag, _ in body] == [
         37, 11, 453, 448, 447, 452, 448, 447, 452, 448, 447, 452,
         17, 150, 39, 1, 55, 48, 22, 460, 54, 38, 40, 44, 99, 59,
-        32, 31, 151, 14, 6, 60, 797,
+        32, 31, 151, 14, 6, 75, 60, 797,
     ]  # fmt: skip
     values = dict(body)
     assert values[37] == "1HQ4A5T0EDM07"
@@ -450,8 +463,11 @@ def test_core_fields_and_order() -> None:
     assert values[17] == "1HPT7DPFMC5M5"
     assert values[55] == values[48] == "tec-nfl-sbw-2026-02-08-kc"
     assert (values[22], values[460]) == ("8", "12")
-    assert values[1] == "firms/ISV-X/accounts/acct-1"
+    # Spec §2.2: the exchange's drop copy sends short account ids (`1=account1`).
+    assert values[1] == "acct-1"
     assert values[60] == "20240517-19:06:47.977567695"
+    # 19:06:47 UTC is 15:06:47 in New York (EDT): before the 17:00 roll, same trade date.
+    assert values[75] == "20240517"
     assert (values[32], values[31], values[6], values[14], values[151]) == (
         "0",
         "0",
@@ -463,25 +479,46 @@ def test_core_fields_and_order() -> None:
 
 
 def test_parties_group() -> None:
-    body = execution_report_body(normalize_execution(make_execution()), Precision.NANOS)
+    # Spec §2.2 Parties: PartyIDSource D (proprietary), role 1 executing firm, 3 end client,
+    # 24 trading account; the exchange's ids are short, so the default sends the last segment
+    # of each gRPC resource name. The user who entered the order is role 36 (entering trader).
+    event = normalize_execution(make_execution())
+    body = execution_report_body(event, RenderStyle(Precision.NANOS))
     start = [tag for tag, _ in body].index(453)
     assert body[start : start + 10] == [
         (453, "3"),
         (448, "ISV-X"), (447, "D"), (452, "1"),
-        (448, "firms/ISV-X/users/trader-1"), (447, "D"), (452, "3"),
-        (448, "firms/ISV-X/accounts/acct-1"), (447, "D"), (452, "24"),
+        (448, "acct-1"), (447, "D"), (452, "24"),
+        (448, "trader-1"), (447, "D"), (452, "36"),
     ]  # fmt: skip
+    full = RenderStyle(Precision.NANOS, Identifiers.RESOURCE_NAMES)
+    body = execution_report_body(event, full)
+    start = [tag for tag, _ in body].index(453)
+    assert body[start : start + 10] == [
+        (453, "3"),
+        (448, "firms/ISV-X"), (447, "D"), (452, "1"),
+        (448, "firms/ISV-X/accounts/acct-1"), (447, "D"), (452, "24"),
+        (448, "firms/ISV-X/users/trader-1"), (447, "D"), (452, "36"),
+    ]  # fmt: skip
+    assert dict(body)[1] == "firms/ISV-X/accounts/acct-1"
+
+
+def test_end_client_is_party_role_3() -> None:
+    order = make_order(client_participant_id="firms/ISV-X/users/client-7")
+    body = execution_report_body(normalize_execution(make_execution(order)))
+    parties = [(body[i][1], body[i + 2][1]) for i, (tag, _) in enumerate(body) if tag == 448]
+    assert parties == [("ISV-X", "1"), ("client-7", "3"), ("acct-1", "24"), ("trader-1", "36")]
 
 
 @pytest.mark.parametrize(
     ("account", "participant", "client_participant_id", "firm", "roles"),
     [
-        ("firms/A/accounts/x", "firms/B/users/u", "", "A", ["1", "3", "24"]),
-        ("acct-1", "firms/B/users/u", "", "B", ["1", "3", "24"]),
+        ("firms/A/accounts/x", "firms/B/users/u", "", "A", ["1", "24", "36"]),
+        ("acct-1", "firms/B/users/u", "", "B", ["1", "24", "36"]),
         ("acct-1", "", "cp-9", "", ["3", "24"]),
         ("", "", "", "", []),
-        ("firms//accounts/x", "users/u", "", "", ["3", "24"]),
-        ("firms/A/accounts/x/extra", "firms/B/users/u/devices/d", "", "B", ["1", "3", "24"]),
+        ("firms//accounts/x", "users/u", "", "", ["24", "36"]),
+        ("firms/A/accounts/x/extra", "firms/B/users/u/devices/d", "", "B", ["1", "24", "36"]),
     ],
 )
 def test_firm_and_parties(
@@ -492,8 +529,8 @@ def test_firm_and_parties(
     )
     event = normalize_execution(make_execution(order))
     assert (event.firm, event.account, event.participant) == (firm, account, participant)
-    assert event.client_id == (participant or client_participant_id)
-    body = execution_report_body(event, Precision.NANOS)
+    assert event.end_client == client_participant_id
+    body = execution_report_body(event, RenderStyle(Precision.NANOS))
     assert [value for tag, value in body if tag == 452] == roles
     counts = [value for tag, value in body if tag == 453]
     assert counts == ([str(len(roles))] if roles else [])
@@ -523,14 +560,93 @@ def test_timestamps_are_truncated_not_rounded(precision: Precision, expected: st
     order = make_order(time_in_force=pb.TIME_IN_FORCE_GOOD_TILL_TIME, good_till_time=stamp)
     event = normalize_execution(make_execution(order, transact_time=stamp))
     assert event.transact_time_ns == 1_715_972_807_999_999_999
-    body = dict(execution_report_body(event, precision))
+    body = dict(execution_report_body(event, RenderStyle(precision)))
     assert body[60] == body[126] == expected
 
 
+# --- AvgPx(6) and GrossTradeAmt(381) --------------------------------------------------------
+# Spec §2.2: AvgPx is the "VWAP of fills", GrossTradeAmt "AvgPx x CumQty"; §4.4:
+# Order.price_to_quantity_filled maps each fill price to the quantity filled at it; §1.5: FIX
+# prices are decimals of up to 15 significant digits. Expected values computed by hand.
+
+
+def _filled(fills: dict[int, int], cum_qty: int, avg_px: int, **order: Any) -> dict[int, str]:
+    execution = make_execution(
+        make_order(
+            cum_qty=cum_qty,
+            leaves_qty=0,
+            order_qty=cum_qty,
+            avg_px=avg_px,
+            state=pb.ORDER_STATE_FILLED,
+            price_to_quantity_filled=fills,
+            **order,
+        ),
+        type=pb.EXECUTION_TYPE_FILL,
+        last_shares=next(iter(fills.values())),
+        last_px=next(iter(fills)),
+        trade_id="T1",
+    )
+    return body_of(execution)
+
+
+def test_avg_px_is_the_exact_vwap_not_the_rounded_upstream_avg_px() -> None:
+    # 36 @ 0.39 + 86 @ 0.37 = 14.04 + 31.82 = 45.86 for 122 contracts; upstream's avg_px can
+    # only say 0.38 at price scale 100. 45.86 / 122 = 0.3759016393442622950..., to 15
+    # significant digits 0.375901639344262.
+    body = _filled({39: 36, 37: 86}, cum_qty=122, avg_px=38)
+    assert body[6] == "0.375901639344262"
+    assert body[381] == "45.86"
+    assert body[14] == "122"
+
+
+def test_avg_px_exact_when_the_vwap_terminates() -> None:
+    assert _filled({40: 10, 42: 10}, cum_qty=20, avg_px=41)[6] == "0.41"
+    # Price scale 1000, quantity scale 100: 1.5 @ 0.525 + 2.25 @ 0.5 = 0.7875 + 1.125 = 1.9125
+    # for 3.75 contracts: 0.51.
+    body = _filled(
+        {525: 150, 500: 225},
+        cum_qty=375,
+        avg_px=510,
+        price_scale=1000,
+        fractional_quantity_scale=100,
+        price=525,
+    )
+    assert (body[6], body[381], body[14]) == ("0.51", "1.9125", "3.75")
+
+
+def test_without_the_fill_map_avg_px_is_upstreams() -> None:
+    # An exchange version older than price_to_quantity_filled (changelog v0.0.34).
+    order = make_order(cum_qty=122, leaves_qty=0, avg_px=38, state=pb.ORDER_STATE_FILLED)
+    body = body_of(
+        make_execution(
+            order, type=pb.EXECUTION_TYPE_FILL, last_shares=122, last_px=38, trade_id="T1"
+        )
+    )
+    assert (body[6], body[381]) == ("0.38", "46.36")
+
+
+def test_a_fill_map_that_does_not_add_up_is_refused() -> None:
+    order = make_order(
+        cum_qty=122,
+        leaves_qty=0,
+        avg_px=38,
+        state=pb.ORDER_STATE_FILLED,
+        price_to_quantity_filled={39: 36, 37: 80},
+    )
+    with pytest.raises(NormalizationError) as caught:
+        normalize_execution(make_execution(order, type=pb.EXECUTION_TYPE_FILL))
+    assert caught.value.field == "order.price_to_quantity_filled"
+    assert "116" in str(caught.value) and "122" in str(caught.value)
+
+
 def test_trade_date() -> None:
+    # The exchange's own transact_trade_date wins when it sends one.
     execution = make_execution(transact_trade_date={"year": 2026, "month": 2, "day": 8})
     assert body_of(execution)[75] == "20260208"
-    assert 75 not in body_of(make_execution())
+    # Else the trade date of the transact time: the day rolls at 17:00 New York (spec §1.4).
+    assert body_of(make_execution())[75] == "20240517"  # 15:06:47 EDT
+    after_roll = {"seconds": 1_715_981_400, "nanos": 0}  # 2024-05-17 21:30 UTC = 17:30 EDT
+    assert body_of(make_execution(transact_time=after_roll))[75] == "20240518"
 
 
 # --- bad input -------------------------------------------------------------------------------
@@ -683,8 +799,8 @@ def test_payload_round_trip(execution: trading_pb2.Execution) -> None:
     back = ExecutionEvent.from_payload(payload)
     _assert_identical(event, back)
     assert back.to_payload() == payload
-    assert execution_report_body(back, Precision.NANOS) == execution_report_body(
-        event, Precision.NANOS
+    assert execution_report_body(back, RenderStyle(Precision.NANOS)) == execution_report_body(
+        event, RenderStyle(Precision.NANOS)
     )
 
 
@@ -768,14 +884,14 @@ def test_rendered_bodies_satisfy_the_stock_dictionary(precision: Precision) -> N
     assert not HEADER_AND_TRAILER & set(spec.top) - {43}  # sanity: body tags only
     for execution in _representative_executions():
         check_against_dictionary(
-            execution_report_body(normalize_execution(execution), precision), spec
+            execution_report_body(normalize_execution(execution), RenderStyle(precision)), spec
         )
 
 
 @needs_dictionary
 def test_dictionary_checker_catches_violations() -> None:
     spec = message_spec("8")
-    good = execution_report_body(normalize_execution(make_fill()), Precision.NANOS)
+    good = execution_report_body(normalize_execution(make_fill()))
     check_against_dictionary(good, spec)
     bad_bodies = [
         [*good, (7928, "smp-1")],  # user-defined tag
@@ -919,7 +1035,7 @@ def _check_total(execution: trading_pb2.Execution) -> bool:
         assert str(error).startswith(error.field)
         return False
     for precision in Precision:
-        body = execution_report_body(event, precision)
+        body = execution_report_body(event, RenderStyle(precision))
         for tag, value in body:
             assert isinstance(tag, int) and 0 < tag < 5000
             assert isinstance(value, str) and value and "\x01" not in value
@@ -971,9 +1087,9 @@ def test_quickfix_accepts_every_representative_body() -> None:
     validate = _quickfix_validator()
     for execution in _representative_executions():
         for precision in Precision:
-            validate(execution_report_body(normalize_execution(execution), precision))
+            validate(execution_report_body(normalize_execution(execution), RenderStyle(precision)))
     with pytest.raises(Exception, match="167"):
-        body = execution_report_body(normalize_execution(make_fill()), Precision.NANOS)
+        body = execution_report_body(normalize_execution(make_fill()))
         validate([*body, (167, "EVENT")])
 
 
@@ -984,7 +1100,8 @@ def test_quickfix_accepts_arbitrary_valid_bodies(
     execution: trading_pb2.Execution, precision: Precision
 ) -> None:
     validate = _cached_quickfix_validator()
-    validate(execution_report_body(normalize_execution(_plausible(execution)), precision))
+    event = normalize_execution(_plausible(execution))
+    validate(execution_report_body(event, RenderStyle(precision)))
 
 
 def _cached_quickfix_validator() -> Callable[[list[tuple[int, str]]], None]:

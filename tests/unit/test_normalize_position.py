@@ -25,6 +25,7 @@ from fixbridge.normalize.position import (
     normalize_position,
     position_report_body,
 )
+from fixbridge.normalize.style import Identifiers, RenderStyle
 from fixbridge.normalize.timestamps import Precision
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2, positions_pb2
 from fixbridge.simulator.market import MarketModel
@@ -85,7 +86,7 @@ def normalize(
 
 def body_of(event: PositionEvent, precision: Precision = Precision.NANOS) -> dict[int, str]:
     """Top-level fields of the body (groups are checked as lists elsewhere)."""
-    return dict(position_report_body(event, precision))
+    return dict(position_report_body(event, RenderStyle(precision)))
 
 
 def groups_of(body: list[tuple[int, str]]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
@@ -195,7 +196,7 @@ def test_quantities_and_amounts_are_exact(
         Decimal(text).normalize() for text in expected
     )
     assert (event.price_scale, event.quantity_scale) == (price_scale, qty_scale)
-    quantities, amounts = groups_of(position_report_body(event, Precision.NANOS))
+    quantities, amounts = groups_of(position_report_body(event, RenderStyle(Precision.NANOS)))
     _, e_long, e_short, e_bod, e_bought, e_sold, e_cost, e_realized = expected
     bod_long, bod_short = (e_bod, "0") if not e_bod.startswith("-") else ("0", e_bod[1:])
     assert quantities == [
@@ -203,7 +204,9 @@ def test_quantities_and_amounts_are_exact(
         ("TQ", e_bought, e_sold),
         ("NET", e_long, e_short),
     ]
-    assert amounts == [("PREM", e_cost, "cost", "USD"), ("TVAR", e_realized, "realized", "USD")]
+    assert amounts == [("PREM", e_cost, "cost", "USD")]
+    realized = dict(position_report_body(event, RenderStyle(realized_pnl=True)))[5900]
+    assert realized == e_realized
 
 
 @pytest.mark.parametrize(
@@ -219,12 +222,12 @@ def test_long_and_short_follow_the_sign_of_net(net: int, long: str, short: str) 
 
 def test_no_float_artifacts_and_no_exponents() -> None:
     event = normalize(make_change(cost=1, realized=-10, net_position=10**18), 10**6, 10**4)
-    body = body_of(event)
     assert event.cost == Decimal("1e-10")
-    values = [v for t, v in position_report_body(event, Precision.NANOS) if t in (704, 705, 708)]
+    body = position_report_body(event, RenderStyle(realized_pnl=True))
+    values = [v for t, v in body if t in (704, 705, 708, 5900)]
     assert "0.0000000001" in values and "-0.000000001" in values
     assert all("E" not in v and "e" not in v for v in values)
-    assert body[715] == "20260921"
+    assert dict(body)[715] == "20260921"
 
 
 # --- scales are the caller's: missing is explicit --------------------------------------------
@@ -309,13 +312,17 @@ def test_change_time_is_used_only_when_update_time_is_unset() -> None:
 @pytest.mark.parametrize(
     ("seconds", "nanos", "date"),
     [
-        (1_790_035_199, 999_999_999, "20260921"),  # 23:59:59.999999999 UTC
-        (1_790_035_200, 0, "20260922"),  # midnight UTC
-        (1_790_000_999, 950_001_000, "20260921"),
-        (1, 0, "19700101"),
+        # The exchange's trade date (spec §1.4: the day rolls at 5:00 PM New York time).
+        (1_790_000_999, 950_001_000, "20260921"),  # 14:29:59 UTC = 10:29:59 EDT
+        (1_790_024_399, 999_999_999, "20260921"),  # 20:59:59.999999999 UTC = 16:59:59 EDT
+        (1_790_024_400, 0, "20260922"),  # 21:00:00 UTC = 17:00:00 EDT: rolled
+        (1_790_035_200, 0, "20260922"),  # midnight UTC = 20:00 EDT
+        (1, 0, "19700101"),  # 1969-12-31 19:00:01 EST: after the roll
     ],
 )
-def test_clearing_business_date_is_the_utc_date(seconds: int, nanos: int, date: str) -> None:
+def test_clearing_business_date_is_the_exchange_trade_date(
+    seconds: int, nanos: int, date: str
+) -> None:
     event = normalize(make_change(update_time={"seconds": seconds, "nanos": nanos}))
     assert event.clearing_business_date == date
     assert body_of(event)[715] == date
@@ -380,7 +387,7 @@ def test_bad_input_is_a_normalization_error(
 
 
 def test_body_fields_and_order() -> None:
-    body = position_report_body(normalize(make_change()), Precision.MILLIS)
+    body = position_report_body(normalize(make_change()), RenderStyle(Precision.MILLIS))
     assert body == [
         (721, f"{ACCOUNT}:{SYMBOL}:{UPDATE_NS}"),
         (724, "0"),
@@ -391,10 +398,10 @@ def test_body_fields_and_order() -> None:
         (448, "SIM-ALPHA"),
         (447, "D"),
         (452, "1"),
-        (448, ACCOUNT),
+        (448, "alpha-prop"),  # the exchange's short account id (spec §2.2: 1=account1)
         (447, "D"),
         (452, "38"),
-        (1, ACCOUNT),
+        (1, "alpha-prop"),
         (55, SYMBOL),
         (48, SYMBOL),
         (22, "8"),
@@ -410,16 +417,34 @@ def test_body_fields_and_order() -> None:
         (703, "NET"),
         (704, "1534.03"),
         (705, "0"),
-        (753, "2"),
+        (753, "1"),
         (707, "PREM"),
         (708, "491.82558"),
         (2096, "cost"),
         (1055, "USD"),
-        (707, "TVAR"),
-        (708, "-121.89307"),
-        (2096, "realized"),
-        (1055, "USD"),
     ]
+
+
+def test_realized_pnl_is_never_sent_as_a_margin_amount() -> None:
+    # FIX's PosAmtType has no realized P&L; TVAR (trade variation), FMTM, IMTM and VMTM are
+    # variation margin a back office books as margin cash. Realized P&L goes only to sessions
+    # that ask for it, in the user-defined RealizedPnL(5900), last in the body.
+    event = normalize(make_change())
+    plain = position_report_body(event)
+    assert {value for tag, value in plain if tag == 707} == {"PREM"}
+    assert 5900 not in dict(plain)
+    asked = position_report_body(event, RenderStyle(realized_pnl=True))
+    assert asked[:-1] == plain
+    assert asked[-1] == (5900, "-121.89307")
+
+
+def test_full_resource_names_when_the_session_asks() -> None:
+    body = position_report_body(
+        normalize(make_change()), RenderStyle(identifiers=Identifiers.RESOURCE_NAMES)
+    )
+    parties = [(body[i][1], body[i + 2][1]) for i, (tag, _) in enumerate(body) if tag == 448]
+    assert parties == [("firms/SIM-ALPHA", "1"), (ACCOUNT, "38")]
+    assert dict(body)[1] == ACCOUNT
 
 
 @pytest.mark.parametrize(
@@ -431,12 +456,13 @@ def test_expired_position_adds_an_expiring_quantity_entry(
 ) -> None:
     event = normalize(make_change(net_position=net, expired=True))
     assert event.expired
-    body = position_report_body(event, Precision.NANOS)
+    body = position_report_body(event, RenderStyle(Precision.NANOS))
     quantities, _ = groups_of(body)
     assert dict(body)[702] == "4"
     assert [entry[0] for entry in quantities] == ["SOD", "TQ", "NET", "EXP"]
     assert quantities[-1] == expected
-    assert dict(position_report_body(replace(event, expired=False), Precision.NANOS))[702] == "3"
+    unexpired = replace(event, expired=False)
+    assert dict(position_report_body(unexpired, RenderStyle(Precision.NANOS)))[702] == "3"
 
 
 @pytest.mark.parametrize(
@@ -487,7 +513,9 @@ def test_payload_round_trip(
         event.accounts,
     )
     for precision in Precision:
-        assert position_report_body(back, precision) == position_report_body(event, precision)
+        assert position_report_body(back, RenderStyle(precision)) == position_report_body(
+            event, RenderStyle(precision)
+        )
 
 
 def test_payload_document() -> None:
@@ -581,7 +609,7 @@ def test_the_stock_dictionary_requires_721_715_and_parties() -> None:
 def test_rendered_bodies_satisfy_the_stock_dictionary(precision: Precision) -> None:
     spec = message_spec(POSITION_REPORT)
     for event in _representative_events():
-        body = position_report_body(event, precision)
+        body = position_report_body(event, RenderStyle(precision))
         check_against_dictionary(body, spec)
         assert not HEADER_AND_TRAILER & {tag for tag, _ in body}
 
@@ -591,13 +619,13 @@ def test_quickfix_accepts_every_representative_body() -> None:
     validate = quickfix_validator(POSITION_REPORT)
     for event in _representative_events():
         for precision in Precision:
-            validate(position_report_body(event, precision))
+            validate(position_report_body(event, RenderStyle(precision)))
 
 
 @needs_dictionary
 def test_quickfix_catches_what_the_renderer_must_avoid() -> None:
     validate = quickfix_validator(POSITION_REPORT)
-    body = position_report_body(normalize(make_change()), Precision.NANOS)
+    body = position_report_body(normalize(make_change()))
     validate(body)
     with pytest.raises(Exception, match="715"):
         validate([(t, v) for t, v in body if t != 715])
@@ -628,7 +656,7 @@ def simulator_positions() -> tuple[PositionEvent, ...]:
         output = model.step(now)
         now += SIMULATOR_STEP_NS
         for instrument in output.instruments:
-            state = normalize_instrument(instrument)
+            state = normalize_instrument(instrument, received_at_ns=now)
             scales[state.symbol] = (state.price_scale, state.quantity_scale)
         for change in output.position_changes:
             price_scale, quantity_scale = scales[change.position.symbol]
@@ -667,7 +695,7 @@ def test_quickfix_accepts_every_simulator_position() -> None:
     spec = message_spec(POSITION_REPORT)
     precisions = list(Precision)
     for index, event in enumerate(simulator_positions()):
-        body = position_report_body(event, precisions[index % len(precisions)])
+        body = position_report_body(event, RenderStyle(precisions[index % len(precisions)]))
         check_against_dictionary(body, spec)
         validate(body)
 
@@ -721,7 +749,7 @@ def _check_total(
         assert str(error).startswith(error.field)
         return False
     for precision in Precision:
-        body = position_report_body(event, precision)
+        body = position_report_body(event, RenderStyle(precision))
         for tag, value in body:
             assert isinstance(tag, int) and 0 < tag < 5000
             assert isinstance(value, str) and value and "\x01" not in value
@@ -773,4 +801,4 @@ def test_quickfix_accepts_arbitrary_valid_bodies(
     event = normalize_position(
         _plausible(change), price_scale=price_scale, quantity_scale=qty_scale
     )
-    validate(position_report_body(event, precision))
+    validate(position_report_body(event, RenderStyle(precision)))

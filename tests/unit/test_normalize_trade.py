@@ -26,11 +26,14 @@ from hypothesis import strategies as st
 from fixbridge.normalize import enums
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import ExecutionEvent
+from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
+from fixbridge.normalize.style import RenderStyle
 from fixbridge.normalize.timestamps import Precision
 from fixbridge.normalize.trade import (
     TradeEvent,
     TradeSide,
     normalize_trade,
+    settle_bust,
     trade_bust_execution_reports,
     trade_capture_report_body,
 )
@@ -137,9 +140,36 @@ def make_trade(**overrides: Any) -> orders_pb2.Trade:
     return orders_pb2.Trade(**values)
 
 
+# 2024-05-17T20:00:00.5Z: when the tests' busts become known (after both fills, 19:06:47).
+BUST_AT = 1_715_976_000_500_000_000
+
+
+def settled(
+    event: TradeEvent,
+    latest: dict[str, OrderTotals] | None = None,
+    earlier: dict[str, list[tuple[str, BustedFill]]] | None = None,
+    fills: dict[str, list[Fill]] | None = None,
+) -> TradeEvent:
+    """A BUSTED event settled at BUST_AT against the given order memory (none by default)."""
+    return settle_bust(
+        event,
+        busted_at_ns=BUST_AT,
+        latest=latest or {},
+        fills=fills or {},
+        earlier_busts=earlier or {},
+    )
+
+
+def busts_of(
+    trade: orders_pb2.Trade, precision: Precision = Precision.NANOS
+) -> list[tuple[TradeSide, list[tuple[int, str]]]]:
+    """The trade-cancel ExecutionReports of a trade, settled with no order memory."""
+    return trade_bust_execution_reports(settled(normalize_trade(trade)), RenderStyle(precision))
+
+
 def report_of(trade: orders_pb2.Trade, precision: Precision = Precision.NANOS) -> dict[int, str]:
     """Top-level report fields as a dict (the sides group is checked by entry)."""
-    body = trade_capture_report_body(normalize_trade(trade), precision)
+    body = trade_capture_report_body(normalize_trade(trade), RenderStyle(precision))
     return dict(body[: [tag for tag, _ in body].index(552) + 1])
 
 
@@ -175,17 +205,18 @@ def mutate(path: str, value: object = None) -> Callable[[orders_pb2.Trade], None
 
 # --- TradeState: every value, table-driven -------------------------------------------------
 
-# state name, TradeReportTransType(487), TradeReportType(856), TrdRptStatus(939), ExecType(150)
-EXPECTED_STATES: dict[str, tuple[str, str, str, str, str]] = {
-    "TRADE_STATE_NEW": ("NEW", "0", "0", "0", "F"),
-    "TRADE_STATE_CLEARED": ("CLEARED", "2", "5", "0", "F"),
-    "TRADE_STATE_BUSTED": ("BUSTED", "1", "6", "2", "H"),
-    "TRADE_STATE_INFLIGHT": ("INFLIGHT", "2", "5", "0", "F"),
-    "TRADE_STATE_PENDING_RISK": ("PENDING_RISK", "2", "5", "0", "F"),
-    "TRADE_STATE_PENDING_CLEARED": ("PENDING_CLEARED", "2", "5", "0", "F"),
-    "TRADE_STATE_REJECTED": ("REJECTED", "2", "5", "1", "F"),
-    "TRADE_STATE_CLEARING_ACKNOWLEDGED": ("CLEARING_ACKNOWLEDGED", "2", "5", "0", "F"),
-    "TRADE_STATE_RETRY_REQUEST": ("RETRY_REQUEST", "2", "5", "0", "F"),
+# state name, TrdRptStatus(939), ExecType(150). 939: the trade stands (0 Accepted) through every
+# clearing step, a clearing-house refusal is 1 Rejected, a bust 2 Cancelled.
+EXPECTED_STATES: dict[str, tuple[str, str, str]] = {
+    "TRADE_STATE_NEW": ("NEW", "0", "F"),
+    "TRADE_STATE_CLEARED": ("CLEARED", "0", "F"),
+    "TRADE_STATE_BUSTED": ("BUSTED", "2", "H"),
+    "TRADE_STATE_INFLIGHT": ("INFLIGHT", "0", "F"),
+    "TRADE_STATE_PENDING_RISK": ("PENDING_RISK", "0", "F"),
+    "TRADE_STATE_PENDING_CLEARED": ("PENDING_CLEARED", "0", "F"),
+    "TRADE_STATE_REJECTED": ("REJECTED", "1", "F"),
+    "TRADE_STATE_CLEARING_ACKNOWLEDGED": ("CLEARING_ACKNOWLEDGED", "0", "F"),
+    "TRADE_STATE_RETRY_REQUEST": ("RETRY_REQUEST", "0", "F"),
 }
 
 
@@ -197,23 +228,24 @@ def test_every_trade_state(name: str, number: int) -> None:
             normalize_trade(trade)
         assert (caught.value.field, caught.value.value) == ("state", 0)
         return
-    state, trans_type, report_type, status, exec_type = EXPECTED_STATES[name]
+    state, status, exec_type = EXPECTED_STATES[name]
     event = normalize_trade(trade)
     assert event.state == state == name.removeprefix("TRADE_STATE_")
     assert event.upstream_id == f"{TRADE_ID}:{state}"
+    # The first report a session gets is New / Submit (487=0, 856=0), whatever the state.
     report = report_of(trade)
     assert report[571] == f"{TRADE_ID}-{state}"
-    assert (report[487], report[856], report[939], report[150]) == (
-        trans_type,
-        report_type,
-        status,
-        exec_type,
-    )
+    assert (report[487], report[856], report[939], report[150]) == ("0", "0", status, exec_type)
     assert (report[1003], report[880]) == (TRADE_ID, TRADE_ID)
     assert 572 not in report  # entity model: TradeID(1003) names the trade across versions
-    body = trade_capture_report_body(event, Precision.NANOS)
+    # A later one replaces it (Replace / Submit: same terms, new status; never 856=5 No/Was,
+    # which announces changed terms), or cancels it on a bust (Cancel / Trade Report Cancel).
+    later = dict(trade_capture_report_body(event, first_report=False))
+    expected_later = ("1", "6") if state == "BUSTED" else ("2", "0")
+    assert (later[487], later[856], later[939]) == (*expected_later, status)
+    body = trade_capture_report_body(event, RenderStyle(Precision.NANOS))
     assert [dict(entry)[58] for entry in side_entries(body)] == [state, state]
-    busts = trade_bust_execution_reports(event, Precision.NANOS)
+    busts = trade_bust_execution_reports(settled(event), RenderStyle(Precision.NANOS))
     assert event.is_bust is (state == "BUSTED")
     assert len(busts) == (2 if state == "BUSTED" else 0)
 
@@ -222,12 +254,7 @@ def test_every_trade_state_is_covered() -> None:
     names = {name for name, _ in enum_values("TradeState")}
     assert names == set(EXPECTED_STATES) | {"TRADE_STATE_UNDEFINED"}, "a TradeState is untested"
     assert set(enums.TRADE_STATE_NAME.values()) == {v[0] for v in EXPECTED_STATES.values()}
-    for table in (
-        enums.TRADE_REPORT_TRANS_TYPE,
-        enums.TRADE_REPORT_TYPE,
-        enums.TRD_RPT_STATUS,
-        enums.TRADE_EXEC_TYPE,
-    ):
+    for table in (enums.TRD_RPT_STATUS, enums.TRADE_EXEC_TYPE):
         assert isinstance(table, dict)
         assert table.keys() == set(enums.TRADE_STATE_NAME.values())
 
@@ -243,33 +270,36 @@ def test_unknown_trade_state_is_an_error_naming_the_value(number: int) -> None:
 
 # --- TradeType: every value, table-driven --------------------------------------------------
 
-# type name, TrdType(828), TrdSubType(829) or None
-EXPECTED_TRADE_TYPES: dict[str, tuple[str, str, str | None]] = {
-    "TRADE_TYPE_UNDEFINED": ("UNDEFINED", "0", None),  # documented default: regular
-    "TRADE_TYPE_REGULAR": ("REGULAR", "0", None),
-    "TRADE_TYPE_REQUEST_FOR_QUOTE": ("REQUEST_FOR_QUOTE", "22", None),  # privately negotiated
-    "TRADE_TYPE_BLOCK": ("BLOCK", "1", None),  # block trade
-    "TRADE_TYPE_CROSS": ("CROSS", "0", "37"),  # regular, sub type "crossed trade"
+# type name, TrdSubType(829), SecondaryTrdType(855). TrdType(828) is 0 on every message of
+# every trade: the exchange's FIX documents only 828=0 (spec §2.2, §3.1) and sends it on its
+# fill ERs, which cannot know the trade's type; so one trade has one TrdType everywhere and
+# the gRPC TradeType is added where it is known.
+EXPECTED_TRADE_TYPES: dict[str, tuple[str, str | None, str | None]] = {
+    "TRADE_TYPE_UNDEFINED": ("UNDEFINED", None, None),
+    "TRADE_TYPE_REGULAR": ("REGULAR", None, None),
+    "TRADE_TYPE_REQUEST_FOR_QUOTE": ("REQUEST_FOR_QUOTE", None, "22"),  # privately negotiated
+    "TRADE_TYPE_BLOCK": ("BLOCK", None, "1"),  # block trade
+    "TRADE_TYPE_CROSS": ("CROSS", "37", None),  # sub type "crossed trade"
 }
 
 
 @pytest.mark.parametrize(("name", "number"), enum_values("TradeType"))
 @pytest.mark.parametrize("state", [pb.TRADE_STATE_NEW, pb.TRADE_STATE_BUSTED])
 def test_every_trade_type(name: str, number: int, state: int) -> None:
-    type_name, trd_type, trd_sub_type = EXPECTED_TRADE_TYPES[name]
+    type_name, trd_sub_type, secondary = EXPECTED_TRADE_TYPES[name]
     event = normalize_trade(make_trade(trade_type=number, state=state))
     assert event.trade_type == type_name
     report = report_of(make_trade(trade_type=number, state=state))
-    assert (report[828], report.get(829)) == (trd_type, trd_sub_type)
-    for _, body in trade_bust_execution_reports(event, Precision.NANOS):
+    assert (report[828], report.get(829), report.get(855)) == ("0", trd_sub_type, secondary)
+    for _, body in trade_bust_execution_reports(settled(event), RenderStyle(Precision.NANOS)):
         values = dict(body)
-        assert (values[828], values.get(829)) == (trd_type, trd_sub_type)
+        assert (values[828], values.get(829), values.get(855)) == ("0", trd_sub_type, secondary)
 
 
 def test_every_trade_type_is_covered() -> None:
     assert {name for name, _ in enum_values("TradeType")} == set(EXPECTED_TRADE_TYPES)
-    assert enums.TRD_TYPE.keys() == set(enums.TRADE_TYPE_NAME.values())
-    assert set(enums.TRD_SUB_TYPE) <= set(enums.TRD_TYPE)
+    typed = set(enums.TRD_SUB_TYPE) | set(enums.SECONDARY_TRD_TYPE)
+    assert typed <= set(enums.TRADE_TYPE_NAME.values())
 
 
 @pytest.mark.parametrize("number", [5, 99, -1, 2**31 - 1])
@@ -297,14 +327,14 @@ def test_report_ids_are_unique_per_state_and_stable() -> None:
     assert len({event.upstream_id for event in events}) == len(states)
     # Re-rendering the same event (e.g. a resend) gives the same body.
     event = events[0]
-    assert trade_capture_report_body(event, Precision.MICROS) == trade_capture_report_body(
-        TradeEvent.from_payload(event.to_payload()), Precision.MICROS
-    )
+    style = RenderStyle(Precision.MICROS)
+    again = TradeEvent.from_payload(event.to_payload())
+    assert trade_capture_report_body(event, style) == trade_capture_report_body(again, style)
 
 
 def test_bust_exec_ids_are_new_stable_and_reference_the_fills() -> None:
-    event = normalize_trade(make_trade(state=pb.TRADE_STATE_BUSTED))
-    reports = trade_bust_execution_reports(event, Precision.NANOS)
+    event = settled(normalize_trade(make_trade(state=pb.TRADE_STATE_BUSTED)))
+    reports = trade_bust_execution_reports(event, RenderStyle(Precision.NANOS))
     assert [side for side, _ in reports] == [event.aggressor, event.passive]
     bodies = [dict(body) for _, body in reports]
     assert [(b[17], b[19]) for b in bodies] == [
@@ -312,14 +342,14 @@ def test_bust_exec_ids_are_new_stable_and_reference_the_fills() -> None:
         (f"{PASSIVE_EXEC_ID}-BUST", PASSIVE_EXEC_ID),
     ]
     assert [side.bust_exec_id for side, _ in reports] == [b[17] for b in bodies]
-    assert reports == trade_bust_execution_reports(event, Precision.NANOS)
+    assert reports == trade_bust_execution_reports(event, RenderStyle(Precision.NANOS))
 
 
 # --- the report body ---------------------------------------------------------------------
 
 
 def test_report_fields_and_order() -> None:
-    body = trade_capture_report_body(normalize_trade(make_trade()), Precision.NANOS)
+    body = trade_capture_report_body(normalize_trade(make_trade()))
     side_tags = [54, 1427, 453, 448, 447, 452, 448, 447, 452, 448, 447, 452, 1, 12, 13, 58, 1057,
                  37, 11]  # fmt: skip
     assert [tag for tag, _ in body] == [
@@ -351,15 +381,15 @@ def test_report_fields_and_order() -> None:
 
 
 def test_sides_group_aggressor_first() -> None:
-    body = trade_capture_report_body(normalize_trade(make_trade()), Precision.NANOS)
+    body = trade_capture_report_body(normalize_trade(make_trade()))
     assert side_entries(body) == [
         [
             (54, "1"), (1427, AGGRESSOR_EXEC_ID),
             (453, "3"),
             (448, "ISV-X"), (447, "D"), (452, "1"),
-            (448, "firms/ISV-X/users/trader-1"), (447, "D"), (452, "3"),
-            (448, "firms/ISV-X/accounts/acct-1"), (447, "D"), (452, "24"),
-            (1, "firms/ISV-X/accounts/acct-1"),
+            (448, "acct-1"), (447, "D"), (452, "24"),
+            (448, "trader-1"), (447, "D"), (452, "36"),
+            (1, "acct-1"),
             (12, "0.01"), (13, "3"),
             (58, "NEW"), (1057, "Y"), (37, "1HQ4A5T0EDM07"), (11, "1182560826"),
         ],
@@ -367,9 +397,9 @@ def test_sides_group_aggressor_first() -> None:
             (54, "2"), (1427, PASSIVE_EXEC_ID),
             (453, "3"),
             (448, "MM-Y"), (447, "D"), (452, "1"),
-            (448, "firms/MM-Y/users/quoter"), (447, "D"), (452, "3"),
-            (448, "firms/MM-Y/accounts/mm-1"), (447, "D"), (452, "24"),
-            (1, "firms/MM-Y/accounts/mm-1"),
+            (448, "mm-1"), (447, "D"), (452, "24"),
+            (448, "quoter"), (447, "D"), (452, "36"),
+            (1, "mm-1"),
             (12, "-0.01"), (13, "3"),  # maker rebate
             (58, "NEW"), (1057, "N"), (37, "1HQ4A5T0EDM08"), (11, "mm-77"),
         ],
@@ -380,7 +410,7 @@ def test_sell_side_aggressor() -> None:
     trade = make_trade()
     trade.aggressor.order.side = pb.SIDE_SELL
     trade.passive.order.side = pb.SIDE_BUY
-    entries = side_entries(trade_capture_report_body(normalize_trade(trade), Precision.NANOS))
+    entries = side_entries(trade_capture_report_body(normalize_trade(trade)))
     assert [(dict(e)[54], dict(e)[1057]) for e in entries] == [("2", "Y"), ("1", "N")]
 
 
@@ -391,7 +421,7 @@ def test_aggressor_comes_from_the_trade_structure() -> None:
     event = normalize_trade(trade)
     assert (event.aggressor.aggressor, event.passive.aggressor) == (True, False)
     assert event.aggressor.execution.aggressor is True
-    entries = side_entries(trade_capture_report_body(event, Precision.NANOS))
+    entries = side_entries(trade_capture_report_body(event, RenderStyle(Precision.NANOS)))
     assert [dict(e)[1057] for e in entries] == ["Y", "N"]
 
 
@@ -408,9 +438,9 @@ def test_aggressor_comes_from_the_trade_structure() -> None:
 def test_text_keeps_the_exchange_state_name(state: int, text: str, expected: str) -> None:
     event = normalize_trade(make_trade(state=state, text=text))
     assert event.text == (text or None)
-    entries = side_entries(trade_capture_report_body(event, Precision.NANOS))
+    entries = side_entries(trade_capture_report_body(event, RenderStyle(Precision.NANOS)))
     assert [dict(e)[58] for e in entries] == [expected, expected]
-    for _, body in trade_bust_execution_reports(event, Precision.NANOS):
+    for _, body in trade_bust_execution_reports(settled(event), RenderStyle(Precision.NANOS)):
         assert dict(body)[58] == expected
 
 
@@ -420,17 +450,23 @@ def test_optional_fields_are_left_out_when_unknown() -> None:
         set_fields(execution.order, clord_id="", account="", participant="")
         execution.ClearField("transact_trade_date")
     event = normalize_trade(trade)
-    assert event.trade_link_id is None and event.trade_date is None
+    assert event.trade_link_id is None
     assert event.firms == frozenset() and event.accounts == frozenset()
-    body = trade_capture_report_body(event, Precision.NANOS)
-    assert not {820, 75, 453, 448, 1, 11} & {tag for tag, _ in body}
+    body = trade_capture_report_body(event, RenderStyle(Precision.NANOS))
+    assert not {820, 453, 448, 1, 11} & {tag for tag, _ in body}
+    # Without the exchange's trade date, the trade date of the transact time (15:06 EDT).
+    assert dict(body)[75] == "20240517"
     assert [tag for tag, _ in side_entries(body)[0]] == [54, 1427, 12, 13, 58, 1057, 37]
 
 
-def test_trade_date_falls_back_to_the_passive_fill() -> None:
+def test_trade_date_is_the_aggressor_fills() -> None:
     trade = make_trade()
-    trade.aggressor.ClearField("transact_trade_date")
     trade.passive.transact_trade_date.day = 18
+    assert report_of(trade)[75] == "20240517"
+    # Without the exchange's own date: the trade date of the aggressor's transact time.
+    trade.aggressor.ClearField("transact_trade_date")
+    trade.aggressor.transact_time.seconds = 1_715_981_400  # 21:30 UTC = 17:30 EDT: rolled
+    trade.passive.transact_time.seconds = 1_715_981_400
     assert report_of(trade)[75] == "20240518"
 
 
@@ -450,20 +486,20 @@ def test_firms_and_accounts_of_both_sides(account: str, participant: str, firm: 
     assert event.passive.firm == firm
     assert event.firms == frozenset({"ISV-X", firm} - {""})
     assert event.accounts == frozenset({"firms/ISV-X/accounts/acct-1", account})
-    assert (event.passive.account, event.passive.participant) == (account, participant)
-    assert event.aggressor.client_id == "firms/ISV-X/users/trader-1"
+    assert (event.passive.account, event.passive.execution.participant) == (account, participant)
+    assert event.aggressor.execution.participant == "firms/ISV-X/users/trader-1"
 
 
 def test_side_attributes() -> None:
     side = normalize_trade(make_trade()).passive
     assert isinstance(side.execution, ExecutionEvent)
-    assert (side.side, side.order_id, side.cl_ord_id, side.exec_id) == (
+    assert (side.execution.side, side.order_id, side.execution.cl_ord_id, side.exec_id) == (
         "2",
         "1HQ4A5T0EDM08",
         "mm-77",
         PASSIVE_EXEC_ID,
     )
-    assert side.commission == Decimal("-0.01")
+    assert side.execution.commission == Decimal("-0.01")
     assert side.aggressor is False
     assert side.execution.trade_id == TRADE_ID
 
@@ -509,16 +545,19 @@ def test_scales(
     expected_px, expected_qty, expected_fee = expected
     event = normalize_trade(trade)
     assert (event.last_px, event.last_qty) == (Decimal(expected_px), Decimal(expected_qty))
-    assert event.aggressor.commission == Decimal(expected_fee)
-    body = trade_capture_report_body(event, Precision.NANOS)
+    assert event.aggressor.execution.commission == Decimal(expected_fee)
+    body = trade_capture_report_body(event, RenderStyle(Precision.NANOS))
     assert (dict(body)[31], dict(body)[32]) == (expected_px, expected_qty)
     assert [dict(entry)[12] for entry in side_entries(body)] == [expected_fee] * 2
-    for _, bust in trade_bust_execution_reports(event, Precision.NANOS):
+    for _, bust in trade_bust_execution_reports(settled(event), RenderStyle(Precision.NANOS)):
         values = dict(bust)
-        assert (values[31], values[32], values[14], values[151]) == (
+        # A filled order whose only fill is busted has nothing filled and works again for its
+        # whole quantity (FIX Order State Change Matrices, J).
+        assert (values[31], values[32], values[14], values[151], values[39]) == (
             expected_px,
             expected_qty,
             "0",
+            expected_qty,
             "0",
         )
 
@@ -537,35 +576,127 @@ def test_sides_with_different_scales_but_equal_values_are_one_trade() -> None:
 def test_bust_report_fields_and_order() -> None:
     trade = make_trade(state=pb.TRADE_STATE_BUSTED, text="Trade busted by exchange operations")
     trade.aggressor.order.manual_order_indicator = pb.MANUAL_ORDER_INDICATOR_AUTOMATED
-    (aggressor, body), (passive, passive_body) = trade_bust_execution_reports(
-        normalize_trade(trade), Precision.MILLIS
-    )
+    (aggressor, body), (passive, passive_body) = busts_of(trade, Precision.MILLIS)
     assert (aggressor.aggressor, passive.aggressor) == (True, False)
     assert body == [
         (37, "1HQ4A5T0EDM07"), (11, "1182560826"),
         (453, "3"),
         (448, "ISV-X"), (447, "D"), (452, "1"),
-        (448, "firms/ISV-X/users/trader-1"), (447, "D"), (452, "3"),
-        (448, "firms/ISV-X/accounts/acct-1"), (447, "D"), (452, "24"),
+        (448, "acct-1"), (447, "D"), (452, "24"),
+        (448, "trader-1"), (447, "D"), (452, "36"),
         (880, TRADE_ID), (17, f"{AGGRESSOR_EXEC_ID}-BUST"), (19, AGGRESSOR_EXEC_ID),
-        (150, "H"), (39, "2"), (828, "0"),
-        (1, "firms/ISV-X/accounts/acct-1"),
+        # The buy of 3.12 was filled by this one fill: once it is busted nothing is filled
+        # and the order works again for 3.12 (FIX Order State Change Matrices, J).
+        (150, "H"), (39, "0"), (828, "0"),
+        (1, "acct-1"),
         (55, SYMBOL), (48, SYMBOL), (22, "8"), (460, "12"),
         (54, "1"), (38, "3.12"), (40, "2"), (44, "0.97"), (99, "0"), (59, "0"),
-        (1057, "Y"), (32, "3.12"), (31, "0.97"), (151, "0"), (14, "0"),
-        (75, "20240517"), (60, "20240517-19:06:47.977"),
+        (1057, "Y"), (32, "3.12"), (31, "0.97"), (151, "3.12"), (14, "0"), (6, "0"),
+        # TradeDate of the busted trade; TransactTime of the bust (2024-05-17T20:00:00.5Z).
+        (75, "20240517"), (60, "20240517-20:00:00.500"),
         (58, "BUSTED: Trade busted by exchange operations"), (797, "Y"), (1028, "N"),
     ]  # fmt: skip
     values = dict(passive_body)
-    assert (values[17], values[19], values[150], values[39]) == (
+    assert (values[17], values[19], values[150]) == (
         f"{PASSIVE_EXEC_ID}-BUST",
         PASSIVE_EXEC_ID,
         "H",
-        "1",  # the passive order's status as of the busted fill: partially filled
     )
-    assert (values[54], values[1057], values[38], values[151]) == ("2", "N", "10", "5")
-    assert values[14] == "1.88"  # CumQty 5.00 at the fill minus the busted 3.12
-    assert not {6, 12, 13, 119, 381} & values.keys()  # no fill economics on a cancel
+    # The passive sell of 10 had 5.00 filled (at 0.97, upstream's avg_px, no fill map): after
+    # the 3.12 is taken out, 1.88 filled, 8.12 working again, still at 0.97.
+    assert (values[54], values[1057], values[38]) == ("2", "N", "10")
+    assert (values[39], values[14], values[151], values[6]) == ("1", "1.88", "8.12", "0.97")
+    assert values[60] == "20240517-20:00:00.500"
+    assert not {12, 13, 119, 381} & values.keys()  # no fill economics on a cancel
+
+
+def _order_totals(
+    at_ns: int, status: str, qty: str, cum: str, leaves: str, notional: str
+) -> OrderTotals:
+    return OrderTotals(at_ns, status, Decimal(qty), Decimal(cum), Decimal(leaves),
+                       Decimal(notional))  # fmt: skip
+
+
+def test_bust_reports_the_order_as_it_is_after_the_bust_not_as_at_the_fill() -> None:
+    # A buy of 20 filled 10 @ 0.40 (this trade) and later 10 @ 0.42; the first trade is busted.
+    # As of the busted fill the order was 10 filled, 10 leaves; it has traded since. After the
+    # bust it has 10 filled at 0.42 and 10 working again: 39=1, 14=10, 151=10, 6=0.42.
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    set_fields(trade.aggressor, last_shares=1000, last_px=40)
+    set_fields(trade.passive, last_shares=1000, last_px=40)
+    set_fields(trade.aggressor.order, order_qty=2000, cum_qty=1000, leaves_qty=1000,
+               state=pb.ORDER_STATE_PARTIALLY_FILLED, price=42, avg_px=40)  # fmt: skip
+    set_fields(trade.passive.order, order_qty=1000, cum_qty=1000, leaves_qty=0,
+               state=pb.ORDER_STATE_FILLED, price=40, avg_px=40)  # fmt: skip
+    later_fill = 1_715_972_900_000_000_000  # after the busted fill, before the bust
+    latest = {"1HQ4A5T0EDM07": _order_totals(later_fill, "2", "20", "20", "0", "8.2")}
+    fills = {"1HQ4A5T0EDM07": [
+        Fill(AGGRESSOR_EXEC_ID, Decimal(10), Decimal(4), 1_715_972_807_977_567_695),
+        Fill("LATER", Decimal(10), Decimal("4.2"), later_fill),
+    ]}  # fmt: skip
+    event = settled(normalize_trade(trade), latest=latest, fills=fills)
+    (_, buy), (_, sell) = trade_bust_execution_reports(event)
+    buy_values = dict(buy)
+    assert (buy_values[39], buy_values[14], buy_values[151], buy_values[6]) == (
+        "1", "10", "10", "0.42",
+    )  # fmt: skip
+    assert (buy_values[32], buy_values[31], buy_values[19]) == ("10", "0.4", AGGRESSOR_EXEC_ID)
+    assert buy_values[60] == "20240517-20:00:00.500000000"
+    # The seller's only fill was this one: nothing filled, its 10 working again, 39=0.
+    sell_values = dict(sell)
+    assert (sell_values[39], sell_values[14], sell_values[151], sell_values[6]) == (
+        "0", "0", "10", "0",
+    )  # fmt: skip
+
+
+def test_a_snapshot_taken_after_the_bust_does_not_take_it_out_twice() -> None:
+    # The exchange may already have left the busted fill out of the order's next snapshot;
+    # quantities come from the fills, so that snapshot only gives the status and OrderQty.
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    after = BUST_AT + 1
+    latest = {"1HQ4A5T0EDM08": _order_totals(after, "1", "10", "1.88", "8.12", "1.8236")}
+    (_, _), (_, sell) = trade_bust_execution_reports(settled(normalize_trade(trade), latest))
+    values = dict(sell)
+    assert (values[39], values[14], values[151], values[6]) == ("1", "1.88", "8.12", "0.97")
+
+
+def test_a_canceled_order_stays_canceled_through_a_bust() -> None:
+    # FIX Order State Change Matrices J.1.b: "Canceled" takes precedence over "New".
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    canceled_at = 1_715_973_000_000_000_000
+    latest = {"1HQ4A5T0EDM08": _order_totals(canceled_at, "4", "10", "5", "0", "4.85")}
+    (_, _), (_, sell) = trade_bust_execution_reports(settled(normalize_trade(trade), latest))
+    values = dict(sell)
+    assert (values[39], values[14], values[151], values[6]) == ("4", "1.88", "0", "0.97")
+
+
+def test_earlier_busts_of_the_same_order_are_taken_out_too() -> None:
+    # The passive sell (10, 5.00 filled at 0.97) had another fill of 1.00 busted after this
+    # fill happened: this bust leaves 5 - 1 - 3.12 = 0.88 filled. A bust made known before
+    # the fill happened is already out of the fill's own snapshot.
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    fill_time = 1_715_972_807_977_567_695
+    earlier = {"1HQ4A5T0EDM08": [
+        ("OTHER-FILL", BustedFill(Decimal(1), Decimal("0.97"), BUST_AT - 10)),
+        ("OLD-FILL", BustedFill(Decimal(2), Decimal("1.94"), fill_time - 10)),
+    ]}  # fmt: skip
+    (_, _), (_, sell) = trade_bust_execution_reports(settled(normalize_trade(trade), None, earlier))
+    values = dict(sell)
+    assert (values[39], values[14], values[151], values[6]) == ("1", "0.88", "9.12", "0.97")
+
+
+def test_a_bust_of_more_than_was_filled_is_refused() -> None:
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    earlier = {"1HQ4A5T0EDM07": [("OTHER", BustedFill(Decimal(1), Decimal("0.97"), BUST_AT))]}
+    with pytest.raises(NormalizationError) as caught:
+        settled(normalize_trade(trade), None, earlier)
+    assert caught.value.field == "aggressor.order.cum_qty"
+
+
+def test_an_unsettled_bust_is_not_rendered() -> None:
+    event = normalize_trade(make_trade(state=pb.TRADE_STATE_BUSTED))
+    with pytest.raises(NormalizationError):
+        trade_bust_execution_reports(event)
 
 
 @pytest.mark.parametrize(
@@ -576,8 +707,8 @@ def test_bust_cum_qty_is_exact(cum_qty: int, last_shares: int, expected: str) ->
     trade = make_trade(state=pb.TRADE_STATE_BUSTED)
     for execution in (trade.aggressor, trade.passive):
         execution.last_shares = last_shares
-        execution.order.cum_qty = cum_qty
-    for _, body in trade_bust_execution_reports(normalize_trade(trade), Precision.NANOS):
+        set_fields(execution.order, cum_qty=cum_qty, order_qty=max(cum_qty, 1000))
+    for _, body in busts_of(trade):
         assert dict(body)[14] == expected
 
 
@@ -592,7 +723,7 @@ def test_bust_report_of_an_unpriced_gtd_order() -> None:
     )
     trade.passive.order.good_till_time.seconds = 1_790_000_000
     trade.passive.order.good_till_time.nanos = 123_456_789
-    (_, _), (_, body) = trade_bust_execution_reports(normalize_trade(trade), Precision.MILLIS)
+    (_, _), (_, body) = busts_of(trade, Precision.MILLIS)
     values = dict(body)
     assert 44 not in values  # market-to-limit with no price yet, as in execution_report_body
     assert (values[40], values[59], values[126], values[110]) == (
@@ -608,10 +739,9 @@ def test_bust_report_of_an_unpriced_gtd_order() -> None:
               ("TRADE_STATE_UNDEFINED", "TRADE_STATE_BUSTED")],
 )  # fmt: skip
 def test_no_bust_reports_unless_busted(state: int) -> None:
-    assert (
-        trade_bust_execution_reports(normalize_trade(make_trade(state=state)), Precision.NANOS)
-        == []
-    )
+    event = normalize_trade(make_trade(state=state))
+    assert settled(event) is event
+    assert trade_bust_execution_reports(event) == []
 
 
 # --- timestamps ----------------------------------------------------------------------------
@@ -633,10 +763,11 @@ def test_transact_time_is_the_aggressors_truncated(precision: Precision, expecte
     event = normalize_trade(trade)
     assert event.transact_time_ns == 1_715_972_807_999_999_999
     assert report_of(trade, precision)[60] == expected
-    (_, aggressor), (_, passive) = trade_bust_execution_reports(event, precision)
-    assert dict(aggressor)[60] == expected
-    fraction = ".000000005"[: precision.digits + 1] if precision.digits else ""
-    assert dict(passive)[60] == f"20240517-19:06:47{fraction}"  # each bust ER: its own fill
+    # Each trade-cancel ER carries the bust's own time, at the session's precision.
+    fraction = ".500000000"[: precision.digits + 1] if precision.digits else ""
+    bust_time = f"20240517-20:00:00{fraction}"
+    for _, body in trade_bust_execution_reports(settled(event), RenderStyle(precision)):
+        assert dict(body)[60] == bust_time
 
 
 # --- bad input -----------------------------------------------------------------------------
@@ -728,6 +859,11 @@ def test_nested_errors_keep_reason_and_value() -> None:
 # --- payload -------------------------------------------------------------------------------
 
 
+def _payload_events() -> list[TradeEvent]:
+    """The payload cases normalized, busts settled as ingestion settles them."""
+    return [settled(normalize_trade(trade)) for trade in _payload_cases()]
+
+
 def _payload_cases() -> list[orders_pb2.Trade]:
     bust = make_trade(state=pb.TRADE_STATE_BUSTED, text="Trade busted by exchange operations")
     cross = make_trade(trade_type=pb.TRADE_TYPE_CROSS, trade_link_id="")
@@ -747,23 +883,22 @@ def _assert_identical(left: TradeEvent, right: TradeEvent) -> None:
             for inner in fields(ExecutionEvent):
                 x, y = getattr(a.execution, inner.name), getattr(b.execution, inner.name)
                 assert (type(x), str(x)) == (type(y), str(y)), f"{spec.name}.{inner.name}"
+            assert a.after_bust == b.after_bust, spec.name
         else:
             assert (type(a), str(a)) == (type(b), str(b)), spec.name
 
 
-@pytest.mark.parametrize("trade", _payload_cases())
-def test_payload_round_trip(trade: orders_pb2.Trade) -> None:
-    event = normalize_trade(trade)
+@pytest.mark.parametrize("event", _payload_events())
+def test_payload_round_trip(event: TradeEvent) -> None:
     payload = event.to_payload()
     back = TradeEvent.from_payload(payload)
     _assert_identical(event, back)
     assert back.to_payload() == payload
     for precision in Precision:
-        assert trade_capture_report_body(back, precision) == trade_capture_report_body(
-            event, precision
-        )
-        assert trade_bust_execution_reports(back, precision) == trade_bust_execution_reports(
-            event, precision
+        style = RenderStyle(precision)
+        assert trade_capture_report_body(back, style) == trade_capture_report_body(event, style)
+        assert trade_bust_execution_reports(back, style) == trade_bust_execution_reports(
+            event, style
         )
 
 
@@ -771,13 +906,28 @@ def test_payload_document() -> None:
     document = json.loads(normalize_trade(make_trade()).to_payload())
     assert set(document) == {
         "trade_id", "state", "trade_type", "text", "trade_link_id", "aggressor", "passive",
+        "busted_at_ns",
     }  # fmt: skip
     assert (document["state"], document["trade_type"], document["text"]) == ("NEW", "REGULAR", None)
     assert document["aggressor"]["exec_id"] == AGGRESSOR_EXEC_ID
     assert document["aggressor"]["aggressor"] is True
     assert document["passive"]["commission"] == "-0.01"
     assert document["passive"]["last_qty"] == "3.12"
-    assert set(document["passive"]) == {spec.name for spec in fields(ExecutionEvent)}
+    # A side is its fill's document, plus the order after a bust (null unless busted).
+    assert set(document["passive"]) == {spec.name for spec in fields(ExecutionEvent)} | {
+        "after_bust"
+    }
+    assert document["passive"]["after_bust"] is None
+
+
+def test_payloads_written_before_busts_were_settled_still_decode() -> None:
+    document = json.loads(normalize_trade(make_trade(state=pb.TRADE_STATE_BUSTED)).to_payload())
+    del document["busted_at_ns"]
+    for side in ("aggressor", "passive"):
+        del document[side]["after_bust"]
+    old = TradeEvent.from_payload(json.dumps(document).encode())
+    assert old.busted_at_ns is None and old.aggressor.after_bust is None
+    assert old.aggressor.exec_id == AGGRESSOR_EXEC_ID
 
 
 def _corrupt(mutate: Callable[[dict[str, Any]], object]) -> bytes:
@@ -828,7 +978,7 @@ def test_corrupt_payload_is_a_normalization_error(payload: bytes, field: str) ->
 @needs_dictionary
 def test_dictionary_checker_catches_violations() -> None:
     spec = message_spec("AE")
-    good = trade_capture_report_body(normalize_trade(make_trade()), Precision.NANOS)
+    good = trade_capture_report_body(normalize_trade(make_trade()))
     check_against_dictionary(good, spec)
     first_side = [tag for tag, _ in good].index(54)
     bad_bodies = [
@@ -853,15 +1003,16 @@ def test_dictionary_checker_catches_violations() -> None:
 @needs_dictionary
 def test_every_fix_value_of_the_trade_tables_is_in_the_stock_dictionary() -> None:
     spec = message_spec("AE")
+    versions = enums.TRADE_REPORT_VERSION.values()
+    assert {trans for trans, _ in versions} <= spec.values[487]
+    assert {report for _, report in versions} <= spec.values[856]
     for tag, table in [
-        (487, enums.TRADE_REPORT_TRANS_TYPE),
-        (856, enums.TRADE_REPORT_TYPE),
         (939, enums.TRD_RPT_STATUS),
         (150, enums.TRADE_EXEC_TYPE),
-        (828, enums.TRD_TYPE),
         (829, enums.TRD_SUB_TYPE),
     ]:
         assert set(table.values()) <= spec.values[tag], tag
+    assert enums.TRD_TYPE_REGULAR in spec.values[828]
     assert {"F", "H"} <= message_spec("8").values[150]
 
 
@@ -872,19 +1023,22 @@ def _cached_validator() -> Callable[[str, list[tuple[int, str]]], None]:
 
 def _check_bodies(event: TradeEvent, precision: Precision, *, quickfix: bool) -> int:
     """Check the report and every bust ER of ``event``; returns how many ERs there were."""
-    report = trade_capture_report_body(event, precision)
-    busts = trade_bust_execution_reports(event, precision)
+    report = trade_capture_report_body(event, RenderStyle(precision))
+    later = trade_capture_report_body(event, RenderStyle(precision), first_report=False)
+    busts = trade_bust_execution_reports(settled(event), RenderStyle(precision))
     for tag, value in report + [pair for _, body in busts for pair in body]:
         assert isinstance(tag, int) and 0 < tag < 5000
         assert isinstance(value, str) and value and "\x01" not in value
     assert not HEADER_AND_TRAILER & {tag for tag, _ in report}
     if HAVE_DICTIONARY:
         check_against_dictionary(report, message_spec("AE"))
+        check_against_dictionary(later, message_spec("AE"))
         for _, body in busts:
             check_against_dictionary(body, message_spec("8"))
     if quickfix:
         validate = _cached_validator()
         validate("AE", report)
+        validate("AE", later)
         for _, body in busts:
             validate("8", body)
     return len(busts)
@@ -939,7 +1093,7 @@ def test_quickfix_accepts_every_state_and_type() -> None:
 @needs_dictionary
 def test_quickfix_rejects_what_the_stock_dictionary_does_not_define() -> None:
     validate = _cached_validator()
-    report = trade_capture_report_body(normalize_trade(make_trade()), Precision.NANOS)
+    report = trade_capture_report_body(normalize_trade(make_trade()))
     validate("AE", report)
     with pytest.raises(Exception, match="167"):
         validate("AE", [*report, (167, "EVENT")])
@@ -1019,6 +1173,9 @@ def _check_total(trade: orders_pb2.Trade) -> bool:
     for precision in Precision:
         _check_bodies(event, precision, quickfix=False)
     _assert_identical(TradeEvent.from_payload(event.to_payload()), event)
+    if event.is_bust:
+        back = TradeEvent.from_payload(settled(event).to_payload())
+        _assert_identical(back, settled(event))
     return True
 
 

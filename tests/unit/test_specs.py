@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -233,29 +234,21 @@ def test_every_header_and_trailer_tag_is_in_the_mapping() -> None:
 Lookup = Callable[[int], object]
 MAPPED_ENUMS: Mapping[str, Mapping[int, Lookup]] = {
     "ExecutionType": {150: enums.fix_exec_type},
-    "OrderState": {39: lambda n: enums.fix_ord_status(n, cum_qty=0)},
+    "OrderState": {39: lambda n: _state_status(n)},
     "OrderType": {40: enums.fix_ord_type},
     "TimeInForce": {59: enums.fix_time_in_force},
     "Side": {54: enums.fix_side},
     "OrdRejectReason": {103: enums.fix_ord_rej_reason},
-    "UnsolicitedCxlReason": {
-        378: lambda n: enums.fix_exec_restatement_reason(n, text="", smp_instruction=0)
-    },
-    "SelfMatchPreventionInstruction": {
-        378: lambda n: enums.fix_exec_restatement_reason(
-            enums_pb2.UNSOLICITED_CXL_REASON_EXCHANGE_OPTION, text="", smp_instruction=n
-        )
-    },
+    "UnsolicitedCxlReason": {378: lambda n: enums.fix_exec_restatement_reason(n, text="")},
     "ManualOrderIndicator": {
         1028: lambda n: _yes_no(enums.fix_manual_order_indicator(n)),
     },
     "TradeType": {
-        828: lambda n: enums.TRD_TYPE[enums.trade_type_name(n)],
+        828: lambda n: enums.trade_type_name(n) and enums.TRD_TYPE_REGULAR,
         829: lambda n: enums.TRD_SUB_TYPE.get(enums.trade_type_name(n)),
+        855: lambda n: enums.SECONDARY_TRD_TYPE.get(enums.trade_type_name(n)),
     },
     "TradeState": {
-        487: lambda n: enums.TRADE_REPORT_TRANS_TYPE[enums.trade_state_name(n)],
-        856: lambda n: enums.TRADE_REPORT_TYPE[enums.trade_state_name(n)],
         939: lambda n: enums.TRD_RPT_STATUS[enums.trade_state_name(n)],
         150: lambda n: enums.TRADE_EXEC_TYPE[enums.trade_state_name(n)],
         58: enums.trade_state_name,
@@ -267,6 +260,16 @@ MAPPED_ENUMS: Mapping[str, Mapping[int, Lookup]] = {
         58: enums.instrument_state_name,
     },
 }
+
+
+def _state_status(number: int) -> str:
+    """An OrderState's own OrdStatus (the table's column); unknown numbers are refused."""
+    if number in enums.ORD_STATUS:
+        return enums.ORD_STATUS[number]
+    exec_type = "5" if number == enums_pb2.ORDER_STATE_REPLACED else "0"
+    return enums.fix_ord_status(
+        number, exec_type=exec_type, cum_qty=Decimal(0), leaves_qty=Decimal(1)
+    )
 
 
 def _yes_no(value: bool | None) -> str | None:

@@ -1,22 +1,27 @@
-"""OrigClOrdID(41): each order's previous ClOrdID, linked at ingestion and kept in the journal."""
+"""OrigClOrdID(41): each order's previous ClOrdID, linked at ingestion and kept in the journal,
+with the order's latest totals (for trade busts)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Collection
+from decimal import Decimal
 from pathlib import Path
 
 from fixbridge.journal.sqlite import SqliteJournal
+from fixbridge.journal.store import KnownOrder
 from fixbridge.normalize.execution import (
     ExecutionEvent,
     execution_report_body,
     normalize_execution,
 )
+from fixbridge.normalize.fills import BustedFill, OrderTotals
+from fixbridge.normalize.style import RenderStyle
 from fixbridge.normalize.timestamps import Precision
 from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
 from fixbridge.proto.polymarket.v1 import trading_pb2
-from fixbridge.upstream.orders import link_cl_ord_ids
+from fixbridge.upstream.orders import Linked, link_cl_ord_ids
 from fixbridge.upstream.streams import executions_to_events
 from tests.unit.test_normalize_execution import make_execution, make_order
 
@@ -38,15 +43,28 @@ class Memory:
         self.journaled = journaled or set()
         self.asked: list[set[str]] = []
 
-    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+    def latest_orders(self, order_ids: Collection[str]) -> dict[str, KnownOrder]:
         self.asked.append(set(order_ids))
-        return {i: self.latest[i] for i in order_ids if i in self.latest}
+        totals = OrderTotals(1, "0", Decimal(500), Decimal(0), Decimal(500), Decimal(0))
+        return {i: KnownOrder(self.latest[i], totals) for i in order_ids if i in self.latest}
+
+    def order_busts(self, order_ids: Collection[str]) -> dict[str, list[tuple[str, BustedFill]]]:
+        return {}
 
     def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
         return self.journaled & set(upstream_ids)
 
 
 nothing_known = Memory()
+
+
+def link(linked: Linked) -> tuple[str, str] | None:
+    """(order id, ClOrdID) the journal is asked to remember, or None."""
+    return None if linked.order is None else (linked.order.order_id, linked.order.cl_ord_id)
+
+
+def cl_ord_ids(journal: SqliteJournal, order_ids: list[str]) -> dict[str, str]:
+    return {i: known.cl_ord_id for i, known in journal.latest_orders(order_ids).items()}
 
 
 def test_replace_and_cancel_carry_the_previous_cl_ord_id() -> None:
@@ -60,7 +78,7 @@ def test_replace_and_cancel_carry_the_previous_cl_ord_id() -> None:
         nothing_known,
     )
     assert [x.event.orig_cl_ord_id for x in linked] == [None, "c1", None, "c2"]
-    assert [x.link for x in linked] == [("o1", "c1"), ("o1", "c2"), ("o1", "c2"), ("o1", "c3")]
+    assert [link(x) for x in linked] == [("o1", "c1"), ("o1", "c2"), ("o1", "c2"), ("o1", "c3")]
 
 
 def test_first_execution_in_a_response_uses_what_the_journal_knows() -> None:
@@ -81,25 +99,45 @@ def test_unsolicited_cancel_keeps_its_cl_ord_id_so_no_orig() -> None:
     assert linked[0].event.orig_cl_ord_id is None
 
 
-def test_execution_without_cl_ord_id_is_neither_linked_nor_remembered() -> None:
+def test_execution_without_cl_ord_id_links_nothing_and_keeps_the_known_one() -> None:
     linked = link_cl_ord_ids(
         [event("e1", "o1", "", pb.EXECUTION_TYPE_NEW),
          event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)],
         Memory({"o1": "c1"}),
     )
-    assert [x.link for x in linked] == [None, ("o1", "c2")]
+    # The first still teaches the order's totals; its empty ClOrdID keeps the one known.
+    assert [link(x) for x in linked] == [("o1", ""), ("o1", "c2")]
     assert [x.event.orig_cl_ord_id for x in linked] == [None, "c1"]
+
+
+def test_the_journal_keeps_the_known_cl_ord_id_and_the_latest_totals(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "j.db")
+    new = make_execution(make_order(id="o1", clord_id="c1"), id="e1", type=pb.EXECUTION_TYPE_NEW,
+                         transact_time={"seconds": 1_800_000_000})
+    fill = make_execution(
+        make_order(id="o1", clord_id="", cum_qty=200, leaves_qty=300, avg_px=50,
+                   state=pb.ORDER_STATE_PARTIALLY_FILLED, price_to_quantity_filled={50: 200}),
+        id="e2", type=pb.EXECUTION_TYPE_PARTIAL_FILL, last_shares=200, last_px=50,
+        transact_time={"seconds": 1_800_000_001},
+    )  # fmt: skip
+    journal.append("executions", executions_to_events([new, fill], journal), b"t", 1)
+    known = journal.latest_orders(["o1"])["o1"]
+    assert known.cl_ord_id == "c1"
+    assert known.totals == OrderTotals(
+        1_800_000_001_000_000_000, "1", Decimal(500), Decimal(200), Decimal(300), Decimal(100)
+    )
+    journal.close()
 
 
 def test_tag_41_follows_tag_11_only_when_linked() -> None:
     replaced = link_cl_ord_ids(
         [event("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)], Memory({"o1": "c1"})
     )[0].event
-    tags = [tag for tag, _ in execution_report_body(replaced, Precision.NANOS)]
+    tags = [tag for tag, _ in execution_report_body(replaced, RenderStyle(Precision.NANOS))]
     assert tags[tags.index(11) + 1] == 41
-    assert dict(execution_report_body(replaced, Precision.NANOS))[41] == "c1"
+    assert dict(execution_report_body(replaced, RenderStyle(Precision.NANOS)))[41] == "c1"
     first = event("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW)
-    assert 41 not in dict(execution_report_body(first, Precision.NANOS))
+    assert 41 not in dict(execution_report_body(first, RenderStyle(Precision.NANOS)))
 
 
 def test_payload_keeps_orig_and_old_payloads_without_it_still_decode() -> None:
@@ -119,7 +157,7 @@ def test_journal_links_survive_restart_and_duplicates_never_rewind(tmp_path: Pat
     first = [execution("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW),
              execution("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)]
     journal.append("executions", executions_to_events(first, journal), b"t1", 1)
-    assert journal.latest_cl_ord_ids(["o1", "o9"]) == {"o1": "c2"}
+    assert cl_ord_ids(journal, ["o1", "o9"]) == {"o1": "c2"}
     journal.close()
 
     journal = SqliteJournal(path)
@@ -129,7 +167,7 @@ def test_journal_links_survive_restart_and_duplicates_never_rewind(tmp_path: Pat
         "executions", executions_to_events(replay, journal), b"t2", 2
     )
     assert result.duplicates == 1
-    assert journal.latest_cl_ord_ids(["o1"]) == {"o1": "c2"}
+    assert cl_ord_ids(journal, ["o1"]) == {"o1": "c2"}
     cancel = [execution("e3", "o1", "c3", pb.EXECUTION_TYPE_CANCELED)]
     journal.append("executions", executions_to_events(cancel, journal), b"t3", 3)
     stored = journal.read_events(0, 10)
@@ -138,8 +176,8 @@ def test_journal_links_survive_restart_and_duplicates_never_rewind(tmp_path: Pat
     journal.close()
 
 
-def test_version_2_journal_rebuilds_links_from_its_executions(tmp_path: Path) -> None:
-    path = tmp_path / "v2.db"
+def test_version_3_journal_rebuilds_order_memory_from_its_executions(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
     journal = SqliteJournal(path)
     batch = [execution("e1", "o1", "c1", pb.EXECUTION_TYPE_NEW),
              execution("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE),
@@ -147,11 +185,16 @@ def test_version_2_journal_rebuilds_links_from_its_executions(tmp_path: Path) ->
     journal.append("executions", executions_to_events(batch, journal), b"t", 1)
     journal.close()
     db = sqlite3.connect(path)
-    db.executescript("DROP TABLE order_links; UPDATE meta SET value='2'"
-                     " WHERE key='schema_version';")
+    db.executescript(
+        "DROP TABLE orders; DROP TABLE order_busts; DROP TABLE instrument_latest;"
+        " CREATE TABLE order_links (order_id TEXT PRIMARY KEY, cl_ord_id TEXT NOT NULL,"
+        " transact_time INTEGER NOT NULL) WITHOUT ROWID;"
+        " UPDATE meta SET value='3' WHERE key='schema_version';"
+    )
     db.close()
     journal = SqliteJournal(path)
-    assert journal.latest_cl_ord_ids(["o1", "o2"]) == {"o1": "c2", "o2": "d1"}
+    assert cl_ord_ids(journal, ["o1", "o2"]) == {"o1": "c2", "o2": "d1"}
+    assert journal.latest_orders(["o1"])["o1"].totals.ord_status == "0"
     journal.close()
 
 
@@ -160,7 +203,7 @@ def test_flagged_executions_pass_through_unlinked() -> None:
     events = executions_to_events(
         [bad, execution("e2", "o1", "c2", pb.EXECUTION_TYPE_REPLACE)], Memory({"o1": "c1"})
     )
-    assert events[0].flagged is not None and events[0].order_link is None
+    assert events[0].flagged is not None and events[0].order is None
     assert ExecutionEvent.from_payload(events[1].payload).orig_cl_ord_id == "c1"
 
 
@@ -171,7 +214,7 @@ def test_a_redelivered_execution_neither_links_nor_moves_the_order() -> None:
          event("e3", "o1", "c3", pb.EXECUTION_TYPE_CANCELED)],
         Memory({"o1": "c2"}, journaled={"e1", "e2"}),
     )
-    assert [x.link for x in linked] == [None, ("o1", "c3")]
+    assert [link(x) for x in linked] == [None, ("o1", "c3")]
     assert [x.event.orig_cl_ord_id for x in linked] == [None, "c2"]
 
 
@@ -184,5 +227,5 @@ def test_an_older_execution_found_late_does_not_rewind_the_order(tmp_path: Path)
                            type=pb.EXECUTION_TYPE_NEW, transact_time={"seconds": 1_800_000_000})
     journal.append("executions", executions_to_events([newer], journal), b"t1", 1)
     journal.append("executions", executions_to_events([older], journal), b"", 2)  # a gap fill
-    assert journal.latest_cl_ord_ids(["o1"]) == {"o1": "c2"}
+    assert cl_ord_ids(journal, ["o1"]) == {"o1": "c2"}
     journal.close()

@@ -1,0 +1,38 @@
+"""How one FIX session wants journal events rendered: its per-session rendering choices.
+
+The journal keeps normalized events, not FIX bytes, because sessions differ in what they want
+on the wire. A :class:`RenderStyle` is built once per session from its configuration and
+passed to every body renderer. It changes formatting and identifiers only, never which events
+a session receives (that is the scope filter's job, in ``fix/outbound.py``).
+
+Pure data: no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from fixbridge.normalize.timestamps import Precision
+
+
+class Identifiers(enum.StrEnum):
+    """How accounts, firms and users appear in Account(1) and PartyID(448)."""
+
+    # As the exchange's own FIX drop copy sends them (spec §2.2: `1=account1`, PMX-assigned
+    # proprietary ids): the last segment of the gRPC resource name, `firms/F/accounts/A` -> `A`.
+    EXCHANGE = "exchange"
+    # The full gRPC resource names, `firms/F/accounts/A`, unique across firms.
+    RESOURCE_NAMES = "resource_names"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderStyle:
+    precision: Precision = Precision.NANOS  # fractional-second digits in UTCTimestamp fields
+    identifiers: Identifiers = Identifiers.EXCHANGE
+    # Realized P&L in the user-defined tag RealizedPnL (see normalize/position.py); FIX has no
+    # standard PosAmtType for it, so it is sent only to sessions that ask for it.
+    realized_pnl: bool = False
+
+
+DEFAULT_STYLE = RenderStyle()
