@@ -8,8 +8,9 @@ application messages), to be loaded as TransportDataDictionary / AppDataDictiona
 
 What is kept is measured, not listed by hand:
 
-* sent, application: the bodies the real normalizers render for a seeded simulator run
-  (:func:`simulator_messages`), each tag placed in the message or repeating group it belongs to;
+* sent, application: the bodies the bridge renders for a seeded simulator run, through its own
+  ingestion and rendering (:func:`simulator_messages`), each tag placed in the message or
+  repeating group it belongs to;
 * sent, session: the frames :class:`~fixbridge.fix.session.FixSession` writes in a scripted
   conversation (:func:`session_conversation`), BusinessMessageReject included;
 * received: the tags FixSession reads from the client's frames in that conversation.
@@ -24,15 +25,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 from xml.sax.saxutils import escape
 
+from fixbridge.config import ScopeConfig, SessionConfig
 from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame, split_fields
 from fixbridge.fix.credentials import hash_password
+from fixbridge.fix.outbound import SessionTradeHistory, render
 from fixbridge.fix.session import (
     Action,
     FixSession,
@@ -42,17 +46,14 @@ from fixbridge.fix.session import (
     SessionIdentity,
     StoredMessage,
 )
-from fixbridge.normalize.execution import execution_report_body, normalize_execution
-from fixbridge.normalize.instrument import normalize_instrument, security_status_body
-from fixbridge.normalize.position import normalize_position, position_report_body
+from fixbridge.journal.sqlite import SqliteJournal
+from fixbridge.journal.store import JournalEvent
+from fixbridge.normalize.position import REALIZED_PNL_TAG
+from fixbridge.normalize.style import Identifiers, RenderStyle
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
-from fixbridge.normalize.trade import (
-    normalize_trade,
-    trade_bust_execution_reports,
-    trade_capture_report_body,
-)
 from fixbridge.simulator.market import MarketModel
-from fixbridge.upstream.orders import link_cl_ord_ids
+from fixbridge.upstream.scales import ScaleBook
+from fixbridge.upstream.streams import build_stream_specs
 
 STOCK_TRANSPORT: Final = "FIXT11.xml"
 STOCK_APPLICATION: Final = "FIX50SP2.xml"
@@ -97,54 +98,66 @@ class Rendered:
 
 
 def simulator_messages(seed: int = SIM_SEED, steps: int = SIM_STEPS) -> list[Rendered]:
-    """Every message the normalizers render for a simulator run, at rotating precisions.
+    """Every message the bridge renders for a simulator run, in every rendering style.
 
-    Position scales come from the instrument events of the same run, and OrigClOrdID from each
-    order's previous ClOrdID, as in the bridge.
+    The run goes through the bridge's own ingestion (normalization, OrigClOrdID linking, bust
+    settlement, instrument dedup, a journal) and rendering (fix/outbound.py) for a session that
+    receives every message kind, at rotating precisions and both identifier styles, with
+    realized P&L on.
     """
     model = MarketModel(seed)
-    precisions = list(Precision)
-    scales: dict[str, tuple[int, int]] = {}
-    cl_ord_ids: dict[str, str] = {}  # each order's latest ClOrdID, as the journal keeps it
+    styles = [
+        RenderStyle(precision, identifiers, realized_pnl=True)
+        for identifiers in Identifiers
+        for precision in Precision
+    ]
+    session = SessionConfig(
+        name="dictionary",
+        sender_comp_id="FIXBRIDGE",
+        target_comp_id="BACKOFFICE",
+        scope=ScopeConfig(message_kinds=("executions", "trades", "instruments", "positions")),
+    )
+    scales = ScaleBook()
+    specs = build_stream_specs(scales)
     out: list[Rendered] = []
     now = SIM_START_NS
-
-    def add(kind: str, body: Iterable[tuple[int, str]]) -> None:
-        out.append(Rendered(kind, tuple(body)))
-
-    class Memory:  # what the journal would remember of a run without duplicates
-        def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
-            return {i: cl_ord_ids[i] for i in order_ids if i in cl_ord_ids}
-
-        def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
-            return set()
-
-    for _ in range(steps):
-        step = model.step(now)
-        now += SIM_STEP_NS
-        for instrument in step.instruments:
-            state = normalize_instrument(instrument)
-            scales[state.symbol] = (state.price_scale, state.quantity_scale)
-            add(SECURITY_STATUS, security_status_body(state, precisions[len(out) % 4]))
-        executions = [normalize_execution(execution) for execution in step.executions]
-        for linked in link_cl_ord_ids(executions, Memory()):
-            event = linked.event
-            if linked.link is not None:
-                cl_ord_ids[linked.link[0]] = linked.link[1]
-            add(EXECUTION_REPORT, execution_report_body(event, precisions[len(out) % 4]))
-        for trade in step.trades:
-            event_t = normalize_trade(trade)
-            precision = precisions[len(out) % 4]
-            add(TRADE_CAPTURE_REPORT, trade_capture_report_body(event_t, precision))
-            for _side, body in trade_bust_execution_reports(event_t, precision):
-                add(TRADE_CANCEL, body)
-        for change in step.position_changes:
-            price_scale, quantity_scale = scales[change.position.symbol]
-            position = normalize_position(
-                change, price_scale=price_scale, quantity_scale=quantity_scale
-            )
-            add(POSITION_REPORT, position_report_body(position, precisions[len(out) % 4]))
+    with tempfile.TemporaryDirectory() as folder:
+        journal = SqliteJournal(Path(folder) / "journal.db", synchronous="normal")
+        history = SessionTradeHistory(journal, journal.load_session(session.name).origin_offset)
+        try:
+            for _ in range(steps):
+                step = model.step(now)
+                now += SIM_STEP_NS
+                for stream, upstream in (
+                    ("instruments", step.instruments),
+                    ("executions", step.executions),
+                    ("trades", step.trades),
+                    ("positions", step.position_changes),
+                ):
+                    if upstream:
+                        events = specs[stream].journal_events(upstream, journal, now)
+                        journal.append(stream, events, b"", now)
+            for event in _all_events(journal):
+                style = styles[event.offset % len(styles)]
+                for message in render(event, session, history, style):
+                    body = split_fields(message.body)
+                    out.append(Rendered(_kind(message.msg_type, body), body))
+        finally:
+            journal.close()
     return out
+
+
+def _all_events(journal: SqliteJournal) -> Iterable[JournalEvent]:
+    offset = 0
+    while batch := journal.read_events(offset, 1000):
+        yield from batch
+        offset = batch[-1].offset
+
+
+def _kind(msg_type: str, body: Body) -> str:
+    if msg_type == "8":
+        return TRADE_CANCEL if dict(body).get(150) == "H" else EXECUTION_REPORT
+    return {"AE": TRADE_CAPTURE_REPORT, "f": SECURITY_STATUS, "AP": POSITION_REPORT}[msg_type]
 
 
 # --- the session layer: a scripted conversation ----------------------------------------------
@@ -244,11 +257,27 @@ GroupPath = tuple[int, ...]  # NumInGroup tags from the message down to a group;
 Used = set[tuple[GroupPath, int]]
 
 
+# fixbridge's own user-defined fields: (tag, name, QuickFIX type, MsgTypes that carry it at the
+# end of their body). They are added to the stock dictionary before it is cut down.
+USER_DEFINED_FIELDS: Final = ((REALIZED_PNL_TAG, "RealizedPnL", "AMT", ("AP",)),)
+
+
+def _add_user_defined(root: ET.Element) -> None:
+    fields = _required(root.find("fields"))
+    messages = {m.get("msgtype", ""): m for m in root.iterfind("messages/message")}
+    for number, name, kind, msg_types in USER_DEFINED_FIELDS:
+        ET.SubElement(fields, "field", {"number": str(number), "name": name, "type": kind})
+        for msg_type in msg_types:
+            ET.SubElement(messages[msg_type], "field", {"name": name, "required": "N"})
+
+
 class Stock:
     """A stock QuickFIX dictionary, indexed for walking messages, components and groups."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, user_defined: bool = False) -> None:
         self.root = ET.parse(path).getroot()
+        if user_defined:
+            _add_user_defined(self.root)
         self.fields = {f.get("name", ""): f for f in self.root.iterfind("fields/field")}
         self.number = {name: int(f.get("number", "")) for name, f in self.fields.items()}
         self.components = {c.get("name", ""): c for c in self.root.iterfind("components/component")}
@@ -462,7 +491,7 @@ def generate(
     app = simulator_messages() if app is None else app
     talk = session_conversation(app) if talk is None else talk
     transport = Stock(stock_dir / STOCK_TRANSPORT)
-    application = Stock(stock_dir / STOCK_APPLICATION)
+    application = Stock(stock_dir / STOCK_APPLICATION, user_defined=True)
     transport_usage, application_usage = measure(transport, application, app, talk)
 
     fixt = _Subset(transport)
