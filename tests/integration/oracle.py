@@ -1,28 +1,61 @@
-"""The expected FIX values for a simulator Execution, computed independently of fixbridge.
+"""The expected FIX values for the simulator's gRPC messages, computed independently of fixbridge.
 
-Written from the exchange spec (§2.2, §4.3, §4.7), not from fixbridge's normalizer, so an
-integration test comparing the two can fail when the normalizer is wrong.
+Written from the exchange spec (spec/exchange-api.md §1.4, §1.5, §2.2, §3.4, §4.3, §4.4, §4.7),
+the FIX 5.0 SP2 code sets and the decisions written down in specs/mapping.md, never from
+fixbridge's code: nothing here imports fixbridge.normalize, fix, journal or upstream. An
+integration test comparing the two fails when the bridge is wrong.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fixbridge.proto.polymarket.v1 import trading_pb2
 
 EXEC_TYPE = {0: "0", 1: "F", 2: "F", 3: "4", 4: "5", 5: "8", 6: "C", 7: "3"}
-ORD_STATUS = {0: "0", 1: "1", 2: "2", 3: "4", 5: "8", 6: "C", 7: "A", 8: "E", 9: "6", 10: "A"}
+STATE_STATUS = {0: "0", 1: "1", 2: "2", 3: "4", 5: "8", 6: "C", 7: "A", 8: "E", 9: "6", 10: "A"}
+# FIX: the OrdStatus values allowed after each ExecType (Order State Change Matrices).
+ALLOWED = {"0": {"0"}, "F": {"1", "2", "6", "E"}, "4": {"4"}, "5": {"0", "1", "2"},
+           "8": {"8"}, "C": {"C"}, "3": {"3"}}  # fmt: skip
 SIDE = {1: "1", 2: "2"}
 ORD_TYPE = {1: "K", 2: "2", 3: "3", 4: "4"}
 TIME_IN_FORCE = {0: "0", 1: "0", 2: "1", 3: "3", 4: "6", 5: "4"}
+# §3.4: every limit reject (price, size, no liquidity) is 103=0; §2.2 for the rest.
+ORD_REJ_REASON = {0: "0", 1: "1", 2: "2", 3: "0", 4: "18", 5: "11", 6: "0", 7: "0"}
+# §2.2 drop-copy page: 8 = market/exchange option, 99 = other (and self-match prevention).
+RESTATEMENT = {1: "99", 2: "99", 3: "8", 4: "99"}
 DECIMAL_TAGS = frozenset({6, 12, 14, 31, 32, 38, 44, 99, 110, 119, 151, 381})
+NEW_YORK = ZoneInfo("America/New_York")
+_VWAP = Context(prec=15, rounding=ROUND_HALF_EVEN)
 
 
 def _utc(seconds: int, nanos: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S") + f".{nanos:09d}"
+
+
+def new_york_trade_date(seconds: int) -> str:
+    """Spec §1.4: the trade day rolls at 5:00 PM New York time."""
+    local = datetime.fromtimestamp(seconds, UTC).astimezone(NEW_YORK)
+    if local.hour >= 17:
+        local += timedelta(days=1)
+    return local.strftime("%Y%m%d")
+
+
+def trade_date_of(e: trading_pb2.Execution) -> str:
+    d = e.transact_trade_date
+    if (d.year, d.month, d.day) != (0, 0, 0):
+        return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+    return new_york_trade_date(e.transact_time.seconds)
+
+
+def short(name: str) -> str:
+    """The exchange's short id of a resource name (spec §2.2 `1=account1`)."""
+    parts = name.split("/")
+    return parts[3] if len(parts) == 4 and parts[0] == "firms" and parts[1] else name
 
 
 def previous_cl_ord_ids(executions: list[trading_pb2.Execution]) -> dict[str, str | None]:
@@ -37,6 +70,20 @@ def previous_cl_ord_ids(executions: list[trading_pb2.Execution]) -> dict[str, st
     return out
 
 
+def _status(e: trading_pb2.Execution) -> str:
+    o = e.order
+    exec_type = EXEC_TYPE[e.type]
+    state = STATE_STATUS.get(o.state)
+    if state in ALLOWED[exec_type]:
+        return state  # type: ignore[return-value]
+    if exec_type == "5" and o.cum_qty == 0:
+        return "0"
+    if exec_type in ("F", "5"):
+        return "2" if o.leaves_qty == 0 else "1"
+    (only,) = ALLOWED[exec_type]
+    return only
+
+
 def expected_execution_report(
     e: trading_pb2.Execution, orig_cl_ord_id: str | None = None
 ) -> dict[int, str | Decimal | None]:
@@ -45,6 +92,15 @@ def expected_execution_report(
     price_scale = Decimal(o.price_scale)
     qty_scale = Decimal(o.fractional_quantity_scale or 1)
     fill = e.type in (1, 2)
+    cum = Decimal(o.cum_qty) / qty_scale
+    if o.price_to_quantity_filled:  # §4.4; AvgPx the VWAP of the fills (§2.2, §1.5)
+        notional = sum(
+            (Decimal(px) * Decimal(q) for px, q in o.price_to_quantity_filled.items()), Decimal(0)
+        ) / (price_scale * qty_scale)
+        avg_px = _VWAP.divide(notional, cum) if cum else Decimal(0)
+    else:
+        avg_px = Decimal(o.avg_px) / price_scale
+        notional = avg_px * cum
     exp: dict[int, str | Decimal | None] = {
         17: e.id,
         41: orig_cl_ord_id,
@@ -54,17 +110,21 @@ def expected_execution_report(
         22: "8",
         54: SIDE[o.side],
         150: EXEC_TYPE[e.type],
-        39: "3" if e.type == 7 else ORD_STATUS.get(o.state, "0" if o.cum_qty == 0 else "1"),
+        39: _status(e),
         59: TIME_IN_FORCE[o.time_in_force],
-        1: o.account,
+        1: short(o.account),
         32: Decimal(e.last_shares) / qty_scale if fill else Decimal(0),
         31: Decimal(e.last_px) / price_scale if fill else Decimal(0),
-        14: Decimal(o.cum_qty) / qty_scale,
+        14: cum,
         151: Decimal(o.leaves_qty) / qty_scale,
         38: Decimal(o.order_qty) / qty_scale,
-        6: Decimal(o.avg_px) / price_scale,
+        6: avg_px,
+        381: notional if cum else None,
         99: Decimal(o.stop_price) / price_scale,
         60: _utc(e.transact_time.seconds, e.transact_time.nanos),
+        75: trade_date_of(e),
+        828: "0" if fill else None,
+        103: ORD_REJ_REASON[e.order_reject_reason] if e.type == 5 else None,
     }
     if o.type in ORD_TYPE:
         exp[40] = ORD_TYPE[o.type]
@@ -77,9 +137,26 @@ def expected_execution_report(
         exp[1057] = "Y" if e.aggressor else "N"
         exp[12] = Decimal(e.commission_notional_collected) / (price_scale * qty_scale)
         exp[119] = exp[31] * exp[32]  # type: ignore[operator]
+    if e.type == 3:  # a cancel
+        if "self match prevention" in e.text.casefold():
+            exp[378] = "99"
+        else:
+            exp[378] = RESTATEMENT.get(e.unsolicited_cancel_reason)
     if e.type == 5:
         exp[58] = e.text
     return exp
+
+
+def expected_parties(o: Any) -> list[tuple[str, str]]:
+    """(PartyID, PartyRole) of an order's report, exchange style (spec §2.2 Parties)."""
+    firm = o.account.split("/")[1] if o.account.startswith("firms/") else ""
+    parties = [
+        (firm, "1"),
+        (short(o.client_participant_id), "3"),
+        (short(o.account), "24"),
+        (short(o.participant), "36"),
+    ]
+    return [(party_id, role) for party_id, role in parties if party_id]
 
 
 def mismatches(
@@ -102,33 +179,32 @@ def mismatches(
 
 
 # --- the other three streams ----------------------------------------------------------------
-# Written from the exchange spec and specs/mapping.md's decisions, not from fixbridge's code.
 
 INSTRUMENT_STATES = {0: "CLOSED", 1: "OPEN", 2: "PREOPEN", 3: "SUSPENDED", 4: "EXPIRED",
                      5: "TERMINATED", 6: "HALTED", 7: "MATCH_AND_CLOSE_AUCTION",
                      8: "PENDING"}  # fmt: skip
-SECURITY_TRADING_STATUS = {0: "26", 1: "17", 2: "21", 3: "18", 4: "19", 5: "4", 6: "2",
-                           7: "24", 8: "1"}  # fmt: skip
+# (326, 965, 625): FIX code sets read against the exchange's state descriptions (mapping.md).
+SECURITY_STATUS = {0: ("18", "2", None), 1: ("17", "1", None), 2: ("21", "1", "2"),
+                   3: ("2", "9", None), 4: ("4", "4", None), 5: ("4", "5", None),
+                   6: ("2", "9", None), 7: ("21", "1", "4"), 8: ("18", "10", None)}  # fmt: skip
 TRADE_STATES = {1: "NEW", 2: "CLEARED", 3: "BUSTED", 4: "INFLIGHT", 5: "PENDING_RISK",
                 6: "PENDING_CLEARED", 7: "REJECTED", 8: "CLEARING_ACKNOWLEDGED",
                 9: "RETRY_REQUEST"}  # fmt: skip
+SECONDARY_TRD_TYPE = {3: "1", 2: "22"}  # BLOCK, REQUEST_FOR_QUOTE
+TRD_SUB_TYPE = {4: "37"}  # CROSS
 
 
-def rfc3339_to_fix(text: str) -> str:
-    """``2026-11-21T11:04:08.286771652Z`` -> ``20261121-11:04:08.286771652``."""
-    head, _, frac = text.rstrip("Z").partition(".")
-    stamp = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").strftime("%Y%m%d-%H:%M:%S")
-    return f"{stamp}.{frac.ljust(9, '0')}"
-
-
-def expected_security_status(instrument: Any) -> dict[int, str | Decimal]:
+def expected_security_status(instrument: Any) -> dict[int, str | Decimal | None]:
+    """Everything but the time, which is when the bridge received the change."""
+    trading_status, status, sub_id = SECURITY_STATUS[instrument.state]
     return {
         55: instrument.symbol,
         48: instrument.symbol,
         22: "8",
-        326: SECURITY_TRADING_STATUS[instrument.state],
+        326: trading_status,
+        965: status,
+        625: sub_id,
         58: INSTRUMENT_STATES[instrument.state],
-        60: rfc3339_to_fix(instrument.metadata["update_time"]),
     }
 
 
@@ -146,9 +222,9 @@ def expected_position_report(
     update_ns = p.update_time.seconds * 1_000_000_000 + p.update_time.nanos
     fields: dict[int, str | Decimal] = {
         721: f"{p.account}:{p.symbol}:{update_ns}",
-        1: p.account,
+        1: short(p.account),
         55: p.symbol,
-        715: datetime.fromtimestamp(p.update_time.seconds, UTC).strftime("%Y%m%d"),
+        715: new_york_trade_date(p.update_time.seconds),
         60: _utc(p.update_time.seconds, p.update_time.nanos),
     }
     quantities = {
@@ -156,29 +232,102 @@ def expected_position_report(
         "TQ": (Decimal(p.qty_bought) / qty, Decimal(p.qty_sold) / qty),
         "NET": _split(Decimal(p.net_position) / qty),
     }
-    amounts = {"PREM": Decimal(p.cost) / money, "TVAR": Decimal(p.realized) / money}
+    amounts = {"PREM": Decimal(p.cost) / money}  # realized P&L: never a margin PosAmtType
     return fields, quantities, amounts
 
 
-def expected_trade_capture(trade: Any) -> tuple[dict[int, str | Decimal], list[dict[int, str]]]:
-    """Top-level fields and, aggressor first, each side's identifying fields."""
+def expected_trade_capture(
+    trade: Any, first_report: bool
+) -> tuple[dict[int, str | Decimal | None], list[dict[int, str]]]:
+    """Top-level fields and, aggressor first, each side's identifying fields, for a session
+    that sees both sides; ``first_report``: no earlier version of the trade was sent to it."""
     a = trade.aggressor
     state = TRADE_STATES[trade.state]
     qty = Decimal(a.order.fractional_quantity_scale or 1)
-    fields: dict[int, str | Decimal] = {
+    if first_report:
+        version = ("0", "0")  # New / Submit
+    elif state == "BUSTED":
+        version = ("1", "6")  # Cancel / Trade Report Cancel
+    else:
+        version = ("2", "0")  # Replace / Submit
+    fields: dict[int, str | Decimal | None] = {
         571: f"{trade.id}-{state}",
         1003: trade.id,
         880: trade.id,
-        487: {"NEW": "0", "BUSTED": "1"}.get(state, "2"),
+        487: version[0],
+        856: version[1],
         939: {"BUSTED": "2", "REJECTED": "1"}.get(state, "0"),
+        828: "0",
+        829: TRD_SUB_TYPE.get(trade.trade_type),
+        855: SECONDARY_TRD_TYPE.get(trade.trade_type),
         55: a.order.symbol,
         32: Decimal(a.last_shares) / qty,
         31: Decimal(a.last_px) / Decimal(a.order.price_scale),
         60: _utc(a.transact_time.seconds, a.transact_time.nanos),
+        75: trade_date_of(a),
     }
     sides = [
         {54: SIDE[e.order.side], 1427: e.id, 37: e.order.id, 11: e.order.clord_id,
-         1: e.order.account, 1057: flag}
+         1: short(e.order.account), 1057: flag}
         for e, flag in ((trade.aggressor, "Y"), (trade.passive, "N"))
     ]  # fmt: skip
     return fields, sides
+
+
+# --- trade cancels ---------------------------------------------------------------------------
+
+
+def bust_problems(received: Iterable[Any], executions: Mapping[str, Any]) -> list[str]:
+    """Each trade cancel (150=H) against the order after the bust, worked out from the busted
+    fill as the exchange sent it (``executions`` by id) and what the FIX stream told before.
+
+    FIX Order State Change Matrices, J: after a trade cancel the order's CumQty is its fills
+    less every busted fill, AvgPx their VWAP; a Canceled, Expired or Done for day order keeps
+    its status with no leaves, any other works again for OrderQty - CumQty, Partially filled
+    or New. The exchange sends no time for a bust and may leave a busted fill out of its later
+    order snapshots, so the quantities are counted from fills: the busted fill's own snapshot,
+    the order's fills reported after it, and the busts reported after it (mapping.md,
+    ExecutionReport trade cancel).
+    """
+    seen: list[Any] = []
+    problems: list[str] = []
+    for m in received:
+        if m.msg_type != "8":
+            continue
+        if m.get(150) != "H":
+            seen.append(m)
+            continue
+        fill = executions[m.get(19)]
+        o = fill.order
+        price_scale = Decimal(o.price_scale)
+        qty_scale = Decimal(o.fractional_quantity_scale or 1)
+        since = _utc(fill.transact_time.seconds, fill.transact_time.nanos)
+        cum = Decimal(o.cum_qty) / qty_scale
+        notional = sum(
+            (Decimal(px) * Decimal(q) for px, q in o.price_to_quantity_filled.items()), Decimal(0)
+        ) / (price_scale * qty_scale)
+        status = _status(fill)
+        order_qty = Decimal(o.order_qty) / qty_scale
+        for earlier in seen:
+            if earlier.get(37) != o.id or earlier.get(60) <= since:
+                continue
+            qty, px = Decimal(earlier.get(32)), Decimal(earlier.get(31))
+            if earlier.get(150) == "F" and earlier.get(17) != fill.id:
+                cum += qty
+                notional += qty * px
+            elif earlier.get(150) == "H" and earlier.get(19) != fill.id:
+                cum -= qty
+                notional -= qty * px
+            if earlier.get(150) != "H":
+                status, order_qty = earlier.get(39), Decimal(earlier.get(38))
+        cum -= Decimal(fill.last_shares) / qty_scale
+        notional -= (Decimal(fill.last_shares) / qty_scale) * (Decimal(fill.last_px) / price_scale)
+        if status in ("4", "C", "3", "8"):
+            want: dict[int, str | Decimal | None] = {39: status, 151: Decimal(0)}
+        else:
+            want = {39: status if status in ("6", "E", "A") else ("1" if cum else "0"),
+                    151: order_qty - cum}  # fmt: skip
+        want |= {14: cum, 6: _VWAP.divide(notional, cum) if cum else Decimal(0)}
+        problems += [f"trade cancel {m.get(17)}: {p}" for p in mismatches(want, m.fields)]
+        seen.append(m)
+    return problems

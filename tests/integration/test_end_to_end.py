@@ -10,6 +10,7 @@ import random
 import sqlite3
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,14 @@ import pytest
 from fixbridge.simulator.server import SimulatorThread
 from tests.integration.bridge_proc import BridgeProcess, bridge_for
 from tests.integration.oracle import (
+    bust_problems,
     expected_execution_report,
+    expected_parties,
     expected_position_report,
     expected_security_status,
     expected_trade_capture,
     mismatches,
+    new_york_trade_date,
     previous_cl_ord_ids,
 )
 from tests.integration.qfharness import FixMessage, QuickFixClient
@@ -95,6 +99,9 @@ def test_quickfix_receives_every_execution_exactly_once_with_exact_values(
         expected = expected_execution_report(execution, previous[execution.id])
         for problem in mismatches(expected, message.fields):
             problems.append(f"{execution.id}: {problem}")
+        parties = [(d[448], d[452]) for d in map(dict, message.group(453, 448, (447, 452)))]
+        if parties != expected_parties(execution.order):
+            problems.append(f"{execution.id}: parties {parties}")
     assert problems == [], "\n".join(problems[:20])
     # The journal order is the exchange's order, and each session gets it in that order.
     assert [m.get(17) for m in received] == [e.id for e in executions]
@@ -169,6 +176,7 @@ def test_quickfix_receives_all_four_message_kinds_without_rejects(
 ) -> None:
     total = 1500
     kinds = ["executions", "trades", "instruments", "positions"]
+    started_ns = time.time_ns()
     with SimulatorThread(seed=8, rate=0, max_executions=total, heartbeat_interval=0.5) as sim:
         bridge = bridge_for(tmp_path, sim.port, [_session(message_kinds=kinds)])
         with bridge:
@@ -178,22 +186,24 @@ def test_quickfix_receives_all_four_message_kinds_without_rejects(
             executions = sim.executions()
             trades = {(t.id, t.state) for t in trade_log}
             busts = sum(1 for _, state in trades if state == 3)  # TRADE_STATE_BUSTED
-            states = {(i.symbol, i.state, i.metadata["update_time"]) for i in sim.instruments()}
             client = _client(tmp_path, bridge, spec_dir)
             with client:
-                expected = total + 2 * busts + len(trades) + len(positions) + len(states)
+                expected = (
+                    total + 2 * busts + len(trades) + len(positions) + len(instrument_log)
+                )
                 client.wait_for_app(expected, timeout=90)
                 time.sleep(1.0)
                 received = client.app_messages()
                 rejects = client.rejects_sent()
             assert bridge.stop() == 0, bridge.tail()
+    ended_ns = time.time_ns()
     assert rejects == [], f"QuickFIX rejected: {rejects[:3]}"
     assert busts > 0, "the scenario must contain busted trades"
     by_type = Counter(m.msg_type for m in received)
     assert by_type == {
         "8": total + 2 * busts,
         "AE": len(trades),
-        "f": len(states),
+        "f": len(instrument_log),
         "AP": len(positions),
     }
     cancels = [m for m in received if m.msg_type == "8" and m.get(150) == "H"]
@@ -202,9 +212,34 @@ def test_quickfix_receives_all_four_message_kinds_without_rejects(
     assert {m.get(19) for m in cancels} <= fills  # each cancel points at a fill we sent
     report_ids = [m.get(721) for m in received if m.msg_type == "AP"]
     assert len(set(report_ids)) == len(positions)
-    assert {m.get(55) for m in received if m.msg_type == "f"} == {s for s, _, _ in states}
     problems = _compare_every_kind(received, executions, trade_log, instrument_log, positions)
+    problems += bust_problems(received, {e.id: e for e in executions})
+    problems += _instrument_times(received, started_ns, ended_ns)
     assert problems == [], "\n".join(problems[:20])
+
+
+def _instrument_times(received: list[FixMessage], start_ns: int, end_ns: int) -> list[str]:
+    """A SecurityStatus's time is when the bridge received the change (the exchange sends
+    none), so it lies within the run; TradeDate is that time's trade date."""
+    problems = []
+    low = format_utc(start_ns)
+    high = format_utc(end_ns)
+    for m in received:
+        if m.msg_type != "f":
+            continue
+        transact = m.get(60)
+        if not low <= transact <= high:
+            problems.append(f"f {m.get(55)}: TransactTime {transact} outside {low}..{high}")
+        seconds = int(datetime.strptime(transact[:17], "%Y%m%d-%H:%M:%S")
+                      .replace(tzinfo=UTC).timestamp())  # fmt: skip
+        if m.get(75) != new_york_trade_date(seconds):
+            problems.append(f"f {m.get(55)}: TradeDate {m.get(75)} for {transact}")
+    return problems
+
+
+def format_utc(ns: int) -> str:
+    moment = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
+    return moment.strftime("%Y%m%d-%H:%M:%S") + f".{ns % 1_000_000_000:09d}"
 
 
 def _compare_every_kind(
@@ -222,18 +257,30 @@ def _compare_every_kind(
         expected = expected_execution_report(e, previous[e.id])
         problems += [f"ER {e.id}: {p}" for p in mismatches(expected, reports[e.id].fields)]
     captures = {m.get(571): m for m in received if m.msg_type == "AE"}
+    reported: set[str] = set()
     for t in {(t.id, t.state): t for t in trades}.values():
-        fields, sides = expected_trade_capture(t)
+        fields, sides = expected_trade_capture(t, first_report=t.id not in reported)
+        reported.add(t.id)
         message = captures[str(fields[571])]
         problems += [f"AE {fields[571]}: {p}" for p in mismatches(fields, message.fields)]
         got_sides = [dict(entry) for entry in message.group(552, 54, SIDE_TAGS)]
         for want, got in zip(sides, got_sides, strict=True):
             problems += [f"AE {fields[571]} side: {p}" for p in mismatches(dict(want), got)]
-    statuses = {(m.get(55), m.get(58), m.get(60)): m for m in received if m.msg_type == "f"}
+    # The states each symbol went through, in order, are the SecurityStatus messages it got.
+    want_states: dict[str, list[dict[int, Any]]] = {}
     for i in instruments:
-        want = expected_security_status(i)
-        message = statuses[(i.symbol, str(want[58]), str(want[60]))]
-        problems += [f"f {i.symbol}: {p}" for p in mismatches(want, message.fields)]
+        want_states.setdefault(i.symbol, []).append(expected_security_status(i))
+    got_states: dict[str, list[FixMessage]] = {}
+    for m in received:
+        if m.msg_type == "f":
+            got_states.setdefault(m.get(55), []).append(m)
+    assert got_states.keys() == want_states.keys()
+    for symbol, wants in want_states.items():
+        gots = got_states[symbol]
+        if len(gots) != len(wants):
+            problems.append(f"f {symbol}: {len(gots)} states received, {len(wants)} expected")
+        for want, got in zip(wants, gots, strict=False):
+            problems += [f"f {symbol}: {p}" for p in mismatches(want, got.fields)]
     scales = {i.symbol: (i.price_scale, i.fractional_qty_scale or 1) for i in instruments}
     by_report_id = {m.get(721): m for m in received if m.msg_type == "AP"}
     for change in positions:
@@ -252,12 +299,80 @@ def _compare_every_kind(
                 problems.append(
                     f"AP {fields[721]} {pos_type}: {got_qty.get(pos_type)} != {want_qty}"
                 )
-        for amt_type, want_amt in amounts.items():
-            if got_amt.get(amt_type) != want_amt:
-                problems.append(
-                    f"AP {fields[721]} {amt_type}: {got_amt.get(amt_type)} != {want_amt}"
-                )
+        if got_amt != amounts:
+            problems.append(f"AP {fields[721]} amounts: {got_amt} != {amounts}")
     return problems
 
 
 SIDE_TAGS = (1427, 453, 448, 447, 452, 1, 12, 13, 58, 1057, 37, 11)
+
+
+def _identities(executions: list[Any]) -> dict[str, set[str]]:
+    """Per firm, every value that identifies it or its orders: the firm, its accounts and users
+    (full names and the exchange's short ids), its orders' ids and ClOrdIDs, its fills' ids."""
+    out: dict[str, set[str]] = {}
+    for e in executions:
+        o = e.order
+        firm = o.account.split("/")[1]
+        names = {o.account, o.participant, o.account.rsplit("/", 1)[-1],
+                 o.participant.rsplit("/", 1)[-1], firm, f"firms/{firm}", o.id, o.clord_id, e.id}
+        out.setdefault(firm, set()).update(name for name in names if name)
+    return out
+
+
+def test_a_firm_session_receives_no_identity_of_another_firm(tmp_path: Path, spec_dir: str) -> None:
+    """Two firms' sessions and an all-firms one, every message kind, real QuickFIX clients: a
+    firm's session gets its own sides of trades between firms, and nothing of the other's."""
+    total = 1200
+    kinds = ["executions", "trades", "instruments", "positions"]
+    sessions = [
+        {"name": name, "sender_comp_id": BRIDGE, "target_comp_id": client,
+         "scope": {"message_kinds": kinds, **({"firms": [firm]} if firm else {})}}
+        for name, client, firm in (("alpha", "ALPHA_BO", "SIM-ALPHA"),
+                                   ("bravo", "BRAVO_BO", "SIM-BRAVO"), ("all", "ALL_BO", ""))
+    ]  # fmt: skip
+    received: dict[str, list[FixMessage]] = {}
+    with SimulatorThread(seed=8, rate=0, max_executions=total, heartbeat_interval=0.5) as sim:
+        bridge = bridge_for(tmp_path, sim.port, sessions)
+        with bridge:
+            sim.wait_for_executions(total, timeout=60)
+            executions = sim.executions()
+            clients = {
+                s["name"]: QuickFixClient(port=bridge.fix_port, sender=str(s["target_comp_id"]),
+                                          target=BRIDGE, workdir=tmp_path / f"qf-{s['name']}",
+                                          spec_dir=spec_dir)
+                for s in sessions
+            }  # fmt: skip
+            for client in clients.values():
+                client.start()
+            try:
+                for client in clients.values():
+                    client.wait_for_logon(timeout=20)
+                clients["all"].wait_for_app(total, timeout=90)
+                time.sleep(2.0)
+                for name, client in clients.items():
+                    assert client.rejects_sent() == [], name
+                    received[name] = client.app_messages()
+            finally:
+                for client in clients.values():
+                    client.stop()
+            assert bridge.stop() == 0, bridge.tail()
+    identities = _identities(executions)
+    cross_firm_reports = 0
+    pairs = (("alpha", "SIM-ALPHA", "SIM-BRAVO"), ("bravo", "SIM-BRAVO", "SIM-ALPHA"))
+    for name, firm, other in pairs:
+        seen = {value for m in received[name] for _, value in m.pairs}
+        seen |= {value.rsplit("/", 1)[-1] for value in seen}
+        leaked = identities[other] & seen
+        assert not leaked, f"{name} received {other}'s {sorted(leaked)[:5]}"
+        assert identities[firm] & seen, f"{name} received nothing of its own"
+        kinds_seen = {m.msg_type for m in received[name]}
+        assert {"8", "AE", "AP", "f"} <= kinds_seen, (name, kinds_seen)
+        for m in received[name]:
+            if m.msg_type == "AE":
+                sides = m.group(552, 54, SIDE_TAGS)
+                hidden = [entry for entry in sides if len(entry) == 1]
+                cross_firm_reports += bool(hidden)
+    assert cross_firm_reports > 0, "no trade between firms: the scenario proves nothing"
+    everything = {value for m in received["all"] for _, value in m.pairs}
+    assert identities["SIM-ALPHA"] & everything and identities["SIM-BRAVO"] & everything
