@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from decimal import Decimal
 
-from fixbridge.normalize.scale import fix_decimal, scaled
 from fixbridge.proto.polymarket.v1 import (
     dropcopy_pb2,
     enums_pb2,
@@ -36,6 +34,7 @@ from fixbridge.proto.polymarket.v1 import (
     refdata_pb2,
     trading_pb2,
 )
+from fixbridge.simulator.amounts import amount_text
 from fixbridge.simulator.book import Book, CancelResting, Fill, Plan, StopAggressor
 from fixbridge.simulator.ids import ExchangeIds
 from fixbridge.simulator.orders import SimOrder, fee_for
@@ -135,11 +134,11 @@ def _opposite(side: Side) -> Side:
 
 
 def _price_text(value: int, spec: SymbolSpec) -> str:
-    return fix_decimal(scaled(value, spec.price_scale, what="price"))
+    return amount_text(value, spec.price_scale)
 
 
 def _qty_text(value: int, spec: SymbolSpec) -> str:
-    return fix_decimal(scaled(value, spec.fractional_qty_scale, what="quantity"))
+    return amount_text(value, spec.fractional_qty_scale)
 
 
 class Exchange:
@@ -325,9 +324,11 @@ class Exchange:
             return Reject.ORD_REJECT_REASON_EXCHANGE_OPTION, DUPLICATE_CLORD_TEXT
         available = order.account.buying_power_usd
         required = self._collateral(order)
-        if required > available:
+        notional_scale = spec.price_scale * spec.fractional_qty_scale
+        if required > available * notional_scale:
             return (Reject.ORD_REJECT_REASON_EXCHANGE_OPTION,
-                    f"{available} USD available, requested {fix_decimal(required)}")
+                    f"{available} USD available, requested "
+                    f"{amount_text(required, notional_scale)}")
         opposite = self._books[order.symbol].best(_opposite(order.side))
         if order.type == OrderType.ORDER_TYPE_MARKET_TO_LIMIT and opposite is None:
             return Reject.ORD_REJECT_REASON_NO_LIQUIDITY, NO_LIQUIDITY_TEXT
@@ -336,14 +337,14 @@ class Exchange:
         return None
 
     @staticmethod
-    def _collateral(order: SimOrder) -> Decimal:
-        """Dollars the order can lose: price per contract bought, 1 - price per contract sold.
-        Orders with no price yet are valued at the top of the price range."""
+    def _collateral(order: SimOrder) -> int:
+        """What the order can lose, in notional units (1/(price_scale * fractional_qty_scale)
+        dollars): price per contract bought, 1 - price per contract sold. Orders with no price
+        yet are valued at the top of the price range."""
         spec = order.spec
         price = order.price or order.stop_price or spec.max_price
         per_contract = price if order.side == Side.SIDE_BUY else spec.price_scale - price
-        return scaled(per_contract * order.order_qty,
-                      spec.price_scale * spec.fractional_qty_scale, what="notional")
+        return per_contract * order.order_qty
 
     @staticmethod
     def _crosses(order: SimOrder, price: int) -> bool:
