@@ -83,13 +83,27 @@ _FILL_STATES = (OrderState.ORDER_STATE_PARTIALLY_FILLED, OrderState.ORDER_STATE_
 
 
 @dataclass(frozen=True, slots=True)
+class InstrumentChange:
+    """An instrument state change and the instant it happened. The contract's Instrument has no
+    time field (spec section 4.6), so the instant travels beside the message, into the log."""
+
+    time_ns: int
+    instrument: refdata_pb2.Instrument
+
+
+@dataclass(frozen=True, slots=True)
 class StepOutput:
     """New events of one step, per stream, in the order they happened."""
 
     executions: tuple[trading_pb2.Execution, ...]
     trades: tuple[orders_pb2.Trade, ...]
-    instruments: tuple[refdata_pb2.Instrument, ...]
+    instrument_changes: tuple[InstrumentChange, ...]
     position_changes: tuple[dropcopy_pb2.PositionChange, ...]
+
+    @property
+    def instruments(self) -> tuple[refdata_pb2.Instrument, ...]:
+        """The Instrument messages of :attr:`instrument_changes`, as the stream sends them."""
+        return tuple(change.instrument for change in self.instrument_changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +131,14 @@ class OrderRequest:
 class _Outbox:
     executions: list[trading_pb2.Execution] = field(default_factory=list)
     trades: list[orders_pb2.Trade] = field(default_factory=list)
-    instruments: list[refdata_pb2.Instrument] = field(default_factory=list)
+    instrument_changes: list[InstrumentChange] = field(default_factory=list)
     position_changes: list[dropcopy_pb2.PositionChange] = field(default_factory=list)
 
     def freeze(self) -> StepOutput:
         return StepOutput(
             tuple(self.executions),
             tuple(self.trades),
-            tuple(self.instruments),
+            tuple(self.instrument_changes),
             tuple(self.position_changes),
         )
 
@@ -536,7 +550,8 @@ class Exchange:
         at = self._instant()
         self._states[symbol] = state
         self._state_ns[symbol] = at
-        self._out.instruments.append(instrument_message(SYMBOLS_BY_NAME[symbol], state, at))
+        self._out.instrument_changes.append(
+            InstrumentChange(at, instrument_message(SYMBOLS_BY_NAME[symbol], state, at)))
         if state == InstrumentState.INSTRUMENT_STATE_CLOSED:
             for order in orders:
                 self._finish(order, OrderState.ORDER_STATE_EXPIRED,

@@ -255,7 +255,7 @@ def sample() -> StepOutput:
         produced = model.step(START_NS + step * 20_000_000)
         out["e"] += produced.executions
         out["t"] += produced.trades
-        out["i"] += produced.instruments
+        out["i"] += produced.instrument_changes
         out["p"] += produced.position_changes
     return StepOutput(tuple(out["e"]), tuple(out["t"]), tuple(out["i"]), tuple(out["p"]))
 
@@ -365,7 +365,7 @@ def test_a_corrupted_event_is_logged_but_still_selected_as_produced() -> None:
     faults.malformed(1.0, defects=[Defect.MISSING_ORDER, Defect.UNKNOWN_INSTRUMENT_STATE])
     store = EventStore(corrupt=faults.corrupt_event)
     out = sample()
-    store.append(StepOutput(out.executions[:5], (), out.instruments[:1], ()))
+    store.append(StepOutput(out.executions[:5], (), out.instrument_changes[:1], ()))
     logged = store.executions.read(0, 5)
     assert [e.event.id for e in logged] == [e.id for e in out.executions[:5]]
     assert all(not e.event.HasField("order") for e in logged)

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from fixbridge.proto.polymarket.v1 import enums_pb2
+from fixbridge.proto.polymarket.v1 import enums_pb2, refdata_pb2
 from fixbridge.simulator.amounts import amount_text, decimal_places
-from fixbridge.simulator.exchange import Exchange, OrderRequest
-from fixbridge.simulator.refdata import ACCOUNTS, SYMBOLS_BY_NAME
+from fixbridge.simulator.exchange import Exchange, InstrumentChange, OrderRequest, StepOutput
+from fixbridge.simulator.refdata import ACCOUNTS, SYMBOLS, SYMBOLS_BY_NAME, instrument_message
+from fixbridge.simulator.store import EventStore
+from fixbridge.simulator.streams import Stream
+from fixbridge.simulator.subscription import open_subscription
 
 SIMULATOR = Path(__file__).resolve().parents[2] / "fixbridge" / "simulator"
 ALLOWED = ("fixbridge.proto", "fixbridge.simulator")
@@ -114,3 +117,48 @@ def test_buying_power_text_is_the_exact_dollar_amount() -> None:
     ))
     assert order is not None and order.state == E.ORDER_STATE_REJECTED
     assert exchange.end_step().executions[-1].text == "1000 USD available, requested 1000.25"
+
+
+# ------------------------------------------------------------- instrument times in the log
+
+
+def bare_instrument(symbol: str, state: E.InstrumentState) -> refdata_pb2.Instrument:
+    """An Instrument with no metadata at all, as the exchange documents it."""
+    instrument = instrument_message(SYMBOLS_BY_NAME[symbol], state, 0)
+    instrument.ClearField("metadata")
+    return instrument
+
+
+def test_an_instrument_change_is_logged_and_selected_by_its_own_time() -> None:
+    lal, btc = "nba-lal-bos-2026-11-21-lal", "btc-above-150k-2026-12-31"
+    times = [NOW, NOW + 5_000, NOW + 9_000]
+    changes = [
+        InstrumentChange(at, bare_instrument(symbol, state))
+        for at, (symbol, state) in zip(times, [(lal, E.INSTRUMENT_STATE_OPEN),
+                                               (btc, E.INSTRUMENT_STATE_OPEN),
+                                               (lal, E.INSTRUMENT_STATE_HALTED)], strict=True)
+    ]
+    store = EventStore()
+    store.append(StepOutput((), (), tuple(changes), ()))
+    logged = store.instruments.read(0, 10)
+    assert [(e.time_ns, e.symbol) for e in logged] == [(NOW, lal), (NOW + 5_000, btc),
+                                                       (NOW + 9_000, lal)]
+    assert all(not e.event.metadata for e in logged)
+    since = open_subscription(
+        Stream.INSTRUMENTS, instance="i", head=len(store.instruments), resume_token=b"",
+        resume_time_ns=NOW + 5_000, symbols=[], firms=[],
+        known_symbols=[s.symbol for s in SYMBOLS], known_firms=[],
+    )
+    assert [e.event.state for i, e in enumerate(logged) if since.wants_at(i, e)] == [
+        E.INSTRUMENT_STATE_OPEN, E.INSTRUMENT_STATE_HALTED]
+
+
+def test_the_exchange_hands_each_state_change_its_instant() -> None:
+    exchange = Exchange(random.Random(3))
+    exchange.begin_step(NOW)
+    exchange.set_state("pres-2028-dem", E.INSTRUMENT_STATE_OPEN)
+    exchange.set_state("pres-2028-dem", E.INSTRUMENT_STATE_HALTED)
+    changes = exchange.end_step().instrument_changes
+    # Each event gets its own instant, 1 microsecond after the previous one.
+    assert [(c.time_ns, c.instrument.state) for c in changes] == [
+        (NOW, E.INSTRUMENT_STATE_OPEN), (NOW + 1_000, E.INSTRUMENT_STATE_HALTED)]

@@ -24,7 +24,7 @@ from fixbridge.proto.polymarket.v1 import (
 from fixbridge.simulator.market import MarketModel, StepOutput
 from fixbridge.simulator.orders import vwap_half_up
 from fixbridge.simulator.refdata import ACCOUNTS, FIRMS, SYMBOLS, SYMBOLS_BY_NAME
-from fixbridge.simulator.times import from_rfc3339, from_timestamp
+from fixbridge.simulator.times import from_timestamp
 
 E = enums_pb2
 START_NS = 1_795_000_000_000_000_000  # 2026-11-18
@@ -57,12 +57,14 @@ class Run:
     trades: list[orders_pb2.Trade]
     instruments: list[refdata_pb2.Instrument]
     position_changes: list[dropcopy_pb2.PositionChange]
+    instrument_times: list[int]
+    """The instant of each instrument state change, as the exchange hands it to its log."""
 
 
 def run_model(seed: int, *, executions: int = TARGET_EXECUTIONS, capped: bool = False) -> Run:
     """Step until ``executions`` were produced; ``capped`` passes the remaining budget."""
     model = MarketModel(seed)
-    run = Run([], [], [], [])
+    run = Run([], [], [], [], [])
     now = START_NS
     for _ in range(100 * executions + 100):
         if len(run.executions) >= executions:
@@ -72,6 +74,7 @@ def run_model(seed: int, *, executions: int = TARGET_EXECUTIONS, capped: bool = 
         run.executions.extend(out.executions)
         run.trades.extend(out.trades)
         run.instruments.extend(out.instruments)
+        run.instrument_times.extend(c.time_ns for c in out.instrument_changes)
         run.position_changes.extend(out.position_changes)
     return run
 
@@ -477,8 +480,8 @@ def test_instruments_open_first_then_change_state_now_and_then() -> None:
         E.INSTRUMENT_STATE_SUSPENDED,
         E.INSTRUMENT_STATE_EXPIRED,
     } <= states
-    times = [from_rfc3339(i.metadata["update_time"]) for i in instruments]
-    assert times == sorted(times)
+    times = seven().instrument_times
+    assert len(times) == len(instruments) and times == sorted(times)
     for instrument in instruments:
         spec = SYMBOLS_BY_NAME[instrument.symbol]
         assert instrument.price_scale == spec.price_scale
@@ -488,7 +491,8 @@ def test_instruments_open_first_then_change_state_now_and_then() -> None:
 def test_no_trading_while_an_instrument_is_not_open() -> None:
     run = seven()
     events = sorted(
-        [(from_rfc3339(i.metadata["update_time"]), 0, i.symbol, i.state) for i in run.instruments]
+        [(t, 0, i.symbol, i.state) for t, i in zip(run.instrument_times, run.instruments,
+                                                   strict=True)]
         + [
             (from_timestamp(e.transact_time), 1, e.order.symbol, e.type)
             for e in run.executions
