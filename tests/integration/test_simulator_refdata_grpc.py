@@ -8,13 +8,10 @@ from the simulator's reference data (8 symbols), not from the servicer.
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
-import jwt
 import pytest
 
 from fixbridge.proto.polymarket.v1 import (
@@ -25,16 +22,13 @@ from fixbridge.proto.polymarket.v1 import (
 )
 from fixbridge.proto.polymarket.v1 import refdata_pb2 as rd
 from fixbridge.simulator.auth import (
-    CLIENT_ASSERTION_TYPE,
-    DEFAULT_AUDIENCE,
-    GRANT_TYPE,
     ClientRegistration,
     SimulatorAuth,
 )
 from fixbridge.simulator.faults import LIST_REFUSE_MESSAGE, FaultKind
 from fixbridge.simulator.report import PageToken, decode_page_token
 from fixbridge.simulator.server import SimulatorThread
-from tests.auth_keys import public_pem, rsa_key
+from tests.auth_keys import bearer_metadata, public_pem, rsa_key
 from tests.integration.test_simulator_grpc import read
 
 pytestmark = pytest.mark.integration
@@ -205,15 +199,7 @@ def test_list_instruments_needs_the_read_instruments_scope_and_no_participant() 
     })
 
     def bearer(client: str) -> tuple[tuple[str, str]]:
-        now = int(time.time())
-        assertion = jwt.encode(
-            {"iss": client, "sub": client, "aud": auth.token_url, "iat": now, "exp": now + 60,
-             "jti": uuid.uuid4().hex},
-            key, algorithm="RS256")
-        answer = auth.token_request({
-            "grant_type": GRANT_TYPE, "client_assertion_type": CLIENT_ASSERTION_TYPE,
-            "client_assertion": assertion, "client_id": client, "audience": DEFAULT_AUDIENCE})
-        return (("authorization", f"Bearer {answer['access_token']}"),)
+        return bearer_metadata(auth, key, client)
 
     with (
         SimulatorThread(seed=3, rate=0, max_executions=20, auth=auth) as live,
