@@ -51,12 +51,14 @@ MAX_BODY_BYTES = 64 * 1024
 REQUEST_TIMEOUT_S = 10.0
 
 # Scope each RPC needs (spec §4.1). Trade-capture and position-change: INFERRED read:dropcopy.
+# ListInstruments: read:instruments (the exchange's Reference Data API Overview).
 _DROPCOPY = "/polymarket.v1.DropCopyAPI/"
 METHOD_SCOPES: dict[str, str] = {
     _DROPCOPY + "CreateDropCopySubscription": "read:dropcopy",
     _DROPCOPY + "CreateTradeCaptureReportSubscription": "read:dropcopy",
     _DROPCOPY + "CreatePositionChangeSubscription": "read:dropcopy",
     _DROPCOPY + "CreateInstrumentStateChangeSubscription": "read:instruments",
+    "/polymarket.v1.RefDataAPI/ListInstruments": "read:instruments",
 }
 # Whole services whose every method needs one scope (spec §5: ReportAPI reads).
 SERVICE_SCOPES: dict[str, str] = {

@@ -16,6 +16,28 @@ refused whole (it publishes nothing and leaves every order, book, trade and posi
 was), so a capped run ends on exactly its cap with every stream still consistent. Parked
 stops that a trade reaches but that do not fit stay parked.
 
+Busts (FIX Order State Change Matrices, section J, "Execution corrections and cancellations"):
+a busted trade is re-sent as BUSTED, taken back out of both positions, and taken back out of
+both orders: each order's CumQty, filled notional, price-to-quantity map and collected
+commission drop by the busted fill, so AvgPx is recomputed over the fills that remain. Then,
+per order:
+
+* still working (NEW, PARTIALLY_FILLED, REPLACED): its LeavesQty simply grows back
+  (``order_qty - cum_qty``); it keeps its place in the book, and a PARTIALLY_FILLED order with
+  nothing left filled is NEW again;
+* CANCELED or EXPIRED (done-for-day included): it stays so, with no leaves;
+* FILLED: it is reinstated, PARTIALLY_FILLED (NEW if nothing is left filled), and goes back on
+  its book at the back of its price level if it can rest: time in force DAY, GTC, or GTD whose
+  time has not come, and its instrument OPEN or PREOPEN. If it cannot rest (IOC, FOK, a book
+  in any other state, a GTD past its time) the exchange expires the reinstated quantity at once
+  with an EXPIRED execution.
+
+The bust itself publishes no execution: the orders' next executions carry the reduced CumQty.
+Only the EXPIRED executions count against the step's budget; a bust whose expiries do not fit
+is refused whole. A reinstated order is not matched again when it goes back on the book (that
+would trade the busted trade anew), so a reinstated order may leave its book crossed until an
+incoming order or a cancel takes it out.
+
 Timestamps: each event gets its own instant, 1 microsecond after the previous one, or the step's
 ``now_ns`` if that is later; both sides of a fill, their trade and their position changes share
 one instant. So times never decrease along any stream except trades re-sent with a new state,
@@ -26,9 +48,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from decimal import Decimal
 
-from fixbridge.normalize.scale import fix_decimal, scaled
 from fixbridge.proto.polymarket.v1 import (
     dropcopy_pb2,
     enums_pb2,
@@ -36,6 +56,7 @@ from fixbridge.proto.polymarket.v1 import (
     refdata_pb2,
     trading_pb2,
 )
+from fixbridge.simulator.amounts import amount_text
 from fixbridge.simulator.book import Book, CancelResting, Fill, Plan, StopAggressor
 from fixbridge.simulator.ids import ExchangeIds
 from fixbridge.simulator.orders import SimOrder, fee_for
@@ -65,6 +86,7 @@ POST_ONLY_TEXT = "Order may participate but not initiate in the market"
 NO_LIQUIDITY_TEXT = "No liquidity to derive limit price"
 DUPLICATE_CLORD_TEXT = "ClOrdID already in use by an open order"
 BUST_TEXT = "Trade busted by exchange operations"
+REINSTATED_EXPIRY_TEXT = "Quantity reinstated by a trade bust cannot rest"
 
 _IMMEDIATE = (TimeInForce.TIME_IN_FORCE_IMMEDIATE_OR_CANCEL, TimeInForce.TIME_IN_FORCE_FILL_OR_KILL)
 
@@ -81,6 +103,19 @@ _CLOSED_BOOK_TEXT: dict[InstrumentState, str] = {
 }
 
 _FILL_STATES = (OrderState.ORDER_STATE_PARTIALLY_FILLED, OrderState.ORDER_STATE_FILLED)
+_RESTING_TIFS = (TimeInForce.TIME_IN_FORCE_DAY, TimeInForce.TIME_IN_FORCE_GOOD_TILL_CANCEL,
+                 TimeInForce.TIME_IN_FORCE_GOOD_TILL_TIME)
+_RESTING_BOOK_STATES = (InstrumentState.INSTRUMENT_STATE_OPEN,
+                        InstrumentState.INSTRUMENT_STATE_PREOPEN)
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentChange:
+    """An instrument state change and the instant it happened. The contract's Instrument has no
+    time field (spec section 4.6), so the instant travels beside the message, into the log."""
+
+    time_ns: int
+    instrument: refdata_pb2.Instrument
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +124,13 @@ class StepOutput:
 
     executions: tuple[trading_pb2.Execution, ...]
     trades: tuple[orders_pb2.Trade, ...]
-    instruments: tuple[refdata_pb2.Instrument, ...]
+    instrument_changes: tuple[InstrumentChange, ...]
     position_changes: tuple[dropcopy_pb2.PositionChange, ...]
+
+    @property
+    def instruments(self) -> tuple[refdata_pb2.Instrument, ...]:
+        """The Instrument messages of :attr:`instrument_changes`, as the stream sends them."""
+        return tuple(change.instrument for change in self.instrument_changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,18 +154,27 @@ class OrderRequest:
     trade_type: TradeType = TradeType.TRADE_TYPE_REGULAR
 
 
+@dataclass(frozen=True, slots=True)
+class _BookedTrade:
+    """A trade that may still be busted: its message and the two orders that made it."""
+
+    message: orders_pb2.Trade
+    aggressor: SimOrder
+    passive: SimOrder
+
+
 @dataclass(slots=True)
 class _Outbox:
     executions: list[trading_pb2.Execution] = field(default_factory=list)
     trades: list[orders_pb2.Trade] = field(default_factory=list)
-    instruments: list[refdata_pb2.Instrument] = field(default_factory=list)
+    instrument_changes: list[InstrumentChange] = field(default_factory=list)
     position_changes: list[dropcopy_pb2.PositionChange] = field(default_factory=list)
 
     def freeze(self) -> StepOutput:
         return StepOutput(
             tuple(self.executions),
             tuple(self.trades),
-            tuple(self.instruments),
+            tuple(self.instrument_changes),
             tuple(self.position_changes),
         )
 
@@ -135,11 +184,11 @@ def _opposite(side: Side) -> Side:
 
 
 def _price_text(value: int, spec: SymbolSpec) -> str:
-    return fix_decimal(scaled(value, spec.price_scale, what="price"))
+    return amount_text(value, spec.price_scale)
 
 
 def _qty_text(value: int, spec: SymbolSpec) -> str:
-    return fix_decimal(scaled(value, spec.fractional_qty_scale, what="quantity"))
+    return amount_text(value, spec.fractional_qty_scale)
 
 
 class Exchange:
@@ -158,7 +207,7 @@ class Exchange:
         }
         self._state_ns: dict[str, int] = {s.symbol: 0 for s in SYMBOLS}
         self._reference: dict[str, int] = {s.symbol: s.reference_price for s in SYMBOLS}
-        self._trades: dict[str, orders_pb2.Trade] = {}
+        self._trades: dict[str, _BookedTrade] = {}
         self._positions = PositionBook()
         self._out = _Outbox()
         self._budget: int | None = None
@@ -325,9 +374,11 @@ class Exchange:
             return Reject.ORD_REJECT_REASON_EXCHANGE_OPTION, DUPLICATE_CLORD_TEXT
         available = order.account.buying_power_usd
         required = self._collateral(order)
-        if required > available:
+        notional_scale = spec.price_scale * spec.fractional_qty_scale
+        if required > available * notional_scale:
             return (Reject.ORD_REJECT_REASON_EXCHANGE_OPTION,
-                    f"{available} USD available, requested {fix_decimal(required)}")
+                    f"{available} USD available, requested "
+                    f"{amount_text(required, notional_scale)}")
         opposite = self._books[order.symbol].best(_opposite(order.side))
         if order.type == OrderType.ORDER_TYPE_MARKET_TO_LIMIT and opposite is None:
             return Reject.ORD_REJECT_REASON_NO_LIQUIDITY, NO_LIQUIDITY_TEXT
@@ -336,14 +387,14 @@ class Exchange:
         return None
 
     @staticmethod
-    def _collateral(order: SimOrder) -> Decimal:
-        """Dollars the order can lose: price per contract bought, 1 - price per contract sold.
-        Orders with no price yet are valued at the top of the price range."""
+    def _collateral(order: SimOrder) -> int:
+        """What the order can lose, in notional units (1/(price_scale * fractional_qty_scale)
+        dollars): price per contract bought, 1 - price per contract sold. Orders with no price
+        yet are valued at the top of the price range."""
         spec = order.spec
         price = order.price or order.stop_price or spec.max_price
         per_contract = price if order.side == Side.SIDE_BUY else spec.price_scale - price
-        return scaled(per_contract * order.order_qty,
-                      spec.price_scale * spec.fractional_qty_scale, what="notional")
+        return per_contract * order.order_qty
 
     @staticmethod
     def _crosses(order: SimOrder, price: int) -> bool:
@@ -424,7 +475,7 @@ class Exchange:
             reporting_counterparty=aggressor.side,
             trade_link_id=link_id,
         )
-        self._trades[trade_id] = trade
+        self._trades[trade_id] = _BookedTrade(trade, aggressor, resting)
         self._out.trades.append(trade)
         for order in (aggressor, resting):
             self._out.position_changes.append(
@@ -535,7 +586,8 @@ class Exchange:
         at = self._instant()
         self._states[symbol] = state
         self._state_ns[symbol] = at
-        self._out.instruments.append(instrument_message(SYMBOLS_BY_NAME[symbol], state, at))
+        self._out.instrument_changes.append(
+            InstrumentChange(at, instrument_message(SYMBOLS_BY_NAME[symbol], state, at)))
         if state == InstrumentState.INSTRUMENT_STATE_CLOSED:
             for order in orders:
                 self._finish(order, OrderState.ORDER_STATE_EXPIRED,
@@ -552,20 +604,62 @@ class Exchange:
 
     def clear_trade(self, trade_id: str, *, keep: bool) -> None:
         """Re-send the trade as CLEARED; ``keep`` it only if a bust may still follow."""
-        trade = self._trades[trade_id] if keep else self._trades.pop(trade_id)
-        self._out.trades.append(self._restate(trade, TradeState.TRADE_STATE_CLEARED))
+        booked = self._trades[trade_id] if keep else self._trades.pop(trade_id)
+        self._out.trades.append(self._restate(booked.message, TradeState.TRADE_STATE_CLEARED))
 
-    def bust_trade(self, trade_id: str) -> None:
-        """Re-send the trade as BUSTED and take it back out of both positions."""
-        trade = self._trades.pop(trade_id)
+    def bust_trade(self, trade_id: str) -> bool:
+        """Re-send the trade as BUSTED and take it back out of both positions and both orders
+        (module rules). False, and nothing changes, if the EXPIRED executions of reinstated
+        quantity that cannot rest do not fit the step's budget."""
+        booked = self._trades[trade_id]
+        trade = booked.message
+        sides = ((booked.aggressor, trade.aggressor), (booked.passive, trade.passive))
+        expiring = sum(
+            1 for order, _ in sides
+            if order.state == OrderState.ORDER_STATE_FILLED and not self._can_rest(order)
+        )
+        if not self.fits(expiring):
+            return False
+        del self._trades[trade_id]
         self._out.trades.append(self._restate(trade, TradeState.TRADE_STATE_BUSTED, BUST_TEXT))
         at = self._instant()
-        for execution in (trade.aggressor, trade.passive):
+        for _, execution in sides:
             self._out.position_changes.append(
                 self._positions.bust(execution.order.account, execution.order.symbol,
                                      execution.order.side, execution.last_shares,
                                      execution.last_px, at)
             )
+        for order, execution in sides:
+            self._take_back(order, execution)
+        return True
+
+    def _can_rest(self, order: SimOrder) -> bool:
+        """Whether reinstated quantity of ``order`` may go back on its book now."""
+        if order.time_in_force not in _RESTING_TIFS:
+            return False
+        if (order.time_in_force == TimeInForce.TIME_IN_FORCE_GOOD_TILL_TIME
+                and order.good_till_ns <= self._clock_ns):
+            return False
+        return self._states[order.symbol] in _RESTING_BOOK_STATES
+
+    def _take_back(self, order: SimOrder, fill: trading_pb2.Execution) -> None:
+        """Apply a busted ``fill`` to its ``order`` (module rules)."""
+        was_filled = order.state == OrderState.ORDER_STATE_FILLED
+        order.take_back(fill.last_shares, fill.last_px, fill.commission_notional_collected)
+        if order.state in (OrderState.ORDER_STATE_CANCELED, OrderState.ORDER_STATE_EXPIRED):
+            return
+        if order.state == OrderState.ORDER_STATE_PARTIALLY_FILLED or was_filled:
+            order.state = (OrderState.ORDER_STATE_PARTIALLY_FILLED if order.cum_qty
+                           else OrderState.ORDER_STATE_NEW)
+        if not was_filled:
+            return
+        if self._can_rest(order):
+            self._open[order.id] = order
+            self._rest(order)
+        else:
+            order.state = OrderState.ORDER_STATE_EXPIRED
+            self._execution(order, ExecType.EXECUTION_TYPE_EXPIRED, self._instant(),
+                            text=REINSTATED_EXPIRY_TEXT)
 
     @staticmethod
     def _restate(

@@ -20,6 +20,10 @@ test can assert that each fault happened instead of hoping it did. The faults:
   numbers, an execution without its order, a zero or negative scale), so replays and the
   ReportAPI return the very same broken event. Identity fields are never touched.
 
+One more is switched on only by itself, never by :meth:`FaultPlan.enable_all` or ``--faults``:
+``refuse_list_instruments`` - refuse the next N ``RefDataAPI.ListInstruments`` calls, or every
+call for D seconds, with a chosen status (UNAVAILABLE by default).
+
 The plan also holds the replay limits that are configuration rather than faults but can be
 changed at run time the same way: the resume-token TTL and the per-stream replay window.
 
@@ -56,6 +60,7 @@ M = TypeVar("M", bound=Message)
 
 ABORT_MESSAGE = "fault injected: stream aborted mid-batch"
 REFUSE_MESSAGE = "fault injected: stream open refused"
+LIST_REFUSE_MESSAGE = "fault injected: ListInstruments refused"
 DROP_MESSAGE = "fault injected: stream dropped"
 UNKNOWN_ENUM_BASE = 100
 """The malformed-event fault sets an enum field to this plus its old number: unknown to every
@@ -87,6 +92,8 @@ class FaultKind(enum.StrEnum):
     REPLAY_WINDOW_REFUSED = "replay_window_refused"
     STREAM_DROPPED = "stream_dropped"
     """Streams ended by :meth:`FaultPlan.drop_streams_now` (one per stream)."""
+    REFUSE_LIST_INSTRUMENTS = "refuse_list_instruments"
+    """ListInstruments calls refused (:meth:`FaultPlan.refuse_list_instruments`)."""
 
 
 ENABLEABLE = (
@@ -228,6 +235,31 @@ class _Periodic:
     action: Callable[[], object]
 
 
+def _check_refusal(count: int | None, code: grpc.StatusCode, duration_s: float | None) -> None:
+    """ValueError naming what is wrong with a refusal's settings."""
+    if code == grpc.StatusCode.OK:
+        raise ValueError("a refusal needs an error status, not OK")
+    if duration_s is None and (count is None or count < 1):
+        raise ValueError(f"count must be >= 1, got {count}")
+    _positive(duration_s, "duration_s")
+
+
+def _next_refusal(queue: list[_Refusal], now: float) -> _Refusal | None:
+    """The refusal that applies to one call at ``now``, used up by one; None if none is armed.
+    Expired time-based refusals are dropped on the way. Caller holds the plan's lock."""
+    while queue:
+        refusal = queue[0]
+        if refusal.until is not None and now >= refusal.until:
+            queue.pop(0)
+            continue
+        if refusal.remaining is not None:
+            refusal.remaining -= 1
+            if refusal.remaining <= 0:
+                queue.pop(0)
+        return refusal
+    return None
+
+
 def _probability(value: float, name: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be between 0 and 1, got {value}")
@@ -277,6 +309,7 @@ class FaultPlan:
         self._abort_gap_s = 0.0
         self._last_abort = float("-inf")
         self._refusals: list[_Refusal] = []
+        self._list_refusals: list[_Refusal] = []
         self._periodic: dict[FaultKind, _Periodic] = {}
         self._overlap_events = 0
         self._overlap_p = 0.0
@@ -439,11 +472,7 @@ class FaultPlan:
         ``every_s`` the same refusal is armed periodically instead (first after
         ``first_after_s``, default ``every_s``), but only when no refusal is pending, so that
         refusals never pile up while nobody opens a stream."""
-        if code == grpc.StatusCode.OK:
-            raise ValueError("a refusal needs an error status, not OK")
-        if duration_s is None and (count is None or count < 1):
-            raise ValueError(f"count must be >= 1, got {count}")
-        _positive(duration_s, "duration_s")
+        _check_refusal(count, code, duration_s)
 
         def arm(periodic: bool) -> None:
             until = None if duration_s is None else self._monotonic() + duration_s
@@ -468,21 +497,41 @@ class FaultPlan:
         """The status to refuse this stream open with, if any (counted when given)."""
         now = self._monotonic()
         with self._lock:
-            while self._refusals:
-                refusal = self._refusals[0]
-                if refusal.until is not None and now >= refusal.until:
-                    self._refusals.pop(0)
-                    continue
-                if refusal.remaining is not None:
-                    refusal.remaining -= 1
-                    if refusal.remaining <= 0:
-                        self._refusals.pop(0)
-                self._counts[FaultKind.REFUSE_OPEN] += 1
-                self._refused_codes[refusal.code] += 1
-                break
-            else:
+            refusal = _next_refusal(self._refusals, now)
+            if refusal is None:
                 return None
+            self._counts[FaultKind.REFUSE_OPEN] += 1
+            self._refused_codes[refusal.code] += 1
         logger.info("fault injected: stream open refused with %s", refusal.code.name)
+        return refusal.code, refusal.message
+
+    # ------------------------------------------------- b'. refused ListInstruments calls
+
+    def refuse_list_instruments(
+        self,
+        count: int | None = 1,
+        code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE,
+        message: str = LIST_REFUSE_MESSAGE,
+        *,
+        duration_s: float | None = None,
+    ) -> None:
+        """Refuse the next ``count`` ListInstruments calls (or, with ``duration_s``, every call
+        for that long) with ``code`` and ``message``; refusals queue up behind earlier ones."""
+        _check_refusal(count, code, duration_s)
+        until = None if duration_s is None else self._monotonic() + duration_s
+        with self._lock:
+            self._list_refusals.append(
+                _Refusal(code, message, None if duration_s is not None else count, until))
+
+    def list_instruments_refusal(self) -> tuple[grpc.StatusCode, str] | None:
+        """The status to refuse this ListInstruments call with, if any (counted when given)."""
+        now = self._monotonic()
+        with self._lock:
+            refusal = _next_refusal(self._list_refusals, now)
+            if refusal is None:
+                return None
+            self._counts[FaultKind.REFUSE_LIST_INSTRUMENTS] += 1
+        logger.info("fault injected: ListInstruments refused with %s", refusal.code.name)
         return refusal.code, refusal.message
 
     # -------------------------------------------------------------- c. access-token expiry

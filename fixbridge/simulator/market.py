@@ -209,8 +209,9 @@ class MarketModel:
                 self._busts.append((now + self._rng.randint(3, 30), trade_id))
         busts = [b for b in self._busts if b[0] <= now]
         self._busts = [b for b in self._busts if b[0] > now]
-        for _, trade_id in busts:
-            self._exchange.bust_trade(trade_id)
+        for due_step, trade_id in busts:
+            if not self._exchange.bust_trade(trade_id):
+                self._busts.append((due_step, trade_id))  # over the budget: a later step
 
     # ------------------------------------------------------------------------------ order flow
 

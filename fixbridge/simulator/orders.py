@@ -3,6 +3,13 @@
 Units: prices in 1/price_scale dollars, quantities in 1/fractional_quantity_scale contracts,
 notional and fees in 1/(price_scale * fractional_quantity_scale) dollars. All integers.
 
+Fills and busts: a fill adds to ``cum_qty``, ``notional`` (sum of qty * px), ``filled_at`` (px ->
+qty, which is ``Order.price_to_quantity_filled``) and ``fees`` (which is
+``commission_notional_total_collected``); a bust takes exactly that fill back out of all four
+(:meth:`SimOrder.take_back`), so ``avg_px`` is recomputed over the fills that remain and
+``leaves_qty`` (``order_qty - cum_qty`` while the order is not terminal) grows back. What state
+the order is in after a bust is the exchange's decision (see ``exchange.py``), not this module's.
+
 Rounding rules (the only places the simulator rounds):
 * ``avg_px`` is the volume-weighted average fill price, rounded to the nearest integer of
   price_scale units, halves rounded up: ``(2 * notional + cum_qty) // (2 * cum_qty)``.
@@ -33,8 +40,9 @@ TERMINAL_STATES: frozenset[OrderState] = frozenset(
         OrderState.ORDER_STATE_EXPIRED,
     }
 )
-"""States after which an order has no leaves and gets no further executions. Done-for-day
-orders end in EXPIRED: the contract's OrderState has no done-for-day value."""
+"""States in which an order has no leaves and gets no further executions, except that a bust
+reinstates a FILLED order (see ``exchange.py``). Done-for-day orders end in EXPIRED: the
+contract's OrderState has no done-for-day value."""
 
 BASIS_POINTS = 10_000
 
@@ -121,6 +129,23 @@ class SimOrder:
             if self.cum_qty == self.order_qty
             else OrderState.ORDER_STATE_PARTIALLY_FILLED
         )
+
+    def take_back(self, qty: int, px: int, fee: int) -> None:
+        """Undo one earlier fill of ``qty`` at ``px`` that was charged ``fee`` (a bust). The
+        state is left alone: the exchange decides it."""
+        if qty <= 0 or self.filled_at.get(px, 0) < qty:
+            raise ValueError(
+                f"order {self.id}: no fill of {qty} at {px} to take back "
+                f"(filled at that price: {self.filled_at.get(px, 0)})"
+            )
+        self.cum_qty -= qty
+        self.notional -= qty * px
+        self.fees -= fee
+        remaining = self.filled_at[px] - qty
+        if remaining:
+            self.filled_at[px] = remaining
+        else:
+            del self.filled_at[px]
 
     def to_message(self) -> trading_pb2.Order:
         """The ``Order`` as of now, as it travels inside an Execution."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fixbridge.proto.polymarket.v1 import enums_pb2, refdata_pb2, types_pb2
-from fixbridge.simulator.times import to_rfc3339
+from fixbridge.simulator.times import to_rfc3339  # only for the LEGACY line of instrument_message
 
 Side = enums_pb2.Side
 SmpInstruction = enums_pb2.SelfMatchPreventionInstruction
@@ -219,14 +219,14 @@ def firm_of(account_or_participant: str) -> str:
 def instrument_message(
     spec: SymbolSpec, state: enums_pb2.InstrumentState, time_ns: int
 ) -> refdata_pb2.Instrument:
-    """The Instrument a state change publishes.
+    """The Instrument a state change at ``time_ns`` publishes.
 
-    The contract's Instrument has no timestamp field (spec section 4.6), so the instant of the
-    state change travels in ``metadata["update_time"]`` as RFC 3339 text with nanoseconds.
+    The contract's Instrument has no timestamp field (spec section 4.6); the simulator's own log
+    keeps the instant beside the message and never reads it back from the message.
     ``tick_size`` and ``multiplier`` are doubles only because the contract says so; every price
     the simulator works with stays a scaled integer.
     """
-    return refdata_pb2.Instrument(
+    instrument = refdata_pb2.Instrument(
         symbol=spec.symbol,
         tick_size=spec.tick / spec.price_scale,
         base_currency="USD",
@@ -248,8 +248,12 @@ def instrument_message(
         state=state,
         price_scale=spec.price_scale,
         fractional_qty_scale=spec.fractional_qty_scale,
-        metadata={"update_time": to_rfc3339(time_ns)},
     )
+    # LEGACY: metadata["update_time"] is not in the exchange's contract; it is stamped only for
+    # bridges that still read it, and nothing in the simulator reads it. Delete the next line
+    # (and the to_rfc3339 import it alone uses) to stop sending it.
+    instrument.metadata["update_time"] = to_rfc3339(time_ns)
+    return instrument
 
 
 def _date(ymd: tuple[int, int, int]) -> types_pb2.Date:

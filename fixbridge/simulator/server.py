@@ -3,7 +3,8 @@
 :class:`SimulatorServer` is the I/O edge around the pure market model: it reads the real clock,
 steps the model at about ``rate`` executions a second (``rate=0``: as fast as it can while still
 letting the event loop breathe), logs every event in the :class:`EventStore`, wakes the streams,
-and serves ``polymarket.v1.DropCopyAPI`` and ``ReportAPI`` over plaintext gRPC. With
+and serves ``polymarket.v1.DropCopyAPI``, ``ReportAPI`` and ``RefDataAPI.ListInstruments`` over
+plaintext gRPC. With
 ``max_executions`` it stops producing after exactly that many executions; the streams then only
 send heartbeats. Its :class:`FaultPlan` (``server.faults``) is consulted by the streams and the
 producer and ticked here for its periodic faults.
@@ -29,6 +30,7 @@ from fixbridge.proto.polymarket.v1 import (
     dropcopy_pb2_grpc,
     orders_pb2,
     refdata_pb2,
+    refdata_pb2_grpc,
     report_pb2_grpc,
     trading_pb2,
 )
@@ -36,6 +38,7 @@ from fixbridge.simulator.auth import SimulatorAuth
 from fixbridge.simulator.faults import FaultPlan
 from fixbridge.simulator.market import MarketModel
 from fixbridge.simulator.refdata import FIRM_NAMES, SYMBOLS
+from fixbridge.simulator.refdata_api import RefDataServicer
 from fixbridge.simulator.report import ReportServicer
 from fixbridge.simulator.servicer import DropCopyServicer, Pulse
 from fixbridge.simulator.store import EventStore
@@ -118,6 +121,7 @@ class SimulatorServer:
         self.store = EventStore(corrupt=self.faults.corrupt_event)
         self.report = ReportServicer(self.store, instance=self.instance_id,
                                      requests_per_minute=report_requests_per_minute)
+        self.refdata = RefDataServicer(self.store, self.faults, instance=self.instance_id)
         self._model = MarketModel(seed)
         self._pulse: Pulse | None = None
         self._server: Any = None
@@ -150,6 +154,7 @@ class SimulatorServer:
         server = grpc.aio.server(options=_SERVER_OPTIONS, interceptors=interceptors)
         _register(servicer, server)
         report_pb2_grpc.add_ReportAPIServicer_to_server(self.report, server)  # type: ignore[no-untyped-call]
+        refdata_pb2_grpc.add_RefDataAPIServicer_to_server(self.refdata, server)  # type: ignore[no-untyped-call]
         try:
             port = int(server.add_insecure_port(self._listen))
         except RuntimeError as exc:

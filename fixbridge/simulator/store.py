@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Generic, Protocol
 
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2, orders_pb2, refdata_pb2, trading_pb2
@@ -46,10 +46,9 @@ class EventLog(Generic[E]):
     """One stream's events, oldest first. Thread-safe through the store's shared lock."""
 
     def __init__(self, stream: Stream, lock: threading.Condition,
-                 to_entry: Callable[[E], Entry[E]], corrupt: Corruptor | None = None) -> None:
+                 corrupt: Corruptor | None = None) -> None:
         self.stream = stream
         self._lock = lock
-        self._to_entry = to_entry
         self._corrupt = corrupt
         self._entries: list[Entry[E]] = []
 
@@ -67,11 +66,12 @@ class EventLog(Generic[E]):
         with self._lock:
             return [entry.event for entry in self._entries]
 
-    def _extend(self, events: tuple[E, ...]) -> list[E]:
-        """Log ``events``; returns them as logged (corrupted or not). Caller holds the lock."""
+    def _extend(self, entries: Iterable[Entry[E]]) -> list[E]:
+        """Log ``entries``; returns their events as logged (corrupted or not). Caller holds the
+        lock."""
         logged: list[E] = []
-        for event in events:
-            entry = self._to_entry(event)
+        for entry in entries:
+            event = entry.event
             broken = None if self._corrupt is None else self._corrupt(self.stream, event)
             if broken is not None:
                 entry = dataclasses.replace(entry, event=broken)
@@ -86,26 +86,26 @@ class EventStore:
     def __init__(self, corrupt: Corruptor | None = None) -> None:
         self._lock = threading.Condition()
         self.executions: EventLog[trading_pb2.Execution] = EventLog(
-            Stream.EXECUTIONS, self._lock, execution_entry, corrupt)
-        self.trades: EventLog[orders_pb2.Trade] = EventLog(
-            Stream.TRADES, self._lock, trade_entry, corrupt)
+            Stream.EXECUTIONS, self._lock, corrupt)
+        self.trades: EventLog[orders_pb2.Trade] = EventLog(Stream.TRADES, self._lock, corrupt)
         self.instruments: EventLog[refdata_pb2.Instrument] = EventLog(
-            Stream.INSTRUMENTS, self._lock, instrument_entry, corrupt)
+            Stream.INSTRUMENTS, self._lock, corrupt)
         self.position_changes: EventLog[dropcopy_pb2.PositionChange] = EventLog(
-            Stream.POSITIONS, self._lock, position_entry, corrupt)
+            Stream.POSITIONS, self._lock, corrupt)
         self._current: dict[str, refdata_pb2.Instrument] = {}
         self._failure: BaseException | None = None
 
     def append(self, output: StepOutput) -> None:
         """Log one step's events in all four streams at once."""
         with self._lock:
-            self.executions._extend(output.executions)
-            self.trades._extend(output.trades)
-            for produced, logged in zip(
-                output.instruments, self.instruments._extend(output.instruments), strict=True
-            ):
-                self._current[produced.symbol] = logged
-            self.position_changes._extend(output.position_changes)
+            self.executions._extend(execution_entry(e) for e in output.executions)
+            self.trades._extend(trade_entry(t) for t in output.trades)
+            changes = output.instrument_changes
+            logged = self.instruments._extend(
+                instrument_entry(c.instrument, c.time_ns) for c in changes)
+            for change, instrument in zip(changes, logged, strict=True):
+                self._current[change.instrument.symbol] = instrument
+            self.position_changes._extend(position_entry(p) for p in output.position_changes)
             self._lock.notify_all()
 
     def instrument_snapshot(self) -> list[refdata_pb2.Instrument]:

@@ -4,11 +4,12 @@ For every event this module works out once, when it is logged, what a subscripti
 search selects it by: its time (for ``resume_time``), its symbol, the firms and the accounts it
 belongs to. They are worked out from the event as the exchange produced it, so an event the fault
 plan corrupts afterwards (e.g. an execution without its order) still reaches the subscribers
-and searches it belongs to. The time of
-an event is ``Execution.transact_time``, the aggressor execution's ``transact_time`` for a
-trade (in every state it is re-sent in), ``PositionChange.change_time``, and for an instrument
-the RFC 3339 ``metadata["update_time"]`` the simulator stamps on each state change. Pure
-functions only: this module must never touch the network or a clock.
+and searches it belongs to. The time of an event is ``Execution.transact_time``, the aggressor
+execution's ``transact_time`` for a trade (in every state it is re-sent in),
+``PositionChange.change_time``, and for an instrument the instant of the state change, which the
+exchange hands over beside the message: the contract's Instrument has no time field, and no
+entry is ever worked out from its ``metadata``. Pure functions only: this module must never
+touch the network or a clock.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from google.protobuf.message import Message
 
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2, orders_pb2, refdata_pb2, trading_pb2
 from fixbridge.simulator.refdata import firm_of
-from fixbridge.simulator.times import from_rfc3339, from_timestamp
+from fixbridge.simulator.times import from_timestamp
 
 E = TypeVar("E", bound=Message)
 
@@ -59,9 +60,11 @@ def trade_entry(trade: orders_pb2.Trade) -> Entry[orders_pb2.Trade]:
                  accounts)
 
 
-def instrument_entry(instrument: refdata_pb2.Instrument) -> Entry[refdata_pb2.Instrument]:
-    return Entry(from_rfc3339(instrument.metadata["update_time"]), instrument.symbol, (),
-                 instrument)
+def instrument_entry(
+    instrument: refdata_pb2.Instrument, time_ns: int
+) -> Entry[refdata_pb2.Instrument]:
+    """An instrument state change that happened at ``time_ns``."""
+    return Entry(time_ns, instrument.symbol, (), instrument)
 
 
 def position_entry(

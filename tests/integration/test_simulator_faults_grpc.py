@@ -11,12 +11,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
-import jwt
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -28,9 +26,6 @@ from fixbridge.proto.polymarket.v1 import (
     report_pb2_grpc,
 )
 from fixbridge.simulator.auth import (
-    CLIENT_ASSERTION_TYPE,
-    DEFAULT_AUDIENCE,
-    GRANT_TYPE,
     ClientRegistration,
     SimulatorAuth,
 )
@@ -47,7 +42,7 @@ from fixbridge.simulator.server import SimulatorThread
 from fixbridge.simulator.streams import Stream
 from fixbridge.simulator.times import NS_PER_SECOND, from_timestamp, to_rfc3339, to_timestamp
 from fixbridge.simulator.tokens import ResumeToken
-from tests.auth_keys import public_pem, rsa_key
+from tests.auth_keys import bearer_metadata, public_pem, rsa_key
 from tests.integration.test_simulator_grpc import read
 
 pytestmark = pytest.mark.integration
@@ -445,16 +440,7 @@ def test_revoked_access_tokens_keep_open_streams_and_refuse_new_opens() -> None:
         public_pem(key), frozenset({"read:dropcopy"}))})
 
     def bearer() -> tuple[tuple[str, str]]:
-        now = int(time.time())
-        assertion = jwt.encode(
-            {"iss": "fault-client", "sub": "fault-client", "aud": auth.token_url,
-             "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex},
-            key, algorithm="RS256")
-        answer = auth.token_request({
-            "grant_type": GRANT_TYPE, "client_assertion_type": CLIENT_ASSERTION_TYPE,
-            "client_assertion": assertion, "client_id": "fault-client",
-            "audience": DEFAULT_AUDIENCE})
-        return (("authorization", f"Bearer {answer['access_token']}"),)
+        return bearer_metadata(auth, key, "fault-client")
 
     with (
         SimulatorThread(seed=3, rate=0, max_executions=50, heartbeat_interval=HEARTBEAT,

@@ -119,11 +119,12 @@ def _reset_clock(clock: Clock) -> None:
 
 
 def assertion(url: str, client_id: str = "full", *, key: Any = None, alg: str = "RS256",
-              **claims: Any) -> str:
+              iat_in: int = 0, exp_in: int = 60, **claims: Any) -> str:
+    """A signed assertion; ``iat_in`` and ``exp_in`` are seconds from the moment it is signed."""
     now = int(time.time())
     body: dict[str, Any] = {
-        "iss": client_id, "sub": client_id, "aud": url, "iat": now, "exp": now + 60,
-        "jti": secrets.token_hex(8),
+        "iss": client_id, "sub": client_id, "aud": url, "iat": now + iat_in,
+        "exp": now + exp_in, "jti": secrets.token_hex(8),
     }
     body.update(claims)
     body = {k: v for k, v in body.items() if v is not None}
@@ -193,9 +194,6 @@ def _refusal(endpoint: Endpoint, **changes: Any) -> tuple[int, str, str]:
     return status, body["error"], body["error_description"]
 
 
-NOW = int(time.time())
-
-
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
@@ -207,11 +205,11 @@ NOW = int(time.time())
          (401, "invalid_client", "iss must be the client_id 'full', got 'dropcopy-only'")),
         ({"claims": {"aud": "https://elsewhere.test/oauth/token"}},
          (401, "invalid_client", "aud must be the token endpoint URL")),
-        ({"claims": {"iat": NOW, "exp": NOW + 301}},
+        ({"claims": {"iat_in": 0, "exp_in": 301}},
          (401, "invalid_client", "exp - iat = 301 s exceeds 300 s")),
-        ({"claims": {"iat": NOW - 400, "exp": NOW - 100}},
+        ({"claims": {"iat_in": -400, "exp_in": -100}},
          (401, "invalid_client", "client_assertion expired")),
-        ({"claims": {"iat": NOW + 600, "exp": NOW + 660}},
+        ({"claims": {"iat_in": 600, "exp_in": 660}},
          (401, "invalid_client", "iat is in the future")),
         ({"claims": {"exp": None}}, (401, "invalid_client", "exp claim missing")),
         ({"claims": {"jti": None}}, (401, "invalid_client", "jti claim missing")),

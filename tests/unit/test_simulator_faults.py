@@ -17,6 +17,7 @@ from fixbridge.proto.polymarket.v1 import enums_pb2, orders_pb2, refdata_pb2, tr
 from fixbridge.simulator.faults import (
     DEFECTS,
     ENABLEABLE,
+    LIST_REFUSE_MESSAGE,
     REFUSE_MESSAGE,
     UNKNOWN_ENUM_BASE,
     Defect,
@@ -109,6 +110,50 @@ def test_refusals_queue_in_order_with_their_own_codes() -> None:
     assert faults.open_refusal() == (UNAVAILABLE, REFUSE_MESSAGE)
     assert faults.open_refusal() == (grpc.StatusCode.PERMISSION_DENIED, "permission denied: nope")
     assert faults.open_refusal() is None
+
+
+def test_list_instruments_refusals_are_their_own_queue_and_count() -> None:
+    faults, clock = plan()
+    faults.refuse_list_instruments(2, grpc.StatusCode.RESOURCE_EXHAUSTED, "6 per minute")
+    assert faults.open_refusal() is None, "stream opens are not affected"
+    assert faults.list_instruments_refusal() == (grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                                 "6 per minute")
+    assert faults.list_instruments_refusal() == (grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                                 "6 per minute")
+    assert faults.list_instruments_refusal() is None
+    faults.refuse_list_instruments(duration_s=2.0)
+    assert faults.list_instruments_refusal() == (UNAVAILABLE, LIST_REFUSE_MESSAGE)
+    clock.now += 2.0
+    assert faults.list_instruments_refusal() is None
+    assert faults.counts() == {FaultKind.REFUSE_LIST_INSTRUMENTS: 3}
+    assert faults.refused_codes() == {}, "refused_codes counts stream opens only"
+    faults.refuse_list_instruments(1)
+    faults.disable_all()
+    assert faults.list_instruments_refusal() is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"code": grpc.StatusCode.OK}, "needs an error status"),
+        ({"count": 0}, "count must be >= 1, got 0"),
+        ({"count": None}, "count must be >= 1, got None"),
+        ({"duration_s": -1.0}, "duration_s must be > 0"),
+    ],
+)
+def test_bad_list_instruments_refusals_are_named(kwargs: dict[str, Any], problem: str) -> None:
+    faults, _ = plan()
+    with pytest.raises(ValueError, match=problem):
+        faults.refuse_list_instruments(**kwargs)
+
+
+def test_enable_all_never_refuses_list_instruments() -> None:
+    faults, clock = plan()
+    faults.enable_all(period_s=1.0)
+    for _ in range(50):
+        clock.now += 0.5
+        faults.tick()
+        assert faults.list_instruments_refusal() is None
 
 
 def test_refuse_every_open_for_a_while() -> None:
@@ -255,7 +300,7 @@ def sample() -> StepOutput:
         produced = model.step(START_NS + step * 20_000_000)
         out["e"] += produced.executions
         out["t"] += produced.trades
-        out["i"] += produced.instruments
+        out["i"] += produced.instrument_changes
         out["p"] += produced.position_changes
     return StepOutput(tuple(out["e"]), tuple(out["t"]), tuple(out["i"]), tuple(out["p"]))
 
@@ -365,7 +410,7 @@ def test_a_corrupted_event_is_logged_but_still_selected_as_produced() -> None:
     faults.malformed(1.0, defects=[Defect.MISSING_ORDER, Defect.UNKNOWN_INSTRUMENT_STATE])
     store = EventStore(corrupt=faults.corrupt_event)
     out = sample()
-    store.append(StepOutput(out.executions[:5], (), out.instruments[:1], ()))
+    store.append(StepOutput(out.executions[:5], (), out.instrument_changes[:1], ()))
     logged = store.executions.read(0, 5)
     assert [e.event.id for e in logged] == [e.id for e in out.executions[:5]]
     assert all(not e.event.HasField("order") for e in logged)

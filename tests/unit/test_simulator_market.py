@@ -21,10 +21,11 @@ from fixbridge.proto.polymarket.v1 import (
     refdata_pb2,
     trading_pb2,
 )
+from fixbridge.simulator.exchange import REINSTATED_EXPIRY_TEXT
 from fixbridge.simulator.market import MarketModel, StepOutput
 from fixbridge.simulator.orders import vwap_half_up
 from fixbridge.simulator.refdata import ACCOUNTS, FIRMS, SYMBOLS, SYMBOLS_BY_NAME
-from fixbridge.simulator.times import from_rfc3339, from_timestamp
+from fixbridge.simulator.times import from_timestamp
 
 E = enums_pb2
 START_NS = 1_795_000_000_000_000_000  # 2026-11-18
@@ -57,12 +58,14 @@ class Run:
     trades: list[orders_pb2.Trade]
     instruments: list[refdata_pb2.Instrument]
     position_changes: list[dropcopy_pb2.PositionChange]
+    instrument_times: list[int]
+    """The instant of each instrument state change, as the exchange hands it to its log."""
 
 
 def run_model(seed: int, *, executions: int = TARGET_EXECUTIONS, capped: bool = False) -> Run:
     """Step until ``executions`` were produced; ``capped`` passes the remaining budget."""
     model = MarketModel(seed)
-    run = Run([], [], [], [])
+    run = Run([], [], [], [], [])
     now = START_NS
     for _ in range(100 * executions + 100):
         if len(run.executions) >= executions:
@@ -72,6 +75,7 @@ def run_model(seed: int, *, executions: int = TARGET_EXECUTIONS, capped: bool = 
         run.executions.extend(out.executions)
         run.trades.extend(out.trades)
         run.instruments.extend(out.instruments)
+        run.instrument_times.extend(c.time_ns for c in out.instrument_changes)
         run.position_changes.extend(out.position_changes)
     return run
 
@@ -178,20 +182,47 @@ def test_cum_leaves_and_avg_px_follow_the_fills() -> None:
     assert_order_arithmetic(seven())
 
 
+def bust_times(run: Run) -> dict[str, int]:
+    """Trade id -> the instant it was busted, read off the position stream: a bust moves both
+    sides' positions at one instant, each lowering qty_bought or qty_sold (a fill never lowers
+    them), and busts come in the same order there as the BUSTED records in the trade stream."""
+    seen: dict[tuple[str, str], tuple[int, int]] = {}
+    lowered: list[int] = []
+    for change in run.position_changes:
+        position = change.position
+        key = (position.account, position.symbol)
+        bought, sold = seen.get(key, (0, 0))
+        if position.qty_bought < bought or position.qty_sold < sold:
+            lowered.append(from_timestamp(change.change_time))
+        seen[key] = (position.qty_bought, position.qty_sold)
+    busted = [t.id for t in run.trades if t.state == E.TRADE_STATE_BUSTED]
+    assert lowered[0::2] == lowered[1::2], "both sides of a bust move at one instant"
+    return dict(zip(busted, lowered[0::2], strict=True))
+
+
 def assert_order_arithmetic(run: Run) -> None:
+    """CumQty, AvgPx, the fill map and the collected commission of every execution's order are
+    those of the order's fills so far less the ones busted before that execution."""
+    busted_at = bust_times(run)
     for order_id, executions in by_order(run.executions).items():
-        cum = notional = fees = 0
+        fills: list[trading_pb2.Execution] = []
         for execution in executions:
             order = execution.order
             if execution.type in FILLS:
-                cum += execution.last_shares
-                notional += execution.last_shares * execution.last_px
-                fees += execution.commission_notional_collected
+                fills.append(execution)
                 assert order.last_trade_id == execution.trade_id
+            at = from_timestamp(execution.transact_time)
+            standing = [f for f in fills if busted_at.get(f.trade_id, at + 1) > at]
+            cum = sum(f.last_shares for f in standing)
+            notional = sum(f.last_shares * f.last_px for f in standing)
+            filled_at: Counter[int] = Counter()
+            for f in standing:
+                filled_at[f.last_px] += f.last_shares
             assert order.cum_qty == cum, order_id
             assert order.avg_px == vwap_half_up(notional, cum), order_id
-            assert sum(order.price_to_quantity_filled.values()) == cum
-            assert order.commission_notional_total_collected == fees
+            assert dict(order.price_to_quantity_filled) == dict(filled_at), order_id
+            assert order.commission_notional_total_collected == sum(
+                f.commission_notional_collected for f in standing)
             if order.state in TERMINAL:
                 assert order.leaves_qty == 0, order_id
             else:
@@ -211,12 +242,23 @@ def test_order_state_matches_the_execution_type() -> None:
 
 
 def test_nothing_happens_to_an_order_after_it_is_done() -> None:
+    """Except that a bust reinstates a FILLED order: then it may rest and trade again, or have
+    its reinstated quantity expired."""
+    busted_at = bust_times(seven())
+    reinstated = 0
     for order_id, executions in by_order(seven().executions).items():
-        states = [e.order.state for e in executions]
-        assert all(s not in TERMINAL for s in states[:-1]), order_id
         assert executions[0].type in (E.EXECUTION_TYPE_NEW, E.EXECUTION_TYPE_REJECTED)
         if executions[0].type == E.EXECUTION_TYPE_REJECTED:
             assert len(executions) == 1
+        trade_ids = {e.trade_id for e in executions if e.type in FILLS}
+        for done, after in itertools.pairwise(executions):
+            if done.order.state not in TERMINAL:
+                continue
+            assert done.order.state == E.ORDER_STATE_FILLED, order_id
+            start, end = from_timestamp(done.transact_time), from_timestamp(after.transact_time)
+            assert any(start < busted_at.get(t, 0) < end for t in trade_ids), order_id
+            reinstated += 1
+    assert reinstated > 0, "seed 7 must reinstate some filled order"
 
 
 def test_transact_times_never_go_back_and_last_transact_time_is_set() -> None:
@@ -291,9 +333,20 @@ def test_cancels_solicited_unsolicited_and_self_match_prevention() -> None:
 
 
 def test_immediate_orders_expire_what_they_cannot_fill() -> None:
-    ioc_partial_then_expired = fok_new_then_expired = 0
-    for executions in by_order(seven().executions).values():
-        tif = executions[0].order.time_in_force
+    """And expire at once what a bust reinstates: they can never rest."""
+    ioc_partial_then_expired = fok_new_then_expired = reinstated_expired = 0
+    for order_executions in by_order(seven().executions).values():
+        tif = order_executions[0].order.time_in_force
+        executions = [e for e in order_executions if e.text != REINSTATED_EXPIRY_TEXT]
+        after_bust = order_executions[len(executions):]
+        if tif in (E.TIME_IN_FORCE_FILL_OR_KILL, E.TIME_IN_FORCE_IMMEDIATE_OR_CANCEL):
+            assert executions == order_executions[:len(executions)]
+            assert len(after_bust) <= 1
+            if after_bust:
+                assert after_bust[0].type == E.EXECUTION_TYPE_EXPIRED
+                assert executions[-1].order.state == E.ORDER_STATE_FILLED
+                assert after_bust[0].order.cum_qty < after_bust[0].order.order_qty
+                reinstated_expired += 1
         types = [e.type for e in executions]
         if tif == E.TIME_IN_FORCE_FILL_OR_KILL and types[0] != E.EXECUTION_TYPE_REJECTED:
             final = executions[-1].order
@@ -309,6 +362,7 @@ def test_immediate_orders_expire_what_they_cannot_fill() -> None:
                 ioc_partial_then_expired += 1
     assert ioc_partial_then_expired > 0
     assert fok_new_then_expired > 0
+    assert reinstated_expired > 0
 
 
 def test_done_for_day_is_for_day_orders_only() -> None:
@@ -477,8 +531,8 @@ def test_instruments_open_first_then_change_state_now_and_then() -> None:
         E.INSTRUMENT_STATE_SUSPENDED,
         E.INSTRUMENT_STATE_EXPIRED,
     } <= states
-    times = [from_rfc3339(i.metadata["update_time"]) for i in instruments]
-    assert times == sorted(times)
+    times = seven().instrument_times
+    assert len(times) == len(instruments) and times == sorted(times)
     for instrument in instruments:
         spec = SYMBOLS_BY_NAME[instrument.symbol]
         assert instrument.price_scale == spec.price_scale
@@ -488,7 +542,8 @@ def test_instruments_open_first_then_change_state_now_and_then() -> None:
 def test_no_trading_while_an_instrument_is_not_open() -> None:
     run = seven()
     events = sorted(
-        [(from_rfc3339(i.metadata["update_time"]), 0, i.symbol, i.state) for i in run.instruments]
+        [(t, 0, i.symbol, i.state) for t, i in zip(run.instrument_times, run.instruments,
+                                                   strict=True)]
         + [
             (from_timestamp(e.transact_time), 1, e.order.symbol, e.type)
             for e in run.executions
@@ -506,12 +561,9 @@ def test_no_trading_while_an_instrument_is_not_open() -> None:
 @pytest.mark.parametrize("seed", [3, 99])
 def test_other_seeds_keep_the_books_consistent(seed: int) -> None:
     run = run_model(seed, executions=2_000)
-    for executions in by_order(run.executions).values():
-        cum = 0
-        for execution in executions:
-            cum += execution.last_shares
-            assert execution.order.cum_qty == cum
-            assert execution.order.state == STATE_OF[execution.type]
+    assert_order_arithmetic(run)
+    for execution in run.executions:
+        assert execution.order.state == STATE_OF[execution.type]
 
 
 # ------------------------------------------------------------------------ execution budget

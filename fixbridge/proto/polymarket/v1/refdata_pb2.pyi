@@ -127,3 +127,23 @@ class Instrument(_message.Message):
     settlement_price_scale: int
     metadata: _containers.ScalarMap[str, str]
     def __init__(self, symbol: _Optional[str] = ..., tick_size: _Optional[float] = ..., base_currency: _Optional[str] = ..., multiplier: _Optional[float] = ..., minimum_trade_qty: _Optional[int] = ..., start_date: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., expiration_date: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., termination_date: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., trading_schedule: _Optional[_Iterable[_Union[TradingHours, _Mapping]]] = ..., description: _Optional[str] = ..., clearing_house: _Optional[str] = ..., minimum_unaffiliated_firms: _Optional[int] = ..., non_tradable: _Optional[bool] = ..., json_attributes: _Optional[str] = ..., product_id: _Optional[str] = ..., price_limit: _Optional[_Union[PriceLimit, _Mapping]] = ..., order_size_limit: _Optional[_Union[OrderSizeLimit, _Mapping]] = ..., expiration_time: _Optional[_Union[_types_pb2.TimeOfDay, _Mapping]] = ..., trade_settlement_period: _Optional[int] = ..., state: _Optional[_Union[_enums_pb2.InstrumentState, str]] = ..., price_scale: _Optional[int] = ..., fractional_qty_scale: _Optional[int] = ..., settlement_currency: _Optional[str] = ..., settlement_price_scale: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ListInstrumentsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "symbols")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    symbols: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., symbols: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListInstrumentsResponse(_message.Message):
+    __slots__ = ("instruments", "next_page_token", "eof")
+    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    instruments: _containers.RepeatedCompositeFieldContainer[Instrument]
+    next_page_token: str
+    eof: bool
+    def __init__(self, instruments: _Optional[_Iterable[_Union[Instrument, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., eof: _Optional[bool] = ...) -> None: ...

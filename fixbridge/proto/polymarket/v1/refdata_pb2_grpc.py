@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from fixbridge.proto.polymarket.v1 import refdata_pb2 as polymarket_dot_v1_dot_refdata__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -22,3 +23,75 @@ if _version_not_supported:
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
+
+
+class RefDataAPIStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListInstruments = channel.unary_unary(
+                '/polymarket.v1.RefDataAPI/ListInstruments',
+                request_serializer=polymarket_dot_v1_dot_refdata__pb2.ListInstrumentsRequest.SerializeToString,
+                response_deserializer=polymarket_dot_v1_dot_refdata__pb2.ListInstrumentsResponse.FromString,
+                _registered_method=True)
+
+
+class RefDataAPIServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def ListInstruments(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RefDataAPIServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListInstruments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInstruments,
+                    request_deserializer=polymarket_dot_v1_dot_refdata__pb2.ListInstrumentsRequest.FromString,
+                    response_serializer=polymarket_dot_v1_dot_refdata__pb2.ListInstrumentsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'polymarket.v1.RefDataAPI', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('polymarket.v1.RefDataAPI', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class RefDataAPI:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def ListInstruments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polymarket.v1.RefDataAPI/ListInstruments',
+            polymarket_dot_v1_dot_refdata__pb2.ListInstrumentsRequest.SerializeToString,
+            polymarket_dot_v1_dot_refdata__pb2.ListInstrumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
