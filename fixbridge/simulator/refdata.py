@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fixbridge.proto.polymarket.v1 import enums_pb2, refdata_pb2, types_pb2
-from fixbridge.simulator.times import to_rfc3339  # only for the LEGACY line of instrument_message
 
 Side = enums_pb2.Side
 SmpInstruction = enums_pb2.SelfMatchPreventionInstruction
@@ -249,10 +248,6 @@ def instrument_message(
         price_scale=spec.price_scale,
         fractional_qty_scale=spec.fractional_qty_scale,
     )
-    # LEGACY: metadata["update_time"] is not in the exchange's contract; it is stamped only for
-    # bridges that still read it, and nothing in the simulator reads it. Delete the next line
-    # (and the to_rfc3339 import it alone uses) to stop sending it.
-    instrument.metadata["update_time"] = to_rfc3339(time_ns)
     return instrument
 
 

@@ -7,7 +7,7 @@ response, and when it reaches the end of the log waits for the producer's next :
 Every response carries a resume token covering everything read so far, including skipped
 events. A stream that sent nothing for ``heartbeat_interval`` seconds sends a response with a
 token and no events. The instrument-state stream first sends the current state of every
-(selected) symbol.
+(selected) symbol and then only the changes after it: it never replays from a token (spec §4.8).
 
 Faults (:class:`~fixbridge.simulator.faults.FaultPlan`) come in at four points: an open may be
 refused before anything else; expired tokens and a ``resume_time`` before the replay window are
@@ -135,8 +135,13 @@ class DropCopyServicer(dropcopy_pb2_grpc.DropCopyAPIServicer):
         request: dropcopy_pb2.CreateInstrumentStateChangeSubscriptionRequest,
         context: Any,
     ) -> AsyncIterator[dropcopy_pb2.CreateInstrumentStateChangeSubscriptionResponse]:
-        """``slow_consumer_skip_to_head`` is accepted and has no effect: the simulator keeps
-        every event, so a slow reader is never cut off and never needs to skip."""
+        """The current state of every (selected) symbol, then the changes from then on.
+
+        Spec §4.8: this stream "sends a current-state snapshot (paged) on every connect and
+        does not rely on the old token", so a resume token or resume_time is checked as on any
+        stream and then not replayed from: changes made while the client was away are not sent
+        again, only the state they left. ``slow_consumer_skip_to_head`` is accepted and has no
+        effect: the simulator keeps every event, so a slow reader is never cut off."""
         log = self._store.instruments
         call = await self._open(log, request, (), context)
 
@@ -146,13 +151,15 @@ class DropCopyServicer(dropcopy_pb2_grpc.DropCopyAPIServicer):
             return dropcopy_pb2.CreateInstrumentStateChangeSubscriptionResponse(
                 resume_token=token, instruments=events)
 
+        current, head = self._store.instrument_snapshot_at()
+        call.subscription = dataclasses.replace(
+            call.subscription, start=head, since_ns=None, overlap_end=0
+        )
         symbols = call.subscription.symbols
-        snapshot = [
-            i for i in self._store.instrument_snapshot() if not symbols or i.symbol in symbols
-        ]
+        snapshot = [i for i in current if not symbols or i.symbol in symbols]
         for first in range(0, len(snapshot), self._batch):
             await self._hold(call)
-            yield respond(self._token(Stream.INSTRUMENTS, call.subscription.start),
+            yield respond(self._token(Stream.INSTRUMENTS, head),
                           snapshot[first:first + self._batch])
         async for response in self._follow(log, call, respond):
             yield response

@@ -110,8 +110,13 @@ class EventStore:
 
     def instrument_snapshot(self) -> list[refdata_pb2.Instrument]:
         """The latest Instrument of every symbol that has one, in first-seen order."""
+        return self.instrument_snapshot_at()[0]
+
+    def instrument_snapshot_at(self) -> tuple[list[refdata_pb2.Instrument], int]:
+        """The snapshot and the instrument log's length it is the state at, read together:
+        the log entries from that position on are the changes that came after it."""
         with self._lock:
-            return list(self._current.values())
+            return list(self._current.values()), len(self.instruments._entries)
 
     def fail(self, error: BaseException) -> None:
         """Record that production stopped on ``error``; waiters stop waiting."""

@@ -10,6 +10,8 @@ shows up as a missing or doubled event.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import sqlite3
 import time
@@ -21,6 +23,7 @@ from typing import Any
 import grpc
 import pytest
 
+from fixbridge.proto.polymarket.v1 import refdata_pb2
 from fixbridge.simulator.auth import ClientRegistration, SimulatorAuth
 from fixbridge.simulator.faults import FaultKind, FaultPlan
 from fixbridge.simulator.server import SimulatorThread
@@ -32,6 +35,8 @@ from tests.integration.scrape import Samples, scrape, total
 pytestmark = pytest.mark.integration
 
 STREAMS = ("executions", "trades", "instruments", "positions")
+# Streams whose every event reaches the journal exactly once (instruments: instrument_problems).
+EXACTLY_ONCE = ("executions", "trades", "positions")
 AUDIENCE = "https://api.simulator.test"
 CLIENT_ID = "fault-test-client"
 PARTICIPANT = "firms/SIM-ALPHA/users/ops"
@@ -119,9 +124,54 @@ def assert_flagged_only_malformed(
     assert total(samples, "fixbridge_upstream_events_flagged_total") >= flagged
 
 
+def _state(instrument: refdata_pb2.Instrument) -> tuple[str, int, int, int, str]:
+    """What an instrument says: its state, its scales (a quantity scale of 0 is 1, spec §4.4)
+    and its description."""
+    return (
+        instrument.symbol, instrument.state, instrument.price_scale,
+        instrument.fractional_qty_scale or 1, instrument.description,
+    )
+
+
+def instrument_problems(sim: SimulatorThread, journal: Path) -> list[str]:
+    """Instrument states are not replayed (spec §4.8: a snapshot of the current state on every
+    connect, the old token not relied on) and carry no time of their own, so they cannot be
+    matched one for one: per symbol, what is journaled must be the simulator's states in the
+    same order, some possibly skipped while the stream was away, never the same state twice
+    in a row, ending at the simulator's last state."""
+    want: dict[str, list[tuple[str, int, int, int, str]]] = {}
+    for instrument in sim.instruments():
+        states = want.setdefault(instrument.symbol, [])
+        if not states or states[-1] != _state(instrument):
+            states.append(_state(instrument))
+    got: dict[str, list[tuple[str, int, int, int, str]]] = {}
+    if journal.exists():
+        query = "SELECT raw FROM events WHERE stream='instruments' ORDER BY offset"
+        with (
+            sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db,
+            contextlib.suppress(sqlite3.OperationalError),
+        ):
+            for (raw,) in db.execute(query):
+                instrument = refdata_pb2.Instrument.FromString(bytes(raw))
+                got.setdefault(instrument.symbol, []).append(_state(instrument))
+    problems = []
+    for symbol, states in want.items():
+        journaled = got.get(symbol, [])
+        remaining = iter(states)
+        if not all(state in remaining for state in journaled):  # a subsequence, in order
+            problems.append(f"{symbol}: states journaled out of the simulator's order")
+        if any(a == b for a, b in itertools.pairwise(journaled)):
+            problems.append(f"{symbol}: the same state journaled twice in a row")
+        if not journaled or journaled[-1] != states[-1]:
+            problems.append(f"{symbol}: the last state journaled is not the simulator's"
+                            f" ({journaled[-3:]} vs {states[-3:]})")
+    problems += [f"{symbol}: not from the simulator" for symbol in got.keys() - want.keys()]
+    return [f"instruments {problem}" for problem in problems]
+
+
 def differences(want: dict[str, Counter[bytes]], got: dict[str, Counter[bytes]]) -> list[str]:
     problems = []
-    for name in STREAMS:
+    for name in EXACTLY_ONCE:
         missing = want[name] - got[name]
         extra = got[name] - want[name]
         doubled = sum(1 for n in got[name].values() if n > 1)
@@ -141,7 +191,7 @@ def wait_for_journal_to_match(
     deadline = time.monotonic() + timeout
     while True:
         got = journal_events(journal)
-        problems = differences(want, got)
+        problems = differences(want, got) + instrument_problems(sim, journal)
         if not problems:
             return want
         if time.monotonic() > deadline:
@@ -269,7 +319,7 @@ def test_all_faults_at_once_for_two_minutes(tmp_path: Path, metrics_port: int) -
     # refreshes, none failed.
     assert total(samples, "fixbridge_upstream_token_refreshes_total", result="ok") >= seconds / 10
     assert total(samples, "fixbridge_upstream_token_refreshes_total", result="failed") == 0
-    for name in STREAMS:
+    for name in EXACTLY_ONCE:
         assert total(samples, "fixbridge_journal_events_stored_total", stream=name) == (
             journaled[name]
         )
