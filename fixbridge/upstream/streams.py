@@ -60,7 +60,7 @@ class StreamSpec:
 def _fallback_id(raw: bytes, natural: str, *, exact: bool = True) -> str:
     """A flagged event's identity: its natural key when that is unique on its own (``exact``),
     else the natural key plus a digest of its bytes (two different broken versions of one trade
-    or instrument must not collide, the same one redelivered must); a digest alone when
+    must not collide, the same one redelivered must); a digest alone when
     upstream sent no key at all."""
     digest = hashlib.sha256(raw).hexdigest()
     if not natural:
@@ -195,8 +195,10 @@ def instruments_to_events(
 
     An instrument saying what its symbol's last journaled one says (the snapshot sent on every
     connect) gets that one's identity, so the journal drops it as a duplicate; a change gets a
-    new identity. Scales are learned from every message that has usable ones, before anything
-    else is checked, so an instrument refused for another reason still teaches them.
+    new identity. After one that cannot be read (kept flagged), the symbol's state is unknown
+    and the next readable one is a change. Scales are learned from every message that has
+    usable ones, before anything else is checked, so an instrument refused for another reason
+    still teaches them.
     """
     latest = {
         symbol: (known.content, known.upstream_id)
@@ -213,11 +215,25 @@ def instruments_to_events(
         try:
             event = normalize_instrument(instrument, received_at_ns=received_at_ns)
         except NormalizationError as exc:
-            natural = (
-                f"{instrument.symbol}:{instrument.state}:unnormalized" if instrument.symbol else ""
-            )
-            flagged_id = _fallback_id(raw, natural, exact=False)
-            events.append(NewEvent(flagged_id, received_at_ns, b"", raw, flagged=str(exc)))
+            if not instrument.symbol:
+                events.append(NewEvent(
+                    _fallback_id(raw, ""), received_at_ns, b"", raw, flagged=str(exc)))
+                continue
+            # Instruments carry no time, so the same unreadable bytes can come again later as a
+            # new state: like a readable one, it is a repeat only of the symbol's latest state.
+            # Until a readable one comes, the symbol's state is unknown.
+            content = f"unreadable sha256:{hashlib.sha256(raw).hexdigest()}"
+            known = latest.get(instrument.symbol)
+            if known is not None and known[0] == content:
+                flagged_id = known[1]
+            else:
+                flagged_id = (f"{instrument.symbol}:{instrument.state}:unnormalized:"
+                              f"{received_at_ns}:{index}")
+                latest[instrument.symbol] = (content, flagged_id)
+            events.append(NewEvent(
+                flagged_id, received_at_ns, b"", raw, flagged=str(exc),
+                instrument=(instrument.symbol, content),
+            ))
             continue
         known = latest.get(event.symbol)
         if known is not None and known[0] == event.content:

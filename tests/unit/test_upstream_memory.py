@@ -199,3 +199,31 @@ def test_an_execution_after_the_bust_that_arrives_first_is_not_busted_twice(
     # notional 4.85 + 0.98 - 3.0264 = 2.8036, so AvgPx 2.8036 / 2.88.
     assert (sell[39], sell[14], sell[151]) == ("1", "2.88", "7.12")
     assert sell[6] == "0.973472222222222"
+
+
+def test_after_an_unreadable_state_the_next_readable_one_is_a_change(
+    journal: SqliteJournal,
+) -> None:
+    scales = ScaleBook()
+    batch = [
+        instrument(pb.INSTRUMENT_STATE_OPEN),
+        instrument(42),  # a state the bridge cannot read: kept flagged
+        instrument(pb.INSTRUMENT_STATE_OPEN),  # may well be a change back: sent again
+    ]
+    assert store_instruments(journal, batch, T0, scales) == (3, 0)
+    flagged = [e.flagged is not None for e in journal.read_events(0, 10)]
+    assert flagged == [False, True, False]
+
+
+def test_the_same_unreadable_state_again_later_is_journaled_again(
+    journal: SqliteJournal,
+) -> None:
+    """Instruments carry no time: identical bytes months apart are two states, not one."""
+    scales = ScaleBook()
+    unreadable = instrument(42)
+    batch = [unreadable, instrument(pb.INSTRUMENT_STATE_OPEN), unreadable]
+    assert store_instruments(journal, batch, T0, scales) == (3, 0)
+    # A reconnect's snapshot repeating the latest (unreadable) state is still a duplicate.
+    assert store_instruments(journal, [unreadable], T0 + 10**9, scales) == (0, 1)
+    flagged = [e.flagged is not None for e in journal.read_events(0, 10)]
+    assert flagged == [True, False, True]
