@@ -2,8 +2,9 @@
 
 Order matters: the journal opens first (nothing runs without it), the ops HTTP port
 (/metrics, /healthz, /readyz) next, then the FIX acceptor listens (clients can log on and
-receive the backlog even while the exchange is unreachable), the upstream subscriber starts
-last. Stopping runs the other way round, and every live FIX session is logged out with a Text
+receive the backlog even while the exchange is unreachable), the upstream subscribers start
+last, beside a one-off read of the exchange's instrument list for the scales positions need.
+Stopping runs the other way round, and every live FIX session is logged out with a Text
 before the journal closes; the ops port closes last, answering /readyz 503 meanwhile.
 """
 
@@ -22,6 +23,7 @@ from fixbridge.journal.store import JournalError
 from fixbridge.ops.http import OpsServer
 from fixbridge.ops.metrics import Metrics
 from fixbridge.upstream.auth import TokenSource
+from fixbridge.upstream.refdata import seed_scales
 from fixbridge.upstream.scales import ScaleBook
 from fixbridge.upstream.streams import DEPENDS_ON, build_stream_specs
 from fixbridge.upstream.subscriber import StreamSubscriber
@@ -56,6 +58,7 @@ class Bridge:
         self._subscriber_tasks: list[asyncio.Task[None]] = []
         self.token_source: TokenSource | None = None
         self._token_task: asyncio.Task[None] | None = None
+        self._seed_task: asyncio.Task[int] | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -79,8 +82,14 @@ class Bridge:
         self._gauge_task = asyncio.create_task(self._refresh_gauges(), name="gauges")
         if self.token_source is not None:  # one token for every stream, refreshed ahead
             self._token_task = asyncio.create_task(self.token_source.run(), name="token")
-        specs = build_stream_specs(ScaleBook())
-        for name in wanted_streams(config, available=tuple(specs)):
+        scales = ScaleBook()
+        specs = build_stream_specs(scales)
+        wanted = wanted_streams(config, available=tuple(specs))
+        if "positions" in wanted:  # a head start on the scales positions need
+            self._seed_task = asyncio.create_task(
+                seed_scales(config.upstream, scales, self.token_source), name="scales"
+            )
+        for name in wanted:
             subscriber = StreamSubscriber(
                 specs[name], config.upstream, self.journal, notifier.notify, self._clock,
                 token_source=self.token_source,
@@ -102,6 +111,10 @@ class Bridge:
             self._gauge_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._gauge_task
+        if self._seed_task is not None:
+            self._seed_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._seed_task
         for task in self._subscriber_tasks:
             task.cancel()
         # A subscriber that already failed keeps its error for run_until; nothing raises here.

@@ -1,4 +1,5 @@
-"""A scripted exchange for the golden corpus: the DropCopyAPI streams, fed by hand, over real gRPC.
+"""A scripted exchange for the golden corpus: the DropCopyAPI streams, fed by hand, over real gRPC
+(and RefDataAPI.ListInstruments, answering a scripted instrument list).
 
 Each of the four server streams serves whatever the test pushes onto its queue, one response
 at a time, each with a resume token of its own; while nothing is pushed it sends token-only
@@ -17,7 +18,12 @@ from typing import Any
 
 import grpc
 
-from fixbridge.proto.polymarket.v1 import dropcopy_pb2, dropcopy_pb2_grpc
+from fixbridge.proto.polymarket.v1 import (
+    dropcopy_pb2,
+    dropcopy_pb2_grpc,
+    refdata_pb2,
+    refdata_pb2_grpc,
+)
 
 HEARTBEAT_S = 0.3
 
@@ -52,16 +58,32 @@ class _Servicer(dropcopy_pb2_grpc.DropCopyAPIServicer):
         return self._upstream.serve("positions", context)
 
 
-class ScriptedUpstream:
-    """``with ScriptedUpstream() as upstream: upstream.push("executions", response)``."""
+class _RefData(refdata_pb2_grpc.RefDataAPIServicer):
+    """ListInstruments: the scripted instrument list, in one page."""
 
-    def __init__(self) -> None:
+    def __init__(self, instruments: list[Any]) -> None:
+        self._instruments = instruments
+
+    def ListInstruments(self, request: Any, context: Any) -> Any:
+        wanted = set(request.symbols)
+        listed = [i for i in self._instruments if not wanted or i.symbol in wanted]
+        return refdata_pb2.ListInstrumentsResponse(instruments=listed, eof=True)
+
+
+class ScriptedUpstream:
+    """``with ScriptedUpstream() as upstream: upstream.push("executions", response)``; the
+    ``instrument_list`` is what RefDataAPI.ListInstruments answers."""
+
+    def __init__(self, instrument_list: list[Any] | None = None) -> None:
         self._queues: dict[str, queue.Queue[Any]] = {name: queue.Queue() for name in RESPONSE_TYPES}
         self._tokens = itertools.count(1)
         self._stopping = threading.Event()
         self.opened: dict[str, int] = dict.fromkeys(RESPONSE_TYPES, 0)
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
         dropcopy_pb2_grpc.add_DropCopyAPIServicer_to_server(_Servicer(self), self._server)
+        refdata_pb2_grpc.add_RefDataAPIServicer_to_server(  # type: ignore[no-untyped-call]
+            _RefData(instrument_list or []), self._server
+        )
         self.port = self._server.add_insecure_port("127.0.0.1:0")
 
     def push(self, stream: str, response: Any) -> None:
