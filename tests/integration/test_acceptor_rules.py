@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fixbridge.app import Bridge
-from fixbridge.config import parse_config
 from fixbridge.fix.credentials import hash_password
 from fixbridge.simulator.market import MarketModel
 from fixbridge.upstream.streams import execution_to_event
-from tests.integration.qfharness import free_tcp_port
+from tests.integration.inprocess import bridge, port_of
 from tests.integration.rawfix import RawClient
 from tests.pki import Pki, client_context, make_pki
 
@@ -31,35 +29,6 @@ BRIDGE = "FIXBRIDGE"
 
 def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(asyncio.wait_for(test(), timeout=30))
-
-
-@asynccontextmanager
-async def bridge(
-    tmp: Path,
-    sessions: list[dict[str, Any]],
-    clock: Callable[[], int] = time.time_ns,
-    **fix: Any,
-) -> AsyncIterator[Bridge]:
-    config = parse_config(
-        {
-            "upstream": {"target": f"127.0.0.1:{free_tcp_port()}", "reconnect_max_s": 5.0},
-            "journal": {"path": str(tmp / "journal.db"), "synchronous": "normal"},
-            "fix": {"host": "127.0.0.1", "port": 0, **fix},
-            "metrics": {"enabled": False},
-            "sessions": sessions,
-        }
-    )
-    running = Bridge(config, clock)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-def port_of(b: Bridge) -> int:
-    assert b.acceptor is not None
-    return b.acceptor.port
 
 
 def journal_executions(b: Bridge, count: int) -> list[str]:
