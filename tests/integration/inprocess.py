@@ -12,6 +12,8 @@ from typing import Any
 
 from fixbridge.app import Bridge
 from fixbridge.config import parse_config
+from fixbridge.simulator.market import MarketModel
+from fixbridge.upstream.streams import execution_to_event
 from tests.integration.qfharness import free_tcp_port
 
 
@@ -43,3 +45,29 @@ async def bridge(
 def port_of(b: Bridge) -> int:
     assert b.acceptor is not None
     return b.acceptor.port
+
+
+class ExecutionFeed:
+    """Simulator executions journaled as the subscriber would, from one seeded model."""
+
+    def __init__(self, b: Bridge, seed: int = 5) -> None:
+        assert b.journal is not None
+        self._journal = b.journal
+        self._model = MarketModel(seed)
+        self._now = time.time_ns()
+
+    def append(self, count: int) -> list[str]:
+        """Journal ``count`` more executions; their ExecIDs in journal order."""
+        ids: list[str] = []
+        while len(ids) < count:
+            self._now += 1_000_000
+            for execution in self._model.step(self._now).executions[: count - len(ids)]:
+                event = execution_to_event(execution)
+                self._journal.append("executions", [event], b"t", self._now)
+                ids.append(execution.id)
+        return ids
+
+
+def journal_executions(b: Bridge, count: int) -> list[str]:
+    """Put ``count`` simulator executions into the journal; their ExecIDs in journal order."""
+    return ExecutionFeed(b).append(count)

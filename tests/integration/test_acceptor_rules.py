@@ -16,9 +16,7 @@ import pytest
 
 from fixbridge.app import Bridge
 from fixbridge.fix.credentials import hash_password
-from fixbridge.simulator.market import MarketModel
-from fixbridge.upstream.streams import execution_to_event
-from tests.integration.inprocess import bridge, port_of
+from tests.integration.inprocess import bridge, journal_executions, port_of
 from tests.integration.rawfix import RawClient
 from tests.pki import Pki, client_context, make_pki
 
@@ -29,18 +27,6 @@ BRIDGE = "FIXBRIDGE"
 
 def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(asyncio.wait_for(test(), timeout=30))
-
-
-def journal_executions(b: Bridge, count: int) -> list[str]:
-    """Put ``count`` simulator executions into the journal, as the subscriber would."""
-    assert b.journal is not None
-    model, ids, now = MarketModel(5), [], time.time_ns()
-    while len(ids) < count:
-        now += 1_000_000
-        for execution in model.step(now).executions[: count - len(ids)]:
-            b.journal.append("executions", [execution_to_event(execution)], b"t", now)
-            ids.append(execution.id)
-    return ids
 
 
 def session(name: str, client: str, **extra: Any) -> dict[str, Any]:
