@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -184,7 +185,12 @@ def _refusal(endpoint: Endpoint, **changes: Any) -> tuple[int, str, str]:
     fields = form(url, client_id)
     claim_changes = changes.pop("claims", None)
     if claim_changes is not None:
-        fields["client_assertion"] = assertion(url, client_id, **claim_changes)
+        now = int(time.time())
+        claims = {
+            name: now + value.seconds if isinstance(value, FromNow) else value
+            for name, value in claim_changes.items()
+        }
+        fields["client_assertion"] = assertion(url, client_id, **claims)
     fields.update(changes)
     rejected = endpoint.auth.tokens_rejected
     status, body = endpoint.post(fields)
@@ -193,7 +199,12 @@ def _refusal(endpoint: Endpoint, **changes: Any) -> tuple[int, str, str]:
     return status, body["error"], body["error_description"]
 
 
-NOW = int(time.time())
+@dataclass(frozen=True)
+class FromNow:
+    """A time claim this many seconds from when the test runs (not from when it was collected:
+    a long suite runs some tests many minutes later)."""
+
+    seconds: int
 
 
 @pytest.mark.parametrize(
@@ -207,11 +218,11 @@ NOW = int(time.time())
          (401, "invalid_client", "iss must be the client_id 'full', got 'dropcopy-only'")),
         ({"claims": {"aud": "https://elsewhere.test/oauth/token"}},
          (401, "invalid_client", "aud must be the token endpoint URL")),
-        ({"claims": {"iat": NOW, "exp": NOW + 301}},
+        ({"claims": {"iat": FromNow(0), "exp": FromNow(301)}},
          (401, "invalid_client", "exp - iat = 301 s exceeds 300 s")),
-        ({"claims": {"iat": NOW - 400, "exp": NOW - 100}},
+        ({"claims": {"iat": FromNow(-400), "exp": FromNow(-100)}},
          (401, "invalid_client", "client_assertion expired")),
-        ({"claims": {"iat": NOW + 600, "exp": NOW + 660}},
+        ({"claims": {"iat": FromNow(600), "exp": FromNow(660)}},
          (401, "invalid_client", "iat is in the future")),
         ({"claims": {"exp": None}}, (401, "invalid_client", "exp claim missing")),
         ({"claims": {"jti": None}}, (401, "invalid_client", "jti claim missing")),
