@@ -126,9 +126,9 @@ class FixConfig(_Strict):
     port: Annotated[int, Field(ge=0, le=65535)] = 9878
     max_message_size: Annotated[int, Field(ge=512, le=16 * 1024 * 1024)] = 65536
     logon_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
-    # A second Logon for a live session: the live connection gets a TestRequest and this
-    # long to answer; if it does not, it is replaced (a half-open socket), else the new one
-    # is refused.
+    # A second Logon for a live session that looks alive is refused at once, and the live
+    # connection gets a TestRequest and this long to answer; if it does not, it is dropped
+    # (a half-open socket) and the client's next Logon binds.
     half_open_probe_s: Annotated[float, Field(gt=0, le=60)] = 5.0
     # A client that accepts none of our bytes for this long is disconnected (slow consumer).
     write_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0

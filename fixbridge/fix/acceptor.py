@@ -11,9 +11,12 @@ Rules kept here:
   between, so wire order is sequence order.
 - A slow client only slows its own pump: the journal is the buffer, nothing is queued in
   memory beyond one batch, and ingestion never waits for a session.
-- This module makes no protocol decisions: FixSession does. It counts what it carries out
-  (``fix/meters.py``): messages by MsgType at the write, the lag of each application message at
-  its first write, logons, disconnects by cause, each session's backlog.
+- A connection whose socket is known to be gone (a write failed, the peer reset it, we closed
+  it) gets no more writes, and a new Logon for its session replaces it at once.
+- This module makes no protocol decisions: ``fix/admission.py`` decides whether a Logon binds,
+  FixSession everything after. It counts what it carries out (``fix/meters.py``): messages by
+  MsgType at the write, the lag of each application message at its first write, logons,
+  disconnects by cause, each session's backlog.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fixbridge.config import FixConfig, SessionConfig
+from fixbridge.fix.admission import Bind, Live, Peer, Refuse, Slot, admit
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
 from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
 from fixbridge.fix.outbound import (
@@ -36,7 +40,7 @@ from fixbridge.fix.outbound import (
     render,
     style_of,
 )
-from fixbridge.fix.schedule import SessionSchedule, Window
+from fixbridge.fix.schedule import SessionSchedule
 from fixbridge.fix.session import (
     Action,
     Disconnect,
@@ -49,9 +53,8 @@ from fixbridge.fix.session import (
     Send,
     SessionIdentity,
     State,
-    logon_problem,
 )
-from fixbridge.fix.tls import check_client, peer_identity, server_context
+from fixbridge.fix.tls import peer_identity, server_context
 from fixbridge.journal.store import Journal, JournalEvent, OutboundMessage
 from fixbridge.normalize.style import RenderStyle
 from fixbridge.ops.metrics import Metrics
@@ -59,7 +62,7 @@ from fixbridge.ops.metrics import Metrics
 log = logging.getLogger("fixbridge.fix")
 
 PUMP_BATCH = 500
-TICK_S = 1.0
+TICK_S = 0.25  # heartbeats, TestRequests and window ends are due within this of their time
 RESEND_CHUNK = 200
 CLOSE_GRACE_S = 2.0  # a closed connection's last bytes get this long, then the socket is cut
 
@@ -107,9 +110,8 @@ class Connection:
     received: asyncio.Event = field(default_factory=asyncio.Event)
     resends: list[Resend] = field(default_factory=list)
     resend_task: asyncio.Task[None] | None = None
+    probe_task: asyncio.Task[None] | None = None
     not_resending: asyncio.Event = field(default_factory=asyncio.Event)
-    window: Window | None = None  # the schedule window this connection belongs to
-    window_ended: bool = False
     logged_on: bool = False
     close_reason: str | None = None  # the first reason the connection was closed for
 
@@ -128,6 +130,11 @@ class Connection:
     def log_extra(self) -> dict[str, str]:
         """Structured fields for log lines about this session."""
         return {"session": self.slot.config.name}
+
+    @property
+    def dead(self) -> bool:
+        """Closed by us, or its socket is gone (a write failed, the peer reset it)."""
+        return self.closed.is_set() or self.writer.transport.is_closing()
 
 
 class Acceptor:
@@ -245,64 +252,24 @@ class Acceptor:
             return
         if logon is None:
             if parser.dropped_bytes or parser.buffered:
-                log.warning("logon refused from %s: connection closed before a valid Logon", peer)
+                log.warning(
+                    "logon refused from %s: first message garbled, oversize or incomplete", peer
+                )
             else:  # a TCP health check or port probe
                 log.info("connection from %s closed without sending anything", peer)
             return
         ours, theirs = logon.get(56) or "", logon.get(49) or ""
         slot = self._slots.get((ours, theirs))
-        if slot is None:
-            count_logon(self._metrics, UNKNOWN_SESSION, accepted=False)
-            log.warning(
-                "logon refused from %s: unknown CompID pair SenderCompID=%r TargetCompID=%r",
-                peer,
-                theirs,
-                ours,
-            )
+        decision = admit(logon, self._admission_view(slot), self._peer(writer, peer), self._clock())
+        if isinstance(decision, Refuse):
+            self._refused(slot, peer, decision)
             return
-        config = slot.config
-        extra = {"session": config.name}
-        if not config.allows(peer.rpartition(":")[0]):
-            slot.meters.logon(accepted=False)
-            log.warning(
-                "logon refused from %s: address not in allowed_ips of session %s",
-                peer,
-                config.name,
-                extra=extra,
-            )
-            return
-        cert_problem = check_client(
-            config.tls,
-            peer_identity(writer.get_extra_info("ssl_object")),
-            tls=self._config.tls is not None,
-        )
-        if cert_problem is not None:
-            slot.meters.logon(accepted=False)
-            log.warning(
-                "logon refused from %s for session %s: %s",
-                peer,
-                config.name,
-                cert_problem,
-                extra=extra,
-            )
-            return
-        if slot.logon_in_progress:
-            slot.meters.logon(accepted=False)
-            log.warning(
-                "logon refused from %s: another logon for session %s is in progress",
-                peer,
-                config.name,
-                extra=extra,
-            )
-            return
+        assert slot is not None
         slot.logon_in_progress = True
         try:
-            conn = await self._bind(slot, logon, reader, writer, peer)
+            conn = await self._bind(slot, decision, reader, writer, peer)
         finally:
             slot.logon_in_progress = False
-        if conn is None:
-            slot.meters.logon(accepted=False)
-            return
         try:
             await self._run(conn, logon, parser, leftover)
         finally:
@@ -315,8 +282,41 @@ class Acceptor:
             self._ended(conn)
             conn.finished.set()
 
+    def _admission_view(self, slot: SessionSlot | None) -> Slot | None:
+        """What admission needs to know about a configured session, right now."""
+        if slot is None:
+            return None
+        if slot.logon_in_progress:
+            live = Live.BINDING
+        elif slot.connection is None:
+            live = Live.NONE
+        else:
+            live = Live.DEAD if slot.connection.dead else Live.ALIVE
+        record = self._journal.load_session(slot.config.name)
+        return Slot(slot.config, slot.schedule, live, record.updated_at_ns)
+
+    def _peer(self, writer: asyncio.StreamWriter, peer: str) -> Peer:
+        certificate = peer_identity(writer.get_extra_info("ssl_object"))
+        return Peer(peer.rpartition(":")[0], certificate, tls=self._config.tls is not None)
+
+    def _refused(self, slot: SessionSlot | None, peer: str, decision: Refuse) -> None:
+        if slot is None:
+            count_logon(self._metrics, UNKNOWN_SESSION, accepted=False)
+            log.warning("logon refused from %s: %s", peer, decision.reason)
+            return
+        slot.meters.logon(accepted=False)
+        log.warning(
+            "logon refused from %s for session %s: %s",
+            peer,
+            slot.config.name,
+            decision.reason,
+            extra={"session": slot.config.name},
+        )
+        if decision.probe_live and slot.connection is not None:
+            self._start_probe(slot.connection)
+
     def _ended(self, conn: Connection) -> None:
-        """A bound connection is gone: say why, count a refused logon, reset at window end."""
+        """A bound connection is gone: say why, count a refused logon, end the window."""
         reason = conn.close_reason or "connection ended"
         if conn.logged_on:
             conn.meters.up.set(0)
@@ -336,101 +336,76 @@ class Acceptor:
                 reason,
                 extra=conn.log_extra,
             )
-        if conn.window_ended:
-            log.info(
-                "session %s: schedule window ended; sequence numbers reset to 1",
-                conn.name,
-                extra=conn.log_extra,
-            )
-            self._journal.save_sequence_numbers(conn.name, 1, 1, at_ns=self._clock(), reset=True)
-            conn.meters.seq_nums(1, 1)
+        self._execute(conn, conn.session.connection_ended())
 
     async def _bind(
         self,
         slot: SessionSlot,
-        logon: FixMessage,
+        decision: Bind,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         peer: str,
-    ) -> Connection | None:
-        """Bind an identified connection to its session, or refuse it (None)."""
-        config = slot.config
-        policy = LogonPolicy(config.username, config.password_hash)
-        if slot.connection is not None:
-            problem = logon_problem(logon, policy)
-            if problem is not None:  # never disturb a live session for an unusable Logon
-                log.warning(
-                    "logon refused from %s for session %s: %s",
-                    peer,
-                    config.name,
-                    problem,
-                    extra={"session": config.name},
-                )
-                return None
-            if not await self._replace_if_dead(slot.connection, peer):
-                return None
-        now = self._clock()
-        window = slot.schedule.window_at(now)
-        if window is None:
-            log.warning(
-                "logon refused from %s: session %s is outside its schedule window",
-                peer,
-                config.name,
-                extra={"session": config.name},
-            )
-            return None
-        record = self._journal.load_session(config.name)
-        if record.updated_at_ns and not slot.schedule.same_window(record.updated_at_ns, now):
+    ) -> Connection:
+        """Bind an admitted connection to its session, replacing a dead one first."""
+        previous = slot.connection
+        if decision.replaces_dead and previous is not None:
             log.info(
-                "session %s: new schedule window; sequence numbers reset to 1",
-                config.name,
-                extra={"session": config.name},
+                "session %s: connection from %s is gone; the new logon from %s replaces it",
+                slot.config.name,
+                previous.peer,
+                peer,
+                extra=previous.log_extra,
             )
-            self._journal.save_sequence_numbers(config.name, 1, 1, at_ns=now, reset=True)
-            record = self._journal.load_session(config.name)
-            slot.meters.seq_nums(record.next_sender_seq, record.next_target_seq)
+            self._close(previous, "connection lost; replaced by a new logon")
+            previous.writer.transport.abort()  # nothing more can reach that peer
+            await previous.finished.wait()
+        config = slot.config
+        record = self._journal.load_session(config.name)
         session = FixSession(
             SessionIdentity(config.sender_comp_id, config.target_comp_id),
             next_sender_seq=record.next_sender_seq,
             next_target_seq=record.next_target_seq,
             precision=config.timestamp_precision,
-            policy=policy,
+            policy=LogonPolicy(config.username, config.password_hash),
+            window_end_ns=decision.window.end_ns,
         )
-        conn = Connection(slot, session, reader, writer, peer, window=window)
+        conn = Connection(slot, session, reader, writer, peer)
         slot.connection = conn
+        if decision.new_window:
+            self._execute(conn, session.start_new_window())
         return conn
 
-    async def _replace_if_dead(self, live: Connection, peer: str) -> bool:
-        """A second Logon for a live session: probe the live one; True if it was replaced."""
-        live.received.clear()
-        async with live.lock:
-            self._execute(live, live.session.probe(self._clock()))
-        probe_s = self._config.half_open_probe_s
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(live.received.wait(), timeout=probe_s)
-        if live.received.is_set() and not live.closed.is_set():
+    def _start_probe(self, live: Connection) -> None:
+        """A second Logon arrived for ``live``'s session: learn whether ``live`` is still
+        there (one probe at a time)."""
+        if live.probe_task is None and not live.dead:
+            live.probe_task = self._spawn(live, self._probe(live), "probe")
+            live.tasks.append(live.probe_task)
+
+    async def _probe(self, live: Connection) -> None:
+        """Send a TestRequest; a connection that sends nothing back within
+        ``half_open_probe_s`` is half-open and is dropped, so the next Logon binds."""
+        try:
+            live.received.clear()
+            async with live.lock:
+                self._execute(live, live.session.probe(self._clock()))
+            probe_s = self._config.half_open_probe_s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(live.received.wait(), timeout=probe_s)
+            if live.received.is_set() or live.closed.is_set():
+                return
             log.warning(
-                "logon refused from %s: session %s is already logged on from %s",
-                peer,
+                "session %s: connection from %s did not answer a TestRequest within %.1f s;"
+                " dropping it (half-open)",
                 live.name,
                 live.peer,
+                probe_s,
                 extra=live.log_extra,
             )
-            return False
-        log.warning(
-            "session %s: connection from %s did not answer a TestRequest within %.1f s;"
-            " replacing it with the new logon from %s",
-            live.name,
-            live.peer,
-            probe_s,
-            peer,
-            extra=live.log_extra,
-        )
-        if not live.closed.is_set():
             live.meters.heartbeat_timeouts.inc()
-        self._close(live, "replaced by a new logon (half-open connection)")
-        await live.finished.wait()
-        return True
+            self._close(live, "no answer to a TestRequest probe (half-open connection)")
+        finally:
+            live.probe_task = None
 
     async def _run(
         self, conn: Connection, logon: FixMessage, parser: FrameParser, leftover: list[object]
@@ -491,6 +466,8 @@ class Acceptor:
         name, meters = conn.name, conn.meters
         for action in actions:
             if isinstance(action, Persist):
+                if action.reset:
+                    conn.resends.clear()  # those numbers are gone; queued replays with them
                 self._journal.save_sequence_numbers(
                     name,
                     action.next_sender_seq,
@@ -500,8 +477,10 @@ class Acceptor:
                 )
                 meters.seq_nums(action.next_sender_seq, action.next_target_seq)
             elif isinstance(action, Send):
-                conn.writer.write(action.data)
-                meters.sent(action.msg_type)
+                if action.stored is not None:
+                    self._store(conn, action)
+                if self._write(conn, action.data):
+                    meters.sent(action.msg_type)
             elif isinstance(action, Resend):
                 conn.resends.append(action)
                 if conn.resend_task is None:
@@ -568,8 +547,8 @@ class Acceptor:
                     async with conn.lock:
                         replayed, gap_fills = replay.replayed, replay.gap_fills
                         frames = replay.take(RESEND_CHUNK, self._clock())
-                        conn.writer.write(b"".join(frames))
-                    if not frames:
+                        written = self._write(conn, b"".join(frames)) if frames else False
+                    if not written:
                         break
                     conn.meters.sent_frames(frames)
                     conn.meters.messages_resent.inc(replay.replayed - replayed)
@@ -602,13 +581,8 @@ class Acceptor:
         while not conn.closed.is_set():
             await asyncio.sleep(TICK_S)
             async with conn.lock:
-                now = self._clock()
-                if conn.window is not None and now >= conn.window.end_ns and not conn.window_ended:
-                    conn.window_ended = True
-                    self._execute(conn, conn.session.logout("end of session window", now))
-                    continue
                 active = conn.session.state is State.ACTIVE
-                actions = conn.session.on_tick(now)
+                actions = conn.session.on_tick(self._clock())
                 if active and any(isinstance(a, Disconnect) for a in actions):
                     # An active session's tick only disconnects for an unanswered TestRequest.
                     conn.meters.heartbeat_timeouts.inc()
@@ -622,11 +596,11 @@ class Acceptor:
         config = slot.config
         history = SessionTradeHistory(self._journal, record.origin_offset)
         renderer = _Renderer(config, history, style_of(config))
-        while not conn.closed.is_set() and conn.session.state is State.ACTIVE:
+        while not conn.dead and conn.session.state is State.ACTIVE:
             await conn.not_resending.wait()
             wake = self._notifier.current()
             async with conn.lock:
-                if conn.session.state is not State.ACTIVE:
+                if conn.session.state is not State.ACTIVE or conn.dead:
                     return
                 if not conn.not_resending.is_set():
                     continue
@@ -683,8 +657,7 @@ class Acceptor:
             raise
         meters = conn.meters
         meters.next_sender_seq.set(conn.session.next_sender_seq)
-        if frames:
-            conn.writer.write(b"".join(frames))
+        if frames and self._write(conn, b"".join(frames)):
             meters.written(self._clock(), times)
             for msg_type, count in collections.Counter(m.msg_type for m in stored).items():
                 meters.sent(msg_type, count)
@@ -711,6 +684,27 @@ class Acceptor:
         except ConnectionError:
             self._close(conn, "connection lost")
 
+    def _write(self, conn: Connection, data: bytes) -> bool:
+        """Queue bytes on the transport, unless the connection is known dead: then close it
+        (once) and write nothing. True when the bytes were queued."""
+        if conn.closed.is_set():
+            return False
+        if conn.writer.transport.is_closing():
+            self._close(conn, "connection lost (a write failed or the peer reset it)")
+            return False
+        conn.writer.write(data)
+        return True
+
+    def _store(self, conn: Connection, send: Send) -> None:
+        """Keep a message the session sent (a BusinessMessageReject) for resend; the
+        session's cursor into the journal does not move."""
+        stored = send.stored
+        assert stored is not None
+        message = OutboundMessage(stored.seq, stored.msg_type, stored.sending_time, stored.body)
+        self._journal.record_sent(
+            conn.name, [message], stored.seq + 1, conn.slot.cursor, at_ns=self._clock()
+        )
+
     def _close(self, conn: Connection, reason: str) -> None:
         """Close now; bytes already queued get CLOSE_GRACE_S to leave, then the socket is cut."""
         if not conn.closed.is_set():
@@ -735,14 +729,15 @@ class _Renderer:
 async def _first_message(
     reader: asyncio.StreamReader, parser: FrameParser
 ) -> tuple[FixMessage | None, list[object]]:
-    """Read until the first complete frame; anything garbled before it is skipped."""
+    """Read until the first complete frame. A garbled or oversize first frame ends it at
+    once (None): a Logon that cannot be read is not waited for."""
     while True:
         data = await reader.read(65536)
         if not data:
             return None, []
         results = parser.feed(data)
         for i, item in enumerate(results):
-            if isinstance(item, Oversize):
+            if isinstance(item, Oversize | Garbled):
                 return None, []
             if isinstance(item, FixMessage):
                 return item, list(results[i + 1 :])

@@ -2,8 +2,10 @@
 
 Encoding builds the bytes directly (a pre-joined header and body; simplefix is the test oracle
 that checks them byte for byte). Parsing follows FIXT.1.1 framing rules: a frame whose
-BodyLength or CheckSum is wrong is garbled and is dropped without an answer, and the parser
-resynchronises on the next ``8=``. Pure: bytes in, frames out; no sockets, no clock.
+BodyLength or CheckSum is wrong, or whose third field is not MsgType(35), is garbled and is
+dropped without an answer, and the parser resynchronises on the next ``8=``. A BodyLength
+that is too long swallows the start of the next frame; the resynchronisation recovers that
+next frame whole (specs/session-rules.md). Pure: bytes in, frames out; no sockets, no clock.
 """
 
 from __future__ import annotations
@@ -87,13 +89,18 @@ ParseResult = FixMessage | Garbled | Oversize
 
 
 def split_fields(data: bytes) -> tuple[tuple[int, str], ...]:
-    """``tag=value`` pairs of a complete frame. Raises ValueError on a malformed field."""
+    """``tag=value`` pairs of a complete frame. Raises ValueError on a malformed field.
+
+    A tag is an integer, possibly negative (``-1=x``): an out-of-range tag number is a field
+    the session rejects (373=0), not a garbled frame.
+    """
     out: list[tuple[int, str]] = []
     for part in data.split(SOH):
         if not part:
             continue
         tag, sep, value = part.partition(b"=")
-        if not sep or not tag.isdigit():
+        digits = tag[1:] if tag.startswith(b"-") else tag
+        if not sep or not digits.isdigit():
             raise ValueError(f"malformed field {part[:32]!r}")
         out.append((int(tag), value.decode("utf-8", errors="replace")))
     return tuple(out)
@@ -175,6 +182,8 @@ class FrameParser:
             fields = split_fields(raw)
         except ValueError as exc:
             return Garbled(str(exc), len(raw))
+        if len(fields) < 4 or fields[2][0] != 35:
+            return Garbled("MsgType(35) is not the third field", len(raw))
         return FixMessage(fields, raw)
 
     def _too_long_header(self) -> ParseResult | None:

@@ -3,19 +3,24 @@
 Rules this module keeps:
 - It never touches a socket, a database, a clock or a timer. The caller passes each parsed
   frame and the current time (integer nanoseconds) in, and carries out the returned actions in
-  order: persist the sequence numbers (``Persist``), write bytes (``Send``), serve a resend from
-  the outbound store (``Resend``), start delivering application messages (``LoggedOn``), close
-  (``Disconnect``).
+  order: persist the sequence numbers (``Persist``), write bytes (``Send``, storing them for
+  resend first when it carries a ``stored`` message), serve a resend from the outbound store
+  (``Resend``), start delivering application messages (``LoggedOn``), close (``Disconnect``).
 - Sequence numbers live here. Every message we send takes ``next_sender_seq``; the caller must
   persist the new numbers before the bytes reach the socket, so a crash can never reuse one.
 - We are a read-only drop copy: a client's application message changes nothing and is answered
-  with BusinessMessageReject (380=3).
+  with BusinessMessageReject (380=3), which is kept for resend like any application message.
+  A reply to a routed message carries its routing tags reversed (115/116/144 <-> 128/129/145).
 - Administrative messages are answered per FIXT.1.1: TestRequest -> Heartbeat with the same
   TestReqID, ResendRequest -> replay with PossDupFlag=Y / GapFill, SequenceReset (both modes),
-  Logout -> Logout then close.
+  Logout -> Logout then close, Logon with ResetSeqNumFlag(141)=Y -> both sequences restart.
+- Every message in sequence is checked before it is acted on (``fix/inbound.py`` for its
+  structure, here for CompIDs, SendingTime and PossDup); a problem gets a Reject naming the
+  SessionRejectReason and RefTagID, and a Logout where FIXT.1.1 asks for one.
+  specs/session-rules.md lists every rule and where fixbridge's answer differs from QuickFIX's.
 
 States: AWAITING_LOGON -> ACTIVE -> LOGOUT_SENT -> CLOSED. The first frame must be a Logon for
-this session's CompID pair (the acceptor has already matched it); anything else closes.
+this session's CompID pair (admission has already matched it); anything else closes.
 """
 
 from __future__ import annotations
@@ -26,6 +31,17 @@ from dataclasses import dataclass, field
 
 from fixbridge.fix.codec import BEGIN_STRING, FixMessage, encode_fields, frame
 from fixbridge.fix.credentials import same_text, verify_password
+from fixbridge.fix.fixt import (
+    COMPID_PROBLEM,
+    INCORRECT_DATA_FORMAT,
+    INVALID_MSGTYPE,
+    REJECT_TEXT,
+    REQUIRED_TAG_MISSING,
+    ROUTING_REVERSED,
+    SENDING_TIME_ACCURACY,
+    VALUE_INCORRECT,
+)
+from fixbridge.fix.inbound import Problem, admin_field_problem, structure_problem
 from fixbridge.fix.msgtypes import APPLICATION_MSG_TYPES
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp, parse_utc_timestamp
 
@@ -37,14 +53,19 @@ ORIG_SENDING_TIME, GAP_FILL_FLAG, RESET_SEQ_NUM_FLAG = 122, 123, 141
 REF_TAG_ID, REF_MSG_TYPE, SESSION_REJECT_REASON, BUSINESS_REJECT_REASON = 371, 372, 373, 380
 NEXT_EXPECTED_MSG_SEQ_NUM, DEFAULT_APPL_VER_ID = 789, 1137
 USERNAME, PASSWORD = 553, 554
+BEGIN_STRING_TAG = 8
 
 FIX50SP2 = "9"
 MIN_HEARTBEAT_S, MAX_HEARTBEAT_S = 1, 3600
 MAX_CLOCK_SKEW_NS = 120 * 1_000_000_000
+LOGOUT_REPLY_WAIT_S = 2  # a Logout we send because of an error waits this long for the reply
 MAX_QUEUED = 10_000
 MAX_QUEUED_BYTES = 8 * 1024 * 1024
 MAX_SEQ_NUM = 10**18 - 1  # fits SQLite's 64-bit integers with room to spare
 _DIGITS = frozenset("0123456789")
+
+BUSINESS_REJECT_TEXT = "read-only drop copy session: application messages are not accepted"
+INCORRECT_BEGIN_STRING = "Incorrect BeginString"
 
 
 def parse_seq_num(text: str | None) -> int | None:
@@ -54,13 +75,6 @@ def parse_seq_num(text: str | None) -> int | None:
     return int(text)
 
 
-# SessionRejectReason(373) values we use.
-REJECT_REQUIRED_TAG_MISSING = "1"
-REJECT_VALUE_INCORRECT = "5"
-REJECT_INCORRECT_DATA_FORMAT = "6"
-REJECT_COMPID_PROBLEM = "9"
-REJECT_SENDING_TIME_ACCURACY = "10"
-REJECT_INVALID_MSGTYPE = "11"
 # BusinessRejectReason(380): Unsupported Message Type.
 BUSINESS_REJECT_UNSUPPORTED = "3"
 
@@ -88,16 +102,28 @@ class LogonPolicy:
     password_hash: str | None = None  # scrypt$..., see fixbridge.fix.credentials
 
 
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as kept in the outbound store, for replay: everything after SendingTime."""
+
+    seq: int
+    msg_type: str
+    sending_time: str
+    body: bytes
+
+
 # --- actions --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Write these bytes; ``seq`` was taken from the sender sequence."""
+    """Write these bytes; ``seq`` was taken from the sender sequence. With ``stored``, keep
+    that message in the outbound store (for resend) before the bytes are written."""
 
     data: bytes
     seq: int
     msg_type: str
+    stored: StoredMessage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +132,7 @@ class Persist:
 
     next_sender_seq: int
     next_target_seq: int
-    reset: bool = False  # True after a ResetSeqNumFlag logon: the outbound store starts anew
+    reset: bool = False  # True when both sequences restart: the outbound store starts anew
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,28 +164,23 @@ class Note:
 Action = Send | Persist | Resend | LoggedOn | Disconnect | Note
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """An application message as kept in the outbound store, for replay."""
-
-    seq: int
-    msg_type: str
-    sending_time: str
-    body: bytes
-
-
 @dataclass(slots=True)
 class _Timers:
     last_sent_ns: int = 0
     last_received_ns: int = 0
     test_request_sent_ns: int | None = None
-    logout_sent_ns: int | None = None
+    logout_deadline_ns: int | None = None
     test_request_counter: int = 0
 
 
 @dataclass(slots=True)
 class FixSession:
-    """One client session. Create it with the persisted sequence numbers, then feed it."""
+    """One client session. Create it with the persisted sequence numbers, then feed it.
+
+    ``window_end_ns`` is the end of the schedule window the connection belongs to (None: no
+    end): at that instant the session logs out, and when the connection has ended the numbers
+    restart at 1 for the next window (``connection_ended``).
+    """
 
     identity: SessionIdentity
     next_sender_seq: int = 1
@@ -168,12 +189,15 @@ class FixSession:
     state: State = State.AWAITING_LOGON
     heartbeat_s: int = 30
     policy: LogonPolicy = field(default_factory=LogonPolicy)
+    window_end_ns: int | None = None
     _timers: _Timers = field(default_factory=_Timers)
     _header: bytes = b""
     _queue: dict[int, tuple[FixMessage, int] | None] = field(default_factory=dict)
     _awaiting_resend: bool = False
     _queued_bytes: int = 0
     _resending: list[tuple[int, int]] = field(default_factory=list)
+    _epoch: int = 0  # bumped when both sequences restart: replays of the old numbers stop
+    _window_over: bool = False
 
     def __post_init__(self) -> None:
         self._header = encode_fields(
@@ -196,15 +220,18 @@ class FixSession:
         *,
         seq: int | None = None,
         extra_header: Iterable[tuple[int, str]] = (),
+        store: bool = False,
     ) -> Send:
         if seq is None:
             seq = self.next_sender_seq
             self.next_sender_seq += 1
+        stamp = self.timestamp(now_ns)
         header = self._header + encode_fields(
-            [(MSG_SEQ_NUM, str(seq)), *extra_header, (SENDING_TIME, self.timestamp(now_ns))]
+            [(MSG_SEQ_NUM, str(seq)), *extra_header, (SENDING_TIME, stamp)]
         )
         self._timers.last_sent_ns = now_ns
-        return Send(frame(msg_type, header, body), seq, msg_type)
+        stored = StoredMessage(seq, msg_type, stamp, body) if store else None
+        return Send(frame(msg_type, header, body), seq, msg_type, stored)
 
     def _admin(self, msg_type: str, fields: Iterable[tuple[int, str]], now_ns: int) -> list[Action]:
         send = self._build(msg_type, encode_fields(fields), now_ns)
@@ -223,11 +250,12 @@ class FixSession:
     def replay(self, begin: int, end: int, stored: Iterable[StoredMessage]) -> Replay:
         """The frames answering a ResendRequest for ``begin..end``, drawn in chunks.
 
-        ``stored`` yields the store's application messages in that range in ascending order
-        (a lazy, batched reader: it is consumed once, front to back). Every sequence number in
-        the range without a stored application message (admin messages, or messages trimmed by
-        a reset) is covered by a SequenceReset-GapFill; consecutive ones share one gap fill.
-        Replayed messages carry PossDupFlag=Y and OrigSendingTime.
+        ``stored`` yields the store's messages in that range in ascending order (a lazy,
+        batched reader: it is consumed once, front to back): our application messages and the
+        BusinessMessageRejects we sent. Every sequence number in the range without a stored
+        message (other admin messages, or messages trimmed by a reset) is covered by a
+        SequenceReset-GapFill; consecutive ones share one gap fill. Replayed messages carry
+        PossDupFlag=Y and OrigSendingTime.
         """
         return Replay(self, begin, end, iter(stored))
 
@@ -245,42 +273,75 @@ class FixSession:
         self._timers.test_request_sent_ns = None
         if self.state is State.CLOSED:
             return []
-        if msg.get(8) != BEGIN_STRING:
-            return self._logout_and_close(
-                f"BeginString must be FIXT.1.1, got {msg.get(8)!r}", now_ns
-            )
+        if self.state is State.AWAITING_LOGON:
+            return self._first_message(msg, now_ns)
+        if msg.get(BEGIN_STRING_TAG) != BEGIN_STRING:
+            return self._wrong_begin_string(msg, now_ns)
         seq = parse_seq_num(msg.get(MSG_SEQ_NUM))
         if seq is None:
             return self._logout_and_close("MsgSeqNum(34) missing or not a number", now_ns)
         msg_type = msg.msg_type
-        if self.state is State.AWAITING_LOGON:
-            if msg_type != "A":
-                return [Disconnect(f"first message must be Logon, got MsgType {msg_type!r}")]
-            return self._on_logon(msg, seq, now_ns)
+        if msg_type == "5":
+            # A Logout is answered whatever its number: the session ends either way.
+            return self._on_logout(msg, seq, now_ns)
         if msg_type == "A":
-            return self._logout_and_close("Logon received on an established session", now_ns)
+            return self._on_logon_in_session(msg, seq, now_ns)
         if msg_type == "4" and msg.get(GAP_FILL_FLAG) != "Y":
             # Reset mode ignores MsgSeqNum; what it skips over is dropped from the queue.
             return self._on_sequence_reset(msg, seq, now_ns) + self._drain_queue(now_ns)
         if seq < self.next_target_seq:
-            if msg.get(POSS_DUP_FLAG) == "Y":
-                return []
-            text = f"MsgSeqNum too low, expecting {self.next_target_seq} but received {seq}"
-            return self._logout_and_close(text, now_ns)
+            return self._too_low(msg, seq, now_ns)
         if seq > self.next_target_seq:
             return self._too_high(msg, seq, now_ns)
         return self._in_sequence(msg, seq, now_ns, now_ns) + self._drain_queue(now_ns)
 
+    def _first_message(self, msg: FixMessage, now_ns: int) -> list[Action]:
+        begin = msg.get(BEGIN_STRING_TAG)
+        if begin != BEGIN_STRING:  # not our protocol: nothing we could send would be understood
+            return [Disconnect(f"BeginString must be {BEGIN_STRING}, got {begin!r}")]
+        if msg.msg_type != "A":
+            return [Disconnect(f"first message must be Logon, got MsgType {msg.msg_type!r}")]
+        seq = parse_seq_num(msg.get(MSG_SEQ_NUM))
+        if seq is None:
+            return self._logout_and_close("MsgSeqNum(34) missing or not a number", now_ns)
+        return self._on_logon(msg, seq, now_ns)
+
+    def _wrong_begin_string(self, msg: FixMessage, now_ns: int) -> list[Action]:
+        """FIXT.1.1: a Logout naming the problem, then wait for the client's Logout (whatever
+        its BeginString) or LOGOUT_REPLY_WAIT_S, then disconnect."""
+        if self.state is State.LOGOUT_SENT:
+            if msg.msg_type == "5":
+                self.state = State.CLOSED
+                return [Disconnect("logout confirmed by client")]
+            return []
+        note = Note(f"BeginString {msg.get(BEGIN_STRING_TAG)!r} received; logging out")
+        return [note, *self.logout(INCORRECT_BEGIN_STRING, now_ns, LOGOUT_REPLY_WAIT_S)]
+
+    def _too_low(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        """A number already used. A duplicate (PossDupFlag=Y) is checked and ignored; a
+        ResendRequest is served all the same (a client repeating one it already sent must not
+        lose the session for it); anything else ends the session."""
+        if msg.get(POSS_DUP_FLAG) == "Y":
+            return self._check(msg, seq, now_ns, now_ns) or []
+        if msg.msg_type == "2":
+            problem = self._check(msg, seq, now_ns, now_ns)
+            if problem is not None:
+                return problem
+            return self._on_resend_request(msg, seq, now_ns)
+        text = f"MsgSeqNum too low, expecting {self.next_target_seq} but received {seq}"
+        return self._logout_and_close(text, now_ns)
+
     def _too_high(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
         """A gap from the client: ask for it once, keep the message until the gap is filled."""
-        msg_type = msg.msg_type
-        if msg_type == "5":
-            return self._on_logout(msg, seq, now_ns)
         actions: list[Action] = []
-        if msg_type == "2":
+        if msg.msg_type == "2":
             # Serve the client's request now; its own gap must not delay our replay.
-            actions += self._on_resend_request(msg, seq, now_ns)
+            actions += self._check(msg, seq, now_ns, now_ns) or self._on_resend_request(
+                msg, seq, now_ns
+            )
             self._queue[seq] = None
+            if self.state is not State.ACTIVE:
+                return actions
         elif seq not in self._queue:
             self._queue[seq] = (msg, now_ns)
             self._queued_bytes += len(msg.raw)
@@ -321,13 +382,13 @@ class FixSession:
         return actions
 
     def _in_sequence(self, msg: FixMessage, seq: int, now_ns: int, arrived_ns: int) -> list[Action]:
-        """A message whose MsgSeqNum is the one expected: check its header, then act on it.
+        """A message whose MsgSeqNum is the one expected: check it, then act on it.
 
         ``arrived_ns`` is when it reached us (earlier than now for a message that waited in
         the queue): SendingTime accuracy is judged against that, not against now.
         """
         self.next_target_seq = seq + 1
-        problem = self._header_problem(msg, seq, now_ns, arrived_ns)
+        problem = self._check(msg, seq, now_ns, arrived_ns)
         if problem is not None:
             return problem
         msg_type = msg.msg_type
@@ -336,41 +397,90 @@ class FixSession:
             return handler(self, msg, seq, now_ns)
         if msg_type in APPLICATION_MSG_TYPES:
             return self._business_reject(msg, seq, now_ns)
-        return self._session_reject(msg, seq, REJECT_INVALID_MSGTYPE, 35, now_ns)
+        return self._session_reject(
+            msg, seq, Problem(INVALID_MSGTYPE, 35, f"unknown MsgType {msg_type!r}"), now_ns
+        )
+
+    def _check(
+        self, msg: FixMessage, seq: int, now_ns: int, arrived_ns: int
+    ) -> list[Action] | None:
+        """The Reject (and Logout) a message calls for before it may be acted on, or None."""
+        problem = structure_problem(msg)
+        if problem is not None:
+            return self._session_reject(msg, seq, problem, now_ns)
+        header = self._header_problem(msg, seq, now_ns, arrived_ns)
+        if header is not None:
+            return header
+        problem = admin_field_problem(msg)
+        if problem is not None:
+            return self._session_reject(msg, seq, problem, now_ns)
+        return None
 
     def _header_problem(
         self, msg: FixMessage, seq: int, now_ns: int, arrived_ns: int
     ) -> list[Action] | None:
-        """CompIDs and SendingTime as FIXT.1.1 requires, or the Reject/Logout they call for."""
+        """CompIDs, SendingTime and OrigSendingTime as FIXT.1.1 requires, or the Reject/Logout
+        they call for. The structure check has made sure 49, 56 and 52 are there."""
         ident = self.identity
         for tag, want in (
             (SENDER_COMP_ID, ident.target_comp_id),
             (TARGET_COMP_ID, ident.sender_comp_id),
         ):
             if msg.get(tag) != want:
-                reject = self._session_reject(msg, seq, REJECT_COMPID_PROBLEM, tag, now_ns)
                 text = f"CompID problem: tag {tag} is {msg.get(tag)!r}, expected {want!r}"
+                reject = self._session_reject(msg, seq, Problem(COMPID_PROBLEM, tag, text), now_ns)
                 return reject + self._logout_and_close(text, now_ns)
-        sending = msg.get(SENDING_TIME)
-        if sending is None:
-            return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, SENDING_TIME, now_ns)
+        sending = msg.get(SENDING_TIME) or ""
         try:
             sent_ns = parse_utc_timestamp(sending)
         except ValueError:
-            return self._session_reject(
-                msg, seq, REJECT_INCORRECT_DATA_FORMAT, SENDING_TIME, now_ns
+            problem = Problem(INCORRECT_DATA_FORMAT, SENDING_TIME, f"SendingTime {sending!r}")
+            return self._session_reject(msg, seq, problem, now_ns)
+        if msg.get(POSS_DUP_FLAG) != "Y":
+            if abs(arrived_ns - sent_ns) > MAX_CLOCK_SKEW_NS:
+                text = f"SendingTime accuracy problem: {sending} is more than 120 s from our clock"
+                problem = Problem(SENDING_TIME_ACCURACY, SENDING_TIME, text)
+                return self._session_reject(msg, seq, problem, now_ns) + self._logout_and_close(
+                    text, now_ns
+                )
+            return None
+        return self._possdup_problem(msg, seq, sent_ns, now_ns)
+
+    def _possdup_problem(
+        self, msg: FixMessage, seq: int, sent_ns: int, now_ns: int
+    ) -> list[Action] | None:
+        """A possible duplicate needs OrigSendingTime(122), no later than its SendingTime.
+
+        A SequenceReset-GapFill without 122 is let through: it answers our own ResendRequest,
+        and refusing it would leave the gap open for good.
+        """
+        orig = msg.get(ORIG_SENDING_TIME)
+        if orig is None:
+            if msg.msg_type == "4":
+                return None
+            problem = Problem(REQUIRED_TAG_MISSING, ORIG_SENDING_TIME, "PossDupFlag=Y without 122")
+            return self._session_reject(msg, seq, problem, now_ns)
+        try:
+            orig_ns = parse_utc_timestamp(orig)
+        except ValueError:
+            problem = Problem(INCORRECT_DATA_FORMAT, ORIG_SENDING_TIME, f"OrigSendingTime {orig!r}")
+            return self._session_reject(msg, seq, problem, now_ns)
+        if orig_ns > sent_ns:
+            text = (
+                f"SendingTime accuracy problem: OrigSendingTime(122) {orig} is later than"
+                f" SendingTime(52) {msg.get(SENDING_TIME)}"
             )
-        if msg.get(POSS_DUP_FLAG) != "Y" and abs(arrived_ns - sent_ns) > MAX_CLOCK_SKEW_NS:
-            reject = self._session_reject(
-                msg, seq, REJECT_SENDING_TIME_ACCURACY, SENDING_TIME, now_ns
+            problem = Problem(SENDING_TIME_ACCURACY, ORIG_SENDING_TIME, text)
+            return self._session_reject(msg, seq, problem, now_ns) + self._logout_and_close(
+                text, now_ns
             )
-            text = f"SendingTime accuracy problem: {sending} is more than 120 s from our clock"
-            return reject + self._logout_and_close(text, now_ns)
         return None
 
-    def logon_refusal(self, msg: FixMessage) -> str | None:
+    # --- logon -----------------------------------------------------------------------------
+
+    def logon_refusal(self, msg: FixMessage, now_ns: int) -> str | None:
         """Why this Logon would be refused, decided before anything changes (or None)."""
-        problem = logon_problem(msg, self.policy)
+        problem = logon_problem(msg, self.policy) or sending_time_problem(msg, now_ns)
         if problem is not None:
             return problem
         seq = parse_seq_num(msg.get(MSG_SEQ_NUM))
@@ -394,14 +504,29 @@ class FixSession:
         return None
 
     def _on_logon(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
-        problem = self.logon_refusal(msg)
+        problem = self.logon_refusal(msg, now_ns)
         if problem is not None:
             return self._logout_and_close(problem, now_ns)
+        return self._accept_logon(msg, seq, now_ns)
+
+    def _on_logon_in_session(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        """Only a Logon with ResetSeqNumFlag(141)=Y belongs in a running session: both
+        sequences restart at 1 (FIXT.1.1 sequence reset during a session)."""
+        if self.state is not State.ACTIVE:
+            return []
+        if msg.get(RESET_SEQ_NUM_FLAG) != "Y":
+            return self._logout_and_close("Logon received on an established session", now_ns)
+        problem = self.logon_refusal(msg, now_ns)
+        if problem is not None:
+            return self._logout_and_close(problem, now_ns)
+        return self._accept_logon(msg, seq, now_ns)
+
+    def _accept_logon(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        first = self.state is State.AWAITING_LOGON
         self.heartbeat_s = int(msg.get(HEART_BT_INT) or "0")
         reset = msg.get(RESET_SEQ_NUM_FLAG) == "Y"
         if reset:
-            self.next_sender_seq = 1
-            self.next_target_seq = 1
+            self._restart_sequences()
         next_expected = parse_seq_num(msg.get(NEXT_EXPECTED_MSG_SEQ_NUM))
         gap_from = self.next_target_seq if seq > self.next_target_seq else None
         self.next_target_seq = seq + 1
@@ -414,11 +539,11 @@ class FixSession:
             fields.append((NEXT_EXPECTED_MSG_SEQ_NUM, str(expected_from_client)))
         fields.append((DEFAULT_APPL_VER_ID, FIX50SP2))
         send = self._build("A", encode_fields(fields), now_ns)
-        actions: list[Action] = [
-            self._persist(reset=reset),
-            send,
-            LoggedOn(self.heartbeat_s, reset),
-        ]
+        actions: list[Action] = [self._persist(reset=reset), send]
+        if first:
+            actions.append(LoggedOn(self.heartbeat_s, reset))
+        else:
+            actions.append(Note("client Logon with ResetSeqNumFlag(141)=Y: sequences restart"))
         if next_expected is not None and next_expected < send.seq:
             # The client told us what it is missing: replay it without waiting to be asked.
             actions += self._start_resend(next_expected, send.seq - 1)
@@ -427,6 +552,35 @@ class FixSession:
             self._awaiting_resend = True
             actions += self._admin("2", [(BEGIN_SEQ_NO, str(gap_from)), (END_SEQ_NO, "0")], now_ns)
         return actions
+
+    def _restart_sequences(self) -> None:
+        self.next_sender_seq = 1
+        self.next_target_seq = 1
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._awaiting_resend = False
+        self._resending.clear()
+        self._epoch += 1
+
+    # --- schedule windows ------------------------------------------------------------------
+
+    def start_new_window(self) -> list[Action]:
+        """The stored numbers belong to an earlier schedule window: this is a new session
+        instance, both sequences restart at 1 (call before the Logon is fed)."""
+        self._restart_sequences()
+        note = Note("new schedule window; sequence numbers reset to 1")
+        return [note, self._persist(reset=True)]
+
+    def connection_ended(self) -> list[Action]:
+        """The connection is gone. If it ended with its schedule window, the session instance
+        ends too: the numbers restart at 1 for the next window."""
+        if not self._window_over:
+            return []
+        self._restart_sequences()
+        note = Note("schedule window ended; sequence numbers reset to 1")
+        return [note, self._persist(reset=True)]
+
+    # --- admin message handlers ------------------------------------------------------------
 
     def probe(self, now_ns: int) -> list[Action]:
         """A TestRequest to learn whether the client on this connection is still there."""
@@ -438,28 +592,25 @@ class FixSession:
         return [self._persist()]
 
     def _on_test_request(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
-        test_req_id = msg.get(TEST_REQ_ID)
-        if test_req_id is None:
-            return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, TEST_REQ_ID, now_ns)
-        return self._admin("0", [(TEST_REQ_ID, test_req_id)], now_ns)
+        return self._admin("0", [(TEST_REQ_ID, msg.get(TEST_REQ_ID) or "")], now_ns)
 
     def _on_resend_request(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
-        begin_text, end_text = msg.get(BEGIN_SEQ_NO), msg.get(END_SEQ_NO)
-        for tag, text in ((BEGIN_SEQ_NO, begin_text), (END_SEQ_NO, end_text)):
-            if text is None:
-                return self._session_reject(msg, seq, REJECT_REQUIRED_TAG_MISSING, tag, now_ns)
-            if parse_seq_num(text) is None:
-                return self._session_reject(msg, seq, REJECT_INCORRECT_DATA_FORMAT, tag, now_ns)
-        begin, end = parse_seq_num(begin_text) or 0, parse_seq_num(end_text) or 0
+        for tag in (BEGIN_SEQ_NO, END_SEQ_NO):
+            if parse_seq_num(msg.get(tag)) is None:
+                problem = Problem(INCORRECT_DATA_FORMAT, tag, f"{tag}={msg.get(tag)!r}")
+                return self._session_reject(msg, seq, problem, now_ns)
+        begin = parse_seq_num(msg.get(BEGIN_SEQ_NO)) or 0
+        end = parse_seq_num(msg.get(END_SEQ_NO)) or 0
         last_sent = self.next_sender_seq - 1
         if begin < 1 or (end != 0 and end < begin):
-            return self._session_reject(msg, seq, REJECT_VALUE_INCORRECT, BEGIN_SEQ_NO, now_ns)
+            problem = Problem(VALUE_INCORRECT, BEGIN_SEQ_NO, f"range {begin}..{end}")
+            return self._session_reject(msg, seq, problem, now_ns)
         if end == 0 or end > last_sent:
             end = last_sent
         actions: list[Action] = [self._persist()]
         if begin > end:
-            beyond = f"ResendRequest {begin}..{end_text} is beyond our last message {last_sent}"
-            return [*actions, Note(beyond)]
+            beyond = f"ResendRequest {begin}..{msg.get(END_SEQ_NO)} is beyond our last message"
+            return [*actions, Note(f"{beyond} {last_sent}")]
         return actions + self._start_resend(begin, end)
 
     def _start_resend(self, begin: int, end: int) -> list[Action]:
@@ -472,37 +623,47 @@ class FixSession:
         self._resending += parts
         return [Resend(b, e) for b, e in parts]
 
+    def _resend_served(self, begin: int, end: int) -> None:
+        """A replay wrote its last frame: a new request for that range is served again."""
+        if (begin, end) in self._resending:
+            self._resending.remove((begin, end))
+
     def resend_complete(self) -> None:
-        """The edge finished writing every frame of the resends it was given."""
+        """The edge stopped serving resends (all written, or the connection went away)."""
         self._resending.clear()
 
     def _on_gap_fill(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
         new_seq = parse_seq_num(msg.get(NEW_SEQ_NO))
         if new_seq is None:
-            return self._new_seq_no_missing(msg, seq, now_ns)
+            return self._new_seq_no_unusable(msg, seq, now_ns)
         if new_seq <= seq:
-            return self._session_reject(msg, seq, REJECT_VALUE_INCORRECT, NEW_SEQ_NO, now_ns)
+            problem = Problem(VALUE_INCORRECT, NEW_SEQ_NO, f"gap fill to {new_seq} from {seq}")
+            return self._session_reject(msg, seq, problem, now_ns)
         self.next_target_seq = new_seq
         return [self._persist()]
 
     def _on_sequence_reset(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        rejected = self._check(msg, seq, now_ns, now_ns)
+        if rejected is not None:
+            return rejected
         new_seq = parse_seq_num(msg.get(NEW_SEQ_NO))
         if new_seq is None:
-            return self._new_seq_no_missing(msg, seq, now_ns)
+            return self._new_seq_no_unusable(msg, seq, now_ns)
         if new_seq < self.next_target_seq:
-            return self._session_reject(msg, seq, REJECT_VALUE_INCORRECT, NEW_SEQ_NO, now_ns)
+            problem = Problem(
+                VALUE_INCORRECT, NEW_SEQ_NO, f"reset to {new_seq} below {self.next_target_seq}"
+            )
+            return self._session_reject(msg, seq, problem, now_ns)
         self.next_target_seq = new_seq
         return [self._persist(), Note(f"client SequenceReset-Reset to {new_seq}")]
 
-    def _new_seq_no_missing(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
-        reason = (
-            REJECT_REQUIRED_TAG_MISSING
-            if msg.get(NEW_SEQ_NO) is None
-            else REJECT_INCORRECT_DATA_FORMAT
-        )
-        return self._session_reject(msg, seq, reason, NEW_SEQ_NO, now_ns)
+    def _new_seq_no_unusable(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        problem = Problem(INCORRECT_DATA_FORMAT, NEW_SEQ_NO, f"NewSeqNo {msg.get(NEW_SEQ_NO)!r}")
+        return self._session_reject(msg, seq, problem, now_ns)
 
     def _on_logout(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        if seq == self.next_target_seq:
+            self.next_target_seq = seq + 1
         if self.state is State.LOGOUT_SENT:
             self.state = State.CLOSED
             return [self._persist(), Disconnect("logout confirmed by client")]
@@ -515,24 +676,35 @@ class FixSession:
         return [self._persist(), Note(f"client rejected our message: {msg}")]
 
     def _session_reject(
-        self, msg: FixMessage, seq: int, reason: str, ref_tag: int | None, now_ns: int
+        self, msg: FixMessage, seq: int, problem: Problem, now_ns: int
     ) -> list[Action]:
-        fields = [(REF_SEQ_NUM, str(seq))]
-        if ref_tag is not None:
-            fields.append((REF_TAG_ID, str(ref_tag)))
-        fields += [(REF_MSG_TYPE, msg.msg_type), (SESSION_REJECT_REASON, reason)]
-        note = Note(f"Reject sent for MsgSeqNum {seq} (373={reason}, 371={ref_tag})")
+        # No Text(58): the Reject of the dictionaries fixbridge publishes (specs/) has none.
+        fields = [*_reply_routing(msg), (REF_SEQ_NUM, str(seq))]
+        if problem.ref_tag is not None:
+            fields.append((REF_TAG_ID, str(problem.ref_tag)))
+        if msg.msg_type:
+            fields.append((REF_MSG_TYPE, msg.msg_type))
+        fields.append((SESSION_REJECT_REASON, problem.reason))
+        note = Note(
+            f"Reject sent for MsgSeqNum {seq} (373={problem.reason}"
+            f" {REJECT_TEXT[problem.reason]}, 371={problem.ref_tag}): {problem.detail}"
+        )
         return [note, *self._admin("3", fields, now_ns)]
 
     def _business_reject(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
-        fields = [
-            (REF_SEQ_NUM, str(seq)),
-            (TEXT, "read-only drop copy session: application messages are not accepted"),
-            (REF_MSG_TYPE, msg.msg_type),
-            (BUSINESS_REJECT_REASON, BUSINESS_REJECT_UNSUPPORTED),
-        ]
+        # The routing tags lead the stored part, so a replay carries them too.
+        body = encode_fields(
+            [
+                *_reply_routing(msg),
+                (REF_SEQ_NUM, str(seq)),
+                (TEXT, BUSINESS_REJECT_TEXT),
+                (REF_MSG_TYPE, msg.msg_type),
+                (BUSINESS_REJECT_REASON, BUSINESS_REJECT_UNSUPPORTED),
+            ]
+        )
+        send = self._build("j", body, now_ns, store=True)
         note = Note(f"BusinessMessageReject sent for MsgType {msg.msg_type!r} (MsgSeqNum {seq})")
-        return [note, *self._admin("j", fields, now_ns)]
+        return [note, self._persist(), send]
 
     # --- leaving ---------------------------------------------------------------------------
 
@@ -541,22 +713,33 @@ class FixSession:
         self.state = State.CLOSED
         return [*actions, Disconnect(text)]
 
-    def logout(self, text: str, now_ns: int) -> list[Action]:
-        """Start an orderly logout (shutdown, end of schedule): we wait for the client's reply."""
+    def logout(self, text: str, now_ns: int, reply_within_s: int | None = None) -> list[Action]:
+        """Start an orderly logout (shutdown, end of schedule): we wait for the client's reply,
+        ``reply_within_s`` or max(HeartBtInt, 2) s, then disconnect."""
         if self.state is not State.ACTIVE:
             return [Disconnect(text)]
         actions = self._admin("5", [(TEXT, text)], now_ns)
         self.state = State.LOGOUT_SENT
-        self._timers.logout_sent_ns = now_ns
+        wait_s = reply_within_s if reply_within_s is not None else max(self.heartbeat_s, 2)
+        self._timers.logout_deadline_ns = now_ns + _seconds(wait_s)
         return actions
 
     # --- time ------------------------------------------------------------------------------
 
     def on_tick(self, now_ns: int) -> list[Action]:
-        """Heartbeats and liveness: call at least once a second."""
+        """Heartbeats, liveness and the schedule window's end: call several times a second."""
+        if self.state is State.CLOSED:
+            return []
+        if (
+            self.window_end_ns is not None
+            and now_ns >= self.window_end_ns
+            and not self._window_over
+        ):
+            self._window_over = True
+            return self.logout("end of session window", now_ns)
         if self.state is State.LOGOUT_SENT:
-            sent = self._timers.logout_sent_ns
-            if sent is None or now_ns - sent >= _seconds(max(self.heartbeat_s, 2)):
+            deadline = self._timers.logout_deadline_ns
+            if deadline is None or now_ns >= deadline:
                 self.state = State.CLOSED
                 return [Disconnect("no Logout reply from client")]
             return []
@@ -579,22 +762,30 @@ class FixSession:
 
 
 class Replay:
-    """A resend in progress. ``take(n, now)`` returns up to n more frames, stamped ``now``."""
+    """A resend in progress. ``take(n, now)`` returns up to n more frames, stamped ``now``.
+
+    A replay stops (returns nothing more) once both sequences have restarted, and tells the
+    session when it has written its last frame, so that range can be asked for again.
+    """
 
     def __init__(
         self, session: FixSession, begin: int, end: int, stored: Iterator[StoredMessage]
     ) -> None:
         self._session = session
+        self._begin = begin
         self._end = end
         self._stored = stored
         self._expected = begin
         self._pending: StoredMessage | None = None
+        self._epoch = session._epoch
         self.replayed = 0
         self.gap_fills = 0
 
     def take(self, limit: int, now_ns: int) -> list[bytes]:
         frames: list[bytes] = []
         session = self._session
+        if session._epoch != self._epoch:
+            return frames
         while len(frames) < limit and self._expected <= self._end:
             msg = self._pending or next(self._stored, None)
             self._pending = None
@@ -617,7 +808,18 @@ class Replay:
                 frames.append(send.data)
                 self.replayed += 1
                 self._expected = msg.seq + 1
+        if self._expected > self._end:
+            session._resend_served(self._begin, self._end)
         return frames
+
+
+def _reply_routing(msg: FixMessage) -> list[tuple[int, str]]:
+    """The routing tags of a reply to ``msg``: each of its non-empty ones, reversed."""
+    return [
+        (ROUTING_REVERSED[tag], value)
+        for tag, value in msg.fields
+        if tag in ROUTING_REVERSED and value
+    ]
 
 
 def _subtract(begin: int, end: int, low: int, high: int) -> list[tuple[int, int]]:
@@ -638,7 +840,23 @@ def logon_problem(msg: FixMessage, policy: LogonPolicy) -> str | None:
     """Why a Logon is unacceptable whatever the session's state: its form or credentials."""
     if msg.msg_type != "A":
         return f"first message must be Logon, got MsgType {msg.msg_type!r}"
+    if msg.get(BEGIN_STRING_TAG) != BEGIN_STRING:
+        return f"BeginString must be {BEGIN_STRING}, got {msg.get(BEGIN_STRING_TAG)!r}"
     return _logon_form_problem(msg) or _credentials_problem(msg, policy)
+
+
+def sending_time_problem(msg: FixMessage, now_ns: int) -> str | None:
+    """Why a message's SendingTime(52) is unusable: missing, malformed or >120 s off."""
+    sending = msg.get(SENDING_TIME)
+    if not sending:
+        return "SendingTime(52) missing"
+    try:
+        sent_ns = parse_utc_timestamp(sending)
+    except ValueError:
+        return f"SendingTime(52) is not a UTCTimestamp: {sending!r}"
+    if abs(now_ns - sent_ns) > MAX_CLOCK_SKEW_NS:
+        return f"SendingTime accuracy problem: {sending} is more than 120 s from our clock"
+    return None
 
 
 def _credentials_problem(msg: FixMessage, policy: LogonPolicy) -> str | None:

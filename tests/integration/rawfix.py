@@ -84,3 +84,8 @@ class RawClient:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+    def abort(self) -> None:
+        """Drop the connection at once, as a crashed process or a cut cable would."""
+        if self._writer is not None:
+            self._writer.transport.abort()

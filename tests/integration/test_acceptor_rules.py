@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fixbridge.app import Bridge
-from fixbridge.config import parse_config
 from fixbridge.fix.credentials import hash_password
-from fixbridge.simulator.market import MarketModel
-from fixbridge.upstream.streams import execution_to_event
-from tests.integration.qfharness import free_tcp_port
+from tests.integration.inprocess import bridge, journal_executions, port_of
 from tests.integration.rawfix import RawClient
 from tests.pki import Pki, client_context, make_pki
 
@@ -31,47 +27,6 @@ BRIDGE = "FIXBRIDGE"
 
 def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(asyncio.wait_for(test(), timeout=30))
-
-
-@asynccontextmanager
-async def bridge(
-    tmp: Path,
-    sessions: list[dict[str, Any]],
-    clock: Callable[[], int] = time.time_ns,
-    **fix: Any,
-) -> AsyncIterator[Bridge]:
-    config = parse_config(
-        {
-            "upstream": {"target": f"127.0.0.1:{free_tcp_port()}", "reconnect_max_s": 5.0},
-            "journal": {"path": str(tmp / "journal.db"), "synchronous": "normal"},
-            "fix": {"host": "127.0.0.1", "port": 0, **fix},
-            "metrics": {"enabled": False},
-            "sessions": sessions,
-        }
-    )
-    running = Bridge(config, clock)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-def port_of(b: Bridge) -> int:
-    assert b.acceptor is not None
-    return b.acceptor.port
-
-
-def journal_executions(b: Bridge, count: int) -> list[str]:
-    """Put ``count`` simulator executions into the journal, as the subscriber would."""
-    assert b.journal is not None
-    model, ids, now = MarketModel(5), [], time.time_ns()
-    while len(ids) < count:
-        now += 1_000_000
-        for execution in model.step(now).executions[: count - len(ids)]:
-            b.journal.append("executions", [execution_to_event(execution)], b"t", now)
-            ids.append(execution.id)
-    return ids
 
 
 def session(name: str, client: str, **extra: Any) -> dict[str, Any]:
@@ -104,7 +59,9 @@ def test_logon_then_backlog_then_resend_of_everything(tmp_path: Path) -> None:
     run(conversation)
 
 
-def test_second_logon_is_refused_while_the_first_answers(tmp_path: Path) -> None:
+def test_second_logon_is_refused_at_once_and_the_live_one_answering_keeps_it(
+    tmp_path: Path,
+) -> None:
     async def conversation() -> None:
         async with bridge(tmp_path, [session("a", "CLIENT_A")], half_open_probe_s=1.0) as b:
             first, second = RawClient("CLIENT_A", BRIDGE), RawClient("CLIENT_A", BRIDGE)
@@ -113,28 +70,38 @@ def test_second_logon_is_refused_while_the_first_answers(tmp_path: Path) -> None
             await first.read_until(lambda box: bool(box))
             await second.connect(port_of(b))
             second.logon()
+            assert await second.closed_by_peer(timeout=0.5)  # refused without waiting
+            assert second.inbox == []
             (probe,) = [m for m in await first.read_until(lambda box: len(box) == 2)][1:]
             assert probe.msg_type == "1"
             first.send("0", (112, probe.get(112) or ""))
-            assert await second.closed_by_peer(timeout=3)
-            assert second.of_type("A") == []
+            assert not await first.closed_by_peer(timeout=1.5)  # answered: it keeps the session
             first.close()
 
     run(conversation)
 
 
-def test_half_open_connection_is_replaced_by_the_new_logon(tmp_path: Path) -> None:
+def test_half_open_connection_is_dropped_by_the_probe_and_the_next_logon_binds(
+    tmp_path: Path,
+) -> None:
     async def conversation() -> None:
         async with bridge(tmp_path, [session("a", "CLIENT_A")], half_open_probe_s=0.5) as b:
-            silent, fresh = RawClient("CLIENT_A", BRIDGE), RawClient("CLIENT_A", BRIDGE)
+            silent, early = RawClient("CLIENT_A", BRIDGE), RawClient("CLIENT_A", BRIDGE)
             await silent.connect(port_of(b))
             silent.logon()
             await silent.read_until(lambda box: bool(box))
+            await early.connect(port_of(b))
+            early.seq = 2  # the same client, back after its old socket went silent
+            early.logon()
+            assert await early.closed_by_peer(timeout=0.5)
+            assert await silent.closed_by_peer(timeout=3)  # no answer to the probe: dropped
+            fresh = RawClient("CLIENT_A", BRIDGE)
+            fresh.seq = 2
             await fresh.connect(port_of(b))
-            fresh.seq = 2  # the same client, back after its old socket went silent
             fresh.logon()
-            await fresh.read_until(lambda box: any(m.msg_type == "A" for m in box))
-            assert await silent.closed_by_peer(timeout=3)
+            inbox = await fresh.read_until(lambda box: bool(box))
+            (logon,) = [m for m in inbox if m.msg_type == "A"]
+            assert logon.get(34) == "3"  # Logon 1, the probe's TestRequest 2
             fresh.close()
 
     run(conversation)
@@ -422,18 +389,19 @@ def test_two_replacement_logons_at_once_bind_only_one(tmp_path: Path) -> None:
             await silent.connect(port_of(b))
             silent.logon()
             await silent.read_until(lambda box: bool(box))
+            silent.close()  # the socket is gone: the next logons need no probe
             racers = [RawClient("CLIENT_A", BRIDGE), RawClient("CLIENT_A", BRIDGE)]
             for racer in racers:
                 racer.seq = 2
                 await racer.connect(port_of(b))
+            for racer in racers:
                 racer.logon()
-            await asyncio.sleep(2)
+            await asyncio.sleep(1)
             for racer in racers:
                 await racer.closed_by_peer(timeout=0.5)
             logged_on = [r for r in racers if r.of_type("A")]
             assert len(logged_on) == 1
-            # Logon 1, then the probe TestRequest 2 to the silent connection: no number reused.
-            assert logged_on[0].of_type("A")[0].get(34) == "3"
+            assert logged_on[0].of_type("A")[0].get(34) == "2"  # Logon 1 was the last number
             for racer in racers:
                 racer.close()
 

@@ -83,3 +83,33 @@ def test_soh_in_a_value_is_refused() -> None:
         assert "58" in str(exc)
     else:
         raise AssertionError("SOH accepted")
+
+
+def _with_length_and_sum(content: bytes) -> bytes:
+    """``8=FIXT.1.1|9=<len>|`` + content + a correct CheckSum: well framed, whatever inside."""
+    head = b"8=FIXT.1.1\x019=%d\x01" % len(content)
+    total = sum(head + content) & 0xFF
+    return head + content + b"10=%03d\x01" % total
+
+
+def test_msg_type_not_third_is_garbled_and_uses_no_number() -> None:
+    out = FrameParser().feed(_with_length_and_sum(b"34=3\x0135=0\x0149=C\x01") + _msg(3))
+    assert isinstance(out[0], Garbled) and "MsgType(35)" in out[0].reason
+    assert [m.get(34) for m in out if isinstance(m, FixMessage)] == ["3"]
+
+
+def test_negative_and_zero_tag_numbers_parse_for_the_session_to_reject() -> None:
+    (msg,) = FrameParser().feed(frame("0", encode_fields([(34, "2")]), b"-1=HI\x010=HI\x01"))
+    assert isinstance(msg, FixMessage) and msg.fields[4:6] == ((-1, "HI"), (0, "HI"))
+    (garbled,) = FrameParser().feed(frame("0", encode_fields([(34, "2")]), b"4x=HI\x01"))
+    assert isinstance(garbled, Garbled)
+
+
+def test_too_long_body_length_loses_its_frame_and_recovers_the_next() -> None:
+    good = _msg(4)
+    declared = int(good.split(b"\x019=")[1].split(b"\x01")[0])
+    too_long = good.replace(b"9=%d" % declared, b"9=%d" % (declared + 12), 1)
+    parser = FrameParser()
+    out = parser.feed(too_long) + parser.feed(_msg(5))
+    assert isinstance(out[0], Garbled)
+    assert [m.get(34) for m in out if isinstance(m, FixMessage)] == ["5"]

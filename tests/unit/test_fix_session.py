@@ -6,17 +6,31 @@ import pytest
 
 from fixbridge.fix.credentials import hash_password
 from fixbridge.fix.session import (
+    Action,
     Disconnect,
     FixSession,
     LoggedOn,
     LogonPolicy,
     Persist,
     Resend,
+    Send,
     SessionIdentity,
     State,
     StoredMessage,
 )
-from tests.unit.fixmsg import BRIDGE, CLIENT, T0, S, client_msg, logon, parse_all, sent
+from tests.unit.fixmsg import (
+    BRIDGE,
+    CLIENT,
+    STAMP,
+    T0,
+    S,
+    client_msg,
+    exact_msg,
+    header,
+    logon,
+    parse_all,
+    sent,
+)
 
 
 def new_session(next_sender: int = 1, next_target: int = 1) -> FixSession:
@@ -380,3 +394,225 @@ def test_queued_message_is_judged_by_when_it_arrived() -> None:
     actions = session.on_message(fill, T0 + 150 * S)  # the gap is filled 150 s later
     assert not any(m.msg_type in ("3", "5") for m in sent(actions))
     assert session.state is State.ACTIVE and session.next_target_seq == 4
+
+
+# --- FIXT.1.1 session rules (specs/session-rules.md) -----------------------------------------
+
+
+def _reject_of(actions: list[Action]) -> tuple[str | None, ...]:
+    (reject,) = sent(actions)
+    assert reject.msg_type == "3"
+    return reject.get(45), reject.get(371), reject.get(372), reject.get(373)
+
+
+def test_undefined_tag_in_an_admin_message_is_rejected_and_the_session_goes_on() -> None:
+    session = active_session()
+    actions = session.on_message(exact_msg("0", *header(2), (999, "HI")), T0)
+    assert _reject_of(actions) == ("2", "999", "0", "0")
+    assert session.state is State.ACTIVE and session.next_target_seq == 3
+
+
+def test_tag_not_defined_for_the_admin_message_type() -> None:
+    session = active_session()
+    actions = session.on_message(exact_msg("0", *header(2), (58, "Text")), T0)
+    assert _reject_of(actions) == ("2", "58", "0", "2")
+
+
+def test_missing_target_comp_id_is_a_required_tag_not_a_comp_id_problem() -> None:
+    session = active_session()
+    actions = session.on_message(exact_msg("0", (34, "2"), (49, CLIENT), (52, STAMP)), T0)
+    assert _reject_of(actions) == ("2", "56", "0", "1")
+    assert session.state is State.ACTIVE
+    (hb,) = sent(session.on_message(client_msg("1", 3, (112, "NEXT")), T0))
+    assert hb.get(112) == "NEXT"
+
+
+def test_empty_value_is_rejected_with_373_4() -> None:
+    session = active_session()
+    actions = session.on_message(exact_msg("0", (34, "2"), (49, CLIENT), (52, STAMP), (56, "")), T0)
+    assert _reject_of(actions) == ("2", "56", "0", "4")
+
+
+def test_header_field_after_a_body_field_is_rejected_whatever_the_msg_type() -> None:
+    session = active_session()
+    body_first = exact_msg("D", (11, "id"), (55, "X"), *header(2))
+    assert _reject_of(session.on_message(body_first, T0)) == (
+        "2",
+        "49",
+        "D",
+        "14",
+    )
+    assert session.next_target_seq == 3
+
+
+def test_possdup_with_orig_sending_time_after_sending_time_is_rejected_and_logged_out() -> None:
+    session = active_session()
+    for seq in (2, 3):
+        session.on_message(client_msg("D", seq, (11, "id")), T0)
+    late = exact_msg(
+        "D", *header(2), (43, "Y"), (122, "20231114-22:13:30"), (11, "id")
+    )  # OrigSendingTime 10 s after SendingTime
+    actions = session.on_message(late, T0)
+    reject, logout = sent(actions)
+    assert (reject.get(45), reject.get(371), reject.get(373)) == ("2", "122", "10")
+    assert reject.get(58) is None and logout.msg_type == "5"
+    assert isinstance(actions[-1], Disconnect)
+
+
+def test_possdup_without_orig_sending_time_is_rejected_and_uses_no_number() -> None:
+    session = active_session()
+    for seq in (2, 3):
+        session.on_message(client_msg("D", seq, (11, "id")), T0)
+    actions = session.on_message(exact_msg("D", *header(2), (43, "Y"), (11, "id")), T0)
+    assert _reject_of(actions) == ("2", "122", "D", "1")
+    assert session.next_target_seq == 4 and session.state is State.ACTIVE
+
+
+def test_reset_logon_inside_a_running_session_restarts_both_sequences() -> None:
+    session = active_session()
+    for seq in range(2, 6):
+        session.on_message(client_msg("0", seq), T0)
+    session.on_message(client_msg("1", 6, (112, "X")), T0)  # our Heartbeat takes 2
+    actions = session.on_message(logon(1, reset=True), T0)
+    (reply,) = sent(actions)
+    assert (reply.msg_type, reply.get(34), reply.get(141)) == ("A", "1", "Y")
+    assert isinstance(actions[0], Persist) and actions[0].reset
+    assert not any(isinstance(a, LoggedOn) for a in actions)
+    (hb,) = sent(session.on_message(client_msg("1", 2, (112, "Y")), T0))
+    assert hb.get(34) == "2" and session.state is State.ACTIVE
+
+
+def test_logon_without_reset_inside_a_session_still_ends_it() -> None:
+    session = active_session()
+    actions = session.on_message(logon(2), T0)
+    assert "Logon received on an established session" in (sent(actions)[0].get(58) or "")
+
+
+@pytest.mark.parametrize(
+    ("routing", "reversed_"),
+    [
+        (((115, "JCD"),), {128: "JCD"}),
+        (((128, "JCD"), (129, "CS"), (145, "CHI")), {115: "JCD", 116: "CS", 144: "CHI"}),
+        (((115, "JCD"), (116, "CS"), (144, "CHI")), {128: "JCD", 129: "CS", 145: "CHI"}),
+    ],
+)
+def test_business_reject_carries_the_routing_tags_reversed(
+    routing: tuple[tuple[int, str], ...], reversed_: dict[int, str]
+) -> None:
+    session = active_session()
+    (bmr,) = sent(session.on_message(exact_msg("D", *header(2), *routing, (11, "id")), T0))
+    assert bmr.msg_type == "j"
+    assert {t: v for t, v in bmr.fields if t in (115, 116, 144, 128, 129, 145)} == reversed_
+
+
+def test_empty_routing_tag_is_rejected_and_not_reversed() -> None:
+    session = active_session()
+    msg = exact_msg("D", *header(2), (115, "JCD"), (116, ""), (11, "id"))
+    (reject,) = sent(session.on_message(msg, T0))
+    assert (reject.get(371), reject.get(373), reject.get(128), reject.get(129)) == (
+        "116",
+        "4",
+        "JCD",
+        None,
+    )
+
+
+def test_business_reject_is_stored_and_replayed_with_possdup() -> None:
+    session = active_session()
+    actions = session.on_message(exact_msg("D", *header(2), (115, "JCD"), (11, "id")), T0)
+    (send,) = [a for a in actions if isinstance(a, Send)]
+    assert send.stored is not None and send.stored.seq == 2 and send.stored.msg_type == "j"
+    (again,) = parse_all(session.replay(2, 2, [send.stored]).take(10, T0 + 5 * S))
+    original = sent(actions)[0]
+    assert (again.msg_type, again.get(34), again.get(43), again.get(122)) == (
+        "j",
+        "2",
+        "Y",
+        original.get(52),
+    )
+    assert (again.get(128), again.get(45), again.get(380)) == ("JCD", "2", "3")
+
+
+def test_resend_request_with_an_already_used_number_is_served_not_logged_out() -> None:
+    session = active_session()
+    session.application_message("8", b"17=A\x01", T0)
+    session.on_message(client_msg("2", 2, (7, "1"), (16, "0")), T0)
+    session.resend_complete()
+    session.on_message(client_msg("1", 3, (112, "X")), T0)
+    actions = session.on_message(client_msg("2", 2, (7, "1"), (16, "0")), T0)
+    assert Resend(1, 3) in actions and session.state is State.ACTIVE  # Logon, 8, Heartbeat
+    assert session.next_target_seq == 4
+
+
+def test_logout_is_answered_whatever_its_number() -> None:
+    for seq in (2, 9, 50):
+        session = active_session()
+        session.on_message(client_msg("4", 2, (123, "Y"), (36, "20")), T0)
+        (reply,) = sent(session.on_message(client_msg("5", seq), T0))
+        assert reply.msg_type == "5" and reply.get(58) is None
+        assert session.state is State.CLOSED
+
+
+def test_wrong_begin_string_in_session_logs_out_and_waits_for_the_reply() -> None:
+    session = active_session()
+    actions = session.on_message(exact_msg("1", *header(2), (112, "id"), begin="FIX.4.1"), T0)
+    (logout,) = sent(actions)
+    assert logout.get(58) == "Incorrect BeginString" and session.state is State.LOGOUT_SENT
+    assert session.on_tick(T0 + S) == []
+    assert isinstance(session.on_message(client_msg("5", 3), T0 + S)[-1], Disconnect)
+    silent = active_session()
+    silent.on_message(exact_msg("1", *header(2), (112, "id"), begin="FIX.4.1"), T0)
+    assert isinstance(silent.on_tick(T0 + 2 * S)[-1], Disconnect)
+
+
+def test_wrong_begin_string_on_the_logon_disconnects_without_a_message() -> None:
+    actions = new_session().on_message(
+        exact_msg("A", *header(1), (98, "0"), (108, "30"), (1137, "9"), begin="FIX.3.9"), T0
+    )
+    assert sent(actions) == [] and isinstance(actions[-1], Disconnect)
+
+
+def test_logon_with_sending_time_far_off_is_refused() -> None:
+    session = new_session()
+    actions = session.on_message(logon(), T0 + 600 * S)
+    (logout,) = sent(actions)
+    assert "SendingTime accuracy problem" in (logout.get(58) or "")
+    assert isinstance(actions[-1], Disconnect) and session.state is State.CLOSED
+
+
+def test_a_finished_replay_can_be_asked_for_again_at_once() -> None:
+    session = active_session()
+    session.application_message("8", b"17=A\x01", T0)
+    (resend,) = [a for a in session.on_message(client_msg("2", 2, (7, "1"), (16, "0")), T0)
+                 if isinstance(a, Resend)]  # fmt: skip
+    session.replay(resend.begin, resend.end, []).take(100, T0)  # its last frame is out
+    again = session.on_message(client_msg("2", 3, (7, "1"), (16, "0")), T0)
+    assert Resend(1, 2) in again
+
+
+def test_a_reset_stops_a_replay_of_the_old_numbers() -> None:
+    session = active_session()
+    for _ in range(5):
+        session.application_message("8", b"17=A\x01", T0)
+    replay = session.replay(1, 6, [])
+    session.on_message(logon(1, reset=True), T0)
+    assert replay.take(10, T0) == []
+
+
+def test_window_end_logs_out_and_the_next_window_starts_at_one() -> None:
+    session = FixSession(SessionIdentity(BRIDGE, CLIENT), 40, 9, window_end_ns=T0 + 60 * S)
+    session.on_message(logon(9), T0)
+    assert all(m.msg_type != "5" for m in sent(session.on_tick(T0 + 59 * S)))
+    (logout,) = sent(session.on_tick(T0 + 60 * S))
+    assert logout.get(58) == "end of session window"
+    session.on_message(client_msg("5", 10), T0 + 61 * S)
+    assert [a for a in session.connection_ended() if isinstance(a, Persist)] == [
+        Persist(1, 1, reset=True)
+    ]
+
+
+def test_a_new_window_restarts_the_numbers_before_the_logon() -> None:
+    session = new_session(next_sender=40, next_target=9)
+    assert Persist(1, 1, reset=True) in session.start_new_window()
+    (reply,) = sent(session.on_message(logon(1), T0))
+    assert reply.get(34) == "1"

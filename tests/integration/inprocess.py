@@ -1,0 +1,73 @@
+"""An in-process bridge for acceptance tests: the real acceptor on a free port, a real
+journal in a temporary directory, and no exchange (the upstream target is a closed port, so
+the journal holds only what a test puts into it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fixbridge.app import Bridge
+from fixbridge.config import parse_config
+from fixbridge.simulator.market import MarketModel
+from fixbridge.upstream.streams import execution_to_event
+from tests.integration.qfharness import free_tcp_port
+
+
+@asynccontextmanager
+async def bridge(
+    tmp: Path,
+    sessions: list[dict[str, Any]],
+    clock: Callable[[], int] = time.time_ns,
+    **fix: Any,
+) -> AsyncIterator[Bridge]:
+    """A started bridge with these sessions and ``[fix]`` settings; stopped on exit."""
+    config = parse_config(
+        {
+            "upstream": {"target": f"127.0.0.1:{free_tcp_port()}", "reconnect_max_s": 5.0},
+            "journal": {"path": str(tmp / "journal.db"), "synchronous": "normal"},
+            "fix": {"host": "127.0.0.1", "port": 0, **fix},
+            "metrics": {"enabled": False},
+            "sessions": sessions,
+        }
+    )
+    running = Bridge(config, clock)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+def port_of(b: Bridge) -> int:
+    assert b.acceptor is not None
+    return b.acceptor.port
+
+
+class ExecutionFeed:
+    """Simulator executions journaled as the subscriber would, from one seeded model."""
+
+    def __init__(self, b: Bridge, seed: int = 5) -> None:
+        assert b.journal is not None
+        self._journal = b.journal
+        self._model = MarketModel(seed)
+        self._now = time.time_ns()
+
+    def append(self, count: int) -> list[str]:
+        """Journal ``count`` more executions; their ExecIDs in journal order."""
+        ids: list[str] = []
+        while len(ids) < count:
+            self._now += 1_000_000
+            for execution in self._model.step(self._now).executions[: count - len(ids)]:
+                event = execution_to_event(execution)
+                self._journal.append("executions", [event], b"t", self._now)
+                ids.append(execution.id)
+        return ids
+
+
+def journal_executions(b: Bridge, count: int) -> list[str]:
+    """Put ``count`` simulator executions into the journal; their ExecIDs in journal order."""
+    return ExecutionFeed(b).append(count)
