@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from typing import Any
 from fixbridge.config import FixConfig, SessionConfig
 from fixbridge.fix.admission import Bind, Live, Peer, Refuse, Slot, admit
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
+from fixbridge.fix.credentials import verify_password
 from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
 from fixbridge.fix.outbound import (
     Rendered,
@@ -260,14 +262,17 @@ class Acceptor:
             return
         ours, theirs = logon.get(56) or "", logon.get(49) or ""
         slot = self._slots.get((ours, theirs))
-        decision = admit(logon, self._admission_view(slot), self._peer(writer, peer), self._clock())
+        password_ok = await _password_ok(slot.config if slot else None, logon)
+        decision = admit(
+            logon, self._admission_view(slot), self._peer(writer, peer), self._clock(), password_ok
+        )
         if isinstance(decision, Refuse):
             self._refused(slot, peer, decision)
             return
         assert slot is not None
         slot.logon_in_progress = True
         try:
-            conn = await self._bind(slot, decision, reader, writer, peer)
+            conn = await self._bind(slot, decision, reader, writer, peer, password_ok)
         finally:
             slot.logon_in_progress = False
         try:
@@ -345,6 +350,7 @@ class Acceptor:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         peer: str,
+        password_ok: bool | None,
     ) -> Connection:
         """Bind an admitted connection to its session, replacing a dead one first."""
         previous = slot.connection
@@ -366,7 +372,7 @@ class Acceptor:
             next_sender_seq=record.next_sender_seq,
             next_target_seq=record.next_target_seq,
             precision=config.timestamp_precision,
-            policy=LogonPolicy(config.username, config.password_hash),
+            policy=LogonPolicy(config.username, config.password_hash, password_ok),
             window_end_ns=decision.window.end_ns,
         )
         conn = Connection(slot, session, reader, writer, peer)
@@ -452,6 +458,9 @@ class Acceptor:
         assert isinstance(item, FixMessage)
         conn.received.set()
         conn.meters.received(item.msg_type)
+        if item.msg_type == "A":  # a Logon inside the session: its own password check
+            checked = await _password_ok(conn.slot.config, item)
+            conn.session.policy = dataclasses.replace(conn.session.policy, password_ok=checked)
         async with conn.lock:
             self._execute(conn, conn.session.on_message(item, self._clock()))
         await self._drain(conn)
@@ -748,3 +757,11 @@ def _peer(writer: asyncio.StreamWriter) -> str:
     if isinstance(info, tuple) and len(info) >= 2:
         return f"{info[0]}:{info[1]}"
     return str(info)
+
+
+async def _password_ok(config: SessionConfig | None, logon: FixMessage) -> bool | None:
+    """``logon``'s Password(554) checked against the session's hash in a worker thread (scrypt
+    must not hold up the event loop); None when the session has no password."""
+    if config is None or config.password_hash is None:
+        return None
+    return await asyncio.to_thread(verify_password, logon.get(554) or "", config.password_hash)

@@ -84,8 +84,17 @@ class Refuse:
 Admission = Bind | Refuse
 
 
-def admit(logon: FixMessage, slot: Slot | None, peer: Peer, now_ns: int) -> Admission:
-    """Bind or refuse a connection whose first message is ``logon`` (rules: module doc)."""
+def admit(
+    logon: FixMessage,
+    slot: Slot | None,
+    peer: Peer,
+    now_ns: int,
+    password_ok: bool | None = None,
+) -> Admission:
+    """Bind or refuse a connection whose first message is ``logon`` (rules: module doc).
+
+    ``password_ok``: ``logon``'s Password already checked against the session's hash by the
+    caller (off the event loop); None: checked here."""
     if slot is None:
         return Refuse(
             f"unknown CompID pair SenderCompID={logon.get(SENDER_COMP_ID)!r}"
@@ -103,7 +112,8 @@ def admit(logon: FixMessage, slot: Slot | None, peer: Peer, now_ns: int) -> Admi
     if window is None:
         return Refuse(f"session {config.name} is outside its schedule window")
     if slot.live is Live.ALIVE:
-        problem = logon_problem(logon, LogonPolicy(config.username, config.password_hash))
+        policy = LogonPolicy(config.username, config.password_hash, password_ok)
+        problem = logon_problem(logon, policy)
         if problem is not None:
             return Refuse(f"{problem} (session {config.name} is logged on; left undisturbed)")
         return Refuse(

@@ -96,10 +96,15 @@ class SessionIdentity:
 
 @dataclass(frozen=True, slots=True)
 class LogonPolicy:
-    """What a Logon must carry beyond the CompIDs: optional Username(553)/Password(554)."""
+    """What a Logon must carry beyond the CompIDs: optional Username(553)/Password(554).
+
+    ``password_ok`` is the result of checking the Logon at hand's Password against
+    ``password_hash``, done by the caller (scrypt takes tens of milliseconds: the acceptor runs
+    it off the event loop) and given with that one Logon; None means check it here."""
 
     username: str | None = None
     password_hash: str | None = None  # scrypt$..., see fixbridge.fix.credentials
+    password_ok: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -864,7 +869,12 @@ def _credentials_problem(msg: FixMessage, policy: LogonPolicy) -> str | None:
         return None
     username, password = msg.get(USERNAME) or "", msg.get(PASSWORD) or ""
     user_ok = policy.username is None or same_text(username, policy.username)
-    password_ok = policy.password_hash is None or verify_password(password, policy.password_hash)
+    if policy.password_hash is None:
+        password_ok = True
+    elif policy.password_ok is not None:
+        password_ok = policy.password_ok
+    else:
+        password_ok = verify_password(password, policy.password_hash)
     if user_ok and password_ok:
         return None
     return "invalid Username(553) or Password(554)"

@@ -7,6 +7,7 @@ on its own, so silence, wrong credentials and half-open sockets can be acted out
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Any
 import pytest
 
 from fixbridge.app import Bridge
-from fixbridge.fix.credentials import hash_password
+from fixbridge.fix import acceptor as acceptor_module
+from fixbridge.fix import session as session_module
+from fixbridge.fix.credentials import hash_password, verify_password
 from tests.integration.inprocess import bridge, journal_executions, port_of
 from tests.integration.rawfix import RawClient
 from tests.pki import Pki, client_context, make_pki
@@ -123,6 +126,40 @@ def test_wrong_password_is_logged_out_and_right_one_logs_on(tmp_path: Path) -> N
             good.logon((553, "ops"), (554, "s3cret"), reset=True)
             await good.read_until(lambda box: any(m.msg_type == "A" for m in box))
             good.close()
+
+    run(conversation)
+
+
+def test_passwords_are_checked_off_the_event_loop_at_every_logon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scrypt takes tens of milliseconds: the first Logon's and a reset Logon's checks run in a
+    worker thread, and the session never checks a password on the event loop itself."""
+    secured = session("a", "CLIENT_A", username="ops", password_hash=hash_password("s3cret"))
+    threads: list[threading.Thread] = []
+
+    def recording(password: str, encoded: str) -> bool:
+        threads.append(threading.current_thread())
+        return verify_password(password, encoded)
+
+    def forbidden(password: str, encoded: str) -> bool:
+        raise AssertionError("scrypt on the event loop")
+
+    monkeypatch.setattr(acceptor_module, "verify_password", recording)
+    monkeypatch.setattr(session_module, "verify_password", forbidden)
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [secured]) as b:
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon((553, "ops"), (554, "s3cret"), reset=True)
+            await client.read_until(lambda box: any(m.msg_type == "A" for m in box))
+            client.seq = 1  # a sequence reset inside the session, with a wrong password
+            client.logon((553, "ops"), (554, "wrong"), reset=True)
+            assert await client.closed_by_peer()
+            assert client.of_type("5")[-1].get(58) == "invalid Username(553) or Password(554)"
+            loop_thread = threading.current_thread()
+            assert len(threads) == 2 and loop_thread not in threads
 
     run(conversation)
 
