@@ -512,6 +512,21 @@ def _remember(db: sqlite3.Connection, event: NewEvent) -> None:
                 ),
             )
     db.executemany(
+        "INSERT OR IGNORE INTO order_fills"
+        " (exec_id, order_id, quantity, notional, transact_time) VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                bust.filled.exec_id,
+                bust.order_id,
+                str(bust.filled.quantity),
+                str(bust.filled.notional),
+                _sql_integer(bust.filled.transact_time_ns),
+            )
+            for bust in event.busts
+            if bust.filled is not None
+        ],
+    )
+    db.executemany(
         "INSERT OR IGNORE INTO order_busts"
         " (fill_exec_id, order_id, quantity, notional, busted_at) VALUES (?, ?, ?, ?, ?)",
         [
@@ -564,7 +579,7 @@ def _memory_of(stream: str, upstream_id: str, payload: bytes, received_at: int) 
         trade = TradeEvent.from_payload(payload)
         at = trade.busted_at_ns or received_at
         busts = tuple(
-            BustRecord(side.exec_id, side.order_id, side.busted_fill(at))
+            BustRecord(side.exec_id, side.order_id, side.busted_fill(at), side.execution.as_fill())
             for side in trade.sides
             if trade.is_bust
         )

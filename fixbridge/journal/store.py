@@ -39,11 +39,16 @@ class OrderRecord:
 
 @dataclass(frozen=True, slots=True)
 class BustRecord:
-    """A fill taken out of its order by a bust, to remember for later busts of the order."""
+    """A fill taken out of its order by a bust, to remember for later busts of the order.
+
+    ``filled`` is that fill as it happened (from the busted trade): remembered among the
+    order's fills too, since the trade stream may bring the bust before the execution stream
+    brings the fill, and a later bust of an earlier fill must count it."""
 
     fill_exec_id: str
     order_id: str
     fill: BustedFill
+    filled: Fill | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,7 +97,9 @@ def settle_busts(
         return [Settled(e, ()) for e in events]
     order_ids = {side.order_id for e in busts for side in e.sides}
     latest = {order_id: known.totals for order_id, known in memory.latest_orders(order_ids).items()}
-    fills = memory.order_fills(order_ids)
+    fills: dict[str, list[Fill]] = {
+        order_id: list(found) for order_id, found in memory.order_fills(order_ids).items()
+    }
     earlier: dict[str, list[tuple[str, BustedFill]]] = {
         order_id: list(found) for order_id, found in memory.order_busts(order_ids).items()
     }
@@ -119,10 +121,18 @@ def settle_busts(
             out.append(Settled(event, (), str(exc)))
             continue
         records = tuple(
-            BustRecord(side.exec_id, side.order_id, side.busted_fill(received_at_ns))
+            BustRecord(
+                side.exec_id, side.order_id, side.busted_fill(received_at_ns),
+                side.execution.as_fill(),
+            )
             for side in settled.sides
-        )
+        )  # fmt: skip
         for record in records:
             earlier.setdefault(record.order_id, []).append((record.fill_exec_id, record.fill))
+            known = fills.setdefault(record.order_id, [])
+            if record.filled is not None and all(
+                f.exec_id != record.filled.exec_id for f in known
+            ):
+                known.append(record.filled)
         out.append(Settled(settled, records))
     return out

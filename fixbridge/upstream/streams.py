@@ -151,20 +151,25 @@ def trades_to_events(
 ) -> list[NewEvent]:
     """Journal entries for one response's trades (a later state of a trade is a new event);
     a BUSTED one is settled against its orders, received at ``received_at_ns``; one that
-    cannot be (it busts more than its order has filled) is kept flagged."""
+    cannot be (it busts more than its order has filled) is kept flagged, under the identity it
+    would have had."""
     prepared = _prepare(trades, normalize_trade, _flagged_trade)
     normalized = [item for _, _, item in prepared if isinstance(item, TradeEvent)]
     settled = iter(settle_busts(normalized, memory, received_at_ns))
     events: list[NewEvent] = []
-    for trade, raw, item in prepared:
+    for _, raw, item in prepared:
         if isinstance(item, NewEvent):
             events.append(item)
             continue
         done = next(settled)
-        if done.error is not None:
-            events.append(_flagged_trade(trade, raw, done.error))
-            continue
         event = done.event
+        if done.error is not None:
+            # Readable, but not settled against what the journal knew then: kept flagged under
+            # the trade state's own identity, so a redelivery that could be settled later is
+            # still a duplicate, never a second record of the same state.
+            events.append(NewEvent(
+                event.upstream_id, event.transact_time_ns, b"", raw, flagged=done.error))
+            continue
         events.append(
             NewEvent(
                 event.upstream_id, event.transact_time_ns, event.to_payload(), raw,

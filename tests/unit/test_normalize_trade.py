@@ -687,10 +687,21 @@ def test_earlier_busts_of_the_same_order_are_taken_out_too() -> None:
 
 def test_a_bust_of_more_than_was_filled_is_refused() -> None:
     trade = make_trade(state=pb.TRADE_STATE_BUSTED)
-    earlier = {"1HQ4A5T0EDM07": [("OTHER", BustedFill(Decimal(1), Decimal("0.97"), BUST_AT))]}
+    trade.aggressor.order.cum_qty = 100  # 1.00 filled, yet the busted fill is 3.12
     with pytest.raises(NormalizationError) as caught:
-        settled(normalize_trade(trade), None, earlier)
+        settled(normalize_trade(trade), None, None)
     assert caught.value.field == "aggressor.order.cum_qty"
+
+
+def test_an_earlier_bust_the_fills_snapshot_already_left_out_is_not_taken_out_again() -> None:
+    # A bust of another fill, learned after this fill: taking both out of the 3.12 filled at
+    # this fill leaves less than nothing, so that bust happened before this fill (the
+    # exchange sends no bust time) and the snapshot already left it out: 3.12 - 3.12 = 0.
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    earlier = {"1HQ4A5T0EDM07": [("OTHER", BustedFill(Decimal(1), Decimal("0.97"), BUST_AT))]}
+    event = settled(normalize_trade(trade), None, earlier)
+    after = event.aggressor.after_bust
+    assert after is not None and (after.cum_qty, after.ord_status) == (Decimal(0), "0")
 
 
 def test_an_unsettled_bust_is_not_rendered() -> None:

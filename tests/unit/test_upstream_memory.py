@@ -7,7 +7,8 @@ rules in specs/mapping.md (SecurityStatus, ExecutionReport trade cancel, TradeCa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,11 @@ from fixbridge.config import ScopeConfig, SessionConfig
 from fixbridge.fix.codec import split_fields
 from fixbridge.fix.outbound import SessionTradeHistory, render
 from fixbridge.journal.sqlite import SqliteJournal
+from fixbridge.normalize.fills import BustedFill, Fill
 from fixbridge.normalize.instrument import InstrumentEvent
 from fixbridge.proto.polymarket.v1 import enums_pb2 as pb
-from fixbridge.proto.polymarket.v1 import refdata_pb2
+from fixbridge.proto.polymarket.v1 import orders_pb2, refdata_pb2
+from fixbridge.upstream.orders import KnownOrder
 from fixbridge.upstream.scales import ScaleBook
 from fixbridge.upstream.streams import (
     executions_to_events,
@@ -53,6 +56,24 @@ def store_instruments(
     result = journal.append("instruments", events, b"tok", at)
     return result.stored, result.duplicates
 
+
+def trade_cancel(journal: SqliteJournal, fill_exec_id: str) -> dict[int, str]:
+    """The trade-cancel ExecutionReport of the latest journaled event, for one busted fill."""
+    session = SessionConfig(name="s", sender_comp_id="A", target_comp_id="B",
+                            scope=ScopeConfig(message_kinds=("executions",)))  # fmt: skip
+    reports = [dict(split_fields(m.body)) for m in render(journal.read_events(0, 10)[-1], session)]
+    return next(report for report in reports if report[19] == fill_exec_id)
+
+
+def bust_one_then_the_other(
+    journal: SqliteJournal, first: orders_pb2.Trade, then: orders_pb2.Trade
+) -> dict[int, str]:
+    """Journal two BUSTED trades a second apart; ``then``'s trade cancel for the aggressor."""
+    journal.append("trades", trades_to_events([first], journal, T0), b"t1", T0)
+    events = trades_to_events([then], journal, T0 + 10**9)
+    assert [e.flagged for e in events] == [None]
+    journal.append("trades", events, b"t2", T0 + 10**9)
+    return trade_cancel(journal, AGGRESSOR_EXEC_ID)
 
 # --- instruments: a change is what differs from the symbol's last journaled state ------------
 
@@ -188,13 +209,7 @@ def test_an_execution_after_the_bust_that_arrives_first_is_not_busted_twice(
     events = trades_to_events([trade], journal, T0 + 10**9)
     assert events[0].flagged is None
     journal.append("trades", events, b"t", T0 + 10**9)
-    session = SessionConfig(name="s", sender_comp_id="A", target_comp_id="B",
-                            scope=ScopeConfig(message_kinds=("executions",)))  # fmt: skip
-    (stored,) = journal.read_events(1, 10)
-    sell = next(
-        dict(split_fields(m.body)) for m in render(stored, session)
-        if dict(split_fields(m.body))[19] == "1HPT7DPFMC5M6"
-    )
+    sell = trade_cancel(journal, "1HPT7DPFMC5M6")
     # 5.00 at the busted fill + 1.00 since - 3.12 busted = 2.88, as the exchange says; the
     # notional 4.85 + 0.98 - 3.0264 = 2.8036, so AvgPx 2.8036 / 2.88.
     assert (sell[39], sell[14], sell[151]) == ("1", "2.88", "7.12")
@@ -227,3 +242,102 @@ def test_the_same_unreadable_state_again_later_is_journaled_again(
     assert store_instruments(journal, [unreadable], T0 + 10**9, scales) == (0, 1)
     flagged = [e.flagged is not None for e in journal.read_events(0, 10)]
     assert flagged == [True, False, True]
+
+
+def test_a_bust_that_reaches_the_bridge_before_the_fills_it_follows_still_settles(
+    journal: SqliteJournal,
+) -> None:
+    # The buy of 20.00 filled 3.12 @ 0.97 (the first trade), then 1.00 @ 0.98 (a second
+    # trade). Both trades are busted. The trade stream runs ahead of the execution stream: the
+    # second bust, then the first, arrive before either fill's execution. Taking both fills out
+    # leaves nothing filled (FIX order state matrices, J): 39=0, 14=0, 151=20, AvgPx 0.
+    first = make_trade(state=pb.TRADE_STATE_BUSTED)
+    first.aggressor.order.order_qty = 2000
+    first.aggressor.order.leaves_qty = 1688
+    first.aggressor.order.state = pb.ORDER_STATE_PARTIALLY_FILLED
+    second = make_trade(id="TRADE-2", state=pb.TRADE_STATE_BUSTED)
+    for side, exec_id in ((second.aggressor, "AGG-2"), (second.passive, "PAS-2")):
+        side.id, side.trade_id = exec_id, "TRADE-2"
+        side.last_shares, side.last_px = 100, 98
+        side.transact_time.seconds += 60
+    aggressor = second.aggressor.order
+    aggressor.order_qty, aggressor.cum_qty, aggressor.leaves_qty = 2000, 412, 1588
+    aggressor.state = pb.ORDER_STATE_PARTIALLY_FILLED
+    aggressor.price_to_quantity_filled.update({97: 312, 98: 100})
+    passive = second.passive.order
+    passive.cum_qty, passive.leaves_qty = 600, 400
+    passive.price_to_quantity_filled.update({97: 500, 98: 100})
+    buy = bust_one_then_the_other(journal, second, first)
+    assert (buy[39], buy[14], buy[151], buy[6]) == ("0", "0", "20", "0")
+
+
+def test_a_bust_learned_late_of_an_earlier_fill_is_not_taken_out_twice(
+    journal: SqliteJournal,
+) -> None:
+    # The buy of 20.00 filled 1.00 @ 0.98 (an earlier trade), which the exchange busted before
+    # the order filled 3.12 @ 0.97 (the trade below): that fill's snapshot says 3.12 filled,
+    # the bust already left out. The bridge learns of the first bust only after that fill (a
+    # replay), then the second trade is busted too: nothing is left filled (39=0, 14=0), not
+    # less than nothing.
+    earlier = make_trade(id="TRADE-0", state=pb.TRADE_STATE_BUSTED)
+    for side, exec_id in ((earlier.aggressor, "AGG-0"), (earlier.passive, "PAS-0")):
+        side.id, side.trade_id = exec_id, "TRADE-0"
+        side.last_shares, side.last_px = 100, 98
+        side.transact_time.seconds -= 60
+    earlier.aggressor.order.order_qty = 2000
+    earlier.aggressor.order.cum_qty, earlier.aggressor.order.leaves_qty = 100, 1900
+    earlier.aggressor.order.state = pb.ORDER_STATE_PARTIALLY_FILLED
+    earlier.aggressor.order.price_to_quantity_filled.clear()
+    earlier.aggressor.order.price_to_quantity_filled.update({98: 100})
+    earlier.passive.order.id = "OTHER-SELL"
+    earlier.passive.order.cum_qty, earlier.passive.order.leaves_qty = 100, 900
+    earlier.passive.order.price_to_quantity_filled.clear()
+    earlier.passive.order.price_to_quantity_filled.update({98: 100})
+    later = make_trade(state=pb.TRADE_STATE_BUSTED)
+    later.aggressor.order.order_qty = 2000
+    later.aggressor.order.leaves_qty = 1688
+    later.aggressor.order.state = pb.ORDER_STATE_PARTIALLY_FILLED
+    buy = bust_one_then_the_other(journal, earlier, later)
+    assert (buy[39], buy[14], buy[151], buy[6]) == ("0", "0", "20", "0")
+
+
+class _Remembers:
+    """An order memory holding one earlier bust of the aggressor's later fill, until forgotten."""
+
+    def __init__(self, later_bust: BustedFill) -> None:
+        self.busts = {"1HQ4A5T0EDM07": [("LATER-FILL", later_bust)]}
+
+    def latest_orders(self, order_ids: Collection[str]) -> dict[str, KnownOrder]:
+        return {}
+
+    def order_busts(self, order_ids: Collection[str]) -> dict[str, list[tuple[str, BustedFill]]]:
+        return self.busts
+
+    def order_fills(self, order_ids: Collection[str]) -> dict[str, list[Fill]]:
+        later = T0 - 10**9  # after the busted fill (2024), before the bust
+        return {"1HQ4A5T0EDM07": [Fill("LATER-FILL", Decimal("16.88"), Decimal("16.7112"), later)]}
+
+    def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
+        return set()
+
+
+def test_a_bust_that_cannot_be_settled_is_flagged_under_its_own_identity(
+    journal: SqliteJournal,
+) -> None:
+    # The buy filled 3.12 (this trade), then 16.88 (LATER-FILL). The memory says LATER-FILL was
+    # busted for 20.00, more than it filled: taking that and this 3.12 out leaves less than
+    # nothing, so the bust is refused and kept flagged. Redelivered once the memory no longer
+    # says so, the same trade state is a duplicate, not a second record of it.
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    trade.aggressor.order.order_qty = 2000
+    trade.aggressor.order.leaves_qty = 1688
+    trade.aggressor.order.state = pb.ORDER_STATE_PARTIALLY_FILLED
+    memory = _Remembers(BustedFill(Decimal(20), Decimal("19.80"), T0))
+    (refused,) = trades_to_events([trade], memory, T0 + 10**9)
+    assert refused.flagged is not None and "exceed" in refused.flagged
+    assert refused.upstream_id == f"{TRADE_ID}:BUSTED"  # what a settled one is journaled as
+    assert journal.append("trades", [refused], b"t1", T0 + 10**9).stored == 1
+    memory.busts = {}
+    (settled,) = trades_to_events([trade], memory, T0 + 2 * 10**9)
+    assert settled.flagged is None and settled.upstream_id == refused.upstream_id
+    assert journal.append("trades", [settled], b"t2", T0 + 2 * 10**9).duplicates == 1
