@@ -10,6 +10,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY fixbridge ./fixbridge
+# The QuickFIX dictionaries of each fix_profile, installed as fixbridge.dictionaries.
+COPY specs/dictionaries ./specs/dictionaries
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
     && python -m venv /opt/fixbridge \
     && /opt/fixbridge/bin/pip install /wheels/*.whl

@@ -1,4 +1,5 @@
-"""The ``fixbridge`` command: run | demo | tail | simulate | check-config | hash-password.
+"""The ``fixbridge`` command: run | demo | tail | simulate | check-config | hash-password |
+dictionary.
 
 Exit codes: 0 clean stop, 2 unusable configuration (the message names the key), 1 other
 startup failure (port in use, journal locked). Errors are one readable line, not a traceback.
@@ -20,8 +21,15 @@ from fixbridge import __version__
 from fixbridge.app import Bridge
 from fixbridge.config import ConfigError, load_config
 from fixbridge.fix.credentials import hash_password
+from fixbridge.fix.shipped_dictionaries import (
+    APPLICATION_FILE,
+    TRANSPORT_FILE,
+    DictionaryError,
+    write_dictionaries,
+)
 from fixbridge.fix.tls import TlsConfigError
 from fixbridge.journal.store import JournalError
+from fixbridge.normalize.style import Profile
 from fixbridge.ops.logging import configure_logging
 from fixbridge.simulator.cli import add_simulate_arguments, run_simulate
 from fixbridge.tail import add_tail_arguments, run_tail
@@ -75,7 +83,28 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  FIX       {config.fix.host}:{config.fix.port}")
     for s in config.sessions:
         kinds = ",".join(s.scope.message_kinds)
-        print(f"  session   {s.name}: {s.target_comp_id} -> {s.sender_comp_id} [{kinds}]")
+        print(
+            f"  session   {s.name}: {s.target_comp_id} -> {s.sender_comp_id} [{kinds}]"
+            f" fix_profile={s.fix_profile.value}"
+        )
+    return 0
+
+
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    """Write a profile's QuickFIX dictionaries and say how a client loads them."""
+    profile = Profile(args.profile)
+    try:
+        written = write_dictionaries(profile, args.out)
+    except DictionaryError as exc:
+        print(f"fixbridge: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    print(
+        f"QuickFIX (session settings): UseDataDictionary=Y,"
+        f" TransportDataDictionary={args.out / TRANSPORT_FILE},"
+        f" AppDataDictionary={args.out / APPLICATION_FILE}"
+    )
     return 0
 
 
@@ -131,6 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
     tail = sub.add_parser("tail", help="log on to a session and print each message (ops check)")
     add_tail_arguments(tail)
     tail.set_defaults(func=run_tail)
+
+    dictionary = sub.add_parser(
+        "dictionary", help="write a fix_profile's QuickFIX data dictionaries for a client"
+    )
+    dictionary.add_argument(
+        "--profile", choices=[p.value for p in Profile], default=Profile.EXCHANGE.value,
+        help="the session's fix_profile (default: exchange)",
+    )  # fmt: skip
+    dictionary.add_argument(
+        "--out", type=Path, required=True, help="folder to write the two files into"
+    )
+    dictionary.set_defaults(func=cmd_dictionary)
 
     simulate = sub.add_parser("simulate", help="run the simulated exchange (gRPC DropCopyAPI)")
     add_simulate_arguments(simulate)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fixbridge.fix.credentials import PasswordHashError, parse_hash
 from fixbridge.fix.schedule import ScheduleConfig
 from fixbridge.fix.tls import SessionTlsConfig, TlsConfig
-from fixbridge.normalize.style import Identifiers
+from fixbridge.normalize.style import Identifiers, Profile
 from fixbridge.normalize.timestamps import Precision
 
 STREAMS = ("executions", "trades", "instruments", "positions")
@@ -151,6 +151,12 @@ class SessionConfig(_Strict):
     sender_comp_id: str  # ours: the client's TargetCompID
     target_comp_id: str  # the client's SenderCompID
     timestamp_precision: Precision = Precision.NANOS
+    # Which FIX dictionary generation the messages are written for, each with its dictionaries
+    # from `fixbridge dictionary --profile P`: "exchange" (the exchange's own FIX drop copy;
+    # extension-pack dictionary, e.g. QuickFIX 1.16), "fix50sp2" (the original FIX 5.0 SP2
+    # dictionary, e.g. QuickFIX 1.15 and QuickFIX/J) or "latest" (extension-pack values
+    # where they say more). specs/mapping.md lists every difference.
+    fix_profile: Profile = Profile.EXCHANGE
     # How accounts, firms and users appear in Account(1) and PartyID(448): "exchange" (short
     # ids, as the exchange's own FIX drop copy sends them) or "resource_names" (firms/F/...).
     identifiers: Identifiers = Identifiers.EXCHANGE

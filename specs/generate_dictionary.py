@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""Write fixbridge's QuickFIX data dictionaries: the stock ones cut down to what fixbridge uses.
+"""Write fixbridge's QuickFIX data dictionaries, one pair per ``fix_profile``: the stock ones of
+the profile's FIX generation cut down to what fixbridge sends in that profile.
 
-Usage: ``python specs/generate_dictionary.py STOCK_DIR [--out DIR]``. STOCK_DIR holds QuickFIX's
-stock FIXT11.xml and FIX50SP2.xml; DIR (default: this script's folder) receives
-FIXT11-fixbridge.xml (header, trailer, session messages) and FIX50SP2-fixbridge.xml (the
-application messages), to be loaded as TransportDataDictionary / AppDataDictionary.
+Usage: ``python specs/generate_dictionary.py --stock 1.16.0=DIR --stock 1.15.1=DIR [--out DIR]``.
+Each DIR holds that QuickFIX release's stock FIXT11.xml and FIX50SP2.xml (its sdist's spec/);
+:data:`PROFILE_STOCK` says which release each profile is cut from. The output folder (default:
+this script's ``dictionaries/``, installed as the package ``fixbridge.dictionaries``) receives
+``<profile>/FIXT11-fixbridge.xml`` (header, trailer, session messages) and
+``<profile>/FIX50SP2-fixbridge.xml`` (the application messages), to be loaded as
+TransportDataDictionary / AppDataDictionary.
 
 What is kept is measured, not listed by hand:
 
-* sent, application: the bodies the bridge renders for a seeded simulator run, through its own
-  ingestion and rendering (:func:`simulator_messages`), each tag placed in the message or
-  repeating group it belongs to;
+* sent, application: the bodies the bridge renders in the profile for a seeded simulator run,
+  through its own ingestion and rendering (:func:`simulator_messages`), each tag placed in the
+  message or repeating group it belongs to;
 * sent, session: the frames :class:`~fixbridge.fix.session.FixSession` writes in a scripted
   conversation (:func:`session_conversation`), BusinessMessageReject included;
 * received: the tags FixSession reads from the client's frames in that conversation.
@@ -19,6 +23,10 @@ A message keeps exactly those fields, groups and components, in stock order with
 ``required`` flags; a field keeps its full stock list of enum values. Components are shared in
 QuickFIX, so a component keeps the union of what the messages using it need (Instrument thus
 also declares SecurityStatus(965) and SecurityDesc(107), which only 35=f sends).
+
+The cut is also a check: a tag the stock dictionary does not define where fixbridge sends it,
+or a value outside the stock field's enum, stops the generator with the message, tag and
+value, since the profile's stock dictionary would refuse it too.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ from fixbridge.fix.session import (
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalEvent
 from fixbridge.normalize.position import REALIZED_PNL_TAG
-from fixbridge.normalize.style import Identifiers, RenderStyle
+from fixbridge.normalize.style import Identifiers, Profile, RenderStyle
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
 from fixbridge.simulator.market import MarketModel
 from fixbridge.upstream.scales import ScaleBook
@@ -59,6 +67,15 @@ STOCK_TRANSPORT: Final = "FIXT11.xml"
 STOCK_APPLICATION: Final = "FIX50SP2.xml"
 TRANSPORT_FILE: Final = "FIXT11-fixbridge.xml"
 APPLICATION_FILE: Final = "FIX50SP2-fixbridge.xml"
+DICTIONARIES: Final = Path(__file__).resolve().parent / "dictionaries"
+
+# The QuickFIX release whose stock dictionaries each profile is cut from (and is validated
+# against): 1.16 has the extension packs, 1.15.1 the original FIX 5.0 SP2 (as QuickFIX/J).
+PROFILE_STOCK: Final[Mapping[Profile, str]] = {
+    Profile.EXCHANGE: "1.16.0",
+    Profile.FIX50SP2: "1.15.1",
+    Profile.LATEST: "1.16.0",
+}
 
 # The simulator run that measures the application messages (deterministic: seed and clock).
 SIM_SEED: Final = 7
@@ -97,8 +114,10 @@ class Rendered:
         return KIND_MSG_TYPE[self.kind]
 
 
-def simulator_messages(seed: int = SIM_SEED, steps: int = SIM_STEPS) -> list[Rendered]:
-    """Every message the bridge renders for a simulator run, in every rendering style.
+def simulator_messages(
+    profile: Profile = Profile.EXCHANGE, seed: int = SIM_SEED, steps: int = SIM_STEPS
+) -> list[Rendered]:
+    """Every message the bridge renders in ``profile`` for a simulator run, in every style.
 
     The run goes through the bridge's own ingestion (normalization, OrigClOrdID linking, bust
     settlement, instrument dedup, a journal) and rendering (fix/outbound.py) for a session that
@@ -107,7 +126,7 @@ def simulator_messages(seed: int = SIM_SEED, steps: int = SIM_STEPS) -> list[Ren
     """
     model = MarketModel(seed)
     styles = [
-        RenderStyle(precision, identifiers, realized_pnl=True)
+        RenderStyle(precision, identifiers, realized_pnl=True, profile=profile)
         for identifiers in Identifiers
         for precision in Precision
     ]
@@ -190,16 +209,29 @@ def _recording_type(read: set[tuple[str, int]]) -> type[FixMessage]:
     return Recording
 
 
+# Routing tags a client may put on what it sends (OnBehalfOf* and DeliverTo*); fixbridge's
+# replies carry them reversed.
+_ROUTING: Final = ((115, "OBO"), (116, "OBO-SUB"), (144, "OBO-LOC"),
+                   (128, "DTO"), (129, "DTO-SUB"), (145, "DTO-LOC"))  # fmt: skip
+
+
 def session_conversation(app: Sequence[Rendered]) -> Conversation:
     """Drive FixSession through logon, ``app`` sent live, heartbeats, test requests, a resend
-    with gap fill, a session reject, a business reject, sequence resets and logouts."""
+    with gap fill, a session reject, business rejects (one of a routed message), sequence
+    resets and logouts."""
     result = Conversation()
     recording = _recording_type(result.read)
     policy = LogonPolicy(_USERNAME, hash_password(_PASSWORD, salt=bytes(16)))
 
-    def client(msg_type: str, seq: int, now: int, *fields: tuple[int, str]) -> FixMessage:
+    def client(
+        msg_type: str,
+        seq: int,
+        now: int,
+        *fields: tuple[int, str],
+        routing: Sequence[tuple[int, str]] = (),
+    ) -> FixMessage:
         stamp = format_utc_timestamp(now, Precision.MILLIS)
-        header = [(49, CLIENT), (56, BRIDGE), (34, str(seq))]
+        header = [(49, CLIENT), (56, BRIDGE), (34, str(seq)), *routing]
         if msg_type == "4":
             header += [(43, "Y"), (122, stamp)]
         header.append((52, stamp))
@@ -241,9 +273,10 @@ def session_conversation(app: Sequence[Rendered]) -> Conversation:
     session.resend_complete()
     run(session.on_message(client("1", 6, now), now))  # no TestReqID: Reject
     run(session.on_message(client("D", 7, now, (11, "ORDER-1")), now))
-    run(session.on_message(client("0", 9, now), now))  # a gap: ResendRequest
-    run(session.on_message(client("4", 8, now, (123, "Y"), (36, "9")), now))
-    run(session.on_message(client("4", 10, now, (36, "20")), now))  # reset mode
+    run(session.on_message(client("D", 8, now, (11, "ORDER-2"), routing=_ROUTING), now))
+    run(session.on_message(client("0", 10, now), now))  # a gap: ResendRequest
+    run(session.on_message(client("4", 9, now, (123, "Y"), (36, "10")), now))
+    run(session.on_message(client("4", 11, now, (36, "20")), now))  # reset mode
     run(session.on_message(client("5", 20, now, (58, "done for today")), now))
 
     refused = FixSession(SessionIdentity(BRIDGE, CLIENT), policy=policy)
@@ -281,6 +314,12 @@ class Stock:
         self.fields = {f.get("name", ""): f for f in self.root.iterfind("fields/field")}
         self.number = {name: int(f.get("number", "")) for name, f in self.fields.items()}
         self.components = {c.get("name", ""): c for c in self.root.iterfind("components/component")}
+        # Tag -> the values its stock enum lists (fields without an enum take any value).
+        self.enums = {
+            self.number[name]: frozenset(v.get("enum", "") for v in f.iterfind("value"))
+            for name, f in self.fields.items()
+            if f.find("value") is not None
+        }
         self.messages = {m.get("msgtype", ""): m for m in self.root.iterfind("messages/message")}
         self._members: dict[int, dict[int, ET.Element]] = {}
 
@@ -342,17 +381,29 @@ def measure(
     for msg_type, tags in shapes:
         used = body_usage(application, msg_type, ((tag, "") for tag in tags))
         application_used.setdefault(msg_type, set()).update(used)
+    problems = {
+        problem for message in app for problem in value_problems(application, message.body)
+    }
     for raw in talk.sent:
         fields = split_fields(raw)
         msg_type = dict(fields)[35]
         header |= {tag for tag, _ in fields if tag in header_tags}
         trailer |= {tag for tag, _ in fields if tag in trailer_tags}
         body = [(tag, value) for tag, value in fields if tag not in header_tags | trailer_tags]
+        checked = transport if msg_type in SESSION_MSG_TYPES else application
+        problems.update(value_problems(checked, [(t, v) for t, v in body if t != 35]))
+        problems.update(value_problems(transport, [(t, v) for t, v in fields if t != 35
+                                                   and (t in header_tags or t in trailer_tags)]))
         if msg_type in SESSION_MSG_TYPES:
             session.setdefault(msg_type, set()).update(body_usage(transport, msg_type, body))
         elif msg_type == BUSINESS_MESSAGE_REJECT:
             used = body_usage(application, msg_type, body)
             application_used.setdefault(msg_type, set()).update(used)
+    if problems:
+        raise ValueError(
+            "values the stock dictionary does not list: "
+            + "; ".join(f"{tag}={value}" for tag, value in sorted(problems))
+        )
     for msg_type, tag in talk.read:
         if tag in header_tags:
             header.add(tag)
@@ -362,6 +413,15 @@ def measure(
         Usage(frozenset(header), frozenset(trailer), _frozen(session)),
         Usage(frozenset(), frozenset(), _frozen(application_used)),
     )
+
+
+def value_problems(stock: Stock, fields: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
+    """(tag, value) of each field whose value is not in its stock enum."""
+    return [
+        (tag, value)
+        for tag, value in fields
+        if tag in stock.enums and value not in stock.enums[tag]
+    ]
 
 
 def _frozen(used: Mapping[str, Used]) -> dict[str, frozenset[tuple[GroupPath, int]]]:
@@ -416,12 +476,13 @@ class _Subset:
         """Header or trailer: keep its top-level fields in ``tags``."""
         self.mark(node, (), frozenset(((), tag) for tag in tags))
 
-    def render(self, sections: Sequence[str]) -> str:
+    def render(self, sections: Sequence[str], profile: Profile) -> str:
         """The whole dictionary as text; ``sections`` names the root's children to write."""
         root = self.stock.root
         lines = [
-            "<!-- Generated by specs/generate_dictionary.py from QuickFIX's stock dictionary:"
-            " do not edit. -->",
+            f"<!-- fixbridge, fix_profile = {profile.value}: generated by"
+            f" specs/generate_dictionary.py from QuickFIX {PROFILE_STOCK[profile]}'s stock"
+            " dictionary. Do not edit. -->",
             f"<fix{_attributes(root)}>",
         ]
         for section in sections:
@@ -481,14 +542,18 @@ class Dictionaries:
 
 
 def generate(
-    stock_dir: Path, app: Sequence[Rendered] | None = None, talk: Conversation | None = None
+    stock_dir: Path,
+    profile: Profile = Profile.EXCHANGE,
+    app: Sequence[Rendered] | None = None,
+    talk: Conversation | None = None,
 ) -> Dictionaries:
-    """Both dictionaries, from the stock files in ``stock_dir`` and the measured usage.
+    """Both dictionaries of ``profile``, from the stock files in ``stock_dir`` (QuickFIX
+    :data:`PROFILE_STOCK` ``[profile]``'s) and the measured usage.
 
-    ``app`` and ``talk`` default to :func:`simulator_messages` and :func:`session_conversation`
-    (a caller that has them already passes them in).
+    ``app`` and ``talk`` default to :func:`simulator_messages` in ``profile`` and
+    :func:`session_conversation` (a caller that has them already passes them in).
     """
-    app = simulator_messages() if app is None else app
+    app = simulator_messages(profile) if app is None else app
     talk = session_conversation(app) if talk is None else talk
     transport = Stock(stock_dir / STOCK_TRANSPORT)
     application = Stock(stock_dir / STOCK_APPLICATION, user_defined=True)
@@ -503,24 +568,40 @@ def generate(
     for msg_type, used in sorted(application_usage.messages.items()):
         fix50.keep_message(msg_type, used)
     sections = ("header", "messages", "trailer", "components", "fields")
-    return Dictionaries(fixt.render(sections), fix50.render(sections))
+    return Dictionaries(fixt.render(sections, profile), fix50.render(sections, profile))
+
+
+def _stock_option(text: str) -> tuple[str, Path]:
+    version, sep, folder = text.partition("=")
+    if not sep or not version or not folder:
+        raise argparse.ArgumentTypeError(f"expected VERSION=DIR, got {text!r}")
+    return version, Path(folder)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
-        "stock_dir", type=Path, help="folder with QuickFIX's FIXT11.xml and FIX50SP2.xml"
-    )
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+        "--stock", type=_stock_option, action="append", required=True, metavar="VERSION=DIR",
+        help="a QuickFIX release and the folder with its stock FIXT11.xml and FIX50SP2.xml"
+             f" (needed: {', '.join(sorted(set(PROFILE_STOCK.values())))})",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, default=DICTIONARIES)
     args = parser.parse_args(argv)
-    dictionaries = generate(args.stock_dir)
-    for name, text in (
-        (TRANSPORT_FILE, dictionaries.transport),
-        (APPLICATION_FILE, dictionaries.application),
-    ):
-        target = args.out / name
-        target.write_text(text, encoding="utf-8")
-        print(f"wrote {target}")
+    stock = dict(args.stock)
+    missing = sorted(set(PROFILE_STOCK.values()) - stock.keys())
+    if missing:
+        parser.error(f"no --stock for QuickFIX {', '.join(missing)}")
+    for profile, version in PROFILE_STOCK.items():
+        dictionaries = generate(stock[version], profile)
+        folder = args.out / profile.value
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in (
+            (TRANSPORT_FILE, dictionaries.transport),
+            (APPLICATION_FILE, dictionaries.application),
+        ):
+            target = folder / name
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {target}")
     return 0
 
 

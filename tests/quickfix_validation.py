@@ -1,14 +1,15 @@
-"""QuickFIX's own validator over rendered FIX bodies, against two dictionaries at once.
+"""QuickFIX's own validator over rendered FIX bodies, against a profile's two dictionaries.
 
-Every body must pass QuickFIX's stock FIXT11/FIX50SP2 dictionaries (what a back office loads
-by default) and fixbridge's own dictionaries in specs/ (what it may load instead). Both are
-loaded once per run, with the strict checks on. Tests that need them skip where QuickFIX or
-the stock dictionary is not available.
+Every body rendered in a ``fix_profile`` must pass the stock FIXT11/FIX50SP2 dictionaries of
+the QuickFIX release that profile is written for (what a back office loads by default:
+1.16's for exchange and latest, 1.15.1's for fix50sp2) and fixbridge's own dictionaries for
+the profile in specs/dictionaries/ (what it may load instead). Each pair is loaded once per
+run, with the strict checks on. Tests that need them skip where QuickFIX or the stock
+dictionary is not available.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -16,14 +17,34 @@ from typing import Any
 
 import pytest
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+from fixbridge.normalize.style import Profile
+from specs.generate_dictionary import (
+    APPLICATION_FILE,
+    DICTIONARIES,
+    PROFILE_STOCK,
+    STOCK_APPLICATION,
+    STOCK_TRANSPORT,
+    TRANSPORT_FILE,
+)
+from tests.integration.qfharness import QuickFixSpecError, quickfix_spec_dir
+
 Validate = Callable[[str, list[tuple[int, str]]], None]
 
 
-def stock_dictionary() -> Path | None:
-    """The stock FIX50SP2.xml (FIXT11.xml beside it), if the suite could fetch it."""
-    path = Path(os.environ.get("FIXBRIDGE_FIX50SP2_XML", ""))
-    return path if path.is_file() and path.with_name("FIXT11.xml").is_file() else None
+@cache
+def stock_dir(version: str) -> Path | None:
+    """QuickFIX ``version``'s stock dictionaries (fetched once), or None if unavailable."""
+    try:
+        return quickfix_spec_dir(version)
+    except QuickFixSpecError:
+        return None
+
+
+def stock_dir_or_skip(version: str) -> Path:
+    found = stock_dir(version)
+    if found is None:
+        pytest.skip(f"QuickFIX {version}'s stock dictionaries are not available")
+    return found
 
 
 @cache
@@ -48,17 +69,19 @@ def _validator(application_xml: str, transport_xml: str) -> Validate:
     return validate
 
 
-def quickfix_validators() -> list[Validate]:
-    """Validators for the stock dictionaries and for ours; skips without the stock ones."""
-    stock = stock_dictionary()
-    if stock is None:
-        pytest.skip("the stock FIX50SP2.xml is not available (FIXBRIDGE_FIX50SP2_XML)")
+def quickfix_validators(profile: Profile = Profile.EXCHANGE) -> list[Validate]:
+    """Validators for the profile's stock dictionaries and for ours; skips without the stock
+    ones."""
+    stock = stock_dir_or_skip(PROFILE_STOCK[profile])
+    ours = DICTIONARIES / profile.value
     return [
-        _validator(str(stock), str(stock.with_name("FIXT11.xml"))),
-        _validator(str(SPECS / "FIX50SP2-fixbridge.xml"), str(SPECS / "FIXT11-fixbridge.xml")),
+        _validator(str(stock / STOCK_APPLICATION), str(stock / STOCK_TRANSPORT)),
+        _validator(str(ours / APPLICATION_FILE), str(ours / TRANSPORT_FILE)),
     ]
 
 
-def validate_everywhere(msg_type: str, body: list[tuple[int, str]]) -> None:
-    for validate in quickfix_validators():
+def validate_everywhere(
+    msg_type: str, body: list[tuple[int, str]], profile: Profile = Profile.EXCHANGE
+) -> None:
+    for validate in quickfix_validators(profile):
         validate(msg_type, body)

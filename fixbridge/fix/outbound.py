@@ -83,6 +83,7 @@ def style_of(session: SessionConfig) -> RenderStyle:
         precision=session.timestamp_precision,
         identifiers=session.identifiers,
         realized_pnl=session.send_realized_pnl,
+        profile=session.fix_profile,
     )
 
 

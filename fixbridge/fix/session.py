@@ -683,13 +683,13 @@ class FixSession:
     def _session_reject(
         self, msg: FixMessage, seq: int, problem: Problem, now_ns: int
     ) -> list[Action]:
-        # No Text(58): the Reject of the dictionaries fixbridge publishes (specs/) has none.
         fields = [*_reply_routing(msg), (REF_SEQ_NUM, str(seq))]
         if problem.ref_tag is not None:
             fields.append((REF_TAG_ID, str(problem.ref_tag)))
         if msg.msg_type:
             fields.append((REF_MSG_TYPE, msg.msg_type))
-        fields.append((SESSION_REJECT_REASON, problem.reason))
+        # Text(58): the reason's standard description, as QuickFIX writes it.
+        fields += [(SESSION_REJECT_REASON, problem.reason), (TEXT, REJECT_TEXT[problem.reason])]
         note = Note(
             f"Reject sent for MsgSeqNum {seq} (373={problem.reason}"
             f" {REJECT_TEXT[problem.reason]}, 371={problem.ref_tag}): {problem.detail}"

@@ -120,6 +120,28 @@ EXEC_RESTATEMENT_REASON: Final[Mapping[int, str]] = {
 SMP_EXEC_RESTATEMENT_REASON: Final = "99"
 SMP_TEXT: Final = "self match prevention"
 
+# UnsolicitedCxlReason -> the cancel reason an execution event keeps, so that a profile with
+# more precise values than the exchange's 8 and 99 can tell the reasons apart.
+CANCEL_REASON_NAME: Final[Mapping[int, str]] = {
+    pb.UNSOLICITED_CXL_REASON_CONNECTION_LOSS: "CONNECTION_LOSS",
+    pb.UNSOLICITED_CXL_REASON_LOGOUT: "LOGOUT",
+    pb.UNSOLICITED_CXL_REASON_EXCHANGE_OPTION: "EXCHANGE_OPTION",
+    pb.UNSOLICITED_CXL_REASON_OTHER: "OTHER",
+}
+SMP_CANCEL_REASON: Final = "SELF_MATCH_PREVENTION"  # marked by its text, whatever the number
+
+# Cancel reason -> ExecRestatementReason(378) for sessions with fix_profile = "latest": the
+# extension packs' own codes where they have one.
+LATEST_EXEC_RESTATEMENT_REASON: Final[Mapping[str, str]] = {
+    "CONNECTION_LOSS": "12",  # Cancel on connection loss
+    "LOGOUT": "13",  # Cancel on logout
+    "EXCHANGE_OPTION": "8",  # Market (Exchange) option
+    "OTHER": "99",  # Other
+    # Cancelled by self-match prevention; the exchange does not say whether this order was
+    # the aggressive or the passive one, so not 18, 19 or 20.
+    SMP_CANCEL_REASON: "17",
+}
+
 # ManualOrderIndicator -> ManualOrderIndicator(1028), a FIX Boolean. UNDEFINED: 1028 omitted.
 MANUAL_ORDER_INDICATOR: Final[Mapping[int, bool]] = {
     pb.MANUAL_ORDER_INDICATOR_MANUAL: True,
@@ -234,6 +256,21 @@ def fix_exec_restatement_reason(
     if number == pb.UNSOLICITED_CXL_REASON_UNDEFINED:
         return None
     return _lookup(EXEC_RESTATEMENT_REASON, number, field, "UnsolicitedCxlReason")
+
+
+def cancel_reason(
+    number: int,
+    *,
+    text: str,
+    field: str = "unsolicited_cancel_reason",
+) -> str | None:
+    """Why an unsolicited cancel happened (:data:`CANCEL_REASON_NAME`, or
+    :data:`SMP_CANCEL_REASON` when its text says self-match prevention); None when requested."""
+    if is_smp_text(text):
+        return SMP_CANCEL_REASON
+    if number == pb.UNSOLICITED_CXL_REASON_UNDEFINED:
+        return None
+    return _lookup(CANCEL_REASON_NAME, number, field, "UnsolicitedCxlReason")
 
 
 # --- InstrumentState -> SecurityStatus (35=f) ----------------------------------------------
@@ -369,6 +406,13 @@ TRADE_REPORT_VERSION: Final[Mapping[tuple[bool, bool], tuple[str, str]]] = {
     (True, True): ("0", "0"),  # New / Submit, with 939=2 Cancelled: already busted when first seen
     (False, False): ("2", "0"),  # Replace / Submit
     (False, True): ("1", "6"),  # Cancel / Trade Report Cancel
+}
+
+# The same for sessions with fix_profile = "latest": a later clearing state, same terms, is
+# 856=18 Non-material update (an extension-pack value), not Submit again.
+LATEST_TRADE_REPORT_VERSION: Final[Mapping[tuple[bool, bool], tuple[str, str]]] = {
+    **TRADE_REPORT_VERSION,
+    (False, False): ("2", "18"),  # Replace / Non-material update
 }
 
 # State name -> TrdRptStatus(939): the matched trade stands (Accepted) through every clearing

@@ -43,8 +43,9 @@ from fixbridge.normalize.fields import (
 from fixbridge.normalize.fills import Fill, OrderTotals, average_price, filled_notional
 from fixbridge.normalize.parties import firm_of, identifier, order_parties
 from fixbridge.normalize.payload import PayloadCodec, register_nested
+from fixbridge.normalize.profiles import conform
 from fixbridge.normalize.scale import fix_decimal
-from fixbridge.normalize.style import DEFAULT_STYLE, RenderStyle
+from fixbridge.normalize.style import DEFAULT_STYLE, Profile, RenderStyle
 from fixbridge.normalize.timestamps import format_utc_timestamp
 from fixbridge.normalize.tradedate import checked_trade_date
 from fixbridge.proto.polymarket.v1 import trading_pb2, types_pb2
@@ -108,6 +109,9 @@ class ExecutionEvent:
     # subscriber fills it from the order's history at ingestion (see upstream/orders.py).
     orig_cl_ord_id: str | None = None
     end_client: str = ""  # order.client_participant_id; party role 3, "" = not sent
+    # Why an unsolicited cancel happened (enums.cancel_reason), for profiles whose 378 says
+    # more than 8 or 99; None for other executions and in payloads of older versions.
+    cancel_reason: str | None = None
 
     @property
     def is_fill(self) -> bool:
@@ -244,6 +248,11 @@ def _normalize(execution: trading_pb2.Execution) -> ExecutionEvent:
         manual_order_indicator=enums.fix_manual_order_indicator(order.manual_order_indicator),
         transact_time_ns=transact_time_ns,
         trade_date=_trade_date(execution, transact_time_ns),
+        cancel_reason=(
+            enums.cancel_reason(execution.unsolicited_cancel_reason, text=note or "")
+            if exec_type == _EXEC_TYPE_CANCELED
+            else None
+        ),
     )
 
 
@@ -314,7 +323,7 @@ def _body(event: ExecutionEvent, style: RenderStyle) -> Fields:
         put(out, 880, event.trade_id)
     out += [(17, event.exec_id), (150, event.exec_type), (39, event.ord_status)]
     put(out, 103, event.ord_rej_reason)
-    put(out, 378, event.exec_restatement_reason)
+    put(out, 378, _exec_restatement_reason(event, style.profile))
     if event.is_fill:
         out.append((828, enums.TRD_TYPE_REGULAR))
     out += account_and_order(event, style)
@@ -341,7 +350,18 @@ def _body(event: ExecutionEvent, style: RenderStyle) -> Fields:
     out.append((797, COPY_MSG_INDICATOR))
     if event.manual_order_indicator is not None:
         out.append((1028, FIX_BOOLEAN[event.manual_order_indicator]))
-    return out
+    return conform(style.profile, "8", out)
+
+
+def _exec_restatement_reason(event: ExecutionEvent, profile: Profile) -> str | None:
+    """378 as the profile sends it: the exchange's 8 or 99, or for ``latest`` the
+    extension-pack code of the cancel reason (an event journaled before the reason was kept
+    falls back to the exchange's value)."""
+    if profile is Profile.LATEST and event.cancel_reason is not None:
+        return enums.LATEST_EXEC_RESTATEMENT_REASON.get(
+            event.cancel_reason, event.exec_restatement_reason
+        )
+    return event.exec_restatement_reason
 
 
 def execution_parties(event: ExecutionEvent, style: RenderStyle) -> Fields:

@@ -39,6 +39,7 @@ from fixbridge.normalize.fields import (
     text,
 )
 from fixbridge.normalize.payload import PayloadCodec
+from fixbridge.normalize.profiles import conform
 from fixbridge.normalize.style import DEFAULT_STYLE, RenderStyle
 from fixbridge.normalize.timestamps import format_utc_timestamp
 from fixbridge.normalize.tradedate import checked_trade_date, trade_date
@@ -151,7 +152,7 @@ def security_status_body(event: InstrumentEvent, style: RenderStyle = DEFAULT_ST
         (60, format_utc_timestamp(event.transact_time_ns, style.precision)),
         (58, event.state),
     ]
-    return out
+    return conform(style.profile, "f", out)
 
 
 __all__ = [

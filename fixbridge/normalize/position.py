@@ -51,8 +51,9 @@ from fixbridge.normalize.parties import (
     parties,
 )
 from fixbridge.normalize.payload import PayloadCodec
+from fixbridge.normalize.profiles import conform
 from fixbridge.normalize.scale import fix_decimal
-from fixbridge.normalize.style import DEFAULT_STYLE, RenderStyle
+from fixbridge.normalize.style import DEFAULT_STYLE, Profile, RenderStyle
 from fixbridge.normalize.timestamps import format_utc_timestamp
 from fixbridge.normalize.tradedate import checked_trade_date
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2
@@ -215,8 +216,13 @@ _POSITION_QTYS: Final[tuple[tuple[str, _LongShort], ...]] = (
     ("TQ", lambda e: (e.bought, e.sold)),  # Transaction qty: Long = bought, Short = sold
     ("NET", lambda e: _long_short(e.net_position)),  # Net qty: the current net position
 )
+_NET_POS_TYPE: Final = "NET"
 # Sent as a fourth entry only when the position has expired: the quantity that expired.
 _EXPIRED_POS_TYPE: Final = "EXP"  # Expiring qty
+# The original FIX 5.0 SP2 PosType (fix_profile "fix50sp2") has neither NET nor EXP: the net
+# position is SOD + TQ there, plus an Adjustment qty entry for any difference the exchange's
+# net_position has from bod_position + qty_bought - qty_sold, so nothing is lost.
+_ADJUSTMENT_POS_TYPE: Final = "PA"  # Adjustment qty
 
 # PositionAmountData(753) entries: PosAmtType(707), PosAmtStreamDesc(2096) label -> amount.
 _POSITION_AMOUNTS: Final[tuple[tuple[str, str, Callable[[PositionEvent], Decimal]], ...]] = (
@@ -224,6 +230,22 @@ _POSITION_AMOUNTS: Final[tuple[tuple[str, str, Callable[[PositionEvent], Decimal
     # (long, positive) or received (short, negative) for the open contracts.
     ("PREM", "cost", lambda e: e.cost),
 )
+
+
+def _quantities(
+    event: PositionEvent, profile: Profile
+) -> list[tuple[str, tuple[Decimal, Decimal]]]:
+    """PositionQty entries: PosType -> (LongQty, ShortQty)."""
+    if profile is Profile.FIX50SP2:
+        out = [(t, quantity(event)) for t, quantity in _POSITION_QTYS if t != _NET_POS_TYPE]
+        adjustment = event.net_position - (event.bod_position + event.bought - event.sold)
+        if adjustment:
+            out.append((_ADJUSTMENT_POS_TYPE, _long_short(adjustment)))
+        return out
+    out = [(pos_type, quantity(event)) for pos_type, quantity in _POSITION_QTYS]
+    if event.expired:
+        out.append((_EXPIRED_POS_TYPE, _long_short(event.net_position)))
+    return out
 
 
 def _long_short(net: Decimal) -> tuple[Decimal, Decimal]:
@@ -240,7 +262,8 @@ def position_report_body(event: PositionEvent, style: RenderStyle = DEFAULT_STYL
     readers that require it); UnsolicitedIndicator(325) = Y (no request); ClearingBusinessDate
     (715); Parties: firm (452=1 executing firm), account (452=38 position account), 447=D;
     Account(1); Instrument: 55, 48 = symbol, 22 = 8, 460 = 12; TransactTime(60); PositionQty
-    (702): SOD, TQ, NET and, once expired, EXP; PositionAmountData (753): PREM (cost) with
+    (702): SOD, TQ, NET and, once expired, EXP (``fix50sp2``: SOD, TQ and, where the net
+    position differs from their sum, PA); PositionAmountData (753): PREM (cost) with
     PosAmtStreamDesc(2096) and PositionCurrency(1055) = USD; RealizedPnL(5900) last, when the
     session's style asks for it.
     """
@@ -266,9 +289,7 @@ def _body(event: PositionEvent, style: RenderStyle) -> Fields:
     out.append((1, account))
     out += instrument(event.symbol)
     out.append((60, format_utc_timestamp(event.update_time_ns, style.precision)))
-    quantities = [(pos_type, quantity(event)) for pos_type, quantity in _POSITION_QTYS]
-    if event.expired:
-        quantities.append((_EXPIRED_POS_TYPE, _long_short(event.net_position)))
+    quantities = _quantities(event, style.profile)
     out.append((702, str(len(quantities))))
     for pos_type, (long_qty, short_qty) in quantities:
         out += [(703, pos_type), (704, fix_decimal(long_qty)), (705, fix_decimal(short_qty))]
@@ -282,7 +303,7 @@ def _body(event: PositionEvent, style: RenderStyle) -> Fields:
         ]
     if style.realized_pnl:
         out.append((REALIZED_PNL_TAG, fix_decimal(event.realized)))
-    return out
+    return conform(style.profile, "AP", out)
 
 
 __all__ = [

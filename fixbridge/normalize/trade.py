@@ -68,8 +68,9 @@ from fixbridge.normalize.fills import (
 )
 from fixbridge.normalize.parties import identifier
 from fixbridge.normalize.payload import PayloadCodec, one_of, register_nested
+from fixbridge.normalize.profiles import conform
 from fixbridge.normalize.scale import fix_decimal
-from fixbridge.normalize.style import DEFAULT_STYLE, RenderStyle
+from fixbridge.normalize.style import DEFAULT_STYLE, Profile, RenderStyle
 from fixbridge.normalize.timestamps import format_utc_timestamp
 from fixbridge.proto.polymarket.v1 import orders_pb2, trading_pb2
 
@@ -401,7 +402,11 @@ def _report_body(
     visible: Callable[[TradeSide], bool],
 ) -> Fields:
     state = event.state
-    trans_type, report_type = enums.TRADE_REPORT_VERSION[(first_report, event.is_bust)]
+    versions = (
+        enums.LATEST_TRADE_REPORT_VERSION if style.profile is Profile.LATEST
+        else enums.TRADE_REPORT_VERSION
+    )
+    trans_type, report_type = versions[(first_report, event.is_bust)]
     out: Fields = [
         (571, event.trade_report_id),
         (1003, event.trade_id),
@@ -424,7 +429,7 @@ def _report_body(
         else:
             out.append((54, side.execution.side))
     out.append((797, COPY_MSG_INDICATOR))  # declared after the sides group
-    return out
+    return conform(style.profile, "AE", out)
 
 
 def _trade_types(event: TradeEvent) -> Fields:
@@ -504,7 +509,7 @@ def _bust_body(event: TradeEvent, side: TradeSide, style: RenderStyle) -> Fields
     out += [(58, _text(event)), (797, COPY_MSG_INDICATOR)]
     if fill.manual_order_indicator is not None:
         out.append((1028, FIX_BOOLEAN[fill.manual_order_indicator]))
-    return out
+    return conform(style.profile, "8", out)
 
 
 __all__ = [

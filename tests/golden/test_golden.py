@@ -5,7 +5,9 @@ Every case file in this folder scripts responses of the exchange's DropCopyAPI s
 fields expected written by hand from the spec or the FIX definition each row cites. The run
 is end to end with real parts: tests/golden/upstream.py serves the responses over real gRPC,
 ``fixbridge run`` (a subprocess) consumes them, and a QuickFIX initiator with its stock FIX 5.0
-SP2 dictionaries and validation on receives the messages. Nothing here computes an expected
+SP2 dictionaries and validation on receives the messages. Sessions of the other fix_profiles
+get the same corpus, each received by QuickFIX with the stock dictionaries of its FIX
+generation (1.15.1's original FIX 5.0 SP2 for ``fix50sp2``). Nothing here computes an expected
 value from fixbridge's code.
 
 Case file keys:
@@ -44,8 +46,14 @@ from google.protobuf import json_format
 from fixbridge.proto.polymarket.v1 import refdata_pb2
 from tests.golden.upstream import RESPONSE_TYPES, ScriptedUpstream
 from tests.integration.bridge_proc import bridge_for
-from tests.integration.oracle import new_york_trade_date
-from tests.integration.qfharness import FixMessage, QuickFixClient
+from tests.integration.oracle import FIX50SP2_ER_LEFT_OUT, new_york_trade_date
+from tests.integration.qfharness import (
+    ORIGINAL_FIX50SP2_VERSION,
+    QUICKFIX_VERSION,
+    FixMessage,
+    QuickFixClient,
+    quickfix_spec_dir,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -176,29 +184,55 @@ def problems_of(message: FixMessage, want: Expected, window: tuple[int, int]) ->
     return problems
 
 
+#: Beside the golden session (profile ``exchange``), one session per other fix_profile, each
+#: received by QuickFIX with the stock dictionaries of that profile's FIX generation.
+OTHER_PROFILES = {"fix50sp2": ORIGINAL_FIX50SP2_VERSION, "latest": QUICKFIX_VERSION}
+
+
 @pytest.fixture(scope="module")
 def golden_run(tmp_path_factory: pytest.TempPathFactory, spec_dir: str) -> Iterator[GoldenRun]:
     tmp = tmp_path_factory.mktemp("golden")
     with ScriptedUpstream(load_instrument_list()) as upstream:
-        session = {"name": "golden", "sender_comp_id": BRIDGE, "target_comp_id": CLIENT,
-                   "scope": {"message_kinds": KINDS}}  # fmt: skip
-        bridge = bridge_for(tmp, upstream.port, [session])
-        with bridge:
+        sessions = [{"name": "golden", "sender_comp_id": BRIDGE, "target_comp_id": CLIENT,
+                     "scope": {"message_kinds": KINDS}}]  # fmt: skip
+        sessions += [
+            {"name": f"golden-{profile}", "sender_comp_id": BRIDGE,
+             "target_comp_id": f"{CLIENT}_{profile.upper()}", "fix_profile": profile,
+             "scope": {"message_kinds": KINDS}}
+            for profile in OTHER_PROFILES
+        ]  # fmt: skip
+        bridge = bridge_for(tmp, upstream.port, sessions)
+        with bridge, contextlib.ExitStack() as clients:
             client = QuickFixClient(port=bridge.fix_port, sender=CLIENT, target=BRIDGE,
                                     workdir=tmp / "qf", spec_dir=spec_dir)  # fmt: skip
-            with client:
-                client.wait_for_logon(timeout=20)
-                run = GoldenRun(upstream, client, tmp / "journal.db")
-                run.play(load_steps())
-                yield run
+            others = {
+                profile: QuickFixClient(port=bridge.fix_port, sender=f"{CLIENT}_{profile.upper()}",
+                                        target=BRIDGE, workdir=tmp / f"qf-{profile}",
+                                        spec_dir=str(quickfix_spec_dir(version)))
+                for profile, version in OTHER_PROFILES.items()
+            }  # fmt: skip
+            for each in (client, *others.values()):
+                clients.enter_context(each)
+                each.wait_for_logon(timeout=20)
+            run = GoldenRun(upstream, client, tmp / "journal.db", others)
+            run.play(load_steps())
+            yield run
+            clients.close()
             assert bridge.stop() == 0, bridge.tail()
 
 
 class GoldenRun:
-    def __init__(self, upstream: ScriptedUpstream, client: QuickFixClient, journal: Path) -> None:
+    def __init__(
+        self,
+        upstream: ScriptedUpstream,
+        client: QuickFixClient,
+        journal: Path,
+        others: dict[str, QuickFixClient],
+    ) -> None:
         self.upstream = upstream
         self.client = client
         self.journal = journal
+        self.others = others
         self.problems: list[str] = []
         self.flagged_expected = 0
         self.expected_messages = 0
@@ -249,3 +283,35 @@ def test_nothing_more_arrives_and_malformed_events_are_kept_flagged(golden_run: 
     assert len(golden_run.client.app_messages()) == golden_run.expected_messages
     assert golden_run.flagged_in_journal() == golden_run.flagged_expected
     assert golden_run.flagged_expected >= 1  # the corpus has a malformed event mid-batch
+
+
+#: What the original FIX 5.0 SP2 dictionary does not define for each message type (mapping.md,
+#: "What each fix_profile changes"): a fix50sp2 session never carries it.
+FIX50SP2_LEFT_OUT = {"8": set(FIX50SP2_ER_LEFT_OUT), "f": {75}, "AP": {60, 2096}}
+
+
+@pytest.mark.parametrize("profile", list(OTHER_PROFILES))
+def test_every_profile_gets_every_message_its_stock_dictionary_accepts(
+    golden_run: GoldenRun, profile: str
+) -> None:
+    """The same corpus to a session of each other profile: QuickFIX with the stock dictionaries
+    of that profile's FIX generation (1.15.1's original FIX 5.0 SP2 for fix50sp2, 1.16's for
+    latest) and validation on receives the same messages, in the same order, rejecting none."""
+    client = golden_run.others[profile]
+    with contextlib.suppress(AssertionError):  # the counts are compared below
+        client.wait_for_app(golden_run.expected_messages, timeout=STEP_TIMEOUT_S)
+    received = client.app_messages()
+    assert client.rejects_sent() == []
+    assert client.unvalidated_app_messages() == []
+    golden = golden_run.client.app_messages()
+    assert [m.msg_type for m in received] == [m.msg_type for m in golden]
+    ids = [(m.get(17), m.get(571), m.get(721), m.get(55)) for m in received]
+    assert ids == [(m.get(17), m.get(571), m.get(721), m.get(55)) for m in golden]
+    left_out = FIX50SP2_LEFT_OUT if profile == "fix50sp2" else {}
+    carried = [
+        f"{m.msg_type} {ident}: {tag}={m.get(tag)}"
+        for m, ident in zip(received, ids, strict=True)
+        for tag in left_out.get(m.msg_type, ())
+        if tag in m
+    ]
+    assert carried == []

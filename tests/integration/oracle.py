@@ -28,6 +28,12 @@ TIME_IN_FORCE = {0: "0", 1: "0", 2: "1", 3: "3", 4: "6", 5: "4"}
 ORD_REJ_REASON = {0: "0", 1: "1", 2: "2", 3: "0", 4: "18", 5: "11", 6: "0", 7: "0"}
 # §2.2 drop-copy page: 8 = market/exchange option, 99 = other (and self-match prevention).
 RESTATEMENT = {1: "99", 2: "99", 3: "8", 4: "99"}
+# fix_profile "latest" (mapping.md): the extension packs' 12 Cancel on connection loss, 13
+# Cancel on logout; a self-match-prevention cancel is 17.
+LATEST_RESTATEMENT = {1: "12", 2: "13", 3: "8", 4: "99"}
+# fix_profile "fix50sp2" (mapping.md): what the original FIX 5.0 SP2 messages do not define.
+FIX50SP2_ER_LEFT_OUT = (828, 829, 855)
+FIX50SP2_INACTIVE = {"4", "5", "9", "10"}  # 965 values the original lacks: Inactive (2)
 DECIMAL_TAGS = frozenset({6, 12, 14, 31, 32, 38, 44, 99, 110, 119, 151, 381})
 NEW_YORK = ZoneInfo("America/New_York")
 _VWAP = Context(prec=15, rounding=ROUND_HALF_EVEN)
@@ -85,7 +91,7 @@ def _status(e: trading_pb2.Execution) -> str:
 
 
 def expected_execution_report(
-    e: trading_pb2.Execution, orig_cl_ord_id: str | None = None
+    e: trading_pb2.Execution, orig_cl_ord_id: str | None = None, profile: str = "exchange"
 ) -> dict[int, str | Decimal | None]:
     """Tag -> value; ``None`` means the tag must not be sent."""
     o = e.order
@@ -138,12 +144,15 @@ def expected_execution_report(
         exp[12] = Decimal(e.commission_notional_collected) / (price_scale * qty_scale)
         exp[119] = exp[31] * exp[32]  # type: ignore[operator]
     if e.type == 3:  # a cancel
-        if "self match prevention" in e.text.casefold():
-            exp[378] = "99"
+        smp = "self match prevention" in e.text.casefold()
+        if profile == "latest":
+            exp[378] = "17" if smp else LATEST_RESTATEMENT.get(e.unsolicited_cancel_reason)
         else:
-            exp[378] = RESTATEMENT.get(e.unsolicited_cancel_reason)
+            exp[378] = "99" if smp else RESTATEMENT.get(e.unsolicited_cancel_reason)
     if e.type == 5:
         exp[58] = e.text
+    if profile == "fix50sp2":
+        exp |= dict.fromkeys(FIX50SP2_ER_LEFT_OUT)
     return exp
 
 
@@ -194,9 +203,13 @@ SECONDARY_TRD_TYPE = {3: "1", 2: "22"}  # BLOCK, REQUEST_FOR_QUOTE
 TRD_SUB_TYPE = {4: "37"}  # CROSS
 
 
-def expected_security_status(instrument: Any) -> dict[int, str | Decimal | None]:
+def expected_security_status(
+    instrument: Any, profile: str = "exchange"
+) -> dict[int, str | Decimal | None]:
     """Everything but the time, which is when the bridge received the change."""
     trading_status, status, sub_id = SECURITY_STATUS[instrument.state]
+    if profile == "fix50sp2":
+        status = "2" if status in FIX50SP2_INACTIVE else status
     return {
         55: instrument.symbol,
         48: instrument.symbol,
@@ -213,14 +226,16 @@ def _split(net: Decimal) -> tuple[Decimal, Decimal]:
 
 
 def expected_position_report(
-    change: Any, price_scale: int, qty_scale: int
-) -> tuple[dict[int, str | Decimal], dict[str, tuple[Decimal, Decimal]], dict[str, Decimal]]:
+    change: Any, price_scale: int, qty_scale: int, profile: str = "exchange"
+) -> tuple[
+    dict[int, str | Decimal | None], dict[str, tuple[Decimal, Decimal]], dict[str, Decimal]
+]:
     """Top-level fields, PositionQty by PosType (long, short), PosAmt by PosAmtType."""
     p = change.position
     qty = Decimal(qty_scale)
     money = Decimal(price_scale) * qty
     update_ns = p.update_time.seconds * 1_000_000_000 + p.update_time.nanos
-    fields: dict[int, str | Decimal] = {
+    fields: dict[int, str | Decimal | None] = {
         721: f"{p.account}:{p.symbol}:{update_ns}",
         1: short(p.account),
         55: p.symbol,
@@ -232,12 +247,21 @@ def expected_position_report(
         "TQ": (Decimal(p.qty_bought) / qty, Decimal(p.qty_sold) / qty),
         "NET": _split(Decimal(p.net_position) / qty),
     }
+    if p.expired:
+        quantities["EXP"] = quantities["NET"]
+    if profile == "fix50sp2":  # no NET or EXP PosType, no 60: SOD + TQ + PA is the net
+        fields[60] = None
+        del quantities["NET"]
+        quantities.pop("EXP", None)
+        adjustment = p.net_position - (p.bod_position + p.qty_bought - p.qty_sold)
+        if adjustment:
+            quantities["PA"] = _split(Decimal(adjustment) / qty)
     amounts = {"PREM": Decimal(p.cost) / money}  # realized P&L: never a margin PosAmtType
     return fields, quantities, amounts
 
 
 def expected_trade_capture(
-    trade: Any, first_report: bool
+    trade: Any, first_report: bool, profile: str = "exchange"
 ) -> tuple[dict[int, str | Decimal | None], list[dict[int, str]]]:
     """Top-level fields and, aggressor first, each side's identifying fields, for a session
     that sees both sides; ``first_report``: no earlier version of the trade was sent to it."""
@@ -248,15 +272,18 @@ def expected_trade_capture(
         version = ("0", "0")  # New / Submit
     elif state == "BUSTED":
         version = ("1", "6")  # Cancel / Trade Report Cancel
-    else:
-        version = ("2", "0")  # Replace / Submit
+    else:  # Replace / Submit; "latest": Replace / Non-material update
+        version = ("2", "18") if profile == "latest" else ("2", "0")
+    status = {"BUSTED": "2", "REJECTED": "1"}.get(state, "0")
+    if profile == "fix50sp2" and status == "2":
+        status = None  # the original TrdRptStatus has no 2 Cancelled
     fields: dict[int, str | Decimal | None] = {
         571: f"{trade.id}-{state}",
         1003: trade.id,
         880: trade.id,
         487: version[0],
         856: version[1],
-        939: {"BUSTED": "2", "REJECTED": "1"}.get(state, "0"),
+        939: status,
         828: "0",
         829: TRD_SUB_TYPE.get(trade.trade_type),
         855: SECONDARY_TRD_TYPE.get(trade.trade_type),

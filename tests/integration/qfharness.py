@@ -7,9 +7,9 @@ This module runs ``tests/integration/quickfix_client.py`` (a ``quickfix.SocketIn
 with the stock FIXT 1.1 / FIX 5.0 SP2 dictionaries and validation on) as a subprocess and
 reads back the JSONL it writes, so a test can:
 
-- get the stock QuickFIX data dictionaries: ``quickfix_spec_dir()`` (fetched once from the
-  ``quickfix==1.16.0`` sdist on PyPI into ``<repo>/.cache/quickfix-spec/`` or the directory
-  named by ``$FIXBRIDGE_QUICKFIX_SPEC``);
+- get the stock QuickFIX data dictionaries: ``quickfix_spec_dir(version)`` (fetched once from
+  the ``quickfix==<version>`` sdist on PyPI into ``<repo>/.cache/quickfix-spec/<version>/``, or
+  under the directory named by ``$FIXBRIDGE_QUICKFIX_SPEC``);
 - start / stop / restart the back-office client: ``QuickFixClient`` (its FileStore survives
   restarts, so sequence numbers continue exactly as a real back office's would);
 - wait for and inspect what QuickFIX accepted (``app_messages()``), what it rejected
@@ -63,7 +63,8 @@ except ImportError:  # pragma: no cover - Windows
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLIENT_SCRIPT = Path(__file__).resolve().with_name("quickfix_client.py")
 
-QUICKFIX_VERSION = "1.16.0"
+QUICKFIX_VERSION = "1.16.0"  # the newest stock dictionaries: extension packs included
+ORIGINAL_FIX50SP2_VERSION = "1.15.1"  # the last with the original FIX 5.0 SP2 dictionary
 SPEC_ENV_VAR = "FIXBRIDGE_QUICKFIX_SPEC"
 DEFAULT_SPEC_CACHE = REPO_ROOT / ".cache" / "quickfix-spec"
 #: Dictionary file -> expected attributes of its root <fix> element.
@@ -120,7 +121,7 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _fetch_spec_files(target: Path) -> None:
+def _fetch_spec_files(target: Path, version: str) -> None:
     """Download the quickfix sdist with pip and extract only the two dictionaries into target."""
     with tempfile.TemporaryDirectory(prefix="quickfix-sdist-") as tmp:
         command = [
@@ -128,7 +129,7 @@ def _fetch_spec_files(target: Path) -> None:
             "-m",
             "pip",
             "download",
-            f"quickfix=={QUICKFIX_VERSION}",
+            f"quickfix=={version}",
             "--no-deps",
             "--no-binary",
             ":all:",
@@ -146,19 +147,19 @@ def _fetch_spec_files(target: Path) -> None:
             output = (result.stdout + result.stderr).strip().splitlines()
             raise QuickFixSpecError(
                 f"`{' '.join(command)}` failed with exit code {result.returncode} (no access "
-                f"to PyPI? then set {SPEC_ENV_VAR} to a directory holding the quickfix "
-                f"{QUICKFIX_VERSION} sdist's spec/{{{','.join(SPEC_FILES)}}}):\n"
+                f"to PyPI? then set {SPEC_ENV_VAR} to a directory whose {version}/ holds the "
+                f"quickfix {version} sdist's spec/{{{','.join(SPEC_FILES)}}}):\n"
                 + "\n".join(output[-20:])
             )
-        sdists = sorted(Path(tmp).glob(f"quickfix-{QUICKFIX_VERSION}.tar.gz"))
+        sdists = sorted(Path(tmp).glob(f"quickfix-{version}.tar.gz"))
         if not sdists:
             raise QuickFixSpecError(
-                f"pip download succeeded but left no quickfix-{QUICKFIX_VERSION}.tar.gz in {tmp}"
+                f"pip download succeeded but left no quickfix-{version}.tar.gz in {tmp}"
             )
         try:
             with tarfile.open(sdists[0], "r:gz") as archive:
                 for name in SPEC_FILES:
-                    member_name = f"quickfix-{QUICKFIX_VERSION}/spec/{name}"
+                    member_name = f"quickfix-{version}/spec/{name}"
                     member = archive.getmember(member_name)
                     extracted = archive.extractfile(member) if member.isfile() else None
                     if extracted is None:
@@ -173,16 +174,18 @@ def _fetch_spec_files(target: Path) -> None:
             ) from exc
 
 
-def quickfix_spec_dir() -> Path:
-    """Return a directory holding QuickFIX's stock ``FIXT11.xml`` and ``FIX50SP2.xml``.
+def quickfix_spec_dir(version: str = QUICKFIX_VERSION) -> Path:
+    """Return a directory holding QuickFIX ``version``'s stock ``FIXT11.xml`` and
+    ``FIX50SP2.xml``.
 
-    Uses ``$FIXBRIDGE_QUICKFIX_SPEC`` if set, else ``<repo>/.cache/quickfix-spec/``. When the
-    files are missing (or not the expected versions) they are fetched once with
-    ``python -m pip download quickfix==1.16.0 --no-deps --no-binary :all:`` and extracted from
-    the sdist's ``spec/`` folder. Raises ``QuickFixSpecError`` if that is impossible.
+    That is ``<root>/<version>/``, the root being ``$FIXBRIDGE_QUICKFIX_SPEC`` if set, else
+    ``<repo>/.cache/quickfix-spec/``. When the files are missing they are fetched once with
+    ``python -m pip download quickfix==<version> --no-deps --no-binary :all:`` and extracted
+    from the sdist's ``spec/`` folder. Raises ``QuickFixSpecError`` if that is impossible.
     """
     configured = os.environ.get(SPEC_ENV_VAR)
-    target = (Path(configured).expanduser() if configured else DEFAULT_SPEC_CACHE).resolve()
+    root = Path(configured).expanduser() if configured else DEFAULT_SPEC_CACHE
+    target = (root / version).resolve()
     if _spec_dir_ok(target):
         return target
     try:
@@ -191,11 +194,11 @@ def quickfix_spec_dir() -> Path:
         raise QuickFixSpecError(f"cannot create the spec cache directory {target}: {exc}") from exc
     with _exclusive_lock(target / ".fetch.lock"):
         if not _spec_dir_ok(target):  # Another worker may have fetched them meanwhile.
-            _fetch_spec_files(target)
+            _fetch_spec_files(target, version)
     if not _spec_dir_ok(target):
         raise QuickFixSpecError(
             f"{target} does not hold valid {' and '.join(SPEC_FILES)} after fetching them; "
-            f"set {SPEC_ENV_VAR} to a directory holding the quickfix {QUICKFIX_VERSION} "
+            f"set {SPEC_ENV_VAR} to a directory whose {version}/ holds the quickfix {version} "
             "spec/ files"
         )
     return target

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import subprocess
+import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -30,7 +32,7 @@ from tests.integration.oracle import (
     new_york_trade_date,
     previous_cl_ord_ids,
 )
-from tests.integration.qfharness import FixMessage, QuickFixClient
+from tests.integration.qfharness import FixMessage, QuickFixClient, quickfix_spec_dir
 
 pytestmark = pytest.mark.integration
 
@@ -171,14 +173,70 @@ def test_quickfix_that_lost_messages_gets_them_again_with_possdup(
     assert len(resent) == 1 and resent[0].get(7) == "2"
 
 
+def _shipped_dictionaries(tmp: Path, profile: str) -> Path:
+    """The profile's dictionaries as ``fixbridge dictionary`` writes them, under the names the
+    QuickFIX client loads (FIXT11.xml, FIX50SP2.xml)."""
+    folder = tmp / f"dictionaries-{profile}"
+    result = subprocess.run(
+        [sys.executable, "-m", "fixbridge", "dictionary", "--profile", profile,
+         "--out", str(folder)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (folder / "FIXT11-fixbridge.xml").rename(folder / "FIXT11.xml")
+    (folder / "FIX50SP2-fixbridge.xml").rename(folder / "FIX50SP2.xml")
+    return folder
+
+
+def _receive_everything(
+    client: QuickFixClient, others: int, final: dict[str, dict[int, Any]]
+) -> list[FixMessage]:
+    """Every event of the other three kinds; of instrument states, what the stream delivered
+    (spec §4.8: a snapshot on connect, then changes), which must end at each symbol's current
+    state."""
+    deadline = time.monotonic() + 90
+    while True:
+        received = client.app_messages()
+        last = {m.get(55): m for m in received if m.msg_type == "f"}
+        caught_up = all(s in last and not mismatches(f, last[s].fields) for s, f in final.items())
+        if caught_up and sum(m.msg_type != "f" for m in received) >= others:
+            break
+        assert time.monotonic() < deadline, (
+            f"{client.sender}: {len(received)} received; rejected: {client.rejects_sent()[:3]}"
+        )
+        time.sleep(0.2)
+    time.sleep(1.0)
+    return client.app_messages()
+
+
+# Per fix_profile, the fields its stock dictionary generation does not define (mapping.md,
+# "What each fix_profile changes"): no message of that type may carry them.
+LEFT_OUT = {"fix50sp2": {"8": {828, 829, 855}, "f": {75}, "AP": {60, 2096}}}
+
+
+@pytest.mark.parametrize(
+    ("profile", "stock_version"),
+    [("exchange", "1.16.0"), ("fix50sp2", "1.15.1"), ("latest", "1.16.0")],
+)
 def test_quickfix_receives_all_four_message_kinds_without_rejects(
-    tmp_path: Path, spec_dir: str
+    profile: str, stock_version: str, tmp_path: Path
 ) -> None:
+    """Two back offices on sessions of one profile, QuickFIX with validation on: one loads the
+    stock dictionaries of the profile's FIX generation, the other fixbridge's own for it."""
     total = 1500
     kinds = ["executions", "trades", "instruments", "positions"]
+    dictionaries = {
+        "STOCK_BO": quickfix_spec_dir(stock_version),
+        "SHIPPED_BO": _shipped_dictionaries(tmp_path, profile),
+    }
     started_ns = time.time_ns()
     with SimulatorThread(seed=8, rate=0, max_executions=total, heartbeat_interval=0.5) as sim:
-        bridge = bridge_for(tmp_path, sim.port, [_session(message_kinds=kinds)])
+        sessions: list[dict[str, object]] = [
+            {"name": name.lower(), "sender_comp_id": BRIDGE, "target_comp_id": name,
+             "fix_profile": profile, "scope": {"message_kinds": kinds}}
+            for name in dictionaries
+        ]  # fmt: skip
+        bridge = bridge_for(tmp_path, sim.port, sessions)
         with bridge:
             sim.wait_for_executions(total, timeout=60)
             positions = sim.position_changes()
@@ -186,53 +244,59 @@ def test_quickfix_receives_all_four_message_kinds_without_rejects(
             executions = sim.executions()
             trades = {(t.id, t.state) for t in trade_log}
             busts = sum(1 for _, state in trades if state == 3)  # TRADE_STATE_BUSTED
-            client = _client(tmp_path, bridge, spec_dir)
-            with client:
-                # Every event of the other three kinds; of instrument states, what the stream
-                # delivered (spec §4.8: a snapshot on connect, then changes), which must end
-                # at each symbol's current state.
-                others = total + 2 * busts + len(trades) + len(positions)
-                final = {i.symbol: expected_security_status(i) for i in instrument_log}
-                deadline = time.monotonic() + 90
-                while True:
-                    received = client.app_messages()
-                    last = {m.get(55): m for m in received if m.msg_type == "f"}
-                    caught_up = all(
-                        s in last and not mismatches(f, last[s].fields) for s, f in final.items()
-                    )
-                    if caught_up and sum(m.msg_type != "f" for m in received) >= others:
-                        break
-                    assert time.monotonic() < deadline, f"{len(received)} received"
-                    time.sleep(0.2)
-                time.sleep(1.0)
-                received = client.app_messages()
-                rejects = client.rejects_sent()
+            others = total + 2 * busts + len(trades) + len(positions)
+            final = {i.symbol: expected_security_status(i, profile) for i in instrument_log}
+            clients = [
+                QuickFixClient(port=bridge.fix_port, sender=name, target=BRIDGE,
+                               workdir=tmp_path / name, spec_dir=spec)
+                for name, spec in dictionaries.items()
+            ]  # fmt: skip
+            for client in clients:
+                client.start()
+            try:
+                runs = [
+                    (c.sender, _receive_everything(c, others, final), c.rejects_sent())
+                    for c in clients
+                ]
+            finally:
+                for client in clients:
+                    client.stop()
             assert bridge.stop() == 0, bridge.tail()
     ended_ns = time.time_ns()
-    assert rejects == [], f"QuickFIX rejected: {rejects[:3]}"
     assert busts > 0, "the scenario must contain busted trades"
-    by_type = Counter(m.msg_type for m in received)
-    assert {kind: n for kind, n in by_type.items() if kind != "f"} == {
-        "8": total + 2 * busts,
-        "AE": len(trades),
-        "AP": len(positions),
-    }
-    assert by_type["f"] >= len({i.symbol for i in instrument_log})
-    cancels = [m for m in received if m.msg_type == "8" and m.get(150) == "H"]
-    assert len(cancels) == 2 * busts and all(m.get(19) for m in cancels)
-    fills = {m.get(17) for m in received if m.get(150) == "F"}
-    assert {m.get(19) for m in cancels} <= fills  # each cancel points at a fill we sent
-    report_ids = [m.get(721) for m in received if m.msg_type == "AP"]
-    assert len(set(report_ids)) == len(positions)
-    problems = _compare_every_kind(received, executions, trade_log, instrument_log, positions)
-    problems += bust_problems(received, {e.id: e for e in executions})
-    problems += _instrument_times(received, started_ns, ended_ns)
-    assert problems == [], "\n".join(problems[:20])
+    for name, received, rejects in runs:
+        assert rejects == [], f"{name} ({profile}): QuickFIX rejected: {rejects[:3]}"
+        by_type = Counter(m.msg_type for m in received)
+        assert {kind: n for kind, n in by_type.items() if kind != "f"} == {
+            "8": total + 2 * busts,
+            "AE": len(trades),
+            "AP": len(positions),
+        }
+        assert by_type["f"] >= len({i.symbol for i in instrument_log})
+        cancels = [m for m in received if m.msg_type == "8" and m.get(150) == "H"]
+        assert len(cancels) == 2 * busts and all(m.get(19) for m in cancels)
+        fills = {m.get(17) for m in received if m.get(150) == "F"}
+        assert {m.get(19) for m in cancels} <= fills  # each cancel points at a fill we sent
+        report_ids = [m.get(721) for m in received if m.msg_type == "AP"]
+        assert len(set(report_ids)) == len(positions)
+        problems = _compare_every_kind(
+            received, executions, trade_log, instrument_log, positions, profile
+        )
+        problems += bust_problems(received, {e.id: e for e in executions})
+        problems += _instrument_times(received, started_ns, ended_ns, profile)
+        left_out = LEFT_OUT.get(profile, {})
+        problems += [
+            f"{m.msg_type} {m.get(17) or m.get(721) or m.get(55)}: carries {tag}"
+            for m in received for tag in left_out.get(m.msg_type, ()) if m.get(tag) is not None
+        ]  # fmt: skip
+        assert problems == [], f"{name} ({profile}):\n" + "\n".join(problems[:20])
 
 
-def _instrument_times(received: list[FixMessage], start_ns: int, end_ns: int) -> list[str]:
+def _instrument_times(
+    received: list[FixMessage], start_ns: int, end_ns: int, profile: str = "exchange"
+) -> list[str]:
     """A SecurityStatus's time is when the bridge received the change (the exchange sends
-    none), so it lies within the run; TradeDate is that time's trade date."""
+    none), so it lies within the run; TradeDate is that time's trade date (fix50sp2: none)."""
     problems = []
     low = format_utc(start_ns)
     high = format_utc(end_ns)
@@ -244,7 +308,7 @@ def _instrument_times(received: list[FixMessage], start_ns: int, end_ns: int) ->
             problems.append(f"f {m.get(55)}: TransactTime {transact} outside {low}..{high}")
         seconds = int(datetime.strptime(transact[:17], "%Y%m%d-%H:%M:%S")
                       .replace(tzinfo=UTC).timestamp())  # fmt: skip
-        if m.get(75) != new_york_trade_date(seconds):
+        if profile != "fix50sp2" and m.get(75) != new_york_trade_date(seconds):
             problems.append(f"f {m.get(55)}: TradeDate {m.get(75)} for {transact}")
     return problems
 
@@ -260,18 +324,20 @@ def _compare_every_kind(
     trades: list[Any],
     instruments: list[Any],
     positions: list[Any],
+    profile: str = "exchange",
 ) -> list[str]:
     """Each received message against the gRPC message it came from, field by field."""
     problems: list[str] = []
     reports = {m.get(17): m for m in received if m.msg_type == "8" and m.get(150) != "H"}
     previous = previous_cl_ord_ids(executions)
     for e in executions:
-        expected = expected_execution_report(e, previous[e.id])
+        expected = expected_execution_report(e, previous[e.id], profile)
         problems += [f"ER {e.id}: {p}" for p in mismatches(expected, reports[e.id].fields)]
     captures = {m.get(571): m for m in received if m.msg_type == "AE"}
     reported: set[str] = set()
     for t in {(t.id, t.state): t for t in trades}.values():
-        fields, sides = expected_trade_capture(t, first_report=t.id not in reported)
+        fields, sides = expected_trade_capture(t, first_report=t.id not in reported,
+                                               profile=profile)  # fmt: skip
         reported.add(t.id)
         message = captures[str(fields[571])]
         problems += [f"AE {fields[571]}: {p}" for p in mismatches(fields, message.fields)]
@@ -282,7 +348,7 @@ def _compare_every_kind(
     # the bridge connected are summed up by the snapshot: spec §4.8), ending at its last one.
     want_states: dict[str, list[dict[int, Any]]] = {}
     for i in instruments:
-        want_states.setdefault(i.symbol, []).append(expected_security_status(i))
+        want_states.setdefault(i.symbol, []).append(expected_security_status(i, profile))
     got_states: dict[str, list[FixMessage]] = {}
     for m in received:
         if m.msg_type == "f":
@@ -300,7 +366,7 @@ def _compare_every_kind(
     by_report_id = {m.get(721): m for m in received if m.msg_type == "AP"}
     for change in positions:
         fields, quantities, amounts = expected_position_report(
-            change, *scales[change.position.symbol]
+            change, *scales[change.position.symbol], profile=profile
         )
         message = by_report_id[str(fields[721])]
         problems += [f"AP {fields[721]}: {p}" for p in mismatches(fields, message.fields)]
@@ -309,11 +375,8 @@ def _compare_every_kind(
         got_amt = {
             d[707]: Decimal(d[708]) for d in map(dict, message.group(753, 707, (708, 2096, 1055)))
         }
-        for pos_type, want_qty in quantities.items():
-            if got_qty.get(pos_type) != want_qty:
-                problems.append(
-                    f"AP {fields[721]} {pos_type}: {got_qty.get(pos_type)} != {want_qty}"
-                )
+        if got_qty != quantities:
+            problems.append(f"AP {fields[721]} quantities: {got_qty} != {quantities}")
         if got_amt != amounts:
             problems.append(f"AP {fields[721]} amounts: {got_amt} != {amounts}")
     return problems

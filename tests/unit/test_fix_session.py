@@ -455,7 +455,7 @@ def test_possdup_with_orig_sending_time_after_sending_time_is_rejected_and_logge
     actions = session.on_message(late, T0)
     reject, logout = sent(actions)
     assert (reject.get(45), reject.get(371), reject.get(373)) == ("2", "122", "10")
-    assert reject.get(58) is None and logout.msg_type == "5"
+    assert reject.get(58) == "SendingTime accuracy problem" and logout.msg_type == "5"
     assert isinstance(actions[-1], Disconnect)
 
 

@@ -8,7 +8,6 @@ heartbeats, test requests, a resend with gap fill, rejects, resets, logouts).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,14 +19,18 @@ from typing import Any
 import pytest
 
 from fixbridge.fix.codec import checksum, encode_fields, split_fields
-from fixbridge.normalize import enums
+from fixbridge.fix.fixt import ROUTING_REVERSED
+from fixbridge.normalize import enums, profiles
 from fixbridge.normalize.errors import NormalizationError
+from fixbridge.normalize.style import Profile
 from fixbridge.proto.polymarket.v1 import enums_pb2
 from specs import generate_dictionary as gen
+from tests.quickfix_validation import stock_dir_or_skip
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 MAPPING = SPECS / "mapping.md"
 HEADER_TABLE = "Standard header and trailer"
+PROFILE_TABLE = "What each fix_profile changes"
 SESSION_TABLE = "Session messages"
 NOT_MAPPED_TABLE = "Enums that are not mapped"
 UNKNOWN_ROW = "any other number"
@@ -116,23 +119,27 @@ def documented_tags(title: str) -> list[int]:
 
 
 @cache
-def corpus() -> tuple[tuple[gen.Rendered, ...], gen.Conversation]:
-    app = gen.simulator_messages()
+def corpus(
+    profile: Profile = Profile.EXCHANGE,
+) -> tuple[tuple[gen.Rendered, ...], gen.Conversation]:
+    app = gen.simulator_messages(profile)
     return tuple(app), gen.session_conversation(app)
 
 
 @cache
 def frames() -> tuple[tuple[tuple[int, str], ...], ...]:
-    """Every frame the conversation wrote, as fields."""
+    """Every frame the conversation wrote (exchange profile), as fields."""
     return tuple(split_fields(raw) for raw in corpus()[1].sent)
 
 
 def split_frame(
     fields: tuple[tuple[int, str], ...],
 ) -> tuple[list[int], list[tuple[int, str]], list[int]]:
-    """(header tags, body, trailer tags) of a frame FixSession wrote: SendingTime(52) ends the
-    header, CheckSum(10) is the trailer."""
+    """(header tags, body, trailer tags) of a frame FixSession wrote: SendingTime(52) and any
+    routing tags after it end the header, CheckSum(10) is the trailer."""
     end = [tag for tag, _ in fields].index(52) + 1
+    while fields[end][0] in ROUTING_REVERSED:  # a reply's routing tags close the header
+        end += 1
     assert fields[-1][0] == 10
     return [tag for tag, _ in fields[:end]], list(fields[end:-1]), [10]
 
@@ -344,14 +351,88 @@ def test_enum_tables_say_what_the_code_does(enum_name: str) -> None:
                 assert lookup(number) is None, where
 
 
-# --- (c) QuickFIX loads our dictionaries and accepts every frame fixbridge sends -------------
+# --- (c) each profile: what differs from exchange is what profiles.py and mapping.md say ----
+
+
+def _tags_by_kind(profile: Profile) -> dict[str, set[int]]:
+    sent: dict[str, set[int]] = {kind: set() for kind in gen.KIND_MSG_TYPE}
+    for message in corpus(profile)[0]:
+        sent[message.kind].update(tag for tag, _ in message.body)
+    return sent
+
+
+@pytest.mark.parametrize("profile", list(Profile))
+def test_a_profile_sends_what_exchange_sends_less_what_it_leaves_out(profile: Profile) -> None:
+    exchange, sent = _tags_by_kind(Profile.EXCHANGE), _tags_by_kind(profile)
+    for kind, msg_type in gen.KIND_MSG_TYPE.items():
+        left_out = profiles.LEFT_OUT.get(profile, {}).get(msg_type, frozenset())
+        assert sent[kind] == exchange[kind] - left_out, kind
+
+
+def _profile_rows() -> set[tuple[str, str, int, str, str]]:
+    """(profile, MsgType, tag, exchange value, profile value) rows of mapping.md's table."""
+    t = table(PROFILE_TABLE)
+    rows = set()
+    for row in t.rows:
+        cell = {name: row[column(t, name)] for name in t.columns}
+        rows.add((
+            cell["fix_profile"].strip("`"), cell["MsgType"].split()[0], tag_of(cell["FIX tag"]),
+            cell["exchange sends"].strip("`"), cell["the profile sends"].strip("`"),
+        ))  # fmt: skip
+    return rows
+
+
+def _coded_differences() -> set[tuple[str, str, int, str, str]]:
+    """The same rows, from the code: profiles.py and the latest profile's value tables."""
+    rows = set()
+    for profile, by_type in profiles.LEFT_OUT.items():
+        for msg_type, tags in by_type.items():
+            rows |= {(profile.value, msg_type, tag, "any", "left out") for tag in tags}
+    for profile, by_field in profiles.REPLACED.items():
+        for (msg_type, tag), values in by_field.items():
+            rows |= {
+                (profile.value, msg_type, tag, old, "left out" if new is None else new)
+                for old, new in values.items()
+            }
+    latest = Profile.LATEST.value
+    for reason, code in enums.LATEST_EXEC_RESTATEMENT_REASON.items():
+        exchange = (
+            enums.SMP_EXEC_RESTATEMENT_REASON if reason == enums.SMP_CANCEL_REASON
+            else enums.EXEC_RESTATEMENT_REASON[
+                next(n for n, name in enums.CANCEL_REASON_NAME.items() if name == reason)
+            ]
+        )  # fmt: skip
+        if code != exchange:
+            rows.add((latest, "8", 378, exchange, code))
+    for key, (_, report_type) in enums.LATEST_TRADE_REPORT_VERSION.items():
+        if report_type != enums.TRADE_REPORT_VERSION[key][1]:
+            rows.add((latest, "AE", 856, enums.TRADE_REPORT_VERSION[key][1], report_type))
+    return rows
+
+
+def test_the_mapping_lists_every_profile_difference_and_only_those() -> None:
+    documented, coded = _profile_rows(), _coded_differences()
+    assert documented - coded == set(), "mapping.md lists differences the code does not make"
+    assert coded - documented == set(), "the code makes differences mapping.md does not list"
+
+
+def test_fix50sp2_positions_carry_no_pos_type_the_original_dictionary_lacks() -> None:
+    sent = {
+        value for message in corpus(Profile.FIX50SP2)[0] if message.kind == gen.POSITION_REPORT
+        for tag, value in message.body if tag == 703
+    }  # fmt: skip
+    assert {"SOD", "TQ"} <= sent <= {"SOD", "TQ", "PA"}, sent
+
+
+# --- (d) QuickFIX loads each profile's dictionaries and accepts every frame it is sent -------
 
 
 @cache
-def _our_dictionaries() -> tuple[Any, Any, Any]:
+def _our_dictionaries(profile: Profile) -> tuple[Any, Any, Any]:
     quickfix = pytest.importorskip("quickfix")
-    transport = quickfix.DataDictionary(str(SPECS / gen.TRANSPORT_FILE))
-    application = quickfix.DataDictionary(str(SPECS / gen.APPLICATION_FILE))
+    folder = gen.DICTIONARIES / profile.value
+    transport = quickfix.DataDictionary(str(folder / gen.TRANSPORT_FILE))
+    application = quickfix.DataDictionary(str(folder / gen.APPLICATION_FILE))
     for dictionary in (transport, application):
         dictionary.checkFieldsOutOfOrder(True)
         dictionary.checkFieldsHaveValues(True)
@@ -359,33 +440,44 @@ def _our_dictionaries() -> tuple[Any, Any, Any]:
     return quickfix, transport, application
 
 
-def _validate(raw: bytes) -> None:
+def _validate(raw: bytes, profile: Profile) -> None:
     """Parse and validate as a QuickFIX FIXT session does: admin messages against the
     transport dictionary alone, application messages against both."""
-    quickfix, transport, application = _our_dictionaries()
+    quickfix, transport, application = _our_dictionaries(profile)
     message = quickfix.Message(raw.decode("utf-8"), transport, application, True)
     is_admin = dict(split_fields(raw))[35] in gen.SESSION_MSG_TYPES
     quickfix.DataDictionary.validate(message, transport, transport if is_admin else application)
 
 
-def test_quickfix_accepts_every_frame_against_our_dictionaries() -> None:
-    _our_dictionaries()
+@pytest.mark.parametrize("profile", list(Profile))
+def test_quickfix_accepts_every_frame_against_the_profiles_dictionaries(
+    profile: Profile,
+) -> None:
+    _our_dictionaries(profile)
     failures: list[str] = []
-    for raw in corpus()[1].sent:
+    for raw in corpus(profile)[1].sent:
         try:
-            _validate(raw)
+            _validate(raw, profile)
         except Exception as exc:  # QuickFIX raises its own exception types
             failures.append(f"{exc} in {raw[:160]!r}...")
     assert not failures, f"{len(failures)} frames rejected, e.g. {failures[:3]}"
 
 
-def test_our_dictionaries_reject_what_fixbridge_does_not_send() -> None:
-    _our_dictionaries()
-    report = next(raw for raw in corpus()[1].sent if b"\x0135=8\x01" in raw)
+@pytest.mark.parametrize("profile", list(Profile))
+def test_the_profiles_dictionaries_reject_what_fixbridge_does_not_send(profile: Profile) -> None:
+    _our_dictionaries(profile)
+    report = next(raw for raw in corpus(profile)[1].sent if b"\x0135=8\x01" in raw)
     for extra in (b"167=EVENT\x01", b"5001=X\x01", b"625=4\x01"):
         raw = _reframe(report, extra)
         with pytest.raises(Exception, match=r"\b(167|5001|625)\b"):
-            _validate(raw)
+            _validate(raw, profile)
+
+
+def test_the_fix50sp2_dictionaries_reject_what_only_exchange_sends() -> None:
+    _our_dictionaries(Profile.FIX50SP2)
+    report = next(raw for raw in corpus(Profile.FIX50SP2)[1].sent if b"\x01150=F\x01" in raw)
+    with pytest.raises(Exception, match=r"\b828\b"):
+        _validate(_reframe(report, b"828=0\x01"), Profile.FIX50SP2)
 
 
 def _reframe(raw: bytes, extra: bytes) -> bytes:
@@ -395,28 +487,21 @@ def _reframe(raw: bytes, extra: bytes) -> bytes:
     return message + b"10=%03d\x01" % checksum(message)
 
 
-# --- (d) the committed dictionaries are what the generator makes -----------------------------
+# --- (e) the committed dictionaries are what the generator makes -----------------------------
 
 
-def _stock_dir() -> Path:
-    stock = os.environ.get("FIXBRIDGE_FIX50SP2_XML", "")
-    if not stock:
-        pytest.skip("FIXBRIDGE_FIX50SP2_XML is not set (the stock dictionary is unavailable)")
-    directory = Path(stock).parent
-    for name in (gen.STOCK_TRANSPORT, gen.STOCK_APPLICATION):
-        if not (directory / name).is_file():
-            pytest.skip(f"stock {name} not found in {directory}")
-    return directory
-
-
-def test_committed_dictionaries_match_the_generator() -> None:
-    app, talk = corpus()
-    generated = gen.generate(_stock_dir(), app, talk)
+@pytest.mark.parametrize("profile", list(Profile))
+def test_committed_dictionaries_match_the_generator(profile: Profile) -> None:
+    version = gen.PROFILE_STOCK[profile]
+    stock = stock_dir_or_skip(version)
+    app, talk = corpus(profile)
+    generated = gen.generate(stock, profile, app, talk)
     for name, text in (
         (gen.TRANSPORT_FILE, generated.transport),
         (gen.APPLICATION_FILE, generated.application),
     ):
-        committed = (SPECS / name).read_text(encoding="utf-8")
+        committed = (gen.DICTIONARIES / profile.value / name).read_text(encoding="utf-8")
         assert committed == text, (
-            f"specs/{name} is stale: run python specs/generate_dictionary.py {_stock_dir()}"
+            f"specs/dictionaries/{profile.value}/{name} is stale: run python"
+            " specs/generate_dictionary.py --stock 1.16.0=DIR --stock 1.15.1=DIR"
         )
