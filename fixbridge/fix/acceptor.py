@@ -3,7 +3,8 @@
 One listening port serves every configured session. A connection's first frame must be a
 Logon whose CompIDs name a configured session; it is then bound to that session's persistent
 state. Per live session three things run: the reader (frames -> FixSession), the ticker
-(heartbeats, liveness) and the pump (journal events in scope -> sequenced, stored, written).
+(heartbeats, liveness) and the pump (reads journal events, has ``fix/delivery.py`` render,
+sequence and store them, writes the bytes).
 
 Rules kept here:
 - Sequence numbers and outbound messages reach the journal before their bytes reach the
@@ -22,7 +23,6 @@ Rules kept here:
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import dataclasses
 import logging
@@ -34,6 +34,7 @@ from fixbridge.config import FixConfig, SessionConfig
 from fixbridge.fix.admission import Bind, Live, Peer, Refuse, Slot, admit
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
 from fixbridge.fix.credentials import verify_password
+from fixbridge.fix.delivery import Delivery
 from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
 from fixbridge.fix.outbound import (
     Rendered,
@@ -605,6 +606,7 @@ class Acceptor:
         config = slot.config
         history = SessionTradeHistory(self._journal, record.origin_offset)
         renderer = _Renderer(config, history, style_of(config))
+        delivery = Delivery(conn.name, conn.session, renderer.render, self._journal)
         while not conn.dead and conn.session.state is State.ACTIVE:
             await conn.not_resending.wait()
             wake = self._notifier.current()
@@ -615,7 +617,7 @@ class Acceptor:
                     continue
                 events = self._journal.read_events(cursor, PUMP_BATCH)
                 if events:
-                    cursor = slot.cursor = self._send_batch(conn, renderer, events)
+                    cursor = slot.cursor = self._send_batch(conn, delivery, events)
             if events:
                 head = self._journal.head_offset()
                 self._metrics.journal_head_offset.set(head)
@@ -627,50 +629,16 @@ class Acceptor:
                 await asyncio.wait_for(wake.wait(), timeout=TICK_S)
 
     def _send_batch(
-        self, conn: Connection, renderer: _Renderer, events: list[JournalEvent]
+        self, conn: Connection, delivery: Delivery, events: list[JournalEvent]
     ) -> int:
-        now = self._clock()
-        stored: list[OutboundMessage] = []
-        frames: list[bytes] = []
-        times: list[tuple[int, int]] = []  # per message: its event's transact and receipt times
-        first_seq = conn.session.next_sender_seq
-        for event in events:
-            try:
-                messages = renderer.render(event)
-            except Exception:  # a journaled event this version cannot render: skip, say so
-                log.exception(
-                    "session %s: journal event %d (%s %s) cannot be rendered; skipped",
-                    conn.name,
-                    event.offset,
-                    event.stream,
-                    event.upstream_id,
-                    extra=conn.log_extra,
-                )
-                continue
-            for rendered in messages:
-                send, sending_time = conn.session.application_message(
-                    rendered.msg_type, rendered.body, now
-                )
-                stored.append(
-                    OutboundMessage(send.seq, rendered.msg_type, sending_time, rendered.body)
-                )
-                frames.append(send.data)
-                times.append((event.transact_time_ns, event.received_at_ns))
-        cursor = int(events[-1].offset)
-        try:
-            self._journal.record_sent(
-                conn.name, stored, conn.session.next_sender_seq, cursor, at_ns=now
-            )
-        except BaseException:
-            conn.session.next_sender_seq = first_seq  # nothing was written or stored
-            raise
+        batch = delivery.deliver(events, self._clock())
         meters = conn.meters
         meters.next_sender_seq.set(conn.session.next_sender_seq)
-        if frames and self._write(conn, b"".join(frames)):
-            meters.written(self._clock(), times)
-            for msg_type, count in collections.Counter(m.msg_type for m in stored).items():
+        if batch.data and self._write(conn, batch.data):
+            meters.written(self._clock(), batch.times)
+            for msg_type, count in batch.msg_types.items():
                 meters.sent(msg_type, count)
-        return cursor
+        return batch.cursor
 
     async def _drain(self, conn: Connection) -> None:
         """Wait for the client to take our bytes; one that takes nothing for write_timeout_s
