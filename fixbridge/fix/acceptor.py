@@ -37,6 +37,7 @@ from fixbridge.fix.credentials import verify_password
 from fixbridge.fix.delivery import Delivery
 from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
 from fixbridge.fix.outbound import (
+    RenderCache,
     Rendered,
     SessionTradeHistory,
     TradeHistory,
@@ -154,6 +155,7 @@ class Acceptor:
         self._journal = journal
         self._notifier = notifier
         self._clock = clock
+        self._rendered = RenderCache()  # each event rendered once, whatever the sessions
         self._metrics = metrics if metrics is not None else Metrics()
         self._slots = {
             (s.sender_comp_id, s.target_comp_id): SessionSlot(
@@ -605,7 +607,7 @@ class Acceptor:
         cursor = slot.cursor = record.cursor_offset
         config = slot.config
         history = SessionTradeHistory(self._journal, record.origin_offset)
-        renderer = _Renderer(config, history, style_of(config))
+        renderer = _Renderer(config, history, style_of(config), self._rendered)
         delivery = Delivery(conn.name, conn.session, renderer.render, self._journal)
         while not conn.dead and conn.session.state is State.ACTIVE:
             await conn.not_resending.wait()
@@ -693,14 +695,16 @@ class Acceptor:
 
 @dataclass(frozen=True, slots=True)
 class _Renderer:
-    """One session's rendering: its configuration, style and trade history, bound once."""
+    """One session's rendering: its configuration, style, trade history and the cache shared
+    with the other sessions, bound once."""
 
     config: SessionConfig
     history: TradeHistory
     style: RenderStyle
+    cache: RenderCache
 
     def render(self, event: JournalEvent) -> list[Rendered]:
-        return render(event, self.config, self.history, self.style)
+        return render(event, self.config, self.history, self.style, self.cache)
 
 
 async def _first_message(

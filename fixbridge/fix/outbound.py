@@ -10,14 +10,22 @@ cover. A TradeCaptureReport shows the other side as its Side(54) alone, and a tr
 sent only for a side the session may see, so no firm, account, user or order of another firm
 ever reaches it.
 
+Rendering is done once per event and way of rendering it, not once per session: a
+:class:`RenderCache` shared by every session keeps recently decoded events and rendered bodies,
+keyed by journal offset and everything the body depends on (the style; for a trade, also which
+sides the session sees and whether it is the session's first report of the trade). Journal
+offsets never change meaning, so an entry is never stale.
+
 Pure, apart from one narrow question put to the journal through :class:`TradeHistory`: has
 this session been sent an earlier version of this trade? Must never decide sequence numbers.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from fixbridge.config import ScopeConfig, SessionConfig
 from fixbridge.fix.codec import encode_fields
@@ -34,6 +42,10 @@ from fixbridge.normalize.trade import (
 )
 
 EXEC_TYPE_TRADE = "F"
+DECODED_CAPACITY = 4096  # decoded journal events kept by a RenderCache
+BODIES_CAPACITY = 16384  # rendered bodies kept by a RenderCache (~500 bytes each)
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +89,58 @@ class SessionTradeHistory:
         return self.journal.trade_reported_before(trade_id, self.origin_offset, before_offset)
 
 
+class RenderCache:
+    """Recently decoded journal events and rendered bodies, shared by every session (least
+    recently used entries go first). Only what rendering alone determines is kept: scope
+    filtering and sequencing stay per session."""
+
+    def __init__(
+        self, decoded_capacity: int = DECODED_CAPACITY, bodies_capacity: int = BODIES_CAPACITY
+    ) -> None:
+        self._decoded: OrderedDict[int, object] = OrderedDict()
+        self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._decoded_capacity = decoded_capacity
+        self._bodies_capacity = bodies_capacity
+        self.hits = 0
+        self.misses = 0
+
+    def decoded(self, event: JournalEvent, decode: Callable[[bytes], _T]) -> _T:
+        """``event``'s payload decoded (by ``decode``, the event kind's own decoder)."""
+        found = self._decoded.get(event.offset)
+        if found is None:
+            found = decode(event.payload)
+            self._decoded[event.offset] = found
+            if len(self._decoded) > self._decoded_capacity:
+                self._decoded.popitem(last=False)
+        else:
+            self._decoded.move_to_end(event.offset)
+        return found  # type: ignore[return-value]  # one offset is always one kind
+
+    def body(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
+        """The body rendered for ``key`` (journal offset first, then all it depends on)."""
+        found = self._bodies.get(key)
+        if found is None:
+            self.misses += 1
+            found = make()
+            self._bodies[key] = found
+            if len(self._bodies) > self._bodies_capacity:
+                self._bodies.popitem(last=False)
+        else:
+            self.hits += 1
+            self._bodies.move_to_end(key)
+        return found
+
+
+class _NoCache(RenderCache):
+    """Decodes and renders every time (one-off renderings, tests)."""
+
+    def decoded(self, event: JournalEvent, decode: Callable[[bytes], _T]) -> _T:
+        return decode(event.payload)
+
+    def body(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
+        return make()
+
+
 def style_of(session: SessionConfig) -> RenderStyle:
     """The session's rendering choices, from its configuration."""
     return RenderStyle(
@@ -107,65 +171,114 @@ def side_visible(scope: ScopeConfig, side: TradeSide) -> bool:
 
 
 def _render_execution(
-    event: JournalEvent, session: SessionConfig, style: RenderStyle, history: TradeHistory
+    event: JournalEvent,
+    session: SessionConfig,
+    style: RenderStyle,
+    history: TradeHistory,
+    cache: RenderCache,
 ) -> list[Rendered]:
-    execution = ExecutionEvent.from_payload(event.payload)
+    execution = cache.decoded(event, ExecutionEvent.from_payload)
     if not admits_execution(session.scope, execution):
         return []
-    return [Rendered("8", encode_fields(execution_report_body(execution, style)))]
+    body = cache.body(
+        (event.offset, "8", style),
+        lambda: encode_fields(execution_report_body(execution, style)),
+    )
+    return [Rendered("8", body)]
 
 
 def _render_trade(
-    event: JournalEvent, session: SessionConfig, style: RenderStyle, history: TradeHistory
+    event: JournalEvent,
+    session: SessionConfig,
+    style: RenderStyle,
+    history: TradeHistory,
+    cache: RenderCache,
 ) -> list[Rendered]:
     """A TradeCaptureReport for sessions that receive trades and may see a side; for a bust,
     also a trade-cancel ExecutionReport (150=H) for each side an executions session may see.
     Fills-only sessions get those too: a bust reverses a fill they received."""
     scope = session.scope
-    trade = TradeEvent.from_payload(event.payload)
+    trade = cache.decoded(event, TradeEvent.from_payload)
     if not _matches(scope.symbols, trade.symbol):
         return []
     out: list[Rendered] = []
+    seen = tuple(side_visible(scope, side) for side in trade.sides)
 
     def visible(side: TradeSide) -> bool:
         return side_visible(scope, side)
 
-    if "trades" in scope.message_kinds and any(visible(side) for side in trade.sides):
+    if "trades" in scope.message_kinds and any(seen):
         first = not history.reported_before(trade.trade_id, event.offset)
-        body = trade_capture_report_body(trade, style, first_report=first, visible=visible)
-        out.append(Rendered("AE", encode_fields(body)))
-    if "executions" in scope.message_kinds:
-        for side, body in trade_bust_execution_reports(trade, style):
-            if visible(side):
-                out.append(Rendered("8", encode_fields(body)))
+        body = cache.body(
+            (event.offset, "AE", style, seen, first),
+            lambda: encode_fields(
+                trade_capture_report_body(trade, style, first_report=first, visible=visible)
+            ),
+        )
+        out.append(Rendered("AE", body))
+    if "executions" in scope.message_kinds and trade.is_bust:
+        for index, visible_side in enumerate(seen):
+            if visible_side:
+                out.append(Rendered("8", _bust_body(event, trade, index, style, cache)))
     return out
 
 
+def _bust_body(
+    event: JournalEvent, trade: TradeEvent, index: int, style: RenderStyle, cache: RenderCache
+) -> bytes:
+    """The trade-cancel ExecutionReport of a bust's side ``index`` (aggressor 0)."""
+
+    def make() -> bytes:
+        _, fields = trade_bust_execution_reports(trade, style)[index]
+        return encode_fields(fields)
+
+    return cache.body((event.offset, "8H", style, index), make)
+
+
 def _render_instrument(
-    event: JournalEvent, session: SessionConfig, style: RenderStyle, history: TradeHistory
+    event: JournalEvent,
+    session: SessionConfig,
+    style: RenderStyle,
+    history: TradeHistory,
+    cache: RenderCache,
 ) -> list[Rendered]:
     """Instrument states are market-wide: only the symbol filter applies."""
     scope = session.scope
-    instrument = InstrumentEvent.from_payload(event.payload)
-    if "instruments" not in scope.message_kinds or not _matches(scope.symbols, instrument.symbol):
+    if "instruments" not in scope.message_kinds:
         return []
-    return [Rendered("f", encode_fields(security_status_body(instrument, style)))]
+    instrument = cache.decoded(event, InstrumentEvent.from_payload)
+    if not _matches(scope.symbols, instrument.symbol):
+        return []
+    body = cache.body(
+        (event.offset, "f", style),
+        lambda: encode_fields(security_status_body(instrument, style)),
+    )
+    return [Rendered("f", body)]
 
 
 def _render_position(
-    event: JournalEvent, session: SessionConfig, style: RenderStyle, history: TradeHistory
+    event: JournalEvent,
+    session: SessionConfig,
+    style: RenderStyle,
+    history: TradeHistory,
+    cache: RenderCache,
 ) -> list[Rendered]:
     scope = session.scope
-    position = PositionEvent.from_payload(event.payload)
+    if "positions" not in scope.message_kinds:
+        return []
+    position = cache.decoded(event, PositionEvent.from_payload)
     admitted = (
-        "positions" in scope.message_kinds
-        and _matches(scope.firms, position.firm)
+        _matches(scope.firms, position.firm)
         and _matches(scope.accounts, position.account)
         and _matches(scope.symbols, position.symbol)
     )
     if not admitted:
         return []
-    return [Rendered("AP", encode_fields(position_report_body(position, style)))]
+    body = cache.body(
+        (event.offset, "AP", style),
+        lambda: encode_fields(position_report_body(position, style)),
+    )
+    return [Rendered("AP", body)]
 
 
 _RENDERERS = {
@@ -181,8 +294,10 @@ def render(
     session: SessionConfig,
     history: TradeHistory | None = None,
     style: RenderStyle | None = None,
+    cache: RenderCache | None = None,
 ) -> list[Rendered]:
-    """The messages ``session`` receives for ``event``, in order (often one, maybe none)."""
+    """The messages ``session`` receives for ``event``, in order (often one, maybe none);
+    ``cache`` shares decoding and rendering with other sessions."""
     if event.flagged is not None:
         return []
     renderer = _RENDERERS.get(event.stream)
@@ -193,4 +308,8 @@ def render(
         session,
         style if style is not None else style_of(session),
         history if history is not None else NoTradeHistory(),
+        cache if cache is not None else _NO_CACHE,
     )
+
+
+_NO_CACHE = _NoCache(0, 0)

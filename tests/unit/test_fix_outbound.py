@@ -7,7 +7,7 @@ import pytest
 
 from fixbridge.config import ScopeConfig, SessionConfig
 from fixbridge.fix.codec import split_fields
-from fixbridge.fix.outbound import render
+from fixbridge.fix.outbound import RenderCache, Rendered, render
 from fixbridge.journal.store import JournalEvent
 from fixbridge.normalize.execution import ExecutionEvent, normalize_execution
 from fixbridge.normalize.timestamps import Precision
@@ -109,30 +109,38 @@ def _trade_event(state: int, offset: int) -> JournalEvent:
     return JournalEvent(offset, "trades", event.upstream_id, 0, 0, event.to_payload(), None)
 
 
-def _values(session: str, event: JournalEvent, **style: object) -> set[str]:
+def _values(
+    session: str, event: JournalEvent, cache: RenderCache | None = None, **style: object
+) -> set[str]:
     config = SessionConfig(
         name=session, sender_comp_id="A", target_comp_id="B", scope=FIRM_SESSIONS[session],
         **style,  # type: ignore[arg-type]
     )
     return {
         value.rsplit("/", 1)[-1]
-        for rendered in render(event, config)
+        for rendered in render(event, config, cache=cache)
         for _, value in split_fields(rendered.body)
     }
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["alone", "shared-cache"])
 @pytest.mark.parametrize("identifiers", ["exchange", "resource_names"])
 @pytest.mark.parametrize(
     "state", [pb.TRADE_STATE_NEW, pb.TRADE_STATE_CLEARED, pb.TRADE_STATE_BUSTED]
 )
-def test_no_identity_of_another_firm_reaches_a_firm_session(identifiers: str, state: int) -> None:
+def test_no_identity_of_another_firm_reaches_a_firm_session(
+    identifiers: str, state: int, shared: bool
+) -> None:
+    """Also with one render cache shared by the sessions, the everyone session going first:
+    what it rendered for both sides must never be what a firm's session gets."""
     event = _trade_event(state, 1)
+    cache = RenderCache() if shared else None
+    everyone = _values("everyone", event, cache, identifiers=identifiers)
     for session, own, other in (("isv", "ISV-X", "MM-Y"), ("mm", "MM-Y", "ISV-X")):
-        values = _values(session, event, identifiers=identifiers)
+        values = _values(session, event, cache, identifiers=identifiers)
         assert IDENTITIES[own] <= values, session  # its own side in full
         assert not IDENTITIES[other] & values, session
         assert "-0.01" not in values or session == "mm"  # the maker's rebate is the maker's
-    everyone = _values("everyone", event, identifiers=identifiers)
     assert IDENTITIES["ISV-X"] | IDENTITIES["MM-Y"] <= everyone
 
 
@@ -189,3 +197,72 @@ def test_the_first_report_a_session_gets_of_a_trade_is_a_new(
     (report, *_) = render(event, config, history)
     values = dict(split_fields(report.body))
     assert (values[487], values[856]) == expected
+
+
+# --- one rendering shared by every session ------------------------------------------------------
+
+
+def _session(name: str, **settings: object) -> SessionConfig:
+    return SessionConfig(name=name, sender_comp_id="A", target_comp_id=name.upper(),
+                         **settings)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _all_kinds(cache: RenderCache | None, config: SessionConfig) -> list[list[Rendered]]:
+    events = [_journal_event(e) for e in EVENTS[:50]]
+    events = [JournalEvent(n, e.stream, e.upstream_id, 0, 0, e.payload, None)
+              for n, e in enumerate(events, 1)]  # fmt: skip
+    events += [_trade_event(state, 100 + state) for state in (pb.TRADE_STATE_NEW,
+                                                              pb.TRADE_STATE_BUSTED)]
+    return [render(event, config, cache=cache) for event in events]
+
+
+def test_sessions_rendering_alike_share_one_rendering_of_each_event() -> None:
+    cache = RenderCache()
+    first = _all_kinds(cache, _session("one"))
+    misses = cache.misses
+    second = _all_kinds(cache, _session("two"))
+    assert second == first == _all_kinds(None, _session("alone"))
+    assert cache.misses == misses  # the second session rendered nothing itself
+    assert cache.hits == misses
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"timestamp_precision": Precision.MILLIS},
+        {"identifiers": "resource_names"},
+        {"fix_profile": "fix50sp2"},
+        {"fix_profile": "latest"},
+        {"send_realized_pnl": True},
+    ],
+)
+def test_a_session_rendering_differently_never_gets_anothers_bodies(
+    settings: dict[str, object],
+) -> None:
+    cache = RenderCache()
+    _all_kinds(cache, _session("plain"))
+    assert _all_kinds(cache, _session("other", **settings)) == _all_kinds(
+        None, _session("other", **settings)
+    )
+
+
+def test_a_first_report_and_a_later_one_are_rendered_apart() -> None:
+    cache = RenderCache()
+    event = _trade_event(pb.TRADE_STATE_CLEARED, 9)
+    config = _session("everyone", scope=FIRM_SESSIONS["everyone"])
+    (new, *_) = render(event, config, _History(set()), cache=cache)
+    (replace, *_) = render(event, config, _History({TRADE_ID}), cache=cache)
+    assert (dict(split_fields(new.body))[487], dict(split_fields(replace.body))[487]) == ("0", "2")
+
+
+def test_the_cache_forgets_the_least_recently_used_first() -> None:
+    cache = RenderCache(decoded_capacity=2, bodies_capacity=2)
+    config = _session("s")
+    one, two, three = (JournalEvent(n, "executions", e.exec_id, 0, 0, e.to_payload(), None)
+                       for n, e in enumerate(EVENTS[:3], 1))  # fmt: skip
+    for event in (one, two, one, three):  # "two" is the least recently used when "three" comes
+        render(event, config, cache=cache)
+    assert (cache.hits, cache.misses) == (1, 3)
+    render(one, config, cache=cache)
+    render(two, config, cache=cache)
+    assert (cache.hits, cache.misses) == (2, 4)
