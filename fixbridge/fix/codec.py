@@ -24,13 +24,14 @@ class FieldError(ValueError):
 
 def encode_fields(fields: Iterable[tuple[int, str]]) -> bytes:
     """``tag=value<SOH>`` for each field; values must not contain SOH."""
-    parts: list[bytes] = []
-    for tag, value in fields:
-        raw = value.encode("utf-8")
-        if SOH in raw:
-            raise FieldError(f"tag {tag}: value contains SOH")
-        parts.append(b"%d=%s\x01" % (tag, raw))
-    return b"".join(parts)
+    pairs = fields if isinstance(fields, list | tuple) else list(fields)
+    # One text, encoded once: a value holding SOH shows as one SOH too many.
+    raw = "".join([f"{tag}={value}\x01" for tag, value in pairs]).encode("utf-8")
+    if raw.count(SOH) != len(pairs):
+        for tag, value in pairs:
+            if "\x01" in value:
+                raise FieldError(f"tag {tag}: value contains SOH")
+    return raw
 
 
 def checksum(data: bytes) -> int:

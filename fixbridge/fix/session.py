@@ -203,6 +203,7 @@ class FixSession:
     _resending: list[tuple[int, int]] = field(default_factory=list)
     _epoch: int = 0  # bumped when both sequences restart: replays of the old numbers stop
     _window_over: bool = False
+    _last_stamp: tuple[int, Precision | None, str] = (-1, None, "")  # now_ns, precision, text
 
     def __post_init__(self) -> None:
         self._header = encode_fields(
@@ -215,7 +216,13 @@ class FixSession:
     # --- building messages -----------------------------------------------------------------
 
     def timestamp(self, now_ns: int) -> str:
-        return format_utc_timestamp(now_ns, self.precision)
+        # A batch of messages is built at one instant: format it once, not once per message.
+        last = self._last_stamp
+        if last[0] == now_ns and last[1] == self.precision:
+            return last[2]
+        stamp = format_utc_timestamp(now_ns, self.precision)
+        self._last_stamp = (now_ns, self.precision, stamp)
+        return stamp
 
     def _build(
         self,
@@ -231,9 +238,12 @@ class FixSession:
             seq = self.next_sender_seq
             self.next_sender_seq += 1
         stamp = self.timestamp(now_ns)
-        header = self._header + encode_fields(
-            [(MSG_SEQ_NUM, str(seq)), *extra_header, (SENDING_TIME, stamp)]
-        )
+        if extra_header:
+            header = self._header + encode_fields(
+                [(MSG_SEQ_NUM, str(seq)), *extra_header, (SENDING_TIME, stamp)]
+            )
+        else:  # the common case, an application message: the same bytes, built directly
+            header = b"%s34=%d\x0152=%s\x01" % (self._header, seq, stamp.encode("ascii"))
         self._timers.last_sent_ns = now_ns
         stored = StoredMessage(seq, msg_type, stamp, body) if store else None
         return Send(frame(msg_type, header, body), seq, msg_type, stored)
@@ -250,7 +260,7 @@ class FixSession:
         if self.state is not State.ACTIVE:
             raise RuntimeError("application messages are sent only on an active session")
         send = self._build(msg_type, body, now_ns)
-        return send, self.timestamp(now_ns)
+        return send, self._last_stamp[2]
 
     def replay(self, begin: int, end: int, stored: Iterable[StoredMessage]) -> Replay:
         """The frames answering a ResendRequest for ``begin..end``, drawn in chunks.

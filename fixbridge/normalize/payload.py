@@ -142,6 +142,8 @@ class PayloadCodec(Generic[_E]):
             or spec.default_factory is not dataclasses.MISSING
         )
         self._retired = retired
+        # Each field's place in the JSON, per place of the object (a few: top, each side).
+        self._paths: dict[str, dict[str, str]] = {}
 
     def document(self, event: _E) -> dict[str, object]:
         """The event's JSON object (before serialization), in field order."""
@@ -179,8 +181,12 @@ class PayloadCodec(Generic[_E]):
         missing = self._decoders.keys() - keys - self._defaulted
         if unknown or missing:
             raise NormalizationError(where, "wrong set of keys", sorted(unknown | missing))
+        paths = self._paths.get(path)
+        if paths is None:
+            paths = self._paths[path] = {name: self._path_of(path, name) for name in self._decoders}
+        decoders = self._decoders
         values: dict[str, Any] = {
-            name: self._decoders[name](self._path_of(path, name), document[name]) for name in keys
+            name: decoders[name](paths[name], document[name]) for name in keys
         }
         return self.cls(**values)
 
