@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,9 +71,12 @@ class Figure:
         return self.cpu_s / self.messages * 1e6
 
 
-def build_journal(path: Path, executions: int) -> int:
-    """The journal of ``executions`` simulated executions; returns the head offset."""
+def build_journal(path: Path, executions: int, sessions: Sequence[str] = ()) -> int:
+    """The journal of ``executions`` simulated executions; returns the head offset.
+    ``sessions`` are configured first, so each has every event to catch up on."""
     journal = SqliteJournal(path)
+    for name in sessions:
+        journal.load_session(name)
     model, now, pending = MarketModel(2026), T0, []
     appended = 0
     while appended < executions:
