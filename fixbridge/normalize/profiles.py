@@ -39,10 +39,11 @@ LEFT_OUT: Final[Mapping[Profile, Mapping[str, frozenset[int]]]] = {
 # Profile -> (MsgType, tag) -> value -> the value sent instead (None: the field is left out).
 REPLACED: Final[Mapping[Profile, Mapping[tuple[str, int], Mapping[str, str | None]]]] = {
     Profile.FIX50SP2: {
-        # SecurityStatus(965) is 1 Active or 2 Inactive only: every lifecycle state the
-        # extension packs name (9 suspended, 4 expired, 5 delisted, 10 published) is inactive.
-        # SecurityTradingStatus(326) and Text(58) still say which state it is.
-        ("f", 965): {"4": "2", "5": "2", "9": "2", "10": "2"},
+        # SecurityStatus(965) is 1 Active or 2 Inactive only. Inactive is "was active, not
+        # traded now, not expired, may become active again": a suspended or halted instrument
+        # (9). Expired (4), delisted (5) and not yet active (10) are none of that, so 965 is
+        # left out (it is optional); SecurityTradingStatus(326) and Text(58) say the state.
+        ("f", 965): {"9": "2", "4": None, "5": None, "10": None},
         # TrdRptStatus(939) has no 2 Cancelled: a bust's report leaves it out; 487=1 Cancel
         # and 856=6 Trade Report Cancel (or 150=H on a first report) say the trade is void.
         ("AE", 939): {"2": None},

@@ -33,7 +33,10 @@ RESTATEMENT = {1: "99", 2: "99", 3: "8", 4: "99"}
 LATEST_RESTATEMENT = {1: "12", 2: "13", 3: "8", 4: "99"}
 # fix_profile "fix50sp2" (mapping.md): what the original FIX 5.0 SP2 messages do not define.
 FIX50SP2_ER_LEFT_OUT = (828, 829, 855)
-FIX50SP2_INACTIVE = {"4", "5", "9", "10"}  # 965 values the original lacks: Inactive (2)
+# 965 values the original FIX 5.0 SP2 lacks: suspended/halted is Inactive (2, "may become
+# active again"); expired, delisted and never-yet-active are not, and 965 is left out.
+FIX50SP2_INACTIVE = {"9"}
+FIX50SP2_NO_STATUS = {"4", "5", "10"}
 DECIMAL_TAGS = frozenset({6, 12, 14, 31, 32, 38, 44, 99, 110, 119, 151, 381})
 NEW_YORK = ZoneInfo("America/New_York")
 _VWAP = Context(prec=15, rounding=ROUND_HALF_EVEN)
@@ -209,7 +212,11 @@ def expected_security_status(
     """Everything but the time, which is when the bridge received the change."""
     trading_status, status, sub_id = SECURITY_STATUS[instrument.state]
     if profile == "fix50sp2":
-        status = "2" if status in FIX50SP2_INACTIVE else status
+        status = (
+            "2" if status in FIX50SP2_INACTIVE
+            else None if status in FIX50SP2_NO_STATUS
+            else status
+        )
     return {
         55: instrument.symbol,
         48: instrument.symbol,
