@@ -415,6 +415,14 @@ LATEST_TRADE_REPORT_VERSION: Final[Mapping[tuple[bool, bool], tuple[str, str]]] 
     (False, False): ("2", "18"),  # Replace / Non-material update
 }
 
+# The same for sessions with fix_profile = "fix50sp2": its TrdRptStatus has no 2 Cancelled, so
+# a trade already busted when first seen would read as a New trade to book; it is a Cancel /
+# Trade Report Cancel instead, which a back office never books.
+FIX50SP2_TRADE_REPORT_VERSION: Final[Mapping[tuple[bool, bool], tuple[str, str]]] = {
+    **TRADE_REPORT_VERSION,
+    (True, True): ("1", "6"),  # Cancel / Trade Report Cancel
+}
+
 # State name -> TrdRptStatus(939): the matched trade stands (Accepted) through every clearing
 # step; a clearing-house rejection is Rejected; a bust is Cancelled.
 TRD_RPT_STATUS: Final[Mapping[str, str]] = {

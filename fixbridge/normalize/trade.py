@@ -402,10 +402,10 @@ def _report_body(
     visible: Callable[[TradeSide], bool],
 ) -> Fields:
     state = event.state
-    versions = (
-        enums.LATEST_TRADE_REPORT_VERSION if style.profile is Profile.LATEST
-        else enums.TRADE_REPORT_VERSION
-    )
+    versions = {
+        Profile.LATEST: enums.LATEST_TRADE_REPORT_VERSION,
+        Profile.FIX50SP2: enums.FIX50SP2_TRADE_REPORT_VERSION,
+    }.get(style.profile, enums.TRADE_REPORT_VERSION)
     trans_type, report_type = versions[(first_report, event.is_bust)]
     out: Fields = [
         (571, event.trade_report_id),

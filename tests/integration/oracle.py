@@ -275,7 +275,9 @@ def expected_trade_capture(
     a = trade.aggressor
     state = TRADE_STATES[trade.state]
     qty = Decimal(a.order.fractional_quantity_scale or 1)
-    if first_report:
+    if first_report and state == "BUSTED" and profile == "fix50sp2":
+        version = ("1", "6")  # no 939=2 to say it: never a New of a void trade
+    elif first_report:
         version = ("0", "0")  # New / Submit
     elif state == "BUSTED":
         version = ("1", "6")  # Cancel / Trade Report Cancel

@@ -22,7 +22,7 @@ from tests.unit.test_normalize_instrument import make_instrument
 from tests.unit.test_normalize_instrument import normalize as normalize_instrument
 from tests.unit.test_normalize_position import make_change
 from tests.unit.test_normalize_position import normalize as normalize_position
-from tests.unit.test_normalize_trade import make_trade
+from tests.unit.test_normalize_trade import make_trade, settled
 
 EXCHANGE, FIX50SP2, LATEST = Profile.EXCHANGE, Profile.FIX50SP2, Profile.LATEST
 
@@ -117,6 +117,19 @@ def test_a_later_clearing_state_is_a_non_material_update_in_latest() -> None:
         assert (body[487], body[856], body[939]) == ("2", report_type, "0"), profile
         first = trade_capture_report_body(cleared, style(profile), first_report=True)
         assert (dict(first)[487], dict(first)[856]) == ("0", "0"), profile
+
+
+def test_a_trade_busted_before_a_session_heard_of_it_is_never_a_new_in_fix50sp2() -> None:
+    # Exchange and latest: New / Submit with TrdRptStatus 2 Cancelled. The original FIX 5.0 SP2
+    # has no 939=2, so fix50sp2 sends Cancel / Trade Report Cancel instead of a New to book.
+    busted = settled(normalize_trade(make_trade(state=pb.TRADE_STATE_BUSTED)))
+    for profile, want in ((EXCHANGE, ("0", "0", "2")), (LATEST, ("0", "0", "2")),
+                          (FIX50SP2, ("1", "6", None))):  # fmt: skip
+        body = checked("AE", trade_capture_report_body(busted, style(profile),
+                                                       first_report=True), profile)  # fmt: skip
+        assert (body[487], body[856], body.get(939)) == want, profile
+        later = dict(trade_capture_report_body(busted, style(profile), first_report=False))
+        assert (later[487], later[856]) == ("1", "6"), profile
 
 
 def test_a_rejected_trade_keeps_its_status_in_every_profile() -> None:

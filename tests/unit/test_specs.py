@@ -404,9 +404,13 @@ def _coded_differences() -> set[tuple[str, str, int, str, str]]:
         )  # fmt: skip
         if code != exchange:
             rows.add((latest, "8", 378, exchange, code))
-    for key, (_, report_type) in enums.LATEST_TRADE_REPORT_VERSION.items():
-        if report_type != enums.TRADE_REPORT_VERSION[key][1]:
-            rows.add((latest, "AE", 856, enums.TRADE_REPORT_VERSION[key][1], report_type))
+    for profile, versions in ((latest, enums.LATEST_TRADE_REPORT_VERSION),
+                              (Profile.FIX50SP2.value, enums.FIX50SP2_TRADE_REPORT_VERSION)):
+        for key, sent in versions.items():
+            for tag, exchange, value in zip((487, 856), enums.TRADE_REPORT_VERSION[key], sent,
+                                            strict=True):  # fmt: skip
+                if value != exchange:
+                    rows.add((profile, "AE", tag, exchange, value))
     return rows
 
 
