@@ -6,9 +6,9 @@ fixbridge's other message kinds); :func:`conform` then turns that body into the 
 profile. ``fix50sp2`` may only carry what the original FIX 5.0 SP2 dictionary (QuickFIX 1.15.1,
 QuickFIX/J) defines for the message, so tags without a home there are left out and values that
 dictionary lacks are replaced by the nearest one it has; specs/mapping.md says why for each.
-``latest`` differs in values only, and those need the event's own facts (which cancel reason,
-which report of a trade), so its renderers choose them (``enums.LATEST_*``); it has no entry
-here.
+Values that need the event's own facts (which cancel reason, which report of a trade) are
+chosen by the renderers instead: ``enums.LATEST_*`` for ``latest`` (which has no entry here)
+and ``enums.FIX50SP2_TRADE_REPORT_VERSION`` for a bust first reported to a fix50sp2 session.
 
 Never adds a tag: a profile can only be narrower than, or as wide as, ``exchange``. Pure: no
 I/O, no configuration.
