@@ -12,9 +12,12 @@ from typing import Any
 
 from fixbridge.app import Bridge
 from fixbridge.config import parse_config
+from fixbridge.journal.store import NewEvent
 from fixbridge.simulator.market import MarketModel
 from fixbridge.upstream.streams import execution_to_event
 from tests.integration.qfharness import free_tcp_port
+
+RESPONSE_SIZE = 100  # executions per journal append, as in one exchange response
 
 
 @asynccontextmanager
@@ -57,14 +60,18 @@ class ExecutionFeed:
         self._now = time.time_ns()
 
     def append(self, count: int) -> list[str]:
-        """Journal ``count`` more executions; their ExecIDs in journal order."""
+        """Journal ``count`` more executions, up to 100 per append as the exchange's responses
+        bring them; their ExecIDs in journal order."""
         ids: list[str] = []
+        pending: list[NewEvent] = []
         while len(ids) < count:
             self._now += 1_000_000
             for execution in self._model.step(self._now).executions[: count - len(ids)]:
-                event = execution_to_event(execution)
-                self._journal.append("executions", [event], b"t", self._now)
+                pending.append(execution_to_event(execution))
                 ids.append(execution.id)
+            if len(pending) >= RESPONSE_SIZE or len(ids) >= count:
+                self._journal.append("executions", pending, b"t", self._now)
+                pending = []
         return ids
 
 

@@ -416,7 +416,9 @@ def test_a_stuck_client_is_dropped_by_liveness_and_its_session_can_log_on_again(
             stuck.close()
             back.close()
 
-    run(conversation)
+    # Making 30,000 simulated executions takes seconds of CPU on a loaded machine: a wider
+    # guard against a hang than the other conversations'.
+    asyncio.run(asyncio.wait_for(conversation(), timeout=120))
 
 
 def test_two_replacement_logons_at_once_bind_only_one(tmp_path: Path) -> None:
