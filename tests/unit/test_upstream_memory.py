@@ -57,6 +57,15 @@ def store_instruments(
     return result.stored, result.duplicates
 
 
+def busted_trade_of_a_buy_of_20() -> orders_pb2.Trade:
+    """The spec's trade (3.12 @ 0.97), BUSTED, its aggressor a buy of 20.00 still working."""
+    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
+    trade.aggressor.order.order_qty = 2000
+    trade.aggressor.order.leaves_qty = 1688
+    trade.aggressor.order.state = pb.ORDER_STATE_PARTIALLY_FILLED
+    return trade
+
+
 def trade_cancel(journal: SqliteJournal, fill_exec_id: str) -> dict[int, str]:
     """The trade-cancel ExecutionReport of the latest journaled event, for one busted fill."""
     session = SessionConfig(name="s", sender_comp_id="A", target_comp_id="B",
@@ -125,10 +134,7 @@ def test_scales_are_learned_before_anything_is_refused(journal: SqliteJournal) -
 def test_a_bust_is_settled_against_the_orders_later_fill(journal: SqliteJournal) -> None:
     # The aggressor's order (buy 20.00) was filled 3.12 by the trade below, then 16.88 more at
     # 0.99 in a later execution; the trade is then busted.
-    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
-    trade.aggressor.order.order_qty = 2000
-    trade.aggressor.order.leaves_qty = 1688
-    trade.aggressor.order.state = pb.ORDER_STATE_PARTIALLY_FILLED
+    trade = busted_trade_of_a_buy_of_20()
     later = make_execution(
         make_order(id="1HQ4A5T0EDM07", clord_id="1182560826", order_qty=2000, cum_qty=2000,
                    leaves_qty=0, avg_px=99, price=99, state=pb.ORDER_STATE_FILLED,
@@ -251,10 +257,7 @@ def test_a_bust_that_reaches_the_bridge_before_the_fills_it_follows_still_settle
     # trade). Both trades are busted. The trade stream runs ahead of the execution stream: the
     # second bust, then the first, arrive before either fill's execution. Taking both fills out
     # leaves nothing filled (FIX order state matrices, J): 39=0, 14=0, 151=20, AvgPx 0.
-    first = make_trade(state=pb.TRADE_STATE_BUSTED)
-    first.aggressor.order.order_qty = 2000
-    first.aggressor.order.leaves_qty = 1688
-    first.aggressor.order.state = pb.ORDER_STATE_PARTIALLY_FILLED
+    first = busted_trade_of_a_buy_of_20()
     second = make_trade(id="TRADE-2", state=pb.TRADE_STATE_BUSTED)
     for side, exec_id in ((second.aggressor, "AGG-2"), (second.passive, "PAS-2")):
         side.id, side.trade_id = exec_id, "TRADE-2"
@@ -293,10 +296,7 @@ def test_a_bust_learned_late_of_an_earlier_fill_is_not_taken_out_twice(
     earlier.passive.order.cum_qty, earlier.passive.order.leaves_qty = 100, 900
     earlier.passive.order.price_to_quantity_filled.clear()
     earlier.passive.order.price_to_quantity_filled.update({98: 100})
-    later = make_trade(state=pb.TRADE_STATE_BUSTED)
-    later.aggressor.order.order_qty = 2000
-    later.aggressor.order.leaves_qty = 1688
-    later.aggressor.order.state = pb.ORDER_STATE_PARTIALLY_FILLED
+    later = busted_trade_of_a_buy_of_20()
     buy = bust_one_then_the_other(journal, earlier, later)
     assert (buy[39], buy[14], buy[151], buy[6]) == ("0", "0", "20", "0")
 
@@ -328,10 +328,7 @@ def test_a_bust_that_cannot_be_settled_is_flagged_under_its_own_identity(
     # busted for 20.00, more than it filled: taking that and this 3.12 out leaves less than
     # nothing, so the bust is refused and kept flagged. Redelivered once the memory no longer
     # says so, the same trade state is a duplicate, not a second record of it.
-    trade = make_trade(state=pb.TRADE_STATE_BUSTED)
-    trade.aggressor.order.order_qty = 2000
-    trade.aggressor.order.leaves_qty = 1688
-    trade.aggressor.order.state = pb.ORDER_STATE_PARTIALLY_FILLED
+    trade = busted_trade_of_a_buy_of_20()
     memory = _Remembers(BustedFill(Decimal(20), Decimal("19.80"), T0))
     (refused,) = trades_to_events([trade], memory, T0 + 10**9)
     assert refused.flagged is not None and "exceed" in refused.flagged
