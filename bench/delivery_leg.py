@@ -145,7 +145,7 @@ def bridge_leg(path: Path, sessions: int, shared: bool, head: int) -> Figure:
         config = SessionConfig(name=name, sender_comp_id=BRIDGE, target_comp_id=name)
         renderer = partial(render, session=config, history=NoTradeHistory(),
                            style=style_of(config), cache=cache)  # fmt: skip
-        legs.append((Delivery(name, _logged_on(name), renderer, journal), [0]))
+        legs.append((Delivery(name, _logged_on(name), renderer), [0]))
     delivered = 0
     with sink() as out:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -155,6 +155,9 @@ def bridge_leg(path: Path, sessions: int, shared: bool, head: int) -> Figure:
                     continue
                 events = journal.read_events(cursor[0], BATCH)
                 batch = leg.deliver(events, T0)
+                r = batch.record
+                journal.record_sent(r.session_id, r.messages, r.next_sender_seq,
+                                    r.cursor_offset, at_ns=r.at_ns)  # fmt: skip
                 out.sendall(batch.data)
                 cursor[0] = batch.cursor
                 delivered += batch.frames

@@ -137,17 +137,17 @@ class Bridge:
         server = self.ops_server
         return server.port if server is not None and server.listening else None
 
-    def readiness(self) -> str | None:
+    async def readiness(self) -> str | None:
         """Why traffic should not come here (None = ready): the journal takes a real write,
         and the executions stream, when some session receives executions, is connected."""
         if not self._serving or self.journal is None:
             return "starting or stopping"
         now = time.monotonic()
         # A passing write check is reused for a second: a probe flood must not become an
-        # fsync flood on the loop that serves the FIX sessions.
+        # fsync flood (the check commits with the journal's other writes, off the loop).
         if self._journal_ok_at is None or now - self._journal_ok_at >= READY_CHECK_REUSE_S:
             try:
-                self.journal.check_writable(self._clock())
+                await self.journal.check_writable_async(self._clock())
             except JournalError as exc:
                 self._journal_ok_at = None
                 return str(exc)

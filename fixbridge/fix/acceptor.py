@@ -218,7 +218,7 @@ class Acceptor:
 
     async def _logout(self, conn: Connection, text: str) -> None:
         async with conn.lock:
-            self._execute(conn, conn.session.logout(text, self._clock()))
+            await self._execute(conn, conn.session.logout(text, self._clock()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(conn.closed.wait(), timeout=2.0)
         self._close(conn, "shutdown")
@@ -287,8 +287,10 @@ class Acceptor:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             slot.connection = None
-            self._ended(conn)
-            conn.finished.set()
+            try:
+                await self._ended(conn)
+            finally:
+                conn.finished.set()
 
     def _admission_view(self, slot: SessionSlot | None) -> Slot | None:
         """What admission needs to know about a configured session, right now."""
@@ -323,7 +325,7 @@ class Acceptor:
         if decision.probe_live and slot.connection is not None:
             self._start_probe(slot.connection)
 
-    def _ended(self, conn: Connection) -> None:
+    async def _ended(self, conn: Connection) -> None:
         """A bound connection is gone: say why, count a refused logon, end the window."""
         reason = conn.close_reason or "connection ended"
         if conn.logged_on:
@@ -344,7 +346,7 @@ class Acceptor:
                 reason,
                 extra=conn.log_extra,
             )
-        self._execute(conn, conn.session.connection_ended())
+        await self._execute(conn, conn.session.connection_ended())
 
     async def _bind(
         self,
@@ -381,7 +383,7 @@ class Acceptor:
         conn = Connection(slot, session, reader, writer, peer)
         slot.connection = conn
         if decision.new_window:
-            self._execute(conn, session.start_new_window())
+            await self._execute(conn, session.start_new_window())
         return conn
 
     def _start_probe(self, live: Connection) -> None:
@@ -397,7 +399,7 @@ class Acceptor:
         try:
             live.received.clear()
             async with live.lock:
-                self._execute(live, live.session.probe(self._clock()))
+                await self._execute(live, live.session.probe(self._clock()))
             probe_s = self._config.half_open_probe_s
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(live.received.wait(), timeout=probe_s)
@@ -421,7 +423,7 @@ class Acceptor:
     ) -> None:
         conn.meters.received(logon.msg_type)
         async with conn.lock:
-            self._execute(conn, conn.session.on_message(logon, self._clock()))
+            await self._execute(conn, conn.session.on_message(logon, self._clock()))
         await self._drain(conn)
         pending = list(leftover)
         while not conn.closed.is_set():
@@ -465,22 +467,23 @@ class Acceptor:
             checked = await _password_ok(conn.slot.config, item)
             conn.session.policy = dataclasses.replace(conn.session.policy, password_ok=checked)
         async with conn.lock:
-            self._execute(conn, conn.session.on_message(item, self._clock()))
+            await self._execute(conn, conn.session.on_message(item, self._clock()))
         await self._drain(conn)
 
-    def _execute(self, conn: Connection, actions: list[Action]) -> None:
+    async def _execute(self, conn: Connection, actions: list[Action]) -> None:
         """Carry out a FixSession's actions in order. Caller holds ``conn.lock``.
 
-        Nothing here awaits: the bytes are queued on the transport in sequence order, and the
-        caller drains after releasing the lock, so a client that stops reading can never hold
-        the session's lock.
+        The only awaits are the journal's commits (bounded by the disk, never by the client):
+        holding the lock through them keeps the bytes queued on the transport in sequence
+        order. The caller drains after releasing the lock, so a client that stops reading can
+        never hold the session's lock.
         """
         name, meters = conn.name, conn.meters
         for action in actions:
             if isinstance(action, Persist):
                 if action.reset:
                     conn.resends.clear()  # those numbers are gone; queued replays with them
-                self._journal.save_sequence_numbers(
+                await self._journal.save_sequence_numbers_async(
                     name,
                     action.next_sender_seq,
                     action.next_target_seq,
@@ -490,7 +493,7 @@ class Acceptor:
                 meters.seq_nums(action.next_sender_seq, action.next_target_seq)
             elif isinstance(action, Send):
                 if action.stored is not None:
-                    self._store(conn, action)
+                    await self._store(conn, action)
                 if self._write(conn, action.data):
                     meters.sent(action.msg_type)
             elif isinstance(action, Resend):
@@ -598,7 +601,7 @@ class Acceptor:
                 if active and any(isinstance(a, Disconnect) for a in actions):
                     # An active session's tick only disconnects for an unanswered TestRequest.
                     conn.meters.heartbeat_timeouts.inc()
-                self._execute(conn, actions)
+                await self._execute(conn, actions)
 
     async def _pump(self, conn: Connection) -> None:
         """Deliver journal events in the session's scope, in journal order, from its cursor."""
@@ -608,7 +611,7 @@ class Acceptor:
         config = slot.config
         history = SessionTradeHistory(self._journal, record.origin_offset)
         renderer = _Renderer(config, history, style_of(config), self._rendered)
-        delivery = Delivery(conn.name, conn.session, renderer.render, self._journal)
+        delivery = Delivery(conn.name, conn.session, renderer.render)
         while not conn.dead and conn.session.state is State.ACTIVE:
             await conn.not_resending.wait()
             wake = self._notifier.current()
@@ -619,7 +622,7 @@ class Acceptor:
                     continue
                 events = self._journal.read_events(cursor, PUMP_BATCH)
                 if events:
-                    cursor = slot.cursor = self._send_batch(conn, delivery, events)
+                    cursor = slot.cursor = await self._send_batch(conn, delivery, events)
             if events:
                 head = self._journal.head_offset()
                 self._metrics.journal_head_offset.set(head)
@@ -630,10 +633,22 @@ class Acceptor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=TICK_S)
 
-    def _send_batch(
+    async def _send_batch(
         self, conn: Connection, delivery: Delivery, events: list[JournalEvent]
     ) -> int:
+        """One batch: rendered and sequenced, stored (group commit, off the loop), then
+        written. Caller holds ``conn.lock``, so nothing else of the session's goes out between
+        the numbers being taken and the bytes being queued."""
         batch = delivery.deliver(events, self._clock())
+        record = batch.record
+        try:
+            await self._journal.record_sent_async(
+                record.session_id, record.messages, record.next_sender_seq,
+                record.cursor_offset, at_ns=record.at_ns,
+            )  # fmt: skip
+        except BaseException:
+            delivery.abandon(batch)
+            raise
         meters = conn.meters
         meters.next_sender_seq.set(conn.session.next_sender_seq)
         if batch.data and self._write(conn, batch.data):
@@ -674,13 +689,13 @@ class Acceptor:
         conn.writer.write(data)
         return True
 
-    def _store(self, conn: Connection, send: Send) -> None:
+    async def _store(self, conn: Connection, send: Send) -> None:
         """Keep a message the session sent (a BusinessMessageReject) for resend; the
         session's cursor into the journal does not move."""
         stored = send.stored
         assert stored is not None
         message = OutboundMessage(stored.seq, stored.msg_type, stored.sending_time, stored.body)
-        self._journal.record_sent(
+        await self._journal.record_sent_async(
             conn.name, [message], stored.seq + 1, conn.slot.cursor, at_ns=self._clock()
         )
 

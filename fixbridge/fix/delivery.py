@@ -3,15 +3,16 @@
 One :class:`Delivery` per logged-on session. :meth:`Delivery.deliver` takes a batch of journal
 events (in journal order, from the session's cursor) and the current time, and returns the
 frames to write, with what the acceptor counts about them. On the way it renders each event
-for the session (scope, profile, precision), sequences every message through the session's
-:class:`FixSession` and records them, the next sender sequence number and the new cursor in
-the store, in one call.
+for the session (scope, profile, precision) and sequences every message through the session's
+:class:`FixSession`; the batch's :class:`SentRecord` (the messages, the next sender sequence
+number and the new cursor) is what the store must hold before the frames are written.
 
 Rules:
-- Stored before written: ``deliver`` returns bytes only after the store has the messages
-  they carry, so a crash after the write never loses a message the client saw, and a resend
-  can always replay it. If the store fails, the session's sequence number goes back to where
-  it was and the error propagates: nothing may be written.
+- Stored before written: the caller stores ``batch.record`` durably (one transaction) and only
+  then writes ``batch.data``, so a crash after the write never loses a message the client saw,
+  and a resend can always replay it. If the store fails, the caller hands the batch back with
+  :meth:`Delivery.abandon`: the session's sequence number goes back to where it was and nothing
+  of the batch may be written.
 - An event this version cannot render is skipped (logged, counted in the batch), never stops
   the session: the cursor moves past it as past any other event.
 - Synchronous and free of I/O of its own: no sockets, no clock, no event loop. The acceptor
@@ -24,7 +25,6 @@ import collections
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from fixbridge.fix.outbound import Rendered
 from fixbridge.fix.session import FixSession
@@ -35,24 +35,25 @@ log = logging.getLogger("fixbridge.fix")
 Renderer = Callable[[JournalEvent], list[Rendered]]
 
 
-class SentStore(Protocol):
-    """What delivery needs from the journal: a durable record of what a session was sent."""
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """What a session was sent, for the store: its messages, the next sender sequence number
+    after them and the journal offset delivered up to (the journal's ``record_sent``)."""
 
-    def record_sent(
-        self,
-        session_id: str,
-        messages: Sequence[OutboundMessage],
-        next_sender_seq: int,
-        cursor_offset: int,
-        *,
-        at_ns: int,
-    ) -> None: ...
+    session_id: str
+    messages: list[OutboundMessage]
+    next_sender_seq: int
+    cursor_offset: int
+    at_ns: int
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """One delivered batch: ``data`` (the frames, joined) may now be written."""
+    """One delivered batch: ``data`` (the frames, joined) may be written once ``record`` is
+    stored."""
 
+    record: SentRecord
+    first_seq: int  # the session's next sender sequence number before the batch
     data: bytes
     cursor: int  # the journal offset delivered up to
     frames: int
@@ -65,16 +66,14 @@ class Batch:
 class Delivery:
     """The journal -> FIX bytes leg of one live session (rules: module doc)."""
 
-    def __init__(
-        self, name: str, session: FixSession, renderer: Renderer, store: SentStore
-    ) -> None:
+    def __init__(self, name: str, session: FixSession, renderer: Renderer) -> None:
         self.name = name
         self.session = session
         self._render = renderer
-        self._store = store
 
     def deliver(self, events: Sequence[JournalEvent], now_ns: int) -> Batch:
-        """Render, sequence and store ``events`` (non-empty, journal order); the frames out."""
+        """Render and sequence ``events`` (non-empty, journal order): the frames, and what to
+        store before writing them."""
         session = self.session
         first_seq = session.next_sender_seq
         stored: list[OutboundMessage] = []
@@ -105,14 +104,9 @@ class Delivery:
                 frames.append(send.data)
                 times.append((event.transact_time_ns, event.received_at_ns))
         cursor = int(events[-1].offset)
-        try:
-            self._store.record_sent(
-                self.name, stored, session.next_sender_seq, cursor, at_ns=now_ns
-            )
-        except BaseException:
-            session.next_sender_seq = first_seq  # nothing was stored: nothing may be written
-            raise
         return Batch(
+            record=SentRecord(self.name, stored, session.next_sender_seq, cursor, now_ns),
+            first_seq=first_seq,
             data=b"".join(frames),
             cursor=cursor,
             frames=len(frames),
@@ -120,3 +114,14 @@ class Delivery:
             times=times,
             skipped=skipped,
         )
+
+    def abandon(self, batch: Batch) -> None:
+        """``batch`` could not be stored: its sequence numbers are taken back, so the next
+        batch reuses them (nothing of it may be written). Only for the latest batch, before
+        the session sent anything else."""
+        if self.session.next_sender_seq != batch.record.next_sender_seq:
+            raise RuntimeError(
+                f"session {self.name}: batch {batch.first_seq}..{batch.record.next_sender_seq - 1}"
+                " abandoned after the session sent more"
+            )
+        self.session.next_sender_seq = batch.first_seq

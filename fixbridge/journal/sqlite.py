@@ -13,12 +13,13 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from fixbridge.fix.session import StoredMessage
+from fixbridge.journal.commit import GroupCommit, RoundStats
 from fixbridge.journal.store import (
     AppendResult,
     BustRecord,
@@ -113,45 +114,42 @@ Synchronous = Literal["full", "normal"]
 
 
 class SqliteJournal:
-    """Single-writer journal. Use from one thread (the bridge's event loop)."""
+    """Single-writer journal, used from the bridge's event loop.
+
+    Two connections: reads on one, writes on the other through :class:`GroupCommit`, whose
+    COMMIT runs off the loop. The ``*_async`` writes are the event loop's; the synchronous ones
+    are for start-up, tools and tests, and block until committed.
+    """
 
     def __init__(self, path: Path, *, synchronous: Synchronous = "full") -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_file = LockFile(path.with_name(path.name + ".lock"))
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._db.executescript(_SCHEMA)
+            self._wdb = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._wdb.execute("PRAGMA journal_mode=WAL")
+            self._wdb.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self._commits = GroupCommit(self._wdb)
+            self._wdb.executescript(_SCHEMA)
             self._check_schema()
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA query_only=ON")  # every write goes through the committer
         except sqlite3.Error as exc:
             self._lock_file.close()
             raise JournalError(f"cannot open journal {path}: {exc}") from exc
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    @property
+    def commit_stats(self) -> RoundStats:
+        return self._commits.stats
+
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """One explicit write transaction: all of it commits, or none of it."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        try:
-            self._db.execute("COMMIT")
-        except sqlite3.Error:
-            # A failed COMMIT (disk full, I/O error) leaves the transaction open: end it, so
-            # the next write starts clean instead of failing on BEGIN.
-            if self._db.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-            raise
+        return self._commits.transaction()
 
     def _check_schema(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        row = self._wdb.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
-            self._db.execute(
+            self._wdb.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
             return
@@ -198,37 +196,12 @@ class SqliteJournal:
     def append(
         self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
     ) -> AppendResult:
-        stored = 0
-        covered = _covered_until(events, received_at_ns)
-        with self._transaction() as db:
-            for event in events:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO events"
-                    " (stream, upstream_id, received_at, transact_time, payload, raw, flagged)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        stream,
-                        event.upstream_id,
-                        received_at_ns,
-                        _sql_integer(event.transact_time_ns),
-                        event.payload,
-                        event.raw,
-                        event.flagged,
-                    ),
-                )
-                stored += cur.rowcount
-                if cur.rowcount:
-                    _remember(db, event)
-            if resume_token:  # an empty token never replaces a stored one
-                db.execute(
-                    "INSERT INTO stream_state (stream, resume_token, updated_at, covered_until)"
-                    " VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (stream) DO UPDATE SET resume_token=excluded.resume_token,"
-                    " updated_at=excluded.updated_at,"
-                    " covered_until=MAX(covered_until, excluded.covered_until)",
-                    (stream, resume_token, received_at_ns, covered),
-                )
-        return AppendResult(stored, len(events) - stored, self.head_offset())
+        return self._commits.run_sync(_append(stream, events, resume_token, received_at_ns))
+
+    async def append_async(
+        self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
+    ) -> AppendResult:
+        return await self._commits.run(_append(stream, events, resume_token, received_at_ns))
 
     def resume_token(self, stream: str) -> bytes | None:
         row = self._db.execute(
@@ -368,11 +341,13 @@ class SqliteJournal:
             # and everything that arrives while it is logged out.
             head = self.head_offset()
             record = SessionRecord(1, 1, head, 0, origin_offset=head)
-            self._db.execute(
-                "INSERT INTO sessions"
-                " (session_id, next_sender_seq, next_target_seq, cursor_offset, origin_offset)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (session_id, 1, 1, head, head),
+            self._commits.run_sync(
+                lambda db: db.execute(
+                    "INSERT INTO sessions"
+                    " (session_id, next_sender_seq, next_target_seq, cursor_offset, origin_offset)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (session_id, 1, 1, head, head),
+                )
             )
             return record
         return SessionRecord(
@@ -388,14 +363,22 @@ class SqliteJournal:
         at_ns: int,
         reset: bool = False,
     ) -> None:
-        with self._transaction() as db:
-            if reset:
-                db.execute("DELETE FROM outbound WHERE session_id=?", (session_id,))
-            db.execute(
-                "UPDATE sessions SET next_sender_seq=?, next_target_seq=?, updated_at=?"
-                " WHERE session_id=?",
-                (next_sender_seq, next_target_seq, at_ns, session_id),
-            )
+        self._commits.run_sync(
+            _save_sequence_numbers(session_id, next_sender_seq, next_target_seq, at_ns, reset)
+        )
+
+    async def save_sequence_numbers_async(
+        self,
+        session_id: str,
+        next_sender_seq: int,
+        next_target_seq: int,
+        *,
+        at_ns: int,
+        reset: bool = False,
+    ) -> None:
+        await self._commits.run(
+            _save_sequence_numbers(session_id, next_sender_seq, next_target_seq, at_ns, reset)
+        )
 
     def record_sent(
         self,
@@ -406,17 +389,22 @@ class SqliteJournal:
         *,
         at_ns: int,
     ) -> None:
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(session_id, m.seq, m.msg_type, m.sending_time, m.body) for m in messages],
-            )
-            db.execute(
-                "UPDATE sessions SET next_sender_seq=?, cursor_offset=?, updated_at=?"
-                " WHERE session_id=?",
-                (next_sender_seq, cursor_offset, at_ns, session_id),
-            )
+        self._commits.run_sync(
+            _record_sent(session_id, messages, next_sender_seq, cursor_offset, at_ns)
+        )
+
+    async def record_sent_async(
+        self,
+        session_id: str,
+        messages: Sequence[OutboundMessage],
+        next_sender_seq: int,
+        cursor_offset: int,
+        *,
+        at_ns: int,
+    ) -> None:
+        await self._commits.run(
+            _record_sent(session_id, messages, next_sender_seq, cursor_offset, at_ns)
+        )
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
         low = begin
@@ -439,12 +427,14 @@ class SqliteJournal:
         disk, a lost file or a lock held elsewhere shows up here before the next event does.
         Raises JournalError saying why."""
         try:
-            with self._transaction() as db:
-                db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('writable_at', ?)"
-                    " ON CONFLICT (key) DO UPDATE SET value=excluded.value",
-                    (str(at_ns),),
-                )
+            self._commits.run_sync(_mark_writable(at_ns))
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {self.path} is not writable: {exc}") from exc
+
+    async def check_writable_async(self, at_ns: int) -> None:
+        """:meth:`check_writable`, committed off the event loop."""
+        try:
+            await self._commits.run(_mark_writable(at_ns))
         except sqlite3.Error as exc:
             raise JournalError(f"journal {self.path} is not writable: {exc}") from exc
 
@@ -457,8 +447,105 @@ class SqliteJournal:
         return total
 
     def close(self) -> None:
+        self._commits.close()
         self._db.close()
+        self._wdb.close()
         self._lock_file.close()
+
+
+# --- the writes, as work for GroupCommit ------------------------------------------------------
+
+
+def _append(
+    stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
+) -> Callable[[sqlite3.Connection], AppendResult]:
+    """Store new events (duplicates by upstream id are skipped) and the token that covers them."""
+
+    def work(db: sqlite3.Connection) -> AppendResult:
+        stored = 0
+        for event in events:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO events"
+                " (stream, upstream_id, received_at, transact_time, payload, raw, flagged)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    stream,
+                    event.upstream_id,
+                    received_at_ns,
+                    _sql_integer(event.transact_time_ns),
+                    event.payload,
+                    event.raw,
+                    event.flagged,
+                ),
+            )
+            stored += cur.rowcount
+            if cur.rowcount:
+                _remember(db, event)
+        if resume_token:  # an empty token never replaces a stored one
+            db.execute(
+                "INSERT INTO stream_state (stream, resume_token, updated_at, covered_until)"
+                " VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (stream) DO UPDATE SET resume_token=excluded.resume_token,"
+                " updated_at=excluded.updated_at,"
+                " covered_until=MAX(covered_until, excluded.covered_until)",
+                (stream, resume_token, received_at_ns, _covered_until(events, received_at_ns)),
+            )
+        head = db.execute("SELECT MAX(offset) FROM events").fetchone()
+        return AppendResult(stored, len(events) - stored, int(head[0] or 0))
+
+    return work
+
+
+def _save_sequence_numbers(
+    session_id: str, next_sender_seq: int, next_target_seq: int, at_ns: int, reset: bool
+) -> Callable[[sqlite3.Connection], None]:
+    """Persist the numbers; ``reset`` also drops the session's outbound messages."""
+
+    def work(db: sqlite3.Connection) -> None:
+        if reset:
+            db.execute("DELETE FROM outbound WHERE session_id=?", (session_id,))
+        db.execute(
+            "UPDATE sessions SET next_sender_seq=?, next_target_seq=?, updated_at=?"
+            " WHERE session_id=?",
+            (next_sender_seq, next_target_seq, at_ns, session_id),
+        )
+
+    return work
+
+
+def _record_sent(
+    session_id: str,
+    messages: Sequence[OutboundMessage],
+    next_sender_seq: int,
+    cursor_offset: int,
+    at_ns: int,
+) -> Callable[[sqlite3.Connection], None]:
+    """Store sequenced application messages and advance the cursor, together."""
+
+    def work(db: sqlite3.Connection) -> None:
+        db.executemany(
+            "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(session_id, m.seq, m.msg_type, m.sending_time, m.body) for m in messages],
+        )
+        db.execute(
+            "UPDATE sessions SET next_sender_seq=?, cursor_offset=?, updated_at=?"
+            " WHERE session_id=?",
+            (next_sender_seq, cursor_offset, at_ns, session_id),
+        )
+
+    return work
+
+
+def _mark_writable(at_ns: int) -> Callable[[sqlite3.Connection], None]:
+    def work(db: sqlite3.Connection) -> None:
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('writable_at', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+            (str(at_ns),),
+        )
+
+    return work
 
 
 _INT64_MAX = 2**63 - 1

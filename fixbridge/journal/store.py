@@ -118,7 +118,10 @@ class JournalError(RuntimeError):
 
 
 class Journal(Protocol):
-    def append(
+    """What the event loop's code uses. Writes are coroutines that return once durable: they
+    are committed off the loop, together with the other writes of the moment (group commit)."""
+
+    async def append_async(
         self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
     ) -> AppendResult:
         """Store new events (duplicates by upstream id are skipped) and the token, atomically."""
@@ -166,7 +169,7 @@ class Journal(Protocol):
 
     def load_session(self, session_id: str) -> SessionRecord: ...
 
-    def save_sequence_numbers(
+    async def save_sequence_numbers_async(
         self,
         session_id: str,
         next_sender_seq: int,
@@ -178,7 +181,7 @@ class Journal(Protocol):
         """Persist the numbers; ``reset`` also drops the session's outbound messages."""
         ...
 
-    def record_sent(
+    async def record_sent_async(
         self,
         session_id: str,
         messages: Sequence[OutboundMessage],

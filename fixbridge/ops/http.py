@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -27,7 +27,7 @@ WRITE_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 32
 
 # None = ready; otherwise the reason the bridge should not get traffic, as plain text.
-Readiness = Callable[[], str | None]
+Readiness = Callable[[], Awaitable[str | None]]
 
 _METHOD = re.compile(r"^[A-Z]{1,16}$")
 _ALLOWED = ("GET", "HEAD")
@@ -108,7 +108,7 @@ class OpsServer:
         self._readiness = readiness
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
-        self._routes: dict[str, Callable[[Request], Response]] = {
+        self._routes: dict[str, Callable[[Request], Awaitable[Response]]] = {
             "/metrics": self._metrics,
             "/healthz": self._healthz,
             "/readyz": self._readyz,
@@ -178,18 +178,18 @@ class OpsServer:
         if request.method not in _ALLOWED:
             allow = (("Allow", ", ".join(_ALLOWED)),)
             return _text(405, f"method {request.method} not allowed", allow), False
-        return route(request), request.method == "HEAD"
+        return await route(request), request.method == "HEAD"
 
-    def _metrics(self, request: Request) -> Response:
+    async def _metrics(self, request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(200, encoder(self._registry), content_type)
 
-    def _healthz(self, request: Request) -> Response:
+    async def _healthz(self, request: Request) -> Response:
         return _text(200, "ok")
 
-    def _readyz(self, request: Request) -> Response:
+    async def _readyz(self, request: Request) -> Response:
         try:
-            reason = self._readiness()
+            reason = await self._readiness()
         except Exception as exc:
             log.exception("ops HTTP: readiness check failed")
             reason = f"readiness check failed: {type(exc).__name__}"

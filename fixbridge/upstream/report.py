@@ -110,7 +110,9 @@ async def fill_from_reports(
         fetched += len(events)
         if events:
             now = clock()
-            result = journal.append(spec.name, spec.journal_events(events, journal, now), b"", now)
+            result = await journal.append_async(
+                spec.name, spec.journal_events(events, journal, now), b"", now
+            )
             stored += result.stored
         page_token = response.next_page_token
         if response.eof or not page_token:

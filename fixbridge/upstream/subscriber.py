@@ -43,6 +43,8 @@ from fixbridge.upstream.streams import StreamSpec
 log = logging.getLogger("fixbridge.upstream")
 
 _NS = 1_000_000_000
+INBOX_RESPONSES = 256  # received, not yet journaled; a full inbox holds the stream back
+COMBINE_RESPONSES = 64  # at most this many responses journaled in one append
 FILL_ATTEMPTS = 5
 POST_FILL_OVERLAP_S = 5.0
 # ReportAPI answers that no retry will change (e.g. a Drop Copy User without read:reports).
@@ -335,6 +337,9 @@ class StreamSubscriber:
         self._override = ResumeFrom(max(0, end_ns - int(overlap * _NS)))
 
     async def _consume(self, channel: grpc.aio.Channel, request: Any) -> None:
+        """Read the stream into a bounded inbox while a second task journals what is in it:
+        the responses that arrive during one commit are journaled together by the next. When
+        the stream ends, or fails, what was received is journaled before this returns."""
         name = self.spec.name
         stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)  # type: ignore[no-untyped-call]
         mode = (
@@ -349,6 +354,28 @@ class StreamSubscriber:
         metadata = await self._token_source.metadata() if self._token_source else None
         self._sent_metadata = metadata
         call = getattr(stub, self.spec.rpc)(request, metadata=metadata)
+        inbox: asyncio.Queue[Any] = asyncio.Queue(INBOX_RESPONSES)
+        journaling = asyncio.create_task(self._journal_inbox(inbox), name=f"{name}-journal")
+        try:
+            await self._receive(call, inbox, journaling)
+        except asyncio.CancelledError:
+            journaling.cancel()
+            raise
+        except BaseException:
+            # The stream failed: what it delivered is still journaled, but the stream's own
+            # error is what the policy must see.
+            try:
+                await _finish(inbox, journaling)
+            except Exception:
+                log.exception("%s: journaling what the failed stream delivered failed", name,
+                              extra=self._log_extra)
+            raise
+        await _finish(inbox, journaling)
+
+    async def _receive(
+        self, call: Any, inbox: asyncio.Queue[Any], journaling: asyncio.Task[None]
+    ) -> None:
+        name = self.spec.name
         healthy_since: float | None = None
         loop = asyncio.get_running_loop()
         responses = call.__aiter__()
@@ -369,9 +396,7 @@ class StreamSubscriber:
                 self._set_connected(True)
                 healthy_since = loop.time()
                 log.info("%s stream connected", name, extra=self._log_extra)
-            if self.spec.before_store is not None:
-                await self.spec.before_store(response)
-            self._store(response)
+            await _put(inbox, response, journaling)
             if healthy_since is not None and loop.time() - healthy_since >= (
                 self._config.healthy_after_s
             ):
@@ -379,20 +404,39 @@ class StreamSubscriber:
                 self._last_reason = ""
                 healthy_since = None
 
+    async def _journal_inbox(self, inbox: asyncio.Queue[Any]) -> None:
+        """Journal the inbox's responses, all those waiting at once, until the end mark."""
+        while True:
+            batch = [await inbox.get()]
+            while len(batch) < COMBINE_RESPONSES and not inbox.empty():
+                batch.append(inbox.get_nowait())
+            responses = [r for r in batch if r is not _END]
+            if responses:
+                if self.spec.before_store is not None:
+                    for response in responses:
+                        await self.spec.before_store(response)
+                await self._store(responses)
+            if len(responses) < len(batch):
+                return
+
     def _set_connected(self, connected: bool) -> None:
         self.connected = connected
         self._metrics.upstream_connected.labels(self.spec.name).set(1 if connected else 0)
 
-    def _store(self, response: Any) -> None:
+    async def _store(self, responses: list[Any]) -> None:
+        """Journal consecutive responses as one: their events in stream order, with the last
+        resume token among them (it covers all of them), durable before this returns."""
         name = self.spec.name
-        upstream = getattr(response, self.spec.events_field)
+        field = self.spec.events_field
+        upstream = [event for response in responses for event in getattr(response, field)]
+        token = next((r.resume_token for r in reversed(responses) if r.resume_token), b"")
         received_at_ns = self._clock()
         events = self.spec.journal_events(upstream, self._journal, received_at_ns)
         self._note_received(events)
         started = time.perf_counter()
-        result = self._journal.append(name, events, response.resume_token, received_at_ns)
+        result = await self._journal.append_async(name, events, token, received_at_ns)
         self._metrics.journal_append_seconds.observe(time.perf_counter() - started)
-        if response.resume_token:
+        if token:
             self._override = None  # the stored token now says where to resume
         self._count_stored(result.stored, result.duplicates)
 
@@ -426,6 +470,35 @@ class StreamSubscriber:
             )
         if stored:
             self._on_stored()
+
+
+_END = object()  # the inbox's end mark: nothing more will come on this stream
+
+
+async def _put(inbox: asyncio.Queue[Any], item: Any, journaling: asyncio.Task[None]) -> None:
+    """Queue ``item``; if the inbox is full, wait for room unless journaling has stopped (its
+    error is raised here, so a full inbox can never hang the stream)."""
+    if journaling.done():
+        journaling.result()
+        raise RuntimeError("journaling stopped")
+    if not inbox.full():
+        inbox.put_nowait(item)
+        return
+    put = asyncio.ensure_future(inbox.put(item))
+    try:
+        await asyncio.wait({put, journaling}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not put.done():
+            put.cancel()
+    if not put.done() or put.cancelled():
+        journaling.result()
+        raise RuntimeError("journaling stopped")
+
+
+async def _finish(inbox: asyncio.Queue[Any], journaling: asyncio.Task[None]) -> None:
+    """Let journaling take what is in the inbox, then end it; its error is raised here."""
+    await _put(inbox, _END, journaling)
+    await journaling
 
 
 def _iso(ns: int | None) -> str:

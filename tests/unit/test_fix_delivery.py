@@ -2,8 +2,10 @@
 
 A real FixSession (logged on by a scripted Logon, injected time), a renderer that turns each
 event into the messages its payload names, and a store that records what it is given or fails
-on demand. The frames are read back with the codec's parser, so the checks are about the bytes
-a client would receive (FIXT.1.1 standard header: 34 MsgSeqNum, 52 SendingTime).
+on demand, used as the acceptor uses it (each batch's record stored before its bytes are
+handed out, the batch abandoned when the store fails). The frames are read back with the
+codec's parser, so the checks are about the bytes a client would receive (FIXT.1.1 standard
+header: 34 MsgSeqNum, 52 SendingTime).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 import pytest
 
 from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields
-from fixbridge.fix.delivery import Delivery
+from fixbridge.fix.delivery import Batch, Delivery
 from fixbridge.fix.outbound import Rendered
 from fixbridge.fix.session import FixSession, SessionIdentity
 from fixbridge.journal.store import JournalEvent, OutboundMessage
@@ -56,10 +58,32 @@ def event(offset: int, payload: str, transact: int = 5, received: int = 7) -> Jo
                         payload.encode(), None)  # fmt: skip
 
 
-def delivery(store: Store, next_sender: int = 1) -> Delivery:
-    session = FixSession(SessionIdentity(BRIDGE, CLIENT), next_sender, 1)
-    session.on_message(logon(), T0)  # answered with seq next_sender
-    return Delivery("bo", session, render, store)
+class Leg:
+    """A Delivery used as the acceptor uses it: each batch's record stored before its bytes
+    are handed out, the batch abandoned when the store fails."""
+
+    def __init__(self, store: Store, next_sender: int) -> None:
+        self.session = FixSession(SessionIdentity(BRIDGE, CLIENT), next_sender, 1)
+        self.session.on_message(logon(), T0)  # answered with seq next_sender
+        self.delivery = Delivery("bo", self.session, render)
+        self.store = store
+
+    def deliver(self, events: Sequence[JournalEvent], now_ns: int) -> Batch:
+        batch = self.delivery.deliver(events, now_ns)
+        record = batch.record
+        try:
+            self.store.record_sent(
+                record.session_id, record.messages, record.next_sender_seq,
+                record.cursor_offset, at_ns=record.at_ns,
+            )  # fmt: skip
+        except BaseException:
+            self.delivery.abandon(batch)
+            raise
+        return batch
+
+
+def delivery(store: Store, next_sender: int = 1) -> Leg:
+    return Leg(store, next_sender)
 
 
 def frames(data: bytes) -> list[FixMessage]:
@@ -122,3 +146,12 @@ def test_a_store_that_fails_leaves_nothing_to_write_and_the_sequence_where_it_wa
     store.fail = False
     batch = leg.deliver([event(8, "8")], T0)
     assert [m.get(34) for m in frames(batch.data)] == ["2"]  # no number was lost or reused
+
+
+def test_only_the_latest_batch_can_be_abandoned() -> None:
+    leg = delivery(Store())
+    first = leg.delivery.deliver([event(9, "8")], T0)
+    leg.delivery.deliver([event(10, "8")], T0)
+    with pytest.raises(RuntimeError, match="abandoned after the session sent more"):
+        leg.delivery.abandon(first)
+    assert leg.session.next_sender_seq == 4  # the numbers stay as the session has them

@@ -86,11 +86,11 @@ def test_journal_write_check_passes_fails_with_a_reason_and_recovers(tmp_path: P
     journal = SqliteJournal(tmp_path / "j.db", synchronous="normal")
     try:
         journal.check_writable(1)
-        journal._db.execute("PRAGMA query_only=ON")  # as a read-only file system would
+        journal._wdb.execute("PRAGMA query_only=ON")  # as a read-only file system would
         with pytest.raises(JournalError, match="not writable"):
             journal.check_writable(2)
         assert not journal._db.in_transaction
-        journal._db.execute("PRAGMA query_only=OFF")
+        journal._wdb.execute("PRAGMA query_only=OFF")
         journal.check_writable(3)
     finally:
         journal.close()

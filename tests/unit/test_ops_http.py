@@ -21,7 +21,7 @@ class Probe:
         self.reason: str | None = None
         self.fail = False
 
-    def __call__(self) -> str | None:
+    async def __call__(self) -> str | None:
         if self.fail:
             raise RuntimeError("probe blew up")
         return self.reason

@@ -1,0 +1,203 @@
+"""Group commit: the journal's writes from every stream and every session made durable by one
+COMMIT per round, and that COMMIT (the fsync) run off the event loop thread.
+
+Writers on the event loop hand in jobs (a function of the write connection). A round opens
+``BEGIN IMMEDIATE`` on the loop thread and runs every job waiting at that moment, each inside
+its own SAVEPOINT; then the COMMIT runs on the committer thread while the loop goes on. Jobs
+handed in meanwhile wait for the next round, which starts as soon as this one has committed:
+under load rounds grow by themselves, idle a round is one job and no wait is added.
+
+Rules:
+- A job's waiter is answered only after the COMMIT that holds its job returned: durable before
+  acknowledged, durable before written (invariants 1 and 3 of docs/architecture.md). If the
+  COMMIT fails, the round is rolled back and every job in it fails with that error.
+- One job failing undoes that job only (its savepoint); the others of the round commit.
+- Rounds are ordered: a job handed in later never commits before one handed in earlier.
+- A job's statements run on the loop thread; only the COMMIT leaves it, so no statement waits
+  for the interpreter lock held by another thread, and the loop never waits for an fsync.
+- A job whose waiter was cancelled before its round began is not run.
+- Synchronous writers (start-up, tools, tests) use :meth:`GroupCommit.run_sync`: one
+  transaction of their own, serialized with the rounds by the same lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], T]
+
+MAX_ROUND_JOBS = 2000  # bounds one transaction's size (and the time the loop spends in it)
+_BUSY_RETRY_S = 0.0005  # a synchronous writer holds the journal: try the round again soon
+
+
+@dataclass(slots=True)
+class _Job(Generic[T]):
+    work: Work[T]
+    future: asyncio.Future[T]
+
+
+@dataclass(slots=True)
+class RoundStats:
+    """Counted by the committer; read by the metrics."""
+
+    rounds: int = 0
+    jobs: int = 0
+    last_round_jobs: int = 0
+
+
+class GroupCommit:
+    """The write side of one SQLite connection (rules: module doc)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._lock = threading.Lock()  # held from BEGIN until the transaction has ended
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal-commit")
+        self._pending: list[_Job[Any]] = []
+        self._round_scheduled = False
+        self._closed = False
+        self.stats = RoundStats()
+
+    # --- asynchronous writers (the event loop) ----------------------------------------------
+
+    async def run(self, work: Work[T]) -> T:
+        """Run ``work`` in the next round; its result once that round has committed."""
+        if self._closed:
+            raise sqlite3.ProgrammingError("the journal is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.append(_Job(work, future))
+        if not self._round_scheduled:
+            self._round_scheduled = True
+            # call_soon: the callbacks already ready in this loop pass join the round.
+            loop.call_soon(self._start_round, loop)
+        return await future
+
+    def _start_round(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs = [job for job in self._pending[:MAX_ROUND_JOBS] if not job.future.done()]
+        del self._pending[:MAX_ROUND_JOBS]
+        if not jobs:
+            self._next_round(loop)
+            return
+        if not self._lock.acquire(blocking=False):
+            self._pending[:0] = jobs
+            loop.call_later(_BUSY_RETRY_S, self._start_round, loop)
+            return
+        try:
+            outcomes = self._run_jobs(jobs)
+        except BaseException as exc:  # the round cannot go on: none of it is kept
+            self._rollback()
+            self._lock.release()
+            for job in jobs:
+                _fail(job.future, exc)
+            self._next_round(loop)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        committing = loop.run_in_executor(self._executor, self._commit)
+        committing.add_done_callback(lambda done: self._finish_round(loop, outcomes, done))
+
+    def _run_jobs(self, jobs: list[_Job[Any]]) -> list[tuple[_Job[Any], Any, BaseException | None]]:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        outcomes: list[tuple[_Job[Any], Any, BaseException | None]] = []
+        for job in jobs:
+            db.execute("SAVEPOINT job")
+            try:
+                result = job.work(db)
+            except Exception as exc:
+                db.execute("ROLLBACK TO job")
+                db.execute("RELEASE job")
+                outcomes.append((job, None, exc))
+            else:
+                db.execute("RELEASE job")
+                outcomes.append((job, result, None))
+        return outcomes
+
+    def _commit(self) -> None:
+        """On the committer thread: COMMIT (the fsync), or roll the round back."""
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            self._lock.release()
+
+    def _finish_round(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        outcomes: list[tuple[_Job[Any], Any, BaseException | None]],
+        committing: asyncio.Future[None],
+    ) -> None:
+        failure = committing.exception() if not committing.cancelled() else None
+        stats = self.stats
+        stats.rounds += 1
+        stats.jobs += len(outcomes)
+        stats.last_round_jobs = len(outcomes)
+        for job, result, error in outcomes:
+            if failure is not None:
+                _fail(job.future, failure)
+            elif error is not None:
+                _fail(job.future, error)
+            elif not job.future.done():
+                job.future.set_result(result)
+        self._next_round(loop)
+
+    def _next_round(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._pending:
+            loop.call_soon(self._start_round, loop)
+        else:
+            self._round_scheduled = False
+
+    def _rollback(self) -> None:
+        """End a transaction left open by a failed statement or COMMIT (disk full, I/O error),
+        so the next round starts clean instead of failing on BEGIN."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+
+    # --- synchronous writers ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One explicit write transaction of the caller's own: all of it commits, or none."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                self._rollback()
+                raise
+            try:
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def run_sync(self, work: Work[T]) -> T:
+        with self.transaction() as db:
+            return work(db)
+
+    def close(self) -> None:
+        """Wait for a COMMIT in flight, then stop the committer thread. Jobs not yet begun
+        fail; the connection is the caller's to close."""
+        self._closed = True
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for job in pending:
+            _fail(job.future, sqlite3.ProgrammingError("the journal is closed"))
+        self._executor.shutdown(wait=True)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)

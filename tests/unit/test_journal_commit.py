@@ -1,0 +1,211 @@
+"""Group commit on a real SQLite file: which jobs share a COMMIT, where that COMMIT runs, and
+what a waiter is told when a job or the COMMIT fails.
+
+A second connection reads the file as another process would, so "committed" means visible
+outside the writer's own connection, not merely executed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixbridge.journal.commit import GroupCommit
+
+
+class TracingConnection(sqlite3.Connection):
+    """Records on which thread each COMMIT ran."""
+
+    commit_threads: list[int]
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            self.commit_threads.append(threading.get_ident())
+        return super().execute(sql, *args)
+
+
+def open_writer(path: Path) -> TracingConnection:
+    db = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, factory=TracingConnection
+    )
+    db.commit_threads = []
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    db.execute(
+        "CREATE TABLE item (name TEXT PRIMARY KEY, parent INTEGER"
+        " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    return db
+
+
+def insert(name: str, parent: int | None = None) -> Any:
+    def work(db: sqlite3.Connection) -> str:
+        db.execute("INSERT INTO item (name, parent) VALUES (?, ?)", (name, parent))
+        return name
+
+    return work
+
+
+def names(path: Path) -> list[str]:
+    with sqlite3.connect(path) as reader:
+        return [row[0] for row in reader.execute("SELECT name FROM item ORDER BY rowid")]
+
+
+def test_jobs_handed_in_together_share_one_commit_run_off_the_loop_thread(
+    tmp_path: Path,
+) -> None:
+    db = open_writer(tmp_path / "j.db")
+    commits = GroupCommit(db)
+
+    async def main() -> list[str]:
+        return list(await asyncio.gather(*(commits.run(insert(f"n{i}")) for i in range(50))))
+
+    try:
+        assert asyncio.run(main()) == [f"n{i}" for i in range(50)]
+        assert names(tmp_path / "j.db") == [f"n{i}" for i in range(50)]
+        assert (commits.stats.rounds, commits.stats.jobs) == (1, 50)
+        assert len(db.commit_threads) == 1
+        assert db.commit_threads[0] != threading.get_ident()  # never the event loop's thread
+    finally:
+        commits.close()
+        db.close()
+
+
+def test_a_waiter_is_answered_only_once_its_job_is_visible_to_other_connections(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.db"
+    db = open_writer(path)
+    commits = GroupCommit(db)
+    seen: list[list[str]] = []
+
+    async def main() -> None:
+        for i in range(5):
+            await commits.run(insert(f"n{i}"))
+            seen.append(names(path))
+
+    try:
+        asyncio.run(main())
+        assert seen == [[f"n{j}" for j in range(i + 1)] for i in range(5)]
+    finally:
+        commits.close()
+        db.close()
+
+
+def test_jobs_handed_in_during_a_commit_go_to_the_next_round_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    db = open_writer(path)
+    commits = GroupCommit(db)
+
+    async def main() -> None:
+        first = asyncio.ensure_future(commits.run(insert("a")))
+        await asyncio.sleep(0)  # the first round has begun: "a" is in it
+        later = [asyncio.ensure_future(commits.run(insert(n))) for n in ("b", "c")]
+        await asyncio.gather(first, *later)
+
+    try:
+        asyncio.run(main())
+        assert names(path) == ["a", "b", "c"]
+        assert (commits.stats.rounds, commits.stats.last_round_jobs) == (2, 2)
+    finally:
+        commits.close()
+        db.close()
+
+
+def test_a_failing_job_is_undone_alone_and_its_waiter_gets_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    db = open_writer(path)
+    commits = GroupCommit(db)
+
+    def half_then_fail(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO item (name) VALUES ('half')")
+        db.execute("INSERT INTO item (name) VALUES ('a')")  # a duplicate key: fails
+
+    async def main() -> list[object]:
+        return list(await asyncio.gather(
+            commits.run(insert("a")), commits.run(half_then_fail), commits.run(insert("b")),
+            return_exceptions=True,
+        ))  # fmt: skip
+
+    try:
+        first, failed, last = asyncio.run(main())
+        assert (first, last) == ("a", "b")
+        assert isinstance(failed, sqlite3.IntegrityError)
+        assert names(path) == ["a", "b"]  # nothing of the failed job, not even its first row
+        assert commits.stats.rounds == 1
+    finally:
+        commits.close()
+        db.close()
+
+
+def test_a_failed_commit_fails_every_job_of_the_round_and_the_next_round_starts_clean(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.db"
+    db = open_writer(path)
+    commits = GroupCommit(db)
+
+    async def main() -> tuple[list[object], str]:
+        # A deferred foreign key is checked at COMMIT: the whole round is refused there.
+        outcomes = await asyncio.gather(
+            commits.run(insert("a")), commits.run(insert("orphan", parent=7)),
+            return_exceptions=True,
+        )  # fmt: skip
+        after = await commits.run(insert("b"))
+        return list(outcomes), after
+
+    try:
+        outcomes, after = asyncio.run(main())
+        assert all(isinstance(o, sqlite3.IntegrityError) for o in outcomes), outcomes
+        assert after == "b"
+        assert names(path) == ["b"]
+        assert not db.in_transaction
+    finally:
+        commits.close()
+        db.close()
+
+
+def test_a_job_whose_waiter_was_cancelled_before_its_round_is_not_run(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    db = open_writer(path)
+    commits = GroupCommit(db)
+
+    async def main() -> None:
+        cancelled = asyncio.ensure_future(commits.run(insert("never")))
+        kept = asyncio.ensure_future(commits.run(insert("kept")))
+        await asyncio.sleep(0)  # both handed in; the round is scheduled, not begun
+        cancelled.cancel()
+        await kept
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+
+    try:
+        asyncio.run(main())
+        assert names(path) == ["kept"]
+    finally:
+        commits.close()
+        db.close()
+
+
+def test_a_synchronous_transaction_commits_in_the_callers_thread_or_not_at_all(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.db"
+    db = open_writer(path)
+    commits = GroupCommit(db)
+    try:
+        assert commits.run_sync(insert("a")) == "a"
+        with pytest.raises(sqlite3.IntegrityError):
+            commits.run_sync(insert("a"))
+        assert names(path) == ["a"]
+        assert db.commit_threads == [threading.get_ident()]
+        assert not db.in_transaction
+    finally:
+        commits.close()
+        db.close()
