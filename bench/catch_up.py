@@ -1,119 +1,257 @@
-"""Catch-up delivery end to end: a bridge process with E journaled executions, S QuickFIX clients
-(stock FIX 5.0 SP2 dictionaries, validation on) logging on at once, each receiving all E.
+"""Catch-up delivery end to end: journaled ExecutionReports to QuickFIX C++ clients with
+validation on, from the bridge, from a QuickFIX C++ acceptor (the peer) and from the reference
+pipeline (the limit), in the same run.
 
-What one invocation does:
+What one invocation does, for 1 session (``--executions``, default 100,000) and then for N
+sessions at once (``--sessions``, default 10, ``--per-session`` each, default 20,000):
 
-1. Builds the journal: the S sessions are configured first, then E executions of the seeded
-   market simulator are appended as ingestion does (``bench/delivery_leg.py``'s builder), so
-   each session has all E ExecutionReports to catch up on.
-2. Starts ``python -m fixbridge run`` on it (``synchronous = "full"``, the upstream an unused
-   port the bridge keeps retrying), then S QuickFIX initiators (``tests/integration/qfharness``,
-   validation on), and waits until every client has all E application messages.
-3. Reads each client's log: from the first client's Logon to the last message any client got.
+1. Journals the executions of the seeded simulator as ingestion does (``delivery_leg.py``'s
+   builder, ``synchronous = "full"``), with the sessions configured first so each has every
+   event to catch up on.
+2. **fixbridge**: a bridge process (``python -m fixbridge run``, ``synchronous = "full"``,
+   profile ``fix50sp2``, its upstream an unused port) serves the sessions; the clients log on
+   at once.
+3. **QuickFIX C++ acceptor** (``bench/qfpeer/peer.cpp``, Debian's libquickfix 1.15.1): sends
+   the same ExecutionReports (those the bridge sent the first session, read back from its
+   store) through ``Session::sendToTarget``, each kept in its FileStore, to the same clients.
+4. **reference pipeline** (``bench/reference_server.py``): the same journal, parse -> template
+   -> group commit -> one write per batch.
 
-Printed: messages in total, seconds, messages/s in total and per session, the bridge's CPU
-microseconds per delivered message, its peak RSS. Nothing is asserted. Run
-``python bench/catch_up.py [--executions 100000] [--sessions 1] [--json]``.
+The client is ``bench/qfpeer/client.cpp`` (QuickFIX C++ 1.15.1, its stock FIXT11/FIX50SP2
+dictionaries, validation on, ResetOnLogon), one process per session. Printed per run: messages
+received, messages/s in total (first Logon to last message), the server's CPU microseconds per
+message and peak RSS, and the two ratios (rate over the peer's, rate over the reference's).
+A client that rejects anything or receives less than expected makes the exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 from delivery_leg import build_journal  # noqa: E402
-from resend_memory import cpu_seconds  # noqa: E402
+from qfprograms import QUICKFIX_VERSION, Programs, programs, settings  # noqa: E402
+from resend_memory import cpu_seconds, peak_rss_mb  # noqa: E402
 
+from fixbridge.fix.codec import encode_fields, frame  # noqa: E402
 from tests.integration.bridge_proc import BridgeProcess, write_config  # noqa: E402
-from tests.integration.qfharness import QuickFixClient, free_tcp_port  # noqa: E402
+from tests.integration.qfharness import free_tcp_port, quickfix_spec_dir  # noqa: E402
 
 BRIDGE = "FIXBRIDGE"
 
 
-def _peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1000
-    return float("nan")
+@dataclass(frozen=True)
+class ClientResult:
+    received: int
+    rejects: int
+    logon_ns: int
+    last_ns: int
 
 
-def run(executions: int, sessions: int, workdir: Path) -> dict[str, object]:
-    names = [f"BO{n}" for n in range(sessions)]
-    journal = workdir / "journal.db"
-    built = time.perf_counter()
-    build_journal(journal, executions, names)
-    build_s = time.perf_counter() - built
+@dataclass(frozen=True)
+class Run:
+    name: str
+    sessions: int
+    expected: int
+    clients: list[ClientResult]
+    cpu_s: float
+    rss_mb: float | None
+
+    @property
+    def received(self) -> int:
+        return sum(c.received for c in self.clients)
+
+    @property
+    def seconds(self) -> float:
+        logons = [c.logon_ns for c in self.clients if c.logon_ns]
+        lasts = [c.last_ns for c in self.clients if c.last_ns]
+        return (max(lasts) - min(logons)) / 1e9 if logons and lasts else float("nan")
+
+    @property
+    def rate(self) -> float:
+        return self.received / self.seconds
+
+    @property
+    def complete(self) -> bool:
+        return all(c.received >= self.expected and not c.rejects for c in self.clients)
+
+
+def run_clients(
+    progs: Programs, names: list[str], port: int, expected: int, spec_dir: Path, workdir: Path,
+    server_pid: int,
+) -> tuple[list[ClientResult], float, float | None]:
+    """The clients, logged on at once; their results, and the server's CPU and peak RSS."""
+    procs = []
+    cpu_before = cpu_seconds(server_pid)
+    for name in names:
+        store = workdir / f"client-{name}"
+        store.mkdir(parents=True, exist_ok=True)
+        config = settings(store / "client.cfg", role="initiator", sender=name, targets=[BRIDGE],
+                          port=port, spec_dir=spec_dir, store_dir=store)  # fmt: skip
+        procs.append(subprocess.Popen(
+            [str(progs.client), str(config), str(expected)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        ))  # fmt: skip
+    deadline = time.monotonic() + 60 + expected * len(names) / 2000
+    results = []
+    for proc in procs:
+        # stdin stays open until now: closing it tells the client to stop waiting
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        out, _ = proc.communicate(input="stop\n", timeout=30)
+        fields = out.split()
+        values = dict(zip(fields[::2], fields[1::2], strict=False))
+        results.append(ClientResult(
+            int(values.get("received", 0)), int(values.get("rejects", 0)),
+            int(values.get("logon_ns", 0)), int(values.get("last_ns", 0)),
+        ))  # fmt: skip
+    return results, cpu_seconds(server_pid) - cpu_before, peak_rss_mb(server_pid)
+
+
+def bridge_run(
+    progs: Programs, journal: Path, names: list[str], expected: int, spec_dir: Path, work: Path
+) -> Run:
     fix_port = free_tcp_port()
     config = write_config(
-        workdir / "bridge.toml", upstream_port=free_tcp_port(), fix_port=fix_port,
-        journal=journal,
-        sessions=[{"name": name, "sender_comp_id": BRIDGE, "target_comp_id": name,
-                   "scope": {"message_kinds": ["executions"]}} for name in names],
+        work / "bridge.toml", upstream_port=free_tcp_port(), fix_port=fix_port, journal=journal,
+        sessions=[{"name": n, "sender_comp_id": BRIDGE, "target_comp_id": n,
+                   "fix_profile": "fix50sp2", "scope": {"message_kinds": ["executions"]}}
+                  for n in names],
     )  # fmt: skip
-    bridge = BridgeProcess(config, workdir / "bridge.log", fix_port, None)
-    clients = [
-        QuickFixClient(port=fix_port, sender=name, target=BRIDGE, workdir=workdir / name)
-        for name in names
-    ]
-    with bridge:
+    config.write_text(config.read_text().replace('synchronous = "normal"', 'synchronous = "full"'))
+    with BridgeProcess(config, work / "bridge.log", fix_port, None) as bridge:
         assert bridge._proc is not None
-        pid = bridge._proc.pid
-        cpu_before = cpu_seconds(pid)
-        for client in clients:
-            client.start()
-        try:
-            deadline = time.monotonic() + 60 + executions * sessions / 1000
-            while True:
-                counts = [len(c.app_messages()) for c in clients]
-                if min(counts) >= executions or time.monotonic() > deadline:
-                    break
-                time.sleep(1.0)
-            cpu = cpu_seconds(pid) - cpu_before
-            peak = _peak_rss_mb(pid)
-            logons = [c.logons()[0].ts or 0.0 for c in clients if c.logons()]
-            lasts = [c.app_messages()[-1].ts or 0.0 for c in clients if c.app_messages()]
-            rejects = sum(len(c.rejects_sent()) for c in clients)
-        finally:
-            for client in clients:
-                client.stop()
-    seconds = max(lasts) - min(logons)
-    total = sum(counts)
-    return {
-        "executions": executions, "sessions": sessions, "journal_build_s": round(build_s, 1),
-        "received": total, "complete": min(counts) >= executions, "rejects": rejects,
-        "seconds": round(seconds, 2), "msgs_per_s": round(total / seconds),
-        "msgs_per_s_per_session": round(total / seconds / sessions),
-        "bridge_cpu_us_per_msg": round(cpu / total * 1e6, 1), "bridge_peak_rss_mb": peak,
-    }  # fmt: skip
+        clients, cpu, rss = run_clients(progs, names, fix_port, expected, spec_dir, work,
+                                        bridge._proc.pid)  # fmt: skip
+    return Run("fixbridge", len(names), expected, clients, cpu, rss)
+
+
+def export_messages(journal: Path, session: str, count: int, out: Path) -> None:
+    """The ExecutionReports the bridge sent ``session``, framed, as the peer reads them."""
+    with sqlite3.connect(journal) as db:
+        rows = db.execute(
+            "SELECT seq, sending_time, body FROM outbound WHERE session_id=? AND msg_type='8'"
+            " ORDER BY seq LIMIT ?", (session, count),
+        ).fetchall()  # fmt: skip
+    with out.open("wb") as sink:
+        for seq, sending_time, body in rows:
+            header = encode_fields([(49, BRIDGE), (56, session), (34, str(seq)),
+                                    (52, sending_time)])  # fmt: skip
+            message = frame("8", header, bytes(body))
+            sink.write(b"%d\n" % len(message) + message)
+
+
+def peer_run(
+    progs: Programs, messages: Path, names: list[str], expected: int, spec_dir: Path, work: Path
+) -> Run:
+    port = free_tcp_port()
+    store = work / "peer"
+    store.mkdir(parents=True, exist_ok=True)
+    config = settings(store / "peer.cfg", role="acceptor", sender=BRIDGE, targets=names,
+                      port=port, spec_dir=spec_dir, store_dir=store)  # fmt: skip
+    peer = subprocess.Popen([str(progs.peer), str(config), str(messages)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert peer.stdout is not None
+        line = peer.stdout.readline()
+        if not line.startswith("loaded"):
+            raise RuntimeError(f"the QuickFIX peer did not start: {line!r}")
+        clients, cpu, rss = run_clients(progs, names, port, expected, spec_dir, work, peer.pid)
+    finally:
+        peer.communicate(input="stop\n", timeout=60)
+    return Run(f"QuickFIX C++ {QUICKFIX_VERSION} acceptor", len(names), expected, clients,
+               cpu, rss)  # fmt: skip
+
+
+def reference_run(
+    progs: Programs, journal: Path, names: list[str], expected: int, spec_dir: Path, work: Path
+) -> Run:
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "reference_server.py"), "--journal", str(journal),
+         "--store", str(work / "reference-store.db")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline().split()[1])
+        clients, cpu, rss = run_clients(progs, names, port, expected, spec_dir, work, server.pid)
+    finally:
+        server.terminate()
+        server.wait(10)
+    return Run("reference pipeline", len(names), expected, clients, cpu, rss)
+
+
+def measure(progs: Programs, spec_dir: Path, sessions: int, each: int, work: Path) -> list[Run]:
+    names = [f"BO{n}" for n in range(sessions)]
+    source = work / "source.db"
+    build_journal(source, each, names)
+    bridge_journal = work / "bridge.db"
+    bridge_journal.write_bytes(source.read_bytes())
+    bridge = bridge_run(progs, bridge_journal, names, each, spec_dir, work / "bridge")
+    messages = work / "messages.fix"
+    export_messages(bridge_journal, names[0], each, messages)
+    peer = peer_run(progs, messages, names, each, spec_dir, work / "peer")
+    reference = reference_run(progs, source, names, each, spec_dir, work / "reference")
+    return [bridge, peer, reference]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=100_000)
-    parser.add_argument("--sessions", type=int, default=1)
-    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--per-session", type=int, default=20_000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--workdir", type=Path, help="keep journals, configs and logs here")
     args = parser.parse_args(argv)
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        result = run(args.executions, args.sessions, args.workdir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="fixbridge-catchup-") as tmp:
-            result = run(args.executions, args.sessions, Path(tmp))
+    progs = programs()
+    spec_dir = quickfix_spec_dir(QUICKFIX_VERSION)
+    rows = []
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="fixbridge-catch-up-") as tmp:
+        root = args.workdir or Path(tmp)
+        plan = [(1, args.executions)] + ([(args.sessions, args.per_session)]
+                                         if args.sessions > 1 else [])  # fmt: skip
+        for sessions, each in plan:
+            work = root / f"sessions-{sessions}"
+            for sub in ("bridge", "peer", "reference"):
+                (work / sub).mkdir(parents=True, exist_ok=True)
+            runs = measure(progs, spec_dir, sessions, each, work)
+            peer, reference = runs[1], runs[2]
+            for run in runs:
+                ok = ok and run.complete
+                rows.append({
+                    "run": run.name, "sessions": sessions, "expected_each": each,
+                    "received": run.received, "complete": run.complete,
+                    "seconds": round(run.seconds, 3), "msgs_per_s": round(run.rate),
+                    "server_cpu_us_per_msg": round(run.cpu_s / max(run.received, 1) * 1e6, 1),
+                    "server_peak_rss_mb": run.rss_mb,
+                    "x_peer": round(run.rate / peer.rate, 3),
+                    "x_reference": round(run.rate / reference.rate, 3),
+                })  # fmt: skip
     if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for key, value in result.items():
-            print(f"{key:>24}: {value}")
-    return 0 if result["complete"] and not result["rejects"] else 1
+        print(json.dumps(rows, indent=2))
+        return 0 if ok else 1
+    print(f"{'run':<32} {'sess':>4} {'received':>9} {'msgs/s':>9} {'CPU us/msg':>10} "
+          f"{'RSS MB':>7} {'x peer':>7} {'x ref':>7}")  # fmt: skip
+    for row in rows:
+        flag = "" if row["complete"] else "  INCOMPLETE or rejected"
+        print(f"{row['run']:<32} {row['sessions']:>4} {row['received']:>9} "
+              f"{row['msgs_per_s']:>9,} {row['server_cpu_us_per_msg']:>10} "
+              f"{row['server_peak_rss_mb']!s:>7} {row['x_peer']:>7} {row['x_reference']:>7}"
+              f"{flag}")  # fmt: skip
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

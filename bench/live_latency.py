@@ -1,23 +1,24 @@
-"""Live latency: executions offered at a fixed rate by the simulator, through a bridge process,
-to a FIX client; from the exchange's transact time to the bytes readable at the client.
+"""Live latency: executions offered at a fixed rate by a replay upstream, through a bridge
+process, to a FIX client; from the exchange's send to the bytes readable at the client.
 
-What one invocation does, per offered rate R (executions/s, open loop: the simulator keeps
-its pace whatever the bridge does):
+What one invocation does, per offered rate R (executions/s, open loop: the source keeps its
+pace whatever the bridge does):
 
-1. Starts the simulator (``python -m fixbridge simulate``, its own process, real gRPC) at R
-   for ``--seconds``, and a bridge process (``python -m fixbridge run``,
-   ``synchronous = "full"``) subscribed to it from the simulator's first event. Three
-   processes: the simulator, the bridge and this client do not share a CPU lock.
-2. A raw FIX client (asyncio, this process) logs on and reads ExecutionReports as they come;
-   for each one it takes its receipt time minus its TransactTime(60) (the simulator stamps an
-   execution when it makes it and sends it at once; both clocks are this machine's).
-3. Executions made before the client's Logon + 1 s are left out (what the simulator made
-   while the bridge and the client were starting arrives as a backlog); the rest are the
-   samples.
+1. Starts ``bench/replay_upstream.py`` (its own process, real gRPC) with R x ``--seconds``
+   executions of the seeded market model, pre-built: execution k is due at ``start + k / R``,
+   its TransactTime(60) is that instant, and executions due in the same millisecond share one
+   response. Serving costs the source a write per response, so it is not the limit.
+2. Starts a bridge process (``python -m fixbridge run``, ``synchronous = "full"``) subscribed
+   to it. A raw FIX client (asyncio, this process) logs on before ``start`` and reads the
+   ExecutionReports; for each one it takes its receipt time minus its TransactTime(60) (both
+   clocks are this machine's). Three processes: source, bridge and client share no CPU lock.
+3. Executions due in the first ``WARM_UP_S`` after ``start`` are left out of the samples.
 
-Printed per rate: samples, p50 / p99 / p99.9 / max in milliseconds (exact, from the samples),
-the bridge's CPU microseconds per delivered message and its CPU share of one core over the
-run. Nothing is asserted. Run ``python bench/live_latency.py [--rates 1000,2000] [--seconds 10]``.
+Printed per rate: messages received, p50 / p99 / p99.9 / max in milliseconds (exact, from the
+samples; the JSON adds a histogram with 0.25 ms buckets up to 10 ms, then 1 ms buckets up to
+100 ms), the bridge's CPU microseconds per delivered message, its CPU share of one core over
+the run, and its peak RSS. Nothing is asserted. Run
+``python bench/live_latency.py [--rates 1000,5000,20000] [--seconds 10]``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from resend_memory import cpu_seconds  # noqa: E402
+from resend_memory import cpu_seconds, peak_rss_mb  # noqa: E402
 
 from tests.integration.bridge_proc import BridgeProcess, write_config  # noqa: E402
 from tests.integration.qfharness import free_tcp_port  # noqa: E402
@@ -45,6 +46,8 @@ from tests.integration.rawfix import RawClient  # noqa: E402
 
 BRIDGE, CLIENT = "FIXBRIDGE", "BO"
 WARM_UP_S = 1.0
+START_IN_S = 6.0  # from the end of the replay's build to its first execution
+DRAIN_S = 3.0  # how long after the last execution is due the client keeps reading
 
 
 def transact_ns(stamp: str) -> int:
@@ -68,8 +71,9 @@ def percentile(ordered: list[int], share: float) -> float:
     return ordered[index] / 1e6
 
 
-async def _receive(port: int, until_ns: int) -> tuple[list[int], int]:
-    """Latencies (ns) of the ExecutionReports read until ``until_ns``, and how many came."""
+async def _receive(port: int, warm_ns: int, until_ns: int) -> tuple[list[int], int]:
+    """Latencies (ns) of the ExecutionReports read until ``until_ns`` for executions due from
+    ``warm_ns`` on, and how many came in all."""
     client = RawClient(CLIENT, BRIDGE)
     await client.connect(port)
     client.logon(reset=True)
@@ -78,7 +82,6 @@ async def _receive(port: int, until_ns: int) -> tuple[list[int], int]:
     parser = client._parser
     latencies: list[int] = []
     count = 0
-    warm = time.time_ns() + int(WARM_UP_S * 1e9)
     while time.time_ns() < until_ns:
         try:
             data = await asyncio.wait_for(reader.read(1 << 20), timeout=1.0)
@@ -92,28 +95,50 @@ async def _receive(port: int, until_ns: int) -> tuple[list[int], int]:
                 continue
             count += 1
             made = transact_ns(message.get(60) or "")
-            if made >= warm:  # made after the warm-up: a live message, not the backlog
+            if made >= warm_ns:
                 latencies.append(now - made)
     client.close()
     return latencies, count
+
+
+def histogram(ordered: list[int]) -> dict[str, int]:
+    """Counts per bucket (upper bound in ms): 0.25 ms wide to 10 ms, 1 ms wide to 100 ms."""
+    bounds = [round(0.25 * i, 2) for i in range(1, 41)] + list(range(11, 101))
+    counts = dict.fromkeys([str(b) for b in bounds] + ["+Inf"], 0)
+    i = 0
+    for latency in ordered:
+        ms = latency / 1e6
+        while i < len(bounds) and ms > bounds[i]:
+            i += 1
+        counts[str(bounds[i]) if i < len(bounds) else "+Inf"] += 1
+    return {k: v for k, v in counts.items() if v}
+
+
+def start_replay(run_dir: Path, rate: int, total: int) -> tuple[subprocess.Popen[str], int, int]:
+    """The replay upstream, built and listening: (process, port, start ns)."""
+    replay = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "replay_upstream.py"), "--executions", str(total),
+         "--rate", str(rate), "--start-in", str(START_IN_S)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+        stderr=(run_dir / "replay.log").open("wb"),
+    )  # fmt: skip
+    assert replay.stdout is not None
+    line = replay.stdout.readline().split()
+    if len(line) != 3 or line[0] != "ready":
+        replay.kill()
+        raise RuntimeError(f"the replay upstream did not start: {line}")
+    return replay, int(line[1]), int(line[2])
 
 
 def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
     run_dir = workdir / f"rate-{rate}"
     run_dir.mkdir(parents=True, exist_ok=True)
     total = int(rate * seconds)
-    sim_port = free_tcp_port()
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "fixbridge", "simulate", "--listen", f"127.0.0.1:{sim_port}",
-         "--seed", "17", "--rate", str(rate), "--max-executions", str(total),
-         "--heartbeat-interval", "0.5"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=(run_dir / "simulator.log").open("wb"),
-    )  # fmt: skip
+    replay, upstream_port, start_ns = start_replay(run_dir, rate, total)
     try:
-        _wait_for_port(sim_port)
         fix_port = free_tcp_port()
         config = write_config(
-            run_dir / "bridge.toml", upstream_port=sim_port, fix_port=fix_port,
+            run_dir / "bridge.toml", upstream_port=upstream_port, fix_port=fix_port,
             journal=run_dir / "journal.db",
             sessions=[{"name": "bo", "sender_comp_id": BRIDGE, "target_comp_id": CLIENT,
                        "scope": {"message_kinds": ["executions"]}}],
@@ -124,17 +149,22 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
         with bridge:
             assert bridge._proc is not None
             pid = bridge._proc.pid
+            if time.time_ns() > start_ns:
+                print(f"note: the bridge started {(time.time_ns() - start_ns) / 1e9:.1f} s"
+                      " after the first execution was due", file=sys.stderr)  # fmt: skip
             cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
-            until = time.time_ns() + int((seconds + 2.0) * 1e9)
-            latencies, count = asyncio.run(_receive(fix_port, until))
+            warm = start_ns + int(WARM_UP_S * 1e9)
+            until = start_ns + int((seconds + DRAIN_S) * 1e9)
+            latencies, count = asyncio.run(_receive(fix_port, warm, until))
             cpu = cpu_seconds(pid) - cpu_before
             wall = time.monotonic() - wall_before
+            rss = peak_rss_mb(pid)
     finally:
-        simulator.terminate()
-        simulator.wait(10)
+        replay.terminate()
+        replay.wait(10)
     ordered = sorted(latencies)
     return {
-        "offered_per_s": rate, "seconds": seconds, "received": count,
+        "offered_per_s": rate, "seconds": seconds, "offered": total, "received": count,
         "samples": len(ordered),
         "p50_ms": round(percentile(ordered, 0.50), 3) if ordered else None,
         "p99_ms": round(percentile(ordered, 0.99), 3) if ordered else None,
@@ -142,12 +172,14 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
         "max_ms": round(ordered[-1] / 1e6, 3) if ordered else None,
         "bridge_cpu_us_per_msg": round(cpu / max(count, 1) * 1e6, 1),
         "bridge_cpu_share": round(cpu / wall, 3),
+        "bridge_peak_rss_mb": rss,
+        "histogram_ms": histogram(ordered),
     }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="1000,2000")
+    parser.add_argument("--rates", default="1000,5000,20000")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -157,12 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"{'offered/s':>9} {'received':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} "
-          f"{'max ms':>8} {'CPU us/msg':>10} {'CPU share':>9}")  # fmt: skip
+    print(f"{'offered/s':>9} {'received':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} "
+          f"{'max ms':>8} {'CPU us/msg':>10} {'CPU share':>9} {'RSS MB':>7}")  # fmt: skip
     for r in results:
-        print(f"{r['offered_per_s']:>9} {r['received']:>8} {r['p50_ms']:>8} {r['p99_ms']:>8} "
+        print(f"{r['offered_per_s']:>9} {r['received']:>9} {r['p50_ms']:>8} {r['p99_ms']:>8} "
               f"{r['p99_9_ms']:>9} {r['max_ms']:>8} {r['bridge_cpu_us_per_msg']:>10} "
-              f"{r['bridge_cpu_share']:>9}")  # fmt: skip
+              f"{r['bridge_cpu_share']:>9} {r['bridge_peak_rss_mb']:>7}")  # fmt: skip
     return 0
 
 

@@ -91,6 +91,12 @@ def rss_bytes(pid: int) -> int:
     return kib * 1024
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's peak resident memory so far (VmHWM), in MB; None once it is gone."""
+    kib = _status_kib(pid, "VmHWM")
+    return None if kib is None else round(kib * 1024 / 1e6, 1)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used so far (/proc/<pid>/stat)."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as stat:

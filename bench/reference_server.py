@@ -1,0 +1,149 @@
+"""The reference pipeline as a server: the least a drop copy can do to deliver a journal to
+FIX clients, the limit the bridge's catch-up is compared with.
+
+No session logic beyond answering the Logon (ResetSeqNumFlag=Y): from then on, round after
+round, every logged-on session takes its next batch of journal events (500), each payload is
+parsed (``json.loads``) and filled into a precompiled ExecutionReport template (header and
+tag layout fixed, empty fields left out, TransactTime formatted), the frames of every session
+of the round are stored in one transaction (``synchronous = FULL``: one fsync per round, group
+commit), then each session's batch is written with one write. What clients send after their
+Logon is read and dropped. Imports no bridge code.
+
+Usage: ``python bench/reference_server.py --journal J --store S --port P`` (prints
+``ready <port>``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+BATCH = 500
+SENDER = "FIXBRIDGE"
+SOH = b"\x01"
+
+_BODY = [  # (tag, payload key): the ExecutionReport's body, in this order
+    (37, "order_id"), (11, "cl_ord_id"), (17, "exec_id"), (150, "exec_type"),
+    (39, "ord_status"), (55, "symbol"), (54, "side"), (40, "ord_type"), (38, "order_qty"),
+    (44, "price"), (32, "last_qty"), (31, "last_px"), (151, "leaves_qty"), (14, "cum_qty"),
+    (6, "avg_px"), (58, "text"),
+]  # fmt: skip
+
+
+def utc(ns: int) -> str:
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds)) + f".{fraction // 1000:06d}"
+
+
+def finish(content: bytes) -> bytes:
+    message = b"8=FIXT.1.1\x019=%d\x01" % len(content) + content
+    return message + b"10=%03d\x01" % (sum(message) & 0xFF)
+
+
+@dataclass
+class Session:
+    target: str
+    writer: asyncio.StreamWriter
+    cursor: int = 0
+    seq: int = 2  # 1 was the Logon reply
+    head: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.head = f"35=8\x0149={SENDER}\x0156={self.target}\x0134=".encode()
+
+    def execution_report(self, payload: dict[str, Any], sending: bytes) -> bytes:
+        body = "".join(
+            f"{tag}={payload[key]}\x01" for tag, key in _BODY if payload.get(key) not in (None, "")
+        )
+        content = (self.head + b"%d\x0152=" % self.seq + sending + SOH
+                   + body.encode() + b"60=" + utc(payload["transact_time_ns"]).encode() + SOH)
+        self.seq += 1
+        return finish(content)
+
+
+class Reference:
+    def __init__(self, journal: str, store: str) -> None:
+        self._source = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+        self._store = sqlite3.connect(store, isolation_level=None)
+        self._store.execute("PRAGMA journal_mode=WAL")
+        self._store.execute("PRAGMA synchronous=FULL")
+        self._store.execute(
+            "CREATE TABLE IF NOT EXISTS sent (session TEXT, seq INTEGER, body BLOB)"
+        )
+        self._head = int(self._source.execute("SELECT MAX(offset) FROM events").fetchone()[0])
+        self._sessions: list[Session] = []
+        self._wake = asyncio.Event()
+
+    async def on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = b""
+        while b"\x0110=" not in data or not data.endswith(SOH):
+            chunk = await reader.read(4096)
+            if not chunk:
+                writer.close()
+                return
+            data += chunk
+        fields = dict(f.split(b"=", 1) for f in data.split(SOH) if b"=" in f)
+        target = fields[b"49"].decode()
+        sending = utc(time.time_ns()).encode()
+        writer.write(finish(
+            f"35=A\x0149={SENDER}\x0156={target}\x0134=1\x0152=".encode() + sending
+            + b"\x0198=0\x01108=30\x01141=Y\x011137=9\x01"
+        ))  # fmt: skip
+        self._sessions.append(Session(target, writer))
+        self._wake.set()
+        while await reader.read(65536):
+            pass  # heartbeats and the like: dropped
+
+    async def deliver(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while active := [s for s in self._sessions if s.cursor < self._head]:
+                rows: list[tuple[str, int, bytes]] = []
+                out: list[tuple[Session, bytes]] = []
+                sending = utc(time.time_ns()).encode()
+                for session in active:
+                    batch = self._source.execute(
+                        "SELECT offset, payload FROM events WHERE offset > ?"
+                        " ORDER BY offset LIMIT ?", (session.cursor, BATCH),
+                    ).fetchall()  # fmt: skip
+                    frames = []
+                    for _, payload in batch:
+                        frame = session.execution_report(json.loads(payload), sending)
+                        frames.append(frame)
+                        rows.append((session.target, session.seq - 1, frame))
+                    session.cursor = int(batch[-1][0])
+                    out.append((session, b"".join(frames)))
+                self._store.execute("BEGIN")
+                self._store.executemany("INSERT INTO sent VALUES (?, ?, ?)", rows)
+                self._store.execute("COMMIT")
+                for session, data in out:
+                    session.writer.write(data)
+                await asyncio.gather(*(session.writer.drain() for session, _ in out))
+
+
+async def serve(args: argparse.Namespace) -> None:
+    reference = Reference(args.journal, args.store)
+    server = await asyncio.start_server(reference.on_connect, "127.0.0.1", args.port)
+    port = server.sockets[0].getsockname()[1]
+    print(f"ready {port}", flush=True)
+    await reference.deliver()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--journal", required=True)
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--port", type=int, default=0)
+    asyncio.run(serve(parser.parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
