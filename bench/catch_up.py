@@ -21,7 +21,10 @@ The client is ``bench/qfpeer/client.cpp`` (QuickFIX C++ 1.15.1, its stock FIXT11
 dictionaries, validation on, ResetOnLogon), one process per session. Printed per run: messages
 received, messages/s in total (first Logon to last message), the server's CPU microseconds per
 message and peak RSS, and the two ratios (rate over the peer's, rate over the reference's).
-A client that rejects anything or receives less than expected makes the exit status 1.
+With one session the client then sends ResendRequest 1..0, and the time until the last
+message comes back with PossDupFlag=Y is printed with the same two ratios (the bridge's
+sessions here have ``resend_rate = 0``: unpaced). A client that rejects anything or receives
+less than expected makes the exit status 1.
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ class ClientResult:
     rejects: int
     logon_ns: int
     last_ns: int
+    resent: int = 0  # with a ResendRequest 1..0 after the catch-up: PossDup ERs back
+    resend_request_ns: int = 0
+    resend_last_ns: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,10 +93,16 @@ class Run:
     def complete(self) -> bool:
         return all(c.received >= self.expected and not c.rejects for c in self.clients)
 
+    @property
+    def resend_seconds(self) -> float:
+        """ResendRequest sent -> last resent message received (the first client)."""
+        c = self.clients[0]
+        return (c.resend_last_ns - c.resend_request_ns) / 1e9 if c.resend_last_ns else 0.0
+
 
 def run_clients(
     progs: Programs, names: list[str], port: int, expected: int, spec_dir: Path, workdir: Path,
-    server_pid: int,
+    server_pid: int, resend: bool,
 ) -> tuple[list[ClientResult], float, float | None]:
     """The clients, logged on at once; their results, and the server's CPU and peak RSS."""
     procs = []
@@ -101,10 +113,11 @@ def run_clients(
         config = settings(store / "client.cfg", role="initiator", sender=name, targets=[BRIDGE],
                           port=port, spec_dir=spec_dir, store_dir=store)  # fmt: skip
         procs.append(subprocess.Popen(
-            [str(progs.client), str(config), str(expected)], stdin=subprocess.PIPE,
+            [str(progs.client), str(config), str(expected), *(["resend"] if resend else [])],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         ))  # fmt: skip
-    deadline = time.monotonic() + 60 + expected * len(names) / 2000
+    deadline = time.monotonic() + 60 + expected * len(names) / 2000 * (2 if resend else 1)
     results = []
     for proc in procs:
         # stdin stays open until now: closing it tells the client to stop waiting
@@ -113,28 +126,30 @@ def run_clients(
         out, _ = proc.communicate(input="stop\n", timeout=30)
         fields = out.split()
         values = dict(zip(fields[::2], fields[1::2], strict=False))
-        results.append(ClientResult(
-            int(values.get("received", 0)), int(values.get("rejects", 0)),
-            int(values.get("logon_ns", 0)), int(values.get("last_ns", 0)),
-        ))  # fmt: skip
+        results.append(ClientResult(*(int(values.get(key, 0)) for key in (
+            "received", "rejects", "logon_ns", "last_ns", "resent", "resend_request_ns",
+            "resend_last_ns",
+        ))))  # fmt: skip
     return results, cpu_seconds(server_pid) - cpu_before, peak_rss_mb(server_pid)
 
 
 def bridge_run(
-    progs: Programs, journal: Path, names: list[str], expected: int, spec_dir: Path, work: Path
+    progs: Programs, journal: Path, names: list[str], expected: int, spec_dir: Path, work: Path,
+    resend: bool,
 ) -> Run:
     fix_port = free_tcp_port()
     config = write_config(
         work / "bridge.toml", upstream_port=free_tcp_port(), fix_port=fix_port, journal=journal,
         sessions=[{"name": n, "sender_comp_id": BRIDGE, "target_comp_id": n,
-                   "fix_profile": "fix50sp2", "scope": {"message_kinds": ["executions"]}}
+                   "fix_profile": "fix50sp2", "resend_rate": 0,
+                   "scope": {"message_kinds": ["executions"]}}
                   for n in names],
     )  # fmt: skip
     config.write_text(config.read_text().replace('synchronous = "normal"', 'synchronous = "full"'))
     with BridgeProcess(config, work / "bridge.log", fix_port, None) as bridge:
         assert bridge._proc is not None
         clients, cpu, rss = run_clients(progs, names, fix_port, expected, spec_dir, work,
-                                        bridge._proc.pid)  # fmt: skip
+                                        bridge._proc.pid, resend)  # fmt: skip
     return Run("fixbridge", len(names), expected, clients, cpu, rss)
 
 
@@ -154,7 +169,8 @@ def export_messages(journal: Path, session: str, count: int, out: Path) -> None:
 
 
 def peer_run(
-    progs: Programs, messages: Path, names: list[str], expected: int, spec_dir: Path, work: Path
+    progs: Programs, messages: Path, names: list[str], expected: int, spec_dir: Path, work: Path,
+    resend: bool,
 ) -> Run:
     port = free_tcp_port()
     store = work / "peer"
@@ -168,7 +184,8 @@ def peer_run(
         line = peer.stdout.readline()
         if not line.startswith("loaded"):
             raise RuntimeError(f"the QuickFIX peer did not start: {line!r}")
-        clients, cpu, rss = run_clients(progs, names, port, expected, spec_dir, work, peer.pid)
+        clients, cpu, rss = run_clients(progs, names, port, expected, spec_dir, work, peer.pid,
+                                        resend)  # fmt: skip
     finally:
         peer.communicate(input="stop\n", timeout=60)
     return Run(f"QuickFIX C++ {QUICKFIX_VERSION} acceptor", len(names), expected, clients,
@@ -176,7 +193,8 @@ def peer_run(
 
 
 def reference_run(
-    progs: Programs, journal: Path, names: list[str], expected: int, spec_dir: Path, work: Path
+    progs: Programs, journal: Path, names: list[str], expected: int, spec_dir: Path, work: Path,
+    resend: bool,
 ) -> Run:
     server = subprocess.Popen(
         [sys.executable, str(REPO / "bench" / "reference_server.py"), "--journal", str(journal),
@@ -186,7 +204,8 @@ def reference_run(
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline().split()[1])
-        clients, cpu, rss = run_clients(progs, names, port, expected, spec_dir, work, server.pid)
+        clients, cpu, rss = run_clients(progs, names, port, expected, spec_dir, work, server.pid,
+                                        resend)  # fmt: skip
     finally:
         server.terminate()
         server.wait(10)
@@ -199,11 +218,12 @@ def measure(progs: Programs, spec_dir: Path, sessions: int, each: int, work: Pat
     build_journal(source, each, names)
     bridge_journal = work / "bridge.db"
     bridge_journal.write_bytes(source.read_bytes())
-    bridge = bridge_run(progs, bridge_journal, names, each, spec_dir, work / "bridge")
+    resend = sessions == 1  # the ResendRequest figure: one session, after its catch-up
+    bridge = bridge_run(progs, bridge_journal, names, each, spec_dir, work / "bridge", resend)
     messages = work / "messages.fix"
     export_messages(bridge_journal, names[0], each, messages)
-    peer = peer_run(progs, messages, names, each, spec_dir, work / "peer")
-    reference = reference_run(progs, source, names, each, spec_dir, work / "reference")
+    peer = peer_run(progs, messages, names, each, spec_dir, work / "peer", resend)
+    reference = reference_run(progs, source, names, each, spec_dir, work / "reference", resend)
     return [bridge, peer, reference]
 
 
@@ -217,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     progs = programs()
     spec_dir = quickfix_spec_dir(QUICKFIX_VERSION)
-    rows = []
+    rows: list[dict[str, object]] = []
+    resends: list[dict[str, object]] = []
     ok = True
     with tempfile.TemporaryDirectory(prefix="fixbridge-catch-up-") as tmp:
         root = args.workdir or Path(tmp)
@@ -231,18 +252,32 @@ def main(argv: list[str] | None = None) -> int:
             peer, reference = runs[1], runs[2]
             for run in runs:
                 ok = ok and run.complete
+                resent = sum(c.resent for c in run.clients)
                 rows.append({
                     "run": run.name, "sessions": sessions, "expected_each": each,
                     "received": run.received, "complete": run.complete,
                     "seconds": round(run.seconds, 3), "msgs_per_s": round(run.rate),
-                    "server_cpu_us_per_msg": round(run.cpu_s / max(run.received, 1) * 1e6, 1),
+                    # the server's CPU over the whole run (catch-up, and the resend if any)
+                    "server_cpu_us_per_msg": round(
+                        run.cpu_s / max(run.received + resent, 1) * 1e6, 1),
                     "server_peak_rss_mb": run.rss_mb,
                     "x_peer": round(run.rate / peer.rate, 3),
                     "x_reference": round(run.rate / reference.rate, 3),
                 })  # fmt: skip
+                if sessions == 1:
+                    ok = ok and resent >= each
+                    resends.append({
+                        "run": run.name, "resent": resent,
+                        "seconds": round(run.resend_seconds, 3),
+                        "x_peer": round(peer.resend_seconds / run.resend_seconds, 3)
+                        if run.resend_seconds else None,
+                        "x_reference": round(reference.resend_seconds / run.resend_seconds, 3)
+                        if run.resend_seconds else None,
+                    })  # fmt: skip
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"catch_up": rows, "resend": resends}, indent=2))
         return 0 if ok else 1
+    print("catch-up delivery (first Logon -> last message at the clients)")
     print(f"{'run':<32} {'sess':>4} {'received':>9} {'msgs/s':>9} {'CPU us/msg':>10} "
           f"{'RSS MB':>7} {'x peer':>7} {'x ref':>7}")  # fmt: skip
     for row in rows:
@@ -251,6 +286,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['msgs_per_s']:>9,} {row['server_cpu_us_per_msg']:>10} "
               f"{row['server_peak_rss_mb']!s:>7} {row['x_peer']:>7} {row['x_reference']:>7}"
               f"{flag}")  # fmt: skip
+    if resends:
+        print("ResendRequest 1..0 after the catch-up (request sent -> last PossDup message"
+              " received; x = speed over the other's)")
+        print(f"{'run':<32} {'resent':>9} {'seconds':>9} {'x peer':>7} {'x ref':>7}")
+        for row in resends:
+            print(f"{row['run']:<32} {row['resent']:>9} {row['seconds']:>9} "
+                  f"{row['x_peer']!s:>7} {row['x_reference']!s:>7}")  # fmt: skip
     return 0 if ok else 1
 
 

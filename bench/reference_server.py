@@ -6,8 +6,10 @@ round, every logged-on session takes its next batch of journal events (500), eac
 parsed (``json.loads``) and filled into a precompiled ExecutionReport template (header and
 tag layout fixed, empty fields left out, TransactTime formatted), the frames of every session
 of the round are stored in one transaction (``synchronous = FULL``: one fsync per round, group
-commit), then each session's batch is written with one write. What clients send after their
-Logon is read and dropped. Imports no bridge code.
+commit), then each session's batch is written with one write. A ResendRequest is answered
+from the store: each stored frame gets PossDupFlag=Y and OrigSendingTime and a new length and
+checksum, 500 per write. Anything else a client sends after its Logon is dropped. Imports no
+bridge code.
 
 Usage: ``python bench/reference_server.py --journal J --store S --port P`` (prints
 ``ready <port>``).
@@ -95,10 +97,32 @@ class Reference:
             f"35=A\x0149={SENDER}\x0156={target}\x0134=1\x0152=".encode() + sending
             + b"\x0198=0\x01108=30\x01141=Y\x011137=9\x01"
         ))  # fmt: skip
-        self._sessions.append(Session(target, writer))
+        session = Session(target, writer)
+        self._sessions.append(session)
         self._wake.set()
-        while await reader.read(65536):
-            pass  # heartbeats and the like: dropped
+        while data := await reader.read(65536):
+            if b"\x0135=2\x01" in data:  # a ResendRequest (arrives whole: it is small)
+                fields = dict(f.split(b"=", 1) for f in data.split(SOH) if b"=" in f)
+                await self.resend(session, int(fields[b"7"]), int(fields[b"16"]))
+
+    async def resend(self, session: Session, begin: int, end: int) -> None:
+        end = end or 1 << 62
+        low = begin
+        while True:
+            rows = self._store.execute(
+                "SELECT seq, body FROM sent WHERE session=? AND seq BETWEEN ? AND ?"
+                " ORDER BY seq LIMIT ?", (session.target, low, end, BATCH),
+            ).fetchall()  # fmt: skip
+            if not rows:
+                return
+            sending = b"52=" + utc(time.time_ns()).encode() + b"\x0143=Y\x01122="
+            frames = []
+            for _, stored in rows:
+                content = stored[stored.index(b"\x0135=") + 1 : stored.rindex(b"10=")]
+                frames.append(finish(content.replace(b"52=", sending, 1)))
+            session.writer.write(b"".join(frames))
+            await session.writer.drain()
+            low = int(rows[-1][0]) + 1
 
     async def deliver(self) -> None:
         while True:
