@@ -92,7 +92,20 @@ _BY_TYPE: Final[Mapping[object, Decoder]] = {
 }
 
 
+# Decoders whose checks the compiled decoder inlines ("?": None allowed too).
+_INLINE: Final[Mapping[Decoder, str]] = {
+    _BY_TYPE[str]: "str", _BY_TYPE[int]: "int", _BY_TYPE[bool]: "bool",
+    _BY_TYPE[Decimal]: "decimal", _BY_TYPE[str | None]: "str?", _BY_TYPE[int | None]: "int?",
+    _BY_TYPE[bool | None]: "bool?", _BY_TYPE[Decimal | None]: "decimal?",
+}  # fmt: skip
+
+
 def _encode_value(value: object) -> object:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is Decimal:
+        return str(value)
     if isinstance(value, Decimal):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -103,8 +116,14 @@ def _encode_value(value: object) -> object:
     raise TypeError(f"no payload encoding for {type(value).__name__}")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _document(event: object) -> dict[str, object]:
-    names = [spec.name for spec in dataclasses.fields(event)]  # type: ignore[arg-type]
+    names = _FIELD_NAMES.get(type(event))
+    if names is None:
+        fields = dataclasses.fields(event)  # type: ignore[arg-type]
+        names = _FIELD_NAMES[type(event)] = tuple(spec.name for spec in fields)
     return {name: _encode_value(getattr(event, name)) for name in names}
 
 
@@ -144,6 +163,9 @@ class PayloadCodec(Generic[_E]):
         self._retired = retired
         # Each field's place in the JSON, per place of the object (a few: top, each side).
         self._paths: dict[str, dict[str, str]] = {}
+        # The compiled decoder of a document holding exactly this version's keys, per place.
+        self._fast: dict[str, Callable[[dict[str, Any]], _E]] = {}
+        self._keys = frozenset(self._decoders)
 
     def document(self, event: _E) -> dict[str, object]:
         """The event's JSON object (before serialization), in field order."""
@@ -168,6 +190,49 @@ class PayloadCodec(Generic[_E]):
 
     def from_document(self, document: object, path: str) -> _E:
         """The event from an already parsed JSON object found at ``path`` ("" = top)."""
+        if type(document) is dict and self._flatten is None and document.keys() == self._keys:
+            fast = self._fast.get(path)
+            if fast is None:
+                fast = self._fast[path] = self._compile(path)
+            try:
+                return fast(document)
+            except _NotFast:
+                pass  # a value of the wrong kind: the checks below say which
+        return self._checked(document, path)
+
+    def _compile(self, path: str) -> Callable[[dict[str, Any]], _E]:
+        """Straight-line decoding of a document with exactly this version's keys, for the
+        decoders whose checks it can inline; it raises _NotFast on any value they would
+        refuse, and the general path then raises the error that names it."""
+        namespace: dict[str, Any] = {"cls": self.cls, "dec": _fast_decimal, "NotFast": _NotFast}
+        lines = ["def fast(d):"]
+        arguments = []
+        for n, (name, decoder) in enumerate(self._decoders.items()):
+            kind = _INLINE.get(decoder)
+            value = f"d[{name!r}]"
+            if kind is None:
+                namespace[f"decode{n}"] = decoder
+                lines.append(f"    v{n} = decode{n}({self._path_of(path, name)!r}, {value})")
+            elif kind == "decimal":
+                lines.append(f"    v{n} = dec({value})")
+            elif kind == "decimal?":
+                lines.append(f"    v{n} = {value}")
+                lines.append(f"    if v{n} is not None: v{n} = dec(v{n})")
+            else:
+                optional_kind = kind.endswith("?")
+                lines.append(f"    v{n} = {value}")
+                check = f"v{n}.__class__ is not {kind.rstrip('?')}"
+                if optional_kind:
+                    check = f"v{n} is not None and {check}"
+                lines.append(f"    if {check}: raise NotFast")
+            arguments.append(f"{name}=v{n}")
+        lines.append(f"    return cls({', '.join(arguments)})")
+        exec("\n".join(lines), namespace)  # the source is built above from field names
+        fast: Callable[[dict[str, Any]], _E] = namespace["fast"]
+        return fast
+
+    def _checked(self, document: object, path: str) -> _E:
+        """Decoding with every check, for any document (older versions, wrong values)."""
         where = f"payload.{path}" if path else "payload"
         if not isinstance(document, dict):
             raise NormalizationError(where, "not a JSON object", type(document).__name__)
@@ -198,6 +263,22 @@ class PayloadCodec(Generic[_E]):
 
 
 _NESTED: dict[type, PayloadCodec[Any]] = {}
+
+
+class _NotFast(Exception):
+    """A value the compiled decoder does not take: the checked path decides."""
+
+
+def _fast_decimal(raw: object) -> Decimal:
+    if raw.__class__ is not str:
+        raise _NotFast
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise _NotFast from None
+    if not value.is_finite():
+        raise _NotFast
+    return value
 
 
 def _decoder_for(annotation: object) -> Decoder:

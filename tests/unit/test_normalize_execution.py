@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixbridge.normalize.errors import NormalizationError
+from fixbridge.normalize.execution import CODEC as ExecutionEvent_CODEC
 from fixbridge.normalize.execution import (
     ExecutionEvent,
     execution_report_body,
@@ -846,6 +847,29 @@ def test_corrupt_payload_is_a_normalization_error(payload: bytes) -> None:
     with pytest.raises(NormalizationError) as caught:
         ExecutionEvent.from_payload(payload)
     assert caught.value.field.startswith("payload")
+
+
+def _decoded(decode: Callable[[object, str], object], document: object) -> tuple[object, ...]:
+    try:
+        return ("event", decode(document, ""))
+    except NormalizationError as exc:
+        return ("error", exc.field, str(exc))
+
+
+def test_the_compiled_decoder_agrees_with_the_checked_one_on_every_wrong_value() -> None:
+    """The payload codec decodes a current document with a compiled function and falls back
+    to the checked path on anything that function refuses: for each field, a value of each
+    wrong kind gives the same outcome both ways (the same error, naming the same field)."""
+    codec = ExecutionEvent_CODEC
+    document = json.loads(normalize_execution(make_fill()).to_payload())
+    assert _decoded(codec.from_document, document)[0] == "event"
+    assert _decoded(codec.from_document, document) == _decoded(codec._checked, document)
+    for name in document:
+        for wrong in (None, 7, True, "x", "NaN", "1E+2", 1.5, [], {}):
+            bad = {**document, name: wrong}
+            assert _decoded(codec.from_document, bad) == _decoded(codec._checked, bad), (
+                name, wrong,
+            )  # fmt: skip
 
 
 # --- the stock FIX50SP2 dictionary, as a validating QuickFIX client applies it -------------
