@@ -94,6 +94,7 @@ class Bridge:
                 specs[name], config.upstream, self.journal, notifier.notify, self._clock,
                 token_source=self.token_source,
                 metrics=self.metrics,
+                on_decoded=self.acceptor.render_cache.remember,
             )
             self.subscribers.append(subscriber)
             self._subscriber_tasks.append(asyncio.create_task(subscriber.run(), name=name))

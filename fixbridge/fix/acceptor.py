@@ -167,6 +167,11 @@ class Acceptor:
         self._handlers: set[asyncio.Task[None]] = set()
 
     @property
+    def render_cache(self) -> RenderCache:
+        """The rendering shared by the sessions (the subscribers hand it live events)."""
+        return self._rendered
+
+    @property
     def port(self) -> int:
         if self._server is None or not self._server.sockets:
             raise RuntimeError("acceptor is not listening")

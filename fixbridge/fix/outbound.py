@@ -116,6 +116,13 @@ class RenderCache:
             self._decoded.move_to_end(event.offset)
         return found  # type: ignore[return-value]  # one offset is always one kind
 
+    def remember(self, offset: int, decoded: object) -> None:
+        """What decoding the payload at ``offset`` gives, known already (a live event, from
+        the normalization that made the payload)."""
+        self._decoded[offset] = decoded
+        if len(self._decoded) > self._decoded_capacity:
+            self._decoded.popitem(last=False)
+
     def body(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
         """The body rendered for ``key`` (journal offset first, then all it depends on)."""
         found = self._bodies.get(key)
@@ -136,6 +143,9 @@ class _NoCache(RenderCache):
 
     def decoded(self, event: JournalEvent, decode: Callable[[bytes], _T]) -> _T:
         return decode(event.payload)
+
+    def remember(self, offset: int, decoded: object) -> None:
+        pass
 
     def body(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
         return make()

@@ -463,6 +463,7 @@ def _append(
 
     def work(db: sqlite3.Connection) -> AppendResult:
         stored = 0
+        offsets: list[int] = []
         for event in events:
             cur = db.execute(
                 "INSERT OR IGNORE INTO events"
@@ -480,7 +481,10 @@ def _append(
             )
             stored += cur.rowcount
             if cur.rowcount:
+                offsets.append(int(cur.lastrowid or 0))
                 _remember(db, event)
+            else:
+                offsets.append(0)
         if resume_token:  # an empty token never replaces a stored one
             db.execute(
                 "INSERT INTO stream_state (stream, resume_token, updated_at, covered_until)"
@@ -491,7 +495,7 @@ def _append(
                 (stream, resume_token, received_at_ns, _covered_until(events, received_at_ns)),
             )
         head = db.execute("SELECT MAX(offset) FROM events").fetchone()
-        return AppendResult(stored, len(events) - stored, int(head[0] or 0))
+        return AppendResult(stored, len(events) - stored, int(head[0] or 0), tuple(offsets))
 
     return work
 

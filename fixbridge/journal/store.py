@@ -69,6 +69,9 @@ class NewEvent:
     order: OrderRecord | None = None
     busts: tuple[BustRecord, ...] = ()
     instrument: tuple[str, str] | None = None
+    # The normalized event ``payload`` encodes, where the caller has it: what decoding the
+    # payload would give, handed to the renderers so a live event is not decoded again.
+    decoded: object | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class AppendResult:
     stored: int
     duplicates: int
     head_offset: int
+    offsets: tuple[int, ...] = ()  # each event's journal offset, in order; 0 = a duplicate
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,7 +110,8 @@ def executions_to_events(
         event = done.event
         events.append(
             NewEvent(
-                event.exec_id, event.transact_time_ns, event.to_payload(), raw, order=done.order
+                event.exec_id, event.transact_time_ns, event.to_payload(), raw, order=done.order,
+                decoded=event,
             )
         )
     return events

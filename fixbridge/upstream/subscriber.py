@@ -107,8 +107,12 @@ class StreamSubscriber:
         metrics: Metrics | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        on_decoded: Callable[[int, object], None] | None = None,
     ) -> None:
+        """``on_decoded(offset, event)`` is told each newly journaled event that came with
+        its normalized form (the renderers' cache), before ``on_stored`` wakes the sessions."""
         self.spec = spec
+        self._on_decoded = on_decoded
         self._config = config
         self._journal = journal
         self._on_stored = on_stored
@@ -438,6 +442,10 @@ class StreamSubscriber:
         self._metrics.journal_append_seconds.observe(time.perf_counter() - started)
         if token:
             self._override = None  # the stored token now says where to resume
+        if self._on_decoded is not None:
+            for event, offset in zip(events, result.offsets, strict=False):
+                if offset and event.decoded is not None:
+                    self._on_decoded(offset, event.decoded)
         self._count_stored(result.stored, result.duplicates)
 
     def _note_received(self, events: list[NewEvent]) -> None:
