@@ -32,13 +32,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from resend_memory import cpu_seconds, peak_rss_mb  # noqa: E402
+from resend_memory import cpu_seconds, peak_rss_mb, rss_bytes  # noqa: E402
 
 from tests.integration.bridge_proc import BridgeProcess, write_config  # noqa: E402
 from tests.integration.qfharness import free_tcp_port  # noqa: E402
@@ -114,6 +115,37 @@ def histogram(ordered: list[int]) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
+class RssSampler:
+    """The bridge's VmRSS once a second, in a thread, while the client reads."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self.samples: list[tuple[int, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            with contextlib.suppress(RuntimeError):
+                self.samples.append((time.time_ns(), rss_bytes(self._pid) / 1e6))
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def first_after(self, ns: int) -> float | None:
+        later = [mb for at, mb in self.samples if at >= ns]
+        return round(later[0], 1) if later else None
+
+    def max_after(self, ns: int) -> float | None:
+        later = [mb for at, mb in self.samples if at >= ns]
+        return round(max(later), 1) if later else None
+
+
 def start_replay(run_dir: Path, rate: int, total: int) -> tuple[subprocess.Popen[str], int, int]:
     """The replay upstream, built and listening: (process, port, start ns)."""
     replay = subprocess.Popen(
@@ -155,7 +187,8 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
             cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
             warm = start_ns + int(WARM_UP_S * 1e9)
             until = start_ns + int((seconds + DRAIN_S) * 1e9)
-            latencies, count = asyncio.run(_receive(fix_port, warm, until))
+            with RssSampler(pid) as rss_samples:
+                latencies, count = asyncio.run(_receive(fix_port, warm, until))
             cpu = cpu_seconds(pid) - cpu_before
             wall = time.monotonic() - wall_before
             rss = peak_rss_mb(pid)
@@ -173,6 +206,9 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
         "bridge_cpu_us_per_msg": round(cpu / max(count, 1) * 1e6, 1),
         "bridge_cpu_share": round(cpu / wall, 3),
         "bridge_peak_rss_mb": rss,
+        # VmRSS once a second while executions flow, from the end of the warm-up on
+        "bridge_rss_mb_first": rss_samples.first_after(warm), "bridge_rss_mb_max":
+        rss_samples.max_after(warm),
         "histogram_ms": histogram(ordered),
     }  # fmt: skip
 
@@ -189,12 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"{'offered/s':>9} {'received':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} "
-          f"{'max ms':>8} {'CPU us/msg':>10} {'CPU share':>9} {'RSS MB':>7}")  # fmt: skip
+    print(f"{'offered/s':>9} {'offered':>9} {'received':>9} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'p99.9 ms':>9} {'max ms':>8} {'CPU us/msg':>10} {'CPU share':>9} "
+          f"{'RSS MB first..max':>17}")  # fmt: skip
     for r in results:
-        print(f"{r['offered_per_s']:>9} {r['received']:>9} {r['p50_ms']:>8} {r['p99_ms']:>8} "
-              f"{r['p99_9_ms']:>9} {r['max_ms']:>8} {r['bridge_cpu_us_per_msg']:>10} "
-              f"{r['bridge_cpu_share']:>9} {r['bridge_peak_rss_mb']:>7}")  # fmt: skip
+        rss = f"{r['bridge_rss_mb_first']}..{r['bridge_rss_mb_max']}"
+        print(f"{r['offered_per_s']:>9} {r['offered']:>9} {r['received']:>9} {r['p50_ms']!s:>8} "
+              f"{r['p99_ms']!s:>8} {r['p99_9_ms']!s:>9} {r['max_ms']!s:>8} "
+              f"{r['bridge_cpu_us_per_msg']:>10} {r['bridge_cpu_share']:>9} {rss:>17}")  # fmt: skip
     return 0
 
 

@@ -3,18 +3,19 @@ responses, so the bench measures the bridge and not the source.
 
 It is a gRPC server for ``polymarket.v1.DropCopyAPI/CreateDropCopySubscription`` only (the
 benches configure sessions whose scope is executions, so the bridge opens no other stream).
-Before it listens it builds every response: E executions of the seeded market simulator,
-already serialized, so serving one costs a write and nothing else. Two ways to serve:
+Before it listens it makes the executions of the seeded market simulator. Two ways to serve:
 
-- full speed (no ``--rate``): responses of ``--per-response`` executions, one after another,
-  as fast as gRPC flow control lets them go (the ingest figure);
-- paced (``--rate R``): open loop, execution k is due at ``start + k / R`` and
-  its TransactTime(60) is that instant; executions due in the same millisecond share one
-  response, sent when due (or at once if the server is late: the lateness is then part of the
-  measured latency, never hidden).
+- full speed (no ``--rate``): E executions in responses of ``--per-response``, all built and
+  serialized before it listens, so serving one costs a write and nothing else; sent one after
+  another as fast as gRPC flow control lets them go (the ingest figure);
+- paced (``--rate R``): open loop, execution k is due at ``start + k / R`` and its
+  TransactTime(60) is that instant; executions due in the same millisecond share one response,
+  made and sent when due (or at once if the server is late: the lateness is then part of the
+  measured latency, never hidden). Beyond ``--pool`` distinct executions the pool is reused
+  with suffixed ids, so a long run needs no more memory.
 
-``start`` is ``--start-in`` seconds after the executions are made, leaving time to serialize
-them and for the bridge and its client to start. Each response carries resume token
+``start`` is ``--start-in`` seconds after the executions are made, leaving time for the bridge
+and its client to start. Each response carries resume token
 ``r<index>``; a request with a token resumes after it. When everything is sent the stream stays
 open with a token-only response every second, as the exchange's heartbeats. Prints
 ``ready <port> <start ns>`` once listening (start 0 at full speed). Imports no bridge code: only
@@ -27,7 +28,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,58 +54,83 @@ def executions(count: int, seed: int) -> list[Any]:
     return made[:count]
 
 
-def group_paced(count: int, rate: float, start_ns: int) -> list[tuple[int, list[int]]]:
+def paced_groups(count: int, rate: float, start_ns: int) -> Iterator[tuple[int, range]]:
     """Execution indexes grouped by the millisecond they are due in: (due ns, indexes)."""
-    groups: list[tuple[int, list[int]]] = []
-    for k in range(count):
-        due = start_ns + int(k * 1e9 / rate)
-        if groups and groups[-1][0] // 1_000_000 == due // 1_000_000:
-            groups[-1][1].append(k)
-        else:
-            groups.append((due, [k]))
-    return groups
+    first = 0
+    while first < count:
+        due = start_ns + int(first * 1e9 / rate)
+        tick = due // 1_000_000
+        last = first + 1
+        while last < count and (start_ns + int(last * 1e9 / rate)) // 1_000_000 == tick:
+            last += 1
+        yield due, range(first, last)
+        first = last
 
 
-def build(args: argparse.Namespace) -> tuple[list[tuple[int, bytes]], int]:
-    """Every response, serialized, with when it is due (0 = at once); and the start."""
-    made = executions(args.executions, args.seed)
-    out: list[tuple[int, bytes]] = []
-    if args.rate:
-        start = time.time_ns() + int(args.start_in * 1e9)
-        for n, (due, indexes) in enumerate(group_paced(len(made), args.rate, start)):
+class Paced:
+    """Responses made when due (so a long run needs no memory for them): execution k is
+    ``pool[k % len(pool)]``, copy c = k // len(pool) with ``-c`` appended to its own and its
+    order's id, so every execution is new; its TransactTime is when it is due."""
+
+    def __init__(self, pool: list[Any], count: int, rate: float, start_ns: int) -> None:
+        self._pool, self._count, self._rate, self._start = pool, count, rate, start_ns
+
+    def responses(self, after: int) -> Iterator[tuple[int, bytes]]:
+        pool = self._pool
+        for n, (due, indexes) in enumerate(paced_groups(self._count, self._rate, self._start)):
+            if n <= after:
+                continue
             response = dropcopy_pb2.CreateDropCopySubscriptionResponse(resume_token=b"r%d" % n)
             for k in indexes:
                 execution = response.executions.add()
-                execution.CopyFrom(made[k])
-                execution.transact_time.FromNanoseconds(start + int(k * 1e9 / args.rate))
-            out.append((due, response.SerializeToString()))
-        return out, start
-    for n in range(0, len(made), args.per_response):
-        response = dropcopy_pb2.CreateDropCopySubscriptionResponse(
-            resume_token=b"r%d" % len(out), executions=made[n : n + args.per_response]
-        )
-        out.append((0, response.SerializeToString()))
-    return out, 0
+                copy, original = divmod(k, len(pool))
+                execution.CopyFrom(pool[original])
+                if copy:
+                    execution.id += f"-{copy}"
+                    execution.order.id += f"-{copy}"
+                execution.transact_time.FromNanoseconds(self._start + int(k * 1e9 / self._rate))
+            yield due, response.SerializeToString()
+
+    @property
+    def last_token(self) -> bytes:
+        return b"r%d" % (sum(1 for _ in paced_groups(self._count, self._rate, self._start)) - 1)
+
+
+class FullSpeed:
+    """Every response built and serialized before the server listens."""
+
+    def __init__(self, made: list[Any], per_response: int) -> None:
+        self._data = [
+            dropcopy_pb2.CreateDropCopySubscriptionResponse(
+                resume_token=b"r%d" % (n // per_response), executions=made[n : n + per_response]
+            ).SerializeToString()
+            for n in range(0, len(made), per_response)
+        ]
+
+    def responses(self, after: int) -> Iterator[tuple[int, bytes]]:
+        for data in self._data[after + 1 :]:
+            yield 0, data
+
+    @property
+    def last_token(self) -> bytes:
+        return b"r%d" % (len(self._data) - 1)
 
 
 class Replay:
-    def __init__(self, responses: list[tuple[int, bytes]]) -> None:
-        self._responses = responses
-        self.streams = 0
+    def __init__(self, source: Paced | FullSpeed) -> None:
+        self._source = source
 
     async def stream(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-        self.streams += 1
         token = bytes(request.resume_token)
-        first = int(token[1:]) + 1 if token.startswith(b"r") else 0
-        for due, data in self._responses[first:]:
+        after = int(token[1:]) if token.startswith(b"r") else -1
+        for due, data in self._source.responses(after):
             if due:
                 wait = (due - time.time_ns()) / 1e9
                 if wait > 0:
                     await asyncio.sleep(wait)
             yield data
-        last = len(self._responses) - 1
         heartbeat = dropcopy_pb2.CreateDropCopySubscriptionResponse(
-            resume_token=b"r%d" % last
+            resume_token=self._source.last_token
         ).SerializeToString()
         while True:
             await asyncio.sleep(HEARTBEAT_S)
@@ -112,8 +138,14 @@ class Replay:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    responses, start = build(args)
-    replay = Replay(responses)
+    pool = executions(min(args.executions, args.pool), args.seed)
+    source: Paced | FullSpeed
+    if args.rate:
+        start = time.time_ns() + int(args.start_in * 1e9)
+        source = Paced(pool, args.executions, args.rate, start)
+    else:
+        start, source = 0, FullSpeed(pool, args.per_response)
+    replay = Replay(source)
     handler = grpc.method_handlers_generic_handler(SERVICE, {
         "CreateDropCopySubscription": grpc.unary_stream_rpc_method_handler(
             replay.stream,
@@ -135,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executions", type=int, required=True)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--per-response", type=int, default=100)
+    parser.add_argument("--pool", type=int, default=100_000,
+                        help="paced: distinct executions made, reused beyond (ids suffixed)")
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--start-in", type=float, default=5.0,
                         help="paced: seconds from the end of the build to execution 0")
