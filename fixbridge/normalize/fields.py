@@ -15,31 +15,13 @@ Pure: no I/O, no clock. Must never return a float or guess a missing value.
 
 from __future__ import annotations
 
-from decimal import (
-    MAX_EMAX,
-    MIN_EMIN,
-    Context,
-    Decimal,
-    DecimalException,
-    DivisionByZero,
-    Inexact,
-    InvalidOperation,
-    Overflow,
-)
+from decimal import Decimal, DecimalException
 from typing import Final, Protocol
 
 from fixbridge.normalize.errors import NormalizationError
+from fixbridge.normalize.scale import EXACT as EXACT  # the exact context, for the normalizers
 from fixbridge.normalize.scale import ScaleError, scaled
 from fixbridge.normalize.timestamps import timestamp_ns
-
-# Enough digits for any int64 / int64 and for the product of two such results; Inexact is
-# trapped, so a value with no exact decimal form raises instead of being rounded.
-EXACT: Final = Context(
-    prec=120,
-    Emax=MAX_EMAX,
-    Emin=MIN_EMIN,
-    traps=[Inexact, InvalidOperation, DivisionByZero, Overflow],
-)
 
 # Protobuf Timestamp's valid range is 0001-01-01..9999-12-31; FIX needs a 4-digit year and the
 # exchange has no business before the epoch, so 1970-01-01T00:00:00Z (exclusive) .. 9999 it is.

@@ -28,6 +28,7 @@ an id: an empty upstream value sends no party.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -59,6 +60,13 @@ def identifier(name: str, style: RenderStyle) -> str:
     """How ``name`` (a resource name such as ``firms/F/accounts/A``) appears to a session."""
     if style.identifiers is Identifiers.RESOURCE_NAMES:
         return name
+    return _short_name(name)
+
+
+@functools.lru_cache(maxsize=65536)
+def _short_name(name: str) -> str:
+    """The last segment of a resource name (the same few accounts and users come again and
+    again: matched once each)."""
     match = _ANY_NAME.fullmatch(name)
     return match.group(1) if match else name
 

@@ -8,7 +8,27 @@ and raises :class:`ScaleError`, never a silent guess.
 
 from __future__ import annotations
 
-from decimal import Decimal
+import functools
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
+from typing import Final
+
+# Enough digits for any int64 / int64 and for the product of two such results; Inexact is
+# trapped, so a value with no exact decimal form raises instead of being rounded.
+EXACT: Final = Context(
+    prec=120,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
+    traps=[Inexact, InvalidOperation, DivisionByZero, Overflow],
+)
 
 
 class ScaleError(ValueError):
@@ -30,4 +50,11 @@ def fix_decimal(value: Decimal) -> str:
     """
     if value == 0:
         return "0"
-    return format(value.normalize(), "f")
+    return _plain(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _plain(value: Decimal) -> str:
+    # Equal decimals (52.5, 52.500) share a cache entry and have the same plain text, whatever
+    # context the caller has: the exact one is used here.
+    return format(value.normalize(EXACT), "f")

@@ -8,6 +8,7 @@ session asks for less. Never reads the clock: callers pass the instant in.
 from __future__ import annotations
 
 import enum
+import functools
 from datetime import UTC, datetime
 
 _NS_PER_S = 1_000_000_000
@@ -35,11 +36,16 @@ def timestamp_ns(seconds: int, nanos: int) -> int:
     return seconds * _NS_PER_S + nanos
 
 
+@functools.lru_cache(maxsize=4096)
+def _whole_second(seconds: int) -> str:
+    """``YYYYMMDD-HH:MM:SS`` of a whole second (events come many to a second: formatted once)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S")
+
+
 def format_utc_timestamp(ns: int, precision: Precision) -> str:
     """``YYYYMMDD-HH:MM:SS[.f…]`` for ``ns`` nanoseconds since the epoch, truncated, not rounded."""
     seconds, frac = divmod(ns, _NS_PER_S)
-    moment = datetime.fromtimestamp(seconds, UTC)
-    text = moment.strftime("%Y%m%d-%H:%M:%S")
+    text = _whole_second(seconds)
     digits = precision.digits
     if digits == 0:
         return text
