@@ -602,6 +602,9 @@ def _remember(db: sqlite3.Connection, event: NewEvent) -> None:
                     _sql_integer(fill.transact_time_ns),
                 ),
             )
+    if not event.busts:
+        _remember_instrument(db, event)
+        return
     db.executemany(
         "INSERT OR IGNORE INTO order_fills"
         " (exec_id, order_id, quantity, notional, transact_time) VALUES (?, ?, ?, ?, ?)",
@@ -631,6 +634,10 @@ def _remember(db: sqlite3.Connection, event: NewEvent) -> None:
             for bust in event.busts
         ],
     )
+    _remember_instrument(db, event)
+
+
+def _remember_instrument(db: sqlite3.Connection, event: NewEvent) -> None:
     if event.instrument is not None:
         symbol, content = event.instrument
         db.execute(
