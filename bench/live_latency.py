@@ -17,8 +17,9 @@ pace whatever the bridge does):
 Printed per rate: messages received, p50 / p99 / p99.9 / max in milliseconds (exact, from the
 samples; the JSON adds a histogram with 0.25 ms buckets up to 10 ms, then 1 ms buckets up to
 100 ms), the bridge's CPU microseconds per delivered message, its CPU share of one core over
-the run, and its peak RSS. Nothing is asserted. Run
-``python bench/live_latency.py [--rates 1000,5000,20000] [--seconds 10]``.
+the run, its RSS once a second (first after the warm-up .. highest), and the bridge's own
+view: the buckets of its receipt -> FIX write histogram holding the p50 and the p99. Nothing
+is asserted. Run ``python bench/live_latency.py [--rates 1000,5000,20000] [--seconds 10]``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,6 +117,32 @@ def histogram(ordered: list[int]) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
+def receipt_to_write(metrics_port: int) -> tuple[float | None, float | None]:
+    """The bucket bounds (ms) holding the p50 and p99 of the bridge's own receipt -> FIX write
+    histogram, read from its /metrics (whole run, backlog included)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None, None
+    buckets: list[tuple[float, float]] = []
+    for line in text.splitlines():
+        if line.startswith("fixbridge_lag_receipt_to_fix_write_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+    if not buckets or buckets[-1][1] == 0:
+        return None, None
+    total = buckets[-1][1]
+
+    def bound_for(share: float) -> float | None:
+        for bound, count in buckets:
+            if count >= share * total:
+                return bound * 1000 if bound != float("inf") else None
+        return None
+
+    return bound_for(0.5), bound_for(0.99)
+
+
 class RssSampler:
     """The bridge's VmRSS once a second, in a thread, while the client reads."""
 
@@ -168,10 +196,10 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
     total = int(rate * seconds)
     replay, upstream_port, start_ns = start_replay(run_dir, rate, total)
     try:
-        fix_port = free_tcp_port()
+        fix_port, metrics_port = free_tcp_port(), free_tcp_port()
         config = write_config(
             run_dir / "bridge.toml", upstream_port=upstream_port, fix_port=fix_port,
-            journal=run_dir / "journal.db",
+            journal=run_dir / "journal.db", metrics_port=metrics_port,
             sessions=[{"name": "bo", "sender_comp_id": BRIDGE, "target_comp_id": CLIENT,
                        "scope": {"message_kinds": ["executions"]}}],
         )  # fmt: skip
@@ -192,6 +220,7 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
             cpu = cpu_seconds(pid) - cpu_before
             wall = time.monotonic() - wall_before
             rss = peak_rss_mb(pid)
+            inside = receipt_to_write(metrics_port)
     finally:
         replay.terminate()
         replay.wait(10)
@@ -210,6 +239,9 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
         "bridge_rss_mb_first": rss_samples.first_after(warm), "bridge_rss_mb_max":
         rss_samples.max_after(warm),
         "histogram_ms": histogram(ordered),
+        # The bridge's own view (its lag histogram, bucket bounds): upstream receipt -> write
+        "bridge_receipt_to_write_p50_le_ms": inside[0],
+        "bridge_receipt_to_write_p99_le_ms": inside[1],
     }  # fmt: skip
 
 
@@ -227,12 +259,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{'offered/s':>9} {'offered':>9} {'received':>9} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'p99.9 ms':>9} {'max ms':>8} {'CPU us/msg':>10} {'CPU share':>9} "
-          f"{'RSS MB first..max':>17}")  # fmt: skip
+          f"{'RSS MB first..max':>17} {'in bridge p50/p99 <= ms':>23}")  # fmt: skip
     for r in results:
         rss = f"{r['bridge_rss_mb_first']}..{r['bridge_rss_mb_max']}"
+        inside = (f"{r['bridge_receipt_to_write_p50_le_ms']}/"
+                  f"{r['bridge_receipt_to_write_p99_le_ms']}")  # fmt: skip
         print(f"{r['offered_per_s']:>9} {r['offered']:>9} {r['received']:>9} {r['p50_ms']!s:>8} "
               f"{r['p99_ms']!s:>8} {r['p99_9_ms']!s:>9} {r['max_ms']!s:>8} "
-              f"{r['bridge_cpu_us_per_msg']:>10} {r['bridge_cpu_share']:>9} {rss:>17}")  # fmt: skip
+              f"{r['bridge_cpu_us_per_msg']:>10} {r['bridge_cpu_share']:>9} {rss:>17} "
+              f"{inside:>23}")  # fmt: skip
     return 0
 
 

@@ -109,7 +109,7 @@ class Metrics:
         # ---- journal ----------------------------------------------------------------------
         self.journal_append_seconds = Histogram(
             "fixbridge_journal_append_seconds",
-            "Time to journal one upstream response (events + resume token, one transaction).",
+            "Time to journal what a stream received (events + resume token, one group-commit job).",
             buckets=APPEND_BUCKETS, registry=r)
         self.journal_events_stored = Counter(
             "fixbridge_journal_events_stored",
