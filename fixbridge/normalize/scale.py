@@ -48,7 +48,7 @@ def fix_decimal(value: Decimal) -> str:
     ``Decimal("52.500")`` -> ``"52.5"``, ``Decimal("100")`` -> ``"100"``,
     ``Decimal("-0")`` -> ``"0"``.
     """
-    if value == 0:
+    if not value:  # 0, -0, 0E+3: all "0"
         return "0"
     return _plain(value)
 
