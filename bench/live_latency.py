@@ -51,6 +51,7 @@ BRIDGE, CLIENT = "FIXBRIDGE", "BO"
 WARM_UP_S = 1.0
 START_IN_S = 6.0  # from the end of the replay's build to its first execution
 DRAIN_S = 3.0  # how long after the last execution is due the client keeps reading
+HEARTBEAT_S = 10.0  # the client's Heartbeats (it logs on with HeartBtInt=30)
 
 
 def transact_ns(stamp: str) -> int:
@@ -85,7 +86,11 @@ async def _receive(port: int, warm_ns: int, until_ns: int) -> tuple[list[int], i
     parser = client._parser
     latencies: list[int] = []
     count = 0
+    heartbeat_at = time.monotonic() + HEARTBEAT_S
     while time.time_ns() < until_ns:
+        if time.monotonic() >= heartbeat_at:  # a long run must not look like a dead client
+            client.send("0")
+            heartbeat_at = time.monotonic() + HEARTBEAT_S
         try:
             data = await asyncio.wait_for(reader.read(1 << 20), timeout=1.0)
         except TimeoutError:
@@ -94,7 +99,10 @@ async def _receive(port: int, warm_ns: int, until_ns: int) -> tuple[list[int], i
             break
         now = time.time_ns()
         for message in parser.feed(data):
-            if getattr(message, "msg_type", None) != "8":
+            kind = getattr(message, "msg_type", None)
+            if kind == "1":  # TestRequest: answered, as any FIX engine does
+                client.send("0", (112, message.get(112) or ""))
+            if kind != "8":
                 continue
             count += 1
             made = transact_ns(message.get(60) or "")

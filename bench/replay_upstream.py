@@ -138,13 +138,13 @@ class Replay:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    pool = executions(min(args.executions, args.pool), args.seed)
     source: Paced | FullSpeed
     if args.rate:
+        pool = executions(min(args.executions, args.pool), args.seed)
         start = time.time_ns() + int(args.start_in * 1e9)
         source = Paced(pool, args.executions, args.rate, start)
-    else:
-        start, source = 0, FullSpeed(pool, args.per_response)
+    else:  # every execution distinct, all built before listening
+        start, source = 0, FullSpeed(executions(args.executions, args.seed), args.per_response)
     replay = Replay(source)
     handler = grpc.method_handlers_generic_handler(SERVICE, {
         "CreateDropCopySubscription": grpc.unary_stream_rpc_method_handler(
