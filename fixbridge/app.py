@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from fixbridge.ops.metrics import Metrics
 from fixbridge.upstream.auth import TokenSource
 from fixbridge.upstream.refdata import seed_scales
 from fixbridge.upstream.scales import ScaleBook
-from fixbridge.upstream.streams import DEPENDS_ON, build_stream_specs
+from fixbridge.upstream.streams import DEPENDS_ON, build_stream_specs, executions_first
 from fixbridge.upstream.subscriber import StreamSubscriber
 
 log = logging.getLogger("fixbridge")
@@ -85,6 +86,10 @@ class Bridge:
         scales = ScaleBook()
         specs = build_stream_specs(scales)
         wanted = wanted_streams(config, available=tuple(specs))
+        if "executions" in wanted and "trades" in wanted:  # busts settle against the fills
+            specs["trades"] = dataclasses.replace(
+                specs["trades"], before_store=executions_first(self.journal)
+            )
         if "positions" in wanted:  # a head start on the scales positions need
             self._seed_task = asyncio.create_task(
                 seed_scales(config.upstream, scales, self.token_source), name="scales"

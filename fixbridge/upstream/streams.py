@@ -8,6 +8,7 @@ wait for their symbols' scales). The subscriber is the same code for every row.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -27,7 +28,13 @@ from fixbridge.normalize.instrument import (
 from fixbridge.normalize.position import normalize_position
 from fixbridge.normalize.timestamps import timestamp_ns
 from fixbridge.normalize.trade import TradeEvent, normalize_trade
-from fixbridge.proto.polymarket.v1 import dropcopy_pb2, orders_pb2, refdata_pb2, trading_pb2
+from fixbridge.proto.polymarket.v1 import (
+    dropcopy_pb2,
+    enums_pb2,
+    orders_pb2,
+    refdata_pb2,
+    trading_pb2,
+)
 from fixbridge.upstream.orders import OrderMemory, link_cl_ord_ids, settle_busts
 from fixbridge.upstream.scales import ScaleBook
 
@@ -268,6 +275,46 @@ def _one_by_one(convert: Callable[[Any], NewEvent]) -> ToJournal:
         return [convert(message) for message in upstream]
 
     return to_journal
+
+
+class ExecutionsProgress(Protocol):
+    def resume_anchor_ns(self, stream: str) -> int | None: ...
+
+
+EXECUTIONS_WAIT_S = 5.0
+_EXECUTIONS_POLL_S = 0.01
+
+
+def executions_first(
+    journal: ExecutionsProgress, wait_s: float = EXECUTIONS_WAIT_S
+) -> Callable[[Any], Awaitable[None]]:
+    """The trades stream's wait before a response holding a BUSTED trade is journaled: until
+    the executions stream is journaled up to the point in time the trades stream has reached
+    (its trades' aggressor times so far), at most ``wait_s``. A bust is settled against its
+    orders' fills, which the other stream brings; the two streams replay and run
+    independently, and a bust settled before the fills that preceded it are journaled would
+    report the orders as they were before those fills. Past the bound the bust is settled
+    against what is journaled (the executions stream may carry other firms' aggressors, or be
+    quiet): never a hang."""
+    reached = 0
+
+    async def wait(response: Any) -> None:
+        nonlocal reached
+        busted = False
+        for trade in response.trade_capture_reports:
+            when = trade.aggressor.transact_time
+            reached = max(reached, timestamp_ns(when.seconds, when.nanos))
+            busted = busted or trade.state == enums_pb2.TRADE_STATE_BUSTED
+        if not busted:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while (journal.resume_anchor_ns("executions") or 0) < reached:
+            if loop.time() >= deadline:
+                return
+            await asyncio.sleep(_EXECUTIONS_POLL_S)
+
+    return wait
 
 
 def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
