@@ -15,7 +15,10 @@ Rules:
 - Rounds are ordered: a job handed in later never commits before one handed in earlier.
 - A job's statements run on the loop thread; only the COMMIT leaves it, so no statement waits
   for the interpreter lock held by another thread, and the loop never waits for an fsync.
-- A job whose waiter was cancelled before its round began is not run.
+- A job whose waiter was cancelled before its round began is not run. A waiter cancelled once
+  its round has begun waits for that round's outcome before the cancellation reaches it: when
+  it unwinds, its job is either committed or not going to be, never still in flight (a caller
+  that gives up, e.g. a session's pump on disconnect, must not see its write land later).
 - Synchronous writers (start-up, tools, tests) use :meth:`GroupCommit.run_sync`: one
   transaction of their own, serialized with the rounds by the same lock.
 """
@@ -42,6 +45,14 @@ _BUSY_RETRY_S = 0.0005  # a synchronous writer holds the journal: try the round 
 class _Job(Generic[T]):
     work: Work[T]
     future: asyncio.Future[T]
+    begun: bool = False  # its round has begun: its statements ran or are about to
+    # What its waiter awaits (the result, shielded); cancelled at once by a cancelled waiter.
+    waiter: asyncio.Future[T] | None = None
+
+    @property
+    def abandoned(self) -> bool:
+        """Its waiter was cancelled before its round began: it is not to be run."""
+        return not self.begun and self.waiter is not None and self.waiter.cancelled()
 
 
 @dataclass(slots=True)
@@ -73,15 +84,25 @@ class GroupCommit:
             raise sqlite3.ProgrammingError("the journal is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._pending.append(_Job(work, future))
+        job = _Job(work, future)
+        self._pending.append(job)
         if not self._round_scheduled:
             self._round_scheduled = True
             # call_soon: the callbacks already ready in this loop pass join the round.
             loop.call_soon(self._start_round, loop)
-        return await future
+        job.waiter = asyncio.shield(future)
+        try:
+            return await job.waiter
+        except asyncio.CancelledError:
+            if not job.begun:
+                raise
+            # In a round already: its outcome first, then the cancellation.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(future)
+            raise
 
     def _start_round(self, loop: asyncio.AbstractEventLoop) -> None:
-        jobs = [job for job in self._pending[:MAX_ROUND_JOBS] if not job.future.done()]
+        jobs = [job for job in self._pending[:MAX_ROUND_JOBS] if not job.abandoned]
         del self._pending[:MAX_ROUND_JOBS]
         if not jobs:
             self._next_round(loop)
@@ -90,6 +111,8 @@ class GroupCommit:
             self._pending[:0] = jobs
             loop.call_later(_BUSY_RETRY_S, self._start_round, loop)
             return
+        for job in jobs:
+            job.begun = True
         try:
             outcomes = self._run_jobs(jobs)
         except BaseException as exc:  # the round cannot go on: none of it is kept
@@ -137,7 +160,11 @@ class GroupCommit:
         outcomes: list[tuple[_Job[Any], Any, BaseException | None]],
         committing: asyncio.Future[None],
     ) -> None:
-        failure = committing.exception() if not committing.cancelled() else None
+        failure: BaseException | None = (
+            sqlite3.OperationalError("the COMMIT did not run (committer stopped)")
+            if committing.cancelled()
+            else committing.exception()
+        )
         stats = self.stats
         stats.rounds += 1
         stats.jobs += len(outcomes)
@@ -160,8 +187,8 @@ class GroupCommit:
     def _rollback(self) -> None:
         """End a transaction left open by a failed statement or COMMIT (disk full, I/O error),
         so the next round starts clean instead of failing on BEGIN."""
-        if self._db.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(sqlite3.Error):  # a closed connection has nothing to end
+            if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
 
     # --- synchronous writers ------------------------------------------------------------------

@@ -361,20 +361,24 @@ class StreamSubscriber:
         inbox: asyncio.Queue[Any] = asyncio.Queue(INBOX_RESPONSES)
         journaling = asyncio.create_task(self._journal_inbox(inbox), name=f"{name}-journal")
         try:
-            await self._receive(call, inbox, journaling)
-        except asyncio.CancelledError:
-            journaling.cancel()
-            raise
-        except BaseException:
-            # The stream failed: what it delivered is still journaled, but the stream's own
-            # error is what the policy must see.
             try:
-                await _finish(inbox, journaling)
-            except Exception:
-                log.exception("%s: journaling what the failed stream delivered failed", name,
-                              extra=self._log_extra)
-            raise
-        await _finish(inbox, journaling)
+                await self._receive(call, inbox, journaling)
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                # The stream failed: what it delivered is still journaled, but the stream's own
+                # error is what the policy must see.
+                try:
+                    await _finish(inbox, journaling)
+                except Exception:
+                    log.exception("%s: journaling what the failed stream delivered failed",
+                                  name, extra=self._log_extra)
+                raise
+            await _finish(inbox, journaling)
+        finally:
+            if not journaling.done():  # cancelled: journaling stops too, and is waited for
+                journaling.cancel()
+                await asyncio.gather(journaling, return_exceptions=True)
 
     async def _receive(
         self, call: Any, inbox: asyncio.Queue[Any], journaling: asyncio.Task[None]

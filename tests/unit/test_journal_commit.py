@@ -19,13 +19,18 @@ from fixbridge.journal.commit import GroupCommit
 
 
 class TracingConnection(sqlite3.Connection):
-    """Records on which thread each COMMIT ran."""
+    """Records on which thread each COMMIT ran; ``hold_commit`` makes COMMITs wait for it."""
 
     commit_threads: list[int]
+    hold_commit: threading.Event | None
+    commit_reached: threading.Event
 
     def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         if sql == "COMMIT":
             self.commit_threads.append(threading.get_ident())
+            self.commit_reached.set()
+            if self.hold_commit is not None:
+                self.hold_commit.wait(10)
         return super().execute(sql, *args)
 
 
@@ -34,6 +39,8 @@ def open_writer(path: Path) -> TracingConnection:
         path, isolation_level=None, check_same_thread=False, factory=TracingConnection
     )
     db.commit_threads = []
+    db.hold_commit = None
+    db.commit_reached = threading.Event()
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
@@ -188,6 +195,37 @@ def test_a_job_whose_waiter_was_cancelled_before_its_round_is_not_run(tmp_path: 
     try:
         asyncio.run(main())
         assert names(path) == ["kept"]
+    finally:
+        commits.close()
+        db.close()
+
+
+def test_a_waiter_cancelled_while_its_commit_runs_unwinds_only_once_it_has_committed(
+    tmp_path: Path,
+) -> None:
+    """A session's pump cancelled on disconnect must not have its write land after it gave
+    up (a new connection would read the numbers before it): the cancellation reaches the
+    waiter only once the round holding its job has ended."""
+    path = tmp_path / "j.db"
+    db = open_writer(path)
+    db.hold_commit = threading.Event()
+    commits = GroupCommit(db)
+
+    async def main() -> list[str]:
+        waiter = asyncio.ensure_future(commits.run(insert("in-flight")))
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, db.commit_reached.wait, 10)
+        waiter.cancel()
+        await asyncio.sleep(0.05)
+        assert not waiter.done()  # the COMMIT is still running: the waiter stays
+        assert db.hold_commit is not None
+        db.hold_commit.set()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        return names(path)  # what a new connection reads once the waiter is gone
+
+    try:
+        assert asyncio.run(main()) == ["in-flight"]
     finally:
         commits.close()
         db.close()
