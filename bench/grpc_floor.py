@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,17 +21,11 @@ import grpc
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from replay_upstream import launch  # noqa: E402
 
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2, dropcopy_pb2_grpc  # noqa: E402
-
-
-def replay(args: list[str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "replay_upstream.py"), *args],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    return proc, f"127.0.0.1:{proc.stdout.readline().split()[1]}"
 
 
 async def receive_async(target: str, count: int) -> tuple[float, float]:
@@ -74,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         for label, extra in ((f"{args.rate}/s paced", ["--rate", str(args.rate),
                                                        "--start-in", "1"]),
                              ("full speed", ["--per-response", "1"])):  # fmt: skip
-            proc, target = replay(["--executions", str(n), *extra])
+            proc, port, _ = launch(["--executions", str(n), *extra])
+            target = f"127.0.0.1:{port}"
             try:
                 if receive is None:
                     cpu, wall = asyncio.run(receive_async(target, n))

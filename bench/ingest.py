@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from replay_upstream import launch  # noqa: E402
 from resend_memory import cpu_seconds, peak_rss_mb  # noqa: E402
 
 from tests.integration.bridge_proc import BridgeProcess, write_config  # noqa: E402
@@ -46,17 +47,9 @@ POLL_S = 0.02
 
 
 def start_replay(executions: int, log: Path) -> tuple[subprocess.Popen[str], int]:
-    replay = subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "replay_upstream.py"),
-         "--executions", str(executions)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True, stderr=log.open("wb"),
-    )  # fmt: skip
-    assert replay.stdout is not None
-    line = replay.stdout.readline().split()
-    if not line or line[0] != "ready":
-        replay.kill()
-        raise RuntimeError(f"the replay upstream did not start: {line}")
-    return replay, int(line[1])
+    """The replay upstream at full speed, built and listening: (process, port)."""
+    replay, port, _ = launch(["--executions", str(executions)], log)
+    return replay, port
 
 
 def count_events(journal: Path) -> int:

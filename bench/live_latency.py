@@ -30,10 +30,8 @@ import calendar
 import contextlib
 import json
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -41,7 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from resend_memory import cpu_seconds, peak_rss_mb, rss_bytes  # noqa: E402
+from replay_upstream import launch  # noqa: E402
+from resend_memory import RssSampler, cpu_seconds, peak_rss_mb  # noqa: E402
 
 from tests.integration.bridge_proc import BridgeProcess, write_config  # noqa: E402
 from tests.integration.qfharness import free_tcp_port  # noqa: E402
@@ -151,58 +150,14 @@ def receipt_to_write(metrics_port: int) -> tuple[float | None, float | None]:
     return bound_for(0.5), bound_for(0.99)
 
 
-class RssSampler:
-    """The bridge's VmRSS once a second, in a thread, while the client reads."""
-
-    def __init__(self, pid: int) -> None:
-        self._pid = pid
-        self.samples: list[tuple[int, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            with contextlib.suppress(RuntimeError):
-                self.samples.append((time.time_ns(), rss_bytes(self._pid) / 1e6))
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def first_after(self, ns: int) -> float | None:
-        later = [mb for at, mb in self.samples if at >= ns]
-        return round(later[0], 1) if later else None
-
-    def max_after(self, ns: int) -> float | None:
-        later = [mb for at, mb in self.samples if at >= ns]
-        return round(max(later), 1) if later else None
-
-
-def start_replay(run_dir: Path, rate: int, total: int) -> tuple[subprocess.Popen[str], int, int]:
-    """The replay upstream, built and listening: (process, port, start ns)."""
-    replay = subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "replay_upstream.py"), "--executions", str(total),
-         "--rate", str(rate), "--start-in", str(START_IN_S)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
-        stderr=(run_dir / "replay.log").open("wb"),
-    )  # fmt: skip
-    assert replay.stdout is not None
-    line = replay.stdout.readline().split()
-    if len(line) != 3 or line[0] != "ready":
-        replay.kill()
-        raise RuntimeError(f"the replay upstream did not start: {line}")
-    return replay, int(line[1]), int(line[2])
-
-
 def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
     run_dir = workdir / f"rate-{rate}"
     run_dir.mkdir(parents=True, exist_ok=True)
     total = int(rate * seconds)
-    replay, upstream_port, start_ns = start_replay(run_dir, rate, total)
+    replay, upstream_port, start_ns = launch(
+        ["--executions", str(total), "--rate", str(rate), "--start-in", str(START_IN_S)],
+        run_dir / "replay.log",
+    )
     try:
         fix_port, metrics_port = free_tcp_port(), free_tcp_port()
         config = write_config(
@@ -223,8 +178,11 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
             cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
             warm = start_ns + int(WARM_UP_S * 1e9)
             until = start_ns + int((seconds + DRAIN_S) * 1e9)
-            with RssSampler(pid) as rss_samples:
+            with RssSampler(pid, interval=1.0) as rss_samples:
                 latencies, count = asyncio.run(_receive(fix_port, warm, until))
+            # The samples after the warm-up (the sampler keeps monotonic time).
+            warm_mono = time.monotonic() - (time.time_ns() - warm) / 1e9
+            after = [rss / 1e6 for rss in rss_samples.window(warm_mono, float("inf"))]
             cpu = cpu_seconds(pid) - cpu_before
             wall = time.monotonic() - wall_before
             rss = peak_rss_mb(pid)
@@ -244,8 +202,8 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
         "bridge_cpu_share": round(cpu / wall, 3),
         "bridge_peak_rss_mb": rss,
         # VmRSS once a second while executions flow, from the end of the warm-up on
-        "bridge_rss_mb_first": rss_samples.first_after(warm), "bridge_rss_mb_max":
-        rss_samples.max_after(warm),
+        "bridge_rss_mb_first": round(after[0], 1) if after else None,
+        "bridge_rss_mb_max": round(max(after), 1) if after else None,
         "histogram_ms": histogram(ordered),
         # The bridge's own view (its lag histogram, bucket bounds): upstream receipt -> write
         "bridge_receipt_to_write_p50_le_ms": inside[0],

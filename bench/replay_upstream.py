@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -135,6 +136,22 @@ class Replay:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             yield heartbeat
+
+
+def launch(args: list[str], log: Path | None = None) -> tuple[subprocess.Popen[str], int, int]:
+    """This server in a process of its own with ``args``, once built and listening:
+    (process, port, start ns; 0 at full speed). Its stderr goes to ``log``."""
+    replay = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), *args], cwd=REPO,
+        stdout=subprocess.PIPE, text=True,
+        stderr=log.open("wb") if log is not None else subprocess.DEVNULL,
+    )  # fmt: skip
+    assert replay.stdout is not None
+    line = replay.stdout.readline().split()
+    if len(line) != 3 or line[0] != "ready":
+        replay.kill()
+        raise RuntimeError(f"the replay upstream did not start: {line}")
+    return replay, int(line[1]), int(line[2])
 
 
 async def serve(args: argparse.Namespace) -> None:
