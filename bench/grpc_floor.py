@@ -1,10 +1,10 @@
 """The floor under live ingestion in Python: what grpcio costs to receive one stream response,
 with nothing done with it.
 
-A bare client (grpcio's asyncio API, as the bridge uses, then its blocking API in a thread of
-its own) reads the replay upstream's executions stream and does nothing else, for responses
-of one execution: paced at ``--rate`` responses/s (one per millisecond tick at 1,000/s) and at
-full speed. Printed: the client's CPU microseconds per response and its CPU share of a core.
+A bare client (grpcio's asyncio API, as the bridge uses, then its blocking API) reads the
+replay upstream's executions stream and does nothing else, for responses of one execution:
+paced at ``--rate`` responses/s (one per millisecond tick at 1,000/s) and at full speed.
+Printed: the client's CPU microseconds per response and its CPU share of a core.
 Every live execution the bridge receives alone in a response costs at least this much before
 the bridge sees it. Nothing is asserted.
 """
@@ -16,6 +16,7 @@ import asyncio
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -28,32 +29,44 @@ from replay_upstream import launch  # noqa: E402
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2, dropcopy_pb2_grpc  # noqa: E402
 
 
+class Meter:
+    """CPU and wall time from the first response until ``count`` executions have come."""
+
+    def __init__(self, count: int) -> None:
+        self._count, self._seen = count, 0
+        self._cpu = self._wall = 0.0
+
+    def done_after(self, response: Any) -> bool:
+        if not self._seen:
+            self._cpu, self._wall = time.process_time(), time.monotonic()
+        self._seen += len(response.executions)
+        return self._seen >= self._count
+
+    def figures(self) -> tuple[float, float]:
+        return time.process_time() - self._cpu, time.monotonic() - self._wall
+
+
+REQUEST = dropcopy_pb2.CreateDropCopySubscriptionRequest()
+
+
 async def receive_async(target: str, count: int) -> tuple[float, float]:
+    meter = Meter(count)
     async with grpc.aio.insecure_channel(target) as channel:
         stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)  # type: ignore[no-untyped-call]
-        seen, cpu, wall = 0, 0.0, 0.0
-        request = dropcopy_pb2.CreateDropCopySubscriptionRequest()
-        async for response in stub.CreateDropCopySubscription(request):
-            if not seen:
-                cpu, wall = time.process_time(), time.monotonic()
-            seen += len(response.executions)
-            if seen >= count:
+        async for response in stub.CreateDropCopySubscription(REQUEST):
+            if meter.done_after(response):
                 break
-        return time.process_time() - cpu, time.monotonic() - wall
+    return meter.figures()
 
 
 def receive_blocking(target: str, count: int) -> tuple[float, float]:
+    meter = Meter(count)
     with grpc.insecure_channel(target) as channel:
         stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)  # type: ignore[no-untyped-call]
-        seen, cpu, wall = 0, 0.0, 0.0
-        request = dropcopy_pb2.CreateDropCopySubscriptionRequest()
-        for response in stub.CreateDropCopySubscription(request):
-            if not seen:
-                cpu, wall = time.process_time(), time.monotonic()
-            seen += len(response.executions)
-            if seen >= count:
+        for response in stub.CreateDropCopySubscription(REQUEST):
+            if meter.done_after(response):
                 break
-        return time.process_time() - cpu, time.monotonic() - wall
+    return meter.figures()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n = args.responses
     print(f"{'client':<28} {'responses':>9} {'sent as':<20} {'CPU us/resp':>11} {'CPU share':>9}")
-    for name, receive in (("grpc.aio (the bridge's)", None), ("grpc blocking, own thread", 1)):
+    for name, receive in (("grpc.aio (the bridge's)", None), ("grpc blocking API", 1)):
         for label, extra in ((f"{args.rate}/s paced", ["--rate", str(args.rate),
                                                        "--start-in", "1"]),
                              ("full speed", ["--per-response", "1"])):  # fmt: skip

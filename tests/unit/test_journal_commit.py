@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,22 @@ def open_writer(path: Path) -> TracingConnection:
     return db
 
 
+Writer = tuple[Path, TracingConnection, GroupCommit]
+
+
+@pytest.fixture
+def writer(tmp_path: Path) -> Iterator[Writer]:
+    """A journal-like file, its traced write connection and the GroupCommit over it."""
+    path = tmp_path / "j.db"
+    db = open_writer(path)
+    commits = GroupCommit(db)
+    try:
+        yield path, db, commits
+    finally:
+        commits.close()
+        db.close()
+
+
 def insert(name: str, parent: int | None = None) -> Any:
     def work(db: sqlite3.Connection) -> str:
         db.execute("INSERT INTO item (name, parent) VALUES (?, ?)", (name, parent))
@@ -65,31 +82,24 @@ def names(path: Path) -> list[str]:
 
 
 def test_jobs_handed_in_together_share_one_commit_run_off_the_loop_thread(
-    tmp_path: Path,
+    writer: Writer,
 ) -> None:
-    db = open_writer(tmp_path / "j.db")
-    commits = GroupCommit(db)
+    path, db, commits = writer
 
     async def main() -> list[str]:
         return list(await asyncio.gather(*(commits.run(insert(f"n{i}")) for i in range(50))))
 
-    try:
-        assert asyncio.run(main()) == [f"n{i}" for i in range(50)]
-        assert names(tmp_path / "j.db") == [f"n{i}" for i in range(50)]
-        assert (commits.stats.rounds, commits.stats.jobs) == (1, 50)
-        assert len(db.commit_threads) == 1
-        assert db.commit_threads[0] != threading.get_ident()  # never the event loop's thread
-    finally:
-        commits.close()
-        db.close()
+    assert asyncio.run(main()) == [f"n{i}" for i in range(50)]
+    assert names(path) == [f"n{i}" for i in range(50)]
+    assert (commits.stats.rounds, commits.stats.jobs) == (1, 50)
+    assert len(db.commit_threads) == 1
+    assert db.commit_threads[0] != threading.get_ident()  # never the event loop's thread
 
 
 def test_a_waiter_is_answered_only_once_its_job_is_visible_to_other_connections(
-    tmp_path: Path,
+    writer: Writer,
 ) -> None:
-    path = tmp_path / "j.db"
-    db = open_writer(path)
-    commits = GroupCommit(db)
+    path, _db, commits = writer
     seen: list[list[str]] = []
 
     async def main() -> None:
@@ -97,18 +107,12 @@ def test_a_waiter_is_answered_only_once_its_job_is_visible_to_other_connections(
             await commits.run(insert(f"n{i}"))
             seen.append(names(path))
 
-    try:
-        asyncio.run(main())
-        assert seen == [[f"n{j}" for j in range(i + 1)] for i in range(5)]
-    finally:
-        commits.close()
-        db.close()
+    asyncio.run(main())
+    assert seen == [[f"n{j}" for j in range(i + 1)] for i in range(5)]
 
 
-def test_jobs_handed_in_during_a_commit_go_to_the_next_round_in_order(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
-    db = open_writer(path)
-    commits = GroupCommit(db)
+def test_jobs_handed_in_during_a_commit_go_to_the_next_round_in_order(writer: Writer) -> None:
+    path, _db, commits = writer
 
     async def main() -> None:
         first = asyncio.ensure_future(commits.run(insert("a")))
@@ -116,19 +120,13 @@ def test_jobs_handed_in_during_a_commit_go_to_the_next_round_in_order(tmp_path: 
         later = [asyncio.ensure_future(commits.run(insert(n))) for n in ("b", "c")]
         await asyncio.gather(first, *later)
 
-    try:
-        asyncio.run(main())
-        assert names(path) == ["a", "b", "c"]
-        assert (commits.stats.rounds, commits.stats.last_round_jobs) == (2, 2)
-    finally:
-        commits.close()
-        db.close()
+    asyncio.run(main())
+    assert names(path) == ["a", "b", "c"]
+    assert (commits.stats.rounds, commits.stats.last_round_jobs) == (2, 2)
 
 
-def test_a_failing_job_is_undone_alone_and_its_waiter_gets_the_error(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
-    db = open_writer(path)
-    commits = GroupCommit(db)
+def test_a_failing_job_is_undone_alone_and_its_waiter_gets_the_error(writer: Writer) -> None:
+    path, _db, commits = writer
 
     def half_then_fail(db: sqlite3.Connection) -> None:
         db.execute("INSERT INTO item (name) VALUES ('half')")
@@ -140,23 +138,17 @@ def test_a_failing_job_is_undone_alone_and_its_waiter_gets_the_error(tmp_path: P
             return_exceptions=True,
         ))  # fmt: skip
 
-    try:
-        first, failed, last = asyncio.run(main())
-        assert (first, last) == ("a", "b")
-        assert isinstance(failed, sqlite3.IntegrityError)
-        assert names(path) == ["a", "b"]  # nothing of the failed job, not even its first row
-        assert commits.stats.rounds == 1
-    finally:
-        commits.close()
-        db.close()
+    first, failed, last = asyncio.run(main())
+    assert (first, last) == ("a", "b")
+    assert isinstance(failed, sqlite3.IntegrityError)
+    assert names(path) == ["a", "b"]  # nothing of the failed job, not even its first row
+    assert commits.stats.rounds == 1
 
 
 def test_a_failed_commit_fails_every_job_of_the_round_and_the_next_round_starts_clean(
-    tmp_path: Path,
+    writer: Writer,
 ) -> None:
-    path = tmp_path / "j.db"
-    db = open_writer(path)
-    commits = GroupCommit(db)
+    path, db, commits = writer
 
     async def main() -> tuple[list[object], str]:
         # A deferred foreign key is checked at COMMIT: the whole round is refused there.
@@ -167,21 +159,15 @@ def test_a_failed_commit_fails_every_job_of_the_round_and_the_next_round_starts_
         after = await commits.run(insert("b"))
         return list(outcomes), after
 
-    try:
-        outcomes, after = asyncio.run(main())
-        assert all(isinstance(o, sqlite3.IntegrityError) for o in outcomes), outcomes
-        assert after == "b"
-        assert names(path) == ["b"]
-        assert not db.in_transaction
-    finally:
-        commits.close()
-        db.close()
+    outcomes, after = asyncio.run(main())
+    assert all(isinstance(o, sqlite3.IntegrityError) for o in outcomes), outcomes
+    assert after == "b"
+    assert names(path) == ["b"]
+    assert not db.in_transaction
 
 
-def test_a_job_whose_waiter_was_cancelled_before_its_round_is_not_run(tmp_path: Path) -> None:
-    path = tmp_path / "j.db"
-    db = open_writer(path)
-    commits = GroupCommit(db)
+def test_a_job_whose_waiter_was_cancelled_before_its_round_is_not_run(writer: Writer) -> None:
+    path, _db, commits = writer
 
     async def main() -> None:
         cancelled = asyncio.ensure_future(commits.run(insert("never")))
@@ -192,24 +178,18 @@ def test_a_job_whose_waiter_was_cancelled_before_its_round_is_not_run(tmp_path: 
         with pytest.raises(asyncio.CancelledError):
             await cancelled
 
-    try:
-        asyncio.run(main())
-        assert names(path) == ["kept"]
-    finally:
-        commits.close()
-        db.close()
+    asyncio.run(main())
+    assert names(path) == ["kept"]
 
 
 def test_a_waiter_cancelled_while_its_commit_runs_unwinds_only_once_it_has_committed(
-    tmp_path: Path,
+    writer: Writer,
 ) -> None:
     """A session's pump cancelled on disconnect must not have its write land after it gave
     up (a new connection would read the numbers before it): the cancellation reaches the
     waiter only once the round holding its job has ended."""
-    path = tmp_path / "j.db"
-    db = open_writer(path)
+    path, db, commits = writer
     db.hold_commit = threading.Event()
-    commits = GroupCommit(db)
 
     async def main() -> list[str]:
         waiter = asyncio.ensure_future(commits.run(insert("in-flight")))
@@ -224,26 +204,16 @@ def test_a_waiter_cancelled_while_its_commit_runs_unwinds_only_once_it_has_commi
             await waiter
         return names(path)  # what a new connection reads once the waiter is gone
 
-    try:
-        assert asyncio.run(main()) == ["in-flight"]
-    finally:
-        commits.close()
-        db.close()
+    assert asyncio.run(main()) == ["in-flight"]
 
 
 def test_a_synchronous_transaction_commits_in_the_callers_thread_or_not_at_all(
-    tmp_path: Path,
+    writer: Writer,
 ) -> None:
-    path = tmp_path / "j.db"
-    db = open_writer(path)
-    commits = GroupCommit(db)
-    try:
-        assert commits.run_sync(insert("a")) == "a"
-        with pytest.raises(sqlite3.IntegrityError):
-            commits.run_sync(insert("a"))
-        assert names(path) == ["a"]
-        assert db.commit_threads == [threading.get_ident()]
-        assert not db.in_transaction
-    finally:
-        commits.close()
-        db.close()
+    path, db, commits = writer
+    assert commits.run_sync(insert("a")) == "a"
+    with pytest.raises(sqlite3.IntegrityError):
+        commits.run_sync(insert("a"))
+    assert names(path) == ["a"]
+    assert db.commit_threads == [threading.get_ident()]
+    assert not db.in_transaction
