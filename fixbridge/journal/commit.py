@@ -11,7 +11,9 @@ Rules:
 - A job's waiter is answered only after the COMMIT that holds its job returned: durable before
   acknowledged, durable before written (invariants 1 and 3 of docs/architecture.md). If the
   COMMIT fails, the round is rolled back and every job in it fails with that error.
-- One job failing undoes that job only (its savepoint); the others of the round commit.
+- One job failing undoes that job only (its savepoint); the others of the round commit. When
+  SQLite itself rolls the whole transaction back on a job's error (a full disk, an I/O error),
+  every job of the round fails with that error.
 - Rounds are ordered: a job handed in later never commits before one handed in earlier.
 - A job's statements run on the loop thread; only the COMMIT leaves it, so no statement waits
   for the interpreter lock held by another thread, and the loop never waits for an fsync.
@@ -136,6 +138,10 @@ class GroupCommit:
             try:
                 result = job.work(db)
             except Exception as exc:
+                if not db.in_transaction:
+                    # SQLite ended the whole transaction itself (disk full, I/O error): every
+                    # job of the round is lost, and fails with this job's error.
+                    raise
                 db.execute("ROLLBACK TO job")
                 db.execute("RELEASE job")
                 outcomes.append((job, None, exc))

@@ -166,6 +166,31 @@ def test_a_failed_commit_fails_every_job_of_the_round_and_the_next_round_starts_
     assert not db.in_transaction
 
 
+def test_a_full_disk_fails_every_job_of_the_round_with_its_own_error(writer: Writer) -> None:
+    """SQLITE_FULL ends the whole transaction, savepoints and all: the jobs that ran before
+    are lost too, so every waiter of the round hears "database or disk is full"."""
+    path, db, commits = writer
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    db.execute(f"PRAGMA max_page_count = {pages}")  # the file may not grow
+
+    def too_big(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO item (name) VALUES (?)", ("x" * 100_000,))
+
+    async def main() -> tuple[list[object], str]:
+        outcomes = await asyncio.gather(
+            commits.run(insert("a")), commits.run(too_big), commits.run(insert("b")),
+            return_exceptions=True,
+        )  # fmt: skip
+        db.execute("PRAGMA max_page_count = 1073741823")  # room again
+        return list(outcomes), await commits.run(insert("c"))
+
+    outcomes, after = asyncio.run(main())
+    assert [str(o) for o in outcomes] == ["database or disk is full"] * 3, outcomes
+    assert all(isinstance(o, sqlite3.OperationalError) for o in outcomes)
+    assert after == "c"
+    assert names(path) == ["c"]
+
+
 def test_a_job_whose_waiter_was_cancelled_before_its_round_is_not_run(writer: Writer) -> None:
     path, _db, commits = writer
 
