@@ -121,6 +121,36 @@ class JournalConfig(_Strict):
     synchronous: Literal["full", "normal"] = "full"
 
 
+class LogonThrottleConfig(_Strict):
+    """Back-off and lockout after failed logons, for one kind of key (fix/throttle.py).
+
+    Defaults are the per-source ones; :class:`SessionThrottleConfig` loosens them."""
+
+    enabled: bool = True
+    # After the n-th failure in the window: refused for initial * 2^(n-1) s, at most max.
+    backoff_initial_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # This many failures within failure_window_s lock the key out for lockout_s.
+    lockout_failures: Annotated[int, Field(ge=1, le=100_000)] = 10
+    failure_window_s: Annotated[float, Field(gt=0, le=86400)] = 600.0
+    lockout_s: Annotated[float, Field(gt=0, le=86400)] = 900.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LogonThrottleConfig:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must not be below backoff_initial_s")
+        return self
+
+
+class SessionThrottleConfig(LogonThrottleConfig):
+    """Per session (any source): looser than per source, because a session locked out is
+    locked out for its real client too (fix/throttle.py's docstring)."""
+
+    backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    lockout_failures: Annotated[int, Field(ge=1, le=100_000)] = 50
+    lockout_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+
+
 class FixConfig(_Strict):
     host: str = "0.0.0.0"
     port: Annotated[int, Field(ge=0, le=65535)] = 9878
@@ -134,6 +164,16 @@ class FixConfig(_Strict):
     write_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     # TLS on the FIX port (TLS 1.2+); absent = plain TCP.
     tls: TlsConfig | None = None
+    # Threads of their own for Logon password checks (scrypt), apart from other work.
+    credential_check_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    # Failed logons slow down, then lock out, their source address and their session.
+    source_throttle: LogonThrottleConfig = LogonThrottleConfig()
+    session_throttle: SessionThrottleConfig = SessionThrottleConfig()
+    # Source addresses whose failures are remembered; beyond that the oldest are forgotten.
+    throttle_max_sources: Annotated[int, Field(ge=1, le=10_000_000)] = 10_000
+    # Connections that never log on: at most one log line per source address this often
+    # (the rest are counted, and the next line says how many were left out).
+    unauthenticated_log_interval_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
 
 
 class ScopeConfig(_Strict):

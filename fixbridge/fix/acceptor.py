@@ -14,10 +14,16 @@ Rules kept here:
   memory beyond one batch, and ingestion never waits for a session.
 - A connection whose socket is known to be gone (a write failed, the peer reset it, we closed
   it) gets no more writes, and a new Logon for its session replaces it at once.
-- This module makes no protocol decisions: ``fix/admission.py`` decides whether a Logon binds,
-  FixSession everything after. It counts what it carries out (``fix/meters.py``): messages by
-  MsgType at the write, the lag of each application message at its first write, logons,
-  disconnects by cause, each session's backlog.
+- This module makes no protocol decisions: ``fix/throttle.py`` decides whether a Logon is
+  looked at, ``fix/admission.py`` whether it binds, FixSession everything after. It counts
+  what it carries out (``fix/meters.py``): messages by MsgType at the write, the lag of each
+  application message at its first write, logons, disconnects by cause, each session's
+  backlog, throttled logons and lockouts, connections that never log on.
+- Logon passwords are checked (scrypt) on a small pool of threads of the acceptor's own,
+  never on the event loop nor in the executor other work shares.
+- Input from clients not logged on is bounded in the log as in memory: at most one line per
+  source address and ``fix.unauthenticated_log_interval_s`` (``ops/log_limit.py``), one per
+  lockout.
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from fixbridge.config import FixConfig, SessionConfig
-from fixbridge.fix.admission import Bind, Live, Peer, Refuse, Slot, admit
+from fixbridge.fix.admission import Bind, Live, Peer, Refuse, Slot, admit, peer_refusal
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
 from fixbridge.fix.credentials import verify_password
 from fixbridge.fix.delivery import Delivery
@@ -57,10 +64,13 @@ from fixbridge.fix.session import (
     Send,
     SessionIdentity,
     State,
+    credentials_ok,
 )
+from fixbridge.fix.throttle import Attempt, Lockout, LogonThrottle, Reason, Throttled, source_key
 from fixbridge.fix.tls import peer_identity, server_context
 from fixbridge.journal.store import Journal, JournalEvent, OutboundMessage
 from fixbridge.normalize.style import RenderStyle
+from fixbridge.ops.log_limit import LogLimiter
 from fixbridge.ops.metrics import Metrics
 
 log = logging.getLogger("fixbridge.fix")
@@ -69,6 +79,7 @@ PUMP_BATCH = 500
 TICK_S = 0.25  # heartbeats, TestRequests and window ends are due within this of their time
 RESEND_CHUNK = 200
 CLOSE_GRACE_S = 2.0  # a closed connection's last bytes get this long, then the socket is cut
+HOUSEKEEPING_S = 1.0  # owed log summaries are written and the lockout gauge refreshed this often
 
 
 class Notifier:
@@ -107,6 +118,7 @@ class Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     peer: str
+    attempt: Attempt  # its Logon's keys in the logon throttle
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -165,6 +177,16 @@ class Acceptor:
         }
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
+        self._housekeeping: asyncio.Task[None] | None = None
+        # scrypt runs here, never in the default executor other work shares.
+        self._credential_checks = ThreadPoolExecutor(
+            config.credential_check_threads, thread_name_prefix="fix-credentials"
+        )
+        self._throttle = LogonThrottle(
+            config.source_throttle, config.session_throttle, max_sources=config.throttle_max_sources
+        )
+        interval_s = config.unauthenticated_log_interval_s
+        self._unbound_log: LogLimiter[str] = LogLimiter(interval_s)  # per source key
 
     @property
     def render_cache(self) -> RenderCache:
@@ -202,6 +224,7 @@ class Acceptor:
         self._server = await asyncio.start_server(
             self._on_connect, self._config.host, self._config.port, ssl=context
         )
+        self._housekeeping = asyncio.create_task(self._keep_house(), name="fix-housekeeping")
         log.info(
             "FIX acceptor listening on %s:%d (%s)",
             self._config.host,
@@ -218,6 +241,10 @@ class Acceptor:
         for task in list(self._handlers):
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
+        self._credential_checks.shutdown(wait=False, cancel_futures=True)
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -227,6 +254,21 @@ class Acceptor:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(conn.closed.wait(), timeout=2.0)
         self._close(conn, "shutdown")
+
+    async def _keep_house(self) -> None:
+        """Every second: the lockout gauge, and the counts of log lines left out in an
+        interval that has passed (so the end of a flood is said too)."""
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_S)
+            now = self._clock()
+            for scope, count in self._throttle.locked_out(now).items():
+                self._metrics.logon_locked_out.labels(scope.value).set(count)
+            for source, count in self._unbound_log.due(now):
+                log.warning(
+                    "%d more connections from %s ended without logging on (lines left out)",
+                    count,
+                    source,
+                )
 
     # --- connection lifecycle ----------------------------------------------------------------
 
@@ -251,36 +293,41 @@ class Acceptor:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
     ) -> None:
         parser = FrameParser(self._config.max_message_size)
+        who = self._peer(writer, peer)
         try:
             logon, leftover = await asyncio.wait_for(
                 _first_message(reader, parser), timeout=self._config.logon_timeout_s
             )
         except TimeoutError:
-            log.warning(
-                "logon refused from %s: no Logon within %.0f s", peer, self._config.logon_timeout_s
-            )
+            waited_s = self._config.logon_timeout_s
+            text = f"logon refused from {peer}: no Logon within {waited_s:.0f} s"
+            self._unbound(who, "logon_timeout", text)
             return
         if logon is None:
             if parser.dropped_bytes or parser.buffered:
-                log.warning(
-                    "logon refused from %s: first message garbled, oversize or incomplete", peer
-                )
+                text = f"logon refused from {peer}: first message garbled, oversize or incomplete"
+                self._unbound(who, "garbled", text)
             else:  # a TCP health check or port probe
-                log.info("connection from %s closed without sending anything", peer)
+                text = f"connection from {peer} closed without sending anything"
+                self._unbound(who, "silent", text, level=logging.INFO)
             return
         ours, theirs = logon.get(56) or "", logon.get(49) or ""
         slot = self._slots.get((ours, theirs))
-        password_ok = await _password_ok(slot.config if slot else None, logon)
-        decision = admit(
-            logon, self._admission_view(slot), self._peer(writer, peer), self._clock(), password_ok
-        )
+        attempt = Attempt(source_key(who.address), slot.config.name if slot else None)
+        decision, password_ok = await self._decide(logon, slot, who, attempt)
+        if isinstance(decision, Throttled):
+            self._refused(slot, who, peer, _held_back(decision), cause="throttled")
+            self._metrics.logon_throttled.labels(decision.reason, decision.scope).inc()
+            return
         if isinstance(decision, Refuse):
-            self._refused(slot, peer, decision)
+            self._refused(slot, who, peer, decision.reason, cause="refused")
+            if decision.probe_live and slot is not None and slot.connection is not None:
+                self._start_probe(slot.connection)
             return
         assert slot is not None
         slot.logon_in_progress = True
         try:
-            conn = await self._bind(slot, decision, reader, writer, peer, password_ok)
+            conn = await self._bind(slot, decision, reader, writer, peer, attempt, password_ok)
         finally:
             slot.logon_in_progress = False
         try:
@@ -293,9 +340,63 @@ class Acceptor:
             await asyncio.gather(*tasks, return_exceptions=True)
             slot.connection = None
             try:
-                await self._ended(conn)
+                await self._ended(conn, who)
             finally:
                 conn.finished.set()
+
+    async def _decide(
+        self, logon: FixMessage, slot: SessionSlot | None, who: Peer, attempt: Attempt
+    ) -> tuple[Bind | Refuse | Throttled, bool | None]:
+        """Whether a first message binds, with its password checked when that is worth it.
+
+        In order: a source or session held back by the logon throttle is refused unread; the
+        password (scrypt) is checked on the acceptor's own threads, one check at a time per
+        key, and only for a Logon its session would take from this peer; admission decides;
+        a Logon naming no session or carrying wrong credentials counts as a failure
+        (fix/throttle.py rule 1), which may lock its keys out."""
+        throttled = self._throttle.check(attempt, self._clock())
+        if throttled is not None:
+            return throttled, None
+        config = slot.config if slot is not None else None
+        vetted = (
+            config is not None and logon.msg_type == "A" and peer_refusal(config, who) is None
+        )
+        password_ok: bool | None = None
+        if vetted and config is not None and config.password_hash is not None:
+            busy = self._throttle.begin_password_check(attempt)
+            if busy is not None:
+                return busy, None
+            try:
+                password_ok = await self._password_ok(config, logon)
+            finally:
+                self._throttle.end_password_check(attempt)
+        now = self._clock()
+        decision = admit(logon, self._admission_view(slot), who, now, password_ok)
+        if config is None or (
+            vetted
+            and not credentials_ok(
+                logon, LogonPolicy(config.username, config.password_hash, password_ok)
+            )
+        ):
+            for lockout in self._throttle.failed(attempt, now):
+                self._locked_out(lockout)
+        return decision, password_ok
+
+    def _locked_out(self, lockout: Lockout) -> None:
+        scope = lockout.scope
+        self._metrics.logon_lockouts.labels(scope).inc()
+        self._metrics.logon_locked_out.labels(scope).set(
+            self._throttle.locked_out(self._clock())[scope]
+        )
+        log.warning(
+            "logon lockout: %s %s refused for %.0f s after %d failed logons within %.0f s",
+            scope,
+            lockout.key,
+            lockout.lockout_s,
+            lockout.failures,
+            lockout.window_s,
+            extra={"session": lockout.key} if scope == "session" else None,
+        )
 
     def _admission_view(self, slot: SessionSlot | None) -> Slot | None:
         """What admission needs to know about a configured session, right now."""
@@ -314,23 +415,40 @@ class Acceptor:
         certificate = peer_identity(writer.get_extra_info("ssl_object"))
         return Peer(peer.rpartition(":")[0], certificate, tls=self._config.tls is not None)
 
-    def _refused(self, slot: SessionSlot | None, peer: str, decision: Refuse) -> None:
+    def _refused(
+        self, slot: SessionSlot | None, who: Peer, peer: str, reason: str, *, cause: str
+    ) -> None:
+        """A Logon refused before binding: counted, and logged as unauthenticated input."""
         if slot is None:
             count_logon(self._metrics, UNKNOWN_SESSION, accepted=False)
-            log.warning("logon refused from %s: %s", peer, decision.reason)
+            self._unbound(who, cause, f"logon refused from {peer}: {reason}")
             return
         slot.meters.logon(accepted=False)
-        log.warning(
-            "logon refused from %s for session %s: %s",
-            peer,
-            slot.config.name,
-            decision.reason,
-            extra={"session": slot.config.name},
-        )
-        if decision.probe_live and slot.connection is not None:
-            self._start_probe(slot.connection)
+        name = slot.config.name
+        self._unbound(who, cause, f"logon refused from {peer} for session {name}: {reason}", name)
 
-    async def _ended(self, conn: Connection) -> None:
+    def _unbound(
+        self,
+        who: Peer,
+        cause: str,
+        text: str,
+        session: str | None = None,
+        *,
+        level: int = logging.WARNING,
+    ) -> None:
+        """A connection that ended without logging on: counted by cause, and logged at most
+        once per source and ``fix.unauthenticated_log_interval_s``, the line saying how many
+        were left out since the source's last one."""
+        self._metrics.unauthenticated_connections.labels(cause).inc()
+        source = source_key(who.address)
+        line = self._unbound_log.admit(source, self._clock())
+        if line is None:
+            return
+        if line.suppressed:
+            text += f" ({line.suppressed} more from {source} since the last line left out)"
+        log.log(level, "%s", text, extra={"session": session} if session else None)
+
+    async def _ended(self, conn: Connection, who: Peer) -> None:
         """A bound connection is gone: say why, count a refused logon, end the window."""
         reason = conn.close_reason or "connection ended"
         if conn.logged_on:
@@ -344,13 +462,8 @@ class Acceptor:
             )
         else:
             conn.meters.logon(accepted=False)
-            log.warning(
-                "logon refused from %s for session %s: %s",
-                conn.peer,
-                conn.name,
-                reason,
-                extra=conn.log_extra,
-            )
+            text = f"logon refused from {conn.peer} for session {conn.name}: {reason}"
+            self._unbound(who, "refused", text, conn.name)
         await self._execute(conn, conn.session.connection_ended())
 
     async def _bind(
@@ -360,6 +473,7 @@ class Acceptor:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         peer: str,
+        attempt: Attempt,
         password_ok: bool | None,
     ) -> Connection:
         """Bind an admitted connection to its session, replacing a dead one first."""
@@ -385,7 +499,7 @@ class Acceptor:
             policy=LogonPolicy(config.username, config.password_hash, password_ok),
             window_end_ns=decision.window.end_ns,
         )
-        conn = Connection(slot, session, reader, writer, peer)
+        conn = Connection(slot, session, reader, writer, peer, attempt)
         slot.connection = conn
         if decision.new_window:
             await self._execute(conn, session.start_new_window())
@@ -469,7 +583,7 @@ class Acceptor:
         conn.received.set()
         conn.meters.received(item.msg_type)
         if item.msg_type == "A":  # a Logon inside the session: its own password check
-            checked = await _password_ok(conn.slot.config, item)
+            checked = await self._password_ok(conn.slot.config, item)
             conn.session.policy = dataclasses.replace(conn.session.policy, password_ok=checked)
         async with conn.lock:
             await self._execute(conn, conn.session.on_message(item, self._clock()))
@@ -508,6 +622,7 @@ class Acceptor:
                     conn.resend_task = self._spawn(conn, self._serve_resends(conn), "resend")
             elif isinstance(action, LoggedOn):
                 conn.logged_on = True
+                self._throttle.succeeded(conn.attempt)
                 meters.logon(accepted=True)
                 meters.up.set(1)
                 log.info(
@@ -547,6 +662,17 @@ class Acceptor:
 
         task.add_done_callback(done)
         return task
+
+    async def _password_ok(self, config: SessionConfig, logon: FixMessage) -> bool | None:
+        """``logon``'s Password(554) checked against the session's hash on the credential
+        threads (scrypt must neither hold up the event loop nor fill the shared executor);
+        None when the session has no password."""
+        if config.password_hash is None:
+            return None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._credential_checks, verify_password, logon.get(554) or "", config.password_hash
+        )
 
     async def _serve_resends(self, conn: Connection) -> None:
         """Answer ResendRequests in chunks, paced to the session's resend_rate.
@@ -751,9 +877,13 @@ def _peer(writer: asyncio.StreamWriter) -> str:
     return str(info)
 
 
-async def _password_ok(config: SessionConfig | None, logon: FixMessage) -> bool | None:
-    """``logon``'s Password(554) checked against the session's hash in a worker thread (scrypt
-    must not hold up the event loop); None when the session has no password."""
-    if config is None or config.password_hash is None:
-        return None
-    return await asyncio.to_thread(verify_password, logon.get(554) or "", config.password_hash)
+_HELD_BACK = {
+    Reason.BACKOFF: "is in back-off after a failed logon",
+    Reason.LOCKOUT: "is locked out after too many failed logons",
+    Reason.BUSY: "has another password check running",
+}
+
+
+def _held_back(throttled: Throttled) -> str:
+    """Why a throttled Logon was refused, for the log (the client is told nothing)."""
+    return f"{throttled.scope} {throttled.key} {_HELD_BACK[throttled.reason]}"

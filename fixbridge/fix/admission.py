@@ -101,11 +101,9 @@ def admit(
             f" TargetCompID={logon.get(TARGET_COMP_ID)!r}"
         )
     config = slot.config
-    if not config.allows(peer.address):
-        return Refuse(f"address {peer.address} not in allowed_ips of session {config.name}")
-    certificate_problem = check_client(config.tls, peer.certificate, tls=peer.tls)
-    if certificate_problem is not None:
-        return Refuse(certificate_problem)
+    refusal = peer_refusal(config, peer)
+    if refusal is not None:
+        return refusal
     if slot.live is Live.BINDING:
         return Refuse(f"another logon for session {config.name} is in progress")
     window = slot.schedule.window_at(now_ns)
@@ -124,3 +122,14 @@ def admit(
         slot.last_saved_ns, now_ns
     )
     return Bind(window, new_window, replaces_dead=slot.live is Live.DEAD)
+
+
+def peer_refusal(config: SessionConfig, peer: Peer) -> Refuse | None:
+    """Rules 2 and 3: the session takes no Logon from this peer, whatever the Logon says (so
+    the caller need not check its password)."""
+    if not config.allows(peer.address):
+        return Refuse(f"address {peer.address} not in allowed_ips of session {config.name}")
+    certificate_problem = check_client(config.tls, peer.certificate, tls=peer.tls)
+    if certificate_problem is not None:
+        return Refuse(certificate_problem)
+    return None

@@ -874,9 +874,11 @@ def sending_time_problem(msg: FixMessage, now_ns: int) -> str | None:
     return None
 
 
-def _credentials_problem(msg: FixMessage, policy: LogonPolicy) -> str | None:
+def credentials_ok(msg: FixMessage, policy: LogonPolicy) -> bool:
+    """Whether a Logon carries the Username(553) and Password(554) the session requires
+    (always true when it requires neither)."""
     if policy.username is None and policy.password_hash is None:
-        return None
+        return True
     username, password = msg.get(USERNAME) or "", msg.get(PASSWORD) or ""
     user_ok = policy.username is None or same_text(username, policy.username)
     if policy.password_hash is None:
@@ -885,7 +887,11 @@ def _credentials_problem(msg: FixMessage, policy: LogonPolicy) -> str | None:
         password_ok = policy.password_ok
     else:
         password_ok = verify_password(password, policy.password_hash)
-    if user_ok and password_ok:
+    return user_ok and password_ok
+
+
+def _credentials_problem(msg: FixMessage, policy: LogonPolicy) -> str | None:
+    if credentials_ok(msg, policy):
         return None
     return "invalid Username(553) or Password(554)"
 

@@ -4,8 +4,8 @@ One :class:`Metrics` object is made per bridge and handed to the parts that coun
 module-level globals, so tests and the demo can run several bridges in one process. Labels are
 bounded: ``stream`` is one of the four upstream streams, ``session`` one of the configured
 session names (``unknown`` for a Logon that matched none), ``msg_type`` a FIX MsgType or
-``other``, ``reason`` / ``result`` / ``kind`` come from the closed sets below. Units are base
-units: seconds, bytes, and ``_total`` for counters.
+``other``, ``reason`` / ``result`` / ``kind`` / ``scope`` / ``cause`` come from the closed sets
+below. Units are base units: seconds, bytes, and ``_total`` for counters.
 """
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ RESUME_FALLBACKS = (
     "unrecoverable",  # no replay and no report for this stream: gap logged, went live
 )
 LOGON_RESULTS = ("accepted", "refused")
+THROTTLE_REASONS = ("backoff", "lockout", "busy")  # fix/throttle.py's Reason
+THROTTLE_SCOPES = ("source", "session")  # fix/throttle.py's Scope
+UNAUTHENTICATED_CAUSES = (
+    "logon_timeout",  # no complete first message within fix.logon_timeout_s
+    "garbled",  # the first message garbled, oversize or cut short
+    "silent",  # connected and closed without sending anything (a port probe)
+    "refused",  # a Logon refused (admission, or the session: credentials, form)
+    "throttled",  # a Logon refused unread: its source or session is held back
+)
 REJECT_KINDS = ("session", "business")  # 35=3 / 35=j
 
 # Exchange transact time -> FIX write spans network, journal and session queues: from a
@@ -186,6 +195,25 @@ class Metrics:
             "Journaled events after the session's cursor (upper bound of what is unsent).",
             ["session"], registry=r)
 
+        # ---- logons before a session is bound --------------------------------------------
+        self.unauthenticated_connections = Counter(
+            "fixbridge_unauthenticated_connections",
+            "Connections that ended without logging on, by cause.",
+            ["cause"], registry=r)
+        self.logon_throttled = Counter(
+            "fixbridge_logon_throttled",
+            "Logons refused unread (no password check) because their source address or"
+            " session is held back after failed logons, by reason and scope.",
+            ["reason", "scope"], registry=r)
+        self.logon_lockouts = Counter(
+            "fixbridge_logon_lockouts",
+            "Source addresses or sessions locked out after too many failed logons.",
+            ["scope"], registry=r)
+        self.logon_locked_out = Gauge(
+            "fixbridge_logon_locked_out",
+            "Source addresses or sessions locked out now.",
+            ["scope"], registry=r)
+
         # ---- end-to-end lag (label session) -----------------------------------------------
         self.lag_exchange_seconds = Histogram(
             "fixbridge_lag_exchange_to_fix_write_seconds",
@@ -213,6 +241,13 @@ class Metrics:
                 self.upstream_resume_fallbacks.labels(stream, kind)
         for result in TOKEN_RESULTS:
             self.upstream_token_refreshes.labels(result)
+        for cause in UNAUTHENTICATED_CAUSES:
+            self.unauthenticated_connections.labels(cause)
+        for scope in THROTTLE_SCOPES:
+            self.logon_lockouts.labels(scope)
+            self.logon_locked_out.labels(scope)
+            for reason in THROTTLE_REASONS:
+                self.logon_throttled.labels(reason, scope)
         for session in sessions:
             self.session_up.labels(session)
             self.session_in_schedule.labels(session)

@@ -7,6 +7,7 @@ on its own, so silence, wrong credentials and half-open sockets can be acted out
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -110,17 +111,28 @@ def test_half_open_connection_is_dropped_by_the_probe_and_the_next_logon_binds(
     run(conversation)
 
 
-def test_wrong_password_is_logged_out_and_right_one_logs_on(tmp_path: Path) -> None:
+def test_wrong_password_is_logged_out_and_right_one_logs_on_after_the_back_off(
+    tmp_path: Path,
+) -> None:
     secured = session("a", "CLIENT_A", username="ops", password_hash=hash_password("s3cret"))
+    quick = {"backoff_initial_s": 0.5, "backoff_max_s": 0.5}
 
     async def conversation() -> None:
-        async with bridge(tmp_path, [secured]) as b:
+        async with bridge(
+            tmp_path, [secured], source_throttle=quick, session_throttle=quick
+        ) as b:
             bad = RawClient("CLIENT_A", BRIDGE)
             await bad.connect(port_of(b))
             bad.logon((553, "ops"), (554, "wrong"), reset=True)
             assert await bad.closed_by_peer()
             (logout,) = bad.of_type("5")
             assert logout.get(58) == "invalid Username(553) or Password(554)"
+            at_once = RawClient("CLIENT_A", BRIDGE)  # within the back-off: refused unread
+            await at_once.connect(port_of(b))
+            at_once.logon((553, "ops"), (554, "s3cret"), reset=True)
+            assert await at_once.closed_by_peer()
+            assert at_once.inbox == []
+            await asyncio.sleep(0.5)
             good = RawClient("CLIENT_A", BRIDGE)
             await good.connect(port_of(b))
             good.logon((553, "ops"), (554, "s3cret"), reset=True)
@@ -491,3 +503,43 @@ def test_no_replayed_message_follows_our_logout_at_shutdown(tmp_path: Path) -> N
             client.close()
 
     run(conversation)
+
+
+def test_connections_that_never_log_on_are_logged_once_per_address_and_interval(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="fixbridge.fix")
+
+    async def conversation() -> None:
+        async with bridge(
+            tmp_path, [session("a", "CLIENT_A")], unauthenticated_log_interval_s=0.5
+        ) as b:
+            for _ in range(5):
+                garbled = RawClient("CLIENT_A", BRIDGE)
+                await garbled.connect(port_of(b))
+                garbled.write_raw(b"8=FIXT.1.1\x019=5\x0135=A\x0110=000\x01")
+                assert await garbled.closed_by_peer()
+            await asyncio.sleep(1.5)  # the interval has passed: the count left out is said
+            stranger = RawClient("STRANGER", BRIDGE)
+            await stranger.connect(port_of(b))
+            stranger.logon()
+            assert await stranger.closed_by_peer()
+            registry = b.metrics.registry
+            causes = {
+                cause: registry.get_sample_value(
+                    "fixbridge_unauthenticated_connections_total", {"cause": cause}
+                )
+                for cause in ("garbled", "refused", "logon_timeout")
+            }
+            assert causes == {"garbled": 5, "refused": 1, "logon_timeout": 0}
+
+    run(conversation)
+    lines = [
+        r.getMessage() for r in caplog.records
+        if r.name == "fixbridge.fix" and r.levelno >= logging.WARNING
+    ]  # fmt: skip
+    assert len(lines) == 3, lines
+    first, owed, stranger = lines
+    assert first.endswith("first message garbled, oversize or incomplete")
+    assert owed == "4 more connections from 127.0.0.1 ended without logging on (lines left out)"
+    assert "unknown CompID pair" in stranger and "more from" not in stranger

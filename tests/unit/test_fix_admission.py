@@ -9,7 +9,7 @@ from datetime import time
 import pytest
 
 from fixbridge.config import SessionConfig
-from fixbridge.fix.admission import Bind, Live, Peer, Refuse, Slot, admit
+from fixbridge.fix.admission import Bind, Live, Peer, Refuse, Slot, admit, peer_refusal
 from fixbridge.fix.credentials import hash_password
 from fixbridge.fix.schedule import ALWAYS, ScheduleConfig, SessionSchedule, Window
 from fixbridge.fix.tls import PeerCertificate
@@ -151,3 +151,19 @@ def test_admission(row: Row) -> None:
     else:
         assert decision == row.expected
 
+
+
+PEER_REFUSALS = ("not in allowed_ips", "none was presented", "not TLS", "not in allowed_subjects")
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.session is not None], ids=lambda r: r.name)
+def test_peer_refusal_is_rules_2_and_3_alone(row: Row) -> None:
+    """What the acceptor asks before checking a password: a refusal for who the peer is,
+    whatever its Logon says, and nothing else."""
+    assert row.session is not None
+    refusal = peer_refusal(config(**row.session), row.peer)
+    expected = row.expected
+    by_peer = isinstance(expected, Refuse) and any(p in expected.reason for p in PEER_REFUSALS)
+    assert (refusal is not None) is by_peer
+    if refusal is not None:
+        assert isinstance(expected, Refuse) and expected.reason in refusal.reason
