@@ -23,7 +23,8 @@ Rules kept here:
   never on the event loop nor in the executor other work shares.
 - Input from clients not logged on is bounded in the log as in memory: at most one line per
   source address and ``fix.unauthenticated_log_interval_s`` (``ops/log_limit.py``), one per
-  lockout.
+  lockout; a failing journal is logged once per condition and interval, and each client it
+  cuts off gets a Logout with a Text when that Logout's number can still be stored.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import sqlite3
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -68,7 +70,7 @@ from fixbridge.fix.session import (
 )
 from fixbridge.fix.throttle import Attempt, Lockout, LogonThrottle, Reason, Throttled, source_key
 from fixbridge.fix.tls import peer_identity, server_context
-from fixbridge.journal.store import Journal, JournalEvent, OutboundMessage
+from fixbridge.journal.store import Journal, JournalError, JournalEvent, OutboundMessage
 from fixbridge.normalize.style import RenderStyle
 from fixbridge.ops.log_limit import LogLimiter
 from fixbridge.ops.metrics import Metrics
@@ -80,6 +82,9 @@ TICK_S = 0.25  # heartbeats, TestRequests and window ends are due within this of
 RESEND_CHUNK = 200
 CLOSE_GRACE_S = 2.0  # a closed connection's last bytes get this long, then the socket is cut
 HOUSEKEEPING_S = 1.0  # owed log summaries are written and the lockout gauge refreshed this often
+# What a journal read or write raises when the storage fails (disk full, I/O error, lock).
+STORAGE_ERRORS = (JournalError, sqlite3.Error)
+STORAGE_LOGOUT_TEXT = "fixbridge cannot store messages at the moment; log on again later"
 
 
 class Notifier:
@@ -187,6 +192,7 @@ class Acceptor:
         )
         interval_s = config.unauthenticated_log_interval_s
         self._unbound_log: LogLimiter[str] = LogLimiter(interval_s)  # per source key
+        self._storage_log: LogLimiter[tuple[str, str]] = LogLimiter(interval_s)  # per condition
 
     @property
     def render_cache(self) -> RenderCache:
@@ -249,8 +255,13 @@ class Acceptor:
             await self._server.wait_closed()
 
     async def _logout(self, conn: Connection, text: str) -> None:
-        async with conn.lock:
-            await self._execute(conn, conn.session.logout(text, self._clock()))
+        try:
+            async with conn.lock:
+                await self._execute(conn, conn.session.logout(text, self._clock()))
+        except STORAGE_ERRORS as exc:
+            self._storage_failure(conn, "logout", exc)
+            self._close(conn, "shutdown")
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(conn.closed.wait(), timeout=2.0)
         self._close(conn, "shutdown")
@@ -269,6 +280,8 @@ class Acceptor:
                     count,
                     source,
                 )
+            for (kind, text), count in self._storage_log.due(now):
+                log.error("journal failure went on: %s: %s (%d more times)", kind, text, count)
 
     # --- connection lifecycle ----------------------------------------------------------------
 
@@ -331,7 +344,9 @@ class Acceptor:
         finally:
             slot.logon_in_progress = False
         try:
-            await self._run(conn, logon, parser, leftover)
+            await self._run(conn, logon, parser, leftover, new_window=decision.new_window)
+        except STORAGE_ERRORS as exc:
+            await self._storage_failed(conn, "reader", exc)
         finally:
             self._close(conn, "connection ended")
             tasks = [*conn.tasks, *([conn.resend_task] if conn.resend_task else [])]
@@ -341,6 +356,8 @@ class Acceptor:
             slot.connection = None
             try:
                 await self._ended(conn, who)
+            except STORAGE_ERRORS as exc:
+                self._storage_failure(conn, "end of connection", exc)
             finally:
                 conn.finished.set()
 
@@ -501,8 +518,6 @@ class Acceptor:
         )
         conn = Connection(slot, session, reader, writer, peer, attempt)
         slot.connection = conn
-        if decision.new_window:
-            await self._execute(conn, session.start_new_window())
         return conn
 
     def _start_probe(self, live: Connection) -> None:
@@ -538,8 +553,16 @@ class Acceptor:
             live.probe_task = None
 
     async def _run(
-        self, conn: Connection, logon: FixMessage, parser: FrameParser, leftover: list[object]
+        self,
+        conn: Connection,
+        logon: FixMessage,
+        parser: FrameParser,
+        leftover: list[object],
+        *,
+        new_window: bool,
     ) -> None:
+        if new_window:
+            await self._execute(conn, conn.session.start_new_window())
         conn.meters.received(logon.msg_type)
         async with conn.lock:
             await self._execute(conn, conn.session.on_message(logon, self._clock()))
@@ -646,7 +669,7 @@ class Acceptor:
     ) -> asyncio.Task[None]:
         """A connection's background task; if it fails, the connection is closed, not left
         logged on and silent."""
-        task = asyncio.create_task(work, name=f"{conn.name}-{what}")
+        task = asyncio.create_task(self._guarded(conn, work, what), name=f"{conn.name}-{what}")
 
         def done(finished: asyncio.Task[None]) -> None:
             if finished.cancelled() or finished.exception() is None:
@@ -662,6 +685,56 @@ class Acceptor:
 
         task.add_done_callback(done)
         return task
+
+    async def _guarded(
+        self, conn: Connection, work: Coroutine[Any, Any, None], what: str
+    ) -> None:
+        try:
+            await work
+        except STORAGE_ERRORS as exc:
+            await self._storage_failed(conn, what, exc)
+
+    async def _storage_failed(self, conn: Connection, what: str, exc: BaseException) -> None:
+        """The journal failed under ``conn``'s ``what``: say so (once per condition and
+        interval), log the client out with a Text, and close. The Logout goes out only if its
+        sequence number can be stored first: a number sent but not stored could be sent again
+        after a restart, which would break the client's next logon."""
+        self._storage_failure(conn, what, exc)
+        if not conn.dead:
+            try:
+                async with conn.lock:
+                    actions = conn.session.logout_now(STORAGE_LOGOUT_TEXT, self._clock())
+                    await self._execute(conn, actions)
+            except STORAGE_ERRORS as again:  # closed without one; logged as the same condition
+                self._storage_failure(conn, "its Logout", again)
+        self._close(conn, f"journal failure in {what}")
+
+    def _storage_failure(self, conn: Connection, what: str, exc: BaseException) -> None:
+        """Log a journal failure: the traceback the first time the condition is seen, then
+        one line with a count at most once per interval, whichever sessions it hits."""
+        line = self._storage_log.admit((type(exc).__name__, str(exc)), self._clock())
+        if line is None:
+            return
+        if line.first:
+            log.error(
+                "session %s: journal failure in %s (the same failure again is summarised at"
+                " most once per %.0f s)",
+                conn.name,
+                what,
+                self._config.unauthenticated_log_interval_s,
+                exc_info=exc,
+                extra=conn.log_extra,
+            )
+        else:
+            log.error(
+                "session %s: journal failure in %s goes on: %s: %s (%d more times)",
+                conn.name,
+                what,
+                type(exc).__name__,
+                exc,
+                line.suppressed,
+                extra=conn.log_extra,
+            )
 
     async def _password_ok(self, config: SessionConfig, logon: FixMessage) -> bool | None:
         """``logon``'s Password(554) checked against the session's hash on the credential

@@ -728,6 +728,13 @@ class FixSession:
         self.state = State.CLOSED
         return [*actions, Disconnect(text)]
 
+    def logout_now(self, text: str, now_ns: int) -> list[Action]:
+        """End the session at once for a failure on our side (the journal cannot be written):
+        a Logout naming ``text`` if it is logged on, then disconnect without waiting."""
+        if self.state is not State.ACTIVE:
+            return [Disconnect(text)]
+        return self._logout_and_close(text, now_ns)
+
     def logout(self, text: str, now_ns: int, reply_within_s: int | None = None) -> list[Action]:
         """Start an orderly logout (shutdown, end of schedule): we wait for the client's reply,
         ``reply_within_s`` or max(HeartBtInt, 2) s, then disconnect."""

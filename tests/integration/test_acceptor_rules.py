@@ -19,6 +19,8 @@ import pytest
 from fixbridge.app import Bridge
 from fixbridge.fix import acceptor as acceptor_module
 from fixbridge.fix import session as session_module
+from fixbridge.fix.acceptor import STORAGE_LOGOUT_TEXT
+from fixbridge.fix.codec import FixMessage
 from fixbridge.fix.credentials import hash_password, verify_password
 from tests.integration.inprocess import bridge, journal_executions, port_of
 from tests.integration.rawfix import RawClient
@@ -503,6 +505,96 @@ def test_no_replayed_message_follows_our_logout_at_shutdown(tmp_path: Path) -> N
             client.close()
 
     run(conversation)
+
+
+async def logons_until_closed(b: Bridge, times: int) -> list[list[FixMessage]]:
+    """``times`` Logons for session a, one connection after another, each with the client's
+    next number, each read until the bridge closes it: what each connection received."""
+    inboxes = []
+    for attempt in range(times):
+        client = RawClient("CLIENT_A", BRIDGE)
+        client.seq = 1 + attempt
+        await client.connect(port_of(b))
+        client.logon()
+        assert await client.closed_by_peer()
+        inboxes.append(client.inbox)
+    return inboxes
+
+
+def one_traceback(caplog: pytest.LogCaptureFixture, error: str) -> None:
+    """The acceptor logged one error line, with the traceback of ``error``, however many
+    clients the failure cut off."""
+    failures = [
+        r for r in caplog.records if r.name == "fixbridge.fix" and r.levelno >= logging.ERROR
+    ]
+    assert len(failures) == 1, [r.getMessage() for r in failures]
+    assert failures[0].exc_info is not None and error in str(failures[0].exc_info[1])
+
+
+def test_a_full_journal_logs_the_client_out_with_a_text_and_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite's own "database or disk is full" (the journal may not grow): every client the
+    failing writes cut off gets a Logout saying why, whose number is stored, so nothing is
+    numbered twice once the disk has room again; the log has one traceback, not one per
+    client and attempt."""
+    caplog.set_level(logging.WARNING, logger="fixbridge.fix")
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")]) as b:
+            ids = journal_executions(b, 30)
+            assert b.journal is not None
+            writer = b.journal._wdb  # the journal's write connection
+            (pages,) = writer.execute("PRAGMA page_count").fetchone()
+            writer.execute(f"PRAGMA max_page_count = {pages}")
+            numbers: list[int] = []
+            for inbox in await logons_until_closed(b, 3):
+                assert [(m.msg_type, m.get(58)) for m in inbox] == [
+                    ("A", None),
+                    ("5", STORAGE_LOGOUT_TEXT),
+                ]
+                numbers += [int(m.get(34) or 0) for m in inbox]
+            writer.execute("PRAGMA max_page_count = 1073741823")  # room again
+            client = RawClient("CLIENT_A", BRIDGE)
+            client.seq = 4
+            await client.connect(port_of(b))
+            client.logon()
+            await client.read_until(lambda box: len(box) == 31)
+            assert [m.get(17) for m in client.of_type("8")] == ids
+            numbers += [int(m.get(34) or 0) for m in client.inbox]
+            assert numbers == list(range(1, 38))  # none used twice, none skipped
+            client.close()
+
+    run(conversation)
+    one_traceback(caplog, "database or disk is full")
+
+
+def test_a_journal_refusing_every_write_closes_without_a_logout_it_could_not_number(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When not even a Logout's sequence number can be stored, nothing is sent: a number sent
+    but not stored would be sent again, on another message, once the journal works."""
+    caplog.set_level(logging.WARNING, logger="fixbridge.fix")
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")]) as b:
+            assert b.journal is not None
+            writer = b.journal._wdb
+            writer.execute("PRAGMA query_only = ON")  # as a disk remounted read-only
+            assert await logons_until_closed(b, 3) == [[], [], []]
+            writer.execute("PRAGMA query_only = OFF")
+            client = RawClient("CLIENT_A", BRIDGE)
+            client.seq = 4
+            await client.connect(port_of(b))
+            client.logon()
+            inbox = await client.read_until(lambda box: any(m.msg_type == "2" for m in box))
+            logon, request = inbox
+            assert (logon.msg_type, logon.get(34)) == ("A", "1")  # the first number sent
+            assert (request.get(7), request.get(16)) == ("1", "0")  # the client's gap
+            client.close()
+
+    run(conversation)
+    one_traceback(caplog, "readonly database")
 
 
 def test_connections_that_never_log_on_are_logged_once_per_address_and_interval(

@@ -202,6 +202,24 @@ def test_our_logout_waits_for_the_reply() -> None:
     assert isinstance(actions[-1], Disconnect) and sent(actions) == []
 
 
+def test_logout_now_stores_its_number_first_then_disconnects_without_waiting() -> None:
+    session = active_session()
+    actions = session.logout_now("storage unavailable", T0)
+    persist, send, disconnect = actions
+    assert isinstance(persist, Persist) and persist.next_sender_seq == 3
+    assert isinstance(send, Send) and send.seq == 2
+    (logout,) = sent(actions)
+    assert (logout.msg_type, logout.get(34), logout.get(58)) == ("5", "2", "storage unavailable")
+    assert isinstance(disconnect, Disconnect) and session.state is State.CLOSED
+
+
+def test_logout_now_before_the_logon_or_after_it_closed_only_disconnects() -> None:
+    for session in (new_session(), active_session()):
+        session.logout_now("first", T0)  # a new session, then one already closed by this
+        actions = session.logout_now("again", T0)
+        assert actions == [Disconnect("again")]
+
+
 # --- inbound sequence gaps ----------------------------------------------------------------
 
 
