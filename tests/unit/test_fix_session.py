@@ -12,6 +12,7 @@ from fixbridge.fix.session import (
     LoggedOn,
     LogonPolicy,
     Persist,
+    Regression,
     Resend,
     Send,
     SessionIdentity,
@@ -279,6 +280,54 @@ def test_next_expected_msg_seq_num_beyond_ours_is_refused() -> None:
     actions = session.on_message(logon(4, (789, "12")), T0)
     assert "NextExpectedMsgSeqNum(789)=12" in (sent(actions)[0].get(58) or "")
     assert isinstance(actions[-1], Disconnect)
+
+
+def test_next_expected_beyond_ours_moves_our_numbers_so_the_next_logon_binds() -> None:
+    """FIXT.1.1 ends a session whose Logon expects a number we never sent; the client has
+    11 messages, so ours went backwards: we continue from 12 and never send 10 or 11 again."""
+    session = new_session(next_sender=10, next_target=4)
+    actions = session.on_message(logon(4, (789, "12")), T0)
+    assert Regression(12, 10, "client Logon has NextExpectedMsgSeqNum(789)=12") in actions
+    assert Persist(12, 4) in actions
+    assert [m.get(34) for m in sent(actions)] == ["12"]  # the Logout
+    again = FixSession(SessionIdentity(BRIDGE, CLIENT), session.next_sender_seq, 5)
+    (reply,) = sent(again.on_message(logon(5, (789, "13")), T0))
+    assert (reply.msg_type, reply.get(34)) == ("A", "13")
+
+
+def test_a_logon_wrong_in_another_way_does_not_move_our_numbers() -> None:
+    session = _session_with_password()
+    session.next_sender_seq = 10
+    bad = logon(1, (789, "500"), (553, "ops"), (554, "wrong"))
+    actions = session.on_message(bad, T0)
+    assert not any(isinstance(a, Regression) for a in actions)
+    assert sent(actions)[0].get(34) == "10"
+
+
+def test_a_client_logout_saying_our_number_was_too_low_moves_our_numbers() -> None:
+    """The text QuickFIX engines log out with when our MsgSeqNum is below what they expect."""
+    session = active_session(next_sender=3)  # our Logon reply was 3
+    text = "MsgSeqNum too low, expecting 41 but received 3"
+    actions = session.on_message(client_msg("5", 2, (58, text)), T0)
+    assert actions[0] == Regression(41, 4, f"client logged out: {text}", rejected_from=3)
+    assert Persist(41, 3) in actions
+    assert isinstance(actions[-1], Disconnect)
+    assert session.next_sender_seq == 41
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MsgSeqNum too low, expecting 41 but received 99",  # not a number we sent
+        "MsgSeqNum too low, expecting 2 but received 3",  # not too low at all
+        "Logout requested",
+    ],
+)
+def test_other_logouts_leave_our_numbers_alone(text: str) -> None:
+    session = active_session(next_sender=3)
+    actions = session.on_message(client_msg("5", 2, (58, text)), T0)
+    assert not any(isinstance(a, Regression) for a in actions)
+    assert session.next_sender_seq == 5  # our Logon reply, then our Logout reply
 
 
 def _session_with_password() -> FixSession:
