@@ -669,11 +669,16 @@ class FixSession:
             return self._session_reject(msg, seq, problem, now_ns)
         if end == 0 or end > last_sent:
             end = last_sent
-        actions: list[Action] = [self._persist()]
         if begin > end:
             beyond = f"ResendRequest {begin}..{msg.get(END_SEQ_NO)} is beyond our last message"
-            return [*actions, Note(f"{beyond} {last_sent}")]
-        return actions + self._start_resend(begin, end)
+            if begin <= self.next_sender_seq or begin > MAX_SEQ_NUM:
+                return [self._persist(), Note(f"{beyond} {last_sent}")]
+            # The client holds numbers up to begin - 1 and we never sent them: ours went
+            # backwards. Our next message takes the number it asks for.
+            had, self.next_sender_seq = self.next_sender_seq, begin
+            regression = Regression(begin, had, f"client {beyond} {last_sent}")
+            return [regression, self._persist()]
+        return [self._persist(), *self._start_resend(begin, end)]
 
     def _start_resend(self, begin: int, end: int) -> list[Action]:
         """Replay ``begin..end``, minus whatever the resends in progress already cover."""

@@ -381,8 +381,23 @@ def test_replay_in_chunks_stamps_each_chunk_with_its_own_time() -> None:
 
 def test_resend_request_beyond_our_last_message_replays_nothing() -> None:
     session = active_session()  # we have sent only the Logon (1)
+    actions = session.on_message(client_msg("2", 2, (7, "2"), (16, "9")), T0)
+    assert not any(isinstance(a, Resend) for a in actions) and sent(actions) == []
+    assert not any(isinstance(a, Regression) for a in actions)
+
+
+def test_resend_request_from_beyond_our_next_number_moves_our_numbers() -> None:
+    """The client asks from 5 when our next is 2: it holds 1..4, so our numbers went back;
+    the next message we send takes 5, and no number it holds is sent again."""
+    session = active_session()  # we have sent only the Logon (1)
     actions = session.on_message(client_msg("2", 2, (7, "5"), (16, "9")), T0)
     assert not any(isinstance(a, Resend) for a in actions) and sent(actions) == []
+    assert actions[0] == Regression(
+        5, 2, "client ResendRequest 5..9 is beyond our last message 1"
+    )
+    assert Persist(5, 3) in actions
+    send, _ = session.application_message("8", b"17=X\x01", T0)
+    assert send.seq == 5
 
 
 def test_resend_request_end_beyond_our_last_message_is_cut_to_it() -> None:
