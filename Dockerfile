@@ -24,7 +24,7 @@ LABEL org.opencontainers.image.title="fixbridge" \
 RUN groupadd --system --gid 10001 fixbridge \
     && useradd --system --uid 10001 --gid fixbridge --home-dir /var/lib/fixbridge \
         --no-create-home --shell /usr/sbin/nologin fixbridge \
-    && install -d -o fixbridge -g fixbridge -m 0750 /var/lib/fixbridge \
+    && install -d -o fixbridge -g fixbridge -m 0700 /var/lib/fixbridge \
     && install -d -m 0755 /etc/fixbridge
 COPY --from=build /opt/fixbridge /opt/fixbridge
 ENV PATH=/opt/fixbridge/bin:$PATH \

@@ -66,7 +66,14 @@ class Bridge:
         if config.upstream.auth is not None:
             # First: an unusable key (AuthConfigError) stops startup before anything opens.
             self.token_source = TokenSource(config.upstream.auth, metrics=self.metrics)
-        self.journal = SqliteJournal(config.journal.path, synchronous=config.journal.synchronous)
+        # Opened off the loop: SQLite's integrity check reads the whole file, and a damaged
+        # journal is refused here (JournalCorrupt), before anything serves from it.
+        self.journal = await asyncio.to_thread(
+            SqliteJournal,
+            config.journal.path,
+            synchronous=config.journal.synchronous,
+            verify=config.journal.verify_on_start,
+        )
         for session in config.sessions:
             # A configured session receives everything journaled from now on, logged on or not.
             self.journal.load_session(session.name)

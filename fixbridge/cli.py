@@ -1,5 +1,5 @@
-"""The ``fixbridge`` command: run | demo | tail | simulate | check-config | hash-password |
-dictionary.
+"""The ``fixbridge`` command: run | demo | tail | simulate | check-config | check-journal |
+backup | restore | hash-password | dictionary.
 
 Exit codes: 0 clean stop, 2 unusable configuration (the message names the key), 1 other
 startup failure (port in use, journal locked). Errors are one readable line, not a traceback.
@@ -28,6 +28,8 @@ from fixbridge.fix.shipped_dictionaries import (
     write_dictionaries,
 )
 from fixbridge.fix.tls import TlsConfigError
+from fixbridge.journal.backup import backup, restore
+from fixbridge.journal.integrity import check_journal
 from fixbridge.journal.store import JournalError
 from fixbridge.normalize.style import Profile
 from fixbridge.ops.logging import configure_logging
@@ -90,6 +92,58 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _journal_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help=f"TOML config file (default: ${CONFIG_ENV})")
+    parser.add_argument(
+        "--journal", type=Path, help="journal file (default: the config's journal.path)"
+    )
+
+
+def _journal_path(args: argparse.Namespace) -> Path:
+    """``--journal``, else the config's ``journal.path``."""
+    if args.journal is not None:
+        return Path(args.journal)
+    return load_config(resolve_config_path(args)).journal.path
+
+
+def cmd_check_journal(args: argparse.Namespace) -> int:
+    """Check a journal read-only (it may be in use); exit 1 when it is unfit to serve."""
+    path = _journal_path(args)
+    findings = check_journal(path, full=args.full)
+    print(f"{path}: {'sound' if findings.sound else 'DAMAGED'}")
+    for line in findings.checked:
+        print(f"  checked   {line}")
+    for line in findings.notes:
+        print(f"  note      {line}")
+    for line in findings.problems:
+        print(f"  problem   {line}")
+    return 0 if findings.sound else 1
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the journal while the bridge runs."""
+    summary = backup(_journal_path(args), args.out)
+    print(
+        f"wrote {summary.path}: {summary.size_bytes} bytes, {summary.events} events"
+        f" (head offset {summary.head_offset}), {summary.sessions} session(s); checked"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put a backup in place of the journal (the bridge must be stopped)."""
+    path = _journal_path(args)
+    moved = restore(args.backup_file, path)
+    print(f"restored {args.backup_file} to {path}")
+    if moved is not None:
+        print(f"the journal it replaced is kept as {moved}")
+    print(
+        "start the bridge: clients receive what was journaled after the backup again, and the"
+        " exchange's streams replay from the backup's resume tokens"
+    )
+    return 0
+
+
 def cmd_dictionary(args: argparse.Namespace) -> int:
     """Write a profile's QuickFIX dictionaries and say how a client loads them."""
     profile = Profile(args.profile)
@@ -145,6 +199,27 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("--config", type=Path, help=f"TOML config file (default: ${CONFIG_ENV})")
     check.set_defaults(func=cmd_check_config)
+
+    check_journal_cmd = sub.add_parser(
+        "check-journal", help="check a journal's integrity (read-only; may run beside the bridge)"
+    )
+    _journal_arguments(check_journal_cmd)
+    check_journal_cmd.add_argument(
+        "--full", action="store_true", help="SQLite's full check, and decode every event"
+    )
+    check_journal_cmd.set_defaults(func=cmd_check_journal)
+
+    backup_cmd = sub.add_parser("backup", help="copy the journal while the bridge runs")
+    _journal_arguments(backup_cmd)
+    backup_cmd.add_argument("--out", type=Path, required=True, help="the backup file to write")
+    backup_cmd.set_defaults(func=cmd_backup)
+
+    restore_cmd = sub.add_parser(
+        "restore", help="put a backup in place of the journal (bridge stopped)"
+    )
+    _journal_arguments(restore_cmd)
+    restore_cmd.add_argument("backup_file", type=Path, help="a file written by fixbridge backup")
+    restore_cmd.set_defaults(func=cmd_restore)
 
     demo = sub.add_parser("demo", help="simulator + bridge + console FIX client, no config")
     demo.add_argument("--duration", type=float, default=None, help="seconds, then stop")

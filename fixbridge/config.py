@@ -119,6 +119,9 @@ class JournalConfig(_Strict):
     path: Path = Path("fixbridge.db")
     # "full" fsyncs every commit (survives power loss); "normal" survives process crashes.
     synchronous: Literal["full", "normal"] = "full"
+    # SQLite's quick integrity check at start-up (reads the whole file once); a journal that
+    # fails it is refused. Off only for a journal too large to read at every start.
+    verify_on_start: bool = True
 
 
 class LogonThrottleConfig(_Strict):

@@ -53,6 +53,7 @@ from fixbridge.fix.outbound import (
     render,
     style_of,
 )
+from fixbridge.fix.recovery import ReplaySource
 from fixbridge.fix.schedule import SessionSchedule
 from fixbridge.fix.session import (
     Action,
@@ -62,6 +63,7 @@ from fixbridge.fix.session import (
     LogonPolicy,
     Note,
     Persist,
+    Regression,
     Resend,
     Send,
     SessionIdentity,
@@ -70,7 +72,13 @@ from fixbridge.fix.session import (
 )
 from fixbridge.fix.throttle import Attempt, Lockout, LogonThrottle, Reason, Throttled, source_key
 from fixbridge.fix.tls import peer_identity, server_context
-from fixbridge.journal.store import Journal, JournalError, JournalEvent, OutboundMessage
+from fixbridge.journal.store import (
+    Journal,
+    JournalError,
+    JournalEvent,
+    OutboundMessage,
+    SessionRecord,
+)
 from fixbridge.normalize.style import RenderStyle
 from fixbridge.ops.log_limit import LogLimiter
 from fixbridge.ops.metrics import Metrics
@@ -135,6 +143,7 @@ class Connection:
     not_resending: asyncio.Event = field(default_factory=asyncio.Event)
     logged_on: bool = False
     close_reason: str | None = None  # the first reason the connection was closed for
+    logon_cursor: int | None = None  # the session's cursor when delivery began
 
     def __post_init__(self) -> None:
         self.not_resending.set()
@@ -660,9 +669,35 @@ class Acceptor:
                 conn.tasks.append(self._spawn(conn, self._tick(conn), "ticker"))
             elif isinstance(action, Note):
                 log.info("session %s: %s", name, action.text, extra=conn.log_extra)
+            elif isinstance(action, Regression):
+                await self._regressed(conn, action)
             elif isinstance(action, Disconnect):
                 self._close(conn, action.reason)  # logged with the reason when the connection ends
                 return
+
+    async def _regressed(self, conn: Connection, action: Regression) -> None:
+        """Our numbers went backwards: counted, logged CRITICAL, and, when the client logged
+        out on one of our messages, what this connection delivered is delivered again: the
+        messages numbered from the client's expected number on (it took none of them) are
+        forgotten and the cursor goes back to where it was at the Logon."""
+        conn.meters.sequence_regressions.inc()
+        log.critical(
+            "session %s: our sequence numbers went backwards (%s; our next number was %d): a"
+            " restored or damaged journal. Numbers continue from %d, the next the client"
+            " expects; events delivered since its Logon are delivered again",
+            conn.name,
+            action.evidence,
+            action.had,
+            conn.session.next_sender_seq,
+            extra=conn.log_extra,
+        )
+        if action.rejected_from is None:
+            return
+        if conn.logon_cursor is not None:  # else delivery had not begun: nothing to go back on
+            conn.slot.cursor = conn.logon_cursor
+        await self._journal.rewind_session_async(
+            conn.name, conn.session.next_sender_seq, conn.slot.cursor, at_ns=self._clock()
+        )
 
     def _spawn(
         self, conn: Connection, work: Coroutine[Any, Any, None], what: str
@@ -759,7 +794,10 @@ class Acceptor:
         try:
             while conn.resends and self._replaying(conn):
                 request = conn.resends.pop(0)
-                stored = self._journal.outbound_range(conn.name, request.begin, request.end)
+                renderer = self._renderer(conn, self._journal.load_session(conn.name))
+                stored = ReplaySource(
+                    self._journal, conn.name, request.begin, request.end, renderer.render
+                )
                 replay = conn.session.replay(request.begin, request.end, stored)
                 started, sent = loop.time(), 0
                 while self._replaying(conn):
@@ -786,10 +824,35 @@ class Acceptor:
                     loop.time() - started,
                     extra=conn.log_extra,
                 )
+                self._report_recovery(conn, stored)
         finally:
             conn.session.resend_complete()
             conn.resend_task = None
             conn.not_resending.set()
+
+    @staticmethod
+    def _report_recovery(conn: Connection, source: ReplaySource) -> None:
+        """Say what a replay had to fill in: messages rendered again, and any lost."""
+        if source.recovered:
+            conn.meters.rerendered.inc(source.recovered)
+            log.warning(
+                "session %s: %d resent message(s) were missing from the outbound store and were"
+                " rendered again from their journal events (identical to what was sent);"
+                " run `fixbridge check-journal`",
+                conn.name,
+                source.recovered,
+                extra=conn.log_extra,
+            )
+        for lost in source.lost:
+            conn.meters.lost.inc(lost.count)
+            log.critical(
+                "session %s: sent message(s) %d..%d are missing from the outbound store and"
+                " cannot be rendered again from the journal; the resend gap-filled them",
+                conn.name,
+                lost.first,
+                lost.last,
+                extra=conn.log_extra,
+            )
 
     @staticmethod
     def _replaying(conn: Connection) -> bool:
@@ -811,11 +874,8 @@ class Acceptor:
         """Deliver journal events in the session's scope, in journal order, from its cursor."""
         slot = conn.slot
         record = self._journal.load_session(conn.name)
-        cursor = slot.cursor = record.cursor_offset
-        config = slot.config
-        history = SessionTradeHistory(self._journal, record.origin_offset)
-        renderer = _Renderer(config, history, style_of(config), self._rendered)
-        delivery = Delivery(conn.name, conn.session, renderer.render)
+        cursor = slot.cursor = conn.logon_cursor = record.cursor_offset
+        delivery = Delivery(conn.name, conn.session, self._renderer(conn, record).render)
         while not conn.dead and conn.session.state is State.ACTIVE:
             await conn.not_resending.wait()
             wake = self._notifier.current()
@@ -826,7 +886,7 @@ class Acceptor:
                     continue
                 events = self._journal.read_events(cursor, PUMP_BATCH)
                 if events:
-                    cursor = slot.cursor = await self._send_batch(conn, delivery, events)
+                    cursor = slot.cursor = await self._send_batch(conn, delivery, events, cursor)
             if events:
                 head = self._journal.head_offset()
                 self._metrics.journal_head_offset.set(head)
@@ -837,18 +897,23 @@ class Acceptor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=TICK_S)
 
+    def _renderer(self, conn: Connection, record: SessionRecord) -> _Renderer:
+        config = conn.slot.config
+        history = SessionTradeHistory(self._journal, record.origin_offset)
+        return _Renderer(config, history, style_of(config), self._rendered)
+
     async def _send_batch(
-        self, conn: Connection, delivery: Delivery, events: list[JournalEvent]
+        self, conn: Connection, delivery: Delivery, events: list[JournalEvent], after: int
     ) -> int:
-        """One batch: rendered and sequenced, stored (group commit, off the loop), then
-        written. Caller holds ``conn.lock``, so nothing else of the session's goes out between
-        the numbers being taken and the bytes being queued."""
+        """One batch (the events after offset ``after``): rendered and sequenced, stored
+        (group commit, off the loop), then written. Caller holds ``conn.lock``, so nothing else
+        of the session's goes out between the numbers being taken and the bytes being queued."""
         batch = delivery.deliver(events, self._clock())
         record = batch.record
         try:
             await self._journal.record_sent_async(
                 record.session_id, record.messages, record.next_sender_seq,
-                record.cursor_offset, at_ns=record.at_ns,
+                record.cursor_offset, at_ns=record.at_ns, after_offset=after,
             )  # fmt: skip
         except BaseException:
             delivery.abandon(batch)
@@ -899,8 +964,9 @@ class Acceptor:
         stored = send.stored
         assert stored is not None
         message = OutboundMessage(stored.seq, stored.msg_type, stored.sending_time, stored.body)
+        cursor = conn.slot.cursor
         await self._journal.record_sent_async(
-            conn.name, [message], stored.seq + 1, conn.slot.cursor, at_ns=self._clock()
+            conn.name, [message], stored.seq + 1, cursor, at_ns=self._clock(), after_offset=cursor
         )
 
     def _close(self, conn: Connection, reason: str) -> None:

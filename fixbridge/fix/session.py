@@ -26,6 +26,7 @@ this session's CompID pair (admission has already matched it); anything else clo
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -63,6 +64,8 @@ MAX_QUEUED = 10_000
 MAX_QUEUED_BYTES = 8 * 1024 * 1024
 MAX_SEQ_NUM = 10**18 - 1  # fits SQLite's 64-bit integers with room to spare
 _DIGITS = frozenset("0123456789")
+
+_TOO_LOW = re.compile(r"MsgSeqNum too low, expecting (\d{1,18}) but received (\d{1,18})")
 
 BUSINESS_REJECT_TEXT = "read-only drop copy session: application messages are not accepted"
 INCORRECT_BEGIN_STRING = "Incorrect BeginString"
@@ -166,7 +169,22 @@ class Note:
     text: str
 
 
-Action = Send | Persist | Resend | LoggedOn | Disconnect | Note
+@dataclass(frozen=True, slots=True)
+class Regression:
+    """The client has messages numbered up to ``expected - 1`` from us, but we numbered ours
+    from below that: our numbers went backwards (a journal restored from a backup, or damaged).
+    Our next number was ``had``; it is now ``expected``, so no number the client holds is sent
+    again. With ``rejected_from``, the client logged out on that message of ours and took none
+    after it: what we sent from ``expected`` on is forgotten and delivered again (``had`` may
+    be beyond ``expected`` by those). Say so loudly."""
+
+    expected: int
+    had: int
+    evidence: str
+    rejected_from: int | None = None
+
+
+Action = Send | Persist | Resend | LoggedOn | Disconnect | Note | Regression
 
 
 @dataclass(slots=True)
@@ -521,7 +539,8 @@ class FixSession:
     def _on_logon(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
         problem = self.logon_refusal(msg, now_ns)
         if problem is not None:
-            return self._logout_and_close(problem, now_ns)
+            regression = self._regression_from_logon(msg, now_ns)
+            return regression + self._logout_and_close(problem, now_ns)
         return self._accept_logon(msg, seq, now_ns)
 
     def _on_logon_in_session(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
@@ -567,6 +586,34 @@ class FixSession:
             self._awaiting_resend = True
             actions += self._admin("2", [(BEGIN_SEQ_NO, str(gap_from)), (END_SEQ_NO, "0")], now_ns)
         return actions
+
+    def _regression_from_logon(self, msg: FixMessage, now_ns: int) -> list[Action]:
+        """A refused Logon whose NextExpectedMsgSeqNum(789) is beyond our next number: FIXT.1.1
+        ends the session (done by the caller); our numbers are moved to what the client
+        expects, so its next Logon binds and no number is sent twice."""
+        expected = parse_seq_num(msg.get(NEXT_EXPECTED_MSG_SEQ_NUM))
+        if msg.get(RESET_SEQ_NUM_FLAG) == "Y" or expected is None:
+            return []
+        if logon_problem(msg, self.policy) or sending_time_problem(msg, now_ns):
+            return []  # only a Logon that is right in every other way is believed
+        if not self.next_sender_seq < expected <= MAX_SEQ_NUM:
+            return []
+        had, self.next_sender_seq = self.next_sender_seq, expected
+        evidence = f"client Logon has NextExpectedMsgSeqNum(789)={expected}"
+        return [Regression(expected, had, evidence), self._persist()]
+
+    def _regression_in(self, text: str) -> Regression | None:
+        """A client's Logout saying our MsgSeqNum was too low (the text QuickFIX, QuickFIX/J
+        and QuickFIX/n write, and fixbridge itself) for a number we sent: our numbers are
+        moved past what it expects."""
+        found = _TOO_LOW.search(text)
+        if found is None:
+            return None
+        expected, received = int(found[1]), int(found[2])
+        if not received < expected <= MAX_SEQ_NUM or received >= self.next_sender_seq:
+            return None  # not about a number of ours
+        had, self.next_sender_seq = self.next_sender_seq, expected
+        return Regression(expected, had, f"client logged out: {text}", rejected_from=received)
 
     def _restart_sequences(self) -> None:
         self.next_sender_seq = 1
@@ -622,11 +669,16 @@ class FixSession:
             return self._session_reject(msg, seq, problem, now_ns)
         if end == 0 or end > last_sent:
             end = last_sent
-        actions: list[Action] = [self._persist()]
         if begin > end:
             beyond = f"ResendRequest {begin}..{msg.get(END_SEQ_NO)} is beyond our last message"
-            return [*actions, Note(f"{beyond} {last_sent}")]
-        return actions + self._start_resend(begin, end)
+            if begin <= self.next_sender_seq or begin > MAX_SEQ_NUM:
+                return [self._persist(), Note(f"{beyond} {last_sent}")]
+            # The client holds numbers up to begin - 1 and we never sent them: ours went
+            # backwards. Our next message takes the number it asks for.
+            had, self.next_sender_seq = self.next_sender_seq, begin
+            regression = Regression(begin, had, f"client {beyond} {last_sent}")
+            return [regression, self._persist()]
+        return [self._persist(), *self._start_resend(begin, end)]
 
     def _start_resend(self, begin: int, end: int) -> list[Action]:
         """Replay ``begin..end``, minus whatever the resends in progress already cover."""
@@ -679,6 +731,10 @@ class FixSession:
     def _on_logout(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
         if seq == self.next_target_seq:
             self.next_target_seq = seq + 1
+        regression = self._regression_in(msg.get(TEXT) or "")
+        if regression is not None:
+            self.state = State.CLOSED
+            return [regression, self._persist(), Disconnect(regression.evidence)]
         if self.state is State.LOGOUT_SENT:
             self.state = State.CLOSED
             return [self._persist(), Disconnect("logout confirmed by client")]

@@ -20,6 +20,14 @@ from typing import Literal, TypeVar
 
 from fixbridge.fix.session import StoredMessage
 from fixbridge.journal.commit import GroupCommit, RoundStats
+from fixbridge.journal.integrity import JournalCorrupt, structural_problems
+from fixbridge.journal.private import (
+    FILE_MODE,
+    create_private_file,
+    database_files,
+    private_directory,
+    tighten,
+)
 from fixbridge.journal.store import (
     AppendResult,
     BustRecord,
@@ -30,7 +38,9 @@ from fixbridge.journal.store import (
     NewEvent,
     OrderRecord,
     OutboundMessage,
+    SentRange,
     SessionRecord,
+    sent_digest,
 )
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import ExecutionEvent
@@ -38,7 +48,7 @@ from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 from fixbridge.normalize.instrument import InstrumentEvent
 from fixbridge.normalize.trade import TradeEvent
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 RESEND_BATCH = 500
 _SQL_VARIABLES = 500  # well under SQLite's bound on ? placeholders per statement
 
@@ -108,6 +118,16 @@ CREATE TABLE IF NOT EXISTS outbound (
     body BLOB NOT NULL,
     PRIMARY KEY (session_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sent_ranges (
+    session_id TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    after_offset INTEGER NOT NULL,
+    cursor_offset INTEGER NOT NULL,
+    sending_time TEXT NOT NULL,
+    digest BLOB NOT NULL,
+    PRIMARY KEY (session_id, first_seq)
+) WITHOUT ROWID;
 """
 
 Synchronous = Literal["full", "normal"]
@@ -121,12 +141,26 @@ class SqliteJournal:
     are for start-up, tools and tests, and block until committed.
     """
 
-    def __init__(self, path: Path, *, synchronous: Synchronous = "full") -> None:
+    def __init__(
+        self, path: Path, *, synchronous: Synchronous = "full", verify: bool = False
+    ) -> None:
+        """Open (or create) the journal at ``path``. With ``verify``, SQLite's quick integrity
+        check runs first and a damaged file is refused (:class:`JournalCorrupt`)."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
         self._lock_file = LockFile(path.with_name(path.name + ".lock"))
         try:
+            if not create_private_file(path):
+                for existing in database_files(path):
+                    tighten(existing)
             self._wdb = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            if verify:
+                problems = structural_problems(self._wdb, full=False)
+                if problems:
+                    raise JournalCorrupt(
+                        f"journal {path} failed SQLite's integrity check: {'; '.join(problems)}"
+                        " (restore it from a backup; `fixbridge check-journal` shows more)"
+                    )
             self._wdb.execute("PRAGMA journal_mode=WAL")
             self._wdb.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._commits = GroupCommit(self._wdb)
@@ -134,6 +168,9 @@ class SqliteJournal:
             self._check_schema()
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA query_only=ON")  # every write goes through the committer
+        except JournalError:
+            self._lock_file.close()
+            raise
         except sqlite3.Error as exc:
             self._lock_file.close()
             raise JournalError(f"cannot open journal {path}: {exc}") from exc
@@ -185,6 +222,12 @@ class SqliteJournal:
                 _rebuild_memory(db)
                 db.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
             version = 4
+        if version == 4:
+            # Version 5 records where each stored batch came from (sent_ranges, made by the
+            # schema script): batches stored before have no record and cannot be re-rendered.
+            with self._transaction() as db:
+                db.execute("UPDATE meta SET value='5' WHERE key='schema_version'")
+            version = 5
         if version != SCHEMA_VERSION:
             raise JournalError(
                 f"journal {self.path} has schema version {row[0]},"
@@ -388,9 +431,10 @@ class SqliteJournal:
         cursor_offset: int,
         *,
         at_ns: int,
+        after_offset: int | None = None,
     ) -> None:
         self._commits.run_sync(
-            _record_sent(session_id, messages, next_sender_seq, cursor_offset, at_ns)
+            _record_sent(session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset)
         )
 
     async def record_sent_async(
@@ -401,10 +445,16 @@ class SqliteJournal:
         cursor_offset: int,
         *,
         at_ns: int,
+        after_offset: int | None = None,
     ) -> None:
         await self._commits.run(
-            _record_sent(session_id, messages, next_sender_seq, cursor_offset, at_ns)
+            _record_sent(session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset)
         )
+
+    async def rewind_session_async(
+        self, session_id: str, next_sender_seq: int, cursor_offset: int, *, at_ns: int
+    ) -> None:
+        await self._commits.run(_rewind(session_id, next_sender_seq, cursor_offset, at_ns))
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
         low = begin
@@ -419,6 +469,26 @@ class SqliteJournal:
             for seq, msg_type, sending_time, body in rows:
                 yield StoredMessage(int(seq), str(msg_type), str(sending_time), bytes(body))
             low = int(rows[-1][0]) + 1
+
+    def sent_ranges(self, session_id: str, begin: int, end: int) -> list[SentRange]:
+        # Ranges never overlap: the one starting before ``begin`` (if it reaches it), then
+        # those starting inside, each found through the primary key.
+        columns = "first_seq, last_seq, after_offset, cursor_offset, sending_time, digest"
+        before = self._db.execute(
+            f"SELECT {columns} FROM sent_ranges WHERE session_id=? AND first_seq < ?"
+            " ORDER BY first_seq DESC LIMIT 1",
+            (session_id, begin),
+        ).fetchall()
+        inside = self._db.execute(
+            f"SELECT {columns} FROM sent_ranges WHERE session_id=? AND first_seq BETWEEN ? AND ?"
+            " ORDER BY first_seq",
+            (session_id, begin, end),
+        ).fetchall()
+        return [
+            SentRange(int(f), int(la), int(a), int(c), str(t), bytes(d))
+            for f, la, a, c, t, d in [*before, *inside]
+            if int(la) >= begin
+        ]
 
     # --- operations --------------------------------------------------------------------------
 
@@ -441,7 +511,7 @@ class SqliteJournal:
     def size_bytes(self) -> int:
         """The database file plus its write-ahead log, as on disk now."""
         total = 0
-        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+        for path in database_files(self.path)[:2]:
             with contextlib.suppress(FileNotFoundError):
                 total += path.stat().st_size
         return total
@@ -508,6 +578,7 @@ def _save_sequence_numbers(
     def work(db: sqlite3.Connection) -> None:
         if reset:
             db.execute("DELETE FROM outbound WHERE session_id=?", (session_id,))
+            db.execute("DELETE FROM sent_ranges WHERE session_id=?", (session_id,))
         db.execute(
             "UPDATE sessions SET next_sender_seq=?, next_target_seq=?, updated_at=?"
             " WHERE session_id=?",
@@ -523,14 +594,52 @@ def _record_sent(
     next_sender_seq: int,
     cursor_offset: int,
     at_ns: int,
+    after_offset: int | None,
 ) -> Callable[[sqlite3.Connection], None]:
-    """Store sequenced application messages and advance the cursor, together."""
+    """Store sequenced application messages and advance the cursor, together; with
+    ``after_offset``, also where the messages came from (one sent_ranges row)."""
 
     def work(db: sqlite3.Connection) -> None:
         db.executemany(
             "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
             " VALUES (?, ?, ?, ?, ?)",
             [(session_id, m.seq, m.msg_type, m.sending_time, m.body) for m in messages],
+        )
+        if after_offset is not None and messages:
+            db.execute(
+                "INSERT INTO sent_ranges (session_id, first_seq, last_seq, after_offset,"
+                " cursor_offset, sending_time, digest) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    messages[0].seq,
+                    messages[-1].seq,
+                    after_offset,
+                    cursor_offset,
+                    messages[0].sending_time,
+                    sent_digest((m.msg_type, m.body) for m in messages),
+                ),
+            )
+        db.execute(
+            "UPDATE sessions SET next_sender_seq=?, cursor_offset=?, updated_at=?"
+            " WHERE session_id=?",
+            (next_sender_seq, cursor_offset, at_ns, session_id),
+        )
+
+    return work
+
+
+def _rewind(
+    session_id: str, next_sender_seq: int, cursor_offset: int, at_ns: int
+) -> Callable[[sqlite3.Connection], None]:
+    """Forget what was sent from ``next_sender_seq`` on and move the cursor back, together."""
+
+    def work(db: sqlite3.Connection) -> None:
+        db.execute(
+            "DELETE FROM outbound WHERE session_id=? AND seq >= ?", (session_id, next_sender_seq)
+        )
+        db.execute(
+            "DELETE FROM sent_ranges WHERE session_id=? AND last_seq >= ?",
+            (session_id, next_sender_seq),
         )
         db.execute(
             "UPDATE sessions SET next_sender_seq=?, cursor_offset=?, updated_at=?"
@@ -706,16 +815,12 @@ def _covered_until(events: Sequence[NewEvent], received_at_ns: int) -> int:
     return 0 if events else received_at_ns
 
 
-def _acquire_lock(path: Path) -> LockFile:
-    lock = LockFile(path.with_name(path.name + ".lock"))
-    return lock
-
-
 class LockFile:
     """An exclusive advisory lock held for the journal's lifetime (released on crash too)."""
 
     def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        os.fchmod(self._fd, FILE_MODE)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:

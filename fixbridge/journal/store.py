@@ -10,7 +10,8 @@ never loaded whole.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+import hashlib
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -117,6 +118,32 @@ class OutboundMessage:
     body: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class SentRange:
+    """Where a stored batch came from: a session's numbers ``first_seq..last_seq`` were the
+    rendering, for that session, of the events after ``after_offset`` up to ``cursor_offset``
+    (an empty range for a message no event produced), all stamped ``sending_time``;
+    ``digest`` is :func:`sent_digest` of them, so a re-rendering can be proved identical."""
+
+    first_seq: int
+    last_seq: int
+    after_offset: int
+    cursor_offset: int
+    sending_time: str
+    digest: bytes
+
+
+def sent_digest(messages: Iterable[tuple[str, bytes]]) -> bytes:
+    """A digest of (MsgType, body) pairs in order, each length-prefixed (no two different
+    sequences of messages share a digest by concatenation)."""
+    digest = hashlib.sha256()
+    for msg_type, body in messages:
+        kind = msg_type.encode()
+        digest.update(len(kind).to_bytes(2, "big") + kind + len(body).to_bytes(4, "big"))
+        digest.update(body)
+    return digest.digest()
+
+
 class JournalError(RuntimeError):
     """The journal cannot be opened or written (locked by another process, disk, schema)."""
 
@@ -193,12 +220,26 @@ class Journal(Protocol):
         cursor_offset: int,
         *,
         at_ns: int,
+        after_offset: int | None = None,
     ) -> None:
-        """Store sequenced application messages and advance the cursor, atomically."""
+        """Store sequenced application messages and advance the cursor, atomically. With
+        ``after_offset`` (the cursor before), also record where the messages came from
+        (:class:`SentRange`), so a lost one can be rendered again."""
+        ...
+
+    async def rewind_session_async(
+        self, session_id: str, next_sender_seq: int, cursor_offset: int, *, at_ns: int
+    ) -> None:
+        """Forget the messages sent from ``next_sender_seq`` on (a client that logged out
+        without taking them) and move the cursor back to ``cursor_offset``, atomically."""
         ...
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
         """Stored messages with ``begin <= seq <= end`` in order, fetched in bounded batches."""
+        ...
+
+    def sent_ranges(self, session_id: str, begin: int, end: int) -> list[SentRange]:
+        """The recorded batches holding any number of ``begin..end``, in sequence order."""
         ...
 
     def close(self) -> None: ...

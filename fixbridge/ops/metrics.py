@@ -174,6 +174,22 @@ class Metrics:
             "fixbridge_session_gap_fills",
             "SequenceReset-GapFill messages sent in resends.",
             ["session"], registry=r)
+        self.session_messages_rerendered = Counter(
+            "fixbridge_session_messages_rerendered",
+            "Resent application messages missing from the outbound store, rendered again from"
+            " their journaled events (proved identical to what was sent).",
+            ["session"], registry=r)
+        self.session_messages_lost = Counter(
+            "fixbridge_session_messages_lost",
+            "Sent application messages a resend could neither find nor render again: gap-filled"
+            " (each one is also logged CRITICAL).",
+            ["session"], registry=r)
+        self.session_sequence_regressions = Counter(
+            "fixbridge_session_sequence_regressions",
+            "Times a client showed that our sequence numbers went backwards (its Logon's"
+            " NextExpectedMsgSeqNum, or its Logout saying MsgSeqNum too low): the numbers"
+            " were moved past what it has.",
+            ["session"], registry=r)
         self.session_rejects_sent = Counter(
             "fixbridge_session_rejects_sent",
             "Reject (35=3) and BusinessMessageReject (35=j) messages sent.",
@@ -259,6 +275,9 @@ class Metrics:
             self.session_resend_requests.labels(session)
             self.session_messages_resent.labels(session)
             self.session_gap_fills.labels(session)
+            self.session_messages_rerendered.labels(session)
+            self.session_messages_lost.labels(session)
+            self.session_sequence_regressions.labels(session)
             self.session_heartbeat_timeouts.labels(session)
             self.session_slow_consumer_disconnects.labels(session)
             self.session_backlog_events.labels(session)

@@ -122,3 +122,48 @@ def test_two_scoped_clients_survive_three_sigkills_and_a_disconnect(
     log_text = (tmp_path / "bridge.log").read_text()
     assert "Reject sent" not in log_text and "BusinessMessageReject sent" not in log_text
     assert log_text.count("fixbridge started") == 4
+
+
+def test_a_write_ahead_log_cut_in_half_after_a_sigkill_never_reuses_a_number_the_client_has(
+    tmp_path: Path, spec_dir: str
+) -> None:
+    """Damage after a crash: the journal's -wal file loses its second half, so the journal
+    forgets sequence numbers it had sent. The QuickFIX client (left running, reconnecting)
+    refuses our first too-low number and says what it expects; the bridge moves its numbers
+    there and delivers everything again. The client ends with every execution, has rejected
+    nothing, and never took two messages under one number."""
+    total = 240  # few enough that the -wal file is never checkpointed (SQLite: 1,000 pages)
+    with SimulatorThread(seed=9, rate=60, max_executions=total, heartbeat_interval=0.5) as sim:
+        bridge = bridge_for(tmp_path, sim.port, [{"name": "bo", "sender_comp_id": BRIDGE,
+                                                  "target_comp_id": "BO"}])  # fmt: skip
+        wal = tmp_path / "journal.db-wal"
+        with bridge:
+            client = QuickFixClient(
+                port=bridge.fix_port, sender="BO", target=BRIDGE, workdir=tmp_path / "qf",
+                spec_dir=spec_dir,
+            )  # fmt: skip
+            with client:
+                client.wait_for_app(total // 3, timeout=60)
+                bridge.kill()
+                had = len(client.app_messages())
+                size = wal.stat().st_size
+                with open(wal, "r+b") as file:
+                    file.truncate(size // 2)
+                bridge.start()
+                client.wait_for(
+                    lambda: len(sim.executions()) == total
+                    and sum(e.get("event") == "logon" for e in client.events()) >= 2
+                    and {m.get(17) for m in client.app_messages()}
+                    >= {e.id for e in sim.executions()},
+                    90,
+                    "every execution, after a new Logon",
+                )
+                time.sleep(0.5)
+                rejects, received = client.rejects_sent(), client.app_messages()
+            assert bridge.stop() == 0, bridge.tail()
+            log = bridge.tail(2000)
+    assert rejects == []
+    numbers = [m.seq_num for m in received if not m.poss_dup]
+    assert len(numbers) == len(set(numbers)), "the client took two messages under one number"
+    assert had < total and size > 0
+    assert "sequence numbers went backwards" in log, log[-3000:]

@@ -483,6 +483,23 @@ SCENARIOS = [
         "15m", "25m", (fired("warning", session="slow"),),
     ),
     Scenario(
+        "FixbridgeSentMessagesLost",
+        {
+            series("fixbridge_session_messages_lost_total", session="damaged"): "0 0 0 3 3 3",
+            series("fixbridge_session_messages_lost_total", session="calm"): "0 0 0 0 0 0",
+        },
+        "2m", "4m", (fired("critical", session="damaged"),),
+    ),
+    Scenario(
+        "FixbridgeSequenceNumbersWentBackwards",
+        {
+            series("fixbridge_session_sequence_regressions_total", session="restored"):
+                "0 0 0 1 1 1",
+            series("fixbridge_session_sequence_regressions_total", session="calm"): "0x5",
+        },
+        "2m", "4m", (fired("critical", session="restored"),),
+    ),
+    Scenario(
         "FixbridgeResendStorm",
         {
             series("fixbridge_session_resend_requests_total", session="loop"): "0+5x30",

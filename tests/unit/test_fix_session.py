@@ -12,6 +12,7 @@ from fixbridge.fix.session import (
     LoggedOn,
     LogonPolicy,
     Persist,
+    Regression,
     Resend,
     Send,
     SessionIdentity,
@@ -299,6 +300,54 @@ def test_next_expected_msg_seq_num_beyond_ours_is_refused() -> None:
     assert isinstance(actions[-1], Disconnect)
 
 
+def test_next_expected_beyond_ours_moves_our_numbers_so_the_next_logon_binds() -> None:
+    """FIXT.1.1 ends a session whose Logon expects a number we never sent; the client has
+    11 messages, so ours went backwards: we continue from 12 and never send 10 or 11 again."""
+    session = new_session(next_sender=10, next_target=4)
+    actions = session.on_message(logon(4, (789, "12")), T0)
+    assert Regression(12, 10, "client Logon has NextExpectedMsgSeqNum(789)=12") in actions
+    assert Persist(12, 4) in actions
+    assert [m.get(34) for m in sent(actions)] == ["12"]  # the Logout
+    again = FixSession(SessionIdentity(BRIDGE, CLIENT), session.next_sender_seq, 5)
+    (reply,) = sent(again.on_message(logon(5, (789, "13")), T0))
+    assert (reply.msg_type, reply.get(34)) == ("A", "13")
+
+
+def test_a_logon_wrong_in_another_way_does_not_move_our_numbers() -> None:
+    session = _session_with_password()
+    session.next_sender_seq = 10
+    bad = logon(1, (789, "500"), (553, "ops"), (554, "wrong"))
+    actions = session.on_message(bad, T0)
+    assert not any(isinstance(a, Regression) for a in actions)
+    assert sent(actions)[0].get(34) == "10"
+
+
+def test_a_client_logout_saying_our_number_was_too_low_moves_our_numbers() -> None:
+    """The text QuickFIX engines log out with when our MsgSeqNum is below what they expect."""
+    session = active_session(next_sender=3)  # our Logon reply was 3
+    text = "MsgSeqNum too low, expecting 41 but received 3"
+    actions = session.on_message(client_msg("5", 2, (58, text)), T0)
+    assert actions[0] == Regression(41, 4, f"client logged out: {text}", rejected_from=3)
+    assert Persist(41, 3) in actions
+    assert isinstance(actions[-1], Disconnect)
+    assert session.next_sender_seq == 41
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MsgSeqNum too low, expecting 41 but received 99",  # not a number we sent
+        "MsgSeqNum too low, expecting 2 but received 3",  # not too low at all
+        "Logout requested",
+    ],
+)
+def test_other_logouts_leave_our_numbers_alone(text: str) -> None:
+    session = active_session(next_sender=3)
+    actions = session.on_message(client_msg("5", 2, (58, text)), T0)
+    assert not any(isinstance(a, Regression) for a in actions)
+    assert session.next_sender_seq == 5  # our Logon reply, then our Logout reply
+
+
 def _session_with_password() -> FixSession:
     policy = LogonPolicy(username="ops", password_hash=hash_password("s3cret"))
     return FixSession(SessionIdentity(BRIDGE, CLIENT), policy=policy)
@@ -350,8 +399,23 @@ def test_replay_in_chunks_stamps_each_chunk_with_its_own_time() -> None:
 
 def test_resend_request_beyond_our_last_message_replays_nothing() -> None:
     session = active_session()  # we have sent only the Logon (1)
+    actions = session.on_message(client_msg("2", 2, (7, "2"), (16, "9")), T0)
+    assert not any(isinstance(a, Resend) for a in actions) and sent(actions) == []
+    assert not any(isinstance(a, Regression) for a in actions)
+
+
+def test_resend_request_from_beyond_our_next_number_moves_our_numbers() -> None:
+    """The client asks from 5 when our next is 2: it holds 1..4, so our numbers went back;
+    the next message we send takes 5, and no number it holds is sent again."""
+    session = active_session()  # we have sent only the Logon (1)
     actions = session.on_message(client_msg("2", 2, (7, "5"), (16, "9")), T0)
     assert not any(isinstance(a, Resend) for a in actions) and sent(actions) == []
+    assert actions[0] == Regression(
+        5, 2, "client ResendRequest 5..9 is beyond our last message 1"
+    )
+    assert Persist(5, 3) in actions
+    send, _ = session.application_message("8", b"17=X\x01", T0)
+    assert send.seq == 5
 
 
 def test_resend_request_end_beyond_our_last_message_is_cut_to_it() -> None:
