@@ -133,10 +133,15 @@ class FrameParser:
                 return results
 
     def _resync(self, reason: str) -> Garbled:
-        nxt = self._buf.find(b"\x018=", 1)
-        cut = len(self._buf) if nxt < 0 else nxt + 1
-        del self._buf[:cut]
-        return Garbled(reason, cut)
+        """Drop a frame start that led nowhere, up to the next ``8=`` wherever it is (as for
+        bytes before a first BeginString), so the frames read never depend on where the
+        stream was split: a frame right after a torn one is not lost for lack of an SOH."""
+        buf = self._buf
+        nxt = buf.find(b"8=", 1)
+        if nxt < 0:
+            nxt = len(buf) - 1 if buf.endswith(b"8") else len(buf)
+        del buf[:nxt]
+        return Garbled(reason, nxt)
 
     def _next(self) -> ParseResult | None:
         buf = self._buf
