@@ -892,12 +892,13 @@ class Replay:
 
 
 def _reply_routing(msg: FixMessage) -> list[tuple[int, str]]:
-    """The routing tags of a reply to ``msg``: each of its non-empty ones, reversed."""
-    return [
-        (ROUTING_REVERSED[tag], value)
-        for tag, value in msg.fields
-        if tag in ROUTING_REVERSED and value
-    ]
+    """The routing tags of a reply to ``msg``: each of its non-empty ones, reversed; a tag
+    the message repeats (which earns it a Reject) is answered once, with its first value."""
+    reply: dict[int, str] = {}
+    for tag, value in msg.fields:
+        if tag in ROUTING_REVERSED and value:
+            reply.setdefault(ROUTING_REVERSED[tag], value)
+    return list(reply.items())
 
 
 def _subtract(begin: int, end: int, low: int, high: int) -> list[tuple[int, int]]:

@@ -599,6 +599,16 @@ def test_empty_routing_tag_is_rejected_and_not_reversed() -> None:
     )
 
 
+def test_a_repeated_routing_tag_is_rejected_and_answered_once() -> None:
+    """Found by tests/fuzz: a Reject echoing each DeliverToCompID(128) of 115=A|115=A
+    repeated a tag itself, and QuickFIX refused it (Repeated tag not part of repeating group)."""
+    session = active_session()
+    msg = exact_msg("D", *header(2), (115, "JCD"), (115, "XYZ"), (11, "id"))
+    (reject,) = sent(session.on_message(msg, T0))
+    assert (reject.msg_type, reject.get(371), reject.get(373)) == ("3", "115", "13")
+    assert reject.get_all(128) == ["JCD"]
+
+
 def test_business_reject_is_stored_and_replayed_with_possdup() -> None:
     session = active_session()
     actions = session.on_message(exact_msg("D", *header(2), (115, "JCD"), (11, "id")), T0)
