@@ -169,6 +169,10 @@ class FixConfig(_Strict):
     tls: TlsConfig | None = None
     # Threads of their own for Logon password checks (scrypt), apart from other work.
     credential_check_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    # Password checks queued or running at once, over all sources; past this, Logons needing
+    # one are refused unread (busy) until the queue shortens. At ~45 checks/s per thread,
+    # 32 keeps a legitimate Logon's wait under a second on the default two threads.
+    max_pending_password_checks: Annotated[int, Field(ge=1, le=10_000)] = 32
     # Failed logons slow down, then lock out, their source address and their session.
     source_throttle: LogonThrottleConfig = LogonThrottleConfig()
     session_throttle: SessionThrottleConfig = SessionThrottleConfig()

@@ -70,7 +70,15 @@ from fixbridge.fix.session import (
     State,
     credentials_ok,
 )
-from fixbridge.fix.throttle import Attempt, Lockout, LogonThrottle, Reason, Throttled, source_key
+from fixbridge.fix.throttle import (
+    Attempt,
+    Lockout,
+    LogonThrottle,
+    Reason,
+    Scope,
+    Throttled,
+    source_key,
+)
 from fixbridge.fix.tls import peer_identity, server_context
 from fixbridge.journal.store import (
     Journal,
@@ -197,7 +205,10 @@ class Acceptor:
             config.credential_check_threads, thread_name_prefix="fix-credentials"
         )
         self._throttle = LogonThrottle(
-            config.source_throttle, config.session_throttle, max_sources=config.throttle_max_sources
+            config.source_throttle,
+            config.session_throttle,
+            max_sources=config.throttle_max_sources,
+            max_pending_checks=config.max_pending_password_checks,
         )
         interval_s = config.unauthenticated_log_interval_s
         self._unbound_log: LogLimiter[str] = LogLimiter(interval_s)  # per source key
@@ -614,7 +625,9 @@ class Acceptor:
         assert isinstance(item, FixMessage)
         conn.received.set()
         conn.meters.received(item.msg_type)
-        if item.msg_type == "A":  # a Logon inside the session: its own password check
+        if item.msg_type == "A" and item.get(141) == "Y":
+            # A reset Logon inside the session: its own password check (any other Logon
+            # here ends the session unread, so no check is spent on it).
             checked = await self._password_ok(conn.slot.config, item)
             conn.session.policy = dataclasses.replace(conn.session.policy, password_ok=checked)
         async with conn.lock:
@@ -1025,4 +1038,6 @@ _HELD_BACK = {
 
 def _held_back(throttled: Throttled) -> str:
     """Why a throttled Logon was refused, for the log (the client is told nothing)."""
+    if throttled.scope is Scope.BRIDGE:
+        return "the password checks queued are at fix.max_pending_password_checks"
     return f"{throttled.scope} {throttled.key} {_HELD_BACK[throttled.reason]}"

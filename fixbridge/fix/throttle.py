@@ -27,7 +27,10 @@ Rules:
    the first failure it counts and closes ``failure_window_s`` later.
 4. One password check at a time per key: while a key's check runs, its other attempts are
    refused (busy). Otherwise a burst of simultaneous connections would all reach scrypt
-   before the first of them had failed.
+   before the first of them had failed. And at most ``max_pending_checks`` checks queued or
+   running at once, whoever asks (``fix.max_pending_password_checks``): past that, attempts
+   are refused busy with the scope ``bridge``, so a flood from more addresses than rule 3
+   can see cannot queue connections behind the credential threads without bound.
 5. A Logon that succeeds clears both its keys.
 6. Memory is bounded: session keys by the configuration, source keys by ``max_sources``.
    Past that, the source least recently failed is forgotten first (one whose record has run
@@ -60,12 +63,13 @@ IPV6_SOURCE_PREFIX = 64
 class Scope(enum.StrEnum):
     SOURCE = "source"
     SESSION = "session"
+    BRIDGE = "bridge"  # every password check at once (rule 4's cap); never locked out
 
 
 class Reason(enum.StrEnum):
     BACKOFF = "backoff"  # a recent failure: wait for the back-off
     LOCKOUT = "lockout"  # too many failures in the window
-    BUSY = "busy"  # another password check for this key is running
+    BUSY = "busy"  # another password check for this key is running (or too many in all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,10 +222,13 @@ class LogonThrottle:
         session: LogonThrottleConfig,
         *,
         max_sources: int,
+        max_pending_checks: int,
     ) -> None:
         self._sources = _Ledger(Scope.SOURCE, source, max_sources)
         self._sessions = _Ledger(Scope.SESSION, session, None)  # bounded by the configuration
         self._checking: set[tuple[Scope, str]] = set()  # keys whose password check runs
+        self._max_pending = max_pending_checks
+        self._pending = 0  # checks claimed and not yet given back
 
     def _keys(self, attempt: Attempt) -> list[tuple[_Ledger, str]]:
         keys = [(self._sources, attempt.source)]
@@ -245,14 +252,23 @@ class LogonThrottle:
         for ledger, key in self._keys(attempt):
             if ledger.enabled and (ledger.scope, key) in self._checking:
                 return Throttled(Reason.BUSY, ledger.scope, key, 0)
+        if self._pending >= self._max_pending:
+            return Throttled(Reason.BUSY, Scope.BRIDGE, "all", 0)
         for ledger, key in self._keys(attempt):
             if ledger.enabled:
                 self._checking.add((ledger.scope, key))
+        self._pending += 1
         return None
 
     def end_password_check(self, attempt: Attempt) -> None:
         for ledger, key in self._keys(attempt):
             self._checking.discard((ledger.scope, key))
+        self._pending -= 1
+
+    @property
+    def pending_checks(self) -> int:
+        """Password checks claimed and not yet given back."""
+        return self._pending
 
     def failed(self, attempt: Attempt, now_ns: int) -> list[Lockout]:
         """Count a failure (rule 1 says which refusals are) against the attempt's keys; the

@@ -38,7 +38,8 @@ RESUME_FALLBACKS = (
 )
 LOGON_RESULTS = ("accepted", "refused")
 THROTTLE_REASONS = ("backoff", "lockout", "busy")  # fix/throttle.py's Reason
-THROTTLE_SCOPES = ("source", "session")  # fix/throttle.py's Scope
+LOCKOUT_SCOPES = ("source", "session")  # fix/throttle.py's Scope: the keys that lock out
+THROTTLE_SCOPES = (*LOCKOUT_SCOPES, "bridge")  # "bridge": too many password checks queued
 UNAUTHENTICATED_CAUSES = (
     "logon_timeout",  # no complete first message within fix.logon_timeout_s
     "garbled",  # the first message garbled, oversize or cut short
@@ -259,9 +260,10 @@ class Metrics:
             self.upstream_token_refreshes.labels(result)
         for cause in UNAUTHENTICATED_CAUSES:
             self.unauthenticated_connections.labels(cause)
-        for scope in THROTTLE_SCOPES:
+        for scope in LOCKOUT_SCOPES:
             self.logon_lockouts.labels(scope)
             self.logon_locked_out.labels(scope)
+        for scope in THROTTLE_SCOPES:
             for reason in THROTTLE_REASONS:
                 self.logon_throttled.labels(reason, scope)
         for session in sessions:

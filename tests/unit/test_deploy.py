@@ -518,6 +518,23 @@ SCENARIOS = [
         "3m", "15m", (fired("warning", session="flaky"),),
     ),
     Scenario(
+        "FixbridgeLogonLockout",
+        {
+            series("fixbridge_logon_lockouts_total", scope="source"): "0 0 0 1 1 1",
+            series("fixbridge_logon_lockouts_total", scope="session"): "0x5",
+        },
+        "2m", "4m", (fired("warning", scope="source"),),
+    ),
+    Scenario(
+        "FixbridgePasswordChecksSaturated",
+        {
+            series("fixbridge_logon_throttled_total", reason="busy", scope="bridge"):
+                "0 0 0 7 9 9",
+            series("fixbridge_logon_throttled_total", reason="busy", scope="source"): "0+3x5",
+        },
+        "2m", "4m", (fired("warning", reason="busy", scope="bridge"),),
+    ),
+    Scenario(
         "FixbridgeLagHigh",
         {  # slow: every message between 2.5 and 5 s; fast: all under 1 s
             **buckets(LAG, {"1.0": "0x30", "2.5": "0x30", "5.0": "0+10x30", "+Inf": "0+10x30"},

@@ -36,8 +36,11 @@ def throttle(
     source: LogonThrottleConfig = SOURCE,
     session: LogonThrottleConfig = SESSION,
     max_sources: int = 10_000,
+    max_pending_checks: int = 32,
 ) -> LogonThrottle:
-    return LogonThrottle(source, session, max_sources=max_sources)
+    return LogonThrottle(
+        source, session, max_sources=max_sources, max_pending_checks=max_pending_checks
+    )
 
 
 GUESSER = Attempt("203.0.113.7", "backoffice")
@@ -181,6 +184,21 @@ def test_one_password_check_at_a_time_per_key() -> None:
     t.end_password_check(unrelated)
     t.end_password_check(GUESSER)
     assert t.begin_password_check(same_session) is None
+
+
+def test_password_checks_queued_in_all_are_capped_whoever_asks() -> None:
+    """Rule 4's cap: a flood from many addresses (each with its own keys, none locked out)
+    cannot queue more than max_pending_checks connections behind the credential threads."""
+    t = throttle(max_pending_checks=3)
+    flood = [Attempt(f"198.51.100.{n}", None) for n in range(5)]
+    assert [t.begin_password_check(a) for a in flood[:3]] == [None, None, None]
+    assert t.pending_checks == 3
+    busy = Throttled(Reason.BUSY, Scope.BRIDGE, "all", 0)
+    assert t.begin_password_check(flood[3]) == busy
+    assert t.begin_password_check(GUESSER) == busy  # a real client waits its turn too
+    t.end_password_check(flood[0])
+    assert t.begin_password_check(GUESSER) is None
+    assert t.pending_checks == 3
 
 
 def test_a_disabled_scope_never_holds_anything_back() -> None:
