@@ -52,6 +52,15 @@ if ! command -v promtool >/dev/null; then
         echo "note: promtool not found (Debian package prometheus): its checks will skip" >&2
     fi
 fi
+# systemd-analyze verifies deploy/fixbridge.service (tests/unit/test_deploy.py, like promtool:
+# a missing one fails in CI and skips elsewhere); Debian's systemd package ships it.
+if ! command -v systemd-analyze >/dev/null; then
+    if can_apt; then
+        apt_install --no-install-recommends systemd
+    else
+        echo "note: systemd-analyze not found (Debian package systemd): its check will skip" >&2
+    fi
+fi
 echo "== ruff"
 "$VPY" -m ruff check fixbridge tests bench specs
 echo "== mypy"

@@ -9,6 +9,7 @@ the Dockerfile is checked against the config defaults and the .dockerignore it s
 
 from __future__ import annotations
 
+import configparser
 import functools
 import json
 import os
@@ -16,6 +17,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ ALERTS = REPO / "deploy" / "prometheus-alerts.yml"
 PROMETHEUS = REPO / "deploy" / "prometheus.yml"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
+SYSTEMD_UNIT = REPO / "deploy" / "fixbridge.service"
 
 SESSION = "backoffice"
 TARGET_LABELS = frozenset({"job", "instance"})  # added by Prometheus when it scrapes
@@ -309,14 +312,18 @@ def test_alert_texts_name_only_labels_the_alert_has() -> None:
 # ---- promtool -----------------------------------------------------------------------------
 
 
-def promtool() -> str:
-    """The promtool binary: a missing one fails in CI and skips elsewhere."""
-    path = shutil.which("promtool")
+def tool(name: str, package: str) -> str:
+    """A checker's binary: a missing one fails in CI and skips elsewhere."""
+    path = shutil.which(name)
     if path is not None:
         return path
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail("promtool not found: CI needs the Debian package prometheus (test.sh)")
-    pytest.skip("promtool not installed (apt-get install prometheus); CI runs this check")
+        pytest.fail(f"{name} not found: CI needs the Debian package {package} (test.sh)")
+    pytest.skip(f"{name} not installed (apt-get install {package}); CI runs this check")
+
+
+def promtool() -> str:
+    return tool("promtool", "prometheus")
 
 
 def run_promtool(*args: str) -> str:
@@ -749,3 +756,50 @@ def test_readme_lists_exactly_the_alerts() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     listed = re.findall(r"^\s*\| `(Fixbridge\w+)` \|", readme, re.MULTILINE)
     assert sorted(listed) == sorted(rule["alert"] for rule in rules())
+
+
+# ---- systemd ------------------------------------------------------------------------------
+
+
+def systemd_unit() -> configparser.ConfigParser:
+    unit = configparser.ConfigParser(interpolation=None, strict=True)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read_string(SYSTEMD_UNIT.read_text(encoding="utf-8"))
+    return unit
+
+
+def test_the_systemd_unit_keeps_the_journal_private_and_runs_unprivileged() -> None:
+    service = systemd_unit()["Service"]
+    assert service["User"] == service["Group"] == "fixbridge"
+    assert service["UMask"] == "0077"
+    assert (service["StateDirectory"], service["StateDirectoryMode"]) == ("fixbridge", "0700")
+    assert service["WorkingDirectory"] == "/var/lib/fixbridge"  # journal.path resolves here
+    assert service["CapabilityBoundingSet"] == "" and service["NoNewPrivileges"] == "yes"
+    assert FixConfig().port > 1024 and MetricsConfig().port > 1024  # no capability needed
+
+
+def test_the_systemd_unit_runs_commands_fixbridge_has_with_its_config() -> None:
+    service = systemd_unit()["Service"]
+    assert service["Environment"] == f"{CONFIG_ENV}=/etc/fixbridge/fixbridge.toml"
+    (commands,) = [a.choices for a in build_parser()._actions if a.dest == "command"]
+    assert commands is not None
+    for key in ("ExecStartPre", "ExecStart"):
+        program, *args = shlex.split(service[key])
+        assert program == "/opt/fixbridge/bin/fixbridge" and args[0] in commands
+    assert shlex.split(service["ExecStart"])[1:] == ["run"]
+    assert service["KillSignal"] == "SIGTERM"  # every session logged out, exit 0
+
+
+def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
+    """systemd's own checker: an unknown key or a bad value is reported, not ignored."""
+    analyze = tool("systemd-analyze", "systemd")
+    fixbridge = str(Path(sys.executable).parent / "fixbridge")  # the console script beside us
+    copy = tmp_path / "fixbridge.service"  # the commands as installed here
+    copy.write_text(
+        SYSTEMD_UNIT.read_text(encoding="utf-8").replace("/opt/fixbridge/bin/fixbridge", fixbridge)
+    )
+    done = subprocess.run(
+        [analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60, check=False
+    )
+    findings = [line for line in (done.stdout + done.stderr).splitlines() if str(copy) in line]
+    assert done.returncode == 0 and findings == [], done.stdout + done.stderr
