@@ -3,7 +3,8 @@
 Encoding builds the bytes directly (a pre-joined header and body; simplefix is the test oracle
 that checks them byte for byte). Parsing follows FIXT.1.1 framing rules: a frame whose
 BodyLength or CheckSum is wrong, or whose third field is not MsgType(35), is garbled and is
-dropped without an answer, and the parser resynchronises on the next ``8=``. A BodyLength
+dropped without an answer, and the parser resynchronises on the next ``8=``. A BeginString
+that could not name a protocol version is no frame start. A BodyLength
 that is too long swallows the start of the next frame; the resynchronisation recovers that
 next frame whole (specs/session-rules.md). Pure: bytes in, frames out; no sockets, no clock.
 """
@@ -159,6 +160,10 @@ class FrameParser:
         first_soh = buf.find(SOH)
         if first_soh < 0:
             return self._too_long_header()
+        if not _is_version(bytes(buf[2:first_soh])):
+            # Bytes that merely start with "8=" (noise, or a torn frame's tail): a CheckSum that
+            # matches by chance (1 in 256) must not make them a frame and swallow the real one.
+            return self._resync("BeginString(8) is not a protocol version")
         if len(buf) < first_soh + 3:
             return None
         if not buf.startswith(b"9=", first_soh + 1):
@@ -196,6 +201,13 @@ class FrameParser:
         if len(self._buf) > 64:
             return self._resync("no BodyLength(9) within the first 64 bytes")
         return None
+
+
+def _is_version(value: bytes) -> bool:
+    """Whether a BeginString(8) value could name a protocol version (FIXT.1.1, FIX.4.4, ...):
+    1 to 16 printable ASCII characters without "=". A wrong version still parses, for the
+    session to answer; these bytes are not one at all."""
+    return 0 < len(value) <= 16 and all(0x21 <= b <= 0x7E and b != 0x3D for b in value)
 
 
 def fields_without(

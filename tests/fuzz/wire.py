@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from fixbridge.fix.codec import encode_fields, frame
 
-_FRAME = re.compile(rb"\A8=([^\x01=]+)\x019=(\d+)\x01(.*)10=(\d{3})\x01\Z", re.DOTALL)
+_FRAME = re.compile(rb"\A8=([!-<>-~]{1,16})\x019=(\d+)\x01(.*)10=(\d{3})\x01\Z", re.DOTALL)
 
 
 def frame_problem(raw: bytes) -> str | None:

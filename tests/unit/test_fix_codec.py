@@ -113,3 +113,21 @@ def test_too_long_body_length_loses_its_frame_and_recovers_the_next() -> None:
     out = parser.feed(too_long) + parser.feed(_msg(5))
     assert isinstance(out[0], Garbled)
     assert [m.get(34) for m in out if isinstance(m, FixMessage)] == ["5"]
+
+
+def test_noise_starting_with_8_is_no_frame_even_when_the_checksum_happens_to_match() -> None:
+    """Found by tests/fuzz: the bytes before this heartbeat begin with "8=" and their sum is 0
+    modulo 256, so taking "8=.3n...8=FIXT.1.1" for a BeginString gave a frame whose CheckSum
+    matched, and the heartbeat was lost as a message of the wrong protocol."""
+    heartbeat = b"8=FIXT.1.1\x019=20\x0135=0\x0149=0\x0156=0\x0134=1\x0110=168\x01"
+    noise = b"8=8=.3n\xc600000001"
+    assert sum(noise) % 256 == 0
+    out = FrameParser().feed(noise + heartbeat)
+    assert [m.raw for m in out if isinstance(m, FixMessage)] == [heartbeat]
+
+
+def test_a_frame_of_another_fix_version_still_parses_for_the_session_to_answer() -> None:
+    raw = b"8=FIX.4.4\x019=20\x0135=0\x0149=0\x0156=0\x0134=1\x0110=%03d\x01"
+    body = raw[: raw.index(b"10=")]
+    (parsed,) = FrameParser().feed(body + b"10=%03d\x01" % (sum(body) % 256))
+    assert isinstance(parsed, FixMessage) and parsed.get(8) == "FIX.4.4"
