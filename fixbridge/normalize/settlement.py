@@ -1,0 +1,73 @@
+"""A settlement price on the exchange's market-data stream, read as the facts a back office books.
+
+In: one ``MarketDataUpdate`` (its symbol and ``stats``) and the instrument's ``price_scale``
+(from ListInstruments or the instrument-state stream). Out: a :class:`Settlement`, or None when
+the update carries no settlement price. Pure: no clock, no I/O; it never guesses a scale and
+never calls a price final that the exchange did not call final.
+
+Rules, from the exchange's market-data streaming guide (InstrumentStats, "Settlement Fields"):
+
+* ``settlement_px`` is the settlement (resolution) price divided by the instrument's
+  price_scale. A price of 0 is a settlement (NO won); an absent ``settlement_px`` is none.
+* ``settlement_preliminary`` true: the price may still change; false: final, positions are
+  resolved at it. Absent: treated as preliminary, since nothing says it is final.
+* ``settlement_price_calculation_method`` ``SETTLEMENT_PRICE_CALCULATION_METHOD_EVENT_TIER_1`` is
+  the event's resolution; any other method, or none, is a daily mark and never a resolution
+  (the guide: "If you see a different method, you can treat it as a daily mark").
+* ``settlement_price_calculation_text`` is the outcome ("Buffalo Bills win"), kept as given.
+* A settlement is one fact per symbol, set time and preliminary flag (the journal's identity
+  for it). The guide's NO example has no set time: without one, the price, method and text
+  join the identity, so a changed preliminary price is still a new fact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from fixbridge.normalize.fields import required_text, scaled_value, text, timestamp
+from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2 as md
+
+EVENT_RESOLUTION = "SETTLEMENT_PRICE_CALCULATION_METHOD_EVENT_TIER_1"
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    symbol: str
+    price: Decimal
+    preliminary: bool
+    resolution: bool  # True: the event's resolution (EVENT_TIER_1); False: a daily mark
+    method: str  # as the exchange sent it ("" when absent)
+    outcome: str  # settlement_price_calculation_text ("" when absent)
+    set_time_ns: int | None  # settlement_set_time, when the exchange gives it
+
+    @property
+    def identity(self) -> str:
+        """What makes this settlement one fact: equal identities are the same settlement."""
+        flag = "P" if self.preliminary else "F"
+        if self.set_time_ns is not None:
+            return f"{self.symbol}|{self.set_time_ns}|{flag}"
+        return f"{self.symbol}|-|{flag}|{self.price}|{self.method}|{self.outcome}"
+
+
+def settlement_of(update: md.MarketDataUpdate, price_scale: int) -> Settlement | None:
+    """The settlement ``update`` carries (module rules), or None. Raises NormalizationError
+    for an update that cannot be read correctly (no symbol, an unusable scale)."""
+    stats = update.stats
+    if not update.HasField("stats") or not stats.HasField("settlement_px"):
+        return None
+    set_time = stats.settlement_set_time if stats.HasField("settlement_set_time") else None
+    method = text(
+        stats.settlement_price_calculation_method, "stats.settlement_price_calculation_method"
+    )
+    return Settlement(
+        symbol=required_text(update.symbol, "symbol"),
+        price=scaled_value(stats.settlement_px, price_scale, "price_scale"),
+        preliminary=not stats.HasField("settlement_preliminary") or stats.settlement_preliminary,
+        resolution=method == EVENT_RESOLUTION,
+        method=method,
+        outcome=text(
+            stats.settlement_price_calculation_text, "stats.settlement_price_calculation_text"
+        ),
+        set_time_ns=None if set_time is None else timestamp(set_time, "stats.settlement_set_time"),
+    )
