@@ -60,9 +60,11 @@ METHOD_SCOPES: dict[str, str] = {
     _DROPCOPY + "CreateInstrumentStateChangeSubscription": "read:instruments",
     "/polymarket.v1.RefDataAPI/ListInstruments": "read:instruments",
 }
-# Whole services whose every method needs one scope (spec §5: ReportAPI reads).
+# Whole services whose every method needs one scope (spec §5: ReportAPI reads; the market-data
+# page: "only requires Auth0 JWT authentication with read:marketdata scope", no participant id).
 SERVICE_SCOPES: dict[str, str] = {
     "/polymarket.v1.ReportAPI/": "read:reports",
+    "/polymarket.v1.MarketDataSubscriptionAPI/": "read:marketdata",
 }
 ALL_SCOPES = frozenset({*METHOD_SCOPES.values(), *SERVICE_SCOPES.values()})
 

@@ -15,6 +15,7 @@ import signal
 
 from fixbridge.simulator.auth import add_auth_arguments, auth_from_args
 from fixbridge.simulator.faults import add_fault_arguments, describe, plan_from_args
+from fixbridge.simulator.marketdata_api import DEFAULT_IDLE_LIMIT_S
 from fixbridge.simulator.server import DEFAULT_LISTEN, SimulatorError, SimulatorServer
 
 logger = logging.getLogger("fixbridge.simulator")
@@ -75,6 +76,13 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         help="send an empty response with a fresh resume token after this long without "
              "events on a stream (default 5)",
     )
+    parser.add_argument(
+        "--market-data-idle-limit", type=_seconds, default=DEFAULT_IDLE_LIMIT_S,
+        metavar="SECONDS",
+        help="end a bidirectional market-data stream with UNAVAILABLE after this long without "
+             f"a message from its client (default {DEFAULT_IDLE_LIMIT_S:g}, the exchange's "
+             "load balancer idle timeout)",
+    )
     add_auth_arguments(parser)
     add_fault_arguments(parser)
 
@@ -122,6 +130,7 @@ async def _serve(args: argparse.Namespace) -> int:
         token_listen=args.token_listen,
         report_requests_per_minute=args.report_rate_limit,
         faults=plan_from_args(args),
+        market_data_idle_limit_s=args.market_data_idle_limit,
     )
     try:
         try:

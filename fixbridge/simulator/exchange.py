@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from fixbridge.proto.polymarket.v1 import (
     dropcopy_pb2,
     enums_pb2,
+    marketdatasubscription_pb2,
     orders_pb2,
     refdata_pb2,
     trading_pb2,
@@ -59,6 +60,7 @@ from fixbridge.proto.polymarket.v1 import (
 from fixbridge.simulator.amounts import amount_text
 from fixbridge.simulator.book import Book, CancelResting, Fill, Plan, StopAggressor
 from fixbridge.simulator.ids import ExchangeIds
+from fixbridge.simulator.marketdata import SettlementChange
 from fixbridge.simulator.orders import SimOrder, fee_for
 from fixbridge.simulator.positions import PositionBook
 from fixbridge.simulator.refdata import (
@@ -120,12 +122,16 @@ class InstrumentChange:
 
 @dataclass(frozen=True, slots=True)
 class StepOutput:
-    """New events of one step, per stream, in the order they happened."""
+    """New events of one step, per stream, in the order they happened. The market model adds
+    the step's market data (the engine itself publishes none)."""
 
     executions: tuple[trading_pb2.Execution, ...]
     trades: tuple[orders_pb2.Trade, ...]
     instrument_changes: tuple[InstrumentChange, ...]
     position_changes: tuple[dropcopy_pb2.PositionChange, ...]
+    market_data: tuple[marketdatasubscription_pb2.MarketDataUpdate, ...] = ()
+    settlements: tuple[SettlementChange, ...] = ()
+    """Settlement prices set in this step; each is also shown by an update in market_data."""
 
     @property
     def instruments(self) -> tuple[refdata_pb2.Instrument, ...]:
@@ -241,6 +247,10 @@ class Exchange:
 
     def state(self, symbol: str) -> InstrumentState:
         return self._states[symbol]
+
+    def state_since(self, symbol: str) -> int:
+        """The instant ``symbol`` entered its current state (0: never changed)."""
+        return self._state_ns[symbol]
 
     def book(self, symbol: str) -> Book:
         """The live book; read it, never change it from outside."""

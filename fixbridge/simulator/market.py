@@ -4,7 +4,15 @@
 aggressive orders that trade, stops, cancels, replaces, rejected orders, exchange-initiated
 cancels, halts, suspensions, session closes, one contract expiring, trades clearing and the odd
 bust) and lets :class:`~fixbridge.simulator.exchange.Exchange` apply it. Each :meth:`step`
-returns the new events of the four DropCopy streams.
+returns the new events of the four DropCopy streams and the market data they make
+(:mod:`~fixbridge.simulator.marketdata`).
+
+Settlement prices (:mod:`~fixbridge.simulator.settlement`): a session close ends with the day's
+mark, set when the instrument enters CLOSED. When the expiring contract's event is over, its
+last trade price decides the outcome and whether the first preliminary call is changed; the
+preliminary price comes with CLOSED, a changed one (if any) the step after, the final one with
+EXPIRED. Settlement draws no random number and takes no instant from the engine, so the
+DropCopy events of a seed do not depend on it.
 
 Determinism: all chance comes from one ``random.Random(seed)``; the current time is an argument.
 The same seed and the same sequence of ``now_ns`` (and ``max_executions``) values give
@@ -14,6 +22,7 @@ of randomness.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,16 +31,19 @@ from dataclasses import dataclass
 from fixbridge.proto.polymarket.v1 import enums_pb2, refdata_pb2
 from fixbridge.simulator.book import crosses
 from fixbridge.simulator.exchange import Exchange, OrderRequest, StepOutput
+from fixbridge.simulator.marketdata import MarketData, RawBook, SettlementOrder
 from fixbridge.simulator.orders import SimOrder
 from fixbridge.simulator.refdata import (
     ACCOUNTS,
     EXPIRING_SYMBOL,
     FIRMS,
     SYMBOLS,
+    SYMBOLS_BY_NAME,
     AccountSpec,
     FirmSpec,
     SymbolSpec,
 )
+from fixbridge.simulator.settlement import Call, resolution
 from fixbridge.simulator.times import NS_PER_SECOND
 
 __all__ = ["MarketModel", "StepOutput"]
@@ -69,9 +81,14 @@ _UNSOLICITED_TEXT: dict[CancelReason, str] = {
 
 @dataclass(frozen=True, slots=True)
 class _Transition:
+    """A scheduled instrument change: a new ``state`` (None: none), and with it a settlement
+    price: ``call``, or the day's mark if ``mark``."""
+
     step: int
     symbol: str
-    state: InstrumentState
+    state: InstrumentState | None
+    call: Call | None = None
+    mark: bool = False
 
 
 def _opposite(side: Side) -> Side:
@@ -89,6 +106,8 @@ class MarketModel:
         self._clearing: list[tuple[int, str, bool]] = []
         self._busts: list[tuple[int, str]] = []
         self._expiry_step = self._rng.randint(400, 900)
+        self._market = MarketData(s.symbol for s in SYMBOLS)
+        self._settling: list[SettlementOrder] = []
 
     # ------------------------------------------------------------------------ reference data
 
@@ -125,10 +144,11 @@ class MarketModel:
         self._step_no += 1
         exchange = self._exchange
         exchange.begin_step(now_ns, max_executions)
+        self._settling = []
         if self._step_no == 1:
             for spec in SYMBOLS:
                 exchange.set_state(spec.symbol, _OPEN)
-            return exchange.end_step()
+            return self._with_market_data(exchange.end_step())
         exchange.expire_good_till()
         self._run_transitions()
         self._progress_trades()
@@ -141,7 +161,29 @@ class MarketModel:
             if trade.state == enums_pb2.TRADE_STATE_NEW:
                 bust = self._rng.randrange(100) < BUST_PERCENT
                 self._clearing.append((self._step_no + self._rng.randint(2, 20), trade.id, bust))
-        return output
+        return self._with_market_data(output)
+
+    def _with_market_data(self, output: StepOutput) -> StepOutput:
+        """``output`` with the market data its events and the books as they now stand make."""
+        exchange = self._exchange
+        books = {spec.symbol: self._raw_book(spec.symbol) for spec in SYMBOLS}
+        published = self._market.publish(
+            instrument_changes=[(c.time_ns, c.instrument.symbol, c.instrument.state)
+                                for c in output.instrument_changes],
+            trades=output.trades,
+            position_changes=output.position_changes,
+            settlements=self._settling,
+            books=books,
+            time_ns=exchange.now_ns,
+        )
+        return dataclasses.replace(output, market_data=published.updates,
+                                   settlements=published.settlements)
+
+    def _raw_book(self, symbol: str) -> RawBook:
+        book = self._exchange.book(symbol)
+        bids, offers = (tuple((o.price, o.leaves_qty) for o in book.orders(side))
+                        for side in (Side.SIDE_BUY, Side.SIDE_SELL))
+        return RawBook(bids, offers)
 
     # ------------------------------------------------------------------- instrument lifecycle
 
@@ -152,26 +194,46 @@ class MarketModel:
         for delay, state in changes:
             self._transitions.append(_Transition(self._step_no + delay, symbol, state))
 
+    def _schedule_resolution(self, symbol: str) -> None:
+        """The event is over: close, settle preliminarily (twice if the first call is changed),
+        expire with the final settlement, terminate."""
+        spec = SYMBOLS_BY_NAME[symbol]
+        *preliminary, final = resolution(spec, self._exchange.reference_price(symbol))
+        states = InstrumentState
+        now = self._step_no
+        transitions = [_Transition(now, symbol, states.INSTRUMENT_STATE_CLOSED, preliminary[0])]
+        transitions.extend(_Transition(now + 1, symbol, None, call) for call in preliminary[1:])
+        transitions.append(_Transition(now + 3, symbol, states.INSTRUMENT_STATE_EXPIRED, final))
+        transitions.append(_Transition(now + 10, symbol, states.INSTRUMENT_STATE_TERMINATED))
+        self._transitions.extend(transitions)
+
     def _run_transitions(self) -> None:
         if self._step_no == self._expiry_step:
             if self._busy(EXPIRING_SYMBOL):
                 self._expiry_step += 5
             else:
-                self._schedule(
-                    EXPIRING_SYMBOL,
-                    (0, InstrumentState.INSTRUMENT_STATE_CLOSED),
-                    (3, InstrumentState.INSTRUMENT_STATE_EXPIRED),
-                    (10, InstrumentState.INSTRUMENT_STATE_TERMINATED),
-                )
+                self._schedule_resolution(EXPIRING_SYMBOL)
         waiting: list[_Transition] = []
         for transition in self._transitions:
             due = transition.step <= self._step_no
             held_back = any(w.symbol == transition.symbol for w in waiting)
-            if not due or held_back or not self._exchange.set_state(
-                transition.symbol, transition.state
-            ):
+            if not due or held_back or not self._apply(transition):
                 waiting.append(transition)
         self._transitions = waiting
+
+    def _apply(self, transition: _Transition) -> bool:
+        """Carry out a due transition; False (and nothing) if its executions do not fit."""
+        exchange = self._exchange
+        symbol = transition.symbol
+        if transition.state is None:
+            at = exchange.now_ns
+        elif exchange.set_state(symbol, transition.state):
+            at = exchange.state_since(symbol)
+        else:
+            return False
+        if transition.call is not None or transition.mark:
+            self._settling.append(SettlementOrder(symbol, at, transition.call))
+        return True
 
     def _maybe_instrument_event(self) -> None:
         if self._rng.randrange(INSTRUMENT_EVENT_ONE_IN):
@@ -193,9 +255,10 @@ class MarketModel:
                            (self._rng.randint(10, 30), _OPEN))
         else:
             reopen = self._rng.randint(6, 15)
-            self._schedule(symbol, (0, states.INSTRUMENT_STATE_MATCH_AND_CLOSE_AUCTION),
-                           (2, states.INSTRUMENT_STATE_CLOSED),
-                           (reopen, states.INSTRUMENT_STATE_PREOPEN),
+            self._schedule(symbol, (0, states.INSTRUMENT_STATE_MATCH_AND_CLOSE_AUCTION))
+            self._transitions.append(_Transition(self._step_no + 2, symbol,
+                                                 states.INSTRUMENT_STATE_CLOSED, mark=True))
+            self._schedule(symbol, (reopen, states.INSTRUMENT_STATE_PREOPEN),
                            (reopen + 3, _OPEN))
         self._run_transitions()
 

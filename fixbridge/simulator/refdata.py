@@ -34,6 +34,8 @@ class SymbolSpec:
     """Largest accepted order quantity, in fractional_qty_scale units."""
     start_date: tuple[int, int, int]
     expiration_date: tuple[int, int, int]
+    outcomes: tuple[str, str]
+    """What decides the contract, as a settlement names it: (when YES wins, when NO wins)."""
 
     @property
     def min_price(self) -> int:
@@ -111,6 +113,7 @@ SYMBOLS: tuple[SymbolSpec, ...] = (
         "nfl-kc-buf-2026-11-22",
         price_scale=1000, fractional_qty_scale=100, tick=5, reference_price=525,
         max_order_qty=500_000, start_date=(2026, 11, 1), expiration_date=(2026, 11, 23),
+        outcomes=("Kansas City Chiefs win", "Buffalo Bills win"),
     ),
     SymbolSpec(
         "nfl-kc-buf-2026-11-22-buf",
@@ -118,6 +121,7 @@ SYMBOLS: tuple[SymbolSpec, ...] = (
         "nfl-kc-buf-2026-11-22",
         price_scale=1000, fractional_qty_scale=100, tick=5, reference_price=475,
         max_order_qty=500_000, start_date=(2026, 11, 1), expiration_date=(2026, 11, 23),
+        outcomes=("Buffalo Bills win", "Kansas City Chiefs win"),
     ),
     SymbolSpec(
         "nba-lal-bos-2026-11-21-lal",
@@ -125,6 +129,7 @@ SYMBOLS: tuple[SymbolSpec, ...] = (
         "nba-lal-bos-2026-11-21",
         price_scale=100, fractional_qty_scale=1, tick=1, reference_price=41,
         max_order_qty=5_000, start_date=(2026, 11, 10), expiration_date=(2026, 11, 22),
+        outcomes=("Los Angeles Lakers win", "Boston Celtics win"),
     ),
     SymbolSpec(
         "nhl-tor-mtl-2026-11-28-tor",
@@ -132,6 +137,7 @@ SYMBOLS: tuple[SymbolSpec, ...] = (
         "nhl-tor-mtl-2026-11-28",
         price_scale=100, fractional_qty_scale=100, tick=1, reference_price=58,
         max_order_qty=500_000, start_date=(2026, 11, 14), expiration_date=(2026, 11, 29),
+        outcomes=("Toronto Maple Leafs win", "Montreal Canadiens win"),
     ),
     SymbolSpec(
         "pres-2028-dem",
@@ -139,6 +145,7 @@ SYMBOLS: tuple[SymbolSpec, ...] = (
         "pres-2028",
         price_scale=1000, fractional_qty_scale=1, tick=1, reference_price=487,
         max_order_qty=10_000, start_date=(2026, 1, 5), expiration_date=(2028, 11, 8),
+        outcomes=("The Democratic candidate wins", "The Democratic candidate loses"),
     ),
     SymbolSpec(
         "fed-cut-2026-12-16",
@@ -146,6 +153,7 @@ SYMBOLS: tuple[SymbolSpec, ...] = (
         "fed-2026-12-16",
         price_scale=1000, fractional_qty_scale=100, tick=5, reference_price=315,
         max_order_qty=1_000_000, start_date=(2026, 9, 18), expiration_date=(2026, 12, 17),
+        outcomes=("The FOMC lowers the target rate", "The FOMC does not lower the target rate"),
     ),
     SymbolSpec(
         "epl-ars-che-2026-11-29-draw",
@@ -153,6 +161,7 @@ SYMBOLS: tuple[SymbolSpec, ...] = (
         "epl-ars-che-2026-11-29",
         price_scale=100, fractional_qty_scale=100, tick=1, reference_price=27,
         max_order_qty=250_000, start_date=(2026, 11, 15), expiration_date=(2026, 11, 30),
+        outcomes=("Arsenal and Chelsea draw", "Arsenal or Chelsea wins"),
     ),
     SymbolSpec(
         "btc-above-150k-2026-12-31",
@@ -160,6 +169,7 @@ SYMBOLS: tuple[SymbolSpec, ...] = (
         "btc-150k-2026-12-31",
         price_scale=100, fractional_qty_scale=1, tick=1, reference_price=22,
         max_order_qty=20_000, start_date=(2026, 7, 1), expiration_date=(2027, 1, 1),
+        outcomes=("Bitcoin is above 150,000 USD", "Bitcoin is not above 150,000 USD"),
     ),
 )
 

@@ -3,8 +3,8 @@
 :class:`SimulatorServer` is the I/O edge around the pure market model: it reads the real clock,
 steps the model at about ``rate`` executions a second (``rate=0``: as fast as it can while still
 letting the event loop breathe), logs every event in the :class:`EventStore`, wakes the streams,
-and serves ``polymarket.v1.DropCopyAPI``, ``ReportAPI`` and ``RefDataAPI.ListInstruments`` over
-plaintext gRPC. With
+and serves ``polymarket.v1.DropCopyAPI``, ``ReportAPI``, ``RefDataAPI.ListInstruments`` and
+``MarketDataSubscriptionAPI`` over plaintext gRPC. With
 ``max_executions`` it stops producing after exactly that many executions; the streams then only
 send heartbeats. Its :class:`FaultPlan` (``server.faults``) is consulted by the streams and the
 producer and ticked here for its periodic faults.
@@ -28,6 +28,7 @@ import grpc
 from fixbridge.proto.polymarket.v1 import (
     dropcopy_pb2,
     dropcopy_pb2_grpc,
+    marketdatasubscription_pb2_grpc,
     orders_pb2,
     refdata_pb2,
     refdata_pb2_grpc,
@@ -37,6 +38,8 @@ from fixbridge.proto.polymarket.v1 import (
 from fixbridge.simulator.auth import SimulatorAuth
 from fixbridge.simulator.faults import FaultPlan
 from fixbridge.simulator.market import MarketModel
+from fixbridge.simulator.marketdata import SettlementChange
+from fixbridge.simulator.marketdata_api import DEFAULT_IDLE_LIMIT_S, MarketDataServicer
 from fixbridge.simulator.refdata import FIRM_NAMES, SYMBOLS
 from fixbridge.simulator.refdata_api import RefDataServicer
 from fixbridge.simulator.report import ReportServicer
@@ -89,6 +92,7 @@ class SimulatorServer:
         replay_window_s: float | None = None,
         report_requests_per_minute: int | None = None,
         faults: FaultPlan | None = None,
+        market_data_idle_limit_s: float = DEFAULT_IDLE_LIMIT_S,
     ) -> None:
         """``listen`` is ``host:port`` (port 0 picks a free one). ``rate`` is executions per
         second, 0 for as fast as possible. ``on_progress`` is called in the event loop with
@@ -96,7 +100,9 @@ class SimulatorServer:
         ``resume_token_ttl_s`` and ``replay_window_s`` (None: unlimited) bound resuming;
         ``report_requests_per_minute`` rate-limits each ReportAPI method (None: off). They
         and every fault can be changed at run time through ``faults`` (by default a fresh
-        :class:`FaultPlan` seeded with ``seed``; limits given here also apply to a given plan)."""
+        :class:`FaultPlan` seeded with ``seed``; limits given here also apply to a given plan).
+        ``market_data_idle_limit_s``: a bidirectional market-data stream with no message from its
+        client for this long is ended with UNAVAILABLE (the load balancer's idle timeout)."""
         if rate < 0:
             raise ValueError(f"rate must be >= 0, got {rate}")
         if max_executions is not None and max_executions < 0:
@@ -105,7 +111,11 @@ class SimulatorServer:
             raise ValueError(f"heartbeat_interval must be > 0, got {heartbeat_interval}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if market_data_idle_limit_s <= 0:
+            raise ValueError(
+                f"market_data_idle_limit_s must be > 0, got {market_data_idle_limit_s}")
         self._listen = listen
+        self._md_idle_limit_s = market_data_idle_limit_s
         self.seed = seed
         self.rate = rate
         self.max_executions = max_executions
@@ -150,9 +160,18 @@ class SimulatorServer:
             batch_size=self._batch_size,
             faults=self.faults,
         )
+        market_data = MarketDataServicer(
+            self.store.market_data,
+            self._pulse,
+            known_symbols=[s.symbol for s in SYMBOLS],
+            heartbeat_interval=self.heartbeat_interval,
+            idle_limit_s=self._md_idle_limit_s,
+        )
         interceptors = [self._auth.interceptor()] if self._auth is not None else []
         server = grpc.aio.server(options=_SERVER_OPTIONS, interceptors=interceptors)
         _register(servicer, server)
+        marketdatasubscription_pb2_grpc.add_MarketDataSubscriptionAPIServicer_to_server(  # type: ignore[no-untyped-call]
+            market_data, server)
         report_pb2_grpc.add_ReportAPIServicer_to_server(self.report, server)  # type: ignore[no-untyped-call]
         refdata_pb2_grpc.add_RefDataAPIServicer_to_server(self.refdata, server)  # type: ignore[no-untyped-call]
         try:
@@ -242,6 +261,11 @@ class SimulatorServer:
     def position_changes(self) -> list[dropcopy_pb2.PositionChange]:
         return self.store.position_changes.events()
 
+    @property
+    def settlements(self) -> list[SettlementChange]:
+        """Every settlement price set so far, in order (a copy)."""
+        return self.store.market_data.settlements()
+
     # ------------------------------------------------------------------------------- producing
 
     def _budget(self) -> int | None:
@@ -319,6 +343,7 @@ class SimulatorThread:
         replay_window_s: float | None = None,
         report_requests_per_minute: int | None = None,
         faults: FaultPlan | None = None,
+        market_data_idle_limit_s: float = DEFAULT_IDLE_LIMIT_S,
     ) -> None:
         self._server = SimulatorServer(
             listen, seed=seed, rate=rate, max_executions=max_executions,
@@ -326,6 +351,7 @@ class SimulatorThread:
             auth=auth, token_listen=token_listen,
             resume_token_ttl_s=resume_token_ttl_s, replay_window_s=replay_window_s,
             report_requests_per_minute=report_requests_per_minute, faults=faults,
+            market_data_idle_limit_s=market_data_idle_limit_s,
         )
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -410,6 +436,9 @@ class SimulatorThread:
 
     def position_changes(self) -> list[dropcopy_pb2.PositionChange]:
         return self._server.position_changes
+
+    def settlements(self) -> list[SettlementChange]:
+        return self._server.settlements
 
     def wait_for_executions(self, count: int, timeout: float = 30.0) -> None:
         """Block until ``count`` executions were produced; TimeoutError if not in time."""

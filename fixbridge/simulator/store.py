@@ -1,14 +1,17 @@
 """The simulator's memory: an append-only log per stream of every event it has produced.
 
 A position in a log never changes meaning: entry ``i`` of a stream is the ``i``-th event that
-stream ever had, which is what resume tokens point at. One lock guards all four logs, so a
-step's events appear in all of them at once and another thread (a test) always sees a
-consistent set. Readers get copies or immutable slices, never the live lists.
+stream ever had, which is what resume tokens point at. Beside the four DropCopy logs, the market
+data log keeps every MarketDataUpdate (with the latest of each symbol, for snapshots) and every
+settlement price set. One lock guards all of them, so a step's events appear in all of them at
+once and another thread (a test) always sees a consistent set. Readers get copies or immutable
+slices, never the live lists, and must never change a logged message.
 
-An optional :class:`Corruptor` (the fault plan's malformed-event fault) may replace an event by
-a broken copy as it is logged: the broken copy is then the event, for live streams, replays and
-the ReportAPI alike, while what subscriptions and searches select it by (time, symbol, firms,
-accounts) is still worked out from the event as produced.
+An optional :class:`Corruptor` (the fault plan's malformed-event fault) may replace a DropCopy
+event by a broken copy as it is logged (market data is never corrupted): the broken copy is
+then the event, for live streams, replays and the ReportAPI alike, while what subscriptions and
+searches select it by (time, symbol, firms, accounts) is still worked out from the event as
+produced.
 This module must never do I/O or know about gRPC or asyncio.
 """
 
@@ -19,8 +22,15 @@ import threading
 from collections.abc import Iterable
 from typing import Generic, Protocol
 
-from fixbridge.proto.polymarket.v1 import dropcopy_pb2, orders_pb2, refdata_pb2, trading_pb2
+from fixbridge.proto.polymarket.v1 import (
+    dropcopy_pb2,
+    marketdatasubscription_pb2,
+    orders_pb2,
+    refdata_pb2,
+    trading_pb2,
+)
 from fixbridge.simulator.exchange import StepOutput
+from fixbridge.simulator.marketdata import SettlementChange
 from fixbridge.simulator.streams import (
     E,
     Entry,
@@ -80,8 +90,53 @@ class EventLog(Generic[E]):
         return logged
 
 
+class MarketDataLog:
+    """Every MarketDataUpdate, oldest first, the latest of each symbol, and the settlement
+    prices set. Thread-safe through the store's shared lock."""
+
+    def __init__(self, lock: threading.Condition) -> None:
+        self._lock = lock
+        self._updates: list[marketdatasubscription_pb2.MarketDataUpdate] = []
+        self._latest: dict[str, marketdatasubscription_pb2.MarketDataUpdate] = {}
+        self._settlements: list[SettlementChange] = []
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._updates)
+
+    def read(self, start: int, limit: int) -> list[marketdatasubscription_pb2.MarketDataUpdate]:
+        """Up to ``limit`` updates from position ``start`` on."""
+        with self._lock:
+            return self._updates[start:start + limit]
+
+    def snapshot_at(
+        self,
+    ) -> tuple[dict[str, marketdatasubscription_pb2.MarketDataUpdate], int]:
+        """The latest update of every symbol that has one (in first-seen order) and the log's
+        length they are the state at: updates from that position on came after them."""
+        with self._lock:
+            return dict(self._latest), len(self._updates)
+
+    def updates(self) -> list[marketdatasubscription_pb2.MarketDataUpdate]:
+        with self._lock:
+            return list(self._updates)
+
+    def settlements(self) -> list[SettlementChange]:
+        """Every settlement price set so far, in the order they were set."""
+        with self._lock:
+            return list(self._settlements)
+
+    def _extend(self, output: StepOutput) -> None:
+        """Log one step's market data. Caller holds the lock."""
+        for update in output.market_data:
+            self._updates.append(update)
+            self._latest[update.symbol] = update
+        self._settlements.extend(output.settlements)
+
+
 class EventStore:
-    """The four logs, the current state of every instrument, and a way to wait for progress."""
+    """The four DropCopy logs, the market data log, the current state of every instrument, and
+    a way to wait for progress."""
 
     def __init__(self, corrupt: Corruptor | None = None) -> None:
         self._lock = threading.Condition()
@@ -92,11 +147,12 @@ class EventStore:
             Stream.INSTRUMENTS, self._lock, corrupt)
         self.position_changes: EventLog[dropcopy_pb2.PositionChange] = EventLog(
             Stream.POSITIONS, self._lock, corrupt)
+        self.market_data = MarketDataLog(self._lock)
         self._current: dict[str, refdata_pb2.Instrument] = {}
         self._failure: BaseException | None = None
 
     def append(self, output: StepOutput) -> None:
-        """Log one step's events in all four streams at once."""
+        """Log one step's events in every log at once."""
         with self._lock:
             self.executions._extend(execution_entry(e) for e in output.executions)
             self.trades._extend(trade_entry(t) for t in output.trades)
@@ -106,6 +162,7 @@ class EventStore:
             for change, instrument in zip(changes, logged, strict=True):
                 self._current[change.instrument.symbol] = instrument
             self.position_changes._extend(position_entry(p) for p in output.position_changes)
+            self.market_data._extend(output)
             self._lock.notify_all()
 
     def instrument_snapshot(self) -> list[refdata_pb2.Instrument]:

@@ -47,13 +47,33 @@ def test_the_numbers_the_guide_gives() -> None:
     assert numbers(md.BiDirectionalStreamMarketDataResponse) == {
         "heartbeat": 1, "update": 2, "subscription_ack": 3, "subscription_error": 4,
     }  # fmt: skip
-    assert numbers(md.SubscriptionAck) == {
-        "symbols_added": 1, "symbols_removed": 2, "active_symbols": 3,
-    }  # fmt: skip
+    ack = numbers(md.SubscriptionAck)
+    assert (ack["symbols_added"], ack["symbols_removed"]) == (1, 2)
     assert numbers(md.SubscriptionError) == {"error_code": 1, "message": 2, "symbols": 3}
     assert numbers(md.SubscribeCommand) == numbers(md.UnsubscribeCommand) == {"symbols": 1}
-    # spec/exchange-api.md: the market-data subscriptions' oneof is heartbeat 1, update 3.
-    assert numbers(md.CreateMarketDataSubscriptionResponse) == {"heartbeat": 1, "update": 3}
+    assert numbers(md.SubscriptionAck)["active_symbols"] == 3
+
+
+def test_the_inferred_numbers_follow_the_bundle_copy() -> None:
+    """Not given by the guide: the numbers of a third-party copy of the exchange's bundle file
+    (see the proto's header), InstrumentStats also in the exchange's OrderBookAPI schema order.
+    A change here is a wire change: check it against the exchange's bundle first."""
+    assert numbers(md.CreateMarketDataSubscriptionResponse) == {"heartbeat": 1, "update": 2}
+    assert numbers(md.InstrumentStats) == {
+        "open_px": 1, "close_px": 2, "low_px": 3, "high_px": 4, "last_trade_px": 5,
+        "indicative_open_px": 6, "settlement_px": 7, "shares_traded": 8, "notional_traded": 9,
+        "open_interest": 10, "settlement_preliminary": 11,
+        "settlement_price_calculation_method": 12, "settlement_price_calculation_text": 13,
+        "last_trade_qty": 14, "settlement_set_time": 15,
+    }  # fmt: skip
+    assert numbers(md.MarketDataUpdate) == {
+        "symbol": 1, "bids": 2, "offers": 3, "state": 4, "stats": 5, "transact_time": 6,
+        "book_hidden": 7,
+    }  # fmt: skip
+    assert numbers(md.CreateMarketDataSubscriptionRequest) == {
+        "symbols": 1, "unaggregated": 2, "depth": 3, "snapshot_only": 4,
+        "slow_consumer_skip_to_head": 5,
+    }  # fmt: skip
 
 
 def test_the_guides_settled_market_examples_parse_field_for_field() -> None:
@@ -79,3 +99,11 @@ def test_stats_the_guide_calls_optional_can_be_told_absent() -> None:
     for name in ("last_trade_px", "settlement_px", "settlement_preliminary", "open_interest"):
         assert not empty.HasField(name)
     assert not md.MarketDataUpdate().HasField("state")
+
+
+def test_every_stat_can_be_told_absent_and_the_method_is_a_string() -> None:
+    from google.protobuf.descriptor import FieldDescriptor
+
+    assert all(f.has_presence for f in md.InstrumentStats.DESCRIPTOR.fields)
+    method = md.InstrumentStats.DESCRIPTOR.fields_by_name["settlement_price_calculation_method"]
+    assert method.type == FieldDescriptor.TYPE_STRING

@@ -299,6 +299,10 @@ def test_scopes_by_method() -> None:
     assert required_scope(INSTRUMENTS) == "read:instruments"
     assert required_scope(REPORTS) == "read:reports"
     assert required_scope("/polymarket.v1.ReportAPI/DownloadTrades") == "read:reports"
+    # The market-data page: "only requires Auth0 JWT authentication with read:marketdata scope".
+    for method in ("CreateMarketDataSubscription", "BiDirectionalStreamMarketData"):
+        assert required_scope(f"/polymarket.v1.MarketDataSubscriptionAPI/{method}") == (
+            "read:marketdata")
     assert required_scope("/polymarket.v1.OrderAPI/CreateOrder") is None
 
 

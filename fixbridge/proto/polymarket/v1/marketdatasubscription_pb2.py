@@ -26,39 +26,39 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from fixbridge.proto.polymarket.v1 import enums_pb2 as polymarket_dot_v1_dot_enums__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*polymarket/v1/marketdatasubscription.proto\x12\rpolymarket.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19polymarket/v1/enums.proto\"r\n#CreateMarketDataSubscriptionRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x14\n\x0cunaggregated\x18\x02 \x01(\x08\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\x15\n\rsnapshot_only\x18\x04 \x01(\x08\"\x0b\n\tHeartbeat\"\x97\x01\n$CreateMarketDataSubscriptionResponse\x12-\n\theartbeat\x18\x01 \x01(\x0b\x32\x18.polymarket.v1.HeartbeatH\x00\x12\x31\n\x06update\x18\x03 \x01(\x0b\x32\x1f.polymarket.v1.MarketDataUpdateH\x00\x42\x07\n\x05\x65ventJ\x04\x08\x02\x10\x03\"#\n\x10SubscribeCommand\x12\x0f\n\x07symbols\x18\x01 \x03(\t\"%\n\x12UnsubscribeCommand\x12\x0f\n\x07symbols\x18\x01 \x03(\t\"\x12\n\x10KeepAliveCommand\"\xb7\x02\n$BiDirectionalStreamMarketDataRequest\x12\x34\n\tsubscribe\x18\x01 \x01(\x0b\x32\x1f.polymarket.v1.SubscribeCommandH\x00\x12\x38\n\x0bunsubscribe\x18\x02 \x01(\x0b\x32!.polymarket.v1.UnsubscribeCommandH\x00\x12\x34\n\tkeepalive\x18\x07 \x01(\x0b\x32\x1f.polymarket.v1.KeepAliveCommandH\x00\x12\x14\n\x0cunaggregated\x18\x03 \x01(\x08\x12\r\n\x05\x64\x65pth\x18\x04 \x01(\x05\x12\x15\n\rsnapshot_only\x18\x05 \x01(\x08\x12\"\n\x1aslow_consumer_skip_to_head\x18\x06 \x01(\x08\x42\t\n\x07\x63ommand\"Y\n\x0fSubscriptionAck\x12\x15\n\rsymbols_added\x18\x01 \x03(\t\x12\x17\n\x0fsymbols_removed\x18\x02 \x03(\t\x12\x16\n\x0e\x61\x63tive_symbols\x18\x03 \x03(\t\"I\n\x11SubscriptionError\x12\x12\n\nerror_code\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07symbols\x18\x03 \x03(\t\"\x8e\x02\n%BiDirectionalStreamMarketDataResponse\x12-\n\theartbeat\x18\x01 \x01(\x0b\x32\x18.polymarket.v1.HeartbeatH\x00\x12\x31\n\x06update\x18\x02 \x01(\x0b\x32\x1f.polymarket.v1.MarketDataUpdateH\x00\x12:\n\x10subscription_ack\x18\x03 \x01(\x0b\x32\x1e.polymarket.v1.SubscriptionAckH\x00\x12>\n\x12subscription_error\x18\x04 \x01(\x0b\x32 .polymarket.v1.SubscriptionErrorH\x00\x42\x07\n\x05\x65vent\"$\n\tBookEntry\x12\n\n\x02px\x18\x01 \x01(\x03\x12\x0b\n\x03qty\x18\x02 \x01(\x03\"\xdc\x05\n\x0fInstrumentStats\x12\x1a\n\rlast_trade_px\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x1b\n\x0elast_trade_qty\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x14\n\x07open_px\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12\x14\n\x07high_px\x18\x04 \x01(\x03H\x03\x88\x01\x01\x12\x13\n\x06low_px\x18\x05 \x01(\x03H\x04\x88\x01\x01\x12\x15\n\x08\x63lose_px\x18\x06 \x01(\x03H\x05\x88\x01\x01\x12\x1a\n\rshares_traded\x18\x07 \x01(\x03H\x06\x88\x01\x01\x12\x1a\n\ropen_interest\x18\x08 \x01(\x03H\x07\x88\x01\x01\x12\x1c\n\x0fnotional_traded\x18\t \x01(\x03H\x08\x88\x01\x01\x12\x1a\n\rsettlement_px\x18\n \x01(\x03H\t\x88\x01\x01\x12\x37\n\x13settlement_set_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x16settlement_preliminary\x18\x0c \x01(\x08H\n\x88\x01\x01\x12\x30\n#settlement_price_calculation_method\x18\r \x01(\tH\x0b\x88\x01\x01\x12.\n!settlement_price_calculation_text\x18\x0e \x01(\tH\x0c\x88\x01\x01\x42\x10\n\x0e_last_trade_pxB\x11\n\x0f_last_trade_qtyB\n\n\x08_open_pxB\n\n\x08_high_pxB\t\n\x07_low_pxB\x0b\n\t_close_pxB\x10\n\x0e_shares_tradedB\x10\n\x0e_open_interestB\x12\n\x10_notional_tradedB\x10\n\x0e_settlement_pxB\x19\n\x17_settlement_preliminaryB&\n$_settlement_price_calculation_methodB$\n\"_settlement_price_calculation_text\"\xa9\x02\n\x10MarketDataUpdate\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12&\n\x04\x62ids\x18\x02 \x03(\x0b\x32\x18.polymarket.v1.BookEntry\x12(\n\x06offers\x18\x03 \x03(\x0b\x32\x18.polymarket.v1.BookEntry\x12\x32\n\x05state\x18\x04 \x01(\x0e\x32\x1e.polymarket.v1.InstrumentStateH\x00\x88\x01\x01\x12-\n\x05stats\x18\x05 \x01(\x0b\x32\x1e.polymarket.v1.InstrumentStats\x12\x31\n\rtransact_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x62ook_hidden\x18\x07 \x01(\x08\x42\x08\n\x06_state2\xb8\x02\n\x19MarketDataSubscriptionAPI\x12\x89\x01\n\x1c\x43reateMarketDataSubscription\x12\x32.polymarket.v1.CreateMarketDataSubscriptionRequest\x1a\x33.polymarket.v1.CreateMarketDataSubscriptionResponse0\x01\x12\x8e\x01\n\x1d\x42iDirectionalStreamMarketData\x12\x33.polymarket.v1.BiDirectionalStreamMarketDataRequest\x1a\x34.polymarket.v1.BiDirectionalStreamMarketDataResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*polymarket/v1/marketdatasubscription.proto\x12\rpolymarket.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19polymarket/v1/enums.proto\"\x96\x01\n#CreateMarketDataSubscriptionRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x14\n\x0cunaggregated\x18\x02 \x01(\x08\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12\x15\n\rsnapshot_only\x18\x04 \x01(\x08\x12\"\n\x1aslow_consumer_skip_to_head\x18\x05 \x01(\x08\"\x0b\n\tHeartbeat\"\x91\x01\n$CreateMarketDataSubscriptionResponse\x12-\n\theartbeat\x18\x01 \x01(\x0b\x32\x18.polymarket.v1.HeartbeatH\x00\x12\x31\n\x06update\x18\x02 \x01(\x0b\x32\x1f.polymarket.v1.MarketDataUpdateH\x00\x42\x07\n\x05\x65vent\"#\n\x10SubscribeCommand\x12\x0f\n\x07symbols\x18\x01 \x03(\t\"%\n\x12UnsubscribeCommand\x12\x0f\n\x07symbols\x18\x01 \x03(\t\"\x12\n\x10KeepAliveCommand\"\xb7\x02\n$BiDirectionalStreamMarketDataRequest\x12\x34\n\tsubscribe\x18\x01 \x01(\x0b\x32\x1f.polymarket.v1.SubscribeCommandH\x00\x12\x38\n\x0bunsubscribe\x18\x02 \x01(\x0b\x32!.polymarket.v1.UnsubscribeCommandH\x00\x12\x34\n\tkeepalive\x18\x07 \x01(\x0b\x32\x1f.polymarket.v1.KeepAliveCommandH\x00\x12\x14\n\x0cunaggregated\x18\x03 \x01(\x08\x12\r\n\x05\x64\x65pth\x18\x04 \x01(\x05\x12\x15\n\rsnapshot_only\x18\x05 \x01(\x08\x12\"\n\x1aslow_consumer_skip_to_head\x18\x06 \x01(\x08\x42\t\n\x07\x63ommand\"\x9e\x02\n\x0fSubscriptionAck\x12\x15\n\rsymbols_added\x18\x01 \x03(\t\x12\x17\n\x0fsymbols_removed\x18\x02 \x03(\t\x12\x16\n\x0e\x61\x63tive_symbols\x18\x03 \x03(\t\x12\x1b\n\x13\x61\x63tive_symbol_count\x18\x05 \x01(\x05\x12 \n\x18\x61\x63tive_symbols_truncated\x18\x06 \x01(\x08\x12\x1b\n\x13symbols_added_count\x18\x07 \x01(\x05\x12\x1f\n\x17symbols_added_truncated\x18\x08 \x01(\x08\x12\x1d\n\x15symbols_removed_count\x18\t \x01(\x05\x12!\n\x19symbols_removed_truncated\x18\n \x01(\x08J\x04\x08\x04\x10\x05\"I\n\x11SubscriptionError\x12\x12\n\nerror_code\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07symbols\x18\x03 \x03(\t\"\x8e\x02\n%BiDirectionalStreamMarketDataResponse\x12-\n\theartbeat\x18\x01 \x01(\x0b\x32\x18.polymarket.v1.HeartbeatH\x00\x12\x31\n\x06update\x18\x02 \x01(\x0b\x32\x1f.polymarket.v1.MarketDataUpdateH\x00\x12:\n\x10subscription_ack\x18\x03 \x01(\x0b\x32\x1e.polymarket.v1.SubscriptionAckH\x00\x12>\n\x12subscription_error\x18\x04 \x01(\x0b\x32 .polymarket.v1.SubscriptionErrorH\x00\x42\x07\n\x05\x65vent\";\n\tBookEntry\x12\n\n\x02px\x18\x01 \x01(\x03\x12\x0b\n\x03qty\x18\x02 \x01(\x03J\x04\x08\x03\x10\x04R\x0fsymbol_sub_type\"\xb1\x06\n\x0fInstrumentStats\x12\x14\n\x07open_px\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x15\n\x08\x63lose_px\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x13\n\x06low_px\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12\x14\n\x07high_px\x18\x04 \x01(\x03H\x03\x88\x01\x01\x12\x1a\n\rlast_trade_px\x18\x05 \x01(\x03H\x04\x88\x01\x01\x12\x1f\n\x12indicative_open_px\x18\x06 \x01(\x03H\x05\x88\x01\x01\x12\x1a\n\rsettlement_px\x18\x07 \x01(\x03H\x06\x88\x01\x01\x12\x1a\n\rshares_traded\x18\x08 \x01(\x03H\x07\x88\x01\x01\x12\x1c\n\x0fnotional_traded\x18\t \x01(\x03H\x08\x88\x01\x01\x12\x1a\n\ropen_interest\x18\n \x01(\x03H\t\x88\x01\x01\x12#\n\x16settlement_preliminary\x18\x0b \x01(\x08H\n\x88\x01\x01\x12\x30\n#settlement_price_calculation_method\x18\x0c \x01(\tH\x0b\x88\x01\x01\x12.\n!settlement_price_calculation_text\x18\r \x01(\tH\x0c\x88\x01\x01\x12\x1b\n\x0elast_trade_qty\x18\x0e \x01(\x03H\r\x88\x01\x01\x12<\n\x13settlement_set_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x0e\x88\x01\x01\x42\n\n\x08_open_pxB\x0b\n\t_close_pxB\t\n\x07_low_pxB\n\n\x08_high_pxB\x10\n\x0e_last_trade_pxB\x15\n\x13_indicative_open_pxB\x10\n\x0e_settlement_pxB\x10\n\x0e_shares_tradedB\x12\n\x10_notional_tradedB\x10\n\x0e_open_interestB\x19\n\x17_settlement_preliminaryB&\n$_settlement_price_calculation_methodB$\n\"_settlement_price_calculation_textB\x11\n\x0f_last_trade_qtyB\x16\n\x14_settlement_set_time\"\xb5\x02\n\x10MarketDataUpdate\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12&\n\x04\x62ids\x18\x02 \x03(\x0b\x32\x18.polymarket.v1.BookEntry\x12(\n\x06offers\x18\x03 \x03(\x0b\x32\x18.polymarket.v1.BookEntry\x12\x32\n\x05state\x18\x04 \x01(\x0e\x32\x1e.polymarket.v1.InstrumentStateH\x00\x88\x01\x01\x12-\n\x05stats\x18\x05 \x01(\x0b\x32\x1e.polymarket.v1.InstrumentStats\x12\x31\n\rtransact_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x62ook_hidden\x18\x07 \x01(\x08\x42\x08\n\x06_stateJ\x04\x08\x08\x10\tJ\x04\x08\t\x10\n2\xb8\x02\n\x19MarketDataSubscriptionAPI\x12\x89\x01\n\x1c\x43reateMarketDataSubscription\x12\x32.polymarket.v1.CreateMarketDataSubscriptionRequest\x1a\x33.polymarket.v1.CreateMarketDataSubscriptionResponse0\x01\x12\x8e\x01\n\x1d\x42iDirectionalStreamMarketData\x12\x33.polymarket.v1.BiDirectionalStreamMarketDataRequest\x1a\x34.polymarket.v1.BiDirectionalStreamMarketDataResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'polymarket.v1.marketdatasubscription_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATEMARKETDATASUBSCRIPTIONREQUEST']._serialized_start=121
-  _globals['_CREATEMARKETDATASUBSCRIPTIONREQUEST']._serialized_end=235
-  _globals['_HEARTBEAT']._serialized_start=237
-  _globals['_HEARTBEAT']._serialized_end=248
-  _globals['_CREATEMARKETDATASUBSCRIPTIONRESPONSE']._serialized_start=251
-  _globals['_CREATEMARKETDATASUBSCRIPTIONRESPONSE']._serialized_end=402
-  _globals['_SUBSCRIBECOMMAND']._serialized_start=404
-  _globals['_SUBSCRIBECOMMAND']._serialized_end=439
-  _globals['_UNSUBSCRIBECOMMAND']._serialized_start=441
-  _globals['_UNSUBSCRIBECOMMAND']._serialized_end=478
-  _globals['_KEEPALIVECOMMAND']._serialized_start=480
-  _globals['_KEEPALIVECOMMAND']._serialized_end=498
-  _globals['_BIDIRECTIONALSTREAMMARKETDATAREQUEST']._serialized_start=501
-  _globals['_BIDIRECTIONALSTREAMMARKETDATAREQUEST']._serialized_end=812
-  _globals['_SUBSCRIPTIONACK']._serialized_start=814
-  _globals['_SUBSCRIPTIONACK']._serialized_end=903
-  _globals['_SUBSCRIPTIONERROR']._serialized_start=905
-  _globals['_SUBSCRIPTIONERROR']._serialized_end=978
-  _globals['_BIDIRECTIONALSTREAMMARKETDATARESPONSE']._serialized_start=981
-  _globals['_BIDIRECTIONALSTREAMMARKETDATARESPONSE']._serialized_end=1251
-  _globals['_BOOKENTRY']._serialized_start=1253
-  _globals['_BOOKENTRY']._serialized_end=1289
-  _globals['_INSTRUMENTSTATS']._serialized_start=1292
-  _globals['_INSTRUMENTSTATS']._serialized_end=2024
-  _globals['_MARKETDATAUPDATE']._serialized_start=2027
-  _globals['_MARKETDATAUPDATE']._serialized_end=2324
-  _globals['_MARKETDATASUBSCRIPTIONAPI']._serialized_start=2327
-  _globals['_MARKETDATASUBSCRIPTIONAPI']._serialized_end=2639
+  _globals['_CREATEMARKETDATASUBSCRIPTIONREQUEST']._serialized_start=122
+  _globals['_CREATEMARKETDATASUBSCRIPTIONREQUEST']._serialized_end=272
+  _globals['_HEARTBEAT']._serialized_start=274
+  _globals['_HEARTBEAT']._serialized_end=285
+  _globals['_CREATEMARKETDATASUBSCRIPTIONRESPONSE']._serialized_start=288
+  _globals['_CREATEMARKETDATASUBSCRIPTIONRESPONSE']._serialized_end=433
+  _globals['_SUBSCRIBECOMMAND']._serialized_start=435
+  _globals['_SUBSCRIBECOMMAND']._serialized_end=470
+  _globals['_UNSUBSCRIBECOMMAND']._serialized_start=472
+  _globals['_UNSUBSCRIBECOMMAND']._serialized_end=509
+  _globals['_KEEPALIVECOMMAND']._serialized_start=511
+  _globals['_KEEPALIVECOMMAND']._serialized_end=529
+  _globals['_BIDIRECTIONALSTREAMMARKETDATAREQUEST']._serialized_start=532
+  _globals['_BIDIRECTIONALSTREAMMARKETDATAREQUEST']._serialized_end=843
+  _globals['_SUBSCRIPTIONACK']._serialized_start=846
+  _globals['_SUBSCRIPTIONACK']._serialized_end=1132
+  _globals['_SUBSCRIPTIONERROR']._serialized_start=1134
+  _globals['_SUBSCRIPTIONERROR']._serialized_end=1207
+  _globals['_BIDIRECTIONALSTREAMMARKETDATARESPONSE']._serialized_start=1210
+  _globals['_BIDIRECTIONALSTREAMMARKETDATARESPONSE']._serialized_end=1480
+  _globals['_BOOKENTRY']._serialized_start=1482
+  _globals['_BOOKENTRY']._serialized_end=1541
+  _globals['_INSTRUMENTSTATS']._serialized_start=1544
+  _globals['_INSTRUMENTSTATS']._serialized_end=2361
+  _globals['_MARKETDATAUPDATE']._serialized_start=2364
+  _globals['_MARKETDATAUPDATE']._serialized_end=2673
+  _globals['_MARKETDATASUBSCRIPTIONAPI']._serialized_start=2676
+  _globals['_MARKETDATASUBSCRIPTIONAPI']._serialized_end=2988
 # @@protoc_insertion_point(module_scope)
