@@ -691,8 +691,9 @@ class Acceptor:
     async def _regressed(self, conn: Connection, action: Regression) -> None:
         """Our numbers went backwards: counted, logged CRITICAL, and, when the client logged
         out on one of our messages, what this connection delivered is delivered again: the
-        messages numbered from the client's expected number on (it took none of them) are
-        forgotten and the cursor goes back to where it was at the Logon."""
+        messages from the one it refused on (it took none of them) are forgotten, so a resend
+        never replays one under a number where the client holds another, and the cursor goes
+        back to where it was at the Logon."""
         conn.meters.sequence_regressions.inc()
         log.critical(
             "session %s: our sequence numbers went backwards (%s; our next number was %d): a"
@@ -709,7 +710,11 @@ class Acceptor:
         if conn.logon_cursor is not None:  # else delivery had not begun: nothing to go back on
             conn.slot.cursor = conn.logon_cursor
         await self._journal.rewind_session_async(
-            conn.name, conn.session.next_sender_seq, conn.slot.cursor, at_ns=self._clock()
+            conn.name,
+            conn.session.next_sender_seq,
+            conn.slot.cursor,
+            forget_from=action.rejected_from,
+            at_ns=self._clock(),
         )
 
     def _spawn(

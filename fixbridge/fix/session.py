@@ -175,8 +175,8 @@ class Regression:
     from below that: our numbers went backwards (a journal restored from a backup, or damaged).
     Our next number was ``had``; it is now ``expected``, so no number the client holds is sent
     again. With ``rejected_from``, the client logged out on that message of ours and took none
-    after it: what we sent from ``expected`` on is forgotten and delivered again (``had`` may
-    be beyond ``expected`` by those). Say so loudly."""
+    after it: what we sent from ``rejected_from`` on is forgotten and delivered again, under
+    numbers from ``expected`` (``had`` may be beyond ``expected`` by those). Say so loudly."""
 
     expected: int
     had: int
@@ -596,6 +596,9 @@ class FixSession:
             return []
         if logon_problem(msg, self.policy) or sending_time_problem(msg, now_ns):
             return []  # only a Logon that is right in every other way is believed
+        seq = parse_seq_num(msg.get(MSG_SEQ_NUM))
+        if seq is None or seq < self.next_target_seq:
+            return []  # its own number is too low as well: nothing here is to be believed
         if not self.next_sender_seq < expected <= MAX_SEQ_NUM:
             return []
         had, self.next_sender_seq = self.next_sender_seq, expected

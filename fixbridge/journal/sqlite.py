@@ -452,9 +452,17 @@ class SqliteJournal:
         )
 
     async def rewind_session_async(
-        self, session_id: str, next_sender_seq: int, cursor_offset: int, *, at_ns: int
+        self,
+        session_id: str,
+        next_sender_seq: int,
+        cursor_offset: int,
+        *,
+        forget_from: int,
+        at_ns: int,
     ) -> None:
-        await self._commits.run(_rewind(session_id, next_sender_seq, cursor_offset, at_ns))
+        await self._commits.run(
+            _rewind(session_id, next_sender_seq, cursor_offset, forget_from, at_ns)
+        )
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
         low = begin
@@ -629,17 +637,19 @@ def _record_sent(
 
 
 def _rewind(
-    session_id: str, next_sender_seq: int, cursor_offset: int, at_ns: int
+    session_id: str, next_sender_seq: int, cursor_offset: int, forget_from: int, at_ns: int
 ) -> Callable[[sqlite3.Connection], None]:
-    """Forget what was sent from ``next_sender_seq`` on and move the cursor back, together."""
+    """Forget what was sent from ``forget_from`` on, set the next number and move the cursor
+    back, together. Below the next number, what is forgotten is a hole: a resend gap-fills it,
+    since the client holds other messages under those numbers that no longer exist here."""
 
     def work(db: sqlite3.Connection) -> None:
         db.execute(
-            "DELETE FROM outbound WHERE session_id=? AND seq >= ?", (session_id, next_sender_seq)
+            "DELETE FROM outbound WHERE session_id=? AND seq >= ?", (session_id, forget_from)
         )
         db.execute(
             "DELETE FROM sent_ranges WHERE session_id=? AND last_seq >= ?",
-            (session_id, next_sender_seq),
+            (session_id, forget_from),
         )
         db.execute(
             "UPDATE sessions SET next_sender_seq=?, cursor_offset=?, updated_at=?"

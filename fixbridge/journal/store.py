@@ -228,10 +228,17 @@ class Journal(Protocol):
         ...
 
     async def rewind_session_async(
-        self, session_id: str, next_sender_seq: int, cursor_offset: int, *, at_ns: int
+        self,
+        session_id: str,
+        next_sender_seq: int,
+        cursor_offset: int,
+        *,
+        forget_from: int,
+        at_ns: int,
     ) -> None:
-        """Forget the messages sent from ``next_sender_seq`` on (a client that logged out
-        without taking them) and move the cursor back to ``cursor_offset``, atomically."""
+        """Forget the messages sent from ``forget_from`` on (a client that logged out without
+        taking them), continue numbering at ``next_sender_seq`` and move the cursor back to
+        ``cursor_offset``, atomically."""
         ...
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:

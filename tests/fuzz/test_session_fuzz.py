@@ -314,7 +314,7 @@ class Conversation:
                 event("our numbers went backwards")
                 assert action.had == self.next_seq
                 if action.rejected_from is not None:  # the client took none from there on
-                    for seq in [s for s in self.used if s >= action.expected]:
+                    for seq in [s for s in self.used if s >= action.rejected_from]:
                         self.used.discard(seq)
                         self.store.pop(seq, None)
                 self.moved_back = action.expected < action.had

@@ -8,6 +8,7 @@ messages its payload names, so what a batch "was" is known to the test independe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -162,3 +163,21 @@ def test_stored_messages_pass_through_untouched(journal: SqliteJournal) -> None:
     stored = list(journal.outbound_range("s", 2, after - 1))
     assert all(isinstance(m, StoredMessage) for m in stored)
     assert list(replay(journal, 2, after - 1)) == stored
+
+
+def test_a_rewind_forgets_from_the_refused_message_and_leaves_a_hole_not_a_replay(
+    journal: SqliteJournal,
+) -> None:
+    """A client logged out saying "expecting 31 but received 11": it holds other messages
+    under 11..30 (our journal lost them) and took none of ours from 11 on. None of ours from
+    11 may ever be replayed under those numbers; they are a hole, and numbering goes on at 31."""
+    after_ten = deliver(journal, ["8"] * 10, first_seq=1)
+    assert after_ten == 11
+    cursor_at_logon = journal.load_session("s").cursor_offset
+    deliver(journal, ["8"] * 30, first_seq=11)
+    asyncio.run(journal.rewind_session_async("s", 31, cursor_at_logon, forget_from=11, at_ns=2))
+    state = journal.load_session("s")
+    assert (state.next_sender_seq, state.cursor_offset) == (31, cursor_at_logon)
+    source = replay(journal, 1, 30)
+    assert [m.seq for m in source] == list(range(1, 11))  # 11..30: gap-filled by the replay
+    assert source.lost == []  # no batch claims them any more: nothing to render again

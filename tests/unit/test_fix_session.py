@@ -322,6 +322,16 @@ def test_a_logon_wrong_in_another_way_does_not_move_our_numbers() -> None:
     assert sent(actions)[0].get(34) == "10"
 
 
+def test_a_logon_whose_own_number_is_too_low_does_not_move_our_numbers() -> None:
+    """Its 789 is beyond ours, but its MsgSeqNum is below what we expect: refused for that,
+    and our numbers stay (session-rules.md: only a Logon right in every other way moves them)."""
+    session = new_session(next_sender=10, next_target=4)
+    actions = session.on_message(logon(3, (789, "12")), T0)
+    assert not any(isinstance(a, Regression) for a in actions)
+    (logout,) = sent(actions)
+    assert logout.get(34) == "10" and "MsgSeqNum too low" in (logout.get(58) or "")
+
+
 def test_a_client_logout_saying_our_number_was_too_low_moves_our_numbers() -> None:
     """The text QuickFIX engines log out with when our MsgSeqNum is below what they expect."""
     session = active_session(next_sender=3)  # our Logon reply was 3
