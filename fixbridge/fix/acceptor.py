@@ -66,6 +66,7 @@ from fixbridge.fix.session import (
     Regression,
     Resend,
     Send,
+    SequenceDoubt,
     SessionIdentity,
     State,
     credentials_ok,
@@ -395,9 +396,7 @@ class Acceptor:
         if throttled is not None:
             return throttled, None
         config = slot.config if slot is not None else None
-        vetted = (
-            config is not None and logon.msg_type == "A" and peer_refusal(config, who) is None
-        )
+        vetted = config is not None and logon.msg_type == "A" and peer_refusal(config, who) is None
         password_ok: bool | None = None
         if vetted and config is not None and config.password_hash is not None:
             busy = self._throttle.begin_password_check(attempt)
@@ -684,6 +683,19 @@ class Acceptor:
                 log.info("session %s: %s", name, action.text, extra=conn.log_extra)
             elif isinstance(action, Regression):
                 await self._regressed(conn, action)
+            elif isinstance(action, SequenceDoubt):
+                conn.meters.sequence_regressions.inc()
+                log.critical(
+                    "session %s: the client asks for numbers we never sent (%s): our sequence"
+                    " numbers may have gone backwards (a restored or damaged journal), or the"
+                    " client is wrong. Numbers stay at %d; the session is logged out, and the"
+                    " client's next Logon (NextExpectedMsgSeqNum(789), or its 'MsgSeqNum too"
+                    " low' Logout) moves them if ours went backwards",
+                    name,
+                    action.evidence,
+                    action.next_sender_seq,
+                    extra=conn.log_extra,
+                )
             elif isinstance(action, Disconnect):
                 self._close(conn, action.reason)  # logged with the reason when the connection ends
                 return
@@ -702,7 +714,7 @@ class Acceptor:
             conn.name,
             action.evidence,
             action.had,
-            conn.session.next_sender_seq,
+            action.expected,
             extra=conn.log_extra,
         )
         if action.rejected_from is None:
@@ -739,9 +751,7 @@ class Acceptor:
         task.add_done_callback(done)
         return task
 
-    async def _guarded(
-        self, conn: Connection, work: Coroutine[Any, Any, None], what: str
-    ) -> None:
+    async def _guarded(self, conn: Connection, work: Coroutine[Any, Any, None], what: str) -> None:
         try:
             await work
         except STORAGE_ERRORS as exc:

@@ -184,7 +184,19 @@ class Regression:
     rejected_from: int | None = None
 
 
-Action = Send | Persist | Resend | LoggedOn | Disconnect | Note | Regression
+@dataclass(frozen=True, slots=True)
+class SequenceDoubt:
+    """The client asked for numbers we never sent (a ResendRequest from beyond our next
+    number). Either our numbers went backwards or the client is wrong, and the request does
+    not say how far the client got, so nothing moves: the session is ended and the client's
+    next Logon (its NextExpectedMsgSeqNum(789), or its "MsgSeqNum too low" Logout) tells us
+    where to continue. Say so loudly."""
+
+    next_sender_seq: int
+    evidence: str
+
+
+Action = Send | Persist | Resend | LoggedOn | Disconnect | Note | Regression | SequenceDoubt
 
 
 @dataclass(slots=True)
@@ -217,6 +229,7 @@ class FixSession:
     _header: bytes = b""
     _queue: dict[int, tuple[FixMessage, int] | None] = field(default_factory=dict)
     _awaiting_resend: bool = False
+    _logon_sent_seq: int | None = None  # our Logon's number on this connection
     _queued_bytes: int = 0
     _resending: list[tuple[int, int]] = field(default_factory=list)
     _epoch: int = 0  # bumped when both sequences restart: replays of the old numbers stop
@@ -573,6 +586,7 @@ class FixSession:
             fields.append((NEXT_EXPECTED_MSG_SEQ_NUM, str(expected_from_client)))
         fields.append((DEFAULT_APPL_VER_ID, FIX50SP2))
         send = self._build("A", encode_fields(fields), now_ns)
+        self._logon_sent_seq = send.seq
         actions: list[Action] = [self._persist(reset=reset), send]
         if first:
             actions.append(LoggedOn(self.heartbeat_s, reset))
@@ -582,8 +596,15 @@ class FixSession:
             # The client told us what it is missing: replay it without waiting to be asked.
             actions += self._start_resend(next_expected, send.seq - 1)
         if gap_from is not None:
-            actions.append(Note(f"logon gap: expected {gap_from}, received {seq}"))
             self._awaiting_resend = True
+            if next_expected is not None:
+                # FIXT.1.1: with NextExpectedMsgSeqNum in use, no ResendRequest is sent for a
+                # Logon's MsgSeqNum; our Logon's 789 has told the client what to fill.
+                actions.append(
+                    Note(f"logon gap: expected {gap_from}, received {seq}; filled by the client")
+                )
+                return actions
+            actions.append(Note(f"logon gap: expected {gap_from}, received {seq}"))
             actions += self._admin("2", [(BEGIN_SEQ_NO, str(gap_from)), (END_SEQ_NO, "0")], now_ns)
         return actions
 
@@ -607,14 +628,15 @@ class FixSession:
 
     def _regression_in(self, text: str) -> Regression | None:
         """A client's Logout saying our MsgSeqNum was too low (the text QuickFIX, QuickFIX/J
-        and QuickFIX/n write, and fixbridge itself) for a number we sent: our numbers are
-        moved past what it expects."""
+        and QuickFIX/n write, and fixbridge itself) for our Logon on this connection, the
+        first message a client checks: our numbers are moved past what it expects. A text
+        naming any other number (stale, or about another connection) moves nothing."""
         found = _TOO_LOW.search(text)
         if found is None:
             return None
         expected, received = int(found[1]), int(found[2])
-        if not received < expected <= MAX_SEQ_NUM or received >= self.next_sender_seq:
-            return None  # not about a number of ours
+        if received != self._logon_sent_seq or not received < expected <= MAX_SEQ_NUM:
+            return None  # not about this connection's Logon
         had, self.next_sender_seq = self.next_sender_seq, expected
         return Regression(expected, had, f"client logged out: {text}", rejected_from=received)
 
@@ -673,14 +695,17 @@ class FixSession:
         if end == 0 or end > last_sent:
             end = last_sent
         if begin > end:
-            beyond = f"ResendRequest {begin}..{msg.get(END_SEQ_NO)} is beyond our last message"
-            if begin <= self.next_sender_seq or begin > MAX_SEQ_NUM:
-                return [self._persist(), Note(f"{beyond} {last_sent}")]
-            # The client holds numbers up to begin - 1 and we never sent them: ours went
-            # backwards. Our next message takes the number it asks for.
-            had, self.next_sender_seq = self.next_sender_seq, begin
-            regression = Regression(begin, had, f"client {beyond} {last_sent}")
-            return [regression, self._persist()]
+            asked = f"ResendRequest {begin}..{msg.get(END_SEQ_NO)}"
+            if begin <= self.next_sender_seq:
+                return [self._persist(), Note(f"{asked} is beyond our last message {last_sent}")]
+            # Numbers we never sent: FIX defines no recovery from here (the client may hold
+            # numbers far above BeginSeqNo), so none is guessed and nothing moves.
+            text = (
+                f"{asked} asks for numbers never sent: our last MsgSeqNum is {last_sent};"
+                " sequence numbers unchanged"
+            )
+            doubt = SequenceDoubt(self.next_sender_seq, f"client {asked}, our last {last_sent}")
+            return [doubt, *self._logout_and_close(text, now_ns)]
         return [self._persist(), *self._start_resend(begin, end)]
 
     def _start_resend(self, begin: int, end: int) -> list[Action]:
@@ -736,8 +761,11 @@ class FixSession:
             self.next_target_seq = seq + 1
         regression = self._regression_in(msg.get(TEXT) or "")
         if regression is not None:
+            reply = self._admin(
+                "5", [(TEXT, f"sequence numbers continue at {regression.expected}")], now_ns
+            )
             self.state = State.CLOSED
-            return [regression, self._persist(), Disconnect(regression.evidence)]
+            return [regression, *reply, Disconnect(regression.evidence)]
         if self.state is State.LOGOUT_SENT:
             self.state = State.CLOSED
             return [self._persist(), Disconnect("logout confirmed by client")]

@@ -41,6 +41,7 @@ from fixbridge.fix.session import (
     Regression,
     Resend,
     Send,
+    SequenceDoubt,
     SessionIdentity,
     State,
     StoredMessage,
@@ -319,6 +320,9 @@ class Conversation:
                         self.store.pop(seq, None)
                 self.moved_back = action.expected < action.had
                 self.next_seq = action.expected
+            elif isinstance(action, SequenceDoubt):
+                event("asked for numbers never sent")
+                assert action.next_sender_seq == self.next_seq  # nothing moves
             elif isinstance(action, Resend):
                 event("replay served")
                 self.replay(action.begin, action.end)
@@ -342,6 +346,9 @@ class Conversation:
                 assert isinstance(parsed, FixMessage)
                 self.check_written(data, covered, parsed.msg_type)
                 assert parsed.get(43) == "Y" and parsed.get(122) is not None
+                # test case 2f: OrigSendingTime later than SendingTime is rejected by clients
+                orig, sending = parsed.get(122) or "", parsed.get(52) or ""
+                assert parse_utc_timestamp(orig) <= parse_utc_timestamp(sending), (orig, sending)
                 if parsed.msg_type == "4" and parsed.get(123) == "Y":
                     new_seq = int(parsed.get(36) or "0")
                     assert covered < new_seq <= end + 1

@@ -120,9 +120,7 @@ def test_wrong_password_is_logged_out_and_right_one_logs_on_after_the_back_off(
     quick = {"backoff_initial_s": 0.5, "backoff_max_s": 0.5}
 
     async def conversation() -> None:
-        async with bridge(
-            tmp_path, [secured], source_throttle=quick, session_throttle=quick
-        ) as b:
+        async with bridge(tmp_path, [secured], source_throttle=quick, session_throttle=quick) as b:
             bad = RawClient("CLIENT_A", BRIDGE)
             await bad.connect(port_of(b))
             bad.logon((553, "ops"), (554, "wrong"), reset=True)
@@ -635,3 +633,56 @@ def test_connections_that_never_log_on_are_logged_once_per_address_and_interval(
     assert first.endswith("first message garbled, oversize or incomplete")
     assert owed == "4 more connections from 127.0.0.1 ended without logging on (lines left out)"
     assert "unknown CompID pair" in stranger and "more from" not in stranger
+
+
+def test_a_resend_request_for_numbers_never_sent_moves_nothing_and_789_then_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ResendRequest from beyond our next number states no number the client holds: Logout
+    naming it, CRITICAL, counted, numbers unchanged. The client's next Logon states what it
+    expects (789): refused as FIXT.1.1 requires, our numbers move there, and the Logon after
+    binds with our Logon numbered as the client expects; nothing it holds is numbered again."""
+    caplog.set_level(logging.INFO, logger="fixbridge.fix")
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")]) as b:
+            assert b.journal is not None
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon()
+            await client.read_until(lambda box: bool(box))
+            client.send("2", (7, "50"), (16, "0"))
+            inbox = await client.read_until(lambda box: any(m.msg_type == "5" for m in box))
+            assert await client.closed_by_peer()
+            (logout,) = [m for m in inbox if m.msg_type == "5"]
+            assert logout.get(34) == "2" and "ResendRequest 50..0" in (logout.get(58) or "")
+            assert b.journal.load_session("a").next_sender_seq == 3  # Logon 1, Logout 2
+            registry = b.metrics.registry
+            regressions = registry.get_sample_value(
+                "fixbridge_session_sequence_regressions_total", {"session": "a"}
+            )
+            assert regressions == 1
+
+            second = RawClient("CLIENT_A", BRIDGE)
+            second.seq = client.seq
+            await second.connect(port_of(b))
+            second.logon((789, "50"))
+            assert await second.closed_by_peer()
+            (refused,) = second.of_type("5")
+            assert "NextExpectedMsgSeqNum(789)=50" in (refused.get(58) or "")
+
+            assert refused.get(34) == "50"  # the refusal already takes the number expected
+
+            third = RawClient("CLIENT_A", BRIDGE)
+            third.seq = second.seq
+            await third.connect(port_of(b))
+            third.logon((789, "51"))
+            inbox = await third.read_until(lambda box: any(m.msg_type == "A" for m in box))
+            (accepted,) = [m for m in inbox if m.msg_type == "A"]
+            assert accepted.get(34) == "51" and not [m for m in inbox if m.msg_type == "4"]
+            third.close()
+
+    run(conversation)
+    critical = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert any("asks for numbers we never sent" in line for line in critical), critical
+    assert any("went backwards" in line for line in critical), critical

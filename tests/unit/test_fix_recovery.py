@@ -22,7 +22,7 @@ from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalEvent, NewEvent, OutboundMessage
 from tests.unit.fixmsg import BRIDGE, CLIENT, T0, logon
 
-STAMP = "20260105-14:30:00.000000000"
+STAMP = "20231114-22:00:00.000000000"  # the first sending: before T0, when replays are taken
 
 
 def render(event: JournalEvent) -> list[Rendered]:
@@ -155,6 +155,8 @@ def test_the_session_replays_a_rendered_again_message_with_its_first_sending_tim
         ("8", "2", "Y", STAMP, "E1-0"),
         ("AE", "3", "Y", STAMP, "E2-0"),
     ]
+    # FIX test case 2f: a client rejects OrigSendingTime later than SendingTime.
+    assert all(m.get(122) <= m.get(52) for m in messages)
 
 
 def test_stored_messages_pass_through_untouched(journal: SqliteJournal) -> None:

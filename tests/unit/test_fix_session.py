@@ -15,6 +15,7 @@ from fixbridge.fix.session import (
     Regression,
     Resend,
     Send,
+    SequenceDoubt,
     SessionIdentity,
     State,
     StoredMessage,
@@ -293,6 +294,29 @@ def test_next_expected_msg_seq_num_lower_replays_what_the_client_missed() -> Non
     assert Resend(7, 9) in actions
 
 
+def test_a_logon_gap_is_not_requested_when_the_logon_carries_789() -> None:
+    """FIXT.1.1 (Logon NextExpectedMsgSeqNum processing): with 789 in use, neither side sends
+    a ResendRequest for the Logon's MsgSeqNum; our Logon's 789 (4) tells the client to fill."""
+    session = new_session(next_sender=10, next_target=4)
+    actions = session.on_message(logon(8, (789, "10")), T0)
+    (reply,) = sent(actions)
+    assert (reply.msg_type, reply.get(789)) == ("A", "4")
+    assert session.state is State.ACTIVE
+    # The client's fill (4..7 again, PossDup) and its next message are taken quietly.
+    assert sent(session.on_message(client_msg("0", 4, poss_dup=True), T0)) == []
+    assert sent(session.on_message(client_msg("0", 9), T0)) == []
+    assert session.next_target_seq == 10
+
+
+def test_a_logon_gap_without_789_is_requested() -> None:
+    session = new_session(next_sender=10, next_target=4)
+    actions = session.on_message(logon(8), T0)
+    assert [(m.msg_type, m.get(7), m.get(16)) for m in sent(actions)] == [
+        ("A", None, None),
+        ("2", "4", "0"),
+    ]
+
+
 def test_next_expected_msg_seq_num_beyond_ours_is_refused() -> None:
     session = new_session(next_sender=10, next_target=4)
     actions = session.on_message(logon(4, (789, "12")), T0)
@@ -338,15 +362,34 @@ def test_a_client_logout_saying_our_number_was_too_low_moves_our_numbers() -> No
     text = "MsgSeqNum too low, expecting 41 but received 3"
     actions = session.on_message(client_msg("5", 2, (58, text)), T0)
     assert actions[0] == Regression(41, 4, f"client logged out: {text}", rejected_from=3)
-    assert Persist(41, 3) in actions
+    # FIX session test case 13b: a Logout is answered by a Logout, here numbered 41, the
+    # number the client expects, so it is read in sequence.
+    (reply,) = sent(actions)
+    assert (reply.msg_type, reply.get(34)) == ("5", "41")
+    assert actions.index(Persist(42, 3)) < actions.index(
+        next(a for a in actions if isinstance(a, Send))
+    )
     assert isinstance(actions[-1], Disconnect)
-    assert session.next_sender_seq == 41
+    assert session.next_sender_seq == 42
+
+
+def test_a_too_low_logout_about_a_later_message_of_ours_moves_nothing() -> None:
+    """A client checks our Logon first (test case 2c): a "too low" naming a later number of
+    this connection, or one from before it, does not come from our numbers going backwards."""
+    session = active_session(next_sender=3)  # our Logon reply was 3
+    for _ in range(3):
+        session.application_message("8", b"17=X\x01", T0)  # 4, 5, 6
+    text = "MsgSeqNum too low, expecting 41 but received 5"
+    actions = session.on_message(client_msg("5", 2, (58, text)), T0)
+    assert not any(isinstance(a, Regression) for a in actions)
+    assert session.next_sender_seq == 8  # only our Logout reply (7) was numbered
 
 
 @pytest.mark.parametrize(
     "text",
     [
         "MsgSeqNum too low, expecting 41 but received 99",  # not a number we sent
+        "MsgSeqNum too low, expecting 41 but received 2",  # before this connection's Logon
         "MsgSeqNum too low, expecting 2 but received 3",  # not too low at all
         "Logout requested",
     ],
@@ -414,18 +457,28 @@ def test_resend_request_beyond_our_last_message_replays_nothing() -> None:
     assert not any(isinstance(a, Regression) for a in actions)
 
 
-def test_resend_request_from_beyond_our_next_number_moves_our_numbers() -> None:
-    """The client asks from 5 when our next is 2: it holds 1..4, so our numbers went back;
-    the next message we send takes 5, and no number it holds is sent again."""
+def test_resend_request_from_beyond_our_next_number_moves_nothing_and_logs_out() -> None:
+    """The client asks from 5 when our next is 2: numbers we never sent. A client only asks
+    after receiving a higher number, so it may hold numbers far above 5 (a closed range B..E
+    means it received E+1): no number is safe to jump to, and FIXT.1.1 has no recovery for
+    a counterparty expecting more than we sent but a Logout. Nothing moves; the client's next
+    Logon (789, or its "too low" Logout) says where it is."""
     session = active_session()  # we have sent only the Logon (1)
     actions = session.on_message(client_msg("2", 2, (7, "5"), (16, "9")), T0)
-    assert not any(isinstance(a, Resend) for a in actions) and sent(actions) == []
-    assert actions[0] == Regression(
-        5, 2, "client ResendRequest 5..9 is beyond our last message 1"
-    )
-    assert Persist(5, 3) in actions
-    send, _ = session.application_message("8", b"17=X\x01", T0)
-    assert send.seq == 5
+    assert not any(isinstance(a, (Resend, Regression)) for a in actions)
+    assert actions[0] == SequenceDoubt(2, "client ResendRequest 5..9, our last 1")
+    (logout,) = sent(actions)
+    assert (logout.msg_type, logout.get(34)) == ("5", "2")
+    assert "ResendRequest 5..9" in (logout.get(58) or "")
+    assert isinstance(actions[-1], Disconnect) and session.state is State.CLOSED
+    assert session.next_sender_seq == 3
+
+
+def test_resend_request_far_beyond_our_numbers_cannot_move_them() -> None:
+    session = active_session()
+    actions = session.on_message(client_msg("2", 2, (7, "100000000000000000"), (16, "0")), T0)
+    assert isinstance(actions[0], SequenceDoubt)
+    assert session.next_sender_seq == 3
 
 
 def test_resend_request_end_beyond_our_last_message_is_cut_to_it() -> None:
