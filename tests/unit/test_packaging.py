@@ -45,6 +45,20 @@ def test_the_wheel_carries_every_profiles_dictionaries(tmp_path: Path) -> None:
             for name in FILES:
                 packed = archive.read(f"fixbridge/dictionaries/{profile.value}/{name}")
                 assert packed == (SPECS_DICTIONARIES / profile.value / name).read_bytes()
+        (metadata_name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = archive.read(metadata_name).decode()
+        (license_name,) = [n for n in archive.namelist() if n.endswith("licenses/LICENSE")]
+        assert archive.read(license_name) == (REPO / "LICENSE").read_bytes()
+    # An SPDX expression and the license text in the wheel; no deprecated license table.
+    assert "License-Expression: Apache-2.0" in metadata.splitlines()
+    assert "license" not in build.stderr.lower(), build.stderr
+    # simplefix reads frames in the tests only: not something the service needs.
+    runtime = [
+        line for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    ]  # fmt: skip
+    assert not [line for line in runtime if "simplefix" in line], runtime
+    assert "grpcio" in " ".join(runtime)
 
 
 @pytest.mark.parametrize("profile", list(Profile))
