@@ -10,8 +10,21 @@ below. Units are base units: seconds, bytes, and ``_total`` for counters.
 
 from __future__ import annotations
 
+import platform
+
+import grpc
 import prometheus_client
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from google.protobuf import __version__ as protobuf_version
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+
+from fixbridge import __version__
 
 # ``*_created`` series double the exposition and no dashboard or rule of ours reads them.
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -65,6 +78,18 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry if registry is not None else CollectorRegistry()
+
+        # ---- the process ------------------------------------------------------------------
+        # process_* (CPU seconds, resident memory, open files, start time) and python_info.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        self.build_info = Gauge(
+            "fixbridge_build_info",
+            "Always 1; the labels say which fixbridge and which libraries are running.",
+            ["version", "python", "grpcio", "protobuf"], registry=r)  # fmt: skip
+        self.build_info.labels(
+            __version__, platform.python_version(), grpc.__version__, protobuf_version
+        ).set(1)
 
         # ---- upstream (label stream) ------------------------------------------------------
         self.upstream_connected = Gauge(

@@ -43,7 +43,7 @@ SYSTEMD_UNIT = REPO / "deploy" / "fixbridge.service"
 
 SESSION = "backoffice"
 TARGET_LABELS = frozenset({"job", "instance"})  # added by Prometheus when it scrapes
-ROWS = ["Upstream", "Journal", "Sessions", "Recovery", "Lag"]
+ROWS = ["Upstream", "Journal", "Sessions", "Recovery", "Lag", "Process"]
 
 _METRIC = re.compile(r"\bfixbridge_[a-z0-9_]+\b")
 _SELECTOR = re.compile(r"\b(fixbridge_[a-z0-9_]+)\b(?:\s*\{([^}]*)\})?")
@@ -99,6 +99,25 @@ def test_the_exposition_has_the_histogram_and_counter_suffixes() -> None:
     assert "le" in names["fixbridge_lag_exchange_to_fix_write_seconds_bucket"]
     assert names["fixbridge_lag_exchange_to_fix_write_seconds_count"] == {"session"}
     assert names["fixbridge_session_messages_sent_total"] == {"session", "msg_type"}
+
+
+def test_the_exposition_says_which_build_runs_and_what_the_process_uses() -> None:
+    """fixbridge_build_info carries the versions as labels with the value 1 (the Prometheus
+    convention for info metrics); the process collector's standard series are there."""
+    import tomllib
+
+    names = exported()
+    assert names["fixbridge_build_info"] == {"version", "python", "grpcio", "protobuf"}
+    for standard in ("process_cpu_seconds_total", "process_resident_memory_bytes",
+                     "process_start_time_seconds", "process_open_fds", "python_info"):  # fmt: skip
+        assert standard in names, standard
+    text = generate_latest(Metrics().registry).decode()
+    (info,) = [
+        s for f in text_string_to_metric_families(text) if f.name == "fixbridge_build_info"
+        for s in f.samples
+    ]  # fmt: skip
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert (info.value, info.labels["version"]) == (1.0, declared)
 
 
 # ---- PromQL checking ----------------------------------------------------------------------
@@ -264,10 +283,18 @@ def test_dashboard_queries_use_only_defined_variables() -> None:
 
 def test_dashboard_shows_every_exported_metric() -> None:
     shown = {name for _, expr in dashboard_queries() for name in _METRIC.findall(expr)}
-    families = {re.sub(r"_(total|bucket|count|sum)$", "", name) for name in exported()}
+    families = {
+        re.sub(r"_(total|bucket|count|sum)$", "", name)
+        for name in exported()
+        if name.startswith("fixbridge_")
+    }
     missing = {f for f in families if not any(re.sub(r"_(total|bucket|count|sum)$", "", s) == f
                                               for s in shown)}  # fmt: skip
     assert missing == set(), "metrics on no panel"
+    queries = " ".join(expr for _, expr in dashboard_queries())
+    for standard in ("process_cpu_seconds_total", "process_resident_memory_bytes",
+                     "process_open_fds"):  # fmt: skip
+        assert standard in queries, standard
 
 
 # ---- the alert rules ----------------------------------------------------------------------
