@@ -12,6 +12,7 @@ import asyncio
 import getpass
 import logging
 import os
+import platform
 import signal
 import sys
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from fixbridge.fix.shipped_dictionaries import (
     DictionaryError,
     write_dictionaries,
 )
-from fixbridge.fix.tls import TlsConfigError
+from fixbridge.fix.tls import TlsConfigError, server_context
 from fixbridge.journal.backup import backup, restore
 from fixbridge.journal.integrity import check_journal
 from fixbridge.journal.store import JournalError
@@ -63,6 +64,12 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 async def _run(config_path: Path) -> int:
     config = load_config(config_path)
     configure_logging(config.logging.format, config.effective_log_level)
+    log.info(
+        "fixbridge %s (Python %s) starting with config %s",
+        __version__,
+        platform.python_version(),
+        config_path.resolve(),
+    )
     stop = asyncio.Event()
     stop_on_signals(stop)
     await Bridge(config).run_until(stop)
@@ -74,12 +81,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    """Every check ``run`` makes before it serves, then "OK" and a summary; an error names
+    the setting and exits 2 before anything is printed to stdout."""
     path = resolve_config_path(args)
     config = load_config(path)
+    if config.upstream.auth is not None:
+        load_private_key(config.upstream.auth)  # AuthConfigError names the key
+    if config.fix.tls is not None:  # TlsConfigError names the file
+        want_certs = any(s.tls.require_client_cert for s in config.sessions)
+        server_context(config.fix.tls, want_client_certs=want_certs)
     print(f"{path}: OK")
     print(f"  upstream  {config.upstream.target} (tls={config.upstream.tls})")
     if config.upstream.auth is not None:
-        load_private_key(config.upstream.auth)  # AuthConfigError names the key: exit 2
         print(f"  auth      {config.upstream.auth.client_id} at {config.upstream.auth.token_url}")
     print(f"  journal   {config.journal.path} (synchronous={config.journal.synchronous})")
     print(f"  FIX       {config.fix.host}:{config.fix.port}")

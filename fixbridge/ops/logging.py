@@ -104,10 +104,16 @@ def extras(record: logging.LogRecord) -> dict[str, object]:
 
 
 class PlainFormatter(logging.Formatter):
-    """The classic line, plus `` session=… stream=…`` when the record carries them."""
+    """The classic line, plus `` session=… stream=…`` when the record carries them. The time
+    is ISO 8601 in the host's time zone with its UTC offset (``2026-12-05T16:08:11.123+01:00``),
+    so lines from hosts in different zones, or either side of a DST change, still order."""
 
     def __init__(self) -> None:
         super().__init__(PLAIN_FORMAT)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        local = datetime.fromtimestamp(record.created, UTC).astimezone()
+        return local.isoformat(timespec="milliseconds")
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)  # the traceback, if any, is appended after this

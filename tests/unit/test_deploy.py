@@ -779,6 +779,32 @@ def test_check_config_and_run_take_the_config_path_from_the_environment(
     assert capsys.readouterr().err.splitlines() == [error, error]
 
 
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        (
+            "[upstream.auth]\nclient_id = \"c\"\ntoken_url = \"https://auth.example/token\"\n"
+            "audience = \"https://api.example\"\nprivate_key_file = \"{missing}\"\n",
+            "private_key_file",
+        ),
+        ("[fix.tls]\ncert_file = \"{missing}\"\nkey_file = \"{missing}\"\n", "{missing}"),
+    ],
+)
+def test_check_config_says_ok_only_after_every_check(
+    section: str, named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key or certificate file that is missing is found by check-config, as by run: exit 2,
+    an error naming it, and no "OK" printed first."""
+    missing = tmp_path / "absent.pem"
+    config = tmp_path / "fixbridge.toml"
+    base = (REPO / "deploy" / "fixbridge.example.toml").read_text()
+    config.write_text(base + "\n" + section.format(missing=missing))
+    assert main(["check-config", "--config", str(config)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert named.format(missing=missing) in err, err
+
+
 def test_readme_lists_exactly_the_alerts() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     listed = re.findall(r"^\s*\| `(Fixbridge\w+)` \|", readme, re.MULTILINE)

@@ -7,7 +7,9 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 
@@ -45,13 +47,34 @@ def test_plain_keeps_the_classic_format_and_appends_session_and_stream(
     lines = out.getvalue().splitlines()
     assert len(lines) == 2
     assert re.fullmatch(
-        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO fixbridge\.test: "
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d INFO fixbridge\.test: "
         r"logon accepted from 10\.0\.0\.1:5000 session=backoffice",
         lines[0],
     )
     assert lines[1].endswith(
         "WARNING fixbridge.test: stream reconnecting session=ops stream=executions"
     )
+
+
+def test_plain_time_is_iso_8601_with_the_hosts_utc_offset(
+    captured: tuple[io.StringIO, logging.Logger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same instant written on a host at UTC+05:30 (no DST) and read back is the instant."""
+    monkeypatch.setenv("TZ", "IST-5:30")  # POSIX form: needs no tz database
+    time.tzset()
+    try:
+        out, log = captured
+        configure_logging("plain", "INFO", stream=out)
+        record = log.makeRecord(log.name, logging.INFO, __file__, 1, "tick", None, None)
+        record.created = 1_796_486_400.25  # 2026-12-05T16:00:00.250Z
+        log.handle(record)
+        stamp = out.getvalue().split(" ", 1)[0]
+        assert stamp == "2026-12-05T21:30:00.250+05:30"
+        parsed = datetime.fromisoformat(stamp)
+        assert parsed.timestamp() == 1_796_486_400.25
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_plain_without_extras_is_the_previous_format(
