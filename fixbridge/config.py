@@ -14,7 +14,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from fixbridge.fix.credentials import PasswordHashError, parse_hash
 from fixbridge.fix.schedule import ScheduleConfig
@@ -51,9 +59,9 @@ class UpstreamAuthConfig(_Strict):
     private_key_env: str | None = None
     participant_id: str | None = None
     # Fetch a new access token this long before the current one expires.
-    refresh_ahead_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    refresh_ahead_s: Annotated[float, Field(strict=True, ge=0, le=3600)] = 30.0
     # Bound on one token request (connect + response).
-    request_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    request_timeout_s: Annotated[float, Field(strict=True, gt=0, le=120)] = 10.0
     # CA bundle for an https token_url; system roots otherwise.
     ca_file: Path | None = None
 
@@ -75,27 +83,27 @@ class UpstreamConfig(_Strict):
     """Where the exchange's DropCopyAPI is and what to ask it for."""
 
     target: str = "127.0.0.1:50051"
-    tls: bool = False
+    tls: StrictBool = False
     ca_file: Path | None = None
     symbols: tuple[str, ...] = ()
     firms: tuple[str, ...] = ()
     # With no stored resume token: "live" (the exchange's default) or an RFC 3339 instant
     # to replay from (resume_time), e.g. the start of the trading day.
     start_from: Literal["live"] | datetime = "live"
-    reconnect_initial_s: Annotated[float, Field(gt=0, le=60)] = 1.0
-    reconnect_max_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    reconnect_initial_s: Annotated[float, Field(strict=True, gt=0, le=60)] = 1.0
+    reconnect_max_s: Annotated[float, Field(strict=True, gt=0, le=600)] = 30.0
     # A stream that has been healthy this long resets the backoff to reconnect_initial_s.
-    healthy_after_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    healthy_after_s: Annotated[float, Field(strict=True, gt=0, le=3600)] = 30.0
     # PERMISSION_DENIED / RESOURCE_EXHAUSTED: retry this slowly (with a loud log each time).
-    slow_retry_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    slow_retry_s: Annotated[float, Field(strict=True, gt=0, le=3600)] = 60.0
     # Reconnect when a stream sends nothing, not even a token-only heartbeat, for this long.
-    stall_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 180.0
+    stall_timeout_s: Annotated[float, Field(strict=True, gt=0, le=3600)] = 180.0
     # When a resume token is refused: replay by resume_time from the last durable event's
     # transact time minus this margin (the overlap is deduplicated).
-    resume_margin_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
+    resume_margin_s: Annotated[float, Field(strict=True, ge=0, le=86400)] = 60.0
     # The trades stream looks this much further back: a trade's later states (CLEARED,
     # BUSTED) keep the original trade's transact time, so they sort before newer trades.
-    trades_lookback_s: Annotated[float, Field(ge=0, le=30 * 86400)] = 86400.0
+    trades_lookback_s: Annotated[float, Field(strict=True, ge=0, le=30 * 86400)] = 86400.0
     # Absent = no authorization metadata (the simulator without auth).
     auth: UpstreamAuthConfig | None = None
 
@@ -121,7 +129,7 @@ class JournalConfig(_Strict):
     synchronous: Literal["full", "normal"] = "full"
     # SQLite's quick integrity check at start-up (reads the whole file once); a journal that
     # fails it is refused. Off only for a journal too large to read at every start.
-    verify_on_start: bool = True
+    verify_on_start: StrictBool = True
 
 
 class LogonThrottleConfig(_Strict):
@@ -129,14 +137,14 @@ class LogonThrottleConfig(_Strict):
 
     Defaults are the per-source ones; :class:`SessionThrottleConfig` loosens them."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     # After the n-th failure in the window: refused for initial * 2^(n-1) s, at most max.
-    backoff_initial_s: Annotated[float, Field(gt=0, le=60)] = 1.0
-    backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    backoff_initial_s: Annotated[float, Field(strict=True, gt=0, le=60)] = 1.0
+    backoff_max_s: Annotated[float, Field(strict=True, gt=0, le=3600)] = 30.0
     # This many failures within failure_window_s lock the key out for lockout_s.
-    lockout_failures: Annotated[int, Field(ge=1, le=100_000)] = 10
-    failure_window_s: Annotated[float, Field(gt=0, le=86400)] = 600.0
-    lockout_s: Annotated[float, Field(gt=0, le=86400)] = 900.0
+    lockout_failures: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 10
+    failure_window_s: Annotated[float, Field(strict=True, gt=0, le=86400)] = 600.0
+    lockout_s: Annotated[float, Field(strict=True, gt=0, le=86400)] = 900.0
 
     @model_validator(mode="after")
     def _ordered(self) -> LogonThrottleConfig:
@@ -149,38 +157,38 @@ class SessionThrottleConfig(LogonThrottleConfig):
     """Per session (any source): looser than per source, because a session locked out is
     locked out for its real client too (fix/throttle.py's docstring)."""
 
-    backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
-    lockout_failures: Annotated[int, Field(ge=1, le=100_000)] = 50
-    lockout_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    backoff_max_s: Annotated[float, Field(strict=True, gt=0, le=3600)] = 5.0
+    lockout_failures: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 50
+    lockout_s: Annotated[float, Field(strict=True, gt=0, le=86400)] = 300.0
 
 
 class FixConfig(_Strict):
     host: str = "0.0.0.0"
-    port: Annotated[int, Field(ge=0, le=65535)] = 9878
-    max_message_size: Annotated[int, Field(ge=512, le=16 * 1024 * 1024)] = 65536
-    logon_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    port: Annotated[int, Field(strict=True, ge=0, le=65535)] = 9878
+    max_message_size: Annotated[int, Field(strict=True, ge=512, le=16 * 1024 * 1024)] = 65536
+    logon_timeout_s: Annotated[float, Field(strict=True, gt=0, le=300)] = 10.0
     # A second Logon for a live session that looks alive is refused at once, and the live
     # connection gets a TestRequest and this long to answer; if it does not, it is dropped
     # (a half-open socket) and the client's next Logon binds.
-    half_open_probe_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    half_open_probe_s: Annotated[float, Field(strict=True, gt=0, le=60)] = 5.0
     # A client that accepts none of our bytes for this long is disconnected (slow consumer).
-    write_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    write_timeout_s: Annotated[float, Field(strict=True, gt=0, le=3600)] = 60.0
     # TLS on the FIX port (TLS 1.2+); absent = plain TCP.
     tls: TlsConfig | None = None
     # Threads of their own for Logon password checks (scrypt), apart from other work.
-    credential_check_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    credential_check_threads: Annotated[int, Field(strict=True, ge=1, le=64)] = 2
     # Password checks queued or running at once, over all sources; past this, Logons needing
     # one are refused unread (busy) until the queue shortens. At ~45 checks/s per thread,
     # 32 keeps a legitimate Logon's wait under a second on the default two threads.
-    max_pending_password_checks: Annotated[int, Field(ge=1, le=10_000)] = 32
+    max_pending_password_checks: Annotated[int, Field(strict=True, ge=1, le=10_000)] = 32
     # Failed logons slow down, then lock out, their source address and their session.
     source_throttle: LogonThrottleConfig = LogonThrottleConfig()
     session_throttle: SessionThrottleConfig = SessionThrottleConfig()
     # Source addresses whose failures are remembered; beyond that the oldest are forgotten.
-    throttle_max_sources: Annotated[int, Field(ge=1, le=10_000_000)] = 10_000
+    throttle_max_sources: Annotated[int, Field(strict=True, ge=1, le=10_000_000)] = 10_000
     # Connections that never log on: at most one log line per source address this often
     # (the rest are counted, and the next line says how many were left out).
-    unauthenticated_log_interval_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
+    unauthenticated_log_interval_s: Annotated[float, Field(strict=True, gt=0, le=86400)] = 60.0
 
 
 class ScopeConfig(_Strict):
@@ -190,7 +198,7 @@ class ScopeConfig(_Strict):
     accounts: tuple[str, ...] = ()
     symbols: tuple[str, ...] = ()
     message_kinds: tuple[MessageKind, ...] = ("executions",)
-    fills_only: bool = False
+    fills_only: StrictBool = False
 
 
 class SessionConfig(_Strict):
@@ -209,7 +217,7 @@ class SessionConfig(_Strict):
     identifiers: Identifiers = Identifiers.EXCHANGE
     # Realized P&L on PositionReports, in the user-defined tag RealizedPnL(5900); FIX has no
     # standard field for it, so it is off unless the client's dictionary declares the tag.
-    send_realized_pnl: bool = False
+    send_realized_pnl: StrictBool = False
     scope: ScopeConfig = ScopeConfig()
     # Optional Logon credentials: Username(553) and a salted hash of Password(554), made by
     # `fixbridge hash-password`. The clear password is never stored.
@@ -218,7 +226,7 @@ class SessionConfig(_Strict):
     # Client addresses allowed to log on to this session (CIDR); empty = any.
     allowed_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # Messages per second when answering a ResendRequest; 0 = as fast as the client reads.
-    resend_rate: Annotated[int, Field(ge=0)] = 20_000
+    resend_rate: Annotated[int, Field(strict=True, ge=0)] = 20_000
     # Client-certificate rules for this session (needs [fix.tls]).
     tls: SessionTlsConfig = SessionTlsConfig()
     # Daily or weekly session window; absent = always on, sequence numbers never reset by time.
@@ -271,9 +279,9 @@ class SessionConfig(_Strict):
 class MetricsConfig(_Strict):
     """The ops HTTP port: /metrics (Prometheus), /healthz and /readyz."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     host: str = "0.0.0.0"
-    port: Annotated[int, Field(ge=0, le=65535)] = 9108
+    port: Annotated[int, Field(strict=True, ge=0, le=65535)] = 9108
 
 
 class LoggingConfig(_Strict):
@@ -325,11 +333,48 @@ class BridgeConfig(_Strict):
         return self
 
 
+# What a TOML user must write, by pydantic error type (the library's own words speak Python:
+# "valid tuple", "valid boolean").
+_TOML_EXPECTED = {
+    "bool_type": "must be true or false (a TOML boolean, without quotes)",
+    "bool_parsing": "must be true or false (a TOML boolean, without quotes)",
+    "int_type": "must be a whole number (a TOML integer, without quotes)",
+    "int_parsing": "must be a whole number (a TOML integer, without quotes)",
+    "int_from_float": "must be a whole number (a TOML integer, without a fraction)",
+    "float_type": "must be a number (a TOML integer or float, without quotes)",
+    "float_parsing": "must be a number (a TOML integer or float, without quotes)",
+    "string_type": 'must be a string (in quotes, e.g. "text")',
+    "tuple_type": 'must be a list (e.g. ["a", "b"]; one item is ["a"])',
+    "list_type": 'must be a list (e.g. ["a", "b"]; one item is ["a"])',
+    "model_type": "must be a table ([section] or { key = value, ... })",
+    "model_attributes_type": "must be a table ([section] or { key = value, ... })",
+    "dict_type": "must be a table ([section] or { key = value, ... })",
+    "missing": "is required but missing",
+    "extra_forbidden": "is not a setting here (check its spelling and its [section])",
+}
+
+
+def _toml_type(value: object) -> str:
+    """What TOML type a parsed value was written as (never the value: it may be a secret)."""
+    kinds: tuple[tuple[type, str], ...] = (
+        (bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
+        (list, "a list"), (dict, "a table"), (datetime, "a date-time"),
+    )  # fmt: skip
+    return next((name for kind, name in kinds if isinstance(value, kind)), "a value")
+
+
 def describe_errors(exc: ValidationError) -> str:
+    """One clause per problem: the dotted key, then what TOML wants there."""
     lines = []
     for err in exc.errors():
         where = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"{where}: {err['msg']}")
+        expected = _TOML_EXPECTED.get(err["type"])
+        if expected is None:
+            lines.append(f"{where}: {err['msg']}")
+        elif err["type"] in ("missing", "extra_forbidden"):
+            lines.append(f"{where}: {expected}")
+        else:
+            lines.append(f"{where}: {expected}, got {_toml_type(err['input'])}")
     return "; ".join(lines)
 
 

@@ -31,7 +31,7 @@ from typing import Literal, NoReturn
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, StrictBool, field_validator, model_validator
 
 __all__ = [
     "PeerCertificate",
@@ -82,7 +82,7 @@ class TlsConfig(_Strict):
 class SessionTlsConfig(_Strict):
     """What one session demands of the connection that logs on to it."""
 
-    require_client_cert: bool = False
+    require_client_cert: StrictBool = False
     # Accepted certificate subject CNs or SAN DNS names; empty = any certificate the CA verified.
     allowed_subjects: tuple[str, ...] = ()
     # SHA-256 of the DER certificate, hex, colons optional, any case; stored normalised

@@ -37,6 +37,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from fixbridge.simulator.addresses import listen_address
+
 logger = logging.getLogger("fixbridge.simulator.auth")
 
 TOKEN_PATH = "/oauth/token"
@@ -627,7 +629,7 @@ def add_auth_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"access-token lifetime (default {DEFAULT_TOKEN_LIFETIME_S:g})",
     )
     parser.add_argument(
-        "--token-listen", default="127.0.0.1:0", metavar="HOST:PORT",
+        "--token-listen", type=listen_address, default="127.0.0.1:0", metavar="HOST:PORT",
         help="address of the HTTP token endpoint (default 127.0.0.1, any port)",
     )
 

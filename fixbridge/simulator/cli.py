@@ -13,6 +13,7 @@ import asyncio
 import logging
 import signal
 
+from fixbridge.simulator.addresses import listen_address
 from fixbridge.simulator.auth import add_auth_arguments, auth_from_args
 from fixbridge.simulator.faults import add_fault_arguments, describe, plan_from_args
 from fixbridge.simulator.marketdata_api import DEFAULT_IDLE_LIMIT_S
@@ -55,7 +56,7 @@ def _count(text: str) -> int:
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``simulate`` options to ``parser``."""
     parser.add_argument(
-        "--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+        "--listen", type=listen_address, default=DEFAULT_LISTEN, metavar="HOST:PORT",
         help=f"plaintext gRPC address to serve on (default {DEFAULT_LISTEN}; port 0 = any)",
     )
     parser.add_argument(

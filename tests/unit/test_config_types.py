@@ -1,0 +1,83 @@
+"""A config value of the wrong TOML type is refused, and the error speaks TOML and names the key.
+
+TOML has real booleans, integers, floats, strings, lists and tables; a value written as the
+wrong one ("no" for false, "9878" for a port, a bare string for a list) is a mistake the file's
+author should hear about, not a value to be guessed at.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fixbridge.config import ConfigError, parse_config
+
+BASE = {"sessions": [{"name": "a", "sender_comp_id": "FB", "target_comp_id": "BO"}]}
+
+
+def config(**sections: object) -> dict[str, object]:
+    return {**BASE, **sections}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            config(upstream={"tls": "no"}),
+            "upstream.tls: must be true or false (a TOML boolean, without quotes), got a string",
+        ),
+        (
+            config(upstream={"tls": 0}),
+            "upstream.tls: must be true or false (a TOML boolean, without quotes), got an integer",
+        ),
+        (
+            config(fix={"port": "9878"}),
+            "fix.port: must be a whole number (a TOML integer, without quotes), got a string",
+        ),
+        (
+            config(fix={"port": 9878.5}),
+            "fix.port: must be a whole number (a TOML integer, without quotes), got a float",
+        ),
+        (
+            config(fix={"logon_timeout_s": "10"}),
+            "fix.logon_timeout_s: must be a number (a TOML integer or float, without quotes),"
+            " got a string",
+        ),
+        (
+            {"sessions": [{**BASE["sessions"][0], "scope": {"message_kinds": "executions"}}]},  # type: ignore[index]
+            'sessions.0.scope.message_kinds: must be a list (e.g. ["a", "b"]; one item is ["a"]),'
+            " got a string",
+        ),
+        (
+            config(journal="journal.db"),
+            "journal: must be a table ([section] or { key = value, ... }), got a string",
+        ),
+        (
+            config(fix={"prot": 9878}),
+            "fix.prot: is not a setting here (check its spelling and its [section])",
+        ),
+        (
+            {"sessions": [{"name": "a", "sender_comp_id": "FB"}]},
+            "sessions.0.target_comp_id: is required but missing",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_toml_type_is_refused_in_toml_words(
+    data: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_config(data)
+    assert message in str(refused.value)
+    assert "tuple" not in str(refused.value) and "valid boolean" not in str(refused.value)
+
+
+def test_a_wrong_type_error_never_repeats_the_value() -> None:
+    """The value may be a secret written in the wrong place: only its TOML type is named."""
+    secret = "hunter2-not-a-bool"
+    with pytest.raises(ConfigError) as refused:
+        parse_config(config(upstream={"tls": secret}))
+    assert secret not in str(refused.value)
+
+
+def test_an_integer_is_a_number_of_seconds_and_true_is_a_boolean() -> None:
+    parsed = parse_config(config(fix={"logon_timeout_s": 10}, upstream={"tls": True}))
+    assert parsed.fix.logon_timeout_s == 10.0 and parsed.upstream.tls is True
