@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from fixbridge.config import STREAMS, BridgeConfig
+from fixbridge.config import STREAMS, BridgeConfig, naming_setting
 from fixbridge.fix.acceptor import Acceptor, Notifier
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalError
@@ -68,12 +68,13 @@ class Bridge:
             self.token_source = TokenSource(config.upstream.auth, metrics=self.metrics)
         # Opened off the loop: SQLite's integrity check reads the whole file, and a damaged
         # journal is refused here (JournalCorrupt), before anything serves from it.
-        self.journal = await asyncio.to_thread(
-            SqliteJournal,
-            config.journal.path,
-            synchronous=config.journal.synchronous,
-            verify=config.journal.verify_on_start,
-        )
+        with naming_setting(f"journal.path = {str(config.journal.path)!r}"):
+            self.journal = await asyncio.to_thread(
+                SqliteJournal,
+                config.journal.path,
+                synchronous=config.journal.synchronous,
+                verify=config.journal.verify_on_start,
+            )
         for session in config.sessions:
             # A configured session receives everything journaled from now on, logged on or not.
             self.journal.load_session(session.name)
@@ -81,12 +82,15 @@ class Bridge:
             self.ops_server = OpsServer(
                 config.metrics.host, config.metrics.port, self.metrics.registry, self.readiness
             )
-            await self.ops_server.start()
+            metrics = config.metrics
+            with naming_setting(f"metrics.host, metrics.port = {metrics.host}:{metrics.port}"):
+                await self.ops_server.start()
         notifier = Notifier()
         self.acceptor = Acceptor(
             config.fix, config.sessions, self.journal, notifier, self._clock, self.metrics
         )
-        await self.acceptor.start()
+        with naming_setting(f"fix.host, fix.port = {config.fix.host}:{config.fix.port}"):
+            await self.acceptor.start()
         self._gauge_task = asyncio.create_task(self._refresh_gauges(), name="gauges")
         if self.token_source is not None:  # one token for every stream, refreshed ahead
             self._token_task = asyncio.create_task(self.token_source.run(), name="token")

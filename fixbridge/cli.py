@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fixbridge import __version__
 from fixbridge.app import Bridge
-from fixbridge.config import ConfigError, load_config
+from fixbridge.config import ConfigError, SettingError, load_config
 from fixbridge.fix.credentials import hash_password
 from fixbridge.fix.shipped_dictionaries import (
     APPLICATION_FILE,
@@ -274,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, TlsConfigError, AuthConfigError, UpstreamRequestError) as exc:
         print(f"fixbridge: configuration error: {exc}", file=sys.stderr)
         return 2
-    except (JournalError, OSError) as exc:
+    except (JournalError, SettingError, OSError) as exc:
         print(f"fixbridge: cannot start: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

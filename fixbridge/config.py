@@ -7,9 +7,11 @@ or files other than the config file itself; secrets never appear in error messag
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import tomllib
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -38,6 +40,23 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message names each offending key."""
+
+
+class SettingError(RuntimeError):
+    """A valid setting this machine cannot honour (a port in use, a journal directory that
+    cannot be made); the message names the setting and its value."""
+
+
+@contextlib.contextmanager
+def naming_setting(setting: str) -> Iterator[None]:
+    """Turn an OSError raised while using ``setting`` into a SettingError naming it."""
+    try:
+        yield
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        if exc.filename:
+            detail += f": {exc.filename}"
+        raise SettingError(f"{setting}: {detail}") from exc
 
 
 class _Strict(BaseModel):
