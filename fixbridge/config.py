@@ -8,10 +8,12 @@ or files other than the config file itself; secrets never appear in error messag
 from __future__ import annotations
 
 import contextlib
+import copy
 import ipaddress
+import os
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -404,7 +406,75 @@ def parse_config(data: dict[str, object], *, source: str = "config") -> BridgeCo
         raise ConfigError(f"{source}: {describe_errors(exc)}") from None
 
 
-def load_config(path: Path) -> BridgeConfig:
+ENV_PREFIX = "FIXBRIDGE_"
+ENV_SEPARATOR = "__"
+
+
+def _env_value(text: str) -> object:
+    """An override's value read as a TOML value (``9878``, ``true``, ``["a"]``, ``"123"``),
+    else the text itself as a string (``scrypt$...``, ``/var/lib/fixbridge``)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _env_key(part: str) -> str:
+    return part.lower()
+
+
+def _session_key(name: str) -> str:
+    """A session name as it appears in an environment variable's name."""
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def apply_environment(
+    data: dict[str, object], environ: Mapping[str, str]
+) -> tuple[dict[str, object], dict[str, str]]:
+    """``data`` with every ``FIXBRIDGE_SECTION__KEY`` override applied (sections and keys
+    joined by ``__``; a session by its name: ``FIXBRIDGE_SESSIONS__BACKOFFICE__PASSWORD_HASH``),
+    and which dotted key each variable set. Pure: reads only ``environ``."""
+    merged = copy.deepcopy(data)
+    origins: dict[str, str] = {}
+    for variable in sorted(environ):
+        if not variable.startswith(ENV_PREFIX) or ENV_SEPARATOR not in variable:
+            continue  # FIXBRIDGE_CONFIG and other single names are not settings
+        parts = variable[len(ENV_PREFIX) :].split(ENV_SEPARATOR)
+        if not all(parts):
+            raise ConfigError(f"{variable}: an empty section or key in the variable's name")
+        node: object = merged
+        path: list[str] = []
+        if parts[0].upper() == "SESSIONS":
+            if len(parts) < 3:
+                raise ConfigError(f"{variable}: name a session and a key (SESSIONS__NAME__KEY)")
+            sessions = merged.get("sessions")
+            found = [
+                (i, entry)
+                for i, entry in enumerate(sessions if isinstance(sessions, list) else [])
+                if isinstance(entry, dict) and _session_key(str(entry.get("name"))) == parts[1]
+            ]
+            if len(found) != 1:
+                raise ConfigError(f"{variable}: the config has no session named {parts[1]!r}")
+            index, node = found[0]
+            path, parts = ["sessions", str(index)], parts[2:]
+        for part in parts[:-1]:
+            key = _env_key(part)
+            assert isinstance(node, dict)
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{variable}: {'.'.join([*path, key])} is not a table")
+            node, path = child, [*path, key]
+        assert isinstance(node, dict)
+        leaf = _env_key(parts[-1])
+        node[leaf] = _env_value(environ[variable])
+        origins[".".join([*path, leaf])] = variable
+    return merged, origins
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> BridgeConfig:
+    """The config file at ``path`` with the ``FIXBRIDGE_...`` overrides in ``environ``
+    (default: the process environment) applied on top."""
+    environ = os.environ if environ is None else environ
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -413,4 +483,11 @@ def load_config(path: Path) -> BridgeConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, source=str(path))
+    data, origins = apply_environment(data, environ)
+    try:
+        return parse_config(data, source=str(path))
+    except ConfigError as exc:
+        if not origins:
+            raise
+        given = ", ".join(f"{key} from {variable}" for key, variable in origins.items())
+        raise ConfigError(f"{exc} (set by the environment: {given})") from None
