@@ -8,10 +8,11 @@ reset at startup when the stored state belongs to another window).
 
 Rules:
 
-* A schedule is a sequence of windows, one per *anchor* date: every local date (daily) or every
-  local date falling on ``start_day`` (weekly). A window runs from ``start_time`` on its anchor
-  date to the first following ``end_time`` (on ``end_day`` when weekly). Each window is a
-  separate session instance.
+* A schedule is a sequence of windows, one per *anchor* date: every local date (daily), every
+  local date falling on one of ``weekdays`` (daily on those days, QuickFIX/J's Weekdays: a
+  window belongs to the day it starts), or every local date falling on ``start_day``
+  (weekly). A window runs from ``start_time`` on its anchor date to the first following
+  ``end_time`` (on ``end_day`` when weekly). Each window is a separate session instance.
 * Windows are half-open, ``[start, end)``: ``end_time`` is the first instant outside. (QuickFIX
   also counts the whole end second as inside; here the end second is outside, so with
   ``16:45:01``-``16:45:00`` there is a one-second closed gap in which the session rolls.)
@@ -89,6 +90,8 @@ class ScheduleConfig(BaseModel):
     end_time: time
     start_day: Weekday | None = None
     end_day: Weekday | None = None
+    # Daily windows only on these days (the day a window starts); None: every day.
+    weekdays: tuple[Weekday, ...] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -119,8 +122,26 @@ class ScheduleConfig(BaseModel):
             return Weekday.parse(value)
         raise ValueError(f"day must be a name such as 'Sunday' or 'sun', got {value!r}")
 
+    @field_validator("weekdays", mode="before")
+    @classmethod
+    def _day_names(cls, value: object) -> object:
+        if value is None:
+            return value
+        if not isinstance(value, list | tuple) or not value:
+            raise ValueError(
+                'weekdays must be a list of day names, e.g. ["mon", "tue", "wed", "thu", "fri"]'
+            )
+        days = [cls._day_name(day) for day in value]
+        if len(set(days)) != len(days):
+            raise ValueError(f"weekdays names a day twice: {list(value)}")
+        return tuple(days)
+
     @model_validator(mode="after")
     def _both_days_or_neither(self) -> ScheduleConfig:
+        if self.weekdays is not None and self.start_day is not None:
+            raise ValueError(
+                "weekdays is for a daily schedule: use it without start_day and end_day"
+            )
         if (self.start_day is None) != (self.end_day is None):
             raise ValueError(
                 "start_day and end_day go together: set both for a weekly schedule, neither for "
@@ -155,6 +176,8 @@ class SessionSchedule:
         weekly = config.start_day is not None and config.end_day is not None
         self._period = timedelta(days=7 if weekly else 1)
         self._first_day = config.start_day.number if config.start_day is not None else 0
+        days = config.weekdays if config.weekdays is not None else tuple(Weekday)
+        self._days = frozenset(day.number for day in days)
         span = (config.end_day.number - self._first_day) % 7 if config.end_day is not None else 0
         if span == 0 and config.end_time <= config.start_time:
             span = self._period.days
@@ -173,7 +196,7 @@ class SessionSchedule:
         # (America/Sitka, 1867), so a later anchor's window may already have begun.
         for step in (-1, 0, 1):
             window = self._window(anchor + step * self._period)
-            if now_ns in window:
+            if window is not None and now_ns in window:
                 return window
         return None
 
@@ -189,7 +212,7 @@ class SessionSchedule:
         anchor = self._anchor(now_ns) - self._period
         while True:
             window = self._window(anchor)
-            if now_ns < window.start_ns < window.end_ns:
+            if window is not None and now_ns < window.start_ns < window.end_ns:
                 return window.start_ns
             anchor += self._period
 
@@ -204,7 +227,10 @@ class SessionSchedule:
         local = datetime.fromtimestamp(ns // NS_PER_S, self._zone).date()
         return local - timedelta(days=(local.weekday() - self._first_day) % self._period.days)
 
-    def _window(self, anchor: date) -> Window:
+    def _window(self, anchor: date) -> Window | None:
+        """The window starting on ``anchor``, or None on a day ``weekdays`` leaves out."""
+        if anchor.weekday() not in self._days:
+            return None
         start = datetime.combine(anchor, self._start_time)
         end = datetime.combine(anchor + self._span, self._end_time)
         return Window(self._instant_s(start) * NS_PER_S, self._instant_s(end) * NS_PER_S)

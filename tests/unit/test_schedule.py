@@ -70,6 +70,20 @@ SCHEDULES: dict[str, dict[str, Any]] = {
         "start_time": "09:00",
         "end_time": "17:00",
     },
+    # QuickFIX/J's Weekdays: daily windows, only on the days listed (the day a window starts).
+    "ny-weekdays": {
+        "timezone": "America/New_York",
+        "start_time": "08:00:00",
+        "end_time": "17:00:00",
+        "weekdays": ["mon", "tue", "wed", "thu", "fri"],
+    },
+    # Overnight Sunday to Thursday evenings: Thursday's window ends Friday 16:00; none Friday.
+    "ny-sun-thu": {
+        "timezone": "America/New_York",
+        "start_time": "17:00:00",
+        "end_time": "16:00:00",
+        "weekdays": ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday"],
+    },
     # 02:30 does not exist on 2026-03-08 in New York; 01:30 exists twice on 2026-11-01.
     "ny-0230": {"timezone": "America/New_York", "start_time": "02:30:00", "end_time": "02:30:00"},
     "ny-0130": {"timezone": "America/New_York", "start_time": "01:30:00", "end_time": "01:30:00"},
@@ -126,6 +140,16 @@ CASES: list[tuple[str, str, str | None, str]] = [
     # Weekly, same day, end after start: Sundays 09:00-17:00 only.
     ("sun-only", "2026-06-14T10:00Z", "2026-06-14T09:00Z", "2026-06-14T17:00Z"),
     ("sun-only", "2026-06-15T10:00Z", None, "2026-06-21T09:00Z"),
+    # Weekdays only: 2026-06-12 is a Friday; the weekend is closed until Monday 08:00.
+    ("ny-weekdays", "2026-06-12T12:00-04:00", "2026-06-12T08:00-04:00", "2026-06-12T17:00-04:00"),
+    ("ny-weekdays", "2026-06-12T17:00-04:00", None, "2026-06-15T08:00-04:00"),
+    ("ny-weekdays", "2026-06-13T12:00-04:00", None, "2026-06-15T08:00-04:00"),
+    ("ny-weekdays", "2026-06-15T08:00-04:00", "2026-06-15T08:00-04:00", "2026-06-15T17:00-04:00"),
+    # Overnight windows belong to the day they start: Thursday's runs into Friday.
+    ("ny-sun-thu", "2026-06-12T15:00-04:00", "2026-06-11T17:00-04:00", "2026-06-12T16:00-04:00"),
+    ("ny-sun-thu", "2026-06-12T16:00-04:00", None, "2026-06-14T17:00-04:00"),
+    ("ny-sun-thu", "2026-06-13T20:00-04:00", None, "2026-06-14T17:00-04:00"),
+    ("ny-sun-thu", "2026-06-15T03:00-04:00", "2026-06-14T17:00-04:00", "2026-06-15T16:00-04:00"),
     # DST, missing time: 02:30 on 2026-03-08 means the end of the gap, 03:00 EDT.
     ("ny-0230", "2026-03-08T01:59:59-05:00", "2026-03-07T02:30-05:00", "2026-03-08T03:00-04:00"),
     ("ny-0230", "2026-03-08T03:00-04:00", "2026-03-08T03:00-04:00", "2026-03-09T02:30-04:00"),
@@ -268,6 +292,14 @@ BASE = {"start_time": "08:00:00", "end_time": "17:00:00"}
         ({"start_time": "08:00:00+02:00"}, "give a local time"),
         ({"start_time": "25:00"}, "start_time"),
         ({"StartTime": "08:00"}, "Extra inputs are not permitted"),
+        ({"weekdays": []}, "weekdays must be a list of day names"),
+        ({"weekdays": "mon"}, "weekdays must be a list of day names"),
+        ({"weekdays": ["mon", "Monday"]}, "weekdays names a day twice"),
+        ({"weekdays": ["mon", "Moonday"]}, "unknown day 'Moonday'"),
+        (
+            {"weekdays": ["mon"], "start_day": "mon", "end_day": "fri"},
+            "weekdays is for a daily schedule",
+        ),
     ],
 )
 def test_config_errors_name_the_problem(overrides: dict[str, object], message: str) -> None:
@@ -320,6 +352,11 @@ clock_times = st.one_of(
 days = st.one_of(st.none(), st.tuples(st.sampled_from(Weekday), st.sampled_from(Weekday)))
 
 
+some_weekdays = st.one_of(
+    st.none(), st.lists(st.sampled_from(Weekday), min_size=1, max_size=7, unique=True)
+)
+
+
 @st.composite
 def schedules(draw: st.DrawFn) -> SessionSchedule:
     pair = draw(days)
@@ -330,6 +367,7 @@ def schedules(draw: st.DrawFn) -> SessionSchedule:
             end_time=draw(clock_times),
             start_day=pair[0] if pair else None,
             end_day=pair[1] if pair else None,
+            weekdays=None if pair else draw(some_weekdays),
         )
     )
 
@@ -417,3 +455,33 @@ def test_walking_boundaries_gives_ordered_disjoint_windows(
         assert following > now
         now = following
     assert all(a.end_ns <= b.start_ns for a, b in pairwise(seen))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(ZONES), clock_times, clock_times, instants)
+def test_weekdays_naming_every_day_is_the_plain_daily_schedule(
+    zone: str, start: time, end: time, now: int
+) -> None:
+    daily = SessionSchedule(ScheduleConfig(timezone=zone, start_time=start, end_time=end))
+    every = SessionSchedule(
+        ScheduleConfig(timezone=zone, start_time=start, end_time=end, weekdays=list(Weekday))
+    )
+    assert every.window_at(now) == daily.window_at(now)
+    assert every.next_boundary(now) == daily.next_boundary(now)
+
+
+@settings(max_examples=200, deadline=None)
+@given(schedules(), instants)
+def test_a_window_starts_on_a_listed_weekday(sched: SessionSchedule, now: int) -> None:
+    config = sched.config
+    assert config is not None
+    window = sched.window_at(now)
+    if window is None or config.weekdays is None:
+        return
+    start = datetime.fromtimestamp(window.start_ns // NS_PER_S, ZoneInfo(config.timezone))
+    listed = {day.number for day in config.weekdays}
+    if start.time() == config.start_time:
+        assert start.weekday() in listed
+    else:  # the start time fell in a clock gap: its window began at the gap's end, maybe the
+        # next local day (Pacific/Apia skipped 2011-12-30 whole)
+        assert start.weekday() in listed or (start.weekday() - 1) % 7 in listed
