@@ -22,7 +22,7 @@ from fixbridge.fix import session as session_module
 from fixbridge.fix.acceptor import STORAGE_LOGOUT_TEXT
 from fixbridge.fix.codec import FixMessage
 from fixbridge.fix.credentials import hash_password, verify_password
-from tests.integration.inprocess import bridge, journal_executions, port_of
+from tests.integration.inprocess import ExecutionFeed, bridge, journal_executions, port_of
 from tests.integration.rawfix import RawClient
 from tests.pki import Pki, client_context, make_pki
 
@@ -686,3 +686,35 @@ def test_a_resend_request_for_numbers_never_sent_moves_nothing_and_789_then_reco
     critical = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
     assert any("asks for numbers we never sent" in line for line in critical), critical
     assert any("went backwards" in line for line in critical), critical
+
+
+def test_a_reset_logon_restarts_the_numbers_but_still_delivers_the_backlog(
+    tmp_path: Path,
+) -> None:
+    """ResetSeqNumFlag=Y restarts both sequences at 1; the events the session has not been
+    sent yet are still delivered, none skipped (as the README says)."""
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")]) as b:
+            feed = ExecutionFeed(b)
+            first = feed.append(5)
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon()
+            await client.read_until(lambda box: len(client.of_type("8")) == 5)
+            assert [m.get(17) for m in client.of_type("8")] == first
+            client.send("5")
+            assert await client.closed_by_peer()
+            backlog = feed.append(7)  # while the client is away
+
+            again = RawClient("CLIENT_A", BRIDGE)
+            await again.connect(port_of(b))
+            again.logon(reset=True)
+            inbox = await again.read_until(lambda box: len(again.of_type("8")) == 7)
+            (logon,) = [m for m in inbox if m.msg_type == "A"]
+            assert (logon.get(34), logon.get(141)) == ("1", "Y")
+            assert [m.get(17) for m in again.of_type("8")] == backlog
+            assert [m.get(34) for m in again.of_type("8")] == [str(n) for n in range(2, 9)]
+            again.close()
+
+    run(conversation)
