@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fixbridge import __version__
 from fixbridge.cli import main
 
 
@@ -43,8 +44,13 @@ def run(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
 def test_a_fix_port_in_use_is_named(
     tmp_path: Path, taken_port: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The start-up line before it says which fixbridge started with which file."""
     config = write_config(tmp_path, journal=tmp_path / "j.db", fix_port=taken_port, metrics_port=0)
-    code, last = run(config, capsys)
+    code = main(["run", "--config", str(config)])
+    err = capsys.readouterr().err.strip().splitlines()
+    first, last = err[0], err[-1]
+    assert f"INFO fixbridge: fixbridge {__version__} (Python " in first
+    assert first.endswith(f") starting with config {config.resolve()}")
     assert code == 1
     assert last.startswith(f"fixbridge: cannot start: fix.host, fix.port = 127.0.0.1:{taken_port}")
     assert "address already in use" in last.lower()
