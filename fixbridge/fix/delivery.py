@@ -58,8 +58,9 @@ class Batch:
     cursor: int  # the journal offset delivered up to
     frames: int
     msg_types: collections.Counter[str] = field(default_factory=collections.Counter)
-    # Per message, its event's transact and receipt times (for the lag metrics).
-    times: list[tuple[int, int]] = field(default_factory=list)
+    # Per message, its event's transact time (None when that is not when the exchange made
+    # what the message reports: Rendered.exchange_timed) and receipt time, for the lag metrics.
+    times: list[tuple[int | None, int]] = field(default_factory=list)
     skipped: int = 0  # events that could not be rendered
 
 
@@ -78,7 +79,7 @@ class Delivery:
         first_seq = session.next_sender_seq
         stored: list[OutboundMessage] = []
         frames: list[bytes] = []
-        times: list[tuple[int, int]] = []
+        times: list[tuple[int | None, int]] = []
         skipped = 0
         for event in events:
             try:
@@ -102,7 +103,8 @@ class Delivery:
                     OutboundMessage(send.seq, rendered.msg_type, sending_time, rendered.body)
                 )
                 frames.append(send.data)
-                times.append((event.transact_time_ns, event.received_at_ns))
+                transact = event.transact_time_ns if rendered.exchange_timed else None
+                times.append((transact, event.received_at_ns))
         cursor = int(events[-1].offset)
         return Batch(
             record=SentRecord(self.name, stored, session.next_sender_seq, cursor, now_ns),

@@ -101,13 +101,16 @@ class SessionMeters:
         self.next_sender_seq.set(next_sender)
         self.next_target_seq.set(next_target)
 
-    def written(self, written_ns: int, times: Iterable[tuple[int, int]]) -> None:
+    def written(self, written_ns: int, times: Iterable[tuple[int | None, int]]) -> None:
         """First sends of application messages just written: ``times`` holds each message's
-        (exchange transact time, upstream receipt) in ns. A clock behind the exchange's would
-        give negative lags; they count as 0 rather than distort the histogram's sum."""
+        (exchange transact time, upstream receipt) in ns; a message whose exchange time is
+        not the time of what it reports (None: a trade's later state) counts for the receipt
+        lag only. A clock behind the exchange's would give negative lags; they count as 0
+        rather than distort the histogram's sum."""
         exchange, receipt = self.lag_exchange.observe, self.lag_receipt.observe
         for transact_ns, received_ns in times:
-            exchange(max(0, written_ns - transact_ns) / _NS)
+            if transact_ns is not None:
+                exchange(max(0, written_ns - transact_ns) / _NS)
             receipt(max(0, written_ns - received_ns) / _NS)
 
 

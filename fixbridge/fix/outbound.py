@@ -52,6 +52,10 @@ _T = TypeVar("_T")
 class Rendered:
     msg_type: str
     body: bytes
+    # Whether the event's transact time is when the exchange produced what this message
+    # reports, so exchange time -> FIX write is the bridge's lag. Not for a trade's later
+    # states: the exchange re-sends the trade with its original time and no time of the change.
+    exchange_timed: bool = True
 
 
 class TradeHistory(Protocol):
@@ -217,6 +221,7 @@ def _render_trade(
     def visible(side: TradeSide) -> bool:
         return side_visible(scope, side)
 
+    timed = trade.state == "NEW"  # later states carry the trade's time, not their own
     if "trades" in scope.message_kinds and any(seen):
         first = not history.reported_before(trade.trade_id, event.offset)
         body = cache.body(
@@ -225,11 +230,12 @@ def _render_trade(
                 trade_capture_report_body(trade, style, first_report=first, visible=visible)
             ),
         )
-        out.append(Rendered("AE", body))
+        out.append(Rendered("AE", body, timed))
     if "executions" in scope.message_kinds and trade.is_bust:
         for index, visible_side in enumerate(seen):
             if visible_side:
-                out.append(Rendered("8", _bust_body(event, trade, index, style, cache)))
+                bust = _bust_body(event, trade, index, style, cache)
+                out.append(Rendered("8", bust, exchange_timed=False))
     return out
 
 

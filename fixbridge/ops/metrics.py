@@ -259,7 +259,8 @@ class Metrics:
         # ---- end-to-end lag (label session) -----------------------------------------------
         self.lag_exchange_seconds = Histogram(
             "fixbridge_lag_exchange_to_fix_write_seconds",
-            "Exchange transact time to the FIX write of the message, per application message.",
+            "Exchange transact time to the FIX write of the message, per application message"
+            " whose transact time is when the exchange made it (not a trade's later states).",
             ["session"], buckets=LAG_BUCKETS, registry=r)
         self.lag_receipt_seconds = Histogram(
             "fixbridge_lag_receipt_to_fix_write_seconds",

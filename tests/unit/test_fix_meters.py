@@ -82,6 +82,18 @@ def test_lag_is_seconds_from_each_time_to_the_write_and_never_negative() -> None
     assert value(metrics, exchange + "_bucket", session="s", le="0.0005") == 1
 
 
+def test_a_message_without_an_exchange_time_counts_for_the_receipt_lag_only() -> None:
+    metrics = Metrics()
+    meters = SessionMeters(metrics, "s")
+    written = 10_000_000_000
+    meters.written(written, [(None, written - 300_000_000)])
+    exchange = "fixbridge_lag_exchange_to_fix_write_seconds"
+    receipt = "fixbridge_lag_receipt_to_fix_write_seconds"
+    assert value(metrics, exchange + "_count", session="s") == 0
+    assert value(metrics, receipt + "_count", session="s") == 1
+    assert value(metrics, receipt + "_sum", session="s") == pytest.approx(0.3)
+
+
 def test_journal_write_check_passes_fails_with_a_reason_and_recovers(tmp_path: Path) -> None:
     journal = SqliteJournal(tmp_path / "j.db", synchronous="normal")
     try:

@@ -266,3 +266,30 @@ def test_the_cache_forgets_the_least_recently_used_first() -> None:
     render(one, config, cache=cache)
     render(two, config, cache=cache)
     assert (cache.hits, cache.misses) == (2, 4)
+
+
+# --- which messages measure the exchange -> FIX lag ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "timed"),
+    [
+        (pb.TRADE_STATE_NEW, True),
+        # The exchange re-sends a trade with a new state and its original times (spec §4.5: the
+        # Trade carries no time of the change), so a CLEARED report an hour later is not an
+        # hour of lag; neither is a bust's trade-cancel ExecutionReport.
+        (pb.TRADE_STATE_CLEARED, False),
+        (pb.TRADE_STATE_BUSTED, False),
+    ],
+)
+def test_only_a_trades_first_state_measures_exchange_lag(state: int, timed: bool) -> None:
+    config = _session("both", scope=ScopeConfig(message_kinds=("executions", "trades")))
+    rendered = render(_trade_event(state, 7), config)
+    assert rendered and [r.exchange_timed for r in rendered] == [timed] * len(rendered)
+    assert any(r.msg_type == "AE" for r in rendered)
+
+
+def test_execution_reports_of_executions_measure_exchange_lag() -> None:
+    config = _session("ex", scope=ScopeConfig(message_kinds=("executions",)))
+    rendered = [r for e in EVENTS[:20] for r in render(_journal_event(e), config)]
+    assert rendered and all(r.exchange_timed for r in rendered)
