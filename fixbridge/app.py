@@ -17,12 +17,14 @@ import logging
 import time
 from collections.abc import Callable
 
+from fixbridge import __version__
 from fixbridge.config import STREAMS, BridgeConfig, naming_setting
 from fixbridge.fix.acceptor import Acceptor, Notifier
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalError
 from fixbridge.ops.http import OpsServer
 from fixbridge.ops.metrics import Metrics
+from fixbridge.ops.status import BridgeStatus, StreamStatus, iso
 from fixbridge.upstream.auth import TokenSource
 from fixbridge.upstream.refdata import seed_scales
 from fixbridge.upstream.scales import ScaleBook
@@ -80,7 +82,11 @@ class Bridge:
             self.journal.load_session(session.name)
         if config.metrics.enabled:
             self.ops_server = OpsServer(
-                config.metrics.host, config.metrics.port, self.metrics.registry, self.readiness
+                config.metrics.host,
+                config.metrics.port,
+                self.metrics.registry,
+                self.readiness,
+                status=self.status,
             )
             metrics = config.metrics
             with naming_setting(f"metrics.host, metrics.port = {metrics.host}:{metrics.port}"):
@@ -153,6 +159,42 @@ class Bridge:
         """The bound ops HTTP port (useful with port 0), or None when it is not serving."""
         server = self.ops_server
         return server.port if server is not None and server.listening else None
+
+    async def status(self) -> BridgeStatus:
+        """The bridge at a glance for ``/status``: readiness, each session, each stream."""
+        reason = await self.readiness()
+        now = self._clock()
+        head = self.journal.head_offset() if self.journal is not None else 0
+        sessions = self.acceptor.session_statuses(head) if self.acceptor is not None else []
+        streams = [
+            StreamStatus(
+                name=s.spec.name,
+                connected=s.connected,
+                resume_mode=s.resume_mode,
+                last_response=iso(s.last_response_ns),
+                newest_transact_time=iso(s.newest_transact_ns),
+                lag_s=(
+                    max(0, now - s.newest_transact_ns) / 1e9
+                    if s.newest_transact_ns is not None
+                    else None
+                ),
+                events_stored=s.events_stored,
+                duplicates=s.duplicates,
+                flagged=s.flagged,
+                reconnects=sum(s.reconnects.values()),
+            )
+            for s in self.subscribers
+        ]
+        return BridgeStatus(
+            version=__version__,
+            now=iso(now),
+            ready=reason is None,
+            not_ready_reason=reason,
+            journal_path=str(self.config.journal.path),
+            journal_head=head,
+            sessions=sessions,
+            streams=streams,
+        )
 
     async def readiness(self) -> str | None:
         """Why traffic should not come here (None = ready): the journal takes a real write,

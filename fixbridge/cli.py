@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import os
 import platform
 import signal
 import sys
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from fixbridge.journal.integrity import check_journal
 from fixbridge.journal.store import JournalError
 from fixbridge.normalize.style import Profile
 from fixbridge.ops.logging import configure_logging
+from fixbridge.ops.status import status_text
 from fixbridge.simulator.cli import add_simulate_arguments, run_simulate
 from fixbridge.tail import add_tail_arguments, run_tail
 from fixbridge.upstream.auth import AuthConfigError, load_private_key
@@ -117,6 +120,39 @@ def _journal_path(args: argparse.Namespace) -> Path:
     if args.journal is not None:
         return Path(args.journal)
     return load_config(resolve_config_path(args)).journal.path
+
+
+STATUS_TIMEOUT_S = 10.0
+
+
+def _status_url(args: argparse.Namespace) -> str:
+    """``--url``, else the config's ops port (on loopback when it listens on every address)."""
+    if args.url is not None:
+        return str(args.url).rstrip("/") + "/status"
+    metrics = load_config(resolve_config_path(args)).metrics
+    if not metrics.enabled:
+        raise ConfigError("metrics.enabled is false: the bridge serves no /status to ask")
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(metrics.host, metrics.host)
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{metrics.port}/status"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Ask a running bridge for /status and print it; exit 0 ready, 1 not ready, 3 no answer."""
+    url = _status_url(args)
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=STATUS_TIMEOUT_S) as response:
+            body = response.read()
+        status = json.loads(body)
+    except (OSError, ValueError) as exc:
+        print(f"fixbridge: no status from {url}: {exc}", file=sys.stderr)
+        return 3
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        print(status_text(status), end="")
+    return 0 if status.get("ready") else 1
 
 
 def cmd_check_journal(args: argparse.Namespace) -> int:
@@ -212,6 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("--config", type=Path, help=f"TOML config file (default: ${CONFIG_ENV})")
     check.set_defaults(func=cmd_check_config)
+
+    status_cmd = sub.add_parser(
+        "status", help="show a running bridge's sessions and streams (its /status)"
+    )
+    status_cmd.add_argument(
+        "--config", type=Path, help=f"TOML config, for metrics.host/port (default: ${CONFIG_ENV})"
+    )
+    status_cmd.add_argument("--url", help="the ops base URL instead, e.g. http://host:9108")
+    status_cmd.add_argument("--json", action="store_true", help="print the JSON as served")
+    status_cmd.set_defaults(func=cmd_status)
 
     check_journal_cmd = sub.add_parser(
         "check-journal", help="check a journal's integrity (read-only; may run beside the bridge)"

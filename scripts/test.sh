@@ -61,6 +61,15 @@ if ! command -v systemd-analyze >/dev/null; then
         echo "note: systemd-analyze not found (Debian package systemd): its check will skip" >&2
     fi
 fi
+# Headless Chromium loads /status as a browser would (tests/integration/test_status_page.py;
+# like promtool: a missing one fails in CI and skips elsewhere).
+if ! command -v chromium-headless-shell >/dev/null; then
+    if can_apt; then
+        apt_install --no-install-recommends chromium-headless-shell
+    else
+        echo "note: chromium-headless-shell not found (Debian package): its check will skip" >&2
+    fi
+fi
 echo "== ruff"
 "$VPY" -m ruff check fixbridge tests bench specs
 echo "== mypy"

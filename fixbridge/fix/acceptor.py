@@ -54,7 +54,7 @@ from fixbridge.fix.outbound import (
     style_of,
 )
 from fixbridge.fix.recovery import ReplaySource
-from fixbridge.fix.schedule import SessionSchedule
+from fixbridge.fix.schedule import ALWAYS, SessionSchedule
 from fixbridge.fix.session import (
     Action,
     Disconnect,
@@ -91,6 +91,7 @@ from fixbridge.journal.store import (
 from fixbridge.normalize.style import RenderStyle
 from fixbridge.ops.log_limit import LogLimiter
 from fixbridge.ops.metrics import Metrics
+from fixbridge.ops.status import SessionStatus, iso
 
 log = logging.getLogger("fixbridge.fix")
 
@@ -127,6 +128,8 @@ class SessionSlot:
     connection: Connection | None = None
     logon_in_progress: bool = False  # claimed before the first await of a logon
     cursor: int = 0  # the journal offset delivered up to (for the backlog gauge)
+    next_sender_seq: int = 1  # as last persisted (shown by /status while offline too)
+    next_target_seq: int = 1
     schedule: SessionSchedule = field(init=False)
 
     def __post_init__(self) -> None:
@@ -153,6 +156,7 @@ class Connection:
     logged_on: bool = False
     close_reason: str | None = None  # the first reason the connection was closed for
     logon_cursor: int | None = None  # the session's cursor when delivery began
+    logged_on_ns: int | None = None  # when its Logon was accepted
 
     def __post_init__(self) -> None:
         self.not_resending.set()
@@ -237,11 +241,50 @@ class Acceptor:
             slot.meters.backlog.set(max(0, head_offset - slot.cursor))
             slot.meters.in_schedule.set(1 if slot.schedule.is_open(now) else 0)
 
+    def session_statuses(self, head_offset: int) -> list[SessionStatus]:
+        """Each configured session as ``/status`` shows it, in configuration order."""
+        now = self._clock()
+        out = []
+        for slot in self._slots.values():
+            conn = slot.connection
+            window = slot.schedule.window_at(now)
+            shown = window if window is not None and window != ALWAYS else None
+            if conn is not None and conn.logged_on:
+                state = "logged_on"
+            elif conn is not None or slot.logon_in_progress:
+                state = "logging_on"
+            else:
+                state = "offline"
+            out.append(
+                SessionStatus(
+                    name=slot.config.name,
+                    sender_comp_id=slot.config.sender_comp_id,
+                    target_comp_id=slot.config.target_comp_id,
+                    state=state,
+                    in_schedule=window is not None,
+                    peer=conn.peer if conn is not None else None,
+                    logon_time=iso(conn.logged_on_ns) if conn is not None else None,
+                    next_sender_seq=slot.next_sender_seq,
+                    next_target_seq=slot.next_target_seq,
+                    cursor=slot.cursor,
+                    backlog=max(0, head_offset - slot.cursor),
+                    last_sent=iso(conn.session.last_sent_ns) if conn is not None else None,
+                    last_received=(
+                        iso(conn.session.last_received_ns) if conn is not None else None
+                    ),
+                    window_start=iso(shown.start_ns) if shown is not None else None,
+                    window_end=iso(shown.end_ns) if shown is not None else None,
+                )
+            )
+        return out
+
     async def start(self) -> None:
         for slot in self._slots.values():
             record = self._journal.load_session(slot.config.name)
             slot.cursor = record.cursor_offset
             slot.meters.seq_nums(record.next_sender_seq, record.next_target_seq)
+            slot.next_sender_seq = record.next_sender_seq
+            slot.next_target_seq = record.next_target_seq
         self.refresh_gauges(self._journal.head_offset())
         tls = self._config.tls
         context = None
@@ -654,6 +697,8 @@ class Acceptor:
                     reset=action.reset,
                 )
                 meters.seq_nums(action.next_sender_seq, action.next_target_seq)
+                conn.slot.next_sender_seq = action.next_sender_seq
+                conn.slot.next_target_seq = action.next_target_seq
             elif isinstance(action, Send):
                 if action.stored is not None:
                     await self._store(conn, action)
@@ -666,6 +711,7 @@ class Acceptor:
                     conn.resend_task = self._spawn(conn, self._serve_resends(conn), "resend")
             elif isinstance(action, LoggedOn):
                 conn.logged_on = True
+                conn.logged_on_ns = self._clock()
                 self._throttle.succeeded(conn.attempt)
                 meters.logon(accepted=True)
                 meters.up.set(1)
@@ -948,6 +994,7 @@ class Acceptor:
             raise
         meters = conn.meters
         meters.next_sender_seq.set(conn.session.next_sender_seq)
+        conn.slot.next_sender_seq = record.next_sender_seq
         if batch.data and self._write(conn, batch.data):
             meters.written(self._clock(), batch.times)
             for msg_type, count in batch.msg_types.items():

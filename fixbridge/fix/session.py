@@ -244,6 +244,16 @@ class FixSession:
             ]
         )
 
+    @property
+    def last_sent_ns(self) -> int:
+        """When we last wrote a message on this connection (0: not yet)."""
+        return self._timers.last_sent_ns
+
+    @property
+    def last_received_ns(self) -> int:
+        """When the client's last message arrived (0: not yet)."""
+        return self._timers.last_received_ns
+
     # --- building messages -----------------------------------------------------------------
 
     def timestamp(self, now_ns: int) -> str:

@@ -1,11 +1,13 @@
-"""The ops HTTP port: ``/metrics`` for Prometheus, ``/healthz`` and ``/readyz`` for orchestrators.
+"""The ops HTTP port: ``/metrics`` for Prometheus, ``/healthz`` and ``/readyz`` for orchestrators,
+``/status`` for people (JSON, or a small HTML page when a browser asks for HTML).
 
 A deliberately small HTTP/1.1 server on asyncio streams (no framework, no thread): one request
 per connection, answered, then closed (``Connection: close``). It runs in the bridge's own event
 loop, so ``/healthz`` answering at all proves that loop is serving; ``/readyz`` asks the probe it
 is given. It must never take the bridge down or slow it much: the request head is bounded,
 slow or garbage requests get a 4xx or are cut off, concurrent connections are capped, and
-nothing here knows about FIX sessions or the journal except through the readiness probe.
+nothing here knows about FIX sessions or the journal except through the readiness and status
+callables it is given.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from fixbridge.ops.status import BridgeStatus, status_html, status_json
+
 log = logging.getLogger("fixbridge.ops")
 
 MAX_HEAD_BYTES = 8192  # request line + headers; a scraper sends a few hundred
@@ -28,6 +32,7 @@ MAX_CONNECTIONS = 32
 
 # None = ready; otherwise the reason the bridge should not get traffic, as plain text.
 Readiness = Callable[[], Awaitable[str | None]]
+StatusSource = Callable[[], Awaitable[BridgeStatus]]
 
 _METHOD = re.compile(r"^[A-Z]{1,16}$")
 _ALLOWED = ("GET", "HEAD")
@@ -100,12 +105,19 @@ class OpsServer:
     """Serves the registry and the probes until stopped; ``port`` is the bound port."""
 
     def __init__(
-        self, host: str, port: int, registry: CollectorRegistry, readiness: Readiness
+        self,
+        host: str,
+        port: int,
+        registry: CollectorRegistry,
+        readiness: Readiness,
+        *,
+        status: StatusSource | None = None,
     ) -> None:
         self._host = host
         self._port = port
         self._registry = registry
         self._readiness = readiness
+        self._status = status
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._routes: dict[str, Callable[[Request], Awaitable[Response]]] = {
@@ -113,6 +125,8 @@ class OpsServer:
             "/healthz": self._healthz,
             "/readyz": self._readyz,
         }
+        if status is not None:
+            self._routes["/status"] = self._status_page
 
     @property
     def listening(self) -> bool:
@@ -128,7 +142,8 @@ class OpsServer:
         self._server = await asyncio.start_server(
             self._on_connect, self._host, self._port, limit=MAX_HEAD_BYTES
         )
-        log.info("ops HTTP on http://%s:%d (/metrics, /healthz, /readyz)", self._host, self.port)
+        paths = ", ".join(self._routes)
+        log.info("ops HTTP on http://%s:%d (%s)", self._host, self.port, paths)
 
     async def stop(self) -> None:
         if self._server is None:
@@ -186,6 +201,18 @@ class OpsServer:
 
     async def _healthz(self, request: Request) -> Response:
         return _text(200, "ok")
+
+    async def _status_page(self, request: Request) -> Response:
+        """JSON, unless the client prefers HTML (a browser): then the same as a page."""
+        assert self._status is not None
+        try:
+            status = await self._status()
+        except Exception as exc:
+            log.exception("ops HTTP: status failed")
+            return _text(500, f"status failed: {type(exc).__name__}")
+        if "text/html" in request.headers.get("accept", ""):
+            return Response(200, status_html(status), "text/html; charset=utf-8")
+        return Response(200, status_json(status), "application/json")
 
     async def _readyz(self, request: Request) -> Response:
         try:

@@ -132,6 +132,10 @@ class StreamSubscriber:
         self.duplicates = 0
         self.flagged = 0
         self.reconnects: Counter[str] = Counter()  # by reason, as in the metric
+        # For /status: how the stream last connected, its last response, its newest event.
+        self.resume_mode = ""
+        self.last_response_ns: int | None = None
+        self.newest_transact_ns: int | None = None
 
     # ------------------------------------------------------------------------------- request
 
@@ -354,6 +358,7 @@ class StreamSubscriber:
         )
         log.info("%s stream connecting to %s (%s)", name, self._config.target, mode,
                  extra=self._log_extra)
+        self.resume_mode = mode
         # A stream is authenticated once, when it opens: the token may expire under it.
         metadata = await self._token_source.metadata() if self._token_source else None
         self._sent_metadata = metadata
@@ -400,6 +405,7 @@ class StreamSubscriber:
                 call.cancel()
                 raise StallError(f"no response for {stall_s:.1f} s (stall watchdog)") from None
             self._metrics.upstream_last_response_time.labels(name).set(time.time())
+            self.last_response_ns = time.time_ns()
             if not self.connected:
                 self._set_connected(True)
                 healthy_since = loop.time()
@@ -460,6 +466,7 @@ class StreamSubscriber:
         newest = max(e.transact_time_ns for e in events)
         if newest > 0:
             self._metrics.upstream_last_transact_time.labels(name).set(newest / _NS)
+            self.newest_transact_ns = max(newest, self.newest_transact_ns or 0)
         for event in events:
             if event.flagged is not None:
                 self.flagged += 1

@@ -25,15 +25,18 @@ async def bridge(
     tmp: Path,
     sessions: list[dict[str, Any]],
     clock: Callable[[], int] = time.time_ns,
+    *,
+    ops: bool = False,
     **fix: Any,
 ) -> AsyncIterator[Bridge]:
-    """A started bridge with these sessions and ``[fix]`` settings; stopped on exit."""
+    """A started bridge with these sessions and ``[fix]`` settings; stopped on exit. With
+    ``ops``, the ops HTTP port (/metrics, /status) listens on a free loopback port."""
     config = parse_config(
         {
             "upstream": {"target": f"127.0.0.1:{free_tcp_port()}", "reconnect_max_s": 5.0},
             "journal": {"path": str(tmp / "journal.db"), "synchronous": "normal"},
             "fix": {"host": "127.0.0.1", "port": 0, **fix},
-            "metrics": {"enabled": False},
+            "metrics": {"enabled": ops, "host": "127.0.0.1", "port": 0},
             "sessions": sessions,
         }
     )

@@ -12,10 +12,8 @@ from __future__ import annotations
 import configparser
 import functools
 import json
-import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -32,6 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fixbridge.cli import CONFIG_ENV, build_parser, main
 from fixbridge.config import STREAMS, FixConfig, MetricsConfig
 from fixbridge.ops.metrics import Metrics
+from tests.system_tools import tool
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "deploy" / "grafana-dashboard.json"
@@ -337,16 +336,6 @@ def test_alert_texts_name_only_labels_the_alert_has() -> None:
 
 
 # ---- promtool -----------------------------------------------------------------------------
-
-
-def tool(name: str, package: str) -> str:
-    """A checker's binary: a missing one fails in CI and skips elsewhere."""
-    path = shutil.which(name)
-    if path is not None:
-        return path
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(f"{name} not found: CI needs the Debian package {package} (test.sh)")
-    pytest.skip(f"{name} not installed (apt-get install {package}); CI runs this check")
 
 
 def promtool() -> str:
