@@ -170,6 +170,7 @@ class Bridge:
             StreamStatus(
                 name=s.spec.name,
                 connected=s.connected,
+                catching_up=s.catch_up.catching_up,
                 resume_mode=s.resume_mode,
                 last_response=iso(s.last_response_ns),
                 newest_transact_time=iso(s.newest_transact_ns),
@@ -198,7 +199,8 @@ class Bridge:
 
     async def readiness(self) -> str | None:
         """Why traffic should not come here (None = ready): the journal takes a real write,
-        and the executions stream, when some session receives executions, is connected."""
+        the executions stream, when some session receives executions, is connected, and no
+        connected stream is still catching up on what it missed ("catching_up: ...")."""
         if not self._serving or self.journal is None:
             return "starting or stopping"
         now = time.monotonic()
@@ -214,6 +216,14 @@ class Bridge:
         for subscriber in self.subscribers:
             if subscriber.spec.name == "executions" and not subscriber.connected:
                 return "upstream executions stream is not connected"
+        behind = []  # a stream that is not connected is not catching up on anything yet
+        for subscriber in self.subscribers:
+            if subscriber.connected and subscriber.catch_up.catching_up:
+                lag = subscriber.catch_up.lag_s(self._clock())
+                where = f"{lag:.0f} s behind" if lag is not None else "no event yet"
+                behind.append(f"{subscriber.spec.name} ({where})")
+        if behind:
+            return "catching_up: " + ", ".join(behind)
         return None
 
     async def _refresh_gauges(self) -> None:

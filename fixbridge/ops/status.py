@@ -50,6 +50,7 @@ class SessionStatus:
 class StreamStatus:
     name: str
     connected: bool
+    catching_up: bool  # replaying what it missed (upstream/progress.py)
     resume_mode: str  # how it last connected: "resume_token", "resume_time ...", "live"
     last_response: str | None
     newest_transact_time: str | None
@@ -87,7 +88,8 @@ _SESSION_COLUMNS = (
     ("window_end", "window ends"),
 )  # fmt: skip
 _STREAM_COLUMNS = (
-    ("name", "stream"), ("connected", "connected"), ("resume_mode", "resumed by"),
+    ("name", "stream"), ("connected", "connected"), ("catching_up", "catching up"),
+    ("resume_mode", "resumed by"),
     ("last_response", "last response"), ("lag_s", "lag s"), ("events_stored", "stored"),
     ("duplicates", "duplicates"), ("flagged", "flagged"), ("reconnects", "reconnects"),
 )  # fmt: skip

@@ -37,6 +37,7 @@ from fixbridge.proto.polymarket.v1 import dropcopy_pb2_grpc
 from fixbridge.upstream.auth import AuthError, TokenSource
 from fixbridge.upstream.channel import open_channel
 from fixbridge.upstream.policy import Action, Decision, decide
+from fixbridge.upstream.progress import CatchUp
 from fixbridge.upstream.report import fill_from_reports, has_reports
 from fixbridge.upstream.streams import StreamSpec
 
@@ -134,6 +135,7 @@ class StreamSubscriber:
         self.reconnects: Counter[str] = Counter()  # by reason, as in the metric
         # For /status: how the stream last connected, its last response, its newest event.
         self.resume_mode = ""
+        self.catch_up = CatchUp(spec.name)
         self.last_response_ns: int | None = None
         self.newest_transact_ns: int | None = None
 
@@ -359,6 +361,7 @@ class StreamSubscriber:
         log.info("%s stream connecting to %s (%s)", name, self._config.target, mode,
                  extra=self._log_extra)
         self.resume_mode = mode
+        self.catch_up.connected(self._clock())
         # A stream is authenticated once, when it opens: the token may expire under it.
         metadata = await self._token_source.metadata() if self._token_source else None
         self._sent_metadata = metadata
@@ -457,6 +460,11 @@ class StreamSubscriber:
                 if offset and event.decoded is not None:
                     self._on_decoded(offset, event.decoded)
         self._count_stored(result.stored, result.duplicates)
+        newest = max((e.transact_time_ns for e in events), default=0)
+        for line in self.catch_up.response(
+            self._clock(), result.stored, result.duplicates, newest or None
+        ):
+            log.info("%s", line, extra=self._log_extra)
 
     def _note_received(self, events: list[NewEvent]) -> None:
         name = self.spec.name
@@ -482,11 +490,6 @@ class StreamSubscriber:
         self.duplicates += duplicates
         self._metrics.journal_events_stored.labels(name).inc(stored)
         self._metrics.upstream_duplicates.labels(name).inc(duplicates)
-        if duplicates:
-            log.info(
-                "%s: %d duplicate event(s) skipped (already journaled: replay overlap or"
-                " redelivery)", name, duplicates, extra=self._log_extra,
-            )
         if stored:
             self._on_stored()
 

@@ -19,6 +19,7 @@ from fixbridge.config import parse_config
 from fixbridge.fix.credentials import hash_password
 from fixbridge.simulator.market import MarketModel
 from fixbridge.simulator.server import SimulatorThread
+from fixbridge.upstream.progress import CAUGHT_UP_LAG_S
 from fixbridge.upstream.streams import execution_to_event
 from tests.integration.bridge_proc import BridgeProcess, bridge_for
 from tests.integration.qfharness import QuickFixClient, free_tcp_port
@@ -327,3 +328,38 @@ async def _until(done: Callable[[], bool], what: str, timeout: float = 40.0) -> 
     while not done():
         assert loop.time() < deadline, what
         await asyncio.sleep(0.1)
+
+
+def test_a_replay_says_catching_up_then_caught_up_once_with_its_totals(tmp_path: Path) -> None:
+    """A bridge started from an instant in the past replays what the exchange holds: /readyz
+    answers "catching_up" with how far behind, the log has one "caught up" line with the total
+    (every execution the simulator made, none twice), then /readyz and /status say ready."""
+    total = 20_000
+    port = free_tcp_port()
+    sim = SimulatorThread(seed=29, rate=0, max_executions=total, heartbeat_interval=0.5).start()
+    try:
+        sim.wait_for_executions(total, timeout=60)
+        time.sleep(CAUGHT_UP_LAG_S + 1)  # every execution is older than "caught up" allows
+        bridge = bridge_for(
+            tmp_path, sim.port, [session("bo", CLIENT)], metrics_port=port,
+            upstream={"start_from": "2000-01-01T00:00:00Z"},
+        )  # fmt: skip
+        with bridge:
+            answers: list[tuple[int, str]] = []
+
+            def ready() -> bool:
+                answers.append(http_get(port, "/readyz"))
+                return answers[-1] == (200, "ready\n")
+
+            eventually(ready, timeout=60)
+            log = bridge.log.read_text()
+            status = http_get(port, "/status")
+    finally:
+        sim.stop()
+    catching = [text for code, text in answers if code == 503 and "catching_up" in text]
+    assert catching, answers[:5]
+    assert catching[0].startswith("not ready: catching_up: executions (")
+    caught_up = [line for line in log.splitlines() if "executions: caught up:" in line]
+    assert len(caught_up) == 1, caught_up
+    assert f"caught up: {total:,} events stored in " in caught_up[0]
+    assert status[0] == 200 and '"catching_up": false' in status[1]

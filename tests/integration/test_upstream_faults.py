@@ -220,7 +220,7 @@ FAULTS: dict[FaultKind, dict[str, Any]] = {
     FaultKind.REFUSE_OPEN: {"reason": "unavailable", "log": "fault injected: stream open refused"},
     FaultKind.REVOKE_ACCESS_TOKENS: {"reason": "unauthenticated", "log": "UNAUTHENTICATED"},
     FaultKind.OVERLAP_ON_RESUME: {"metric": "fixbridge_upstream_duplicates_total",
-                                  "log": "duplicate event(s) skipped"},
+                                  "log": "duplicates skipped"},
     FaultKind.EXPIRE_RESUME_TOKENS: {"reason": "resume_token_rejected",
                                      "metric": "fixbridge_upstream_resume_fallbacks_total",
                                      "log": "resume token refused"},

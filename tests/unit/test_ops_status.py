@@ -25,9 +25,9 @@ def status(reason: str | None = HOSTILE) -> BridgeStatus:
         last_received=None, window_start=None, window_end=None,
     )  # fmt: skip
     stream = StreamStatus(
-        name="executions", connected=False, resume_mode="resume_token", last_response=None,
-        newest_transact_time=None, lag_s=1.5, events_stored=12, duplicates=0, flagged=0,
-        reconnects=3,
+        name="executions", connected=False, catching_up=True, resume_mode="resume_token",
+        last_response=None, newest_transact_time=None, lag_s=1.5, events_stored=12,
+        duplicates=0, flagged=0, reconnects=3,
     )  # fmt: skip
     return BridgeStatus("0.1.0", iso(1_796_486_401_000_000_000), reason is None, reason,
                         "/var/lib/fixbridge/j.db", 12, [session], [stream])  # fmt: skip
