@@ -16,13 +16,16 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from fixbridge import __version__
-from fixbridge.config import STREAMS, BridgeConfig, naming_setting
+from fixbridge.config import STREAMS, BridgeConfig, ConfigError, load_config, naming_setting
 from fixbridge.fix.acceptor import Acceptor, Notifier
+from fixbridge.fix.reload import restart_only_changes, session_changes
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalError
 from fixbridge.ops.http import OpsServer
+from fixbridge.ops.logging import configure_logging
 from fixbridge.ops.metrics import Metrics
 from fixbridge.ops.status import BridgeStatus, StreamStatus, iso
 from fixbridge.upstream.auth import TokenSource
@@ -62,6 +65,10 @@ class Bridge:
         self.token_source: TokenSource | None = None
         self._token_task: asyncio.Task[None] | None = None
         self._seed_task: asyncio.Task[int] | None = None
+        self._scales = ScaleBook()
+        self._specs = build_stream_specs(self._scales)
+        self._notifier = Notifier()
+        self._reloading = asyncio.Lock()
 
     async def start(self) -> None:
         config = self.config
@@ -100,26 +107,8 @@ class Bridge:
         self._gauge_task = asyncio.create_task(self._refresh_gauges(), name="gauges")
         if self.token_source is not None:  # one token for every stream, refreshed ahead
             self._token_task = asyncio.create_task(self.token_source.run(), name="token")
-        scales = ScaleBook()
-        specs = build_stream_specs(scales)
-        wanted = wanted_streams(config, available=tuple(specs))
-        if "executions" in wanted and "trades" in wanted:  # busts settle against the fills
-            specs["trades"] = dataclasses.replace(
-                specs["trades"], before_store=executions_first(self.journal)
-            )
-        if "positions" in wanted:  # a head start on the scales positions need
-            self._seed_task = asyncio.create_task(
-                seed_scales(config.upstream, scales, self.token_source), name="scales"
-            )
-        for name in wanted:
-            subscriber = StreamSubscriber(
-                specs[name], config.upstream, self.journal, notifier.notify, self._clock,
-                token_source=self.token_source,
-                metrics=self.metrics,
-                on_decoded=self.acceptor.render_cache.remember,
-            )
-            self.subscribers.append(subscriber)
-            self._subscriber_tasks.append(asyncio.create_task(subscriber.run(), name=name))
+        self._notifier = notifier
+        self._start_streams(wanted_streams(config, available=tuple(self._specs)))
         log.info(
             "fixbridge started: journal %s, %d session(s), upstream %s",
             config.journal.path,
@@ -127,6 +116,73 @@ class Bridge:
             config.upstream.target,
         )
         self._serving = True
+
+    def _start_streams(self, wanted: list[str]) -> None:
+        """A subscriber for each stream in ``wanted`` not running yet (at start, and when a
+        reload adds a session that receives a new kind)."""
+        assert self.journal is not None and self.acceptor is not None
+        running = {s.spec.name for s in self.subscribers}
+        config, specs = self.config, self._specs
+        if "executions" in wanted and "trades" in wanted and "trades" not in running:
+            # busts settle against the fills
+            specs["trades"] = dataclasses.replace(
+                specs["trades"], before_store=executions_first(self.journal)
+            )
+        if "positions" in wanted and self._seed_task is None:
+            # a head start on the scales positions need
+            self._seed_task = asyncio.create_task(
+                seed_scales(config.upstream, self._scales, self.token_source), name="scales"
+            )
+        for name in wanted:
+            if name in running:
+                continue
+            subscriber = StreamSubscriber(
+                specs[name], config.upstream, self.journal, self._notifier.notify, self._clock,
+                token_source=self.token_source,
+                metrics=self.metrics,
+                on_decoded=self.acceptor.render_cache.remember,
+            )  # fmt: skip
+            self.subscribers.append(subscriber)
+            self._subscriber_tasks.append(asyncio.create_task(subscriber.run(), name=name))
+
+    async def reload(self, path: Path) -> bool:
+        """Re-read the config file (SIGHUP): sessions added, removed or changed take effect,
+        every other session is left alone; a config that fails to load, or that only a
+        restart could apply, is refused and the running one kept. Returns whether applied."""
+        async with self._reloading:  # two SIGHUPs in a row apply one after the other
+            if not self._serving:
+                log.warning("configuration reload ignored: the bridge is starting or stopping")
+                return False
+            try:
+                new = await asyncio.to_thread(load_config, path)
+                changes = session_changes(self.config.sessions, new.sessions)
+                assert self.acceptor is not None
+                refusal = self.acceptor.reload_refusal(changes)
+                if refusal is not None:
+                    raise ConfigError(refusal)
+            except ConfigError as exc:
+                self.metrics.config_reloads.labels("refused").inc()
+                log.error(
+                    "configuration reload refused, the running configuration is kept: %s", exc
+                )
+                return False
+            later = restart_only_changes(self.config, new)
+            kept = {name: getattr(self.config, name) for name in later}
+            await self.acceptor.reconfigure(
+                changes, "session settings changed by a configuration reload; log on again"
+            )
+            if new.logging != self.config.logging:
+                configure_logging(new.logging.format, new.effective_log_level)
+            self.config = new.model_copy(update=kept)
+            self._start_streams(wanted_streams(self.config, available=tuple(self._specs)))
+            self.metrics.config_reloads.labels("applied").inc()
+            log.info("configuration reloaded from %s: %s", path, changes.summary())
+            if later:
+                log.warning(
+                    "configuration reload: %s changed; kept as running until the next restart",
+                    ", ".join(f"[{name}]" for name in later),
+                )
+            return True
 
     async def stop(self) -> None:
         self._serving = False  # /readyz says so while the sessions drain

@@ -64,6 +64,20 @@ def stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+def reload_on_sighup(bridge: Bridge, config_path: Path) -> None:
+    """SIGHUP re-reads the config file (``Bridge.reload``) instead of ending the process."""
+    loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def reload() -> None:
+        log.info("SIGHUP: reloading the configuration from %s", config_path)
+        task = asyncio.create_task(bridge.reload(config_path), name="reload")
+        reloads.add(task)  # held until done: a task nobody references may be collected
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+
+
 async def _run(config_path: Path) -> int:
     config = load_config(config_path)
     configure_logging(config.logging.format, config.effective_log_level)
@@ -75,7 +89,9 @@ async def _run(config_path: Path) -> int:
     )
     stop = asyncio.Event()
     stop_on_signals(stop)
-    await Bridge(config).run_until(stop)
+    bridge = Bridge(config)
+    reload_on_sighup(bridge, config_path)
+    await bridge.run_until(stop)
     return 0
 
 

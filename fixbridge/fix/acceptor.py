@@ -54,6 +54,7 @@ from fixbridge.fix.outbound import (
     style_of,
 )
 from fixbridge.fix.recovery import ReplaySource
+from fixbridge.fix.reload import SessionChanges
 from fixbridge.fix.schedule import ALWAYS, SessionSchedule
 from fixbridge.fix.session import (
     Action,
@@ -215,6 +216,7 @@ class Acceptor:
             max_sources=config.throttle_max_sources,
             max_pending_checks=config.max_pending_password_checks,
         )
+        self._client_certs = False  # whether the TLS listener asks clients for certificates
         interval_s = config.unauthenticated_log_interval_s
         self._unbound_log: LogLimiter[str] = LogLimiter(interval_s)  # per source key
         self._storage_log: LogLimiter[tuple[str, str]] = LogLimiter(interval_s)  # per condition
@@ -278,19 +280,25 @@ class Acceptor:
             )
         return out
 
+    def _load(self, slot: SessionSlot) -> None:
+        """A slot's stored numbers and cursor (a new session's record starts at the head)."""
+        record = self._journal.load_session(slot.config.name)
+        slot.cursor = record.cursor_offset
+        slot.meters.seq_nums(record.next_sender_seq, record.next_target_seq)
+        slot.next_sender_seq = record.next_sender_seq
+        slot.next_target_seq = record.next_target_seq
+
     async def start(self) -> None:
         for slot in self._slots.values():
-            record = self._journal.load_session(slot.config.name)
-            slot.cursor = record.cursor_offset
-            slot.meters.seq_nums(record.next_sender_seq, record.next_target_seq)
-            slot.next_sender_seq = record.next_sender_seq
-            slot.next_target_seq = record.next_target_seq
+            self._load(slot)
         self.refresh_gauges(self._journal.head_offset())
         tls = self._config.tls
         context = None
         if tls is not None:
-            want_certs = any(s.config.tls.require_client_cert for s in self._slots.values())
-            context = server_context(tls, want_client_certs=want_certs)
+            self._client_certs = any(
+                s.config.tls.require_client_cert for s in self._slots.values()
+            )
+            context = server_context(tls, want_client_certs=self._client_certs)
         self._server = await asyncio.start_server(
             self._on_connect, self._config.host, self._config.port, ssl=context
         )
@@ -318,17 +326,45 @@ class Acceptor:
         if self._server is not None:
             await self._server.wait_closed()
 
-    async def _logout(self, conn: Connection, text: str) -> None:
+    def reload_refusal(self, changes: SessionChanges) -> str | None:
+        """Why ``changes`` cannot be applied without a restart (None: they can)."""
+        needs_certs = [
+            s.name for s in [*changes.added, *(new for _, new in changes.changed)]
+            if s.tls.require_client_cert
+        ]  # fmt: skip
+        if needs_certs and not self._client_certs:
+            return (
+                f"session(s) {', '.join(needs_certs)} require a client certificate, but the TLS"
+                " listener was started without asking for one: restart to apply"
+            )
+        return None
+
+    async def reconfigure(self, changes: SessionChanges, text: str) -> None:
+        """Apply session changes (checked by ``reload_refusal``): removed and changed sessions'
+        clients get a Logout with ``text``; added and changed sessions bind from their next
+        Logon; every other session, and its connection, is left as it is."""
+        going = [old for old in changes.removed] + [old for old, _ in changes.changed]
+        slots = [self._slots[(s.sender_comp_id, s.target_comp_id)] for s in going]
+        connections = [slot.connection for slot in slots if slot.connection is not None]
+        for slot in slots:
+            del self._slots[(slot.config.sender_comp_id, slot.config.target_comp_id)]
+        await asyncio.gather(*(self._logout(c, text, "configuration reload") for c in connections))
+        for session in [*changes.added, *(new for _, new in changes.changed)]:
+            slot = SessionSlot(session, SessionMeters(self._metrics, session.name))
+            self._load(slot)
+            self._slots[(session.sender_comp_id, session.target_comp_id)] = slot
+
+    async def _logout(self, conn: Connection, text: str, why: str = "shutdown") -> None:
         try:
             async with conn.lock:
                 await self._execute(conn, conn.session.logout(text, self._clock()))
         except STORAGE_ERRORS as exc:
             self._storage_failure(conn, "logout", exc)
-            self._close(conn, "shutdown")
+            self._close(conn, why)
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(conn.closed.wait(), timeout=2.0)
-        self._close(conn, "shutdown")
+        self._close(conn, why)
 
     async def _keep_house(self) -> None:
         """Every second: the lockout gauge, and the counts of log lines left out in an

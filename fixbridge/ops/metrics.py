@@ -61,6 +61,7 @@ UNAUTHENTICATED_CAUSES = (
     "throttled",  # a Logon refused unread: its source or session is held back
 )
 REJECT_KINDS = ("session", "business")  # 35=3 / 35=j
+RELOAD_RESULTS = ("applied", "refused")
 
 # Exchange transact time -> FIX write spans network, journal and session queues: from a
 # fraction of a millisecond live to minutes for a backlog delivered at logon.
@@ -87,6 +88,13 @@ class Metrics:
             "fixbridge_build_info",
             "Always 1; the labels say which fixbridge and which libraries are running.",
             ["version", "python", "grpcio", "protobuf"], registry=r)  # fmt: skip
+        self.config_reloads = Counter(
+            "fixbridge_config_reloads",
+            "Configuration reloads (SIGHUP), by result: applied, or refused (the running"
+            " configuration kept).",
+            ["result"], registry=r)  # fmt: skip
+        for result in RELOAD_RESULTS:
+            self.config_reloads.labels(result)
         self.build_info.labels(
             __version__, platform.python_version(), grpc.__version__, protobuf_version
         ).set(1)

@@ -577,14 +577,19 @@ def test_every_alert_has_a_scenario_and_scenarios_use_exported_series() -> None:
             assert promql_problems(series, scenario.alert) == []
 
 
-def test_each_alert_fires_when_it_should_and_not_before(tmp_path: Path) -> None:
-    """promtool test rules over the real expressions (annotations are left out: their
-    wording is not the point here, and promtool check rules has parsed their templates)."""
+def write_rules(folder: Path) -> None:
+    """The alert rules as promtool's rule file, annotations left out (their wording is not
+    the point here, and promtool check rules has parsed their templates)."""
     data = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))
     for group in data["groups"]:
         for rule in group["rules"]:
             rule.pop("annotations", None)
-    (tmp_path / "rules.json").write_text(json.dumps(data))  # YAML is a superset of JSON
+    (folder / "rules.json").write_text(json.dumps(data))  # YAML is a superset of JSON
+
+
+def test_each_alert_fires_when_it_should_and_not_before(tmp_path: Path) -> None:
+    """promtool test rules over the real expressions."""
+    write_rules(tmp_path)
     tests = [
         {
             "interval": "1m",
@@ -804,7 +809,8 @@ def test_readme_lists_exactly_the_alerts() -> None:
 
 
 def systemd_unit() -> configparser.ConfigParser:
-    unit = configparser.ConfigParser(interpolation=None, strict=True)
+    """The unit's settings; a key systemd allows several times (ExecReload) keeps its last."""
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
     unit.optionxform = str  # type: ignore[assignment,method-assign]
     unit.read_string(SYSTEMD_UNIT.read_text(encoding="utf-8"))
     return unit
@@ -830,6 +836,10 @@ def test_the_systemd_unit_runs_commands_fixbridge_has_with_its_config() -> None:
         assert program == "/opt/fixbridge/bin/fixbridge" and args[0] in commands
     assert shlex.split(service["ExecStart"])[1:] == ["run"]
     assert service["KillSignal"] == "SIGTERM"  # every session logged out, exit 0
+    text = SYSTEMD_UNIT.read_text(encoding="utf-8")
+    check, hup = re.findall(r"^ExecReload=(.*)$", text, re.MULTILINE)  # run in this order
+    assert shlex.split(check)[1:] == ["check-config"]
+    assert shlex.split(hup) == ["/bin/kill", "-HUP", "$MAINPID"]  # Bridge.reload
 
 
 def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
