@@ -20,10 +20,11 @@ from pathlib import Path
 
 from fixbridge import __version__
 from fixbridge.config import STREAMS, BridgeConfig, ConfigError, load_config, naming_setting
-from fixbridge.fix.acceptor import Acceptor, Notifier
+from fixbridge.fix.acceptor import Acceptor, AdminError, Notifier
 from fixbridge.fix.reload import restart_only_changes, session_changes
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalError
+from fixbridge.ops.admin import AdminServer, read_token
 from fixbridge.ops.http import OpsServer
 from fixbridge.ops.logging import configure_logging
 from fixbridge.ops.metrics import Metrics
@@ -65,6 +66,7 @@ class Bridge:
         self.token_source: TokenSource | None = None
         self._token_task: asyncio.Task[None] | None = None
         self._seed_task: asyncio.Task[int] | None = None
+        self.admin_server: AdminServer | None = None
         self._scales = ScaleBook()
         self._specs = build_stream_specs(self._scales)
         self._notifier = Notifier()
@@ -104,6 +106,15 @@ class Bridge:
         )
         with naming_setting(f"fix.host, fix.port = {config.fix.host}:{config.fix.port}"):
             await self.acceptor.start()
+        admin = config.admin
+        if admin.enabled:
+            assert admin.token_file is not None  # the config requires it when enabled
+            token = await asyncio.to_thread(read_token, admin.token_file)
+            self.admin_server = AdminServer(
+                admin.host, admin.port, token, self.acceptor, self.metrics, AdminError
+            )
+            with naming_setting(f"admin.host, admin.port = {admin.host}:{admin.port}"):
+                await self.admin_server.start()
         self._gauge_task = asyncio.create_task(self._refresh_gauges(), name="gauges")
         if self.token_source is not None:  # one token for every stream, refreshed ahead
             self._token_task = asyncio.create_task(self.token_source.run(), name="token")
@@ -202,6 +213,8 @@ class Bridge:
             self._token_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._token_task
+        if self.admin_server is not None:
+            await self.admin_server.stop()
         if self.acceptor is not None:
             await self.acceptor.stop()
         if self.journal is not None:

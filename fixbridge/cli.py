@@ -16,6 +16,7 @@ import os
 import platform
 import signal
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ from fixbridge.journal.backup import backup, restore
 from fixbridge.journal.integrity import check_journal
 from fixbridge.journal.store import JournalError
 from fixbridge.normalize.style import Profile
+from fixbridge.ops.admin import read_token
 from fixbridge.ops.logging import configure_logging
 from fixbridge.ops.status import status_text
 from fixbridge.simulator.cli import add_simulate_arguments, run_simulate
@@ -171,6 +173,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if status.get("ready") else 1
 
 
+def cmd_admin(args: argparse.Namespace) -> int:
+    """An operator action on a running bridge's admin port; exit 0 done, 1 refused, 3 no
+    answer. The token comes from the config's admin.token_file, never from the command line."""
+    admin = load_config(resolve_config_path(args)).admin
+    if not admin.enabled or admin.token_file is None:
+        raise ConfigError("admin.enabled is false: the bridge has no admin port to ask")
+    token = read_token(admin.token_file)
+    host = f"[{admin.host}]" if ":" in admin.host else admin.host
+    url = f"http://{host}:{admin.port}/sessions/{args.session}/{args.action}"
+    request = urllib.request.Request(
+        url,
+        data=(args.text or "").encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=STATUS_TIMEOUT_S) as response:
+            print(response.read().decode().strip())
+            return 0
+    except urllib.error.HTTPError as refused:
+        print(f"fixbridge: {refused.read().decode().strip()}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"fixbridge: no answer from {url}: {exc}", file=sys.stderr)
+        return 3
+
+
 def cmd_check_journal(args: argparse.Namespace) -> int:
     """Check a journal read-only (it may be in use); exit 1 when it is unfit to serve."""
     path = _journal_path(args)
@@ -274,6 +303,17 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.add_argument("--url", help="the ops base URL instead, e.g. http://host:9108")
     status_cmd.add_argument("--json", action="store_true", help="print the JSON as served")
     status_cmd.set_defaults(func=cmd_status)
+
+    admin_cmd = sub.add_parser(
+        "admin", help="log out, reset, pause or resume a session on a running bridge"
+    )
+    admin_cmd.add_argument("action", choices=["logout", "reset", "pause", "resume"])
+    admin_cmd.add_argument("session", help="the session's name in the config")
+    admin_cmd.add_argument("--text", help="Text(58) of the Logout (logout, reset)")
+    admin_cmd.add_argument(
+        "--config", type=Path, help=f"TOML config, for [admin] (default: ${CONFIG_ENV})"
+    )
+    admin_cmd.set_defaults(func=cmd_admin)
 
     check_journal_cmd = sub.add_parser(
         "check-journal", help="check a journal's integrity (read-only; may run beside the bridge)"

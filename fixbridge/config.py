@@ -305,6 +305,33 @@ class MetricsConfig(_Strict):
     port: Annotated[int, Field(strict=True, ge=0, le=65535)] = 9108
 
 
+class AdminConfig(_Strict):
+    """The admin port: operator actions (log out, reset, pause, resume a session) over HTTP on
+    loopback only, each request carrying the token from ``token_file`` (mode 0600)."""
+
+    enabled: StrictBool = False
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(strict=True, ge=0, le=65535)] = 9109
+    token_file: Path | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        try:
+            loopback = ipaddress.ip_address(value).is_loopback
+        except ValueError:
+            loopback = value == "localhost"
+        if not loopback:
+            raise ValueError(f"must be a loopback address (127.0.0.1, ::1), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _token(self) -> AdminConfig:
+        if self.enabled and self.token_file is None:
+            raise ValueError("token_file is required when the admin port is enabled")
+        return self
+
+
 class LoggingConfig(_Strict):
     format: Literal["plain", "json"] = "plain"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -315,6 +342,7 @@ class BridgeConfig(_Strict):
     journal: JournalConfig = JournalConfig()
     fix: FixConfig = FixConfig()
     metrics: MetricsConfig = MetricsConfig()
+    admin: AdminConfig = AdminConfig()
     logging: LoggingConfig = LoggingConfig()
     sessions: tuple[SessionConfig, ...]
     # Kept for older config files; [logging] level wins when both are given.

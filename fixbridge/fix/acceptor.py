@@ -120,6 +120,14 @@ class Notifier:
         self._event = asyncio.Event()
 
 
+class AdminError(Exception):
+    """An operator action that cannot be done; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+
+
 @dataclass(slots=True)
 class SessionSlot:
     """A configured session and, while someone is logged on, its live connection."""
@@ -132,9 +140,14 @@ class SessionSlot:
     next_sender_seq: int = 1  # as last persisted (shown by /status while offline too)
     next_target_seq: int = 1
     schedule: SessionSchedule = field(init=False)
+    # Cleared by an operator's pause: no application message goes out until resumed (admin
+    # messages, resends and the session itself go on). Not kept across a restart.
+    delivering: asyncio.Event = field(init=False)
 
     def __post_init__(self) -> None:
         self.schedule = SessionSchedule(self.config.schedule)
+        self.delivering = asyncio.Event()
+        self.delivering.set()
 
 
 @dataclass(slots=True)
@@ -263,6 +276,7 @@ class Acceptor:
                     sender_comp_id=slot.config.sender_comp_id,
                     target_comp_id=slot.config.target_comp_id,
                     state=state,
+                    paused=not slot.delivering.is_set(),
                     in_schedule=window is not None,
                     peer=conn.peer if conn is not None else None,
                     logon_time=iso(conn.logged_on_ns) if conn is not None else None,
@@ -353,6 +367,48 @@ class Acceptor:
             slot = SessionSlot(session, SessionMeters(self._metrics, session.name))
             self._load(slot)
             self._slots[(session.sender_comp_id, session.target_comp_id)] = slot
+
+    # --- operator actions (ops/admin.py) ---------------------------------------------------
+
+    def _slot_named(self, name: str) -> SessionSlot:
+        for slot in self._slots.values():
+            if slot.config.name == name:
+                return slot
+        raise AdminError(404, f"no session named {name!r}")
+
+    async def admin_logout(self, name: str, text: str) -> str:
+        """Log the session's client out with ``text``; it may log on again."""
+        conn = self._slot_named(name).connection
+        if conn is None or not conn.logged_on:
+            raise AdminError(409, f"session {name} is not logged on")
+        await self._logout(conn, text, "operator logout")
+        return f"session {name}: logged out ({text})"
+
+    async def admin_reset(self, name: str, text: str) -> str:
+        """Both sequence numbers back to 1 and the outbound store emptied, as a Logon with
+        ResetSeqNumFlag(141)=Y would; a logged-on client is logged out first. Delivery goes
+        on from the session's cursor: nothing is skipped."""
+        slot = self._slot_named(name)
+        if slot.logon_in_progress:
+            raise AdminError(409, f"session {name}: a Logon is in progress; try again")
+        if slot.connection is not None:
+            await self._logout(slot.connection, text, "operator reset")
+        if slot.connection is not None or slot.logon_in_progress:
+            raise AdminError(409, f"session {name}: a client logged on meanwhile; try again")
+        await self._journal.save_sequence_numbers_async(name, 1, 1, at_ns=self._clock(), reset=True)
+        slot.next_sender_seq = slot.next_target_seq = 1
+        slot.meters.seq_nums(1, 1)
+        return f"session {name}: sequence numbers reset to 1"
+
+    def admin_pause(self, name: str, paused: bool) -> str:
+        """Hold (or release) the session's application messages; it stays logged on."""
+        slot = self._slot_named(name)
+        if paused:
+            slot.delivering.clear()
+        else:
+            slot.delivering.set()
+            self._notifier.notify()
+        return f"session {name}: delivery {'paused' if paused else 'resumed'}"
 
     async def _logout(self, conn: Connection, text: str, why: str = "shutdown") -> None:
         try:
@@ -988,6 +1044,7 @@ class Acceptor:
         delivery = Delivery(conn.name, conn.session, self._renderer(conn, record).render)
         while not conn.dead and conn.session.state is State.ACTIVE:
             await conn.not_resending.wait()
+            await slot.delivering.wait()
             wake = self._notifier.current()
             async with conn.lock:
                 if conn.session.state is not State.ACTIVE or conn.dead:

@@ -62,6 +62,8 @@ UNAUTHENTICATED_CAUSES = (
 )
 REJECT_KINDS = ("session", "business")  # 35=3 / 35=j
 RELOAD_RESULTS = ("applied", "refused")
+ADMIN_ACTIONS = ("logout", "reset", "pause", "resume", "none")  # ops/admin.py; none: no token
+ADMIN_RESULTS = ("done", "refused", "unauthorized")
 
 # Exchange transact time -> FIX write spans network, journal and session queues: from a
 # fraction of a millisecond live to minutes for a backlog delivered at logon.
@@ -88,6 +90,14 @@ class Metrics:
             "fixbridge_build_info",
             "Always 1; the labels say which fixbridge and which libraries are running.",
             ["version", "python", "grpcio", "protobuf"], registry=r)  # fmt: skip
+        self.admin_actions = Counter(
+            "fixbridge_admin_actions",
+            "Requests on the admin port, by action (logout, reset, pause, resume; none when"
+            " the token was missing or wrong) and result (done, refused, unauthorized).",
+            ["action", "result"], registry=r)  # fmt: skip
+        for action in ADMIN_ACTIONS:
+            for result in ADMIN_RESULTS:
+                self.admin_actions.labels(action, result)
         self.config_reloads = Counter(
             "fixbridge_config_reloads",
             "Configuration reloads (SIGHUP), by result: applied, or refused (the running"

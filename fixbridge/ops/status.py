@@ -33,6 +33,7 @@ class SessionStatus:
     sender_comp_id: str
     target_comp_id: str
     state: str  # "logged_on", "logging_on" or "offline"
+    paused: bool  # an operator paused its delivery (fixbridge admin pause)
     in_schedule: bool
     peer: str | None
     logon_time: str | None
@@ -81,7 +82,7 @@ def status_json(status: BridgeStatus) -> bytes:
 
 
 _SESSION_COLUMNS = (
-    ("name", "session"), ("state", "state"), ("in_schedule", "in schedule"),
+    ("name", "session"), ("state", "state"), ("paused", "paused"), ("in_schedule", "in schedule"),
     ("target_comp_id", "client CompID"), ("peer", "peer"), ("logon_time", "logged on at"),
     ("next_sender_seq", "next out"), ("next_target_seq", "next in"), ("cursor", "cursor"),
     ("backlog", "backlog"), ("last_sent", "last sent"), ("last_received", "last received"),

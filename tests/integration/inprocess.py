@@ -27,6 +27,7 @@ async def bridge(
     clock: Callable[[], int] = time.time_ns,
     *,
     ops: bool = False,
+    admin_token_file: Path | None = None,
     **fix: Any,
 ) -> AsyncIterator[Bridge]:
     """A started bridge with these sessions and ``[fix]`` settings; stopped on exit. With
@@ -37,6 +38,11 @@ async def bridge(
             "journal": {"path": str(tmp / "journal.db"), "synchronous": "normal"},
             "fix": {"host": "127.0.0.1", "port": 0, **fix},
             "metrics": {"enabled": ops, "host": "127.0.0.1", "port": 0},
+            "admin": (
+                {"enabled": True, "port": 0, "token_file": str(admin_token_file)}
+                if admin_token_file is not None
+                else {}
+            ),
             "sessions": sessions,
         }
     )

@@ -88,7 +88,7 @@ def test_status_shows_each_session_and_stream_as_json_in_a_browser_and_in_the_cl
 
             dom = await chromium_dom(chromium, url)
             rows = {row[0]: row for row in rows_of(dom) if row}
-            assert rows["backoffice"][1:4] == ["logged_on", "yes", "BO_<1>"]
+            assert rows["backoffice"][1:5] == ["logged_on", "no", "yes", "BO_<1>"]
             assert rows["compliance"][1:2] == ["offline"]
             assert rows["executions"][1] == "no"
             assert "not ready: upstream executions stream is not connected" in dom
@@ -101,8 +101,8 @@ def test_status_shows_each_session_and_stream_as_json_in_a_browser_and_in_the_cl
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].endswith("not ready: upstream executions stream is not connected")
     table = [line.split() for line in printed]
-    assert table[4][:4] == ["backoffice", "logged_on", "yes", "BO_<1>"]
-    assert table[5][:4] == ["compliance", "offline", "yes", "COMPLIANCE"]
+    assert table[4][:5] == ["backoffice", "logged_on", "no", "yes", "BO_<1>"]
+    assert table[5][:5] == ["compliance", "offline", "no", "yes", "COMPLIANCE"]
 
 
 def ops_port(b: Bridge) -> int:

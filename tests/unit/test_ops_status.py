@@ -19,7 +19,7 @@ HOSTILE = '<script>alert("x")</script>&'
 
 def status(reason: str | None = HOSTILE) -> BridgeStatus:
     session = SessionStatus(
-        name="bo", sender_comp_id="FB", target_comp_id="<BO&>", state="logged_on",
+        name="bo", sender_comp_id="FB", target_comp_id="<BO&>", state="logged_on", paused=False,
         in_schedule=True, peer="10.0.0.7:50412", logon_time=iso(1_796_486_400_250_000_000),
         next_sender_seq=14, next_target_seq=2, cursor=12, backlog=0, last_sent=None,
         last_received=None, window_start=None, window_end=None,
@@ -57,7 +57,7 @@ def test_text_table_lines_up_sessions_and_streams() -> None:
     lines = text.splitlines()
     assert lines[0] == "fixbridge 0.1.0 at 2026-12-05T16:00:01.000Z: ready"
     header, row = lines[3], lines[4]
-    assert header.split()[:3] == ["session", "state", "in"]
-    assert row.split()[:4] == ["bo", "logged_on", "yes", "<BO&>"]
+    assert header.split()[:4] == ["session", "state", "paused", "in"]
+    assert row.split()[:5] == ["bo", "logged_on", "no", "yes", "<BO&>"]
     assert row.index("logged_on") == header.index("state")
     assert "executions" in lines[7] and lines[7].split()[1] == "no"
