@@ -136,6 +136,7 @@ class SessionSlot:
     meters: SessionMeters
     connection: Connection | None = None
     logon_in_progress: bool = False  # claimed before the first await of a logon
+    retired: bool = False  # removed or replaced by a configuration reload
     cursor: int = 0  # the journal offset delivered up to (for the backlog gauge)
     next_sender_seq: int = 1  # as last persisted (shown by /status while offline too)
     next_target_seq: int = 1
@@ -361,6 +362,7 @@ class Acceptor:
         slots = [self._slots[(s.sender_comp_id, s.target_comp_id)] for s in going]
         connections = [slot.connection for slot in slots if slot.connection is not None]
         for slot in slots:
+            slot.retired = True
             del self._slots[(slot.config.sender_comp_id, slot.config.target_comp_id)]
         await asyncio.gather(*(self._logout(c, text, "configuration reload") for c in connections))
         for session in [*changes.added, *(new for _, new in changes.changed)]:
@@ -499,6 +501,11 @@ class Acceptor:
             conn = await self._bind(slot, decision, reader, writer, peer, attempt, password_ok)
         finally:
             slot.logon_in_progress = False
+        if slot.retired:  # a reload removed or replaced the session while this Logon waited
+            slot.connection = None
+            self._close(conn, "session removed or changed by a configuration reload")
+            conn.finished.set()
+            return
         try:
             await self._run(conn, logon, parser, leftover, new_window=decision.new_window)
         except STORAGE_ERRORS as exc:
@@ -826,9 +833,10 @@ class Acceptor:
                 log.critical(
                     "session %s: the client asks for numbers we never sent (%s): our sequence"
                     " numbers may have gone backwards (a restored or damaged journal), or the"
-                    " client is wrong. Numbers stay at %d; the session is logged out, and the"
-                    " client's next Logon (NextExpectedMsgSeqNum(789), or its 'MsgSeqNum too"
-                    " low' Logout) moves them if ours went backwards",
+                    " client is wrong. Numbers are not moved (our next was %d before our"
+                    " Logout); the session is logged out, and the client's next Logon"
+                    " (NextExpectedMsgSeqNum(789), or its 'MsgSeqNum too low' Logout) moves"
+                    " them if ours went backwards",
                     name,
                     action.evidence,
                     action.next_sender_seq,

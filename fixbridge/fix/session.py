@@ -606,14 +606,15 @@ class FixSession:
             # The client told us what it is missing: replay it without waiting to be asked.
             actions += self._start_resend(next_expected, send.seq - 1)
         if gap_from is not None:
-            self._awaiting_resend = True
             if next_expected is not None:
                 # FIXT.1.1: with NextExpectedMsgSeqNum in use, no ResendRequest is sent for a
-                # Logon's MsgSeqNum; our Logon's 789 has told the client what to fill.
-                actions.append(
-                    Note(f"logon gap: expected {gap_from}, received {seq}; filled by the client")
-                )
+                # Logon's MsgSeqNum (our Logon's 789 tells the client what to send again). We
+                # go on from the Logon's number, as without 789: what the client sends again
+                # arrives as PossDup duplicates and is taken as such; a later gap is asked for.
+                gap = f"expected {gap_from}, received {seq}"
+                actions.append(Note(f"logon gap: {gap}; no ResendRequest (789 in use)"))
                 return actions
+            self._awaiting_resend = True
             actions.append(Note(f"logon gap: expected {gap_from}, received {seq}"))
             actions += self._admin("2", [(BEGIN_SEQ_NO, str(gap_from)), (END_SEQ_NO, "0")], now_ns)
         return actions
@@ -715,6 +716,9 @@ class FixSession:
                 " sequence numbers unchanged"
             )
             doubt = SequenceDoubt(self.next_sender_seq, f"client {asked}, our last {last_sent}")
+            if self.state is State.LOGOUT_SENT:  # our Logout is out already: just close
+                self.state = State.CLOSED
+                return [doubt, self._persist(), Disconnect(text)]
             return [doubt, *self._logout_and_close(text, now_ns)]
         return [self._persist(), *self._start_resend(begin, end)]
 
@@ -771,9 +775,10 @@ class FixSession:
             self.next_target_seq = seq + 1
         regression = self._regression_in(msg.get(TEXT) or "")
         if regression is not None:
-            reply = self._admin(
-                "5", [(TEXT, f"sequence numbers continue at {regression.expected}")], now_ns
-            )
+            reply: list[Action] = [self._persist()]
+            if self.state is State.ACTIVE:  # test case 13b; after our own Logout, 13a: close
+                moved = f"sequence numbers continue at {regression.expected}"
+                reply = self._admin("5", [(TEXT, moved)], now_ns)
             self.state = State.CLOSED
             return [regression, *reply, Disconnect(regression.evidence)]
         if self.state is State.LOGOUT_SENT:

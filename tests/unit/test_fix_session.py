@@ -308,6 +308,30 @@ def test_a_logon_gap_is_not_requested_when_the_logon_carries_789() -> None:
     assert session.next_target_seq == 10
 
 
+def test_a_gap_after_a_789_logon_is_still_asked_for() -> None:
+    """No ResendRequest for the Logon's own gap, but nothing is left waiting for one: a later
+    gap (9 missing) gets its ResendRequest at once."""
+    session = new_session(next_sender=10, next_target=4)
+    session.on_message(logon(8, (789, "10")), T0)
+    (request,) = sent(session.on_message(client_msg("0", 10), T0))
+    assert (request.msg_type, request.get(7), request.get(16)) == ("2", "9", "0")
+
+
+def test_after_our_logout_a_too_low_logout_or_a_resend_beyond_us_only_closes() -> None:
+    """Test case 13a: the client's Logout answering ours is not answered again."""
+    session = active_session(next_sender=3)  # our Logon was 3
+    session.logout("maintenance", T0)  # 4
+    text = "MsgSeqNum too low, expecting 41 but received 3"
+    actions = session.on_message(client_msg("5", 2, (58, text)), T0)
+    assert sent(actions) == [] and isinstance(actions[-1], Disconnect)
+    assert isinstance(actions[0], Regression) and session.next_sender_seq == 41
+    other = active_session()
+    other.logout("maintenance", T0)
+    actions = other.on_message(client_msg("2", 2, (7, "50"), (16, "0")), T0)
+    assert sent(actions) == [] and isinstance(actions[0], SequenceDoubt)
+    assert isinstance(actions[-1], Disconnect) and other.state is State.CLOSED
+
+
 def test_a_logon_gap_without_789_is_requested() -> None:
     session = new_session(next_sender=10, next_target=4)
     actions = session.on_message(logon(8), T0)
