@@ -38,6 +38,7 @@ from fixbridge.journal.store import JournalError
 from fixbridge.normalize.style import Profile
 from fixbridge.ops.admin import read_token
 from fixbridge.ops.logging import configure_logging
+from fixbridge.ops.progress_bar import ProgressBar
 from fixbridge.ops.status import status_text
 from fixbridge.simulator.cli import add_simulate_arguments, run_simulate
 from fixbridge.tail import add_tail_arguments, run_tail
@@ -203,7 +204,18 @@ def cmd_admin(args: argparse.Namespace) -> int:
 def cmd_check_journal(args: argparse.Namespace) -> int:
     """Check a journal read-only (it may be in use); exit 1 when it is unfit to serve."""
     path = _journal_path(args)
-    findings = check_journal(path, full=args.full)
+    bar: ProgressBar | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        bar = bar or ProgressBar("decoding events", total)
+        bar.update(done)
+
+    try:
+        findings = check_journal(path, full=args.full, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
     print(f"{path}: {'sound' if findings.sound else 'DAMAGED'}")
     for line in findings.checked:
         print(f"  checked   {line}")

@@ -27,6 +27,7 @@ from fixbridge.normalize.position import PositionEvent
 from fixbridge.normalize.trade import TradeEvent
 
 MAX_REPORTED = 20  # findings of one kind listed before they are only counted
+PROGRESS_EVERY = 1000  # events decoded between two progress reports
 
 _DECODERS: dict[str, Callable[[bytes], object]] = {
     "executions": ExecutionEvent.from_payload,
@@ -65,8 +66,11 @@ def structural_problems(db: sqlite3.Connection, *, full: bool) -> list[str]:
     return [] if found == ["ok"] else found
 
 
-def check_journal(path: Path, *, full: bool = False) -> Findings:
-    """Check the journal at ``path`` read-only (rules: module doc)."""
+def check_journal(
+    path: Path, *, full: bool = False, progress: Callable[[int, int], None] | None = None
+) -> Findings:
+    """Check the journal at ``path`` read-only (rules: module doc); ``progress(done, total)``
+    is told how far the payload decoding of ``full`` has got."""
     if not path.is_file():
         raise JournalError(f"no journal file at {path}")
     try:
@@ -81,7 +85,7 @@ def check_journal(path: Path, *, full: bool = False) -> Findings:
             return findings  # the tables cannot be trusted: nothing more to read from them
         _check_sessions(db, findings)
         if full:
-            _check_payloads(db, findings)
+            _check_payloads(db, findings, progress or (lambda done, total: None))
     except sqlite3.DatabaseError as exc:
         findings.problems.append(f"reading {path} failed: {exc}")
     finally:
@@ -150,15 +154,20 @@ def _missing_stored(db: sqlite3.Connection, session_id: str) -> list[tuple[int, 
     return runs
 
 
-def _check_payloads(db: sqlite3.Connection, findings: Findings) -> None:
+def _check_payloads(
+    db: sqlite3.Connection, findings: Findings, progress: Callable[[int, int], None]
+) -> None:
     unreadable: list[str] = []
     count = 0
+    total = int(db.execute("SELECT COUNT(*) FROM events WHERE flagged IS NULL").fetchone()[0])
     rows = db.execute(
         "SELECT offset, stream, upstream_id, payload FROM events WHERE flagged IS NULL"
         " ORDER BY offset"
     )
     for offset, stream, upstream_id, payload in rows:
         count += 1
+        if count % PROGRESS_EVERY == 0:
+            progress(count, total)
         decode = _DECODERS.get(str(stream))
         if decode is None:
             unreadable.append(f"event {offset} ({stream} {upstream_id}): unknown stream")
@@ -167,6 +176,7 @@ def _check_payloads(db: sqlite3.Connection, findings: Findings) -> None:
             decode(bytes(payload))
         except (NormalizationError, ValueError, KeyError, TypeError) as exc:
             unreadable.append(f"event {offset} ({stream} {upstream_id}): {exc}")
+    progress(count, total)
     findings.checked.append(f"{count} event payload(s) decoded")
     if unreadable:
         shown = "; ".join(unreadable[:MAX_REPORTED])
