@@ -35,7 +35,7 @@ from fixbridge.normalize.style import Identifiers, Profile
 from fixbridge.normalize.timestamps import Precision
 
 STREAMS = ("executions", "trades", "instruments", "positions")
-MessageKind = Literal["executions", "trades", "instruments", "positions"]
+MessageKind = Literal["executions", "trades", "instruments", "positions", "settlements"]
 _COMP_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 

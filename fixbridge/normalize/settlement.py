@@ -24,8 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
 from fixbridge.normalize.fields import required_text, scaled_value, text, timestamp
+from fixbridge.normalize.payload import PayloadCodec
 from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2 as md
 
 EVENT_RESOLUTION = "SETTLEMENT_PRICE_CALCULATION_METHOD_EVENT_TIER_1"
@@ -48,6 +50,33 @@ class Settlement:
         if self.set_time_ns is not None:
             return f"{self.symbol}|{self.set_time_ns}|{flag}"
         return f"{self.symbol}|-|{flag}|{self.price}|{self.method}|{self.outcome}"
+
+    @property
+    def upstream_id(self) -> str:
+        """The journal's dedup identity (stream ``settlements``): :attr:`identity`."""
+        return self.identity
+
+    @property
+    def firms(self) -> frozenset[str]:
+        """A settlement is market-wide, not firm-scoped: empty."""
+        return frozenset()
+
+    @property
+    def accounts(self) -> frozenset[str]:
+        """A settlement is market-wide, not account-scoped: empty."""
+        return frozenset()
+
+    def to_payload(self) -> bytes:
+        """Compact JSON for the journal; exact round trip through :meth:`from_payload`."""
+        return CODEC.encode(self)
+
+    @classmethod
+    def from_payload(cls, data: bytes) -> Settlement:
+        """Inverse of :meth:`to_payload`; a corrupt payload raises NormalizationError."""
+        return CODEC.decode(data)
+
+
+CODEC: Final = PayloadCodec(Settlement)
 
 
 def settlement_of(update: md.MarketDataUpdate, price_scale: int) -> Settlement | None:
