@@ -46,10 +46,14 @@ from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import ExecutionEvent
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 from fixbridge.normalize.instrument import InstrumentEvent
+from fixbridge.normalize.position import PositionEvent
+from fixbridge.normalize.settlement import Settlement
 from fixbridge.normalize.trade import TradeEvent
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 RESEND_BATCH = 500
+# Streams whose events are indexed by symbol (and account): what a settlement marks.
+SYMBOL_INDEXED = ("instruments", "positions", "settlements")
 _SQL_VARIABLES = 500  # well under SQLite's bound on ? placeholders per statement
 
 _SCHEMA = """
@@ -95,6 +99,13 @@ CREATE TABLE IF NOT EXISTS instrument_latest (
     symbol TEXT PRIMARY KEY,
     content TEXT NOT NULL,
     upstream_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS symbol_events (
+    symbol TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    account TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    PRIMARY KEY (symbol, stream, account, offset)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stream_state (
     stream TEXT PRIMARY KEY,
@@ -228,6 +239,14 @@ class SqliteJournal:
             with self._transaction() as db:
                 db.execute("UPDATE meta SET value='5' WHERE key='schema_version'")
             version = 5
+        if version == 5:
+            # Version 6 indexes positions, settlements and instrument states by symbol (and
+            # account), so a settlement finds the positions it marks (symbol_events, made by
+            # the schema script); rebuilt from the events already journaled.
+            with self._transaction() as db:
+                _rebuild_symbol_index(db)
+                db.execute("UPDATE meta SET value='6' WHERE key='schema_version'")
+            version = 6
         if version != SCHEMA_VERSION:
             raise JournalError(
                 f"journal {self.path} has schema version {row[0]},"
@@ -335,6 +354,32 @@ class SqliteJournal:
         ).fetchone()
         return row is not None
 
+    def latest_by_account(self, stream: str, symbol: str, before_offset: int) -> list[JournalEvent]:
+        """The last event of ``stream`` before ``before_offset`` for each account in
+        ``symbol`` (positions: each account's position then), by account."""
+        rows = self._db.execute(
+            "SELECT e.offset, e.stream, e.upstream_id, e.received_at, e.transact_time,"
+            " e.payload, e.flagged FROM events e JOIN"
+            " (SELECT account, MAX(offset) AS last FROM symbol_events"
+            "  WHERE symbol=? AND stream=? AND offset < ? GROUP BY account) l"
+            " ON e.offset = l.last ORDER BY l.account",
+            (symbol, stream, before_offset),
+        ).fetchall()
+        return _journal_events(rows)
+
+    def latest_of_symbol(
+        self, stream: str, symbol: str, before_offset: int, count: int
+    ) -> list[JournalEvent]:
+        """The last ``count`` events of ``stream`` for ``symbol`` before ``before_offset``,
+        newest first."""
+        rows = self._db.execute(
+            "SELECT e.offset, e.stream, e.upstream_id, e.received_at, e.transact_time,"
+            " e.payload, e.flagged FROM symbol_events x JOIN events e ON e.offset = x.offset"
+            " WHERE x.symbol=? AND x.stream=? AND x.offset < ? ORDER BY x.offset DESC LIMIT ?",
+            (symbol, stream, before_offset, count),
+        ).fetchall()
+        return _journal_events(rows)
+
     def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
         found: set[str] = set()
         for chunk, marks in _chunks(upstream_ids):
@@ -355,10 +400,7 @@ class SqliteJournal:
             " FROM events WHERE offset > ? ORDER BY offset LIMIT ?",
             (after_offset, limit),
         ).fetchall()
-        return [
-            JournalEvent(int(o), str(s), str(u), int(r), int(t), bytes(p), f)
-            for o, s, u, r, t, p, f in rows
-        ]
+        return _journal_events(rows)
 
     def count_events(self, stream: str) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM events WHERE stream=?", (stream,)).fetchone()
@@ -559,8 +601,10 @@ def _append(
             )
             stored += cur.rowcount
             if cur.rowcount:
-                offsets.append(int(cur.lastrowid or 0))
+                offset = int(cur.lastrowid or 0)
+                offsets.append(offset)
                 _remember(db, event)
+                _index_symbol(db, stream, event, offset)
             else:
                 offsets.append(0)
         if resume_token:  # an empty token never replaces a stored one
@@ -767,6 +811,58 @@ def _remember_instrument(db: sqlite3.Connection, event: NewEvent) -> None:
         )
 
 
+def _symbol_key(stream: str, payload: bytes, decoded: object | None) -> tuple[str, str] | None:
+    """(symbol, account) under which an event of ``stream`` is indexed, or None."""
+    if stream == "positions":
+        position = decoded if isinstance(decoded, PositionEvent) else None
+        position = position or PositionEvent.from_payload(payload)
+        return position.symbol, position.account
+    if stream == "settlements":
+        settlement = decoded if isinstance(decoded, Settlement) else None
+        return (settlement or Settlement.from_payload(payload)).symbol, ""
+    if stream == "instruments":
+        instrument = decoded if isinstance(decoded, InstrumentEvent) else None
+        return (instrument or InstrumentEvent.from_payload(payload)).symbol, ""
+    return None
+
+
+def _index_symbol(db: sqlite3.Connection, stream: str, event: NewEvent, offset: int) -> None:
+    """Index a new normalized event by symbol (and account), in its append transaction."""
+    if event.flagged is not None or stream not in SYMBOL_INDEXED:
+        return
+    try:
+        key = _symbol_key(stream, event.payload, event.decoded)
+    except NormalizationError:
+        return  # a payload nothing can read renders nothing: there is nothing to find
+    if key is not None:
+        db.execute(
+            "INSERT OR IGNORE INTO symbol_events (symbol, stream, account, offset)"
+            " VALUES (?, ?, ?, ?)",
+            (key[0], stream, key[1], offset),
+        )
+
+
+def _rebuild_symbol_index(db: sqlite3.Connection) -> None:
+    """The symbol index, from the events already journaled (migration)."""
+    marks = ", ".join("?" for _ in SYMBOL_INDEXED)
+    rows = db.execute(
+        "SELECT offset, stream, payload FROM events"
+        f" WHERE flagged IS NULL AND stream IN ({marks}) ORDER BY offset",
+        SYMBOL_INDEXED,
+    ).fetchall()
+    for offset, stream, payload in rows:
+        try:
+            key = _symbol_key(str(stream), bytes(payload), None)
+        except NormalizationError:
+            continue  # a payload this version cannot read: it renders nothing either
+        if key is not None:
+            db.execute(
+                "INSERT OR IGNORE INTO symbol_events (symbol, stream, account, offset)"
+                " VALUES (?, ?, ?, ?)",
+                (key[0], str(stream), key[1], int(offset)),
+            )
+
+
 def _rebuild_memory(db: sqlite3.Connection) -> None:
     """Orders, busts and latest instruments, from the events already journaled (migration)."""
     rows = db.execute(
@@ -803,6 +899,15 @@ def _memory_of(stream: str, upstream_id: str, payload: bytes, received_at: int) 
         return NewEvent(upstream_id, 0, b"", b"", busts=busts)
     instrument = InstrumentEvent.from_payload(payload)
     return NewEvent(upstream_id, 0, b"", b"", instrument=(instrument.symbol, instrument.content))
+
+
+def _journal_events(rows: Iterable[tuple[int, str, str, int, int, bytes, str | None]]) -> list[
+    JournalEvent
+]:
+    return [
+        JournalEvent(int(o), str(s), str(u), int(r), int(t), bytes(p), f)
+        for o, s, u, r, t, p, f in rows
+    ]
 
 
 def _sql_integer(value: int) -> int:
