@@ -37,6 +37,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Final
 from xml.sax.saxutils import escape
@@ -56,7 +57,15 @@ from fixbridge.fix.session import (
 )
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalEvent
-from fixbridge.normalize.position import REALIZED_PNL_TAG
+from fixbridge.normalize.instrument import OUTCOME_STATES, InstrumentEvent, security_status_body
+from fixbridge.normalize.position import REALIZED_PNL_TAG, PositionEvent, position_report_body
+from fixbridge.normalize.settlement import EVENT_RESOLUTION, Settlement
+from fixbridge.normalize.settlement_report import (
+    MARKET_SETTLEMENT_MSG_TYPE,
+    SETTLEMENT_MSG_TYPE,
+    market_settlement_report_body,
+    settlement_message_body,
+)
 from fixbridge.normalize.style import Identifiers, Profile, RenderStyle
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
 from fixbridge.simulator.market import MarketModel
@@ -89,12 +98,20 @@ TRADE_CANCEL: Final = "ExecutionReport trade cancel"
 TRADE_CAPTURE_REPORT: Final = "TradeCaptureReport"
 SECURITY_STATUS: Final = "SecurityStatus"
 POSITION_REPORT: Final = "PositionReport"
+SETTLEMENT: Final = "MarketDataSnapshotFullRefresh"
+MARKET_SETTLEMENT_REPORT: Final = "MarketSettlementReport"
 KIND_MSG_TYPE: Final[Mapping[str, str]] = {
     EXECUTION_REPORT: "8",
     TRADE_CANCEL: "8",
     TRADE_CAPTURE_REPORT: "AE",
     SECURITY_STATUS: "f",
     POSITION_REPORT: "AP",
+    SETTLEMENT: SETTLEMENT_MSG_TYPE,
+    MARKET_SETTLEMENT_REPORT: MARKET_SETTLEMENT_MSG_TYPE,
+}
+# Kinds sent in some profiles only (every other kind is sent in all of them).
+KIND_PROFILES: Final[Mapping[str, frozenset[Profile]]] = {
+    MARKET_SETTLEMENT_REPORT: frozenset({Profile.EXCHANGE}),
 }
 SESSION_MSG_TYPES: Final = frozenset({"0", "1", "2", "3", "4", "5", "A"})
 BUSINESS_MESSAGE_REJECT: Final = "j"
@@ -161,8 +178,58 @@ def simulator_messages(
                 for message in render(event, session, history, style):
                     body = split_fields(message.body)
                     out.append(Rendered(_kind(message.msg_type, body), body))
+            out += settlement_messages(journal, styles)
         finally:
             journal.close()
+    return out
+
+
+# Settlements rendered over the run's positions and instrument states, in turn (their sessions
+# are wired elsewhere; the renderers are measured here): the exchange's market-data guide's
+# two examples (YES and NO won, the NO one without a set time), a preliminary price and a
+# daily mark with neither method nor outcome.
+_SET_NS: Final = 1_769_485_331_000_000_000  # 2026-01-27T03:42:11Z, the guide's YES example
+SETTLEMENTS: Final = (
+    (Decimal(1), False, EVENT_RESOLUTION, "Buffalo Bills win", _SET_NS),
+    (Decimal(0), False, EVENT_RESOLUTION, "Kansas City Chiefs win", None),
+    (Decimal("0.62"), True, EVENT_RESOLUTION, "Buffalo Bills lead", _SET_NS + 7),
+    (Decimal("0.55"), False, "", "", _SET_NS + 123_456_789),
+)
+SETTLED_POSITIONS: Final = 64  # positions (and instrument states) rendered with a settlement
+
+
+def _settlement(symbol: str, index: int) -> Settlement:
+    price, preliminary, method, outcome, set_time = SETTLEMENTS[index % len(SETTLEMENTS)]
+    return Settlement(symbol, price, preliminary, method == EVENT_RESOLUTION, method, outcome,
+                      set_time)  # fmt: skip
+
+
+def settlement_messages(journal: SqliteJournal, styles: Sequence[RenderStyle]) -> list[Rendered]:
+    """Settlement messages for the first journaled positions and instrument states: per
+    position a 35=W, the PositionReport it triggers and, in the exchange profile, a 35=UMS;
+    per CLOSED, EXPIRED or TERMINATED instrument a SecurityStatus with the outcome."""
+    out: list[Rendered] = []
+    events = [e for e in _all_events(journal) if e.flagged is None]
+    positions = [PositionEvent.from_payload(e.payload) for e in events if e.stream == "positions"]
+    for index, position in enumerate(positions[:SETTLED_POSITIONS]):
+        style = styles[index % len(styles)]
+        settlement = _settlement(position.symbol, index)
+        report_id = f"{position.upstream_id}:{settlement.identity}"
+        prior = Decimal("0.5") if index % 2 else None
+        out.append(Rendered(SETTLEMENT, tuple(
+            settlement_message_body(settlement, style, position.update_time_ns))))
+        out.append(Rendered(POSITION_REPORT, tuple(
+            position_report_body(position, style, settlement, prior, report_id))))
+        if style.profile is Profile.EXCHANGE:
+            out.append(Rendered(MARKET_SETTLEMENT_REPORT, tuple(
+                market_settlement_report_body(settlement, position, style, report_id))))
+    instruments = [InstrumentEvent.from_payload(e.payload) for e in events
+                   if e.stream == "instruments"]  # fmt: skip
+    settled = [event for event in instruments if event.state in OUTCOME_STATES]
+    for index, instrument in enumerate(settled[:SETTLED_POSITIONS]):
+        outcome = _settlement(instrument.symbol, index).outcome
+        body = security_status_body(instrument, styles[index % len(styles)], outcome)
+        out.append(Rendered(SECURITY_STATUS, tuple(body)))
     return out
 
 
@@ -176,7 +243,9 @@ def _all_events(journal: SqliteJournal) -> Iterable[JournalEvent]:
 def _kind(msg_type: str, body: Body) -> str:
     if msg_type == "8":
         return TRADE_CANCEL if dict(body).get(150) == "H" else EXECUTION_REPORT
-    return {"AE": TRADE_CAPTURE_REPORT, "f": SECURITY_STATUS, "AP": POSITION_REPORT}[msg_type]
+    return {"AE": TRADE_CAPTURE_REPORT, "f": SECURITY_STATUS, "AP": POSITION_REPORT,
+            SETTLEMENT_MSG_TYPE: SETTLEMENT,
+            MARKET_SETTLEMENT_MSG_TYPE: MARKET_SETTLEMENT_REPORT}[msg_type]  # fmt: skip
 
 
 # --- the session layer: a scripted conversation ----------------------------------------------
@@ -292,7 +361,49 @@ Used = set[tuple[GroupPath, int]]
 
 # fixbridge's own user-defined fields: (tag, name, QuickFIX type, MsgTypes that carry it at the
 # end of their body). They are added to the stock dictionary before it is cut down.
-USER_DEFINED_FIELDS: Final = ((REALIZED_PNL_TAG, "RealizedPnL", "AMT", ("AP",)),)
+USER_DEFINED_FIELDS: Final = (
+    (REALIZED_PNL_TAG, "RealizedPnL", "AMT", ("AP",)),
+    # The MarketSettlementReport's own fields, numbered and named as Kalshi's FIX dictionary
+    # has them (docs.kalshi.com/fix/market-settlement); the message below places them.
+    (20105, "MarketSettlementReportID", "STRING", ()),
+    (20106, "TotNumMarketSettlementReports", "INT", ()),
+    (20107, "MarketResult", "STRING", ()),
+    (20108, "NoMarketSettlementPartyIDs", "NUMINGROUP", ()),
+    (20109, "MarketSettlementPartyID", "STRING", ()),
+    (20110, "MarketSettlementPartyRole", "INT", ()),
+)
+
+# The user-defined MarketSettlementReport (35=UMS) as Kalshi and Coinbase Derivatives:
+# Predictions publish it: (element, name, required, members). Tags 1703-1705 are the stock
+# fields of those numbers (Kalshi names them NoCollateralAmountChanges, CollateralAmountChange
+# and CollateralAmountType; a dictionary has one name per number, the wire only numbers).
+# Added only to a stock dictionary that defines all its fields (1.16: the exchange profile's).
+Member = tuple[str, str, str, tuple["Member", ...]]
+MARKET_SETTLEMENT_REPORT_LAYOUT: Final[tuple[Member, ...]] = (
+    ("field", "MarketSettlementReportID", "Y", ()),
+    ("field", "Symbol", "Y", ()),
+    ("field", "ClearingBusinessDate", "Y", ()),
+    ("field", "TotNumMarketSettlementReports", "N", ()),
+    ("field", "MarketResult", "Y", ()),
+    ("field", "SettlPrice", "Y", ()),
+    ("group", "NoMarketSettlementPartyIDs", "N", (
+        ("field", "MarketSettlementPartyID", "Y", ()),
+        ("field", "MarketSettlementPartyRole", "N", ()),
+        ("field", "LongQty", "N", ()),
+        ("field", "ShortQty", "N", ()),
+        ("group", "NoCollateralAmounts", "N", (
+            ("field", "CurrentCollateralAmount", "Y", ()),
+            ("field", "CollateralCurrency", "N", ()),
+        )),
+        ("group", "NoMiscFees", "N", (
+            ("field", "MiscFeeAmt", "Y", ()),
+            ("field", "MiscFeeCurr", "N", ()),
+            ("field", "MiscFeeType", "N", ()),
+            ("field", "MiscFeeBasis", "N", ()),
+        )),
+    )),
+    ("field", "LastFragment", "N", ()),
+)  # fmt: skip
 
 
 def _add_user_defined(root: ET.Element) -> None:
@@ -302,6 +413,27 @@ def _add_user_defined(root: ET.Element) -> None:
         ET.SubElement(fields, "field", {"number": str(number), "name": name, "type": kind})
         for msg_type in msg_types:
             ET.SubElement(messages[msg_type], "field", {"name": name, "required": "N"})
+    defined = {f.get("name", "") for f in fields}
+    if _names(MARKET_SETTLEMENT_REPORT_LAYOUT) <= defined:
+        message = ET.SubElement(
+            _required(root.find("messages")),
+            "message",
+            {"name": MARKET_SETTLEMENT_REPORT, "msgtype": MARKET_SETTLEMENT_MSG_TYPE,
+             "msgcat": "app"},
+        )  # fmt: skip
+        _add_members(message, MARKET_SETTLEMENT_REPORT_LAYOUT)
+
+
+def _names(members: Iterable[Member]) -> set[str]:
+    return {name for _, name, _, _ in members} | {
+        name for *_, inner in members for name in _names(inner)
+    }
+
+
+def _add_members(parent: ET.Element, members: Iterable[Member]) -> None:
+    for element, name, required, inner in members:
+        child = ET.SubElement(parent, element, {"name": name, "required": required})
+        _add_members(child, inner)
 
 
 class Stock:

@@ -33,14 +33,20 @@ TAG_NAMES: dict[int, str] = {
     721: "PosMaintRptID", 724: "PosReqType", 728: "PosReqResult", 753: "NoPosAmt",
     820: "TradeLinkID", 829: "TrdSubType", 856: "TradeReportType", 939: "TrdRptStatus",
     965: "SecurityStatus", 1003: "TradeID", 1055: "PositionCurrency", 1427: "SideExecID",
-    2096: "PosAmtStreamDesc",
+    2096: "PosAmtStreamDesc", 268: "NoMDEntries", 269: "MDEntryType",
+    270: "MDEntryPx", 272: "MDEntryDate", 273: "MDEntryTime", 286: "OpenCloseSettlFlag",
+    730: "SettlPrice", 731: "SettlPriceType", 734: "PriorSettlPrice", 779: "LastUpdateTime",
+    893: "LastFragment", 1703: "NoCollateralAmounts", 1704: "CurrentCollateralAmount",
+    1705: "CollateralCurrency", 20105: "MarketSettlementReportID", 20107: "MarketResult",
+    20108: "NoMarketSettlementPartyIDs", 20109: "MarketSettlementPartyID",
+    20110: "MarketSettlementPartyRole",
 }  # fmt: skip
 
 MSG_TYPES = {
     "0": "Heartbeat", "1": "TestRequest", "2": "ResendRequest", "3": "Reject",
     "4": "SequenceReset", "5": "Logout", "8": "ExecutionReport", "A": "Logon",
     "j": "BusinessMessageReject", "AE": "TradeCaptureReport", "f": "SecurityStatus",
-    "AP": "PositionReport",
+    "AP": "PositionReport", "W": "MarketDataSnapshotFullRefresh", "UMS": "MarketSettlementReport",
 }  # fmt: skip
 
 VALUE_LABELS: dict[int, dict[str, str]] = {
@@ -63,6 +69,9 @@ VALUE_LABELS: dict[int, dict[str, str]] = {
     1057: {"Y": "Aggressor", "N": "Passive"},
     43: {"Y": "PossibleDuplicate"},
     1137: {"9": "FIX50SP2"},
+    269: {"6": "SettlementPrice"},
+    286: {"0": "DailySettlementEntry", "2": "DeliverySettlementEntry", "3": "ExpectedEntry"},
+    731: {"1": "Final", "2": "Theoretical"},
     487: {"0": "New", "1": "Cancel", "2": "Replace"},
     939: {"0": "Accepted", "1": "Rejected", "2": "Cancelled"},
     326: {"1": "OpeningDelay", "2": "TradingHalt", "4": "NoOpenNoResume", "17": "ReadyToTrade",

@@ -132,7 +132,14 @@ def normalize_instrument(
 # --- rendering -----------------------------------------------------------------------------
 
 
-def security_status_body(event: InstrumentEvent, style: RenderStyle = DEFAULT_STYLE) -> Fields:
+# States in which an instrument's settlement outcome is carried (the market-data guide: the
+# settlement price is only populated when the instrument is CLOSED, TERMINATED or EXPIRED).
+OUTCOME_STATES: Final = frozenset({"CLOSED", "EXPIRED", "TERMINATED"})
+
+
+def security_status_body(
+    event: InstrumentEvent, style: RenderStyle = DEFAULT_STYLE, outcome: str | None = None
+) -> Fields:
     """SecurityStatus (35=f) body fields, in the stock FIX50SP2.xml's declaration order.
 
     No header or trailer tags. Instrument component: Symbol(55), SecurityID(48) = symbol,
@@ -141,6 +148,12 @@ def security_status_body(event: InstrumentEvent, style: RenderStyle = DEFAULT_ST
     TradingSessionSubID(625) where the state has one, SecurityTradingStatus(326),
     TransactTime(60) and Text(58) = the exchange's state name (e.g. ``HALTED``). No
     SecurityStatusReqID(324): nothing was asked.
+
+    ``outcome``: the settlement's outcome text ("Buffalo Bills win"). In a CLOSED, EXPIRED or
+    TERMINATED state it joins the state name in Text(58), ``EXPIRED: Buffalo Bills win``: Text
+    is FIX's only free-text field of SecurityStatus in every profile, and the state name stays
+    first. Ignored in any other state, and when empty. An outcome containing SOH raises
+    NormalizationError.
     """
     out = instrument(event.symbol)
     out.append((965, event.security_status))
@@ -150,9 +163,16 @@ def security_status_body(event: InstrumentEvent, style: RenderStyle = DEFAULT_ST
     out += [
         (326, event.security_trading_status),
         (60, format_utc_timestamp(event.transact_time_ns, style.precision)),
-        (58, event.state),
+        (58, _status_text(event.state, outcome)),
     ]
     return conform(style.profile, "f", out)
+
+
+def _status_text(state: str, outcome: str | None) -> str:
+    """Text(58): the state name, then ``: <outcome>`` where the state carries one."""
+    if not outcome or state not in OUTCOME_STATES:
+        return state
+    return f"{state}: {text(outcome, 'outcome')}"
 
 
 __all__ = [

@@ -53,6 +53,7 @@ from fixbridge.normalize.parties import (
 from fixbridge.normalize.payload import PayloadCodec
 from fixbridge.normalize.profiles import conform
 from fixbridge.normalize.scale import fix_decimal
+from fixbridge.normalize.settlement import Settlement
 from fixbridge.normalize.style import DEFAULT_STYLE, Profile, RenderStyle
 from fixbridge.normalize.timestamps import format_utc_timestamp
 from fixbridge.normalize.tradedate import checked_trade_date
@@ -64,6 +65,8 @@ _ZERO: Final = Decimal(0)
 _POS_REQ_TYPE_POSITIONS: Final = "0"  # PosReqType(724)
 _POS_REQ_RESULT_VALID: Final = "0"  # PosReqResult(728)
 _POSITION_CURRENCY: Final = "USD"  # PositionCurrency(1055): the exchange trades in US dollars
+# SettlPriceType(731), by whether the settlement is preliminary: 1 Final, 2 Theoretical.
+SETTL_PRICE_TYPE: Final = {False: "1", True: "2"}
 REALIZED_PNL_TAG: Final = 5900
 """RealizedPnL: user-defined (bilateral range 5000-9999), type Amt, in dollars, signed."""
 
@@ -253,7 +256,13 @@ def _long_short(net: Decimal) -> tuple[Decimal, Decimal]:
     return (net if net > 0 else _ZERO, -net if net < 0 else _ZERO)
 
 
-def position_report_body(event: PositionEvent, style: RenderStyle = DEFAULT_STYLE) -> Fields:
+def position_report_body(
+    event: PositionEvent,
+    style: RenderStyle = DEFAULT_STYLE,
+    settlement: Settlement | None = None,
+    prior_price: Decimal | None = None,
+    report_id: str | None = None,
+) -> Fields:
     """PositionReport (35=AP) body fields, in the stock FIX50SP2.xml's declaration order.
 
     No header or trailer tags. PosMaintRptID(721) = :attr:`PositionEvent.upstream_id` (unique
@@ -266,15 +275,45 @@ def position_report_body(event: PositionEvent, style: RenderStyle = DEFAULT_STYL
     position differs from their sum, PA); PositionAmountData (753): PREM (cost) with
     PosAmtStreamDesc(2096) and PositionCurrency(1055) = USD; RealizedPnL(5900) last, when the
     session's style asks for it.
+
+    With the instrument's ``settlement`` (a report sent because it was set or changed):
+    SettlPrice(730) = its price and SettlPriceType(731) = 1 Final, or 2 Theoretical while
+    preliminary; ``prior_price`` (the price it replaces, where known) is PriorSettlPrice(734).
+    Both sit after the Instrument component, where PositionReport declares them in every
+    profile's dictionary. ``report_id`` replaces PosMaintRptID(721): such a report needs an
+    id of its own, since the position's update is the same. All default to today's report.
     """
+    if settlement is not None and settlement.symbol != event.symbol:
+        raise ValueError(f"settlement of {settlement.symbol!r} for a {event.symbol!r} position")
+    if report_id == "":
+        raise ValueError("an empty PosMaintRptID")
     with localcontext(EXACT):
-        return _body(event, style)
+        return _body(event, style, settlement, prior_price, report_id)
 
 
-def _body(event: PositionEvent, style: RenderStyle) -> Fields:
+def _settlement_prices(settlement: Settlement | None, prior_price: Decimal | None) -> Fields:
+    """SettlPrice(730), SettlPriceType(731), PriorSettlPrice(734): what is known of them."""
+    out: Fields = []
+    if settlement is not None:
+        out += [
+            (730, fix_decimal(settlement.price)),
+            (731, SETTL_PRICE_TYPE[settlement.preliminary]),
+        ]
+    if prior_price is not None:
+        out.append((734, fix_decimal(prior_price)))
+    return out
+
+
+def _body(
+    event: PositionEvent,
+    style: RenderStyle,
+    settlement: Settlement | None,
+    prior_price: Decimal | None,
+    report_id: str | None,
+) -> Fields:
     account = identifier(event.account, style)
     out: Fields = [
-        (721, event.upstream_id),
+        (721, event.upstream_id if report_id is None else report_id),
         (724, _POS_REQ_TYPE_POSITIONS),
         (728, _POS_REQ_RESULT_VALID),
         (325, UNSOLICITED),
@@ -288,6 +327,7 @@ def _body(event: PositionEvent, style: RenderStyle) -> Fields:
     )
     out.append((1, account))
     out += instrument(event.symbol)
+    out += _settlement_prices(settlement, prior_price)
     out.append((60, format_utc_timestamp(event.update_time_ns, style.precision)))
     quantities = _quantities(event, style.profile)
     out.append((702, str(len(quantities))))

@@ -33,6 +33,9 @@ LEFT_OUT: Final[Mapping[Profile, Mapping[str, frozenset[int]]]] = {
         # PositionReport has no TransactTime, and PositionAmountData no PosAmtStreamDesc
         # (the entry's PosAmtType says which amount it is).
         "AP": frozenset({60, 2096}),
+        # MarketDataSnapshotFullRefresh has no LastUpdateTime, and MDFullGrp no SettlPriceType:
+        # the entry's MDEntryDate/MDEntryTime and OpenCloseSettlFlag (286) say the same.
+        "W": frozenset({779, 731}),
     },
 }
 

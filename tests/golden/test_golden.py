@@ -26,6 +26,8 @@ Case file keys:
   ``received_time`` (tags that carry the time the bridge received the response, checked to
   lie within the step) and ``trade_date_from`` (tag -> the tag whose time it is the exchange
   trade date of: spec §1.4, the day rolls at 17:00 New York time).
+* ``renders``: messages rendered without a stream behind them yet (settlements, whose
+  market-data stream is not wired into sessions): tests/golden/test_settlement_messages.py.
 """
 
 from __future__ import annotations
