@@ -46,6 +46,7 @@ from fixbridge.fix.credentials import verify_password
 from fixbridge.fix.delivery import Delivery
 from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
 from fixbridge.fix.outbound import (
+    MarketMemory,
     RenderCache,
     Rendered,
     SessionTradeHistory,
@@ -1075,7 +1076,7 @@ class Acceptor:
     def _renderer(self, conn: Connection, record: SessionRecord) -> _Renderer:
         config = conn.slot.config
         history = SessionTradeHistory(self._journal, record.origin_offset)
-        return _Renderer(config, history, style_of(config), self._rendered)
+        return _Renderer(config, history, style_of(config), self._rendered, self._journal)
 
     async def _send_batch(
         self, conn: Connection, delivery: Delivery, events: list[JournalEvent], after: int
@@ -1163,9 +1164,10 @@ class _Renderer:
     history: TradeHistory
     style: RenderStyle
     cache: RenderCache
+    memory: MarketMemory
 
     def render(self, event: JournalEvent) -> list[Rendered]:
-        return render(event, self.config, self.history, self.style, self.cache)
+        return render(event, self.config, self.history, self.style, self.cache, self.memory)
 
 
 async def _first_message(

@@ -16,8 +16,19 @@ keyed by journal offset and everything the body depends on (the style; for a tra
 sides the session sees and whether it is the session's first report of the trade). Journal
 offsets never change meaning, so an entry is never stale.
 
-Pure, apart from one narrow question put to the journal through :class:`TradeHistory`: has
-this session been sent an earlier version of this trade? Must never decide sequence numbers.
+A settlement (stream ``settlements``) is one message per instrument (the settlement message);
+for sessions that receive positions, a PositionReport with the settlement price for every
+position in scope in that symbol as it stood when the settlement was journaled; for sessions
+that receive instruments, the SecurityStatus of a closed, expired or terminated instrument
+again, now with the outcome; in the ``exchange`` profile, a MarketSettlementReport (35=UMS)
+per position in scope once the resolution is final. A PositionReport always carries the
+latest settlement price of its instrument journaled before it, and a SecurityStatus of a
+closed instrument the outcome of the latest resolution.
+
+Pure, apart from narrow questions put to the journal: through :class:`TradeHistory`, has this
+session been sent an earlier version of this trade; through :class:`MarketMemory`, what the
+positions, settlements and instrument states of a symbol were as of a journal offset (so a
+rendering never depends on when it runs). Must never decide sequence numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from fixbridge.config import ScopeConfig, SessionConfig
@@ -33,7 +45,14 @@ from fixbridge.journal.store import JournalEvent
 from fixbridge.normalize.execution import ExecutionEvent, execution_report_body
 from fixbridge.normalize.instrument import InstrumentEvent, security_status_body
 from fixbridge.normalize.position import PositionEvent, position_report_body
-from fixbridge.normalize.style import RenderStyle
+from fixbridge.normalize.settlement import Settlement
+from fixbridge.normalize.settlement_report import (
+    MARKET_SETTLEMENT_MSG_TYPE,
+    SETTLEMENT_MSG_TYPE,
+    market_settlement_report_body,
+    settlement_message_body,
+)
+from fixbridge.normalize.style import Profile, RenderStyle
 from fixbridge.normalize.trade import (
     TradeEvent,
     TradeSide,
@@ -42,10 +61,13 @@ from fixbridge.normalize.trade import (
 )
 
 EXEC_TYPE_TRADE = "F"
+# Instrument states whose SecurityStatus carries the outcome of the latest resolution.
+SETTLED_STATES = frozenset({"CLOSED", "EXPIRED", "TERMINATED"})
 DECODED_CAPACITY = 4096  # decoded journal events kept by a RenderCache
 BODIES_CAPACITY = 16384  # rendered bodies kept by a RenderCache (~500 bytes each)
 
 _T = TypeVar("_T")
+_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +115,44 @@ class SessionTradeHistory:
         return self.journal.trade_reported_before(trade_id, self.origin_offset, before_offset)
 
 
+class MarketMemory(Protocol):
+    """What rendering a settlement, a position or a closed instrument needs to know of the
+    rest of its symbol, as journaled before a given offset."""
+
+    def latest_by_account(
+        self, stream: str, symbol: str, before_offset: int
+    ) -> list[JournalEvent]: ...
+
+    def latest_of_symbol(
+        self, stream: str, symbol: str, before_offset: int, count: int
+    ) -> list[JournalEvent]: ...
+
+
+class NoMarketMemory:
+    """A journal that knows nothing else of any symbol (tests, one-off renderings)."""
+
+    def latest_by_account(self, stream: str, symbol: str, before_offset: int) -> list[JournalEvent]:
+        return []
+
+    def latest_of_symbol(
+        self, stream: str, symbol: str, before_offset: int, count: int
+    ) -> list[JournalEvent]:
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """A symbol's settlement prices as of a journal offset: the latest (and its offset), and
+    the price of the one before it."""
+
+    settlement: Settlement | None = None
+    offset: int = 0
+    prior_price: Decimal | None = None
+
+
+NO_MARKS = Marks()
+
+
 class RenderCache:
     """Recently decoded journal events and rendered bodies, shared by every session (least
     recently used entries go first). Only what rendering alone determines is kept: scope
@@ -101,7 +161,7 @@ class RenderCache:
     def __init__(
         self, decoded_capacity: int = DECODED_CAPACITY, bodies_capacity: int = BODIES_CAPACITY
     ) -> None:
-        self._decoded: OrderedDict[int, object] = OrderedDict()
+        self._decoded: OrderedDict[Hashable, object] = OrderedDict()
         self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
         self._decoded_capacity = decoded_capacity
         self._bodies_capacity = bodies_capacity
@@ -119,6 +179,19 @@ class RenderCache:
         else:
             self._decoded.move_to_end(event.offset)
         return found  # type: ignore[return-value]  # one offset is always one kind
+
+    def looked_up(self, key: Hashable, look_up: Callable[[], _T]) -> _T:
+        """What ``look_up`` answers for ``key`` (journal offset first: what was journaled
+        before an offset never changes), asked once."""
+        found = self._decoded.get(key, _MISSING)
+        if found is _MISSING:
+            found = look_up()
+            self._decoded[key] = found
+            if len(self._decoded) > self._decoded_capacity:
+                self._decoded.popitem(last=False)
+        else:
+            self._decoded.move_to_end(key)
+        return found  # type: ignore[return-value]  # one key is always one question
 
     def remember(self, offset: int, decoded: object) -> None:
         """What decoding the payload at ``offset`` gives, known already (a live event, from
@@ -147,6 +220,9 @@ class _NoCache(RenderCache):
 
     def decoded(self, event: JournalEvent, decode: Callable[[bytes], _T]) -> _T:
         return decode(event.payload)
+
+    def looked_up(self, key: Hashable, look_up: Callable[[], _T]) -> _T:
+        return look_up()
 
     def remember(self, offset: int, decoded: object) -> None:
         pass
@@ -184,15 +260,66 @@ def side_visible(scope: ScopeConfig, side: TradeSide) -> bool:
     return _matches(scope.firms, side.firm) and _matches(scope.accounts, side.account)
 
 
-def _render_execution(
-    event: JournalEvent,
-    session: SessionConfig,
-    style: RenderStyle,
-    history: TradeHistory,
-    cache: RenderCache,
-) -> list[Rendered]:
+@dataclass(frozen=True, slots=True)
+class _Recipient:
+    """One session's side of a rendering: its settings and style, what it was sent before,
+    the cache shared with the other sessions, and what the journal held of each symbol."""
+
+    session: SessionConfig
+    style: RenderStyle
+    history: TradeHistory
+    cache: RenderCache
+    memory: MarketMemory
+
+    def marks(self, symbol: str, before_offset: int) -> Marks:
+        """The symbol's latest settlement journaled before ``before_offset``, and the price
+        of the one before that."""
+        cache = self.cache
+
+        def look_up() -> Marks:
+            found = self.memory.latest_of_symbol("settlements", symbol, before_offset, 2)
+            if not found:
+                return NO_MARKS
+            latest = cache.decoded(found[0], Settlement.from_payload)
+            prior = cache.decoded(found[1], Settlement.from_payload).price if found[1:] else None
+            return Marks(latest, found[0].offset, prior)
+
+        return cache.looked_up((before_offset, "marks", symbol), look_up)
+
+    def positions_at(
+        self, symbol: str, before_offset: int
+    ) -> tuple[tuple[int, PositionEvent], ...]:
+        """Each account's position in ``symbol`` as journaled before ``before_offset``, with
+        its journal offset, by account."""
+        cache = self.cache
+
+        def look_up() -> tuple[tuple[int, PositionEvent], ...]:
+            found = self.memory.latest_by_account("positions", symbol, before_offset)
+            return tuple(
+                (e.offset, cache.decoded(e, PositionEvent.from_payload))
+                for e in found
+                if e.flagged is None
+            )
+
+        return cache.looked_up((before_offset, "positions", symbol), look_up)
+
+    def latest_instrument(self, symbol: str, before_offset: int) -> InstrumentEvent | None:
+        """The symbol's instrument state as journaled before ``before_offset``."""
+        cache = self.cache
+
+        def look_up() -> InstrumentEvent | None:
+            found = self.memory.latest_of_symbol("instruments", symbol, before_offset, 1)
+            if not found or found[0].flagged is not None:
+                return None
+            return cache.decoded(found[0], InstrumentEvent.from_payload)
+
+        return cache.looked_up((before_offset, "instrument", symbol), look_up)
+
+
+def _render_execution(event: JournalEvent, to: _Recipient) -> list[Rendered]:
+    style, cache = to.style, to.cache
     execution = cache.decoded(event, ExecutionEvent.from_payload)
-    if not admits_execution(session.scope, execution):
+    if not admits_execution(to.session.scope, execution):
         return []
     body = cache.body(
         (event.offset, "8", style),
@@ -201,17 +328,11 @@ def _render_execution(
     return [Rendered("8", body)]
 
 
-def _render_trade(
-    event: JournalEvent,
-    session: SessionConfig,
-    style: RenderStyle,
-    history: TradeHistory,
-    cache: RenderCache,
-) -> list[Rendered]:
+def _render_trade(event: JournalEvent, to: _Recipient) -> list[Rendered]:
     """A TradeCaptureReport for sessions that receive trades and may see a side; for a bust,
     also a trade-cancel ExecutionReport (150=H) for each side an executions session may see.
     Fills-only sessions get those too: a bust reverses a fill they received."""
-    scope = session.scope
+    scope, style, cache = to.session.scope, to.style, to.cache
     trade = cache.decoded(event, TradeEvent.from_payload)
     if not _matches(scope.symbols, trade.symbol):
         return []
@@ -223,7 +344,7 @@ def _render_trade(
 
     timed = trade.state == "NEW"  # later states carry the trade's time, not their own
     if "trades" in scope.message_kinds and any(seen):
-        first = not history.reported_before(trade.trade_id, event.offset)
+        first = not to.history.reported_before(trade.trade_id, event.offset)
         body = cache.body(
             (event.offset, "AE", style, seen, first),
             lambda: encode_fields(
@@ -251,50 +372,137 @@ def _bust_body(
     return cache.body((event.offset, "8H", style, index), make)
 
 
-def _render_instrument(
-    event: JournalEvent,
-    session: SessionConfig,
-    style: RenderStyle,
-    history: TradeHistory,
-    cache: RenderCache,
-) -> list[Rendered]:
+def _render_instrument(event: JournalEvent, to: _Recipient) -> list[Rendered]:
     """Instrument states are market-wide: only the symbol filter applies."""
-    scope = session.scope
+    scope, style, cache = to.session.scope, to.style, to.cache
     if "instruments" not in scope.message_kinds:
         return []
     instrument = cache.decoded(event, InstrumentEvent.from_payload)
     if not _matches(scope.symbols, instrument.symbol):
         return []
+    outcome = None
+    if instrument.state in SETTLED_STATES:
+        marks = to.marks(instrument.symbol, event.offset)
+        if marks.settlement is not None and marks.settlement.resolution:
+            outcome = marks.settlement.outcome or None
     body = cache.body(
-        (event.offset, "f", style),
-        lambda: encode_fields(security_status_body(instrument, style)),
+        (event.offset, "f", style, outcome),
+        lambda: encode_fields(security_status_body(instrument, style, outcome)),
     )
     return [Rendered("f", body)]
 
 
-def _render_position(
-    event: JournalEvent,
-    session: SessionConfig,
-    style: RenderStyle,
-    history: TradeHistory,
-    cache: RenderCache,
-) -> list[Rendered]:
-    scope = session.scope
+def _render_position(event: JournalEvent, to: _Recipient) -> list[Rendered]:
+    scope, style, cache = to.session.scope, to.style, to.cache
     if "positions" not in scope.message_kinds:
         return []
     position = cache.decoded(event, PositionEvent.from_payload)
-    admitted = (
+    if not _admits_position(scope, position):
+        return []
+    marks = to.marks(position.symbol, event.offset)
+    body = cache.body(
+        (event.offset, "AP", style, marks.offset),
+        lambda: encode_fields(
+            position_report_body(position, style, marks.settlement, marks.prior_price)
+        ),
+    )
+    return [Rendered("AP", body)]
+
+
+def _admits_position(scope: ScopeConfig, position: PositionEvent) -> bool:
+    return (
         _matches(scope.firms, position.firm)
         and _matches(scope.accounts, position.account)
         and _matches(scope.symbols, position.symbol)
     )
-    if not admitted:
+
+
+def _render_settlement(event: JournalEvent, to: _Recipient) -> list[Rendered]:
+    """The settlement message; a closed instrument's SecurityStatus with the outcome; a
+    PositionReport with the price for each position in scope; a MarketSettlementReport for
+    each once the resolution is final (exchange profile). Only the exchange's settlement time
+    is its own: the rest report it later."""
+    scope, style, cache = to.session.scope, to.style, to.cache
+    kinds = scope.message_kinds
+    settlement = cache.decoded(event, Settlement.from_payload)
+    if not _matches(scope.symbols, settlement.symbol):
         return []
-    body = cache.body(
-        (event.offset, "AP", style),
-        lambda: encode_fields(position_report_body(position, style)),
+    out: list[Rendered] = []
+    symbol, offset = settlement.symbol, event.offset
+    if "settlements" in kinds:
+        body = cache.body(
+            (offset, SETTLEMENT_MSG_TYPE, style),
+            lambda: encode_fields(
+                settlement_message_body(settlement, style, event.transact_time_ns)
+            ),
+        )
+        out.append(Rendered(SETTLEMENT_MSG_TYPE, body, settlement.set_time_ns is not None))
+    if "instruments" in kinds and settlement.resolution and settlement.outcome:
+        out += _closed_instrument_again(settlement, offset, to)
+    final = settlement.resolution and not settlement.preliminary
+    reports = "settlements" in kinds and style.profile is Profile.EXCHANGE and final
+    if "positions" not in kinds and not reports:
+        return out
+    prior = to.marks(symbol, offset).settlement
+    prior_price = prior.price if prior is not None else None
+    positions = [
+        (at, p)
+        for at, p in to.positions_at(symbol, offset)
+        if _admits_position(scope, p)
+    ]
+    if "positions" in kinds:
+        for at, position in positions:
+            report_id = f"{position.upstream_id}:{settlement.identity}"
+            body = cache.body(
+                (offset, "AP", style, at),
+                _marked_position(position, style, settlement, prior_price, report_id),
+            )
+            out.append(Rendered("AP", body, exchange_timed=False))
+    if reports:
+        for at, position in positions:
+            report_id = f"{position.account}:{settlement.identity}"
+            body = cache.body(
+                (offset, MARKET_SETTLEMENT_MSG_TYPE, style, at),
+                _settlement_report(settlement, position, style, report_id),
+            )
+            out.append(Rendered(MARKET_SETTLEMENT_MSG_TYPE, body, exchange_timed=False))
+    return out
+
+
+def _marked_position(
+    position: PositionEvent,
+    style: RenderStyle,
+    settlement: Settlement,
+    prior_price: Decimal | None,
+    report_id: str,
+) -> Callable[[], bytes]:
+    return lambda: encode_fields(
+        position_report_body(position, style, settlement, prior_price, report_id)
     )
-    return [Rendered("AP", body)]
+
+
+def _settlement_report(
+    settlement: Settlement, position: PositionEvent, style: RenderStyle, report_id: str
+) -> Callable[[], bytes]:
+    return lambda: encode_fields(
+        market_settlement_report_body(settlement, position, style, report_id)
+    )
+
+
+def _closed_instrument_again(
+    settlement: Settlement, offset: int, to: _Recipient
+) -> list[Rendered]:
+    """The SecurityStatus of the settled instrument's latest state again, with the outcome,
+    when that state is closed, expired or terminated (it was sent without one)."""
+    latest = to.latest_instrument(settlement.symbol, offset)
+    if latest is None or latest.state not in SETTLED_STATES:
+        return []
+    instrument, outcome, style = latest, settlement.outcome, to.style
+    body = to.cache.body(
+        (offset, "f", style, outcome),
+        lambda: encode_fields(security_status_body(instrument, style, outcome)),
+    )
+    return [Rendered("f", body, exchange_timed=False)]
 
 
 _RENDERERS = {
@@ -302,6 +510,7 @@ _RENDERERS = {
     "trades": _render_trade,
     "instruments": _render_instrument,
     "positions": _render_position,
+    "settlements": _render_settlement,
 }
 
 
@@ -311,21 +520,25 @@ def render(
     history: TradeHistory | None = None,
     style: RenderStyle | None = None,
     cache: RenderCache | None = None,
+    memory: MarketMemory | None = None,
 ) -> list[Rendered]:
     """The messages ``session`` receives for ``event``, in order (often one, maybe none);
-    ``cache`` shares decoding and rendering with other sessions."""
+    ``cache`` shares decoding and rendering with other sessions; ``memory`` answers what the
+    journal held of the event's symbol before it."""
     if event.flagged is not None:
         return []
     renderer = _RENDERERS.get(event.stream)
     if renderer is None:
         return []
-    return renderer(
-        event,
+    to = _Recipient(
         session,
         style if style is not None else style_of(session),
         history if history is not None else NoTradeHistory(),
         cache if cache is not None else _NO_CACHE,
+        memory if memory is not None else _NO_MEMORY,
     )
+    return renderer(event, to)
 
 
 _NO_CACHE = _NoCache(0, 0)
+_NO_MEMORY = NoMarketMemory()

@@ -188,6 +188,18 @@ class Journal(Protocol):
         ``from_offset`` and before ``before_offset``."""
         ...
 
+    def latest_by_account(self, stream: str, symbol: str, before_offset: int) -> list[JournalEvent]:
+        """The last normalized event of ``stream`` (positions) before ``before_offset`` for
+        each account in ``symbol``, by account."""
+        ...
+
+    def latest_of_symbol(
+        self, stream: str, symbol: str, before_offset: int, count: int
+    ) -> list[JournalEvent]:
+        """The last ``count`` normalized events of ``stream`` (settlements, instruments) for
+        ``symbol`` before ``before_offset``, newest first."""
+        ...
+
     def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
         """Which of ``upstream_ids`` the stream has journaled already."""
         ...
