@@ -24,6 +24,7 @@ from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import ExecutionEvent
 from fixbridge.normalize.instrument import InstrumentEvent
 from fixbridge.normalize.position import PositionEvent
+from fixbridge.normalize.settlement import Settlement
 from fixbridge.normalize.trade import TradeEvent
 
 MAX_REPORTED = 20  # findings of one kind listed before they are only counted
@@ -34,6 +35,7 @@ _DECODERS: dict[str, Callable[[bytes], object]] = {
     "trades": TradeEvent.from_payload,
     "instruments": InstrumentEvent.from_payload,
     "positions": PositionEvent.from_payload,
+    "settlements": Settlement.from_payload,
 }
 
 

@@ -141,6 +141,7 @@ class MarketDataStream:
         self.connected = False
         self.connects = 0  # calls opened
         self.active: frozenset[str] = frozenset()  # as the exchange's last ack says
+        self.acks = 0  # SubscriptionAcks received, over every call
         self.reconnects: Counter[str] = Counter()
 
     def send(self, change: ShardChange) -> None:
@@ -275,6 +276,7 @@ class MarketDataStream:
                 await owner.journal_update(response.update)
             elif kind == "subscription_ack":
                 self.active = frozenset(response.subscription_ack.active_symbols)
+                self.acks += 1
                 owner.refresh_gauges()
             elif kind == "subscription_error":
                 error = response.subscription_error
