@@ -280,6 +280,8 @@ class Bridge:
             )
             for s in self.subscribers
         ]
+        if self.market_data is not None:
+            streams.append(market_data_status(self.market_data, now))
         return BridgeStatus(
             version=__version__,
             now=iso(now),
@@ -355,6 +357,23 @@ class Bridge:
             error = task.exception()
             if error is not None:
                 raise error
+
+
+def market_data_status(md: MarketDataSubscriber, now: int) -> StreamStatus:
+    """The settlement-price streams as one row of /status."""
+    return StreamStatus(
+        name=SETTLEMENTS,
+        connected=md.connected,
+        catching_up=False,  # a subscribe sends each symbol's current state: nothing to replay
+        resume_mode=f"subscribe ({len(md.plan.assigned)} symbols, {len(md.streams)} streams)",
+        last_response=iso(md.last_response_ns),
+        newest_transact_time=iso(md.newest_set_ns),
+        lag_s=None,  # settlements are rare: their age is no lag
+        events_stored=md.settlements_stored,
+        duplicates=md.duplicates,
+        flagged=md.flagged,
+        reconnects=md.reconnects,
+    )
 
 
 def wants_market_data(config: BridgeConfig) -> bool:

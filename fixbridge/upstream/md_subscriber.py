@@ -268,6 +268,7 @@ class MarketDataStream:
             if response is END_OF_STREAM:
                 return
             owner.metrics.upstream_last_response_time.labels(STREAM).set(time.time())
+            owner.last_response_ns = time.time_ns()
             if not self.connected:
                 self._set_connected(True)
                 log.info("market-data stream %d connected", self.index, extra=self._log_extra)
@@ -330,6 +331,8 @@ class MarketDataSubscriber:
         self._given_up: set[str] = set()  # symbols whose scales were waited for once in vain
         self._tasks: list[asyncio.Task[None]] = []
         self._failed: asyncio.Future[None] | None = None
+        self.last_response_ns: int | None = None  # any stream's last response, for /status
+        self.newest_set_ns: int | None = None  # the newest settlement time journaled
         self.settlements_stored = 0
         self.duplicates = 0
         self.flagged = 0
@@ -346,6 +349,7 @@ class MarketDataSubscriber:
             else:
                 self.streams[change.shard].send(change)
         self.metrics.market_data_symbols_wanted.set(len(self.plan.assigned))
+        self.refresh_gauges()
         if changes:
             log.info("market data: %d symbol(s) on %d stream(s)", len(self.plan.assigned),
                      self.plan.shard_count, extra={"stream": STREAM})
@@ -393,11 +397,22 @@ class MarketDataSubscriber:
         pairs = await self.token_source.metadata()
         return tuple((k, v) for k, v in pairs if k != _NO_PARTICIPANT)
 
+    @property
+    def connected(self) -> bool:
+        """Every stream is open (none needed counts as open)."""
+        return all(s.connected for s in self.streams)
+
+    @property
+    def reconnects(self) -> int:
+        return sum(sum(s.reconnects.values()) for s in self.streams)
+
     def refresh_gauges(self) -> None:
         open_streams = sum(1 for s in self.streams if s.connected)
         self.metrics.market_data_streams_open.set(open_streams)
         self.metrics.market_data_symbols_subscribed.set(sum(len(s.active) for s in self.streams))
-        every = bool(self.streams) and open_streams == len(self.streams)
+        # 1 while every stream is open (also when no symbol is wanted and none is needed):
+        # the "stream down" alert must not fire for a subscriber with nothing to do.
+        every = open_streams == len(self.streams)
         self.metrics.upstream_connected.labels(STREAM).set(1 if every else 0)
 
     async def journal_update(self, update: md.MarketDataUpdate) -> None:
@@ -428,6 +443,7 @@ class MarketDataSubscriber:
         self.metrics.journal_events_stored.labels(STREAM).inc(result.stored)
         self.metrics.upstream_duplicates.labels(STREAM).inc(result.duplicates)
         if result.stored:
+            self.newest_set_ns = max(self.newest_set_ns or 0, event.transact_time_ns)
             if self._on_decoded is not None and event.decoded is not None and result.offsets:
                 self._on_decoded(result.offsets[0], event.decoded)
             log.info("settlement journaled: %s", event.upstream_id, extra={"stream": STREAM})

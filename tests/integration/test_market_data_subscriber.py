@@ -100,7 +100,7 @@ def sample(metrics: Metrics, name: str, **labels: str) -> float:
 
 def reconnects(bridge: Bridge) -> int:
     assert bridge.market_data is not None
-    return sum(sum(s.reconnects.values()) for s in bridge.market_data.streams)
+    return bridge.market_data.reconnects
 
 
 def test_keepalive_keeps_the_stream_open_past_the_idle_limit(
@@ -125,6 +125,8 @@ def test_keepalive_keeps_the_stream_open_past_the_idle_limit(
         assert stream.connected and stream.connects == 1 and reconnects(bridge) == 0
         ids = settlement_ids(bridge)
         assert len(ids) == len(set(ids))
+        row = next(r for r in (await bridge.status()).streams if r.name == "settlements")
+        assert row.connected and row.reconnects == 0 and row.events_stored == len(ids)
 
     run_bridge(config, body)
 
