@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,39 @@ def test_without_keepalive_the_cut_is_recovered_and_a_settlement_is_journaled_on
         assert settlement_ids(bridge).count(identity) == 1
         assert sample(bridge.metrics, "fixbridge_upstream_reconnects_total",
                       stream="settlements", reason="unavailable") >= 3
+
+    run_bridge(config, body)
+
+
+def test_a_positions_session_subscribes_the_symbols_where_positions_are_held(
+    sim: SimulatorThread, tmp_path: Path
+) -> None:
+    latest = {(c.position.account, c.position.symbol): c.position.net_position
+              for c in sim.position_changes()}
+    resolved = {c.symbol for c in sim.settlements()
+                if c.settlement.is_resolution and not c.settlement.preliminary}
+    by_account: dict[str, set[str]] = {}
+    for (account, symbol), net in latest.items():
+        if net != 0:
+            by_account.setdefault(account, set()).add(symbol)
+    # The session sees the account holding the fewest symbols.
+    account, held = min(by_account.items(), key=lambda item: len(item[1]))
+    assert held - resolved and held - resolved != set(REAL)
+    config = bridge_config(sim, tmp_path, keepalive_interval_s=0.25)
+    # The positions so far are replayed (a live start would know of none until they change).
+    upstream = config.upstream.model_copy(update={"start_from": datetime(2020, 1, 1, tzinfo=UTC)})
+    config = config.model_copy(update={"upstream": upstream, "sessions": tuple(
+        s.model_copy(update={"scope": s.scope.model_copy(update={
+            "message_kinds": ("positions",), "accounts": (account,)})})
+        for s in config.sessions)})
+
+    async def body(bridge: Bridge) -> None:
+        md_sub = bridge.market_data
+        assert md_sub is not None
+        await until(lambda: md_sub.plan.assigned == held - resolved
+                    and set().union(*(s.active for s in md_sub.streams)) == held - resolved,
+                    "the held symbols subscribed")
+        assert all(s.connects == 1 for s in md_sub.streams)
 
     run_bridge(config, body)
 
