@@ -23,15 +23,17 @@ from typing import Any
 import pytest
 
 from fixbridge.app import Bridge
-from fixbridge.config import MarketDataConfig, UpstreamConfig, parse_config
+from fixbridge.config import MarketDataConfig, UpstreamAuthConfig, UpstreamConfig, parse_config
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.ops.metrics import Metrics
 from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2 as md
+from fixbridge.simulator.auth import ClientRegistration, SimulatorAuth
 from fixbridge.simulator.exchange import StepOutput
 from fixbridge.simulator.refdata import SYMBOLS
 from fixbridge.simulator.server import SimulatorThread
 from fixbridge.upstream.md_subscriber import MarketDataSubscriber
 from fixbridge.upstream.scales import ScaleBook
+from tests.auth_keys import rsa_key, write_private_key
 
 pytestmark = pytest.mark.integration
 
@@ -279,3 +281,49 @@ def test_adding_and_removing_a_symbol_changes_the_open_stream_without_reconnecti
         assert sample(subscriber.metrics, "fixbridge_market_data_symbols_subscribed") == 1
 
     run_subscriber(sim, tmp_path, body, keepalive_interval_s=0.25, max_symbols_per_stream=3)
+
+
+# ---- authentication: the drop-copy token, scope read:marketdata
+
+
+AUDIENCE = "https://api.simulator.test"
+CLIENT_ID = "md-test-client"
+PARTICIPANT = "firms/SIM-ALPHA/users/ops"
+
+
+@pytest.mark.parametrize("with_scope", [True, False], ids=["read-marketdata", "no-scope"])
+def test_market_data_is_authenticated_and_a_missing_scope_retries_slowly(
+    tmp_path: Path, with_scope: bool
+) -> None:
+    scopes = {"read:dropcopy", "read:instruments"} | ({"read:marketdata"} if with_scope else set())
+    auth = SimulatorAuth(
+        {CLIENT_ID: ClientRegistration(rsa_key().public_key(), frozenset(scopes), PARTICIPANT)},
+        audience=AUDIENCE,
+    )
+    with SimulatorThread(seed=2, rate=0, max_executions=100, heartbeat_interval=HEARTBEAT_S,
+                         auth=auth) as sim:
+        assert sim.token_url is not None
+        config = bridge_config(sim, tmp_path, (PRES,), keepalive_interval_s=0.25)
+        upstream = config.upstream.model_copy(update={
+            "slow_retry_s": 60.0,
+            "auth": UpstreamAuthConfig(
+                client_id=CLIENT_ID, token_url=sim.token_url, audience=AUDIENCE,
+                private_key_file=write_private_key(tmp_path / "upstream.pem", rsa_key()),
+                participant_id=PARTICIPANT,
+            ),
+        })
+        config = config.model_copy(update={"upstream": upstream})
+
+        async def body(bridge: Bridge) -> None:
+            md_sub = bridge.market_data
+            assert md_sub is not None
+            if with_scope:
+                await until(lambda: len(md_sub.streams) == 1
+                            and md_sub.streams[0].active == {PRES}, "subscribed with a token")
+                return
+            await until(lambda: md_sub.streams and
+                        md_sub.streams[0].reconnects["permission_denied"] == 1,
+                        "refused for the missing scope")
+            assert not md_sub.streams[0].connected
+
+        run_bridge(config, body)
