@@ -214,8 +214,10 @@ class MarketDataStream:
             delay = owner.config.slow_retry_s * owner.rng.uniform(0.8, 1.2)
         else:  # BACKOFF; no resume token or time is ever sent, so nothing else applies
             delay = self._backoff.next_delay()
-        log.warning("market-data stream %d lost (%s); reconnecting in %.1f s", self.index,
-                    detail, delay, extra=self._log_extra)
+        loud = logging.ERROR if decision.action is Action.SLOW_RETRY else logging.WARNING
+        advice = f": {decision.advice}" if decision.advice else ""
+        log.log(loud, "market-data stream %d lost (%s)%s; reconnecting in %.1f s", self.index,
+                detail, advice, delay, extra=self._log_extra)
         return delay
 
     async def _consume(self, channel: grpc.aio.Channel) -> None:
