@@ -30,6 +30,9 @@ from fixbridge.ops.logging import configure_logging
 from fixbridge.ops.metrics import Metrics
 from fixbridge.ops.status import BridgeStatus, StreamStatus, iso
 from fixbridge.upstream.auth import TokenSource
+from fixbridge.upstream.md_interest import wants_settlements
+from fixbridge.upstream.md_subscriber import STREAM as SETTLEMENTS
+from fixbridge.upstream.md_subscriber import JournalInterest, MarketDataSubscriber
 from fixbridge.upstream.refdata import seed_scales
 from fixbridge.upstream.scales import ScaleBook
 from fixbridge.upstream.streams import DEPENDS_ON, build_stream_specs, executions_first
@@ -52,7 +55,7 @@ class Bridge:
         self._clock = clock
         self.metrics = metrics if metrics is not None else Metrics()
         self.metrics.init_labels(
-            tuple(wanted_streams(config, available=STREAMS)),
+            tuple(wanted_streams(config, available=(*STREAMS, SETTLEMENTS))),
             tuple(s.name for s in config.sessions),
         )
         self.ops_server: OpsServer | None = None
@@ -62,6 +65,8 @@ class Bridge:
         self.journal: SqliteJournal | None = None
         self.acceptor: Acceptor | None = None
         self.subscribers: list[StreamSubscriber] = []
+        self.market_data: MarketDataSubscriber | None = None
+        self.market_data_interest: JournalInterest | None = None
         self._subscriber_tasks: list[asyncio.Task[None]] = []
         self.token_source: TokenSource | None = None
         self._token_task: asyncio.Task[None] | None = None
@@ -139,8 +144,9 @@ class Bridge:
             specs["trades"] = dataclasses.replace(
                 specs["trades"], before_store=executions_first(self.journal)
             )
-        if "positions" in wanted and self._seed_task is None:
-            # a head start on the scales positions need
+        market_data = wants_market_data(config)
+        if ("positions" in wanted or market_data) and self._seed_task is None:
+            # a head start on the scales positions and settlements need
             self._seed_task = asyncio.create_task(
                 seed_scales(config.upstream, self._scales, self.token_source), name="scales"
             )
@@ -155,6 +161,25 @@ class Bridge:
             )  # fmt: skip
             self.subscribers.append(subscriber)
             self._subscriber_tasks.append(asyncio.create_task(subscriber.run(), name=name))
+        if market_data and self.market_data is None:
+            self._start_market_data()
+
+    def _start_market_data(self) -> None:
+        """The settlement-price subscriber and what keeps its symbols up to date."""
+        assert self.journal is not None and self.acceptor is not None
+        self.market_data = MarketDataSubscriber(
+            self.config.upstream, self.journal, self._scales, self._notifier.notify, self._clock,
+            token_source=self.token_source,
+            metrics=self.metrics,
+            on_decoded=self.acceptor.render_cache.remember,
+        )  # fmt: skip
+        self.market_data_interest = JournalInterest(
+            self.journal, self.market_data, lambda: self.config.sessions, self._notifier.current
+        )
+        self._subscriber_tasks.append(
+            asyncio.create_task(self.market_data.run(), name=SETTLEMENTS))
+        self._subscriber_tasks.append(
+            asyncio.create_task(self.market_data_interest.run(), name="settlement-interest"))
 
     async def reload(self, path: Path) -> bool:
         """Re-read the config file (SIGHUP): sessions added, removed or changed take effect,
@@ -255,6 +280,8 @@ class Bridge:
             )
             for s in self.subscribers
         ]
+        if self.market_data is not None:
+            streams.append(market_data_status(self.market_data, now))
         return BridgeStatus(
             version=__version__,
             now=iso(now),
@@ -332,12 +359,40 @@ class Bridge:
                 raise error
 
 
+def market_data_status(md: MarketDataSubscriber, now: int) -> StreamStatus:
+    """The settlement-price streams as one row of /status."""
+    return StreamStatus(
+        name=SETTLEMENTS,
+        connected=md.connected,
+        catching_up=False,  # a subscribe sends each symbol's current state: nothing to replay
+        resume_mode=f"subscribe ({len(md.plan.assigned)} symbols, {len(md.streams)} streams)",
+        last_response=iso(md.last_response_ns),
+        newest_transact_time=iso(md.newest_set_ns),
+        lag_s=None,  # settlements are rare: their age is no lag
+        events_stored=md.settlements_stored,
+        duplicates=md.duplicates,
+        flagged=md.flagged,
+        reconnects=md.reconnects,
+    )
+
+
+def wants_market_data(config: BridgeConfig) -> bool:
+    """Whether the settlement-price subscriber runs: enabled, and some session receives
+    settlements or positions (a position report carries its settlement price)."""
+    return config.upstream.market_data.enabled and any(
+        wants_settlements(s) for s in config.sessions
+    )
+
+
 def wanted_streams(config: BridgeConfig, *, available: tuple[str, ...]) -> list[str]:
     """The upstream streams some configured session receives (and what they depend on)."""
     kinds: set[str] = {kind for s in config.sessions for kind in s.scope.message_kinds}
     for kind in list(kinds):
         kinds.update(DEPENDS_ON.get(kind, ()))
-    missing = sorted(kinds - set(available))
+    served = set(available)
+    if wants_market_data(config):
+        served.add(SETTLEMENTS)  # from the market-data stream, not a DropCopyAPI stream
+    missing = sorted(kinds - served)
     if missing:
         log.warning("message kinds %s are not consumed from upstream yet", ", ".join(missing))
     return [name for name in available if name in kinds]

@@ -100,6 +100,24 @@ class UpstreamAuthConfig(_Strict):
         return self
 
 
+class MarketDataConfig(_Strict):
+    """The market-data subscriber: settlement prices for the symbols the sessions can see.
+
+    Started only when ``enabled`` and some session receives settlements or positions. The
+    exchange's load balancer resets a stream idle for an hour; its guidance is a KeepAlive
+    every 30-60 minutes, so ``keepalive_interval_s`` is capped below the hour."""
+
+    enabled: StrictBool = True
+    keepalive_interval_s: Annotated[float, Field(strict=True, gt=0, lt=3600)] = 1800.0
+    # The exchange serves at most 1000 symbols on one stream; more open another stream.
+    max_symbols_per_stream: Annotated[int, Field(strict=True, ge=1, le=1000)] = 1000
+    # Reopen a market-data stream that sent nothing, not even a Heartbeat, for this long.
+    stall_timeout_s: Annotated[float, Field(strict=True, gt=0, le=3600)] = 180.0
+    # How often the wanted symbol set is re-read from the journal (positions held, instruments
+    # listed, final resolutions journaled); new journal events also wake it.
+    interest_poll_s: Annotated[float, Field(strict=True, gt=0, le=3600)] = 5.0
+
+
 class UpstreamConfig(_Strict):
     """Where the exchange's DropCopyAPI is and what to ask it for."""
 
@@ -127,6 +145,7 @@ class UpstreamConfig(_Strict):
     trades_lookback_s: Annotated[float, Field(strict=True, ge=0, le=30 * 86400)] = 86400.0
     # Absent = no authorization metadata (the simulator without auth).
     auth: UpstreamAuthConfig | None = None
+    market_data: MarketDataConfig = MarketDataConfig()
 
     @field_validator("target")
     @classmethod

@@ -44,6 +44,10 @@ RECONNECT_REASONS = (
     "error",  # an error on our side (journal, decoding)
 )
 TOKEN_RESULTS = ("ok", "failed")
+# The market-data page's SubscriptionError codes, the simulator's limit code, and "other".
+SUBSCRIPTION_ERROR_CODES = (
+    "INVALID_SYMBOL", "ALREADY_SUBSCRIBED", "NOT_SUBSCRIBED", "SYMBOL_LIMIT_EXCEEDED", "other",
+)
 RESUME_FALLBACKS = (
     "resume_time",  # token refused: replayed from the last durable event minus a margin
     "report_api",  # replay window gone too: the gap was filled from ReportAPI
@@ -158,6 +162,30 @@ class Metrics:
             "fixbridge_upstream_last_response_time_seconds",
             "When the stream last delivered any response, heartbeats included (Unix time).",
             ["stream"], registry=r)
+
+        # ---- market data (settlement prices) ----------------------------------------------
+        self.market_data_streams_open = Gauge(
+            "fixbridge_market_data_streams_open",
+            "Market-data streams open (each takes at most max_symbols_per_stream symbols).",
+            registry=r)
+        self.market_data_symbols_subscribed = Gauge(
+            "fixbridge_market_data_symbols_subscribed",
+            "Symbols the exchange acknowledged as active, over every market-data stream.",
+            registry=r)
+        self.market_data_symbols_wanted = Gauge(
+            "fixbridge_market_data_symbols_wanted",
+            "Symbols the sessions need settlement prices for (positions held, scope symbols).",
+            registry=r)
+        self.market_data_keepalives = Counter(
+            "fixbridge_market_data_keepalives_sent",
+            "KeepAliveCommands sent on market-data streams (the load balancer's idle limit).",
+            registry=r)
+        self.market_data_subscription_errors = Counter(
+            "fixbridge_market_data_subscription_errors",
+            "SubscriptionErrors the exchange answered a subscribe or unsubscribe with, by code.",
+            ["code"], registry=r)
+        for code in SUBSCRIPTION_ERROR_CODES:
+            self.market_data_subscription_errors.labels(code)
 
         # ---- journal ----------------------------------------------------------------------
         self.journal_append_seconds = Histogram(

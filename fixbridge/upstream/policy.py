@@ -65,7 +65,8 @@ def decide(
     if code == grpc.StatusCode.PERMISSION_DENIED:
         return Decision(
             Action.SLOW_RETRY, "permission_denied",
-            "check the client's scopes (read:dropcopy, read:instruments) and"
+            "check the client's scopes (read:dropcopy, read:instruments; read:marketdata for"
+            " settlement prices) and"
             " upstream.auth.participant_id / upstream.firms (cross-firm requests are refused)",
         )
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:

@@ -401,4 +401,4 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
 
 STREAM_NAMES = ("executions", "trades", "instruments", "positions")
 # Streams that need another one to be consumed too.
-DEPENDS_ON = {"positions": ("instruments",)}
+DEPENDS_ON = {"positions": ("instruments",), "settlements": ("instruments",)}

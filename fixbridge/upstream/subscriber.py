@@ -23,7 +23,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -398,15 +398,12 @@ class StreamSubscriber:
         stall_s = self._config.stall_timeout_s
         while True:
             try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-                # that races with the response, and the task would never stop.
-                async with asyncio.timeout(stall_s):
-                    response = await responses.__anext__()
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
+                response = await next_response(responses, stall_s)
+            except StallError:
                 call.cancel()
-                raise StallError(f"no response for {stall_s:.1f} s (stall watchdog)") from None
+                raise
+            if response is END_OF_STREAM:
+                return
             self._metrics.upstream_last_response_time.labels(name).set(time.time())
             self.last_response_ns = time.time_ns()
             if not self.connected:
@@ -495,6 +492,21 @@ class StreamSubscriber:
 
 
 _END = object()  # the inbox's end mark: nothing more will come on this stream
+END_OF_STREAM = object()  # next_response's answer when the exchange ended the stream
+
+
+async def next_response(responses: AsyncIterator[Any], stall_s: float) -> Any:
+    """The stream's next response, or END_OF_STREAM; the stall watchdog raises StallError
+    when nothing, not even a heartbeat, came for ``stall_s`` seconds."""
+    try:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # races with the response, and the task would never stop.
+        async with asyncio.timeout(stall_s):
+            return await responses.__anext__()
+    except StopAsyncIteration:
+        return END_OF_STREAM
+    except TimeoutError:
+        raise StallError(f"no response for {stall_s:.1f} s (stall watchdog)") from None
 
 
 async def _put(inbox: asyncio.Queue[Any], item: Any, journaling: asyncio.Task[None]) -> None:

@@ -19,6 +19,8 @@ from fixbridge.journal.backup import backup, restore
 from fixbridge.journal.integrity import JournalCorrupt, check_journal
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalError, NewEvent, OutboundMessage
+from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2 as md
+from fixbridge.upstream.md_subscriber import settlement_event
 
 
 @pytest.fixture(autouse=True)
@@ -117,6 +119,17 @@ def test_the_full_check_reads_every_payload(tmp_path: Path) -> None:
     findings = check_journal(path, full=True)
     assert findings.checked[-1] == "30 event payload(s) decoded"
     assert findings.problems[0].startswith("30 event payload(s) this version cannot read")
+
+
+def test_the_full_check_reads_settlements(tmp_path: Path) -> None:
+    update = md.MarketDataUpdate(symbol="a", stats=md.InstrumentStats(settlement_px=100))
+    event = settlement_event(update, 100, received_at_ns=1)
+    assert event is not None
+    journal = SqliteJournal(tmp_path / "j.db", synchronous="normal")
+    journal.append("settlements", [event], b"", 1)
+    journal.close()
+    findings = check_journal(tmp_path / "j.db", full=True)
+    assert findings.checked[-1] == "1 event payload(s) decoded" and not findings.problems
 
 
 def test_check_journal_finds_numbers_that_would_be_sent_twice(tmp_path: Path) -> None:
