@@ -77,7 +77,9 @@ def demo_config(
                 sender_comp_id=DEMO_SENDER,
                 target_comp_id=DEMO_CLIENT,
                 scope=ScopeConfig(
-                    message_kinds=("executions", "trades", "instruments", "positions")
+                    message_kinds=(
+                        "executions", "trades", "instruments", "positions", "settlements"
+                    )
                 ),
             ),
         ),
