@@ -107,6 +107,7 @@ CREATE TABLE IF NOT EXISTS symbol_events (
     offset INTEGER NOT NULL,
     PRIMARY KEY (symbol, stream, account, offset)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS symbol_events_by_offset ON symbol_events (offset);
 CREATE TABLE IF NOT EXISTS stream_state (
     stream TEXT PRIMARY KEY,
     resume_token BLOB NOT NULL,
@@ -364,6 +365,17 @@ class SqliteJournal:
             "  WHERE symbol=? AND stream=? AND offset < ? GROUP BY account) l"
             " ON e.offset = l.last ORDER BY l.account",
             (symbol, stream, before_offset),
+        ).fetchall()
+        return _journal_events(rows)
+
+    def read_symbol_events(self, after_offset: int, limit: int) -> list[JournalEvent]:
+        """The normalized instrument, position and settlement events after ``after_offset``,
+        in journal order (what the symbol index holds), at most ``limit``."""
+        rows = self._db.execute(
+            "SELECT e.offset, e.stream, e.upstream_id, e.received_at, e.transact_time,"
+            " e.payload, e.flagged FROM symbol_events x JOIN events e ON e.offset = x.offset"
+            " WHERE x.offset > ? ORDER BY x.offset LIMIT ?",
+            (after_offset, limit),
         ).fetchall()
         return _journal_events(rows)
 

@@ -193,6 +193,11 @@ class Journal(Protocol):
         each account in ``symbol``, by account."""
         ...
 
+    def read_symbol_events(self, after_offset: int, limit: int) -> list[JournalEvent]:
+        """The normalized instrument, position and settlement events after ``after_offset``,
+        in journal order, at most ``limit``."""
+        ...
+
     def latest_of_symbol(
         self, stream: str, symbol: str, before_offset: int, count: int
     ) -> list[JournalEvent]:

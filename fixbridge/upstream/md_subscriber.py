@@ -478,7 +478,7 @@ class JournalInterest:
         """Read what the journal added since the last call (a batch at a time, letting other
         tasks run between batches), then apply the wanted symbols."""
         while True:
-            events = self._journal.read_events(self._after, READ_BATCH)
+            events = self._journal.read_symbol_events(self._after, READ_BATCH)
             for event in events:
                 self._after = event.offset
                 if event.flagged is None and event.stream in STREAMS_READ:

@@ -103,3 +103,13 @@ def test_a_version_5_journal_gets_its_index_from_the_events_it_holds(tmp_path: P
     version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     db.close()
     assert version == ("6",)
+
+
+def test_symbol_events_are_read_in_journal_order_without_the_rest(journal: SqliteJournal) -> None:
+    journal.append("executions", [NewEvent("e1", 1, b"{}", b"raw")], b"", 1)
+    first = put(journal, "positions", position("A", "S", "5", 1))
+    journal.append("executions", [NewEvent("e2", 1, b"{}", b"raw")], b"", 1)
+    second = put(journal, "settlements", settlement("S", "1", True, 2))
+    third = put(journal, "positions", position("B", "T", "1", 3))
+    assert [e.offset for e in journal.read_symbol_events(0, 10)] == [first, second, third]
+    assert [e.stream for e in journal.read_symbol_events(first, 1)] == ["settlements"]
