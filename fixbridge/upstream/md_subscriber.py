@@ -51,7 +51,7 @@ from fixbridge.upstream.md_interest import STREAMS_READ, Interest
 from fixbridge.upstream.md_shards import ShardChange, ShardPlan
 from fixbridge.upstream.policy import Action, Decision, decide
 from fixbridge.upstream.scales import ScaleBook
-from fixbridge.upstream.streams import SCALE_WAIT_S, _fallback_id
+from fixbridge.upstream.streams import SCALE_WAIT_S, fallback_id
 from fixbridge.upstream.subscriber import (
     END_OF_STREAM,
     Backoff,
@@ -92,7 +92,7 @@ def settlement_event(
     except NormalizationError as exc:
         natural = f"{update.symbol}|settlement|unnormalized" if update.symbol else ""
         return NewEvent(
-            _fallback_id(raw, natural, exact=False), received_at_ns, b"", raw, flagged=str(exc)
+            fallback_id(raw, natural, exact=False), received_at_ns, b"", raw, flagged=str(exc)
         )
     assert settlement is not None  # carries_settlement said so
     return NewEvent(
@@ -331,6 +331,7 @@ class MarketDataSubscriber:
         self._on_decoded = on_decoded
         self._clock = clock
         self._given_up: set[str] = set()  # symbols whose scales were waited for once in vain
+        self._journaled: dict[str, str] = {}  # symbol -> the last settlement id journaled
         self._tasks: list[asyncio.Task[None]] = []
         self._failed: asyncio.Future[None] | None = None
         self.last_response_ns: int | None = None  # any stream's last response, for /status
@@ -432,6 +433,12 @@ class MarketDataSubscriber:
         event = settlement_event(update, known[0] if known else None, received_at_ns)
         assert event is not None
         self.metrics.upstream_events_received.labels(STREAM).inc()
+        if self._journaled.get(symbol) == event.upstream_id:
+            # Every later update of a settled symbol (its book, its statistics) repeats the
+            # settlement: known to be journaled, it costs no journal round.
+            self.duplicates += 1
+            self.metrics.upstream_duplicates.labels(STREAM).inc()
+            return
         if event.flagged is not None:
             self.flagged += 1
             self.metrics.upstream_events_flagged.labels(STREAM).inc()
@@ -439,6 +446,7 @@ class MarketDataSubscriber:
                       extra={"stream": STREAM})
         started = time.perf_counter()
         result = await self._journal.append_async(STREAM, [event], b"", received_at_ns)
+        self._journaled[symbol] = event.upstream_id
         self.metrics.journal_append_seconds.observe(time.perf_counter() - started)
         self.settlements_stored += result.stored
         self.duplicates += result.duplicates

@@ -64,7 +64,7 @@ class StreamSpec:
         return self.to_journal(upstream, journal, received_at_ns)
 
 
-def _fallback_id(raw: bytes, natural: str, *, exact: bool = True) -> str:
+def fallback_id(raw: bytes, natural: str, *, exact: bool = True) -> str:
     """A flagged event's identity: its natural key when that is unique on its own (``exact``),
     else the natural key plus a digest of its bytes (two different broken versions of one trade
     must not collide, the same one redelivered must); a digest alone when
@@ -96,7 +96,7 @@ def _prepare(
 
 def _flagged_execution(execution: trading_pb2.Execution, raw: bytes, reason: str) -> NewEvent:
     when = timestamp_ns(execution.transact_time.seconds, execution.transact_time.nanos)
-    return NewEvent(_fallback_id(raw, execution.id), when, b"", raw, flagged=reason)
+    return NewEvent(fallback_id(raw, execution.id), when, b"", raw, flagged=reason)
 
 
 def executions_to_events(
@@ -151,7 +151,7 @@ def _flagged_trade(trade: orders_pb2.Trade, raw: bytes, reason: str) -> NewEvent
     when = trade.aggressor.transact_time
     natural = f"{trade.id}:{trade.state}:unnormalized" if trade.id else ""
     transact = timestamp_ns(when.seconds, when.nanos)
-    return NewEvent(_fallback_id(raw, natural, exact=False), transact, b"", raw, flagged=reason)
+    return NewEvent(fallback_id(raw, natural, exact=False), transact, b"", raw, flagged=reason)
 
 
 def trades_to_events(
@@ -230,7 +230,7 @@ def instruments_to_events(
         except NormalizationError as exc:
             if not instrument.symbol:
                 events.append(NewEvent(
-                    _fallback_id(raw, ""), received_at_ns, b"", raw, flagged=str(exc)))
+                    fallback_id(raw, ""), received_at_ns, b"", raw, flagged=str(exc)))
                 continue
             # Instruments carry no time, so the same unreadable bytes can come again later as a
             # new state: like a readable one, it is a repeat only of the symbol's latest state.
@@ -333,7 +333,7 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
         except NormalizationError as exc:
             update = timestamp_ns(position.update_time.seconds, position.update_time.nanos)
             natural = f"{position.account}:{position.symbol}:{update}" if position.symbol else ""
-            return NewEvent(_fallback_id(raw, natural), update, b"", raw, flagged=str(exc))
+            return NewEvent(fallback_id(raw, natural), update, b"", raw, flagged=str(exc))
         return NewEvent(event.upstream_id, event.transact_time_ns, event.to_payload(), raw)
 
     given_up: set[str] = set()

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any, cast
 
 from fixbridge.config import UpstreamConfig
-from fixbridge.journal.store import Journal
+from fixbridge.journal.sqlite import SqliteJournal
+from fixbridge.journal.store import AppendResult, Journal
+from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2 as md
 from fixbridge.upstream.auth import TokenSource
 from fixbridge.upstream.md_subscriber import MarketDataSubscriber
 from fixbridge.upstream.scales import ScaleBook
@@ -38,3 +41,39 @@ def test_changes_while_no_stream_is_open_are_left_to_the_next_subscribe() -> Non
     planned.apply(["b", "c"])  # nothing open: no command is queued anywhere
     assert len(planned.streams) == 1 and not planned.streams[0].connected
     assert planned.plan.symbols(0) == ("b", "c")  # what the stream subscribes when it opens
+
+
+def test_a_settlement_repeated_by_later_updates_is_journaled_once_without_more_writes(
+    tmp_path: Path,
+) -> None:
+    """A settled symbol's later updates (its book, its statistics) all carry the settlement
+    again: the first is journaled, the rest are duplicates that cost no journal write."""
+    journal = SqliteJournal(tmp_path / "j.db")
+    appends: list[str] = []
+    original = journal.append_async
+
+    async def counted(stream: str, events: Any, token: bytes, at: int) -> AppendResult:
+        appends.append(stream)
+        return await original(stream, events, token, at)
+
+    journal.append_async = counted  # type: ignore[method-assign]
+    scales = ScaleBook()
+    scales.update("S", 1000, 1)
+    md_subscriber = MarketDataSubscriber(
+        UpstreamConfig(), journal, scales, lambda: None, time.time_ns
+    )
+    update = md.MarketDataUpdate(symbol="S", stats=md.InstrumentStats(
+        settlement_px=1000, settlement_preliminary=False,
+        settlement_price_calculation_method="SETTLEMENT_PRICE_CALCULATION_METHOD_EVENT_TIER_1"))
+    final = md.MarketDataUpdate()
+    final.CopyFrom(update)
+    final.stats.settlement_px = 0  # a changed price is a new fact
+
+    async def feed() -> None:
+        for each in (update, update, update, final, final):
+            await md_subscriber.journal_update(each)
+
+    asyncio.run(feed())
+    journal.close()
+    assert appends == ["settlements", "settlements"]
+    assert (md_subscriber.settlements_stored, md_subscriber.duplicates) == (2, 3)
