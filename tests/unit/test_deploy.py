@@ -461,6 +461,16 @@ SCENARIOS = [
         "2m", "4m", (fired("warning", stream="positions"),),
     ),
     Scenario(
+        "FixbridgeSettlementSymbolsRefused",
+        {
+            series("fixbridge_market_data_subscription_errors_total", code="INVALID_SYMBOL"):
+                "0 0 0 1 1",
+            series("fixbridge_market_data_subscription_errors_total", code="NOT_SUBSCRIBED"):
+                "0 1 2 3 4",
+        },
+        "2m", "4m", (fired("warning", code="INVALID_SYMBOL"),),
+    ),
+    Scenario(
         "FixbridgeTokenRefreshFailing",
         {
             series("fixbridge_upstream_token_refreshes_total", result="failed"): "0+1x20",
