@@ -105,10 +105,11 @@ class MarketDataConfig(_Strict):
 
     Started only when ``enabled`` and some session receives settlements or positions. The
     exchange's load balancer resets a stream idle for an hour; its guidance is a KeepAlive
-    every 30-60 minutes, so ``keepalive_interval_s`` is capped below the hour."""
+    every 30-60 minutes, so ``keepalive_interval_s`` is at most 50 minutes: a KeepAlive sent
+    late (a busy loop, a slow token refresh) still lands well inside the hour."""
 
     enabled: StrictBool = True
-    keepalive_interval_s: Annotated[float, Field(strict=True, gt=0, lt=3600)] = 1800.0
+    keepalive_interval_s: Annotated[float, Field(strict=True, gt=0, le=3000)] = 1800.0
     # The exchange serves at most 1000 symbols on one stream; more open another stream.
     max_symbols_per_stream: Annotated[int, Field(strict=True, ge=1, le=1000)] = 1000
     # Reopen a market-data stream that sent nothing, not even a Heartbeat, for this long.
@@ -258,6 +259,11 @@ class SessionConfig(_Strict):
     # Realized P&L on PositionReports, in the user-defined tag RealizedPnL(5900); FIX has no
     # standard field for it, so it is off unless the client's dictionary declares the tag.
     send_realized_pnl: StrictBool = False
+    # In the exchange profile, a MarketSettlementReport (35=UMS) per account at a final
+    # resolution, for a session that receives settlements: a user-defined message only
+    # fixbridge's exchange dictionary (and Kalshi's, Coinbase's) declares; false for a client
+    # on a stock dictionary, which would reject it (Kalshi's ReceiveSettlementReports=N).
+    send_settlement_reports: StrictBool = True
     scope: ScopeConfig = ScopeConfig()
     # Optional Logon credentials: Username(553) and a salted hash of Password(554), made by
     # `fixbridge hash-password`. The clear password is never stored.

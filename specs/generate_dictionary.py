@@ -214,15 +214,17 @@ def settlement_messages(journal: SqliteJournal, styles: Sequence[RenderStyle]) -
     for index, position in enumerate(positions[:SETTLED_POSITIONS]):
         style = styles[index % len(styles)]
         settlement = _settlement(position.symbol, index)
-        report_id = f"{position.upstream_id}:{settlement.identity}"
+        report_id = f"{position.upstream_id}:{settlement.report_key}"
         prior = Decimal("0.5") if index % 2 else None
         out.append(Rendered(SETTLEMENT, tuple(
             settlement_message_body(settlement, style, position.update_time_ns))))
         out.append(Rendered(POSITION_REPORT, tuple(
-            position_report_body(position, style, settlement, prior, report_id))))
+            position_report_body(position, style, settlement, prior, report_id,
+                                 position.update_time_ns))))
         if style.profile is Profile.EXCHANGE:
             out.append(Rendered(MARKET_SETTLEMENT_REPORT, tuple(
-                market_settlement_report_body(settlement, position, style, report_id))))
+                market_settlement_report_body(settlement, position, style, report_id,
+                                              position.update_time_ns))))
     instruments = [InstrumentEvent.from_payload(e.payload) for e in events
                    if e.stream == "instruments"]  # fmt: skip
     settled = [event for event in instruments if event.state in OUTCOME_STATES]

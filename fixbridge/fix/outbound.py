@@ -63,6 +63,9 @@ from fixbridge.normalize.trade import (
 EXEC_TYPE_TRADE = "F"
 # Instrument states whose SecurityStatus carries the outcome of the latest resolution.
 SETTLED_STATES = frozenset({"CLOSED", "EXPIRED", "TERMINATED"})
+# Settlements of a symbol looked through for an earlier final price (a resolution has a
+# preliminary or two before its final; nothing follows a final but a correction).
+EARLIER_FINALS_LOOKED_AT = 8
 DECODED_CAPACITY = 4096  # decoded journal events kept by a RenderCache
 BODIES_CAPACITY = 16384  # rendered bodies kept by a RenderCache (~500 bytes each)
 
@@ -120,7 +123,7 @@ class MarketMemory(Protocol):
     rest of its symbol, as journaled before a given offset."""
 
     def latest_by_account(
-        self, stream: str, symbol: str, before_offset: int
+        self, stream: str, symbol: str, before_offset: int, until_ns: int | None = None
     ) -> list[JournalEvent]: ...
 
     def latest_of_symbol(
@@ -131,7 +134,9 @@ class MarketMemory(Protocol):
 class NoMarketMemory:
     """A journal that knows nothing else of any symbol (tests, one-off renderings)."""
 
-    def latest_by_account(self, stream: str, symbol: str, before_offset: int) -> list[JournalEvent]:
+    def latest_by_account(
+        self, stream: str, symbol: str, before_offset: int, until_ns: int | None = None
+    ) -> list[JournalEvent]:
         return []
 
     def latest_of_symbol(
@@ -287,21 +292,38 @@ class _Recipient:
         return cache.looked_up((before_offset, "marks", symbol), look_up)
 
     def positions_at(
-        self, symbol: str, before_offset: int
+        self, symbol: str, before_offset: int, until_ns: int | None = None
     ) -> tuple[tuple[int, PositionEvent], ...]:
-        """Each account's position in ``symbol`` as journaled before ``before_offset``, with
-        its journal offset, by account."""
+        """Each account's position in ``symbol`` as journaled before ``before_offset`` (with
+        ``until_ns``: its last update not after that time), with its journal offset, by
+        account."""
         cache = self.cache
 
         def look_up() -> tuple[tuple[int, PositionEvent], ...]:
-            found = self.memory.latest_by_account("positions", symbol, before_offset)
+            found = self.memory.latest_by_account("positions", symbol, before_offset, until_ns)
             return tuple(
                 (e.offset, cache.decoded(e, PositionEvent.from_payload))
                 for e in found
                 if e.flagged is None
             )
 
-        return cache.looked_up((before_offset, "positions", symbol), look_up)
+        return cache.looked_up((before_offset, "positions", symbol, until_ns), look_up)
+
+    def earlier_final(self, symbol: str, before_offset: int) -> Settlement | None:
+        """The latest final resolution of ``symbol`` journaled before ``before_offset``."""
+        cache = self.cache
+
+        def look_up() -> Settlement | None:
+            found = self.memory.latest_of_symbol(
+                "settlements", symbol, before_offset, EARLIER_FINALS_LOOKED_AT
+            )
+            for event in found:
+                earlier = cache.decoded(event, Settlement.from_payload)
+                if earlier.resolution and not earlier.preliminary:
+                    return earlier
+            return None
+
+        return cache.looked_up((before_offset, "earlier final", symbol), look_up)
 
     def latest_instrument(self, symbol: str, before_offset: int) -> InstrumentEvent | None:
         """The symbol's instrument state as journaled before ``before_offset``."""
@@ -383,8 +405,9 @@ def _render_instrument(event: JournalEvent, to: _Recipient) -> list[Rendered]:
     outcome = None
     if instrument.state in SETTLED_STATES:
         marks = to.marks(instrument.symbol, event.offset)
-        if marks.settlement is not None and marks.settlement.resolution:
-            outcome = marks.settlement.outcome or None
+        latest = marks.settlement
+        if latest is not None and latest.resolution and not latest.preliminary:
+            outcome = latest.outcome or None
     body = cache.body(
         (event.offset, "f", style, outcome),
         lambda: encode_fields(security_status_body(instrument, style, outcome)),
@@ -418,54 +441,67 @@ def _admits_position(scope: ScopeConfig, position: PositionEvent) -> bool:
 
 
 def _render_settlement(event: JournalEvent, to: _Recipient) -> list[Rendered]:
-    """The settlement message; a closed instrument's SecurityStatus with the outcome; a
-    PositionReport with the price for each position in scope; a MarketSettlementReport for
-    each once the resolution is final (exchange profile). Only the exchange's settlement time
-    is its own: the rest report it later."""
+    """The settlement message; once a resolution is final, a closed instrument's
+    SecurityStatus with the outcome; a PositionReport with the price for each position in
+    scope; a MarketSettlementReport for each held at the final price (exchange profile, unless
+    the session opts out). Only the exchange's settlement time is its own: the rest report it
+    later."""
     scope, style, cache = to.session.scope, to.style, to.cache
     kinds = scope.message_kinds
     settlement = cache.decoded(event, Settlement.from_payload)
     if not _matches(scope.symbols, settlement.symbol):
         return []
     out: list[Rendered] = []
-    symbol, offset = settlement.symbol, event.offset
+    symbol, offset, at_ns = settlement.symbol, event.offset, event.transact_time_ns
     if "settlements" in kinds:
         body = cache.body(
             (offset, SETTLEMENT_MSG_TYPE, style),
-            lambda: encode_fields(
-                settlement_message_body(settlement, style, event.transact_time_ns)
-            ),
+            lambda: encode_fields(settlement_message_body(settlement, style, at_ns)),
         )
         out.append(Rendered(SETTLEMENT_MSG_TYPE, body, settlement.set_time_ns is not None))
-    if "instruments" in kinds and settlement.resolution and settlement.outcome:
-        out += _closed_instrument_again(settlement, offset, to)
     final = settlement.resolution and not settlement.preliminary
-    reports = "settlements" in kinds and style.profile is Profile.EXCHANGE and final
-    if "positions" not in kinds and not reports:
-        return out
-    prior = to.marks(symbol, offset).settlement
-    prior_price = prior.price if prior is not None else None
-    positions = [
-        (at, p)
-        for at, p in to.positions_at(symbol, offset)
-        if _admits_position(scope, p)
-    ]
+    if "instruments" in kinds and final and settlement.outcome:
+        out += _closed_instrument_again(settlement, offset, to)
     if "positions" in kinds:
-        for at, position in positions:
-            report_id = f"{position.upstream_id}:{settlement.identity}"
+        prior = to.marks(symbol, offset).settlement
+        prior_price = prior.price if prior is not None else None
+        for held_at, position in to.positions_at(symbol, offset):
+            if not _admits_position(scope, position):
+                continue
+            report_id = f"{position.upstream_id}:{settlement.report_key}"
             body = cache.body(
-                (offset, "AP", style, at),
-                _marked_position(position, style, settlement, prior_price, report_id),
+                (offset, "AP", style, held_at),
+                _marked_position(position, style, settlement, prior_price, report_id, at_ns),
             )
             out.append(Rendered("AP", body, exchange_timed=False))
+    reports = (
+        "settlements" in kinds
+        and style.profile is Profile.EXCHANGE
+        and to.session.send_settlement_reports
+        and final
+    )
     if reports:
-        for at, position in positions:
-            report_id = f"{position.account}:{settlement.identity}"
-            body = cache.body(
-                (offset, MARKET_SETTLEMENT_MSG_TYPE, style, at),
-                _settlement_report(settlement, position, style, report_id),
-            )
-            out.append(Rendered(MARKET_SETTLEMENT_MSG_TYPE, body, exchange_timed=False))
+        out += _settlement_reports(settlement, offset, at_ns, to)
+    return out
+
+
+def _settlement_reports(
+    settlement: Settlement, offset: int, at_ns: int, to: _Recipient
+) -> list[Rendered]:
+    """A MarketSettlementReport for each account in scope that held the instrument when the
+    final price was set (its latest position by then; a flat one settles nothing), net of an
+    earlier final price it was reported under."""
+    reported = to.earlier_final(settlement.symbol, offset)
+    out: list[Rendered] = []
+    for held_at, position in to.positions_at(settlement.symbol, offset, at_ns):
+        if not _admits_position(to.session.scope, position) or not position.net_position:
+            continue
+        report_id = f"{position.account}:{settlement.report_key}"
+        body = to.cache.body(
+            (offset, MARKET_SETTLEMENT_MSG_TYPE, to.style, held_at),
+            _settlement_report(settlement, position, to.style, report_id, at_ns, reported),
+        )
+        out.append(Rendered(MARKET_SETTLEMENT_MSG_TYPE, body, exchange_timed=False))
     return out
 
 
@@ -475,17 +511,23 @@ def _marked_position(
     settlement: Settlement,
     prior_price: Decimal | None,
     report_id: str,
+    at_ns: int,
 ) -> Callable[[], bytes]:
     return lambda: encode_fields(
-        position_report_body(position, style, settlement, prior_price, report_id)
+        position_report_body(position, style, settlement, prior_price, report_id, at_ns)
     )
 
 
 def _settlement_report(
-    settlement: Settlement, position: PositionEvent, style: RenderStyle, report_id: str
+    settlement: Settlement,
+    position: PositionEvent,
+    style: RenderStyle,
+    report_id: str,
+    at_ns: int,
+    reported: Settlement | None,
 ) -> Callable[[], bytes]:
     return lambda: encode_fields(
-        market_settlement_report_body(settlement, position, style, report_id)
+        market_settlement_report_body(settlement, position, style, report_id, at_ns, reported)
     )
 
 

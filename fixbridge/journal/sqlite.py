@@ -355,16 +355,21 @@ class SqliteJournal:
         ).fetchone()
         return row is not None
 
-    def latest_by_account(self, stream: str, symbol: str, before_offset: int) -> list[JournalEvent]:
+    def latest_by_account(
+        self, stream: str, symbol: str, before_offset: int, until_ns: int | None = None
+    ) -> list[JournalEvent]:
         """The last event of ``stream`` before ``before_offset`` for each account in
-        ``symbol`` (positions: each account's position then), by account."""
+        ``symbol`` (positions: each account's position then), by account; with ``until_ns``,
+        the last whose time is not after it."""
         rows = self._db.execute(
             "SELECT e.offset, e.stream, e.upstream_id, e.received_at, e.transact_time,"
             " e.payload, e.flagged FROM events e JOIN"
-            " (SELECT account, MAX(offset) AS last FROM symbol_events"
-            "  WHERE symbol=? AND stream=? AND offset < ? GROUP BY account) l"
+            " (SELECT x.account, MAX(x.offset) AS last FROM symbol_events x"
+            "  JOIN events t ON t.offset = x.offset"
+            "  WHERE x.symbol=? AND x.stream=? AND x.offset < ? AND t.transact_time <= ?"
+            "  GROUP BY x.account) l"
             " ON e.offset = l.last ORDER BY l.account",
-            (symbol, stream, before_offset),
+            (symbol, stream, before_offset, _INT64_MAX if until_ns is None else until_ns),
         ).fetchall()
         return _journal_events(rows)
 

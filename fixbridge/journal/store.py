@@ -188,9 +188,12 @@ class Journal(Protocol):
         ``from_offset`` and before ``before_offset``."""
         ...
 
-    def latest_by_account(self, stream: str, symbol: str, before_offset: int) -> list[JournalEvent]:
+    def latest_by_account(
+        self, stream: str, symbol: str, before_offset: int, until_ns: int | None = None
+    ) -> list[JournalEvent]:
         """The last normalized event of ``stream`` (positions) before ``before_offset`` for
-        each account in ``symbol``, by account."""
+        each account in ``symbol``, by account; with ``until_ns``, the last whose time is
+        not after it."""
         ...
 
     def read_symbol_events(self, after_offset: int, limit: int) -> list[JournalEvent]:

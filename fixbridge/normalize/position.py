@@ -262,6 +262,7 @@ def position_report_body(
     settlement: Settlement | None = None,
     prior_price: Decimal | None = None,
     report_id: str | None = None,
+    reported_at_ns: int | None = None,
 ) -> Fields:
     """PositionReport (35=AP) body fields, in the stock FIX50SP2.xml's declaration order.
 
@@ -281,14 +282,17 @@ def position_report_body(
     preliminary; ``prior_price`` (the price it replaces, where known) is PriorSettlPrice(734).
     Both sit after the Instrument component, where PositionReport declares them in every
     profile's dictionary. ``report_id`` replaces PosMaintRptID(721): such a report needs an
-    id of its own, since the position's update is the same. All default to today's report.
+    id of its own, since the position's update is the same. ``reported_at_ns``, the time such a
+    report is of (when the settlement was set), replaces the update's time in TransactTime(60)
+    and its trade date the update's ClearingBusinessDate(715): the price belongs to the day
+    it was set. All default to today's report.
     """
     if settlement is not None and settlement.symbol != event.symbol:
         raise ValueError(f"settlement of {settlement.symbol!r} for a {event.symbol!r} position")
     if report_id == "":
         raise ValueError("an empty PosMaintRptID")
     with localcontext(EXACT):
-        return _body(event, style, settlement, prior_price, report_id)
+        return _body(event, style, settlement, prior_price, report_id, reported_at_ns)
 
 
 def _settlement_prices(settlement: Settlement | None, prior_price: Decimal | None) -> Fields:
@@ -310,14 +314,19 @@ def _body(
     settlement: Settlement | None,
     prior_price: Decimal | None,
     report_id: str | None,
+    reported_at_ns: int | None,
 ) -> Fields:
     account = identifier(event.account, style)
+    if reported_at_ns is None:
+        at, business_date = event.update_time_ns, event.clearing_business_date
+    else:
+        at, business_date = reported_at_ns, checked_trade_date(reported_at_ns, "reported_at")
     out: Fields = [
         (721, event.upstream_id if report_id is None else report_id),
         (724, _POS_REQ_TYPE_POSITIONS),
         (728, _POS_REQ_RESULT_VALID),
         (325, UNSOLICITED),
-        (715, event.clearing_business_date),
+        (715, business_date),
     ]
     out += parties(
         [
@@ -328,7 +337,7 @@ def _body(
     out.append((1, account))
     out += instrument(event.symbol)
     out += _settlement_prices(settlement, prior_price)
-    out.append((60, format_utc_timestamp(event.update_time_ns, style.precision)))
+    out.append((60, format_utc_timestamp(at, style.precision)))
     quantities = _quantities(event, style.profile)
     out.append((702, str(len(quantities))))
     for pos_type, (long_qty, short_qty) in quantities:

@@ -22,11 +22,12 @@ Rules, from the exchange's market-data streaming guide (InstrumentStats, "Settle
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Final
 
-from fixbridge.normalize.fields import required_text, scaled_value, text, timestamp
+from fixbridge.normalize.fields import EXACT, required_text, scaled_value, text, timestamp
 from fixbridge.normalize.payload import PayloadCodec
 from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2 as md
 
@@ -50,6 +51,17 @@ class Settlement:
         if self.set_time_ns is not None:
             return f"{self.symbol}|{self.set_time_ns}|{flag}"
         return f"{self.symbol}|-|{flag}|{self.price}|{self.method}|{self.outcome}"
+
+    @property
+    def report_key(self) -> str:
+        """The identity as FIX identifiers carry it: ``symbol:set time:P|F``, the price,
+        method and text of a settlement without a set time reduced to a digest (no spaces or
+        separators of the outcome text in an id)."""
+        flag = "P" if self.preliminary else "F"
+        if self.set_time_ns is not None:
+            return f"{self.symbol}:{self.set_time_ns}:{flag}"
+        digest = hashlib.sha256(self.identity.encode()).hexdigest()[:16]
+        return f"{self.symbol}:{digest}:{flag}"
 
     @property
     def upstream_id(self) -> str:
@@ -85,6 +97,12 @@ def settlement_of(update: md.MarketDataUpdate, price_scale: int) -> Settlement |
     stats = update.stats
     if not update.HasField("stats") or not stats.HasField("settlement_px"):
         return None
+    with localcontext(EXACT):  # a price with no exact decimal is refused, never rounded
+        return _settlement(update, price_scale)
+
+
+def _settlement(update: md.MarketDataUpdate, price_scale: int) -> Settlement:
+    stats = update.stats
     set_time = stats.settlement_set_time if stats.HasField("settlement_set_time") else None
     method = text(
         stats.settlement_price_calculation_method, "stats.settlement_price_calculation_method"

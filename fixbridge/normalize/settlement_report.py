@@ -26,17 +26,23 @@ Rules:
   Coinbase Derivatives: Predictions (drop copy) publish: MarketSettlementReportID(20105),
   Symbol(55), ClearingBusinessDate(715), MarketResult(20107), SettlPrice(730), one
   NoMarketSettlementPartyIDs(20108) entry for the account (20109, role 20110 = 24 customer
-  account) with LongQty(704) and ShortQty(705) of its net position and one collateral change
-  (1703=1: 1704 the payout, 1705 ``PAYOUT``), then LastFragment(893)=Y: each report is whole.
-* Payout = net position * settlement price (LongQty - ShortQty, times the price in dollars),
-  exact: what a long position receives and a short one delivers at that price (Kalshi: a YES
-  contract receives $1 when YES wins; its scalar example pays 100.01 * $0.3060). Collateral
-  the exchange may hold against a short, and settlement fees, are not in the exchange's data:
-  neither is guessed, so no fee group (136) is sent.
+  account) with LongQty(704) and ShortQty(705) of its net position, one collateral change
+  (1703=1: 1704 the payout, 1705 ``PAYOUT``) and one fee entry (136=1: MiscFeeAmt(137) 0,
+  MiscFeeCurr(138) USD, MiscFeeType(139) 4 exchange fees, MiscFeeBasis(891) 0 absolute:
+  Kalshi sends that entry always, zero when there is no fee, and the exchange publishes no
+  settlement fee), then LastFragment(893)=Y: each report is whole.
+* Payout = LongQty * price + ShortQty * (1 - price), exact, never negative: what the account
+  receives for its net position at settlement (Kalshi: YES holders receive $1 per contract
+  when YES wins, NO holders $1 when NO wins; a short YES position settles as the NO
+  contracts it amounts to, each worth 1 - price). A second final price for the same
+  instrument (a correction) sends the difference from the payout reported under the earlier
+  one: Kalshi's 1704 is a change of balance, so the reports of one account always add up to
+  what it received.
 * MarketResult(20107) is Kalshi's ``yes`` (price 1), ``no`` (price 0) or ``scalar`` (any
-  other price). SettlPrice(730) is in dollars like every fixbridge price (Kalshi sends cents).
-* ClearingBusinessDate(715) is the exchange trade date of the set time, else of the
-  position's time (the position's own ClearingBusinessDate).
+  other price). SettlPrice(730) is in cents with at least two decimals, as Kalshi sends it
+  (``100.00`` for $1, ``30.60`` for $0.306), exact: the only fixbridge price not in dollars.
+* ClearingBusinessDate(715) is the exchange trade date of the settlement time (the set time,
+  else when fixbridge received it).
 
 Pure: no clock, no I/O. It never guesses a fee, a collateral or a final price, never sends a
 35=UMS outside the ``exchange`` profile (only that profile's dictionary declares it) and never
@@ -83,6 +89,8 @@ MARKET_SETTLEMENT_PARTY_ROLE_TAG: Final = 20110
 COLLATERAL_PAYOUT: Final = "PAYOUT"  # CollateralAmountType, Kalshi's 1705
 _ONE: Final = Decimal(1)
 _ZERO: Final = Decimal(0)
+_CENT: Final = Decimal("0.01")
+NO_FEE: Final[Fields] = [(136, "1"), (137, "0"), (138, "USD"), (139, "4"), (891, "0")]
 
 
 def market_result(price: Decimal) -> str:
@@ -95,9 +103,21 @@ def market_result(price: Decimal) -> str:
 
 
 def payout(settlement: Settlement, position: PositionEvent) -> Decimal:
-    """The cash the settlement moves for ``position``: net position * price, exact."""
+    """What ``position`` receives at ``settlement``'s price: LongQty * price + ShortQty *
+    (1 - price), exact."""
     with localcontext(EXACT):
-        return product(position.net_position, settlement.price, "payout")
+        long_side = product(position.long_qty, settlement.price, "payout")
+        short_side = product(position.short_qty, _ONE - settlement.price, "payout")
+        return long_side + short_side
+
+
+def cents(price: Decimal) -> str:
+    """A dollar price in cents, at least two decimals, exact (``1`` -> ``100.00``)."""
+    with localcontext(EXACT):
+        value = (price * 100).normalize()
+        if value.as_tuple().exponent > -2:  # type: ignore[operator]  # finite: an int
+            value = value.quantize(_CENT)
+        return f"{value:f}"
 
 
 def settlement_time_ns(settlement: Settlement, transact_time_ns: int) -> int:
@@ -131,12 +151,20 @@ def settlement_message_body(
 
 
 def market_settlement_report_body(
-    settlement: Settlement, position: PositionEvent, style: RenderStyle, report_id: str
+    settlement: Settlement,
+    position: PositionEvent,
+    style: RenderStyle,
+    report_id: str,
+    transact_time_ns: int,
+    reported: Settlement | None = None,
 ) -> Fields:
     """MarketSettlementReport (35=UMS) body for one account's position (module rules).
 
-    ``report_id`` is MarketSettlementReportID(20105), unique per report. Raises ValueError
-    outside the ``exchange`` profile, for another symbol's position or an empty id.
+    ``report_id`` is MarketSettlementReportID(20105), unique per report; ``transact_time_ns``
+    when fixbridge received the settlement (its time when the exchange gives none);
+    ``reported``: an earlier final price of the instrument the account was sent a report for
+    (its payout is taken off). Raises ValueError outside the ``exchange`` profile, for another
+    symbol's position or an empty id.
     """
     if style.profile is not Profile.EXCHANGE:
         raise ValueError(f"35=UMS is only sent in the exchange profile, not {style.profile}")
@@ -144,24 +172,27 @@ def market_settlement_report_body(
         raise ValueError(f"position in {position.symbol!r}, settlement of {settlement.symbol!r}")
     if not report_id:
         raise ValueError("a MarketSettlementReport needs a report id")
-    if settlement.set_time_ns is not None:
-        business_date = checked_trade_date(settlement.set_time_ns, "settlement_set_time")
-    else:
-        business_date = position.clearing_business_date
+    at = settlement_time_ns(settlement, transact_time_ns)
+    business_date = checked_trade_date(at, "settlement_set_time")
+    paid = payout(settlement, position)
+    if reported is not None:
+        with localcontext(EXACT):
+            paid -= payout(reported, position)
     return [
         (MARKET_SETTLEMENT_REPORT_ID_TAG, report_id),
         (55, settlement.symbol),
         (715, business_date),
         (MARKET_RESULT_TAG, market_result(settlement.price)),
-        (730, fix_decimal(settlement.price)),
+        (730, cents(settlement.price)),
         (NO_MARKET_SETTLEMENT_PARTY_IDS_TAG, "1"),
         (MARKET_SETTLEMENT_PARTY_ID_TAG, identifier(position.account, style)),
         (MARKET_SETTLEMENT_PARTY_ROLE_TAG, ROLE_CUSTOMER_ACCOUNT),
         (704, fix_decimal(position.long_qty)),
         (705, fix_decimal(position.short_qty)),
         (1703, "1"),
-        (1704, fix_decimal(payout(settlement, position))),
+        (1704, fix_decimal(paid)),
         (1705, COLLATERAL_PAYOUT),
+        *NO_FEE,
         (893, "Y"),
     ]
 
@@ -169,6 +200,7 @@ def market_settlement_report_body(
 __all__ = [
     "MARKET_SETTLEMENT_MSG_TYPE",
     "SETTLEMENT_MSG_TYPE",
+    "cents",
     "market_result",
     "market_settlement_report_body",
     "payout",

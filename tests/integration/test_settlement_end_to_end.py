@@ -136,17 +136,22 @@ def _check_settlement_reports(
     price: Decimal,
     qty_scale: int,
 ) -> None:
-    """One MarketSettlementReport per account holding the contract, with the account's net
-    position as it stood when the final price was set (the last change before it)."""
+    """One MarketSettlementReport per account holding the contract when the final price was
+    set (its last change not after the set time; a flat account settles nothing, Kalshi:
+    "Only net positions are settled"), with that position, the price in cents (Kalshi's 730)
+    and the payout: YES holders $1 a contract at a YES outcome, NO holders (a short YES
+    position) $1 at a NO outcome, i.e. long * price + short * (1 - price)."""
     net: dict[str, Decimal] = {}
     for change in changes:
         position = change.position  # type: ignore[attr-defined]
         at = position.update_time.seconds * 10**9 + position.update_time.nanos
         if at <= set_time_ns:
             net[short(position.account)] = Decimal(position.net_position) / qty_scale
+    held = {account: qty for account, qty in net.items() if qty}
     by_account = {m.get(20109): m for m in reports if m.get(55) == LAL}
-    assert set(by_account) == set(net)
+    assert set(by_account) == set(held)
     for account, report in by_account.items():
         long_qty, short_qty = Decimal(report.get(704)), Decimal(report.get(705))
-        assert long_qty - short_qty == net[account], account
-        assert Decimal(report.get(730)) == price
+        assert long_qty - short_qty == held[account], account
+        assert Decimal(report.get(730)) == price * 100
+        assert Decimal(report.get(1704)) == long_qty * price + short_qty * (1 - price)

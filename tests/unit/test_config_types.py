@@ -81,3 +81,19 @@ def test_a_wrong_type_error_never_repeats_the_value() -> None:
 def test_an_integer_is_a_number_of_seconds_and_true_is_a_boolean() -> None:
     parsed = parse_config(config(fix={"logon_timeout_s": 10}, upstream={"tls": True}))
     assert parsed.fix.logon_timeout_s == 10.0 and parsed.upstream.tls is True
+
+
+def test_a_keepalive_near_the_exchanges_idle_hour_is_refused() -> None:
+    """The exchange's load balancer resets a stream idle for 3,600 s and asks for a KeepAlive
+    every 30-60 minutes: at most 3,000 s leaves room for a late one."""
+    market_data = {"keepalive_interval_s": 3000}
+    assert parse_config(config(upstream={"market_data": market_data})).upstream.market_data
+    with pytest.raises(ConfigError) as refused:
+        parse_config(config(upstream={"market_data": {"keepalive_interval_s": 3599}}))
+    assert "upstream.market_data.keepalive_interval_s" in str(refused.value)
+
+
+def test_settlement_reports_are_on_unless_a_session_turns_them_off() -> None:
+    assert parse_config(BASE).sessions[0].send_settlement_reports is True
+    session = {**BASE["sessions"][0], "send_settlement_reports": False}  # type: ignore[index]
+    assert parse_config({"sessions": [session]}).sessions[0].send_settlement_reports is False

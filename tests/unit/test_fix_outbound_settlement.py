@@ -50,8 +50,13 @@ def put(
     journal: SqliteJournal, stream: str, event: InstrumentEvent | PositionEvent | Settlement
 ) -> JournalEvent:
     """Journal ``event`` as its stream's subscriber would; the stored event back."""
-    upstream_id = event.symbol if isinstance(event, InstrumentEvent) else event.upstream_id
-    new = NewEvent(upstream_id, T0, event.to_payload(), b"raw", decoded=event)
+    if isinstance(event, InstrumentEvent):
+        upstream_id, at = event.symbol, event.transact_time_ns
+    elif isinstance(event, PositionEvent):
+        upstream_id, at = event.upstream_id, event.update_time_ns
+    else:
+        upstream_id, at = event.upstream_id, event.set_time_ns or T0
+    new = NewEvent(upstream_id, at, event.to_payload(), b"raw", decoded=event)
     (offset,) = journal.append(stream, [new], b"", T0).offsets
     (stored,) = journal.read_events(offset - 1, 1)
     return stored
@@ -62,10 +67,12 @@ def session(
     kinds: tuple[str, ...] = KINDS,
     profile: Profile = Profile.EXCHANGE,
     symbols: tuple[str, ...] = (),
+    reports: bool = True,
 ) -> SessionConfig:
     scope = ScopeConfig(firms=firms, message_kinds=kinds, symbols=symbols)  # type: ignore[arg-type]
     return SessionConfig(
-        name="s", sender_comp_id="A", target_comp_id="B", scope=scope, fix_profile=profile
+        name="s", sender_comp_id="A", target_comp_id="B", scope=scope, fix_profile=profile,
+        send_settlement_reports=reports,
     )
 
 
@@ -99,17 +106,20 @@ def test_a_preliminary_resolution_marks_every_position_in_scope(
 ) -> None:
     preliminary, _ = resolved
     out = render(preliminary, session(firms=("F",)), memory=journal)
-    assert [m.msg_type for m in out] == ["W", "f", "AP", "AP"]  # no UMS before the final
-    status = fields(out[1])
-    assert any("YES won" in v for v in status.values())  # the outcome, on its status
-    reports = [fields(m) for m in out[2:]]
+    # Before the final: no MarketSettlementReport, and no outcome on the SecurityStatus yet.
+    assert [m.msg_type for m in out] == ["W", "AP", "AP"]
+    reports = [fields(m) for m in out[1:]]
     assert [r[1] for r in reports] == ["A", "B"]  # firm G's account C never appears
     assert all(r[730] == "1" for r in reports)  # SettlPrice: the settlement price, $1.00
     assert all(734 not in r for r in reports)  # nothing was set before it
     own = {position("A", "S", "5", T0 + 1), position("B", "S", "-2", T0 + 2)}
     # A report of its own (PosMaintRptID), not a resend of the position's last report.
     assert not {r[721] for r in reports} & {p.upstream_id for p in own}
-    assert not out[2].exchange_timed and out[0].exchange_timed
+    assert not any("|" in r[721] for r in reports)
+    # The report is of the day and time the price was set, not of the position's last change.
+    assert {r[60] for r in reports} == {"20261118-11:06:40.000000005"}
+    assert {r[715] for r in reports} == {"20261118"}
+    assert not out[1].exchange_timed and out[0].exchange_timed
 
 
 def test_the_final_resolution_adds_a_settlement_report_per_account(
@@ -118,7 +128,11 @@ def test_the_final_resolution_adds_a_settlement_report_per_account(
     _, final = resolved
     out = render(final, session(firms=("F",)), memory=journal)
     assert [m.msg_type for m in out] == ["W", "f", "AP", "AP", "UMS", "UMS"]
+    assert any("YES won" in v for v in fields(out[1]).values())  # the outcome, now final
     assert all(fields(m)[734] == "1" for m in out[2:4])  # PriorSettlPrice: the preliminary's
+    # Kalshi: YES holders get $1 a contract, NO holders (a short YES position) nothing.
+    payouts = {fields(m)[20109]: fields(m)[1704] for m in out[4:]}
+    assert payouts == {"A": "5", "B": "0"}
     assert len({fields(m)[721] for m in out[2:4]}) == 2
     everyone = render(final, session(), memory=journal)
     assert [m.msg_type for m in everyone].count("UMS") == 3  # A, B and firm G's C
@@ -128,6 +142,7 @@ def test_the_final_resolution_adds_a_settlement_report_per_account(
     ("config", "types"),
     [
         (session(profile=Profile.FIX50SP2, firms=("F",)), ["W", "f", "AP", "AP"]),
+        (session(reports=False), ["W", "f", "AP", "AP", "AP"]),
         (session(kinds=("settlements",)), ["W", "UMS", "UMS", "UMS"]),
         (session(kinds=("positions",), firms=("F",)), ["AP", "AP"]),
         (session(kinds=("instruments",)), ["f"]),
@@ -194,3 +209,26 @@ def test_a_shared_cache_renders_the_same_bytes(
         shared = render(event, session(firms=("F",)), cache=cache, memory=journal)
         again = render(event, session(firms=("F",)), cache=cache, memory=journal)
         assert [m.body for m in alone] == [m.body for m in shared] == [m.body for m in again]
+
+
+def test_settlement_reports_take_the_position_held_when_the_price_was_set(
+    journal: SqliteJournal,
+) -> None:
+    put(journal, "positions", position("A", "S", "5", T0 + 1))
+    put(journal, "positions", position("B", "S", "3", T0 + 2))
+    put(journal, "positions", position("C", "S", "0", T0 + 3))  # flat: nothing to settle
+    # Journaled before the settlement, but changed after its set time (the contract closed).
+    put(journal, "positions", position("A", "S", "0", T0 + 9))
+    final = put(journal, "settlements", settlement("S", "1", False, T0 + 5))
+    out = render(final, session(kinds=("settlements",)), memory=journal)
+    held = {fields(m)[20109]: (fields(m)[704], fields(m)[1704]) for m in out[1:]}
+    assert held == {"A": ("5", "5"), "B": ("3", "3")}
+
+
+def test_a_corrected_final_price_reports_the_difference(journal: SqliteJournal) -> None:
+    put(journal, "positions", position("A", "S", "5", T0 + 1))
+    put(journal, "settlements", settlement("S", "1", False, T0 + 5))
+    corrected = put(journal, "settlements", settlement("S", "0", False, T0 + 6))
+    (_, report) = render(corrected, session(kinds=("settlements",)), memory=journal)
+    # Kalshi's 1704 is a change of balance: $5 paid at YES, so -$5 when it becomes NO.
+    assert (fields(report)[730], fields(report)[1704]) == ("0.00", "-5")

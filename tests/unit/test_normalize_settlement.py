@@ -75,3 +75,19 @@ def test_a_bad_scale_or_a_missing_symbol_is_named() -> None:
     nameless.symbol = ""
     with pytest.raises(NormalizationError, match="symbol"):
         settlement_of(nameless, 1000)
+
+
+def test_a_price_with_no_exact_decimal_is_refused_not_rounded() -> None:
+    odd = update(YES_WINS)
+    odd.stats.settlement_px = 2
+    with pytest.raises(NormalizationError, match="no exact decimal"):
+        settlement_of(odd, price_scale=3)
+
+
+def test_the_report_key_names_the_fact_without_spaces_or_separators() -> None:
+    timed = settlement_of(update(YES_WINS), 1000)
+    untimed = settlement_of(update(NO_WINS), 1000)  # the guide's NO example has no set time
+    assert timed is not None and untimed is not None
+    assert timed.report_key == f"aec-nfl-buf-kc-2026-01-26:{timed.set_time_ns}:F"
+    _, digest, flag = untimed.report_key.split(":")
+    assert (len(digest), flag) == (16, "F") and " " not in untimed.report_key

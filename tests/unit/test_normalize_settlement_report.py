@@ -26,6 +26,7 @@ from fixbridge.normalize.settlement import Settlement, settlement_of
 from fixbridge.normalize.settlement_report import (
     MARKET_SETTLEMENT_MSG_TYPE,
     SETTLEMENT_MSG_TYPE,
+    cents,
     market_result,
     market_settlement_report_body,
     payout,
@@ -121,31 +122,52 @@ def test_quickfix_accepts_the_settlement_message(
 # --- 35=UMS -----------------------------------------------------------------------------------
 
 
+def ums(
+    case: Settlement,
+    held: PositionEvent,
+    style: RenderStyle | None = None,
+    report_id: str = "r",
+    reported: Settlement | None = None,
+) -> list[tuple[int, str]]:
+    return market_settlement_report_body(
+        case, held, style or RenderStyle(), report_id, RECEIVED_NS, reported
+    )
+
+
 def test_a_long_position_in_a_yes_resolution_is_paid_a_dollar_a_contract() -> None:
     held = position(153_403)  # 1534.03 contracts long
-    body = market_settlement_report_body(YES, held, RenderStyle(), "settle-1")
+    body = ums(YES, held, report_id="settle-1")
     assert MARKET_SETTLEMENT_MSG_TYPE == "UMS"
+    # Kalshi's layout (docs.kalshi.com/fix/market-settlement): 730 in cents with two
+    # decimals; the fee entry always present, zero when there is no fee.
     assert body == [
         (20105, "settle-1"), (55, SYMBOL),
         (715, "20260127"),  # the trade date of 2026-01-27T03:42:11Z (New York 22:42, rolled)
-        (20107, "yes"), (730, "1"),
+        (20107, "yes"), (730, "100.00"),
         (20108, "1"), (20109, "alpha-prop"), (20110, "24"), (704, "1534.03"), (705, "0"),
         (1703, "1"), (1704, "1534.03"), (1705, "PAYOUT"),
+        (136, "1"), (137, "0"), (138, "USD"), (139, "4"), (891, "0"),
         (893, "Y"),
     ]  # fmt: skip
 
 
-def test_a_short_position_delivers_the_price_and_nothing_at_zero() -> None:
+def test_a_short_position_is_paid_as_the_no_contracts_it_amounts_to() -> None:
+    # Kalshi: "No outcome: No contract holders receive $1 per contract"; a YES outcome pays
+    # them nothing. A payout is never negative.
     short = position(-2_000)  # 20 contracts short
-    yes = dict(market_settlement_report_body(YES, short, RenderStyle(), "r"))
-    assert (yes[704], yes[705], yes[1704]) == ("0", "20", "-20")
-    no = dict(market_settlement_report_body(NO, short, RenderStyle(), "r"))
-    assert (no[20107], no[730], no[1704]) == ("no", "0", "0")
+    yes = dict(ums(YES, short))
+    assert (yes[704], yes[705], yes[1704]) == ("0", "20", "0")
+    no = dict(ums(NO, short))
+    assert (no[20107], no[730], no[1704]) == ("no", "0.00", "20")
 
 
-def test_payout_is_net_position_times_price_exactly() -> None:
-    assert payout(replace(YES, price=Decimal("0.306")), position(10_001)) == Decimal("30.60306")
-    assert payout(MARK, position(-300)) == Decimal("-1.65")
+def test_payout_is_long_times_price_plus_short_times_one_minus_price_exactly() -> None:
+    # Kalshi's scalar example: 100.01 contracts at $0.3060.
+    scalar = replace(YES, price=Decimal("0.306"))
+    assert payout(scalar, position(10_001)) == Decimal("30.60306")
+    assert payout(scalar, position(-10_001)) == Decimal("69.40694")
+    assert payout(MARK, position(-300)) == Decimal("1.35")
+    assert dict(ums(scalar, position(10_001)))[730] == "30.60"
 
 
 def test_market_result_is_yes_no_or_scalar() -> None:
@@ -154,29 +176,42 @@ def test_market_result_is_yes_no_or_scalar() -> None:
     ]  # fmt: skip
 
 
-def test_without_a_set_time_the_business_date_is_the_positions() -> None:
-    held = position(100)
-    body = dict(market_settlement_report_body(NO, held, RenderStyle(), "r"))
-    assert body[715] == held.clearing_business_date
+def test_cents_are_exact_with_at_least_two_decimals() -> None:
+    assert [cents(Decimal(p)) for p in ("1", "0", "0.306", "0.3065", "0.5")] == [
+        "100.00", "0.00", "30.60", "30.65", "50.00",
+    ]  # fmt: skip
+
+
+def test_a_corrected_final_price_reports_the_difference() -> None:
+    held = position(500)  # 5 contracts long: paid $5 at YES, $0 at NO
+    corrected = replace(YES, price=Decimal(0), set_time_ns=YES.set_time_ns + 1)  # type: ignore[operator]
+    assert dict(ums(corrected, held, reported=YES))[1704] == "-5"
+    assert dict(ums(YES, held, reported=corrected))[1704] == "5"
+
+
+def test_without_a_set_time_the_business_date_is_when_it_was_received() -> None:
+    body = dict(ums(NO, position(100)))
+    # 2026-01-27T03:53:20Z is 22:53 on the 26th in New York, after the 17:00 roll.
+    assert body[715] == "20260127"
 
 
 def test_the_account_follows_the_sessions_identifiers() -> None:
     style = RenderStyle(identifiers=Identifiers.RESOURCE_NAMES)
-    body = dict(market_settlement_report_body(YES, position(100), style, "r"))
+    body = dict(ums(YES, position(100), style))
     assert body[20109] == position(100).account
 
 
 @pytest.mark.parametrize("profile", [Profile.FIX50SP2, Profile.LATEST])
 def test_ums_is_only_for_the_exchange_profile(profile: Profile) -> None:
     with pytest.raises(ValueError, match="exchange profile"):
-        market_settlement_report_body(YES, position(1), RenderStyle(profile=profile), "r")
+        ums(YES, position(1), RenderStyle(profile=profile))
 
 
 def test_ums_refuses_another_symbols_position_and_an_empty_id() -> None:
     with pytest.raises(ValueError, match="settlement of"):
-        market_settlement_report_body(replace(YES, symbol="other"), position(1), RenderStyle(), "r")
+        ums(replace(YES, symbol="other"), position(1))
     with pytest.raises(ValueError, match="report id"):
-        market_settlement_report_body(YES, position(1), RenderStyle(), "")
+        ums(YES, position(1), report_id="")
 
 
 @pytest.mark.parametrize("case", [YES, NO, PRELIMINARY, MARK])
@@ -185,7 +220,7 @@ def test_quickfix_accepts_ums_with_our_dictionary_and_the_stock_one_does_not(
     case: Settlement, net: int
 ) -> None:
     stock, ours = quickfix_validators(Profile.EXCHANGE)
-    body = market_settlement_report_body(case, position(net), RenderStyle(), "settle-9")
+    body = ums(case, position(net), report_id="settle-9")
     ours(MARKET_SETTLEMENT_MSG_TYPE, body)
     with pytest.raises(Exception, match="Invalid Message Type"):
         stock(MARKET_SETTLEMENT_MSG_TYPE, body)
