@@ -138,7 +138,7 @@ def test_without_keepalive_the_cut_is_recovered_and_a_settlement_is_journaled_on
     sim: SimulatorThread, tmp_path: Path
 ) -> None:
     # One symbol, so every settlement received again after the injected one is that one.
-    config = bridge_config(sim, tmp_path, (PRES,), keepalive_interval_s=3599.0,
+    config = bridge_config(sim, tmp_path, (PRES,), keepalive_interval_s=3000.0,
                            stall_timeout_s=5.0)
     set_ns = time.time_ns()
     identity = f"{PRES}|{set_ns}|P"
