@@ -125,7 +125,7 @@ class ScriptedUpstream:
         self._current: dict[str, Any] = {}
         self._md_streams: list[_MarketDataStream] = []
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
-        dropcopy_pb2_grpc.add_DropCopyAPIServicer_to_server(_Servicer(self), self._server)
+        dropcopy_pb2_grpc.add_DropCopyAPIServicer_to_server(_Servicer(self), self._server)  # type: ignore[no-untyped-call]
         marketdatasubscription_pb2_grpc.add_MarketDataSubscriptionAPIServicer_to_server(  # type: ignore[no-untyped-call]
             _MarketData(self), self._server
         )
