@@ -3,10 +3,11 @@ hand-written FIX fields out, every message validated by QuickFIX.
 
 The settlement cases that a step can pin down run end to end through the bridge
 (06_settlements.json ``steps``, tests/golden/test_golden.py). What stays here is what a step
-cannot: the guide's NO example has no ``settlement_set_time``, so its messages' time is when
-the bridge received the update, which only a rendering can fix to a hand-written value; and
-every profile's exact fields (``fix50sp2_absent``), and the stock exchange dictionary's
-refusal of 35=UMS, are checked message by message.
+cannot pin down: the guide's NO example has no ``settlement_set_time``, so its messages' time
+is when the bridge received the update, which a step can only bound and a rendering fixes to a
+hand-written value (MDEntryDate(272), MDEntryTime(273)); and each profile's exact fields
+(``fix50sp2_absent``) and the stock exchange dictionary's refusal of 35=UMS are checked
+message by message.
 
 Case files' ``renders`` hold, per case, a ``market_data_update`` (protobuf JSON, as the
 exchange's market-data guide prints it) with the instrument's ``price_scale`` and
