@@ -308,10 +308,6 @@ class GoldenRun:
         self.flagged_expected = 0
         self.other_profiles_expected = 0
 
-    @property
-    def expected_messages(self) -> int:
-        return self.receivers[0].expected_messages
-
     def play(self, steps: list[Step]) -> None:
         for step in steps:
             # Counted from what arrived, so one step's shortfall is reported once, at that step.
