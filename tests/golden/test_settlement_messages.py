@@ -1,16 +1,24 @@
-"""Golden settlements: the exchange's documented settled-market examples in, hand-written FIX
-fields out, every message validated by QuickFIX.
+"""Golden settlements rendered directly: the exchange's documented settled-market examples in,
+hand-written FIX fields out, every message validated by QuickFIX.
 
-Case files' ``renders`` (06_settlements.json) hold, per case, a ``market_data_update``
-(protobuf JSON, as the exchange's market-data guide prints it) with the instrument's
-``price_scale`` and ``quantity_scale``, the ``received_time`` of the update, one account's
-``position`` (a PositionChange), the ``instrument`` (its state), optionally the replaced
+The settlement cases that a step can pin down run end to end through the bridge
+(06_settlements.json ``steps``, tests/golden/test_golden.py). What stays here is what a step
+cannot pin down: the guide's NO example has no ``settlement_set_time``, so its messages' time
+is when the bridge received the update, which a step can only bound and a rendering fixes to a
+hand-written value (MDEntryDate(272), MDEntryTime(273)); and each profile's exact fields
+(``fix50sp2_absent``) and the stock exchange dictionary's refusal of 35=UMS are checked
+message by message.
+
+Case files' ``renders`` hold, per case, a ``market_data_update`` (protobuf JSON, as the
+exchange's market-data guide prints it) with the instrument's ``price_scale`` and
+``quantity_scale``, the ``received_time`` of the update, one account's ``position`` (a
+PositionChange), the ``instrument`` (its state), optionally the replaced
 ``prior_settlement_px`` and the ``report_id`` the session layer would give. ``expect`` lists
 messages by ``msg_type`` with ``cite``, ``fields`` (tag -> exact text, for the ``exchange``
 and ``latest`` profiles), ``absent`` and ``fix50sp2_absent`` (tags the original FIX 5.0 SP2
-dictionary lacks: absent there, and not expected). The market-data stream is not wired into
-sessions yet, so the pure renderers are called directly, through the real normalizers; the
-values expected are written from the documents each ``cite`` names, never computed here.
+dictionary lacks: absent there, and not expected). The pure renderers are called through the
+real normalizers; the values expected are written from the documents each ``cite`` names,
+never computed here.
 """
 
 from __future__ import annotations
