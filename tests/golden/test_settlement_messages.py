@@ -91,10 +91,10 @@ def render(case: Case, msg_type: str, style: RenderStyle) -> Body:
     renderers: dict[str, Callable[[], Body]] = {
         SETTLEMENT_MSG_TYPE: lambda: settlement_message_body(settlement, style, case.received_ns),
         MARKET_SETTLEMENT_MSG_TYPE: lambda: market_settlement_report_body(
-            settlement, position, style, raw["report_id"]
+            settlement, position, style, raw["report_id"], case.received_ns
         ),
         "AP": lambda: position_report_body(
-            position, style, settlement, _prior(raw), raw["report_id"]
+            position, style, settlement, _prior(raw), raw["report_id"], case.received_ns
         ),
         "f": lambda: security_status_body(
             normalize_instrument(
