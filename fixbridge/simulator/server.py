@@ -19,7 +19,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -93,6 +93,7 @@ class SimulatorServer:
         report_requests_per_minute: int | None = None,
         faults: FaultPlan | None = None,
         market_data_idle_limit_s: float = DEFAULT_IDLE_LIMIT_S,
+        market_data_listings: Sequence[str] = (),
     ) -> None:
         """``listen`` is ``host:port`` (port 0 picks a free one). ``rate`` is executions per
         second, 0 for as fast as possible. ``on_progress`` is called in the event loop with
@@ -102,7 +103,10 @@ class SimulatorServer:
         and every fault can be changed at run time through ``faults`` (by default a fresh
         :class:`FaultPlan` seeded with ``seed``; limits given here also apply to a given plan).
         ``market_data_idle_limit_s``: a bidirectional market-data stream with no message from its
-        client for this long is ended with UNAVAILABLE (the load balancer's idle timeout)."""
+        client for this long is ended with UNAVAILABLE (the load balancer's idle timeout).
+        ``market_data_listings``: more symbols the market-data API accepts (an exchange lists
+        thousands): they never trade, so a subscribe to one is acknowledged and nothing more
+        is sent for it; the instrument list and the drop-copy streams do not know them."""
         if rate < 0:
             raise ValueError(f"rate must be >= 0, got {rate}")
         if max_executions is not None and max_executions < 0:
@@ -116,6 +120,7 @@ class SimulatorServer:
                 f"market_data_idle_limit_s must be > 0, got {market_data_idle_limit_s}")
         self._listen = listen
         self._md_idle_limit_s = market_data_idle_limit_s
+        self._md_listings = tuple(market_data_listings)
         self.seed = seed
         self.rate = rate
         self.max_executions = max_executions
@@ -163,7 +168,7 @@ class SimulatorServer:
         market_data = MarketDataServicer(
             self.store.market_data,
             self._pulse,
-            known_symbols=[s.symbol for s in SYMBOLS],
+            known_symbols=[*(s.symbol for s in SYMBOLS), *self._md_listings],
             heartbeat_interval=self.heartbeat_interval,
             idle_limit_s=self._md_idle_limit_s,
         )
@@ -344,6 +349,7 @@ class SimulatorThread:
         report_requests_per_minute: int | None = None,
         faults: FaultPlan | None = None,
         market_data_idle_limit_s: float = DEFAULT_IDLE_LIMIT_S,
+        market_data_listings: Sequence[str] = (),
     ) -> None:
         self._server = SimulatorServer(
             listen, seed=seed, rate=rate, max_executions=max_executions,
@@ -352,6 +358,7 @@ class SimulatorThread:
             resume_token_ttl_s=resume_token_ttl_s, replay_window_s=replay_window_s,
             report_requests_per_minute=report_requests_per_minute, faults=faults,
             market_data_idle_limit_s=market_data_idle_limit_s,
+            market_data_listings=market_data_listings,
         )
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()

@@ -47,13 +47,16 @@ REAL = (
     "nfl-kc-buf-2026-11-22-kc", "nfl-kc-buf-2026-11-22-buf", LAL, "nhl-tor-mtl-2026-11-28-tor",
     PRES, "fed-cut-2026-12-16", "epl-ars-che-2026-11-29-draw", "btc-above-150k-2026-12-31",
 )
+# Symbols the simulator's market-data API lists besides the eight it trades (never traded).
+LISTED = tuple(f"listed-{i:04d}" for i in range(2_500 - len(REAL)))
 FAST_RECONNECT = {"reconnect_initial_s": 0.5, "reconnect_max_s": 1.0}
 
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimulatorThread]:
     with SimulatorThread(seed=2, rate=0, max_executions=1_500, heartbeat_interval=HEARTBEAT_S,
-                         market_data_idle_limit_s=IDLE_LIMIT_S) as quiet:
+                         market_data_idle_limit_s=IDLE_LIMIT_S,
+                         market_data_listings=LISTED) as quiet:
         quiet.wait_for_executions(1_500, timeout=30)
         yield quiet
 
@@ -235,9 +238,8 @@ def run_subscriber(
 
 
 def test_2500_symbols_use_three_streams(sim: SimulatorThread, tmp_path: Path) -> None:
-    # The simulator lists 8 instruments; the other names are refused one by one
-    # (INVALID_SYMBOL), which does not change how the bridge spreads them.
-    wanted = [*REAL, *(f"made-up-{i:04d}" for i in range(2_500 - len(REAL)))]
+    # 2,500 symbols the exchange lists; at most 1,000 a stream (the market-data page).
+    wanted = [*REAL, *LISTED]
 
     async def body(subscriber: MarketDataSubscriber) -> None:
         subscriber.apply(wanted)
@@ -245,12 +247,27 @@ def test_2500_symbols_use_three_streams(sim: SimulatorThread, tmp_path: Path) ->
                     and all(s.connected and s.acks >= 1 for s in subscriber.streams),
                     "three streams open and acknowledged")
         assert sorted(len(subscriber.plan.symbols(i)) for i in range(3)) == [500, 1000, 1000]
-        assert set().union(*(s.active for s in subscriber.streams)) == set(REAL)
+        await until(lambda: set().union(*(s.active for s in subscriber.streams)) == set(wanted),
+                    "every symbol active on the exchange's side")
+        assert sorted(len(s.active) for s in subscriber.streams) == [500, 1000, 1000]
         metrics, errors = subscriber.metrics, "fixbridge_market_data_subscription_errors_total"
         assert sample(metrics, errors, code="SYMBOL_LIMIT_EXCEEDED") == 0
-        assert sample(metrics, errors, code="INVALID_SYMBOL") == 3  # one per stream's subscribe
+        assert sample(metrics, errors, code="INVALID_SYMBOL") == 0
         assert sample(metrics, "fixbridge_market_data_streams_open") == 3
         assert all(s.connects == 1 for s in subscriber.streams)
+
+    run_subscriber(sim, tmp_path, body, keepalive_interval_s=0.25)
+
+
+def test_a_symbol_the_exchange_does_not_list_is_refused_and_counted(
+    sim: SimulatorThread, tmp_path: Path
+) -> None:
+    async def body(subscriber: MarketDataSubscriber) -> None:
+        subscriber.apply([PRES, "no-such-symbol"])
+        await until(lambda: subscriber.streams[0].acks >= 1, "the subscribe acknowledged")
+        assert subscriber.streams[0].active == {PRES}
+        errors = "fixbridge_market_data_subscription_errors_total"
+        assert sample(subscriber.metrics, errors, code="INVALID_SYMBOL") == 1
 
     run_subscriber(sim, tmp_path, body, keepalive_interval_s=0.25)
 
