@@ -164,6 +164,14 @@ class Bridge:
         if market_data and self.market_data is None:
             self._start_market_data()
 
+    def _positions_reach(self, at_ns: int) -> bool:
+        """Whether the positions journaled cover the exchange's time ``at_ns`` (true when
+        positions are not followed: nothing will come to wait for)."""
+        if self.journal is None or not any(s.spec.name == "positions" for s in self.subscribers):
+            return True
+        anchor = self.journal.resume_anchor_ns("positions")
+        return anchor is not None and anchor >= at_ns
+
     def _start_market_data(self) -> None:
         """The settlement-price subscriber and what keeps its symbols up to date."""
         assert self.journal is not None and self.acceptor is not None
@@ -172,6 +180,7 @@ class Bridge:
             token_source=self.token_source,
             metrics=self.metrics,
             on_decoded=self.acceptor.render_cache.remember,
+            positions_reach=self._positions_reach,
         )  # fmt: skip
         self.market_data_interest = JournalInterest(
             self.journal, self.market_data, lambda: self.config.sessions, self._notifier.current

@@ -220,7 +220,7 @@ def settlement_messages(journal: SqliteJournal, styles: Sequence[RenderStyle]) -
             settlement_message_body(settlement, style, position.update_time_ns))))
         out.append(Rendered(POSITION_REPORT, tuple(
             position_report_body(position, style, settlement, prior, report_id,
-                                 position.update_time_ns))))
+                                 (position.update_time_ns, position.clearing_business_date)))))
         if style.profile is Profile.EXCHANGE:
             out.append(Rendered(MARKET_SETTLEMENT_REPORT, tuple(
                 market_settlement_report_body(settlement, position, style, report_id,

@@ -49,6 +49,7 @@ from fixbridge.normalize.settlement import Settlement
 from fixbridge.normalize.settlement_report import (
     MARKET_SETTLEMENT_MSG_TYPE,
     SETTLEMENT_MSG_TYPE,
+    business_date,
     market_settlement_report_body,
     settlement_message_body,
 )
@@ -63,9 +64,7 @@ from fixbridge.normalize.trade import (
 EXEC_TYPE_TRADE = "F"
 # Instrument states whose SecurityStatus carries the outcome of the latest resolution.
 SETTLED_STATES = frozenset({"CLOSED", "EXPIRED", "TERMINATED"})
-# Settlements of a symbol looked through for an earlier final price (a resolution has a
-# preliminary or two before its final; nothing follows a final but a correction).
-EARLIER_FINALS_LOOKED_AT = 8
+EVERY = 2**62  # no limit on the settlements of a symbol looked through
 DECODED_CAPACITY = 4096  # decoded journal events kept by a RenderCache
 BODIES_CAPACITY = 16384  # rendered bodies kept by a RenderCache (~500 bytes each)
 
@@ -309,21 +308,20 @@ class _Recipient:
 
         return cache.looked_up((before_offset, "positions", symbol, until_ns), look_up)
 
-    def earlier_final(self, symbol: str, before_offset: int) -> Settlement | None:
-        """The latest final resolution of ``symbol`` journaled before ``before_offset``."""
+    def final_resolution(self, symbol: str, before_offset: int) -> Settlement | None:
+        """The latest final resolution of ``symbol`` journaled before ``before_offset``
+        (daily marks may follow it)."""
         cache = self.cache
 
         def look_up() -> Settlement | None:
-            found = self.memory.latest_of_symbol(
-                "settlements", symbol, before_offset, EARLIER_FINALS_LOOKED_AT
-            )
+            found = self.memory.latest_of_symbol("settlements", symbol, before_offset, EVERY)
             for event in found:
                 earlier = cache.decoded(event, Settlement.from_payload)
                 if earlier.resolution and not earlier.preliminary:
                     return earlier
             return None
 
-        return cache.looked_up((before_offset, "earlier final", symbol), look_up)
+        return cache.looked_up((before_offset, "final", symbol), look_up)
 
     def latest_instrument(self, symbol: str, before_offset: int) -> InstrumentEvent | None:
         """The symbol's instrument state as journaled before ``before_offset``."""
@@ -404,10 +402,8 @@ def _render_instrument(event: JournalEvent, to: _Recipient) -> list[Rendered]:
         return []
     outcome = None
     if instrument.state in SETTLED_STATES:
-        marks = to.marks(instrument.symbol, event.offset)
-        latest = marks.settlement
-        if latest is not None and latest.resolution and not latest.preliminary:
-            outcome = latest.outcome or None
+        final = to.final_resolution(instrument.symbol, event.offset)
+        outcome = (final.outcome or None) if final is not None else None
     body = cache.body(
         (event.offset, "f", style, outcome),
         lambda: encode_fields(security_status_body(instrument, style, outcome)),
@@ -465,7 +461,7 @@ def _render_settlement(event: JournalEvent, to: _Recipient) -> list[Rendered]:
     if "positions" in kinds:
         prior = to.marks(symbol, offset).settlement
         prior_price = prior.price if prior is not None else None
-        for held_at, position in to.positions_at(symbol, offset):
+        for held_at, position in to.positions_at(symbol, offset, at_ns):
             if not _admits_position(scope, position):
                 continue
             report_id = f"{position.upstream_id}:{settlement.report_key}"
@@ -489,17 +485,30 @@ def _settlement_reports(
     settlement: Settlement, offset: int, at_ns: int, to: _Recipient
 ) -> list[Rendered]:
     """A MarketSettlementReport for each account in scope that held the instrument when the
-    final price was set (its latest position by then; a flat one settles nothing), net of an
-    earlier final price it was reported under."""
-    reported = to.earlier_final(settlement.symbol, offset)
+    final price was set (its latest position by then; a flat one settles nothing). Under a
+    corrected final price, each account's report carries the difference from what it was
+    paid under the earlier one, with its position then; an account that held the instrument
+    then and not now gets its payout taken back."""
+    earlier = to.final_resolution(settlement.symbol, offset)
+    before: dict[str, tuple[Settlement, PositionEvent]] = {}
+    if earlier is not None:
+        earlier_at = earlier.set_time_ns if earlier.set_time_ns is not None else at_ns
+        before = {
+            p.account: (earlier, p)
+            for _, p in to.positions_at(settlement.symbol, offset, earlier_at)
+            if _admits_position(to.session.scope, p)
+        }
     out: list[Rendered] = []
     for held_at, position in to.positions_at(settlement.symbol, offset, at_ns):
-        if not _admits_position(to.session.scope, position) or not position.net_position:
+        if not _admits_position(to.session.scope, position):
+            continue
+        paid = before.get(position.account)
+        if not position.net_position and (paid is None or not paid[1].net_position):
             continue
         report_id = f"{position.account}:{settlement.report_key}"
         body = to.cache.body(
             (offset, MARKET_SETTLEMENT_MSG_TYPE, to.style, held_at),
-            _settlement_report(settlement, position, to.style, report_id, at_ns, reported),
+            _settlement_report(settlement, position, to.style, report_id, at_ns, paid),
         )
         out.append(Rendered(MARKET_SETTLEMENT_MSG_TYPE, body, exchange_timed=False))
     return out
@@ -513,8 +522,9 @@ def _marked_position(
     report_id: str,
     at_ns: int,
 ) -> Callable[[], bytes]:
+    reported_at = (at_ns, business_date(settlement, at_ns))
     return lambda: encode_fields(
-        position_report_body(position, style, settlement, prior_price, report_id, at_ns)
+        position_report_body(position, style, settlement, prior_price, report_id, reported_at)
     )
 
 
@@ -524,10 +534,10 @@ def _settlement_report(
     style: RenderStyle,
     report_id: str,
     at_ns: int,
-    reported: Settlement | None,
+    paid: tuple[Settlement, PositionEvent] | None,
 ) -> Callable[[], bytes]:
     return lambda: encode_fields(
-        market_settlement_report_body(settlement, position, style, report_id, at_ns, reported)
+        market_settlement_report_body(settlement, position, style, report_id, at_ns, paid)
     )
 
 

@@ -105,6 +105,7 @@ CREATE TABLE IF NOT EXISTS symbol_events (
     stream TEXT NOT NULL,
     account TEXT NOT NULL,
     offset INTEGER NOT NULL,
+    at INTEGER NOT NULL,
     PRIMARY KEY (symbol, stream, account, offset)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS symbol_events_by_offset ON symbol_events (offset);
@@ -361,15 +362,15 @@ class SqliteJournal:
         """The last event of ``stream`` before ``before_offset`` for each account in
         ``symbol`` (positions: each account's position then), by account; with ``until_ns``,
         the last whose time is not after it."""
+        until = _INT64_MAX if until_ns is None else _sql_integer(until_ns)
         rows = self._db.execute(
             "SELECT e.offset, e.stream, e.upstream_id, e.received_at, e.transact_time,"
             " e.payload, e.flagged FROM events e JOIN"
-            " (SELECT x.account, MAX(x.offset) AS last FROM symbol_events x"
-            "  JOIN events t ON t.offset = x.offset"
-            "  WHERE x.symbol=? AND x.stream=? AND x.offset < ? AND t.transact_time <= ?"
-            "  GROUP BY x.account) l"
+            " (SELECT account, MAX(offset) AS last FROM symbol_events"
+            "  WHERE symbol=? AND stream=? AND offset < ? AND at <= ?"
+            "  GROUP BY account) l"
             " ON e.offset = l.last ORDER BY l.account",
-            (symbol, stream, before_offset, _INT64_MAX if until_ns is None else until_ns),
+            (symbol, stream, before_offset, until),
         ).fetchall()
         return _journal_events(rows)
 
@@ -853,9 +854,9 @@ def _index_symbol(db: sqlite3.Connection, stream: str, event: NewEvent, offset: 
         return  # a payload nothing can read renders nothing: there is nothing to find
     if key is not None:
         db.execute(
-            "INSERT OR IGNORE INTO symbol_events (symbol, stream, account, offset)"
-            " VALUES (?, ?, ?, ?)",
-            (key[0], stream, key[1], offset),
+            "INSERT OR IGNORE INTO symbol_events (symbol, stream, account, offset, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key[0], stream, key[1], offset, _sql_integer(event.transact_time_ns)),
         )
 
 
@@ -863,20 +864,20 @@ def _rebuild_symbol_index(db: sqlite3.Connection) -> None:
     """The symbol index, from the events already journaled (migration)."""
     marks = ", ".join("?" for _ in SYMBOL_INDEXED)
     rows = db.execute(
-        "SELECT offset, stream, payload FROM events"
+        "SELECT offset, stream, payload, transact_time FROM events"
         f" WHERE flagged IS NULL AND stream IN ({marks}) ORDER BY offset",
         SYMBOL_INDEXED,
     ).fetchall()
-    for offset, stream, payload in rows:
+    for offset, stream, payload, at in rows:
         try:
             key = _symbol_key(str(stream), bytes(payload), None)
         except NormalizationError:
             continue  # a payload this version cannot read: it renders nothing either
         if key is not None:
             db.execute(
-                "INSERT OR IGNORE INTO symbol_events (symbol, stream, account, offset)"
-                " VALUES (?, ?, ?, ?)",
-                (key[0], str(stream), key[1], int(offset)),
+                "INSERT OR IGNORE INTO symbol_events (symbol, stream, account, offset, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (key[0], str(stream), key[1], int(offset), int(at)),
             )
 
 

@@ -262,7 +262,7 @@ def position_report_body(
     settlement: Settlement | None = None,
     prior_price: Decimal | None = None,
     report_id: str | None = None,
-    reported_at_ns: int | None = None,
+    reported_at: tuple[int, str] | None = None,
 ) -> Fields:
     """PositionReport (35=AP) body fields, in the stock FIX50SP2.xml's declaration order.
 
@@ -282,17 +282,17 @@ def position_report_body(
     preliminary; ``prior_price`` (the price it replaces, where known) is PriorSettlPrice(734).
     Both sit after the Instrument component, where PositionReport declares them in every
     profile's dictionary. ``report_id`` replaces PosMaintRptID(721): such a report needs an
-    id of its own, since the position's update is the same. ``reported_at_ns``, the time such a
-    report is of (when the settlement was set), replaces the update's time in TransactTime(60)
-    and its trade date the update's ClearingBusinessDate(715): the price belongs to the day
-    it was set. All default to today's report.
+    id of its own, since the position's update is the same. ``reported_at``, the time such a
+    report is of (when the settlement was set) and the business date of the price, replace
+    the update's TransactTime(60) and ClearingBusinessDate(715). All default to today's
+    report.
     """
     if settlement is not None and settlement.symbol != event.symbol:
         raise ValueError(f"settlement of {settlement.symbol!r} for a {event.symbol!r} position")
     if report_id == "":
         raise ValueError("an empty PosMaintRptID")
     with localcontext(EXACT):
-        return _body(event, style, settlement, prior_price, report_id, reported_at_ns)
+        return _body(event, style, settlement, prior_price, report_id, reported_at)
 
 
 def _settlement_prices(settlement: Settlement | None, prior_price: Decimal | None) -> Fields:
@@ -314,13 +314,10 @@ def _body(
     settlement: Settlement | None,
     prior_price: Decimal | None,
     report_id: str | None,
-    reported_at_ns: int | None,
+    reported_at: tuple[int, str] | None,
 ) -> Fields:
     account = identifier(event.account, style)
-    if reported_at_ns is None:
-        at, business_date = event.update_time_ns, event.clearing_business_date
-    else:
-        at, business_date = reported_at_ns, checked_trade_date(reported_at_ns, "reported_at")
+    at, business_date = reported_at or (event.update_time_ns, event.clearing_business_date)
     out: Fields = [
         (721, event.upstream_id if report_id is None else report_id),
         (724, _POS_REQ_TYPE_POSITIONS),

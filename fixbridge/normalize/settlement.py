@@ -8,7 +8,8 @@ never calls a price final that the exchange did not call final.
 Rules, from the exchange's market-data streaming guide (InstrumentStats, "Settlement Fields"):
 
 * ``settlement_px`` is the settlement (resolution) price divided by the instrument's
-  price_scale. A price of 0 is a settlement (NO won); an absent ``settlement_px`` is none.
+  price_scale. A price of 0 is a settlement (NO won); an absent ``settlement_px`` is none. An
+  event contract pays $0 to $1: a price outside that is refused (NormalizationError).
 * ``settlement_preliminary`` true: the price may still change; false: final, positions are
   resolved at it. Absent: treated as preliminary, since nothing says it is final.
 * ``settlement_price_calculation_method`` ``SETTLEMENT_PRICE_CALCULATION_METHOD_EVENT_TIER_1`` is
@@ -27,11 +28,14 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Final
 
+from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.fields import EXACT, required_text, scaled_value, text, timestamp
 from fixbridge.normalize.payload import PayloadCodec
 from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2 as md
 
 EVENT_RESOLUTION = "SETTLEMENT_PRICE_CALCULATION_METHOD_EVENT_TIER_1"
+_ZERO: Final = Decimal(0)
+_ONE: Final = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +111,14 @@ def _settlement(update: md.MarketDataUpdate, price_scale: int) -> Settlement:
     method = text(
         stats.settlement_price_calculation_method, "stats.settlement_price_calculation_method"
     )
+    price = scaled_value(stats.settlement_px, price_scale, "price_scale")
+    if not _ZERO <= price <= _ONE:
+        raise NormalizationError(
+            "stats.settlement_px", "an event contract settles between $0 and $1", price
+        )
     return Settlement(
         symbol=required_text(update.symbol, "symbol"),
-        price=scaled_value(stats.settlement_px, price_scale, "price_scale"),
+        price=price,
         preliminary=not stats.HasField("settlement_preliminary") or stats.settlement_preliminary,
         resolution=method == EVENT_RESOLUTION,
         method=method,

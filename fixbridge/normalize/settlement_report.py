@@ -42,7 +42,8 @@ Rules:
   other price). SettlPrice(730) is in cents with at least two decimals, as Kalshi sends it
   (``100.00`` for $1, ``30.60`` for $0.306), exact: the only fixbridge price not in dollars.
 * ClearingBusinessDate(715) is the exchange trade date of the settlement time (the set time,
-  else when fixbridge received it).
+  else when fixbridge received it); a PositionReport sent for a daily mark carries the day
+  the mark closes (:func:`business_date`).
 
 Pure: no clock, no I/O. It never guesses a fee, a collateral or a final price, never sends a
 35=UMS outside the ``exchange`` profile (only that profile's dictionary declares it) and never
@@ -120,6 +121,16 @@ def cents(price: Decimal) -> str:
         return f"{value:f}"
 
 
+def business_date(settlement: Settlement, transact_time_ns: int) -> str:
+    """The exchange trade date a settlement price belongs to: a resolution's is that of its
+    time; a daily mark closes the trading day that ends at or before it (a mark set at the
+    17:00 New York roll is the day that just ended, not the next)."""
+    at = settlement_time_ns(settlement, transact_time_ns)
+    if not settlement.resolution:
+        at -= 1
+    return checked_trade_date(at, "settlement_set_time")
+
+
 def settlement_time_ns(settlement: Settlement, transact_time_ns: int) -> int:
     """When the price was set: the exchange's set time, else ``transact_time_ns``."""
     return settlement.set_time_ns if settlement.set_time_ns is not None else transact_time_ns
@@ -156,15 +167,15 @@ def market_settlement_report_body(
     style: RenderStyle,
     report_id: str,
     transact_time_ns: int,
-    reported: Settlement | None = None,
+    paid: tuple[Settlement, PositionEvent] | None = None,
 ) -> Fields:
     """MarketSettlementReport (35=UMS) body for one account's position (module rules).
 
     ``report_id`` is MarketSettlementReportID(20105), unique per report; ``transact_time_ns``
     when fixbridge received the settlement (its time when the exchange gives none);
-    ``reported``: an earlier final price of the instrument the account was sent a report for
-    (its payout is taken off). Raises ValueError outside the ``exchange`` profile, for another
-    symbol's position or an empty id.
+    ``paid``: an earlier final price of the instrument and the account's position when it was
+    set, whose payout is taken off (a correction). Raises ValueError outside the
+    ``exchange`` profile, for another symbol's position or an empty id.
     """
     if style.profile is not Profile.EXCHANGE:
         raise ValueError(f"35=UMS is only sent in the exchange profile, not {style.profile}")
@@ -172,16 +183,14 @@ def market_settlement_report_body(
         raise ValueError(f"position in {position.symbol!r}, settlement of {settlement.symbol!r}")
     if not report_id:
         raise ValueError("a MarketSettlementReport needs a report id")
-    at = settlement_time_ns(settlement, transact_time_ns)
-    business_date = checked_trade_date(at, "settlement_set_time")
-    paid = payout(settlement, position)
-    if reported is not None:
+    change = payout(settlement, position)
+    if paid is not None:
         with localcontext(EXACT):
-            paid -= payout(reported, position)
+            change -= payout(*paid)
     return [
         (MARKET_SETTLEMENT_REPORT_ID_TAG, report_id),
         (55, settlement.symbol),
-        (715, business_date),
+        (715, business_date(settlement, transact_time_ns)),
         (MARKET_RESULT_TAG, market_result(settlement.price)),
         (730, cents(settlement.price)),
         (NO_MARKET_SETTLEMENT_PARTY_IDS_TAG, "1"),
@@ -190,7 +199,7 @@ def market_settlement_report_body(
         (704, fix_decimal(position.long_qty)),
         (705, fix_decimal(position.short_qty)),
         (1703, "1"),
-        (1704, fix_decimal(paid)),
+        (1704, fix_decimal(change)),
         (1705, COLLATERAL_PAYOUT),
         *NO_FEE,
         (893, "Y"),
@@ -200,6 +209,7 @@ def market_settlement_report_body(
 __all__ = [
     "MARKET_SETTLEMENT_MSG_TYPE",
     "SETTLEMENT_MSG_TYPE",
+    "business_date",
     "cents",
     "market_result",
     "market_settlement_report_body",

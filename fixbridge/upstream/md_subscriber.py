@@ -16,10 +16,12 @@ retries), and a watchdog reopens one that delivered nothing, not even a Heartbea
 exchange answers a subscribe with each symbol's current update, settlement included, so a
 settlement published while the stream was down is received then.
 
-Every update that carries a settlement price is journaled on stream ``settlements`` under the
-settlement's identity (symbol, set time, preliminary flag), so the same fact received again
-(a resubscribe, a second stream) is a duplicate and is journaled exactly once. Updates without a
-settlement price are not journaled. An update whose symbol's price scale is unknown waits for
+Every update that carries a settlement price is journaled on stream ``settlements`` under
+the settlement's identity (symbol, set time, preliminary flag), so the same fact received
+again (a resubscribe, a second stream) is a duplicate and is journaled exactly once. A final
+resolution first waits (bounded) until the positions stream is journaled up to its set time,
+so the reports it triggers see every position held then. Updates without a settlement price
+are not journaled. An update whose symbol's price scale is unknown waits for
 the scales (bounded), as positions do; one that still cannot be read is journaled flagged.
 Market data is authenticated with the read:marketdata scope and no x-participant-id.
 
@@ -41,7 +43,7 @@ import grpc
 from fixbridge.config import SessionConfig, UpstreamConfig
 from fixbridge.journal.store import Journal, NewEvent
 from fixbridge.normalize.errors import NormalizationError
-from fixbridge.normalize.settlement import settlement_of
+from fixbridge.normalize.settlement import Settlement, settlement_of
 from fixbridge.ops.metrics import SUBSCRIPTION_ERROR_CODES, Metrics
 from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2 as md
 from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2_grpc
@@ -65,6 +67,8 @@ log = logging.getLogger("fixbridge.upstream")
 STREAM: Final = "settlements"  # the journal's stream name and the metrics' stream label
 DEPTH: Final = 1  # the book is not used: the smallest one the exchange serves
 READ_BATCH: Final = 1000  # journal events read at a time for the interest
+POSITIONS_WAIT_S: Final = 30.0  # longest wait for positions before a final settlement
+POSITIONS_POLL_S: Final = 0.2
 _NO_PARTICIPANT = "x-participant-id"
 
 
@@ -316,8 +320,12 @@ class MarketDataSubscriber:
         metrics: Metrics | None = None,
         on_decoded: Callable[[int, object], None] | None = None,
         rng: random.Random | None = None,
+        positions_reach: Callable[[int], bool] | None = None,
     ) -> None:
         self.config = config
+        # Whether the journaled positions cover the exchange's time given (None: positions
+        # are not followed, nothing to wait for).
+        self._positions_reach = positions_reach
         self.market_data = config.market_data
         self.plan = ShardPlan(config.market_data.max_symbols_per_stream)
         self.streams: list[MarketDataStream] = []
@@ -444,6 +452,9 @@ class MarketDataSubscriber:
             self.metrics.upstream_events_flagged.labels(STREAM).inc()
             log.error("settlement %s kept but flagged: %s", event.upstream_id, event.flagged,
                       extra={"stream": STREAM})
+        decoded = event.decoded
+        if isinstance(decoded, Settlement) and decoded.resolution and not decoded.preliminary:
+            await self._positions_caught_up(decoded.symbol, event.transact_time_ns)
         started = time.perf_counter()
         result = await self._journal.append_async(STREAM, [event], b"", received_at_ns)
         self._journaled[symbol] = event.upstream_id
@@ -458,6 +469,25 @@ class MarketDataSubscriber:
                 self._on_decoded(result.offsets[0], event.decoded)
             log.info("settlement journaled: %s", event.upstream_id, extra={"stream": STREAM})
             self._on_stored()
+
+
+    async def _positions_caught_up(self, symbol: str, set_time_ns: int) -> None:
+        """Wait (at most ``POSITIONS_WAIT_S``) until the positions stream has been journaled up
+        to the final price's set time: a MarketSettlementReport takes each account's position
+        at that time from what was journaled before the settlement."""
+        reach = self._positions_reach
+        if reach is None or reach(set_time_ns):
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + POSITIONS_WAIT_S
+        while not reach(set_time_ns):
+            if loop.time() >= deadline:
+                log.warning(
+                    "final settlement of %s journaled before the positions stream reached its"
+                    " set time (waited %.0f s): a later position change is not in its reports",
+                    symbol, POSITIONS_WAIT_S, extra={"stream": STREAM})
+                return
+            await asyncio.sleep(POSITIONS_POLL_S)
 
 
 # ------------------------------------------------------------------------------- interest

@@ -41,6 +41,7 @@ from fixbridge.normalize.settlement import Settlement, settlement_of
 from fixbridge.normalize.settlement_report import (
     MARKET_SETTLEMENT_MSG_TYPE,
     SETTLEMENT_MSG_TYPE,
+    business_date,
     market_settlement_report_body,
     settlement_message_body,
 )
@@ -94,7 +95,8 @@ def render(case: Case, msg_type: str, style: RenderStyle) -> Body:
             settlement, position, style, raw["report_id"], case.received_ns
         ),
         "AP": lambda: position_report_body(
-            position, style, settlement, _prior(raw), raw["report_id"], case.received_ns
+            position, style, settlement, _prior(raw), raw["report_id"],
+            (case.received_ns, business_date(settlement, case.received_ns)),
         ),
         "f": lambda: security_status_body(
             normalize_instrument(

@@ -232,3 +232,55 @@ def test_a_corrected_final_price_reports_the_difference(journal: SqliteJournal) 
     (_, report) = render(corrected, session(kinds=("settlements",)), memory=journal)
     # Kalshi's 1704 is a change of balance: $5 paid at YES, so -$5 when it becomes NO.
     assert (fields(report)[730], fields(report)[1704]) == ("0.00", "-5")
+
+
+def test_a_correction_takes_back_what_an_account_flat_by_then_was_paid(
+    journal: SqliteJournal,
+) -> None:
+    put(journal, "positions", position("A", "S", "5", T0 + 1))
+    put(journal, "settlements", settlement("S", "1", False, T0 + 5))
+    put(journal, "positions", position("A", "S", "0", T0 + 7))  # closed after the first final
+    corrected = put(journal, "settlements", settlement("S", "0", False, T0 + 8))
+    (_, report) = render(corrected, session(kinds=("settlements",)), memory=journal)
+    # It held 5 at the first final ($5 at YES) and nothing at the second: -$5.
+    assert (fields(report)[20109], fields(report)[704], fields(report)[1704]) == ("A", "0", "-5")
+
+
+def test_a_report_for_a_settlement_shows_the_position_held_when_it_was_set(
+    journal: SqliteJournal,
+) -> None:
+    put(journal, "positions", position("A", "S", "5", T0 + 1))
+    put(journal, "positions", position("A", "S", "0", T0 + 20))  # after the set time
+    final = put(journal, "settlements", settlement("S", "1", False, T0 + 10))
+    (_, report, ums) = render(final, session(kinds=("positions", "settlements")), memory=journal)
+    net = [v for t, v in split_fields(report.body) if t in (703, 704)]
+    assert net[net.index("NET") + 1] == "5" and fields(ums)[704] == "5"
+
+
+def test_the_outcome_survives_a_later_daily_mark(journal: SqliteJournal) -> None:
+    put(journal, "settlements", settlement("S", "1", False, T0 + 5))
+    tier_2 = "SETTLEMENT_PRICE_CALCULATION_METHOD_EVENT_TIER_2"
+    put(journal, "settlements", Settlement("S", Decimal("1"), False, False, tier_2, "", T0 + 6))
+    status = put(journal, "instruments", expired("S", T0 + 7))
+    (message,) = render(status, session(kinds=("instruments",)), memory=journal)
+    assert fields(message)[58] == "EXPIRED: YES won"
+
+
+ROLL = 1_770_501_600_000_000_000  # 2026-02-07T22:00:00Z, 17:00 in New York: the day's roll
+
+
+@pytest.mark.parametrize(
+    ("resolution", "business_day"),
+    # spec §1.4: the trade date rolls at 17:00 New York. A mark set at the roll closes the
+    # day that ends there; a resolution at that instant belongs to the new day.
+    [(False, "20260207"), (True, "20260208")],
+)
+def test_a_daily_mark_at_the_roll_belongs_to_the_day_it_closes(
+    journal: SqliteJournal, resolution: bool, business_day: str
+) -> None:
+    put(journal, "positions", position("A", "S", "5", ROLL - 10**9))
+    method = "SETTLEMENT_PRICE_CALCULATION_METHOD_EVENT_TIER_" + ("1" if resolution else "2")
+    price = Settlement("S", Decimal("0.62"), False, resolution, method, "", ROLL)
+    event = put(journal, "settlements", price)
+    (report,) = render(event, session(kinds=("positions",)), memory=journal)
+    assert fields(report)[715] == business_day

@@ -91,3 +91,12 @@ def test_the_report_key_names_the_fact_without_spaces_or_separators() -> None:
     assert timed.report_key == f"aec-nfl-buf-kc-2026-01-26:{timed.set_time_ns}:F"
     _, digest, flag = untimed.report_key.split(":")
     assert (len(digest), flag) == (16, "F") and " " not in untimed.report_key
+
+
+def test_a_price_outside_zero_to_one_dollar_is_refused() -> None:
+    # The guide's examples settle at $1.00 (1000 / 1000) or $0.00: an event contract pays
+    # at most $1. 1500 at scale 1000 would be $1.50.
+    over = update(YES_WINS)
+    over.stats.settlement_px = 1500
+    with pytest.raises(NormalizationError, match="between"):
+        settlement_of(over, price_scale=1000)

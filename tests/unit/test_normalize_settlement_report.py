@@ -127,10 +127,10 @@ def ums(
     held: PositionEvent,
     style: RenderStyle | None = None,
     report_id: str = "r",
-    reported: Settlement | None = None,
+    paid: tuple[Settlement, PositionEvent] | None = None,
 ) -> list[tuple[int, str]]:
     return market_settlement_report_body(
-        case, held, style or RenderStyle(), report_id, RECEIVED_NS, reported
+        case, held, style or RenderStyle(), report_id, RECEIVED_NS, paid
     )
 
 
@@ -185,8 +185,10 @@ def test_cents_are_exact_with_at_least_two_decimals() -> None:
 def test_a_corrected_final_price_reports_the_difference() -> None:
     held = position(500)  # 5 contracts long: paid $5 at YES, $0 at NO
     corrected = replace(YES, price=Decimal(0), set_time_ns=YES.set_time_ns + 1)  # type: ignore[operator]
-    assert dict(ums(corrected, held, reported=YES))[1704] == "-5"
-    assert dict(ums(YES, held, reported=corrected))[1704] == "5"
+    assert dict(ums(corrected, held, paid=(YES, held)))[1704] == "-5"
+    assert dict(ums(YES, held, paid=(corrected, held)))[1704] == "5"
+    # Paid under the first price with the position held then (flat by the correction).
+    assert dict(ums(corrected, position(0), paid=(YES, held)))[1704] == "-5"
 
 
 def test_without_a_set_time_the_business_date_is_when_it_was_received() -> None:

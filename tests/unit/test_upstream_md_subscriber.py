@@ -77,3 +77,50 @@ def test_a_settlement_repeated_by_later_updates_is_journaled_once_without_more_w
     journal.close()
     assert appends == ["settlements", "settlements"]
     assert (md_subscriber.settlements_stored, md_subscriber.duplicates) == (2, 3)
+
+
+def test_a_final_resolution_waits_for_the_positions_of_its_set_time(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Its reports take each account's position at the set time from what was journaled
+    before it, so it is journaled only once the positions stream has reached that time (or
+    the wait gives up)."""
+    monkeypatch.setattr("fixbridge.upstream.md_subscriber.POSITIONS_POLL_S", 0.001)
+    journal = SqliteJournal(tmp_path / "j.db")
+    asked: list[int] = []
+
+    def reach(at_ns: int) -> bool:
+        asked.append(at_ns)
+        return len(asked) > 3  # the positions catch up on the fourth look
+
+    scales = ScaleBook()
+    scales.update("S", 1000, 1)
+    md_subscriber = MarketDataSubscriber(
+        UpstreamConfig(), journal, scales, lambda: None, time.time_ns, positions_reach=reach
+    )
+    stats = md.InstrumentStats(
+        settlement_px=1000, settlement_preliminary=True,
+        settlement_price_calculation_method="SETTLEMENT_PRICE_CALCULATION_METHOD_EVENT_TIER_1")
+    stats.settlement_set_time.FromNanoseconds(1_795_000_000_000_000_000)
+    preliminary = md.MarketDataUpdate(symbol="S", stats=stats)
+    final = md.MarketDataUpdate()
+    final.CopyFrom(preliminary)
+    final.stats.settlement_preliminary = False
+
+    asyncio.run(md_subscriber.journal_update(preliminary))
+    assert asked == []  # a preliminary price settles nothing: no wait
+    asyncio.run(md_subscriber.journal_update(final))
+    assert asked == [1_795_000_000_000_000_000] * 4
+    assert journal.count_events("settlements") == 2
+
+    monkeypatch.setattr("fixbridge.upstream.md_subscriber.POSITIONS_WAIT_S", 0.01)
+    corrected = md.MarketDataUpdate()
+    corrected.CopyFrom(final)
+    corrected.stats.settlement_set_time.FromNanoseconds(1_795_000_000_000_000_001)
+    never = MarketDataSubscriber(  # positions never get there: the wait gives up
+        UpstreamConfig(), journal, scales, lambda: None, time.time_ns,
+        positions_reach=lambda at_ns: False,
+    )
+    asyncio.run(never.journal_update(corrected))
+    assert journal.count_events("settlements") == 3
+    journal.close()
