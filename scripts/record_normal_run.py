@@ -1,10 +1,11 @@
 """Record the bridge's metrics during a normal run, for the "no alert fires" promtool test.
 
 Runs the simulated exchange (`fixbridge simulate`, its default market: fills, trade state
-changes, busts, instrument states, positions), the bridge (`fixbridge run`) with a session
-receiving all four kinds, and a FIX client logged on the whole time (`fixbridge tail`), then
-scrapes /metrics every --interval seconds for --minutes and writes the fixbridge_* series (and
-`up`) in promtool's input_series notation. tests/unit/test_deploy.py evaluates every alert rule
+changes, busts, instrument states, positions, settlement prices), the bridge (`fixbridge run`)
+with a session receiving every kind (the market-data subscriber included), and a FIX client
+logged on the whole time (`fixbridge tail`), then scrapes /metrics every --interval seconds
+for --minutes and writes the fixbridge_* series (and `up`) in promtool's input_series
+notation. tests/unit/test_deploy.py evaluates every alert rule
 over the recording and expects none to fire.
 
     .venv/bin/python scripts/record_normal_run.py --minutes 20 --out deploy/recorded/normal-run.json
@@ -78,7 +79,7 @@ def main() -> int:
             f'[metrics]\nhost = "127.0.0.1"\nport = {ops_port}\n'
             '[[sessions]]\nname = "backoffice"\nsender_comp_id = "FIXBRIDGE"\n'
             'target_comp_id = "BACKOFFICE"\n[sessions.scope]\n'
-            'message_kinds = ["executions", "trades", "instruments", "positions"]\n'
+            'message_kinds = ["executions", "trades", "instruments", "positions", "settlements"]\n'
         )
         logs = [open(work / f"{name}.log", "wb") for name in ("sim", "bridge", "client")]  # noqa: SIM115
         processes = []

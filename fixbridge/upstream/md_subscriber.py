@@ -207,9 +207,13 @@ class MarketDataStream:
         self.reconnects[decision.reason] += 1
         owner.metrics.upstream_reconnects.labels(STREAM, decision.reason).inc()
         if decision.action is Action.FATAL:
-            log.critical("market-data stream %d refused as invalid (%s): check %s; not retrying",
-                         self.index, detail, decision.advice, extra=self._log_extra)
-            raise UpstreamRequestError(decision.advice, STREAM, detail)
+            # Settlement prices are not worth the drop copy: the bridge keeps serving, the
+            # stream stays down (its alert fires) and is tried again slowly.
+            delay = owner.config.slow_retry_s * owner.rng.uniform(0.8, 1.2)
+            log.critical("market-data stream %d refused as invalid (%s): check %s; the drop"
+                         " copy goes on, retrying in %.0f s", self.index, detail,
+                         decision.advice or "the request", delay, extra=self._log_extra)
+            return delay
         if decision.action is Action.REFRESH_TOKEN:
             if owner.token_source is not None:
                 owner.token_source.invalidate(self._sent_metadata)
@@ -385,8 +389,8 @@ class MarketDataSubscriber:
             self._failed.set_exception(error)
 
     async def run(self) -> None:
-        """Run every stream until cancelled; raises :class:`UpstreamRequestError` when the
-        exchange calls a request invalid."""
+        """Run every stream until cancelled. A stream the exchange refuses, even as invalid,
+        is retried (slowly): settlement prices never stop the drop copy."""
         self._failed = asyncio.get_running_loop().create_future()
         for stream in self.streams:
             self._start(stream)

@@ -1,6 +1,8 @@
 """The market-data subscriber's pieces that need no exchange: its authorization metadata (the
-access token, never x-participant-id: the market-data page asks for no participant), and
-commands planned while a stream is down (dropped: the next connect subscribes the plan)."""
+access token, never x-participant-id: the market-data page asks for no participant), commands
+planned while a stream is down (dropped: the next connect subscribes the plan), settlements
+journaled once and a final one only after the positions of its set time, and a refused
+request retried slowly rather than stopping the bridge."""
 
 from __future__ import annotations
 
@@ -9,12 +11,15 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
+import grpc
+
 from fixbridge.config import UpstreamConfig
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import AppendResult, Journal
 from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2 as md
 from fixbridge.upstream.auth import TokenSource
 from fixbridge.upstream.md_subscriber import MarketDataSubscriber
+from fixbridge.upstream.policy import Action, decide
 from fixbridge.upstream.scales import ScaleBook
 
 
@@ -124,3 +129,19 @@ def test_a_final_resolution_waits_for_the_positions_of_its_set_time(
     asyncio.run(never.journal_update(corrected))
     assert journal.count_events("settlements") == 3
     journal.close()
+
+
+def test_a_request_refused_as_invalid_is_retried_slowly_and_never_stops_the_bridge() -> None:
+    """The drop-copy streams stop the bridge on INVALID_ARGUMENT (a configuration error);
+    settlement prices are not worth the drop copy: the market-data stream stays down, logged
+    CRITICAL, and is tried again after upstream.slow_retry_s."""
+    planned = subscriber()
+    planned.apply(["a"])
+    (stream,) = planned.streams
+    decision = decide(
+        grpc.StatusCode.INVALID_ARGUMENT, "symbols: bad", sent_token=False, sent_time=False
+    )
+    assert decision.action is Action.FATAL
+    delay = stream._recover(decision, "INVALID_ARGUMENT")
+    slow = UpstreamConfig().slow_retry_s
+    assert 0.8 * slow <= delay <= 1.2 * slow
