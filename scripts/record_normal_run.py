@@ -59,6 +59,20 @@ def number(value: float) -> str:
     return str(int(value)) if value == int(value) and abs(value) < 1e15 else repr(value)
 
 
+def wait_until_ready(port: int, timeout: float = 60) -> None:
+    """Until /readyz answers 200: every stream connected, the journal writable."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the bridge was not ready within {timeout:.0f} s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=20.0)
@@ -95,6 +109,7 @@ def main() -> int:
                 [*fixbridge, "tail", "--host", "127.0.0.1", "--port", str(fix_port),
                  "--sender", "BACKOFFICE", "--target", "FIXBRIDGE", "--heartbeat", "30"],
                 stdout=subprocess.DEVNULL, stderr=logs[2]))  # fmt: skip
+            wait_until_ready(ops_port)  # a normal run, not its start-up
             scrapes: list[dict[str, float]] = []
             base = 0.0  # wall time of the first scrape: promtool's time() is 0 there
             total = int(args.minutes * 60 / args.interval) + 1

@@ -661,13 +661,19 @@ def normal_run_test(interval: str, input_series: dict[str, str], scrapes: int,
 
 def test_no_alert_fires_over_a_recorded_normal_run(tmp_path: Path) -> None:
     """Alerts that hold: a normal run (fills, trade state changes, busts, instrument and
-    position updates, a client logged on throughout) fires none of them at any point. A copy
+    position updates, settlement prices from the market-data stream, a client logged on
+    throughout) fires none of them at any point. A copy
     whose executions stream drops for its last 5 minutes fires exactly the stream-down alert,
     so the recording is really evaluated."""
     interval, recorded, scrapes = recorded_normal_run()
     assert scrapes * int(interval.rstrip("s")) >= 20 * 60, "record at least 20 minutes"
     connected = series("fixbridge_upstream_connected", stream="executions")
     assert set(recorded[connected].split()) == {"1"}, "the recorded run lost its stream"
+    # The market-data subscriber ran throughout and journaled settlement prices.
+    settlements = series("fixbridge_upstream_connected", stream="settlements")
+    assert set(recorded[settlements].split()) == {"1"}, "the recording lacks market data"
+    stored = series("fixbridge_journal_events_stored_total", stream="settlements")
+    assert float(recorded[stored].split()[-1]) > 0, "no settlement price was recorded"
     broken = dict(recorded)
     down = 5 * 60 // int(interval.rstrip("s"))
     broken[connected] = " ".join(["1"] * (scrapes - down) + ["0"] * down)
