@@ -54,7 +54,11 @@ SCHEMA_VERSION = 6
 RESEND_BATCH = 500
 # Streams whose events are indexed by symbol (and account): what a settlement marks.
 SYMBOL_INDEXED = ("instruments", "positions", "settlements")
-_SQL_VARIABLES = 500  # well under SQLite's bound on ? placeholders per statement
+_SQL_VARIABLES = 500
+# An event's columns, in JournalEvent's order, from the events table aliased ``e``.
+_EVENT_COLUMNS = (
+    "e.offset, e.stream, e.upstream_id, e.received_at, e.transact_time, e.payload, e.flagged"
+)  # well under SQLite's bound on ? placeholders per statement
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -364,8 +368,7 @@ class SqliteJournal:
         the last whose time is not after it."""
         until = _INT64_MAX if until_ns is None else _sql_integer(until_ns)
         rows = self._db.execute(
-            "SELECT e.offset, e.stream, e.upstream_id, e.received_at, e.transact_time,"
-            " e.payload, e.flagged FROM events e JOIN"
+            f"SELECT {_EVENT_COLUMNS} FROM events e JOIN"
             " (SELECT account, MAX(offset) AS last FROM symbol_events"
             "  WHERE symbol=? AND stream=? AND offset < ? AND at <= ?"
             "  GROUP BY account) l"
@@ -377,24 +380,24 @@ class SqliteJournal:
     def read_symbol_events(self, after_offset: int, limit: int) -> list[JournalEvent]:
         """The normalized instrument, position and settlement events after ``after_offset``,
         in journal order (what the symbol index holds), at most ``limit``."""
-        rows = self._db.execute(
-            "SELECT e.offset, e.stream, e.upstream_id, e.received_at, e.transact_time,"
-            " e.payload, e.flagged FROM symbol_events x JOIN events e ON e.offset = x.offset"
-            " WHERE x.offset > ? ORDER BY x.offset LIMIT ?",
-            (after_offset, limit),
-        ).fetchall()
-        return _journal_events(rows)
+        return self._indexed("x.offset > ? ORDER BY x.offset LIMIT ?", (after_offset, limit))
 
     def latest_of_symbol(
         self, stream: str, symbol: str, before_offset: int, count: int
     ) -> list[JournalEvent]:
         """The last ``count`` events of ``stream`` for ``symbol`` before ``before_offset``,
         newest first."""
-        rows = self._db.execute(
-            "SELECT e.offset, e.stream, e.upstream_id, e.received_at, e.transact_time,"
-            " e.payload, e.flagged FROM symbol_events x JOIN events e ON e.offset = x.offset"
-            " WHERE x.symbol=? AND x.stream=? AND x.offset < ? ORDER BY x.offset DESC LIMIT ?",
+        return self._indexed(
+            "x.symbol=? AND x.stream=? AND x.offset < ? ORDER BY x.offset DESC LIMIT ?",
             (symbol, stream, before_offset, count),
+        )
+
+    def _indexed(self, where: str, parameters: tuple[object, ...]) -> list[JournalEvent]:
+        """The events of the symbol index (``x``) that ``where`` selects, in its order."""
+        rows = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM symbol_events x"
+            f" JOIN events e ON e.offset = x.offset WHERE {where}",
+            parameters,
         ).fetchall()
         return _journal_events(rows)
 
