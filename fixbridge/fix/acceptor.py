@@ -51,6 +51,7 @@ from fixbridge.fix.outbound import (
     Rendered,
     SessionTradeHistory,
     TradeHistory,
+    possible_resends,
     render,
     style_of,
 )
@@ -103,6 +104,9 @@ RESEND_CHUNK = 200
 CLOSE_GRACE_S = 2.0  # a closed connection's last bytes get this long, then the socket is cut
 HOUSEKEEPING_S = 1.0  # owed log summaries are written and the lockout gauge refreshed this often
 # What a journal read or write raises when the storage fails (disk full, I/O error, lock).
+# After our numbers went backwards, events the exchange made before the moment we learned it
+# (and this long after, for the difference between its clock and ours) go out with PossResend.
+POSSIBLY_SENT_MARGIN_NS = 60 * 1_000_000_000
 STORAGE_ERRORS = (JournalError, sqlite3.Error)
 STORAGE_LOGOUT_TEXT = "fixbridge cannot store messages at the moment; log on again later"
 
@@ -857,13 +861,17 @@ class Acceptor:
         log.critical(
             "session %s: our sequence numbers went backwards (%s; our next number was %d): a"
             " restored or damaged journal. Numbers continue from %d, the next the client"
-            " expects; events delivered since its Logon are delivered again",
+            " expects; events delivered since its Logon are delivered again, and events the"
+            " exchange made before now go out with PossResend(97)=Y (the client may hold them"
+            " under the numbers this journal lost)",
             conn.name,
             action.evidence,
             action.had,
             action.expected,
             extra=conn.log_extra,
         )
+        before = self._clock() + POSSIBLY_SENT_MARGIN_NS
+        await self._journal.mark_possibly_sent_async(conn.name, before)
         if action.rejected_from is None:
             return
         if conn.logon_cursor is not None:  # else delivery had not begun: nothing to go back on
@@ -1076,7 +1084,14 @@ class Acceptor:
     def _renderer(self, conn: Connection, record: SessionRecord) -> _Renderer:
         config = conn.slot.config
         history = SessionTradeHistory(self._journal, record.origin_offset)
-        return _Renderer(config, history, style_of(config), self._rendered, self._journal)
+        return _Renderer(
+            config,
+            history,
+            style_of(config),
+            self._rendered,
+            self._journal,
+            record.possibly_sent_before_ns,
+        )
 
     async def _send_batch(
         self, conn: Connection, delivery: Delivery, events: list[JournalEvent], after: int
@@ -1165,9 +1180,13 @@ class _Renderer:
     style: RenderStyle
     cache: RenderCache
     memory: MarketMemory
+    possibly_sent_before_ns: int = 0  # SessionRecord.possibly_sent_before_ns
 
     def render(self, event: JournalEvent) -> list[Rendered]:
-        return render(event, self.config, self.history, self.style, self.cache, self.memory)
+        messages = render(event, self.config, self.history, self.style, self.cache, self.memory)
+        if event.transact_time_ns < self.possibly_sent_before_ns:
+            return possible_resends(messages)
+        return messages
 
 
 async def _first_message(

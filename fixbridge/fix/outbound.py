@@ -33,6 +33,7 @@ rendering never depends on when it runs). Must never decide sequence numbers.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -80,6 +81,17 @@ class Rendered:
     # reports, so exchange time -> FIX write is the bridge's lag. Not for a trade's later
     # states: the exchange re-sends the trade with its original time and no time of the change.
     exchange_timed: bool = True
+
+
+POSS_RESEND = b"97=Y\x01"
+
+
+def possible_resends(messages: list[Rendered]) -> list[Rendered]:
+    """``messages`` marked PossResend(97)=Y: what they report may have reached the client
+    before, under other sequence numbers, so it checks their identifiers (ExecID,
+    TradeReportID, PosMaintRptID) before booking them. The field opens the body bytes, which
+    follow the session's header fields, so it stays in the standard header."""
+    return [dataclasses.replace(m, body=POSS_RESEND + m.body) for m in messages]
 
 
 class TradeHistory(Protocol):

@@ -50,7 +50,7 @@ from fixbridge.normalize.position import PositionEvent
 from fixbridge.normalize.settlement import Settlement
 from fixbridge.normalize.trade import TradeEvent
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 RESEND_BATCH = 500
 # Streams whose events are indexed by symbol (and account): what a settlement marks.
 SYMBOL_INDEXED = ("instruments", "positions", "settlements")
@@ -125,7 +125,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     next_target_seq INTEGER NOT NULL,
     cursor_offset INTEGER NOT NULL,
     updated_at INTEGER NOT NULL DEFAULT 0,
-    origin_offset INTEGER NOT NULL DEFAULT 0
+    origin_offset INTEGER NOT NULL DEFAULT 0,
+    resent_before INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS outbound (
     session_id TEXT NOT NULL,
@@ -253,6 +254,17 @@ class SqliteJournal:
                 _rebuild_symbol_index(db)
                 db.execute("UPDATE meta SET value='6' WHERE key='schema_version'")
             version = 6
+        if version == 6:
+            # Version 7 remembers, per session, before which exchange time an event may have
+            # been sent already under numbers this journal lost (PossResend).
+            with self._transaction() as db:
+                columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+                if "resent_before" not in columns:
+                    db.execute(
+                        "ALTER TABLE sessions ADD COLUMN resent_before INTEGER NOT NULL DEFAULT 0"
+                    )
+                db.execute("UPDATE meta SET value='7' WHERE key='schema_version'")
+            version = 7
         if version != SCHEMA_VERSION:
             raise JournalError(
                 f"journal {self.path} has schema version {row[0]},"
@@ -438,8 +450,8 @@ class SqliteJournal:
 
     def load_session(self, session_id: str) -> SessionRecord:
         row = self._db.execute(
-            "SELECT next_sender_seq, next_target_seq, cursor_offset, updated_at, origin_offset"
-            " FROM sessions WHERE session_id=?",
+            "SELECT next_sender_seq, next_target_seq, cursor_offset, updated_at, origin_offset,"
+            " resent_before FROM sessions WHERE session_id=?",
             (session_id,),
         ).fetchone()
         if row is None:
@@ -457,7 +469,12 @@ class SqliteJournal:
             )
             return record
         return SessionRecord(
-            int(row[0]), int(row[1]), int(row[2]), int(row[3]), origin_offset=int(row[4])
+            int(row[0]),
+            int(row[1]),
+            int(row[2]),
+            int(row[3]),
+            origin_offset=int(row[4]),
+            possibly_sent_before_ns=int(row[5]),
         )
 
     def save_sequence_numbers(
@@ -526,6 +543,9 @@ class SqliteJournal:
         await self._commits.run(
             _rewind(session_id, next_sender_seq, cursor_offset, forget_from, at_ns)
         )
+
+    async def mark_possibly_sent_async(self, session_id: str, before_ns: int) -> None:
+        await self._commits.run(_mark_possibly_sent(session_id, before_ns))
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
         low = begin
@@ -720,6 +740,19 @@ def _rewind(
             "UPDATE sessions SET next_sender_seq=?, cursor_offset=?, updated_at=?"
             " WHERE session_id=?",
             (next_sender_seq, cursor_offset, at_ns, session_id),
+        )
+
+    return work
+
+
+def _mark_possibly_sent(session_id: str, before_ns: int) -> Callable[[sqlite3.Connection], None]:
+    """Events before exchange time ``before_ns`` may have been sent to the session already;
+    the time only moves forward."""
+
+    def work(db: sqlite3.Connection) -> None:
+        db.execute(
+            "UPDATE sessions SET resent_before=MAX(resent_before, ?) WHERE session_id=?",
+            (before_ns, session_id),
         )
 
     return work

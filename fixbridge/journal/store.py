@@ -108,6 +108,9 @@ class SessionRecord:
     updated_at_ns: int  # when the numbers were last written (0 = never)
     origin_offset: int = 0  # the journal head when the session was first configured: it is
     # sent what is journaled after it
+    # Events with an exchange time before this may have been sent to the session already, under
+    # sequence numbers the journal lost (restored from a backup): they go out with PossResend.
+    possibly_sent_before_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +262,11 @@ class Journal(Protocol):
         """Forget the messages sent from ``forget_from`` on (a client that logged out without
         taking them), continue numbering at ``next_sender_seq`` and move the cursor back to
         ``cursor_offset``, atomically."""
+        ...
+
+    async def mark_possibly_sent_async(self, session_id: str, before_ns: int) -> None:
+        """Events with an exchange time before ``before_ns`` may have reached the session
+        already, under numbers this journal no longer holds (it never moves back)."""
         ...
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:

@@ -62,11 +62,11 @@ def port_of(b: Bridge) -> int:
 class ExecutionFeed:
     """Simulator executions journaled as the subscriber would, from one seeded model."""
 
-    def __init__(self, b: Bridge, seed: int = 5) -> None:
+    def __init__(self, b: Bridge, seed: int = 5, *, start_ns: int | None = None) -> None:
         assert b.journal is not None
         self._journal = b.journal
         self._model = MarketModel(seed)
-        self._now = time.time_ns()
+        self._now = time.time_ns() if start_ns is None else start_ns
 
     def append(self, count: int) -> list[str]:
         """Journal ``count`` more executions, up to 100 per append as the exchange's responses

@@ -688,6 +688,50 @@ def test_a_resend_request_for_numbers_never_sent_moves_nothing_and_789_then_reco
     assert any("went backwards" in line for line in critical), critical
 
 
+def test_after_our_numbers_went_backwards_what_the_exchange_made_before_goes_out_possresend(
+    tmp_path: Path,
+) -> None:
+    """A client holding numbers beyond ours (a journal restored from a backup) may hold events
+    we are about to send it again under new numbers. FIX marks such a message PossResend(97)=Y
+    ("may contain information that has been sent under another sequence number"): every event
+    the exchange made before the regression was found is marked, for good (later Logons
+    included); an event made after it (beyond the clock margin) is not."""
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")]) as b:
+            assert b.journal is not None
+            older = ExecutionFeed(b).append(3)
+            refused = RawClient("CLIENT_A", BRIDGE)
+            refused.seq = 10
+            await refused.connect(port_of(b))
+            found_ns = time.time_ns()
+            refused.logon((789, "40"))
+            assert await refused.closed_by_peer()
+            before_ns = b.journal.load_session("a").possibly_sent_before_ns
+            margin = acceptor_module.POSSIBLY_SENT_MARGIN_NS
+            assert found_ns + margin <= before_ns <= time.time_ns() + margin
+            later = ExecutionFeed(b, seed=6, start_ns=before_ns + 1).append(2)
+
+            client = RawClient("CLIENT_A", BRIDGE)
+            client.seq = refused.seq
+            await client.connect(port_of(b))
+            client.logon((789, "41"))
+            await client.read_until(lambda box: len(client.of_type("8")) == 5)
+            reports = client.of_type("8")
+            assert [m.get(17) for m in reports] == older + later
+            assert [m.get(97) for m in reports] == ["Y", "Y", "Y", None, None]
+            assert [m.get(34) for m in reports] == [str(n) for n in range(42, 47)]  # Logon 41
+            client.send("2", (7, "42"), (16, "44"))  # a replay keeps the mark, adds PossDup
+            replayed = await client.read_until(lambda box: len(client.of_type("8")) == 8)
+            again = [m for m in replayed if m.msg_type == "8"][5:]
+            assert [(m.get(17), m.get(43), m.get(97)) for m in again] == [
+                (older[0], "Y", "Y"), (older[1], "Y", "Y"), (older[2], "Y", "Y")
+            ]  # fmt: skip
+            client.close()
+
+    run(conversation)
+
+
 def test_a_reset_logon_restarts_the_numbers_but_still_delivers_the_backlog(
     tmp_path: Path,
 ) -> None:

@@ -53,12 +53,23 @@ def _client(tmp: Path, bridge: BridgeProcess, spec_dir: str) -> QuickFixClient:
     )
 
 
-def _journal_ids(path: Path) -> list[str]:
+def _journal_ids(path: Path, after: int = 0) -> list[str]:
     with sqlite3.connect(path) as db:
         rows = db.execute(
-            "SELECT upstream_id FROM events WHERE stream='executions' ORDER BY offset"
+            "SELECT upstream_id FROM events WHERE stream='executions' AND offset > ?"
+            " ORDER BY offset",
+            (after,),
         ).fetchall()
     return [r[0] for r in rows]
+
+
+def _session_cursor(path: Path, session_id: str) -> int:
+    """The journal offset a journal file records the session as delivered up to."""
+    with sqlite3.connect(path) as db:
+        (cursor,) = db.execute(
+            "SELECT cursor_offset FROM sessions WHERE session_id=?", (session_id,)
+        ).fetchone()
+    return int(cursor)
 
 
 def test_quickfix_receives_every_execution_exactly_once_with_exact_values(
@@ -226,9 +237,11 @@ def test_a_journal_restored_from_an_online_backup_serves_everything_after_it(
     """`fixbridge backup` while the bridge runs; later the journal is lost and the backup
     restored. The back office, which had more than the backup holds, logs on: our numbers are
     behind its own, so it logs out saying so ("MsgSeqNum too low"), our numbers move past
-    what it has, and on its next Logon it gets every execution journaled after the backup
-    again (the exchange's streams replay from the backup's resume tokens), under numbers it
-    has never seen: no reject, nothing missing."""
+    what it has, and on its next Logon it gets again, under numbers it has never seen, every
+    execution the backup had not recorded as sent to it: those the backup holds beyond the
+    session's cursor, then those journaled after the backup (the exchange's streams replay
+    from the backup's resume tokens). It may have had each of them already, so each is
+    marked PossResend(97)=Y. No reject, nothing missing, none twice."""
     total = 600
     with SimulatorThread(seed=6, rate=150, max_executions=total, heartbeat_interval=0.5) as sim:
         bridge = bridge_for(tmp_path, sim.port, [_session()])
@@ -244,6 +257,7 @@ def test_a_journal_restored_from_an_online_backup_serves_everything_after_it(
             )  # fmt: skip
             assert made.returncode == 0, made.stderr
             in_backup = set(_journal_ids(saved))
+            unsent = _journal_ids(saved, after=_session_cursor(saved, "backoffice"))
             client.wait_for_app(total, timeout=60)
             client.stop()
             assert bridge.stop() == 0, bridge.tail()
@@ -258,7 +272,7 @@ def test_a_journal_restored_from_an_online_backup_serves_everything_after_it(
             client.start()
             ids = [e.id for e in sim.executions()]
             after_backup = [i for i in ids if i not in in_backup]
-            client.wait_for_app(before_restore + len(after_backup), timeout=60)
+            client.wait_for_app(before_restore + len(unsent + after_backup), timeout=60)
             time.sleep(0.5)
             rejects, again = client.rejects_sent(), client.app_messages(current_run=True)
             client.stop()
@@ -266,7 +280,8 @@ def test_a_journal_restored_from_an_online_backup_serves_everything_after_it(
             log = bridge.tail(400)
     assert len(ids) == total and 0 < len(in_backup) < total
     assert rejects == []
-    assert [m.get(17) for m in again] == after_backup  # each once, in order, none resent
+    assert [m.get(17) for m in again] == unsent + after_backup  # each once, in order
+    assert {m.get(97) for m in again} == {"Y"}  # all made before the restore was found
     assert "sequence numbers went backwards" in log
     assert (saved.stat().st_mode & 0o777) == 0o600
 

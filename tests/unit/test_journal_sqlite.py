@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -107,7 +108,24 @@ def test_version_1_journal_is_migrated_and_keeps_its_sessions(tmp_path: Path) ->
     assert (record.next_sender_seq, record.next_target_seq, record.updated_at_ns) == (41, 7, 0)
     journal.save_sequence_numbers("s", 42, 7, at_ns=99)
     assert journal.load_session("s").updated_at_ns == 99
+    assert journal.load_session("s").possibly_sent_before_ns == 0
     journal.close()
+
+
+def test_the_possibly_sent_time_only_moves_forward_and_survives_a_restart(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "j.db")
+    journal.load_session("s")
+    journal.load_session("other")
+    asyncio.run(journal.mark_possibly_sent_async("s", 5_000))
+    asyncio.run(journal.mark_possibly_sent_async("s", 4_000))  # an earlier time moves nothing
+    journal.save_sequence_numbers("s", 9, 3, at_ns=1)
+    journal.save_sequence_numbers("s", 1, 1, at_ns=2, reset=True)  # nor does a reset
+    assert journal.load_session("s").possibly_sent_before_ns == 5_000
+    journal.close()
+    reopened = SqliteJournal(tmp_path / "j.db")
+    assert reopened.load_session("s").possibly_sent_before_ns == 5_000
+    assert reopened.load_session("other").possibly_sent_before_ns == 0  # one session's only
+    reopened.close()
 
 
 # --- where a replay by time must start (resume token refused) -------------------------------
