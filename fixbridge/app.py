@@ -332,8 +332,9 @@ class Bridge:
         return None
 
     async def _refresh_gauges(self) -> None:
-        """Journal size and head, and each session's backlog and schedule window, move while
-        nothing is sent (a session logged out, a quiet market): refresh them every second."""
+        """Journal size, head and the disk space left, and each session's backlog and schedule
+        window, move while nothing is sent (a session logged out, a quiet market): refresh
+        them every second."""
         failing = False
         while True:
             try:
@@ -341,6 +342,9 @@ class Bridge:
                 head = self.journal.head_offset()
                 self.metrics.journal_head_offset.set(head)
                 self.metrics.journal_size_bytes.set(self.journal.size_bytes())
+                free, total = self.journal.disk_space()
+                self.metrics.journal_disk_free_bytes.set(free)
+                self.metrics.journal_disk_total_bytes.set(total)
                 self.acceptor.refresh_gauges(head)
                 failing = False
             except Exception:

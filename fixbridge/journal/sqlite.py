@@ -607,6 +607,12 @@ class SqliteJournal:
                 total += path.stat().st_size
         return total
 
+    def disk_space(self) -> tuple[int, int]:
+        """Bytes free (to this process's user) and in all, on the file system that holds the
+        journal: what it can still grow into."""
+        found = os.statvfs(self.path.parent)
+        return found.f_bavail * found.f_frsize, found.f_blocks * found.f_frsize
+
     def close(self) -> None:
         self._commits.close()
         self._db.close()

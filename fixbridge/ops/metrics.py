@@ -200,6 +200,14 @@ class Metrics:
             "fixbridge_journal_size_bytes",
             "Size of the journal database files on disk.",
             registry=r)
+        self.journal_disk_free_bytes = Gauge(
+            "fixbridge_journal_disk_free_bytes",
+            "Bytes free to fixbridge on the file system that holds the journal.",
+            registry=r)
+        self.journal_disk_total_bytes = Gauge(
+            "fixbridge_journal_disk_total_bytes",
+            "Size of the file system that holds the journal.",
+            registry=r)
         self.journal_head_offset = Gauge(
             "fixbridge_journal_head_offset",
             "Offset of the newest journaled event.",

@@ -494,6 +494,30 @@ SCENARIOS = [
         "5m", "15m", (fired("warning", job=False),),
     ),
     Scenario(
+        "FixbridgeJournalDiskFillingUp",
+        {  # 100 GB disks. fb: 25 GB free, 0.1 GB less each minute (under 20 GB after 50
+            # minutes, full in about 4 hours); fb2: 15 GB free and steady; fb3: losing as fast
+            # from 80 GB, far from 20 GB
+            series("fixbridge_journal_disk_free_bytes"): "25e9-1e8x120",
+            series("fixbridge_journal_disk_total_bytes"): "100e9x120",
+            series("fixbridge_journal_disk_free_bytes", "fb2:9108"): "15e9x120",
+            series("fixbridge_journal_disk_total_bytes", "fb2:9108"): "100e9x120",
+            series("fixbridge_journal_disk_free_bytes", "fb3:9108"): "80e9-1e8x120",
+            series("fixbridge_journal_disk_total_bytes", "fb3:9108"): "100e9x120",
+        },
+        "70m", "90m", (fired("warning"),),
+    ),
+    Scenario(
+        "FixbridgeJournalDiskAlmostFull",
+        {  # fb: 6 GB free, then 4 GB; fb2: 6 GB free all along
+            series("fixbridge_journal_disk_free_bytes"): "6e9 6e9 4e9x10",
+            series("fixbridge_journal_disk_total_bytes"): "100e9x12",
+            series("fixbridge_journal_disk_free_bytes", "fb2:9108"): "6e9x12",
+            series("fixbridge_journal_disk_total_bytes", "fb2:9108"): "100e9x12",
+        },
+        "5m", "8m", (fired("critical"),),
+    ),
+    Scenario(
         "FixbridgeSessionDownInSchedule",
         {
             series("fixbridge_session_up", session="backoffice"): "0x10",

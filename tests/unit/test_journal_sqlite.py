@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -158,3 +159,12 @@ def test_time_beyond_sqlite_integers_is_stored_clamped_not_refused(journal: Sqli
     result = journal.append("executions", [timed("late", huge)], b"t", 1)
     assert result.stored == 1
     assert journal.read_events(0, 1)[0].transact_time_ns == 2**63 - 1
+
+
+def test_disk_space_is_that_of_the_file_system_holding_the_journal(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "j.db")
+    free, total = journal.disk_space()
+    usage = shutil.disk_usage(tmp_path)  # the standard library's own reading
+    journal.close()
+    assert total == usage.total
+    assert 0 < free <= total and abs(free - usage.free) < 256 * 2**20  # others write meanwhile
