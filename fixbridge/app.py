@@ -22,6 +22,7 @@ from fixbridge import __version__
 from fixbridge.config import STREAMS, BridgeConfig, ConfigError, load_config, naming_setting
 from fixbridge.fix.acceptor import Acceptor, AdminError, Notifier
 from fixbridge.fix.reload import restart_only_changes, session_changes
+from fixbridge.journal.retention import retain
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalError
 from fixbridge.ops.admin import AdminServer, read_token
@@ -60,6 +61,7 @@ class Bridge:
         )
         self.ops_server: OpsServer | None = None
         self._gauge_task: asyncio.Task[None] | None = None
+        self._retention_task: asyncio.Task[None] | None = None
         self._serving = False  # from the end of start() to the beginning of stop()
         self._journal_ok_at: float | None = None  # monotonic time of the last good write check
         self.journal: SqliteJournal | None = None
@@ -121,6 +123,10 @@ class Bridge:
             with naming_setting(f"admin.host, admin.port = {admin.host}:{admin.port}"):
                 await self.admin_server.start()
         self._gauge_task = asyncio.create_task(self._refresh_gauges(), name="gauges")
+        if config.journal.retain_days is not None:
+            self._retention_task = asyncio.create_task(
+                self._retention(config.journal.retain_days), name="retention"
+            )
         if self.token_source is not None:  # one token for every stream, refreshed ahead
             self._token_task = asyncio.create_task(self.token_source.run(), name="token")
         self._notifier = notifier
@@ -235,6 +241,10 @@ class Bridge:
             self._gauge_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._gauge_task
+        if self._retention_task is not None:
+            self._retention_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention_task
         if self._seed_task is not None:
             self._seed_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -330,6 +340,21 @@ class Bridge:
         if behind:
             return "catching_up: " + ", ".join(behind)
         return None
+
+    async def _retention(self, retain_days: int) -> None:
+        """What is older than ``retain_days`` and sent to every configured session goes
+        (journal/retention.py), hour by hour."""
+        assert self.journal is not None
+        journal = self.journal
+        removed = self.metrics.journal_retention_removed
+
+        def names() -> list[str]:
+            return [s.name for s in self.config.sessions]
+
+        await retain(
+            journal, names, journal.head_offset, self._clock, retain_days,
+            lambda what, count: removed.labels(what).inc(count),
+        )  # fmt: skip
 
     async def _refresh_gauges(self) -> None:
         """Journal size, head and the disk space left, and each session's backlog and schedule

@@ -171,6 +171,9 @@ class JournalConfig(_Strict):
     # SQLite's quick integrity check at start-up (reads the whole file once); a journal that
     # fails it is refused. Off only for a journal too large to read at every start.
     verify_on_start: StrictBool = True
+    # Days an event, and a sent message, is kept once every session has been sent it; absent =
+    # kept for ever. What is never removed: journal/retention.py.
+    retain_days: Annotated[int, Field(strict=True, ge=1, le=36500)] | None = None
 
 
 class LogonThrottleConfig(_Strict):
@@ -378,6 +381,20 @@ class BridgeConfig(_Strict):
         if self.log_level is not None and "level" not in self.logging.model_fields_set:
             return self.log_level
         return self.logging.level
+
+    @model_validator(mode="after")
+    def _retention_outlasts_replays(self) -> BridgeConfig:
+        days = self.journal.retain_days
+        upstream = self.upstream
+        replayed_s = upstream.trades_lookback_s + upstream.resume_margin_s
+        if days is not None and days * 86400 < replayed_s + 86400:
+            raise ValueError(
+                f"journal.retain_days = {days} keeps less than what the exchange may replay"
+                f" (upstream.trades_lookback_s + resume_margin_s = {replayed_s / 86400:g} days)"
+                " plus a day: an event replayed after its removal would be journaled and sent"
+                " again"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_sessions(self) -> BridgeConfig:

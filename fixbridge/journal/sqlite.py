@@ -28,6 +28,7 @@ from fixbridge.journal.private import (
     private_directory,
     tighten,
 )
+from fixbridge.journal.retention import Pruned
 from fixbridge.journal.store import (
     AppendResult,
     BustRecord,
@@ -544,6 +545,26 @@ class SqliteJournal:
             _rewind(session_id, next_sender_seq, cursor_offset, forget_from, at_ns)
         )
 
+    def cursors(self, session_ids: Collection[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk, marks in _chunks(session_ids):
+            rows = self._db.execute(
+                f"SELECT session_id, cursor_offset FROM sessions WHERE session_id IN ({marks})",
+                list(chunk),
+            )
+            found.update((str(r[0]), int(r[1])) for r in rows)
+        return found
+
+    async def prune_events_async(
+        self, after_offset: int, up_to_offset: int, received_before_ns: int, limit: int
+    ) -> Pruned:
+        return await self._commits.run(
+            _prune_events(after_offset, up_to_offset, received_before_ns, limit)
+        )
+
+    async def prune_sent_async(self, session_id: str, sent_before: str, limit: int) -> Pruned:
+        return await self._commits.run(_prune_sent(session_id, sent_before, limit))
+
     async def mark_possibly_sent_async(self, session_id: str, before_ns: int) -> None:
         await self._commits.run(_mark_possibly_sent(session_id, before_ns))
 
@@ -747,6 +768,73 @@ def _rewind(
             " WHERE session_id=?",
             (next_sender_seq, cursor_offset, at_ns, session_id),
         )
+
+    return work
+
+
+def _prune_events(
+    after_offset: int, up_to_offset: int, received_before_ns: int, limit: int
+) -> Callable[[sqlite3.Connection], Pruned]:
+    """Remove, of the next ``limit`` events after ``after_offset`` (up to ``up_to_offset``)
+    received before ``received_before_ns``, those retention lets go (journal/retention.py):
+    never a settlement, nor the newest indexed event of its symbol, stream and account."""
+
+    def work(db: sqlite3.Connection) -> Pruned:
+        rows = db.execute(
+            "SELECT offset FROM events WHERE offset > ? AND offset <= ? AND received_at < ?"
+            " AND stream <> 'settlements' ORDER BY offset LIMIT ?",
+            (after_offset, up_to_offset, received_before_ns, limit),
+        ).fetchall()
+        if not rows:
+            return Pruned(0, None)
+        first, last = int(rows[0][0]), int(rows[-1][0])
+        newest = {
+            int(r[0])
+            for r in db.execute(
+                "SELECT x.offset FROM symbol_events x WHERE x.offset BETWEEN ? AND ?"
+                " AND NOT EXISTS (SELECT 1 FROM symbol_events y WHERE y.symbol = x.symbol"
+                " AND y.stream = x.stream AND y.account = x.account AND y.offset > x.offset)",
+                (first, last),
+            )
+        }
+        doomed = [(int(r[0]),) for r in rows if int(r[0]) not in newest]
+        db.executemany("DELETE FROM symbol_events WHERE offset = ?", doomed)
+        db.executemany("DELETE FROM events WHERE offset = ?", doomed)
+        return Pruned(len(doomed), last if len(rows) == limit else None)
+
+    return work
+
+
+def _prune_sent(
+    session_id: str, sent_before: str, limit: int
+) -> Callable[[sqlite3.Connection], Pruned]:
+    """Remove about ``limit`` of the session's oldest sent messages stamped before
+    ``sent_before``, whole batches only, and the records of the batches removed."""
+
+    def work(db: sqlite3.Connection) -> Pruned:
+        (low,) = db.execute(
+            "SELECT MIN(seq) FROM outbound WHERE session_id=? AND sending_time < ?",
+            (session_id, sent_before),
+        ).fetchone()
+        if low is None:
+            return Pruned(0, None)
+        below = int(low) + limit
+        straddling = db.execute(
+            "SELECT last_seq FROM sent_ranges WHERE session_id=? AND first_seq < ?"
+            " AND last_seq >= ?",
+            (session_id, below, below),
+        ).fetchone()
+        if straddling is not None:
+            below = int(straddling[0]) + 1  # the batch goes whole
+        removed = db.execute(
+            "DELETE FROM outbound WHERE session_id=? AND seq < ? AND sending_time < ?",
+            (session_id, below, sent_before),
+        ).rowcount
+        db.execute(
+            "DELETE FROM sent_ranges WHERE session_id=? AND last_seq < ? AND sending_time < ?",
+            (session_id, below, sent_before),
+        )
+        return Pruned(removed, below)
 
     return work
 

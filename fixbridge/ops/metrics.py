@@ -196,6 +196,12 @@ class Metrics:
             "fixbridge_journal_events_stored",
             "Events given a journal offset (after deduplication).",
             ["stream"], registry=r)
+        self.journal_retention_removed = Counter(
+            "fixbridge_journal_retention_removed",
+            "Rows removed by retention ([journal] retain_days): events, or sent messages.",
+            ["what"], registry=r)
+        for what in ("events", "messages"):
+            self.journal_retention_removed.labels(what)
         self.journal_size_bytes = Gauge(
             "fixbridge_journal_size_bytes",
             "Size of the journal database files on disk.",

@@ -28,6 +28,7 @@ async def bridge(
     *,
     ops: bool = False,
     admin_token_file: Path | None = None,
+    retain_days: int | None = None,
     **fix: Any,
 ) -> AsyncIterator[Bridge]:
     """A started bridge with these sessions and ``[fix]`` settings; stopped on exit. With
@@ -35,7 +36,11 @@ async def bridge(
     config = parse_config(
         {
             "upstream": {"target": f"127.0.0.1:{free_tcp_port()}", "reconnect_max_s": 5.0},
-            "journal": {"path": str(tmp / "journal.db"), "synchronous": "normal"},
+            "journal": {
+                "path": str(tmp / "journal.db"),
+                "synchronous": "normal",
+                **({} if retain_days is None else {"retain_days": retain_days}),
+            },
             "fix": {"host": "127.0.0.1", "port": 0, **fix},
             "metrics": {"enabled": ops, "host": "127.0.0.1", "port": 0},
             "admin": (
