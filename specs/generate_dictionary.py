@@ -45,7 +45,11 @@ from xml.sax.saxutils import escape
 from fixbridge.config import ScopeConfig, SessionConfig
 from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame, split_fields
 from fixbridge.fix.credentials import hash_password
-from fixbridge.fix.outbound import SessionTradeHistory, render
+from fixbridge.fix.history import COMPLETE as EVENT_RESEND_COMPLETE
+from fixbridge.fix.history import REJECT as EVENT_RESEND_REJECT
+from fixbridge.fix.history import REQUEST as EVENT_RESEND_REQUEST
+from fixbridge.fix.history import UNKNOWN_BEGIN, EventResendRequest, complete_body, reject_body
+from fixbridge.fix.outbound import POSS_RESEND, SessionTradeHistory, render
 from fixbridge.fix.session import (
     Action,
     FixSession,
@@ -331,6 +335,10 @@ def session_conversation(app: Sequence[Rendered]) -> Conversation:
         send, sending_time = session.application_message(message.msg_type, body, now)
         result.sent.append(send.data)
         stored.append(StoredMessage(send.seq, message.msg_type, sending_time, body))
+    # Sent again under a new number after our numbers went backwards, or on request:
+    # PossResend(97)=Y leads the body (fix/outbound.py possible_resends).
+    again = POSS_RESEND + encode_fields(app[0].body)
+    result.sent.append(session.application_message(app[0].msg_type, again, now)[0].data)
     run(session.on_message(client("1", 2, now, (112, "PING")), now))
     run(session.on_message(client("0", 3, now), now))
     run(session.on_tick(now + 31 * _S))  # quiet on our side: Heartbeat
@@ -348,7 +356,19 @@ def session_conversation(app: Sequence[Rendered]) -> Conversation:
     run(session.on_message(client("0", 10, now), now))  # a gap: ResendRequest
     run(session.on_message(client("4", 9, now, (123, "Y"), (36, "10")), now))
     run(session.on_message(client("4", 11, now, (36, "20")), now))  # reset mode
-    run(session.on_message(client("5", 20, now, (58, "done for today")), now))
+    # EventResendRequests (routed, by ExecID and range, by time), answered as the acceptor does.
+    for seq, fields in (
+        (20, ((21001, "EX-1"), (21002, "EX-9"))),
+        (21, ((21005, format_utc_timestamp(now, Precision.MILLIS)),)),
+    ):
+        for action in session.on_message(client("U1", seq, now, *fields, routing=_ROUTING), now):
+            if isinstance(action, EventResendRequest):
+                for msg_type, body in (
+                    (EVENT_RESEND_COMPLETE, complete_body(action, 2)),
+                    (EVENT_RESEND_REJECT, reject_body(action, UNKNOWN_BEGIN, "EX-1 unknown")),
+                ):
+                    result.sent.append(session.application_message(msg_type, body, now)[0].data)
+    run(session.on_message(client("5", 22, now, (58, "done for today")), now))
 
     refused = FixSession(SessionIdentity(BRIDGE, CLIENT), policy=policy)
     run(refused.on_message(logon(1, "wrong", now), now))  # Logout with Text
@@ -373,7 +393,32 @@ USER_DEFINED_FIELDS: Final = (
     (20108, "NoMarketSettlementPartyIDs", "NUMINGROUP", ()),
     (20109, "MarketSettlementPartyID", "STRING", ()),
     (20110, "MarketSettlementPartyRole", "INT", ()),
+    # The event resend messages' own fields (fix/history.py): 21001-21004 numbered and named
+    # as Kalshi's drop copy has them (docs.kalshi.com/fix/drop-copy); 21005 is fixbridge's.
+    (21001, "BeginExecID", "STRING", ()),
+    (21002, "EndExecID", "STRING", ()),
+    (21003, "ResentEventCount", "INT", ()),
+    (21004, "EventResendRejectReason", "INT", ()),
+    (21005, "EventResendStartTime", "UTCTIMESTAMP", ()),
 )
+
+# The event resend messages (fix/history.py), in every profile: (name, MsgType, layout).
+EVENT_RESEND_MESSAGES: Final[tuple[tuple[str, str, tuple[Member, ...]], ...]] = (
+    ("EventResendRequest", EVENT_RESEND_REQUEST, (
+        ("field", "BeginExecID", "N", ()),
+        ("field", "EndExecID", "N", ()),
+        ("field", "EventResendStartTime", "N", ()),
+    )),
+    ("EventResendComplete", EVENT_RESEND_COMPLETE, (
+        ("field", "RefSeqNum", "Y", ()),
+        ("field", "ResentEventCount", "Y", ()),
+    )),
+    ("EventResendReject", EVENT_RESEND_REJECT, (
+        ("field", "RefSeqNum", "Y", ()),
+        ("field", "EventResendRejectReason", "Y", ()),
+        ("field", "Text", "N", ()),
+    )),
+)  # fmt: skip
 
 # The user-defined MarketSettlementReport (35=UMS) as Kalshi and Coinbase Derivatives:
 # Predictions publish it: (element, name, required, members). Tags 1703-1705 are the stock
@@ -415,6 +460,13 @@ def _add_user_defined(root: ET.Element) -> None:
         ET.SubElement(fields, "field", {"number": str(number), "name": name, "type": kind})
         for msg_type in msg_types:
             ET.SubElement(messages[msg_type], "field", {"name": name, "required": "N"})
+    for name, msg_type, layout in EVENT_RESEND_MESSAGES:
+        message = ET.SubElement(
+            _required(root.find("messages")),
+            "message",
+            {"name": name, "msgtype": msg_type, "msgcat": "app"},
+        )
+        _add_members(message, layout)
     defined = {f.get("name", "") for f in fields}
     if _names(MARKET_SETTLEMENT_REPORT_LAYOUT) <= defined:
         message = ET.SubElement(
@@ -424,6 +476,17 @@ def _add_user_defined(root: ET.Element) -> None:
              "msgcat": "app"},
         )  # fmt: skip
         _add_members(message, MARKET_SETTLEMENT_REPORT_LAYOUT)
+
+
+def _add_msg_type_values(root: ET.Element) -> None:
+    """Where the stock MsgType(35) lists its values (QuickFIX 1.15's FIXT11.xml, as
+    QuickFIX/J's), the event resend messages' types join them: a validating engine checks
+    35 against that list before it looks for the message."""
+    for node in root.iterfind("fields/field"):
+        if node.get("name") == "MsgType" and node.find("value") is not None:
+            for name, msg_type, _ in EVENT_RESEND_MESSAGES:
+                described = "".join("_" + c if c.isupper() else c.upper() for c in name)
+                ET.SubElement(node, "value", {"enum": msg_type, "description": described[1:]})
 
 
 def _names(members: Iterable[Member]) -> set[str]:
@@ -530,7 +593,7 @@ def measure(
                                                    and (t in header_tags or t in trailer_tags)]))
         if msg_type in SESSION_MSG_TYPES:
             session.setdefault(msg_type, set()).update(body_usage(transport, msg_type, body))
-        elif msg_type == BUSINESS_MESSAGE_REJECT:
+        elif msg_type in (BUSINESS_MESSAGE_REJECT, EVENT_RESEND_COMPLETE, EVENT_RESEND_REJECT):
             used = body_usage(application, msg_type, body)
             application_used.setdefault(msg_type, set()).update(used)
     if problems:
@@ -543,6 +606,9 @@ def measure(
             header.add(tag)
         elif msg_type in SESSION_MSG_TYPES:
             session.setdefault(msg_type, set()).update(body_usage(transport, msg_type, [(tag, "")]))
+        elif msg_type == EVENT_RESEND_REQUEST:
+            used = body_usage(application, msg_type, [(tag, "")])
+            application_used.setdefault(msg_type, set()).update(used)
     return (
         Usage(frozenset(header), frozenset(trailer), _frozen(session)),
         Usage(frozenset(), frozenset(), _frozen(application_used)),
@@ -690,6 +756,7 @@ def generate(
     app = simulator_messages(profile) if app is None else app
     talk = session_conversation(app) if talk is None else talk
     transport = Stock(stock_dir / STOCK_TRANSPORT)
+    _add_msg_type_values(transport.root)
     application = Stock(stock_dir / STOCK_APPLICATION, user_defined=True)
     transport_usage, application_usage = measure(transport, application, app, talk)
 

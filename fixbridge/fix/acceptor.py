@@ -44,6 +44,17 @@ from fixbridge.fix.admission import Bind, Live, Peer, Refuse, Slot, admit, peer_
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
 from fixbridge.fix.credentials import verify_password
 from fixbridge.fix.delivery import Delivery
+from fixbridge.fix.history import (
+    BAD_END,
+    BUSY,
+    TOO_OLD,
+    UNKNOWN_BEGIN,
+    EventResendRequest,
+    complete_body,
+    reject_body,
+)
+from fixbridge.fix.history import COMPLETE as EVENT_RESEND_COMPLETE
+from fixbridge.fix.history import REJECT as EVENT_RESEND_REJECT
 from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
 from fixbridge.fix.outbound import (
     MarketMemory,
@@ -169,7 +180,7 @@ class Connection:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     received: asyncio.Event = field(default_factory=asyncio.Event)
-    resends: list[Resend] = field(default_factory=list)
+    resends: list[Resend | EventResendRequest] = field(default_factory=list)
     resend_task: asyncio.Task[None] | None = None
     probe_task: asyncio.Task[None] | None = None
     not_resending: asyncio.Event = field(default_factory=asyncio.Event)
@@ -808,7 +819,13 @@ class Acceptor:
                     await self._store(conn, action)
                 if self._write(conn, action.data):
                     meters.sent(action.msg_type)
-            elif isinstance(action, Resend):
+            elif isinstance(action, Resend | EventResendRequest):
+                if isinstance(action, EventResendRequest) and any(
+                    isinstance(r, EventResendRequest) for r in conn.resends
+                ):
+                    text = "an earlier EventResendRequest is still being answered"
+                    await self._event_resend_refused(conn, action, BUSY, text, held=True)
+                    continue
                 conn.resends.append(action)
                 if conn.resend_task is None:
                     conn.not_resending.clear()
@@ -976,7 +993,12 @@ class Acceptor:
         loop = asyncio.get_running_loop()
         try:
             while conn.resends and self._replaying(conn):
-                request = conn.resends.pop(0)
+                request = conn.resends[0]
+                if isinstance(request, EventResendRequest):
+                    await self._serve_event_resend(conn, request)
+                    conn.resends.pop(0)
+                    continue
+                conn.resends.pop(0)
                 renderer = self._renderer(conn, self._journal.load_session(conn.name))
                 stored = ReplaySource(
                     self._journal, conn.name, request.begin, request.end, renderer.render
@@ -1012,6 +1034,105 @@ class Acceptor:
             conn.session.resend_complete()
             conn.resend_task = None
             conn.not_resending.set()
+
+    async def _serve_event_resend(self, conn: Connection, request: EventResendRequest) -> None:
+        """Send again, as new messages marked PossResend(97)=Y, what the session's scope held
+        from the request's start up to its end (at most what the session has been sent), then
+        EventResendComplete; or EventResendReject saying why not (fix/history.py)."""
+        journal = self._journal
+        cursor = conn.slot.cursor
+        if request.begin_exec_id is not None:
+            begin = journal.offset_of("executions", request.begin_exec_id)
+            if begin is None:
+                text = (
+                    f"BeginExecID {request.begin_exec_id} is not in the journal (never"
+                    " journaled, or removed by retention)"
+                )
+                await self._event_resend_refused(conn, request, UNKNOWN_BEGIN, text)
+                return
+        else:
+            assert request.start_ns is not None
+            oldest = journal.oldest_transact_time()
+            if oldest is None or request.start_ns < oldest:
+                text = "EventResendStartTime is older than the oldest event the journal keeps"
+                await self._event_resend_refused(conn, request, TOO_OLD, text)
+                return
+            # A scan by time over the whole journal: off the event loop.
+            found = await asyncio.to_thread(journal.first_offset_at, request.start_ns)
+            begin = cursor + 1 if found is None else found
+        last = cursor
+        if request.end_exec_id is not None:
+            end = journal.offset_of("executions", request.end_exec_id)
+            if end is None or end < begin:
+                text = f"EndExecID {request.end_exec_id} is not journaled, or precedes the start"
+                await self._event_resend_refused(conn, request, BAD_END, text)
+                return
+            last = min(end, cursor)
+        renderer = self._renderer(conn, journal.load_session(conn.name))
+        delivery = Delivery(conn.name, conn.session, lambda e: possible_resends(renderer.render(e)))
+        rate = conn.slot.config.resend_rate
+        loop = asyncio.get_running_loop()
+        started, sent, after = loop.time(), 0, begin - 1
+        while after < last and self._replaying(conn):
+            events = [e for e in journal.read_events(after, RESEND_CHUNK) if e.offset <= last]
+            if not events:
+                break
+            async with conn.lock:
+                sent += await self._send_batch(conn, delivery, events, after, history=True)
+            after = events[-1].offset
+            await self._drain(conn)
+            if rate:
+                await asyncio.sleep(max(0.0, started + sent / rate - loop.time()))
+        if self._replaying(conn):
+            await self._reply(conn, EVENT_RESEND_COMPLETE, complete_body(request, sent))
+            log.info(
+                "session %s: event resend (request %d) served: %d messages, %.2f s",
+                conn.name, request.ref_seq, sent, loop.time() - started, extra=conn.log_extra,
+            )  # fmt: skip
+
+    async def _event_resend_refused(
+        self,
+        conn: Connection,
+        request: EventResendRequest,
+        reason: str,
+        text: str,
+        *,
+        held: bool = False,
+    ) -> None:
+        """EventResendReject; ``held``: the caller holds ``conn.lock`` already."""
+        log.info(
+            "session %s: event resend (request %d) refused: %s",
+            conn.name, request.ref_seq, text, extra=conn.log_extra,
+        )  # fmt: skip
+        body = reject_body(request, reason, text)
+        if held:
+            await self._reply_held(conn, EVENT_RESEND_REJECT, body)
+        else:
+            await self._reply(conn, EVENT_RESEND_REJECT, body)
+
+    async def _reply(self, conn: Connection, msg_type: str, body: bytes) -> None:
+        async with conn.lock:
+            await self._reply_held(conn, msg_type, body)
+
+    async def _reply_held(self, conn: Connection, msg_type: str, body: bytes) -> None:
+        """One application message of ours that no event produced (an answer to a request),
+        stored as sent before it is written, the cursor unmoved. Caller holds ``conn.lock``."""
+        if conn.session.state is not State.ACTIVE or conn.closed.is_set():
+            return
+        now = self._clock()
+        first = conn.session.next_sender_seq
+        send, stamp = conn.session.application_message(msg_type, body, now)
+        try:
+            await self._journal.record_sent_async(
+                conn.name, [OutboundMessage(send.seq, msg_type, stamp, body)],
+                conn.session.next_sender_seq, conn.slot.cursor, at_ns=now,
+            )  # fmt: skip
+        except BaseException:
+            conn.session.next_sender_seq = first
+            raise
+        conn.slot.next_sender_seq = conn.session.next_sender_seq
+        if self._write(conn, send.data):
+            conn.meters.sent(msg_type, 1)
 
     @staticmethod
     def _report_recovery(conn: Connection, source: ReplaySource) -> None:
@@ -1094,17 +1215,27 @@ class Acceptor:
         )
 
     async def _send_batch(
-        self, conn: Connection, delivery: Delivery, events: list[JournalEvent], after: int
+        self,
+        conn: Connection,
+        delivery: Delivery,
+        events: list[JournalEvent],
+        after: int,
+        *,
+        history: bool = False,
     ) -> int:
         """One batch (the events after offset ``after``): rendered and sequenced, stored
-        (group commit, off the loop), then written. Caller holds ``conn.lock``, so nothing else
-        of the session's goes out between the numbers being taken and the bytes being queued."""
+        (group commit, off the loop), then written; the new cursor. Caller holds ``conn.lock``,
+        so nothing else of the session's goes out between the numbers being taken and the bytes
+        being queued. A ``history`` batch (events sent again on request) leaves the cursor
+        where it is, records no batch (its messages are marked, not a re-rendering) and
+        returns the number of messages instead."""
         batch = delivery.deliver(events, self._clock())
         record = batch.record
+        cursor = conn.slot.cursor if history else record.cursor_offset
         try:
             await self._journal.record_sent_async(
                 record.session_id, record.messages, record.next_sender_seq,
-                record.cursor_offset, at_ns=record.at_ns, after_offset=after,
+                cursor, at_ns=record.at_ns, after_offset=None if history else after,
             )  # fmt: skip
         except BaseException:
             delivery.abandon(batch)
@@ -1116,7 +1247,7 @@ class Acceptor:
             meters.written(self._clock(), batch.times)
             for msg_type, count in batch.msg_types.items():
                 meters.sent(msg_type, count)
-        return batch.cursor
+        return batch.frames if history else batch.cursor
 
     async def _drain(self, conn: Connection) -> None:
         """Wait for the client to take our bytes; one that takes nothing for write_timeout_s

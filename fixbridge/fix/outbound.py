@@ -90,8 +90,12 @@ def possible_resends(messages: list[Rendered]) -> list[Rendered]:
     """``messages`` marked PossResend(97)=Y: what they report may have reached the client
     before, under other sequence numbers, so it checks their identifiers (ExecID,
     TradeReportID, PosMaintRptID) before booking them. The field opens the body bytes, which
-    follow the session's header fields, so it stays in the standard header."""
-    return [dataclasses.replace(m, body=POSS_RESEND + m.body) for m in messages]
+    follow the session's header fields, so it stays in the standard header. A message marked
+    already is left as it is."""
+    return [
+        m if m.body.startswith(POSS_RESEND) else dataclasses.replace(m, body=POSS_RESEND + m.body)
+        for m in messages
+    ]
 
 
 class TradeHistory(Protocol):

@@ -25,6 +25,7 @@ this session's CompID pair (admission has already matched it); anything else clo
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Iterable, Iterator
@@ -42,6 +43,8 @@ from fixbridge.fix.fixt import (
     SENDING_TIME_ACCURACY,
     VALUE_INCORRECT,
 )
+from fixbridge.fix.history import REQUEST as EVENT_RESEND_REQUEST
+from fixbridge.fix.history import EventResendRequest, parse_request
 from fixbridge.fix.inbound import Problem, admin_field_problem, structure_problem
 from fixbridge.fix.msgtypes import APPLICATION_MSG_TYPES
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp, parse_utc_timestamp
@@ -80,6 +83,7 @@ def parse_seq_num(text: str | None) -> int | None:
 
 # BusinessRejectReason(380): Unsupported Message Type.
 BUSINESS_REJECT_UNSUPPORTED = "3"
+BUSINESS_REJECT_OTHER = "0"
 
 
 class State(enum.Enum):
@@ -196,7 +200,10 @@ class SequenceDoubt:
     evidence: str
 
 
-Action = Send | Persist | Resend | LoggedOn | Disconnect | Note | Regression | SequenceDoubt
+Action = (
+    Send | Persist | Resend | LoggedOn | Disconnect | Note | Regression | SequenceDoubt
+    | EventResendRequest
+)
 
 
 @dataclass(slots=True)
@@ -808,20 +815,37 @@ class FixSession:
         )
         return [note, *self._admin("3", fields, now_ns)]
 
-    def _business_reject(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+    def _business_reject(
+        self,
+        msg: FixMessage,
+        seq: int,
+        now_ns: int,
+        text: str = BUSINESS_REJECT_TEXT,
+        reason: str = BUSINESS_REJECT_UNSUPPORTED,
+    ) -> list[Action]:
         # The routing tags lead the stored part, so a replay carries them too.
         body = encode_fields(
             [
                 *_reply_routing(msg),
                 (REF_SEQ_NUM, str(seq)),
-                (TEXT, BUSINESS_REJECT_TEXT),
+                (TEXT, text),
                 (REF_MSG_TYPE, msg.msg_type),
-                (BUSINESS_REJECT_REASON, BUSINESS_REJECT_UNSUPPORTED),
+                (BUSINESS_REJECT_REASON, reason),
             ]
         )
         send = self._build("j", body, now_ns, store=True)
         note = Note(f"BusinessMessageReject sent for MsgType {msg.msg_type!r} (MsgSeqNum {seq})")
         return [note, self._persist(), send]
+
+    def _on_event_resend_request(self, msg: FixMessage, seq: int, now_ns: int) -> list[Action]:
+        """The one application message a client may send (fix/history.py): checked here,
+        answered by the acceptor, which reads the journal."""
+        parsed = parse_request(msg, seq)
+        if isinstance(parsed, str):
+            return self._business_reject(msg, seq, now_ns, parsed, BUSINESS_REJECT_OTHER)
+        request = dataclasses.replace(parsed, routing=tuple(_reply_routing(msg)))
+        return [self._persist(), request]
+
 
     # --- leaving ---------------------------------------------------------------------------
 
@@ -1030,4 +1054,5 @@ _HANDLERS = {
     "3": FixSession._on_reject,
     "4": FixSession._on_gap_fill,
     "5": FixSession._on_logout,
+    EVENT_RESEND_REQUEST: FixSession._on_event_resend_request,
 }

@@ -414,6 +414,27 @@ class SqliteJournal:
         ).fetchall()
         return _journal_events(rows)
 
+    def offset_of(self, stream: str, upstream_id: str) -> int | None:
+        row = self._db.execute(
+            "SELECT offset FROM events WHERE stream=? AND upstream_id=?", (stream, upstream_id)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def first_offset_at(self, at_ns: int) -> int | None:
+        """The offset of the first event (in journal order) the exchange made at or after
+        ``at_ns``; None if there is none."""
+        row = self._db.execute(
+            "SELECT MIN(offset) FROM events WHERE transact_time >= ?", (_sql_integer(at_ns),)
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def oldest_transact_time(self) -> int | None:
+        """The exchange time of the oldest event the journal holds (in journal order)."""
+        row = self._db.execute(
+            "SELECT transact_time FROM events ORDER BY offset LIMIT 1"
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
         found: set[str] = set()
         for chunk, marks in _chunks(upstream_ids):

@@ -211,6 +211,18 @@ class Journal(Protocol):
         ``symbol`` before ``before_offset``, newest first."""
         ...
 
+    def offset_of(self, stream: str, upstream_id: str) -> int | None:
+        """The journal offset of the event ``upstream_id`` of ``stream``, if journaled."""
+        ...
+
+    def first_offset_at(self, at_ns: int) -> int | None:
+        """The offset of the first event the exchange made at or after ``at_ns``."""
+        ...
+
+    def oldest_transact_time(self) -> int | None:
+        """The exchange time of the first event the journal holds, if any."""
+        ...
+
     def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
         """Which of ``upstream_ids`` the stream has journaled already."""
         ...

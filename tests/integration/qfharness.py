@@ -379,6 +379,7 @@ class QuickFixClient:
         duration: float | None = None,
         stop_after_app: int | None = None,
         env: Mapping[str, str] | None = None,
+        send_on_logon: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -391,6 +392,7 @@ class QuickFixClient:
         self.duration = duration
         self.stop_after_app = stop_after_app
         self.env = dict(env or {})
+        self.send_on_logon = send_on_logon  # "35=TYPE|TAG=VALUE|...": sent after each start's Logon
         self.store_dir = self.workdir / "store"
         self.events_path = self.workdir / "events.jsonl"
         self.stdio_path = self.workdir / "client.stdio.log"
@@ -465,6 +467,8 @@ class QuickFixClient:
             command += ["--duration", str(self.duration)]
         if self.stop_after_app is not None:
             command += ["--stop-after-app", str(self.stop_after_app)]
+        if self.send_on_logon is not None:
+            command += ["--send-on-logon", self.send_on_logon]
         return command
 
     def start(self) -> None:

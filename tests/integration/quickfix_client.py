@@ -17,9 +17,11 @@ a test can poll the file while the client runs). See ``EVENT FORMAT`` below and 
 
 What it must never do
 ---------------------
-- It never sends an application message of its own and never alters, fixes up or silently
-  drops what it receives: QuickFIX's verdict (accept, session Reject 35=3, BusinessMessageReject
-  35=j, Logout) is the thing under test, so the callbacks only *record*.
+- It never sends an application message of its own (except the one a test names with
+  ``--send-on-logon``, sent once after the first Logon of the run) and never alters, fixes up
+  or silently drops what it receives: QuickFIX's verdict (accept, session Reject 35=3,
+  BusinessMessageReject 35=j, Logout) is the thing under test, so the callbacks only
+  *record*.
 - It never relaxes validation or sequence handling (no ResetOnLogon unless the caller asks for
   it, no ignoring of gaps), and it never deletes its store: a restart must resume sequence
   numbers exactly like a real back office.
@@ -170,6 +172,17 @@ def message_text(message: Any) -> str:
     return str(message.toString())
 
 
+def send_message(fields: Sequence[tuple[int, str]], session_id: Any) -> None:
+    """Send the message ``fields`` describe (35 first, then the body, in order)."""
+    message = fix.Message()
+    (msg_type_tag, msg_type), *body = fields
+    assert msg_type_tag == 35, "--send-on-logon starts with 35=<MsgType>"
+    message.getHeader().setField(fix.MsgType(msg_type))
+    for tag, value in body:
+        message.setField(fix.StringField(tag, value))
+    fix.Session.sendToTarget(message, session_id)
+
+
 class RecordingApplication(fix.Application):  # type: ignore[misc]
     """QuickFIX application callbacks that only record; they never raise or veto."""
 
@@ -178,8 +191,10 @@ class RecordingApplication(fix.Application):  # type: ignore[misc]
         writer: EventWriter,
         stop_after_app: int | None,
         request_stop: Callable[[str], None],
+        send_on_logon: Sequence[tuple[int, str]] = (),
     ) -> None:
         fix.Application.__init__(self)
+        self._send_on_logon = list(send_on_logon)
         self._writer = writer
         self._stop_after_app = stop_after_app
         self._request_stop = request_stop
@@ -205,6 +220,9 @@ class RecordingApplication(fix.Application):  # type: ignore[misc]
         guarded(
             self._writer, "logon", lambda: self._writer.emit("logon", session=sessionID.toString())
         )
+        if self._send_on_logon:
+            fields, self._send_on_logon = self._send_on_logon, []
+            guarded(self._writer, "send-on-logon", lambda: send_message(fields, sessionID))
 
     def onLogout(self, sessionID: Any) -> None:
         guarded(
@@ -416,6 +434,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="stop after N application messages reached fromApp",
     )
     parser.add_argument(
+        "--send-on-logon",
+        type=lambda text: split_fields(text.replace("|", SOH)),
+        default=[],
+        metavar="35=TYPE|TAG=VALUE|...",
+        help="one application message to send after the run's first Logon",
+    )
+    parser.add_argument(
         "--exit-with-parent",
         action="store_true",
         help="stop when the parent process (the test runner) dies",
@@ -480,7 +505,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = fix.SessionSettings(str(config_path))
-        application = RecordingApplication(writer, args.stop_after_app, request_stop)
+        application = RecordingApplication(
+            writer, args.stop_after_app, request_stop, args.send_on_logon
+        )
         store_factory = fix.FileStoreFactory(settings)
         log_factory = fix.FileLogFactory(settings)
         initiator = fix.SocketInitiator(application, store_factory, settings, log_factory)

@@ -567,3 +567,40 @@ def test_a_firm_session_receives_no_identity_of_another_firm(tmp_path: Path, spe
     assert cross_firm_reports > 0, "no trade between firms: the scenario proves nothing"
     everything = {value for m in received["all"] for _, value in m.pairs}
     assert identities["SIM-ALPHA"] & everything and identities["SIM-BRAVO"] & everything
+
+
+@pytest.mark.parametrize("profile", ["exchange", "fix50sp2"])
+def test_a_back_office_that_lost_its_day_asks_by_exec_id_and_gets_exactly_the_rest(
+    tmp_path: Path, profile: str
+) -> None:
+    """After an outage the back office's books end at some ExecID; it logs on (QuickFIX,
+    validating against the profile's shipped dictionaries, both generations) and sends
+    EventResendRequest (35=U1) with BeginExecID(21001) = that ExecID. It receives exactly the
+    executions from it on, in the exchange's order, each PossResend(97)=Y and not PossDup,
+    then EventResendComplete (35=U2) naming its request and the count; nothing is rejected."""
+    total, kept = 300, 180
+    with SimulatorThread(seed=8, rate=0, max_executions=total, heartbeat_interval=0.5) as sim:
+        session = {**_session(), "fix_profile": profile}
+        bridge = bridge_for(tmp_path, sim.port, [session])
+        dictionaries = _shipped_dictionaries(tmp_path, profile)
+        with bridge:
+            client = _client(tmp_path, bridge, str(dictionaries))
+            client.start()
+            client.wait_for_app(total, timeout=60)
+            client.stop()
+            ids = [e.id for e in sim.executions()]
+            client.send_on_logon = f"35=U1|21001={ids[kept]}"
+            client.start()
+            client.wait_for_app(total + (total - kept) + 1, timeout=60)
+            time.sleep(0.5)
+            rejects, again = client.rejects_sent(), client.app_messages(current_run=True)
+            (request,) = client.messages("app_out", msg_type="U1")
+            client.stop()
+            assert bridge.stop() == 0, bridge.tail()
+    assert len(ids) == total and rejects == []
+    *reports, done = again
+    assert [m.get(17) for m in reports] == ids[kept:]
+    assert all(m.msg_type == "8" and m.get(97) == "Y" and not m.poss_dup for m in reports)
+    assert (done.msg_type, done.get(45), done.get(21003)) == (
+        "U2", str(request.seq_num), str(total - kept)
+    )  # fmt: skip
