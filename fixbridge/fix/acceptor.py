@@ -457,9 +457,9 @@ class Acceptor:
         if offset >= slot.cursor:
             raise AdminError(
                 409,
-                f"session {name}: nothing delivered to replay from {since.isoformat()} on (the"
-                f" first event at or after it comes after offset {offset}, the session's cursor"
-                f" is at {slot.cursor}); a replay only moves back",
+                f"session {name}: nothing delivered to replay from {since.isoformat()} on (a"
+                f" replay from there starts after offset {offset}, and the session's cursor is"
+                f" at {slot.cursor}): a replay only moves the cursor back",
             )
         await self._journal.replay_from_async(name, offset, self._clock())
         slot.cursor = offset
