@@ -155,8 +155,9 @@ class SqliteJournal:
     """Single-writer journal, used from the bridge's event loop.
 
     Two connections: reads on one, writes on the other through :class:`GroupCommit`, whose
-    COMMIT runs off the loop. The ``*_async`` writes are the event loop's; the synchronous ones
-    are for start-up, tools and tests, and block until committed.
+    COMMIT runs off the loop; :meth:`offset_before`, a scan, opens a short-lived third of its
+    own so that it can run on a worker thread. The ``*_async`` writes are the event loop's;
+    the synchronous ones are for start-up, tools and tests, and block until committed.
     """
 
     def __init__(

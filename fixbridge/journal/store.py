@@ -106,8 +106,8 @@ class SessionRecord:
     next_target_seq: int
     cursor_offset: int
     updated_at_ns: int  # when the numbers were last written (0 = never)
-    origin_offset: int = 0  # the journal head when the session was first configured: it is
-    # sent what is journaled after it
+    origin_offset: int = 0  # where the session began when first configured (the journal head,
+    # or just before its start_from instant): it is sent what is journaled after it
     # Events with an exchange time before this may have been sent to the session already, under
     # sequence numbers the journal lost (restored from a backup): they go out with PossResend.
     possibly_sent_before_ns: int = 0
