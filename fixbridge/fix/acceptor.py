@@ -10,6 +10,9 @@ Rules kept here:
 - Sequence numbers and outbound messages reach the journal before their bytes reach the
   socket, and building + persisting + writing a message happens without an ``await`` in
   between, so wire order is sequence order.
+- An operator's replay moves a logged-on session's cursor back only under its lock, with no
+  batch in flight; the pump takes the moved cursor and a renderer with the new PossResend
+  horizon before its next batch.
 - A slow client only slows its own pump: the journal is the buffer, nothing is queued in
   memory beyond one batch, and ingestion never waits for a session.
 - A connection whose socket is known to be gone (a write failed, the peer reset it, we closed

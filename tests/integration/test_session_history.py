@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from fixbridge.app import Bridge
+from fixbridge.cli import main
 from tests.integration.inprocess import ExecutionFeed, bridge, port_of
 from tests.integration.rawfix import RawClient
 from tests.integration.test_admin import count, post, token_file
@@ -164,3 +165,11 @@ def test_a_replay_sends_the_events_from_the_instant_again_as_new_possresend_mess
             back.close()
 
     run(conversation)
+
+
+def test_the_replay_command_needs_an_instant_with_a_time_zone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for since in ([], ["--since", "2026-11-21T09:30:00"], ["--since", "yesterday"]):
+        assert main(["admin", "replay", "a", *since]) == 2
+        assert "admin replay needs --since, an RFC 3339 instant" in capsys.readouterr().err
