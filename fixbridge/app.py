@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fixbridge import __version__
 from fixbridge.config import STREAMS, BridgeConfig, ConfigError, load_config, naming_setting
-from fixbridge.fix.acceptor import Acceptor, AdminError, Notifier
+from fixbridge.fix.acceptor import Acceptor, AdminError, Notifier, load_configured_session
 from fixbridge.fix.reload import restart_only_changes, session_changes
 from fixbridge.journal.retention import retain
 from fixbridge.journal.sqlite import SqliteJournal
@@ -94,8 +94,9 @@ class Bridge:
                 verify=config.journal.verify_on_start,
             )
         for session in config.sessions:
-            # A configured session receives everything journaled from now on, logged on or not.
-            self.journal.load_session(session.name)
+            # A configured session receives everything journaled from now on (or from its
+            # start_from instant, when new), logged on or not.
+            await load_configured_session(self.journal, session)
         if config.metrics.enabled:
             self.ops_server = OpsServer(
                 config.metrics.host,

@@ -36,7 +36,8 @@ from fixbridge.journal.backup import backup, restore
 from fixbridge.journal.integrity import check_journal
 from fixbridge.journal.store import JournalError
 from fixbridge.normalize.style import Profile
-from fixbridge.ops.admin import read_token
+from fixbridge.ops.admin import ACTIONS as ADMIN_ACTIONS
+from fixbridge.ops.admin import INSTANT_HINT, parse_instant, read_token
 from fixbridge.ops.logging import configure_logging
 from fixbridge.ops.progress_bar import ProgressBar
 from fixbridge.ops.status import status_text
@@ -177,6 +178,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_admin(args: argparse.Namespace) -> int:
     """An operator action on a running bridge's admin port; exit 0 done, 1 refused, 3 no
     answer. The token comes from the config's admin.token_file, never from the command line."""
+    body = args.text or ""
+    if args.action == "replay":
+        if parse_instant(args.since or "") is None:
+            print(f"fixbridge: admin replay needs --since, {INSTANT_HINT}", file=sys.stderr)
+            return 2
+        body = args.since
     admin = load_config(resolve_config_path(args)).admin
     if not admin.enabled or admin.token_file is None:
         raise ConfigError("admin.enabled is false: the bridge has no admin port to ask")
@@ -185,7 +192,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
     url = f"http://{host}:{admin.port}/sessions/{args.session}/{args.action}"
     request = urllib.request.Request(
         url,
-        data=(args.text or "").encode(),
+        data=body.encode(),
         method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"},
     )
@@ -317,11 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.set_defaults(func=cmd_status)
 
     admin_cmd = sub.add_parser(
-        "admin", help="log out, reset, pause or resume a session on a running bridge"
+        "admin",
+        help="log out, reset, pause, resume or replay a session on a running bridge",
     )
-    admin_cmd.add_argument("action", choices=["logout", "reset", "pause", "resume"])
+    admin_cmd.add_argument("action", choices=list(ADMIN_ACTIONS))
     admin_cmd.add_argument("session", help="the session's name in the config")
     admin_cmd.add_argument("--text", help="Text(58) of the Logout (logout, reset)")
+    admin_cmd.add_argument(
+        "--since",
+        help="replay: the events from this exchange time on (RFC 3339, e.g."
+        " 2026-11-21T09:30:00Z) go out again as new messages with PossResend(97)=Y",
+    )
     admin_cmd.add_argument(
         "--config", type=Path, help=f"TOML config, for [admin] (default: ${CONFIG_ENV})"
     )

@@ -119,6 +119,13 @@ class MarketDataConfig(_Strict):
     interest_poll_s: Annotated[float, Field(strict=True, gt=0, le=3600)] = 5.0
 
 
+def _with_time_zone(value: datetime) -> datetime:
+    """An instant in the config must say its time zone (a naive one is ambiguous)."""
+    if value.tzinfo is None:
+        raise ValueError("needs a time zone, e.g. 2026-11-21T00:00:00Z")
+    return value
+
+
 class UpstreamConfig(_Strict):
     """Where the exchange's DropCopyAPI is and what to ask it for."""
 
@@ -159,9 +166,7 @@ class UpstreamConfig(_Strict):
     @field_validator("start_from")
     @classmethod
     def _aware(cls, value: Literal["live"] | datetime) -> Literal["live"] | datetime:
-        if isinstance(value, datetime) and value.tzinfo is None:
-            raise ValueError("needs a time zone, e.g. 2026-11-21T00:00:00Z")
-        return value
+        return _with_time_zone(value) if isinstance(value, datetime) else value
 
 
 class JournalConfig(_Strict):
@@ -280,6 +285,10 @@ class SessionConfig(_Strict):
     tls: SessionTlsConfig = SessionTlsConfig()
     # Daily or weekly session window; absent = always on, sequence numbers never reset by time.
     schedule: ScheduleConfig | None = None
+    # Where a session the journal has never seen begins: "head" (what is journaled from now
+    # on) or an RFC 3339 instant (every event journaled whose exchange time is at or after
+    # it, in journal order, then on). Ignored once the session exists in the journal.
+    start_from: Literal["head"] | datetime = "head"
 
     @field_validator("name")
     @classmethod
@@ -316,6 +325,18 @@ class SessionConfig(_Strict):
         except ValueError:
             return False
         return any(ip in network for network in self.allowed_ips)
+
+    @field_validator("start_from", mode="before")
+    @classmethod
+    def _start_from(cls, value: object) -> object:
+        if value == "head":
+            return value
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            raise ValueError('must be "head" or an RFC 3339 instant, e.g. 2026-11-21T00:00:00Z')
+        return _with_time_zone(value)
 
     @field_validator("sender_comp_id", "target_comp_id")
     @classmethod

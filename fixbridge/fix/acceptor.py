@@ -10,6 +10,9 @@ Rules kept here:
 - Sequence numbers and outbound messages reach the journal before their bytes reach the
   socket, and building + persisting + writing a message happens without an ``await`` in
   between, so wire order is sequence order.
+- An operator's replay moves a logged-on session's cursor back only under its lock, with no
+  batch in flight; the pump takes the moved cursor and a renderer with the new PossResend
+  horizon before its next batch.
 - A slow client only slows its own pump: the journal is the buffer, nothing is queued in
   memory beyond one batch, and ingestion never waits for a session.
 - A connection whose socket is known to be gone (a write failed, the peer reset it, we closed
@@ -37,6 +40,7 @@ import sqlite3
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from fixbridge.config import FixConfig, SessionConfig
@@ -103,6 +107,7 @@ from fixbridge.journal.store import (
     SessionRecord,
 )
 from fixbridge.normalize.style import RenderStyle
+from fixbridge.normalize.timestamps import instant_ns
 from fixbridge.ops.log_limit import LogLimiter
 from fixbridge.ops.metrics import Metrics
 from fixbridge.ops.status import SessionStatus, iso
@@ -187,6 +192,9 @@ class Connection:
     logged_on: bool = False
     close_reason: str | None = None  # the first reason the connection was closed for
     logon_cursor: int | None = None  # the session's cursor when delivery began
+    # An operator's replay moved the cursor back and the PossResend horizon on: the pump
+    # reloads both (under ``lock``) before its next batch.
+    replayed: bool = False
     logged_on_ns: int | None = None  # when its Logon was accepted
 
     def __post_init__(self) -> None:
@@ -311,9 +319,10 @@ class Acceptor:
             )
         return out
 
-    def _load(self, slot: SessionSlot) -> None:
-        """A slot's stored numbers and cursor (a new session's record starts at the head)."""
-        record = self._journal.load_session(slot.config.name)
+    async def _load(self, slot: SessionSlot) -> None:
+        """A slot's stored numbers and cursor (a new session's record starts where its
+        ``start_from`` says: :func:`load_configured_session`)."""
+        record = await load_configured_session(self._journal, slot.config)
         slot.cursor = record.cursor_offset
         slot.meters.seq_nums(record.next_sender_seq, record.next_target_seq)
         slot.next_sender_seq = record.next_sender_seq
@@ -321,7 +330,7 @@ class Acceptor:
 
     async def start(self) -> None:
         for slot in self._slots.values():
-            self._load(slot)
+            await self._load(slot)
         self.refresh_gauges(self._journal.head_offset())
         tls = self._config.tls
         context = None
@@ -383,7 +392,7 @@ class Acceptor:
         await asyncio.gather(*(self._logout(c, text, "configuration reload") for c in connections))
         for session in [*changes.added, *(new for _, new in changes.changed)]:
             slot = SessionSlot(session, SessionMeters(self._metrics, session.name))
-            self._load(slot)
+            await self._load(slot)
             self._slots[(session.sender_comp_id, session.target_comp_id)] = slot
 
     # --- operator actions (ops/admin.py) ---------------------------------------------------
@@ -427,6 +436,47 @@ class Acceptor:
             slot.delivering.set()
             self._notifier.notify()
         return f"session {name}: delivery {'paused' if paused else 'resumed'}"
+
+    async def admin_replay(self, name: str, since: datetime) -> str:
+        """Deliver again, as new messages under new numbers marked PossResend(97)=Y, the
+        session's events from the first one journaled with an exchange time at or after
+        ``since``: the cursor moves back there (never forward) and the PossResend horizon to
+        now, in one transaction; a logged-on session's pump picks both up before its next
+        batch (taken under the session's lock, so no batch is in flight)."""
+        slot = self._slot_named(name)
+        at_ns = instant_ns(since)
+        offset = await asyncio.to_thread(self._journal.offset_before, at_ns)
+        if slot.retired:
+            raise AdminError(409, f"session {name} was reconfigured meanwhile; try again")
+        if slot.logon_in_progress:
+            raise AdminError(409, f"session {name}: a Logon is in progress; try again")
+        conn = slot.connection
+        if conn is None:
+            await self._move_back(slot, offset, since)
+        else:
+            async with conn.lock:
+                await self._move_back(slot, offset, since)
+                conn.replayed = True
+        if slot.connection is not None:  # bound while the move was being stored
+            slot.connection.replayed = True
+        self._notifier.notify()
+        return (
+            f"session {name}: replaying the events journaled after offset {offset}"
+            f" (exchange time from {since.isoformat()} on) as new messages with PossResend(97)=Y"
+        )
+
+    async def _move_back(self, slot: SessionSlot, offset: int, since: datetime) -> None:
+        """The replay's one transaction; refused if it would move the cursor forward."""
+        name = slot.config.name
+        if offset >= slot.cursor:
+            raise AdminError(
+                409,
+                f"session {name}: nothing delivered to replay from {since.isoformat()} on (a"
+                f" replay from there starts after offset {offset}, and the session's cursor is"
+                f" at {slot.cursor}): a replay only moves the cursor back",
+            )
+        await self._journal.replay_from_async(name, offset, self._clock())
+        slot.cursor = offset
 
     async def _logout(self, conn: Connection, text: str, why: str = "shutdown") -> None:
         try:
@@ -1058,8 +1108,7 @@ class Acceptor:
                 await self._event_resend_refused(conn, request, TOO_OLD, text)
                 return
             # A scan by time over the whole journal: off the event loop.
-            found = await asyncio.to_thread(journal.first_offset_at, request.start_ns)
-            begin = cursor + 1 if found is None else found
+            begin = await asyncio.to_thread(journal.offset_before, request.start_ns) + 1
         last = cursor
         if request.end_exec_id is not None:
             end = journal.offset_of("executions", request.end_exec_id)
@@ -1179,7 +1228,7 @@ class Acceptor:
         slot = conn.slot
         record = self._journal.load_session(conn.name)
         cursor = slot.cursor = conn.logon_cursor = record.cursor_offset
-        delivery = Delivery(conn.name, conn.session, self._renderer(conn, record).render)
+        delivery = self._delivery(conn, record)
         while not conn.dead and conn.session.state is State.ACTIVE:
             await conn.not_resending.wait()
             await slot.delivering.wait()
@@ -1189,6 +1238,13 @@ class Acceptor:
                     return
                 if not conn.not_resending.is_set():
                     continue
+                if conn.replayed:  # admin_replay: the cursor and horizon it stored
+                    conn.replayed = False
+                    record = self._journal.load_session(conn.name)
+                    cursor = slot.cursor = record.cursor_offset
+                    if conn.logon_cursor is not None:  # a regression rewinds no further on
+                        conn.logon_cursor = min(conn.logon_cursor, cursor)
+                    delivery = self._delivery(conn, record)
                 events = self._journal.read_events(cursor, PUMP_BATCH)
                 if events:
                     cursor = slot.cursor = await self._send_batch(conn, delivery, events, cursor)
@@ -1201,6 +1257,9 @@ class Acceptor:
             conn.meters.backlog.set(0)  # nothing after the cursor
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=TICK_S)
+
+    def _delivery(self, conn: Connection, record: SessionRecord) -> Delivery:
+        return Delivery(conn.name, conn.session, self._renderer(conn, record).render)
 
     def _renderer(self, conn: Connection, record: SessionRecord) -> _Renderer:
         config = conn.slot.config
@@ -1318,6 +1377,27 @@ class _Renderer:
         if event.transact_time_ns < self.possibly_sent_before_ns:
             return possible_resends(messages)
         return messages
+
+
+async def load_configured_session(journal: Journal, config: SessionConfig) -> SessionRecord:
+    """A session's stored state. One the journal has never seen is created at the head, or,
+    with ``start_from`` an instant, just before the first event journaled with an exchange
+    time at or after it; that scan runs on a thread, off the event loop."""
+    record = journal.find_session(config.name)
+    if record is not None:
+        return record
+    if not isinstance(config.start_from, datetime):
+        return journal.load_session(config.name)
+    start = await asyncio.to_thread(journal.offset_before, instant_ns(config.start_from))
+    log.info(
+        "session %s: new; receives the events journaled after offset %d (exchange time from"
+        " %s on)",
+        config.name,
+        start,
+        config.start_from.isoformat(),
+        extra={"session": config.name},
+    )
+    return journal.load_session(config.name, start_offset=start)
 
 
 async def _first_message(

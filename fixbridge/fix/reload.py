@@ -2,7 +2,8 @@
 that only a restart can apply.
 
 Sessions are matched by name. A session whose settings differ in any way (CompIDs, scope,
-credentials, schedule, profile) is "changed": its client is logged out and its next Logon
+credentials, schedule, profile; not ``start_from``, which only a session the journal has never
+seen uses) is "changed": its client is logged out and its next Logon
 binds under the new settings, so no connection ever runs half on the old settings and half on
 the new. Sessions that did not change are left alone: their clients stay logged on. Pure: it
 compares two validated configurations and decides nothing else.
@@ -51,10 +52,16 @@ def session_changes(
         added=tuple(s for s in new if s.name not in before),
         removed=tuple(s for s in running if s.name not in after),
         changed=tuple(
-            (before[s.name], s) for s in new if s.name in before and before[s.name] != s
+            (before[s.name], s) for s in new if s.name in before and _differs(before[s.name], s)
         ),
-        kept=tuple(s for s in new if s.name in before and before[s.name] == s),
+        kept=tuple(s for s in new if s.name in before and not _differs(before[s.name], s)),
     )
+
+
+def _differs(running: SessionConfig, new: SessionConfig) -> bool:
+    """A running session's start_from was used when it was first seen, if ever: a new value
+    changes nothing for it, so it alone does not log its client out."""
+    return running.model_copy(update={"start_from": new.start_from}) != new
 
 
 def restart_only_changes(running: BridgeConfig, new: BridgeConfig) -> list[str]:

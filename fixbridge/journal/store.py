@@ -106,8 +106,8 @@ class SessionRecord:
     next_target_seq: int
     cursor_offset: int
     updated_at_ns: int  # when the numbers were last written (0 = never)
-    origin_offset: int = 0  # the journal head when the session was first configured: it is
-    # sent what is journaled after it
+    origin_offset: int = 0  # where the session began when first configured (the journal head,
+    # or just before its start_from instant): it is sent what is journaled after it
     # Events with an exchange time before this may have been sent to the session already, under
     # sequence numbers the journal lost (restored from a backup): they go out with PossResend.
     possibly_sent_before_ns: int = 0
@@ -215,10 +215,6 @@ class Journal(Protocol):
         """The journal offset of the event ``upstream_id`` of ``stream``, if journaled."""
         ...
 
-    def first_offset_at(self, at_ns: int) -> int | None:
-        """The offset of the first event the exchange made at or after ``at_ns``."""
-        ...
-
     def oldest_transact_time(self) -> int | None:
         """The exchange time of the first event the journal holds, if any."""
         ...
@@ -233,7 +229,20 @@ class Journal(Protocol):
 
     def count_events(self, stream: str) -> int: ...
 
-    def load_session(self, session_id: str) -> SessionRecord: ...
+    def find_session(self, session_id: str) -> SessionRecord | None:
+        """The session's stored state; None for a session never seen."""
+        ...
+
+    def load_session(self, session_id: str, *, start_offset: int | None = None) -> SessionRecord:
+        """The session's stored state; a session never seen is created, its cursor (and
+        origin) at ``start_offset``, or at the head when that is None."""
+        ...
+
+    def offset_before(self, at_ns: int) -> int:
+        """The offset just before the first event journaled with an exchange time at or after
+        ``at_ns`` (the head when there is none). May scan: safe to run on another thread,
+        and callers on the event loop must."""
+        ...
 
     async def save_sequence_numbers_async(
         self,
@@ -279,6 +288,14 @@ class Journal(Protocol):
     async def mark_possibly_sent_async(self, session_id: str, before_ns: int) -> None:
         """Events with an exchange time before ``before_ns`` may have reached the session
         already, under numbers this journal no longer holds (it never moves back)."""
+        ...
+
+    async def replay_from_async(
+        self, session_id: str, cursor_offset: int, possibly_sent_before_ns: int
+    ) -> None:
+        """Move the cursor back to ``cursor_offset`` (never forward) and the PossResend horizon
+        (:meth:`mark_possibly_sent_async`) up to ``possibly_sent_before_ns``, atomically: what
+        was delivered from there goes out again, as new messages marked PossResend."""
         ...
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:

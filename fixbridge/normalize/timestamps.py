@@ -36,6 +36,13 @@ def timestamp_ns(seconds: int, nanos: int) -> int:
     return seconds * _NS_PER_S + nanos
 
 
+def instant_ns(moment: datetime) -> int:
+    """An aware datetime (an operator's instant) as integer nanoseconds since the epoch,
+    exactly: no float on the way."""
+    delta = moment - _EPOCH
+    return timestamp_ns(delta.days * 86_400 + delta.seconds, delta.microseconds * 1000)
+
+
 @functools.lru_cache(maxsize=4096)
 def _whole_second(seconds: int) -> str:
     """``YYYYMMDD-HH:MM:SS`` of a whole second (events come many to a second: formatted once)."""

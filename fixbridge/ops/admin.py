@@ -2,9 +2,11 @@
 
 ``POST /sessions/<name>/<action>`` with ``Authorization: Bearer <token>``; ``action`` is
 ``logout`` or ``reset`` (the request body, if any, is the Text(58) of the Logout, at most 200
-characters) or ``pause`` / ``resume``. The answer is one plain-text line saying what was done,
-or why not (401 without the token, 404 for an unknown session or action, 409 when the session
-is not in a state for it). Every request is logged and counted by action and result.
+characters), ``pause`` / ``resume``, or ``replay`` (the body is an RFC 3339 instant with a
+time zone: the session's events from that exchange time on go out again). The answer is one
+plain-text line saying what was done, or why not (400 for a replay without an instant, 401
+without the token, 404 for an unknown session or action, 409 when the session is not in a
+state for it). Every request is logged and counted by action and result.
 
 It must never accept a request without the token (compared in constant time), never listen
 beyond loopback (the config refuses any other host), never log the token, and never block
@@ -19,6 +21,7 @@ import logging
 import os
 import re
 import stat
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -28,7 +31,7 @@ from fixbridge.ops.metrics import Metrics
 
 log = logging.getLogger("fixbridge.admin")
 
-ACTIONS = ("logout", "reset", "pause", "resume")
+ACTIONS = ("logout", "reset", "pause", "resume", "replay")
 MAX_BODY_BYTES = 4096
 MAX_TEXT = 200
 _PATH = re.compile(r"^/sessions/([A-Za-z0-9_.-]{1,64})/([a-z]{1,16})$")
@@ -42,6 +45,8 @@ class SessionActions(Protocol):
     async def admin_reset(self, name: str, text: str) -> str: ...
 
     def admin_pause(self, name: str, paused: bool) -> str: ...
+
+    async def admin_replay(self, name: str, since: datetime) -> str: ...
 
 
 def read_token(path: Path) -> str:
@@ -58,6 +63,18 @@ def read_token(path: Path) -> str:
     if len(token) < 16:
         raise SettingError(f"{where}: the token must be at least 16 characters")
     return token
+
+
+INSTANT_HINT = "an RFC 3339 instant with a time zone, e.g. 2026-11-21T09:30:00Z"
+
+
+def parse_instant(text: str) -> datetime | None:
+    """``text`` as an aware datetime; None if it is not an instant or names no time zone."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _answer(status: int, text: str) -> Response:
@@ -128,7 +145,7 @@ class AdminServer:
             return _answer(401, "the admin token is missing or wrong")
         found = _PATH.match(request.path)
         if request.method != "POST" or found is None or found[2] not in ACTIONS:
-            return _answer(404, "use POST /sessions/<name>/{logout,reset,pause,resume}")
+            return _answer(404, f"use POST /sessions/<name>/{{{','.join(ACTIONS)}}}")
         name, action = found[1], found[2]
         try:
             length = int(request.headers.get("content-length", "0"))
@@ -138,11 +155,22 @@ class AdminServer:
             return _answer(400, f"the body is limited to {MAX_BODY_BYTES} bytes")
         body = await asyncio.wait_for(reader.readexactly(length), READ_TIMEOUT_S)
         text = " ".join(body.decode("utf-8", "replace").split())[:MAX_TEXT]
+        if action == "replay":
+            since = parse_instant(text)
+            if since is None:
+                self._count(action, "refused")
+                log.warning("admin replay of session %s refused: no instant in the body", name)
+                return _answer(400, f"replay needs {INSTANT_HINT} in the body")
+            return await self._act(name, action, text, since)
         return await self._act(name, action, text or f"{action} by the operator")
 
-    async def _act(self, name: str, action: str, text: str) -> Response:
+    async def _act(
+        self, name: str, action: str, text: str, since: datetime | None = None
+    ) -> Response:
         try:
-            if action == "logout":
+            if since is not None:
+                done = await self._actions.admin_replay(name, since)
+            elif action == "logout":
                 done = await self._actions.admin_logout(name, text)
             elif action == "reset":
                 done = await self._actions.admin_reset(name, text)

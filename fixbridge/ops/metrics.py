@@ -66,7 +66,8 @@ UNAUTHENTICATED_CAUSES = (
 )
 REJECT_KINDS = ("session", "business")  # 35=3 / 35=j
 RELOAD_RESULTS = ("applied", "refused")
-ADMIN_ACTIONS = ("logout", "reset", "pause", "resume", "none")  # ops/admin.py; none: no token
+# ops/admin.py; none: no token
+ADMIN_ACTIONS = ("logout", "reset", "pause", "resume", "replay", "none")
 ADMIN_RESULTS = ("done", "refused", "unauthorized")
 
 # Exchange transact time -> FIX write spans network, journal and session queues: from a
@@ -96,7 +97,7 @@ class Metrics:
             ["version", "python", "grpcio", "protobuf"], registry=r)  # fmt: skip
         self.admin_actions = Counter(
             "fixbridge_admin_actions",
-            "Requests on the admin port, by action (logout, reset, pause, resume; none when"
+            "Requests on the admin port, by action (logout, reset, pause, resume, replay; none when"
             " the token was missing or wrong) and result (done, refused, unauthorized).",
             ["action", "result"], registry=r)  # fmt: skip
         for action in ADMIN_ACTIONS:

@@ -25,9 +25,10 @@ def write_config(
     auth: dict[str, object] | None = None,
     metrics_port: int | None = None,
     upstream: dict[str, object] | None = None,
+    admin: dict[str, object] | None = None,
 ) -> Path:
     """``upstream`` overrides or adds [upstream] keys (values written as JSON, which TOML
-    reads for strings, numbers and booleans)."""
+    reads for strings, numbers and booleans); ``admin``, when given, is the [admin] table."""
     settings: dict[str, object] = {
         "target": f"127.0.0.1:{upstream_port}",
         "start_from": "1970-01-01T00:00:00Z",
@@ -50,6 +51,8 @@ def write_config(
         "[metrics]",
         'host = "127.0.0.1"',
         f"port = {metrics_port or 0}",
+        *(["[admin]"] if admin is not None else []),
+        *(f"{key} = {json.dumps(value)}" for key, value in (admin or {}).items()),
     ]
     for session in sessions:
         lines.append("[[sessions]]")
@@ -167,6 +170,7 @@ def bridge_for(
     *,
     metrics_port: int | None = None,
     upstream: dict[str, object] | None = None,
+    admin: dict[str, object] | None = None,
 ) -> BridgeProcess:
     """A bridge (not started yet) on a free FIX port, journal and log in ``tmp``; its ops
     HTTP port is ``metrics_port`` on 127.0.0.1 when given, else a free one nobody reads."""
@@ -182,5 +186,6 @@ def bridge_for(
         auth=auth,
         metrics_port=metrics_port,
         upstream=upstream,
+        admin=admin,
     )
     return BridgeProcess(config, tmp / "bridge.log", fix_port, metrics_port)

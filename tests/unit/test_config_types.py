@@ -7,6 +7,8 @@ author should hear about, not a value to be guessed at.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
 from fixbridge.config import ConfigError, parse_config
@@ -97,3 +99,33 @@ def test_settlement_reports_are_on_unless_a_session_turns_them_off() -> None:
     assert parse_config(BASE).sessions[0].send_settlement_reports is True
     session = {**BASE["sessions"][0], "send_settlement_reports": False}  # type: ignore[index]
     assert parse_config({"sessions": [session]}).sessions[0].send_settlement_reports is False
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2026-11-21T09:30:00", "sessions.0.start_from: Value error, needs a time zone"),
+        ("yesterday", 'sessions.0.start_from: Value error, must be "head" or an RFC 3339 instant'),
+        ("Head", 'sessions.0.start_from: Value error, must be "head" or an RFC 3339 instant'),
+        (5, 'sessions.0.start_from: Value error, must be "head" or an RFC 3339 instant'),
+    ],
+)
+def test_a_session_start_is_head_or_an_instant_with_a_time_zone(
+    value: object, message: str
+) -> None:
+    session = {**BASE["sessions"][0], "start_from": value}  # type: ignore[index]
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"sessions": [session]})
+    assert message in str(refused.value)
+
+
+def test_a_session_starts_at_the_head_unless_given_an_instant() -> None:
+    assert parse_config(BASE).sessions[0].start_from == "head"
+    for value in (
+        "2026-11-21T09:30:00Z",
+        "2026-11-21T10:30:00+01:00",
+        datetime(2026, 11, 21, 10, 30, tzinfo=timezone(timedelta(hours=1))),  # a TOML datetime
+    ):
+        session = {**BASE["sessions"][0], "start_from": value}  # type: ignore[index]
+        start = parse_config({"sessions": [session]}).sessions[0].start_from
+        assert start == datetime(2026, 11, 21, 9, 30, tzinfo=UTC)

@@ -33,6 +33,15 @@ def test_the_same_sessions_in_another_order_change_nothing() -> None:
     assert not changes.any and len(changes.kept) == 2
 
 
+def test_a_new_start_from_alone_leaves_a_running_session_as_it_is() -> None:
+    """start_from is read only when the journal first sees a session: a running one is known
+    already, so its client is not logged out for it; a new session takes its start_from."""
+    later = {**A, "start_from": "2026-11-21T09:30:00Z"}
+    changes = session_changes(config(A).sessions, config(later, B).sessions)
+    assert [s.name for s in changes.kept] == ["a"] and not changes.changed
+    assert [str(s.start_from) for s in changes.added] == ["head"]
+
+
 def test_sockets_journal_and_upstream_wait_for_a_restart_logging_does_not() -> None:
     running = config(A)
     new = config(A, fix={"port": 19878}, journal={"path": "other.db"}, log_level="DEBUG")
