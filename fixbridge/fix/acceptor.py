@@ -44,6 +44,7 @@ from fixbridge.fix.admission import Bind, Live, Peer, Refuse, Slot, admit, peer_
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
 from fixbridge.fix.credentials import verify_password
 from fixbridge.fix.delivery import Delivery
+from fixbridge.fix.logbook import Logbook
 from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
 from fixbridge.fix.outbound import (
     MarketMemory,
@@ -84,6 +85,7 @@ from fixbridge.fix.throttle import (
     source_key,
 )
 from fixbridge.fix.tls import peer_identity, server_context
+from fixbridge.journal import message_log
 from fixbridge.journal.store import (
     Journal,
     JournalError,
@@ -164,6 +166,7 @@ class Connection:
     writer: asyncio.StreamWriter
     peer: str
     attempt: Attempt  # its Logon's keys in the logon throttle
+    logbook: Logbook  # its message log rows not yet written
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -682,7 +685,8 @@ class Acceptor:
             policy=LogonPolicy(config.username, config.password_hash, password_ok),
             window_end_ns=decision.window.end_ns,
         )
-        conn = Connection(slot, session, reader, writer, peer, attempt)
+        logbook = Logbook(config.name, record.reset_epoch)
+        conn = Connection(slot, session, reader, writer, peer, attempt, logbook)
         slot.connection = conn
         return conn
 
@@ -731,7 +735,7 @@ class Acceptor:
             await self._execute(conn, conn.session.start_new_window())
         conn.meters.received(logon.msg_type)
         async with conn.lock:
-            await self._execute(conn, conn.session.on_message(logon, self._clock()))
+            await self._receive(conn, logon)
         await self._drain(conn)
         pending = list(leftover)
         while not conn.closed.is_set():
@@ -777,8 +781,16 @@ class Acceptor:
             checked = await self._password_ok(conn.slot.config, item)
             conn.session.policy = dataclasses.replace(conn.session.policy, password_ok=checked)
         async with conn.lock:
-            await self._execute(conn, conn.session.on_message(item, self._clock()))
+            await self._receive(conn, item)
         await self._drain(conn)
+
+    async def _receive(self, conn: Connection, message: FixMessage) -> None:
+        """Hand a client's message to the session and carry out its answer, the message
+        logged with the first journal write of that answer. Caller holds ``conn.lock``."""
+        now = self._clock()
+        actions = conn.session.on_message(message, now)
+        conn.logbook.received(message, now, actions)
+        await self._execute(conn, actions)
 
     async def _execute(self, conn: Connection, actions: list[Action]) -> None:
         """Carry out a FixSession's actions in order. Caller holds ``conn.lock``.
@@ -787,27 +799,44 @@ class Acceptor:
         holding the lock through them keeps the bytes queued on the transport in sequence
         order. The caller drains after releasing the lock, so a client that stops reading can
         never hold the session's lock.
+
+        Message log: the rows waiting in the connection's logbook (the client's message being
+        answered) and those of the Sends that follow a Persist go into that Persist's write,
+        before the bytes are written; rows still waiting at the end get a write of their own.
         """
-        name, meters = conn.name, conn.meters
-        for action in actions:
+        name, meters, logbook = conn.name, conn.meters, conn.logbook
+        logged: set[int] = set()  # the Sends whose rows went with a Persist
+        for i, action in enumerate(actions):
             if isinstance(action, Persist):
                 if action.reset:
                     conn.resends.clear()  # those numbers are gone; queued replays with them
-                await self._journal.save_sequence_numbers_async(
-                    name,
-                    action.next_sender_seq,
-                    action.next_target_seq,
-                    at_ns=self._clock(),
-                    reset=action.reset,
-                )
+                    logbook.reset()
+                ahead = logbook.ahead(actions[i + 1 :], self._clock())
+                waiting = logbook.take()
+                try:
+                    await self._journal.save_sequence_numbers_async(
+                        name,
+                        action.next_sender_seq,
+                        action.next_target_seq,
+                        at_ns=self._clock(),
+                        reset=action.reset,
+                        log=[*waiting, *(entry for _, entry in ahead)],
+                    )
+                except BaseException:
+                    logbook.give_back(waiting)
+                    raise
+                logged.update(id(send) for send, _ in ahead)
                 meters.seq_nums(action.next_sender_seq, action.next_target_seq)
                 conn.slot.next_sender_seq = action.next_sender_seq
                 conn.slot.next_target_seq = action.next_target_seq
             elif isinstance(action, Send):
                 if action.stored is not None:
                     await self._store(conn, action)
+                    logged.add(id(action))
                 if self._write(conn, action.data):
                     meters.sent(action.msg_type)
+                    if id(action) not in logged:
+                        logbook.add(logbook.sent(action.data, self._clock()))
             elif isinstance(action, Resend):
                 conn.resends.append(action)
                 if conn.resend_task is None:
@@ -849,7 +878,20 @@ class Acceptor:
                 )
             elif isinstance(action, Disconnect):
                 self._close(conn, action.reason)  # logged with the reason when the connection ends
-                return
+                break
+        if logbook.pending:
+            await self._log_waiting(conn)
+
+    async def _log_waiting(
+        self, conn: Connection, also: list[message_log.LogEntry] | None = None
+    ) -> None:
+        """Write the logbook's waiting rows (and ``also``) in a journal write of their own."""
+        waiting = conn.logbook.take()
+        try:
+            await self._journal.log_messages_async([*waiting, *(also or [])])
+        except BaseException:
+            conn.logbook.give_back(waiting)
+            raise
 
     async def _regressed(self, conn: Connection, action: Regression) -> None:
         """Our numbers went backwards: counted, logged CRITICAL, and, when the client logged
@@ -986,7 +1028,11 @@ class Acceptor:
                 while self._replaying(conn):
                     async with conn.lock:
                         replayed, gap_fills = replay.replayed, replay.gap_fills
-                        frames = replay.take(RESEND_CHUNK, self._clock())
+                        now = self._clock()
+                        frames = replay.take(RESEND_CHUNK, now)
+                        if frames:  # logged before written, as every message we send
+                            rows = [conn.logbook.sent(frame, now) for frame in frames]
+                            await self._log_waiting(conn, rows)
                         written = self._write(conn, b"".join(frames)) if frames else False
                     if not written:
                         break
@@ -1101,12 +1147,23 @@ class Acceptor:
         of the session's goes out between the numbers being taken and the bytes being queued."""
         batch = delivery.deliver(events, self._clock())
         record = batch.record
+        waiting = conn.logbook.take()
+        epoch = conn.logbook.epoch
+        sent = [
+            message_log.application(
+                conn.name, epoch, frame, seq=m.seq, msg_type=m.msg_type,
+                sending_time=m.sending_time, now_ns=record.at_ns,
+            )
+            for m, frame in zip(record.messages, batch.wire, strict=True)
+        ]  # fmt: skip
         try:
             await self._journal.record_sent_async(
                 record.session_id, record.messages, record.next_sender_seq,
                 record.cursor_offset, at_ns=record.at_ns, after_offset=after,
+                log=[*waiting, *sent],
             )  # fmt: skip
         except BaseException:
+            conn.logbook.give_back(waiting)
             delivery.abandon(batch)
             raise
         meters = conn.meters
@@ -1156,10 +1213,16 @@ class Acceptor:
         stored = send.stored
         assert stored is not None
         message = OutboundMessage(stored.seq, stored.msg_type, stored.sending_time, stored.body)
-        cursor = conn.slot.cursor
-        await self._journal.record_sent_async(
-            conn.name, [message], stored.seq + 1, cursor, at_ns=self._clock(), after_offset=cursor
-        )
+        cursor, now = conn.slot.cursor, self._clock()
+        waiting = conn.logbook.take()
+        try:
+            await self._journal.record_sent_async(
+                conn.name, [message], stored.seq + 1, cursor, at_ns=now, after_offset=cursor,
+                log=[*waiting, conn.logbook.sent(send.data, now)],
+            )  # fmt: skip
+        except BaseException:
+            conn.logbook.give_back(waiting)
+            raise
 
     def _close(self, conn: Connection, reason: str) -> None:
         """Close now; bytes already queued get CLOSE_GRACE_S to leave, then the socket is cut."""
