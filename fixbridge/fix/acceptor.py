@@ -10,6 +10,10 @@ Rules kept here:
 - Sequence numbers and outbound messages reach the journal before their bytes reach the
   socket, and building + persisting + writing a message happens without an ``await`` in
   between, so wire order is sequence order.
+- Every message of a bound session, in and out, goes into the message log (``fix/logbook.py``)
+  with a journal write the session makes anyway: ours in the write that stores them or their
+  numbers, before their bytes are written (a replayed chunk in a write of its own); a client's
+  with the first write of its answer, or a write of its own when the answer makes none.
 - A slow client only slows its own pump: the journal is the buffer, nothing is queued in
   memory beyond one batch, and ingestion never waits for a session.
 - A connection whose socket is known to be gone (a write failed, the peer reset it, we closed
@@ -822,7 +826,7 @@ class Acceptor:
                         reset=action.reset,
                         log=[*waiting, *(entry for _, entry in ahead)],
                     )
-                except BaseException:
+                except Exception:  # not written: they go with the next write
                     logbook.give_back(waiting)
                     raise
                 logged.update(id(send) for send, _ in ahead)
@@ -889,7 +893,7 @@ class Acceptor:
         waiting = conn.logbook.take()
         try:
             await self._journal.log_messages_async([*waiting, *(also or [])])
-        except BaseException:
+        except Exception:  # not written: they go with the next write
             conn.logbook.give_back(waiting)
             raise
 
@@ -1162,8 +1166,9 @@ class Acceptor:
                 record.cursor_offset, at_ns=record.at_ns, after_offset=after,
                 log=[*waiting, *sent],
             )  # fmt: skip
-        except BaseException:
-            conn.logbook.give_back(waiting)
+        except BaseException as exc:
+            if isinstance(exc, Exception):  # not written: they go with the next write
+                conn.logbook.give_back(waiting)
             delivery.abandon(batch)
             raise
         meters = conn.meters
@@ -1220,7 +1225,7 @@ class Acceptor:
                 conn.name, [message], stored.seq + 1, cursor, at_ns=now, after_offset=cursor,
                 log=[*waiting, conn.logbook.sent(send.data, now)],
             )  # fmt: skip
-        except BaseException:
+        except Exception:  # not written: they go with the next write
             conn.logbook.give_back(waiting)
             raise
 
