@@ -807,6 +807,7 @@ class Acceptor:
         Message log: the rows waiting in the connection's logbook (the client's message being
         answered) and those of the Sends that follow a Persist go into that Persist's write,
         before the bytes are written; rows still waiting at the end get a write of their own.
+        Every row of ours is committed before its bytes are written.
         """
         name, meters, logbook = conn.name, conn.meters, conn.logbook
         logged: set[int] = set()  # the Sends whose rows went with a Persist
@@ -835,12 +836,11 @@ class Acceptor:
                 conn.slot.next_target_seq = action.next_target_seq
             elif isinstance(action, Send):
                 if action.stored is not None:
-                    await self._store(conn, action)
-                    logged.add(id(action))
+                    await self._store(conn, action)  # logged with what it stores
+                elif id(action) not in logged:  # no Persist before it: logged on its own first
+                    await self._log_waiting(conn, [logbook.sent(action.data, self._clock())])
                 if self._write(conn, action.data):
                     meters.sent(action.msg_type)
-                    if id(action) not in logged:
-                        logbook.add(logbook.sent(action.data, self._clock()))
             elif isinstance(action, Resend):
                 conn.resends.append(action)
                 if conn.resend_task is None:
