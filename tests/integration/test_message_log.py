@@ -157,4 +157,4 @@ def test_the_log_shows_every_message_of_every_epoch_across_a_reset_and_a_restart
     assert readable.returncode == 0, readable.stderr
     lines = readable.stdout.splitlines()
     assert len(lines) == 4
-    assert "MsgType=A(Logon)" in lines[0] and "554=***" in lines[0]
+    assert "MsgType=A(Logon)" in lines[0] and "Password=***" in lines[0]
