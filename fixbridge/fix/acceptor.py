@@ -1152,15 +1152,14 @@ class Acceptor:
         batch = delivery.deliver(events, self._clock())
         record = batch.record
         waiting = conn.logbook.take()
-        epoch = conn.logbook.epoch
-        sent = [
-            message_log.application(
-                conn.name, epoch, frame, seq=m.seq, msg_type=m.msg_type,
-                sending_time=m.sending_time, now_ns=record.at_ns,
-            )
-            for m, frame in zip(record.messages, batch.wire, strict=True)
-        ]  # fmt: skip
         try:
+            sent = [
+                message_log.application(
+                    conn.name, conn.logbook.epoch, frame, seq=m.seq, msg_type=m.msg_type,
+                    sending_time=m.sending_time, now_ns=record.at_ns,
+                )
+                for m, frame in zip(record.messages, batch.wire, strict=True)
+            ]  # fmt: skip
             await self._journal.record_sent_async(
                 record.session_id, record.messages, record.next_sender_seq,
                 record.cursor_offset, at_ns=record.at_ns, after_offset=after,

@@ -2,8 +2,9 @@
 
 Durability rules: every write is one explicit transaction; events and the resume token that
 covers them commit together; a session's outbound messages, its next sender sequence number
-and its cursor commit together, before any of those bytes are written to a socket. An
-exclusive lock file stops a second bridge from writing the same journal. This module never
+and its cursor commit together, before any of those bytes are written to a socket; the FIX
+message log's rows commit with the session write that carries them (``journal/message_log.py``).
+An exclusive lock file stops a second bridge from writing the same journal. This module never
 decides what to store: callers do; it only makes each decision atomic and durable.
 """
 
