@@ -1,5 +1,5 @@
 """The ``fixbridge`` command: run | demo | tail | simulate | check-config | check-journal |
-backup | restore | hash-password | dictionary.
+backup | restore | log | hash-password | dictionary.
 
 Exit codes: 0 clean stop, 2 unusable configuration (the message names the key), 1 other
 startup failure (port in use, journal locked). Errors are one readable line, not a traceback.
@@ -35,6 +35,7 @@ from fixbridge.fix.tls import TlsConfigError, server_context
 from fixbridge.journal.backup import backup, restore
 from fixbridge.journal.integrity import check_journal
 from fixbridge.journal.store import JournalError
+from fixbridge.msglog import add_log_arguments, run_log
 from fixbridge.normalize.style import Profile
 from fixbridge.ops.admin import ACTIONS as ADMIN_ACTIONS
 from fixbridge.ops.admin import INSTANT_HINT, parse_instant, read_token
@@ -257,6 +258,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_log(args: argparse.Namespace) -> int:
+    """Search the journal's FIX message log (read-only; it may be in use)."""
+    return run_log(_journal_path(args), args)
+
+
 def cmd_dictionary(args: argparse.Namespace) -> int:
     """Write a profile's QuickFIX dictionaries and say how a client loads them."""
     profile = Profile(args.profile)
@@ -360,6 +366,13 @@ def build_parser() -> argparse.ArgumentParser:
     _journal_arguments(restore_cmd)
     restore_cmd.add_argument("backup_file", type=Path, help="a file written by fixbridge backup")
     restore_cmd.set_defaults(func=cmd_restore)
+
+    log_cmd = sub.add_parser(
+        "log", help="search the FIX message log; print or export it (read-only)"
+    )
+    _journal_arguments(log_cmd)
+    add_log_arguments(log_cmd)
+    log_cmd.set_defaults(func=cmd_log)
 
     demo = sub.add_parser("demo", help="simulator + bridge + console FIX client, no config")
     demo.add_argument("--duration", type=float, default=None, help="seconds, then stop")

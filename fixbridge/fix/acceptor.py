@@ -13,6 +13,10 @@ Rules kept here:
 - An operator's replay moves a logged-on session's cursor back only under its lock, with no
   batch in flight; the pump takes the moved cursor and a renderer with the new PossResend
   horizon before its next batch.
+- Every message of a bound session, in and out, goes into the message log (``fix/logbook.py``)
+  with a journal write the session makes anyway: ours in the write that stores them or their
+  numbers, before their bytes are written (a replayed chunk in a write of its own); a client's
+  with the first write of its answer, or a write of its own when the answer makes none.
 - A slow client only slows its own pump: the journal is the buffer, nothing is queued in
   memory beyond one batch, and ingestion never waits for a session.
 - A connection whose socket is known to be gone (a write failed, the peer reset it, we closed
@@ -59,6 +63,7 @@ from fixbridge.fix.history import (
 )
 from fixbridge.fix.history import COMPLETE as EVENT_RESEND_COMPLETE
 from fixbridge.fix.history import REJECT as EVENT_RESEND_REJECT
+from fixbridge.fix.logbook import Logbook
 from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
 from fixbridge.fix.outbound import (
     MarketMemory,
@@ -99,6 +104,7 @@ from fixbridge.fix.throttle import (
     source_key,
 )
 from fixbridge.fix.tls import peer_identity, server_context
+from fixbridge.journal import message_log
 from fixbridge.journal.store import (
     Journal,
     JournalError,
@@ -180,6 +186,7 @@ class Connection:
     writer: asyncio.StreamWriter
     peer: str
     attempt: Attempt  # its Logon's keys in the logon throttle
+    logbook: Logbook  # its message log rows not yet written
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -743,7 +750,8 @@ class Acceptor:
             policy=LogonPolicy(config.username, config.password_hash, password_ok),
             window_end_ns=decision.window.end_ns,
         )
-        conn = Connection(slot, session, reader, writer, peer, attempt)
+        logbook = Logbook(config.name, record.reset_epoch)
+        conn = Connection(slot, session, reader, writer, peer, attempt, logbook)
         slot.connection = conn
         return conn
 
@@ -792,7 +800,7 @@ class Acceptor:
             await self._execute(conn, conn.session.start_new_window())
         conn.meters.received(logon.msg_type)
         async with conn.lock:
-            await self._execute(conn, conn.session.on_message(logon, self._clock()))
+            await self._receive(conn, logon)
         await self._drain(conn)
         pending = list(leftover)
         while not conn.closed.is_set():
@@ -838,8 +846,16 @@ class Acceptor:
             checked = await self._password_ok(conn.slot.config, item)
             conn.session.policy = dataclasses.replace(conn.session.policy, password_ok=checked)
         async with conn.lock:
-            await self._execute(conn, conn.session.on_message(item, self._clock()))
+            await self._receive(conn, item)
         await self._drain(conn)
+
+    async def _receive(self, conn: Connection, message: FixMessage) -> None:
+        """Hand a client's message to the session and carry out its answer, the message
+        logged with the first journal write of that answer. Caller holds ``conn.lock``."""
+        now = self._clock()
+        actions = conn.session.on_message(message, now)
+        conn.logbook.received(message, now, actions)
+        await self._execute(conn, actions)
 
     async def _execute(self, conn: Connection, actions: list[Action]) -> None:
         """Carry out a FixSession's actions in order. Caller holds ``conn.lock``.
@@ -848,25 +864,42 @@ class Acceptor:
         holding the lock through them keeps the bytes queued on the transport in sequence
         order. The caller drains after releasing the lock, so a client that stops reading can
         never hold the session's lock.
+
+        Message log: the rows waiting in the connection's logbook (the client's message being
+        answered) and those of the Sends that follow a Persist go into that Persist's write,
+        before the bytes are written; rows still waiting at the end get a write of their own.
+        Every row of ours is committed before its bytes are written.
         """
-        name, meters = conn.name, conn.meters
-        for action in actions:
+        name, meters, logbook = conn.name, conn.meters, conn.logbook
+        logged: set[int] = set()  # the Sends whose rows went with a Persist
+        for i, action in enumerate(actions):
             if isinstance(action, Persist):
                 if action.reset:
                     conn.resends.clear()  # those numbers are gone; queued replays with them
-                await self._journal.save_sequence_numbers_async(
-                    name,
-                    action.next_sender_seq,
-                    action.next_target_seq,
-                    at_ns=self._clock(),
-                    reset=action.reset,
-                )
+                    logbook.reset()
+                ahead = logbook.ahead(actions[i + 1 :], self._clock())
+                waiting = logbook.take()
+                try:
+                    await self._journal.save_sequence_numbers_async(
+                        name,
+                        action.next_sender_seq,
+                        action.next_target_seq,
+                        at_ns=self._clock(),
+                        reset=action.reset,
+                        log=[*waiting, *(entry for _, entry in ahead)],
+                    )
+                except Exception:  # not written: they go with the next write
+                    logbook.give_back(waiting)
+                    raise
+                logged.update(id(send) for send, _ in ahead)
                 meters.seq_nums(action.next_sender_seq, action.next_target_seq)
                 conn.slot.next_sender_seq = action.next_sender_seq
                 conn.slot.next_target_seq = action.next_target_seq
             elif isinstance(action, Send):
                 if action.stored is not None:
-                    await self._store(conn, action)
+                    await self._store(conn, action)  # logged with what it stores
+                elif id(action) not in logged:  # no Persist before it: logged on its own first
+                    await self._log_waiting(conn, [logbook.sent(action.data, self._clock())])
                 if self._write(conn, action.data):
                     meters.sent(action.msg_type)
             elif isinstance(action, Resend | EventResendRequest):
@@ -916,7 +949,20 @@ class Acceptor:
                 )
             elif isinstance(action, Disconnect):
                 self._close(conn, action.reason)  # logged with the reason when the connection ends
-                return
+                break
+        if logbook.pending:
+            await self._log_waiting(conn)
+
+    async def _log_waiting(
+        self, conn: Connection, also: list[message_log.LogEntry] | None = None
+    ) -> None:
+        """Write the logbook's waiting rows (and ``also``) in a journal write of their own."""
+        waiting = conn.logbook.take()
+        try:
+            await self._journal.log_messages_async([*waiting, *(also or [])])
+        except Exception:  # not written: they go with the next write
+            conn.logbook.give_back(waiting)
+            raise
 
     async def _regressed(self, conn: Connection, action: Regression) -> None:
         """Our numbers went backwards: counted, logged CRITICAL, and, when the client logged
@@ -1058,7 +1104,11 @@ class Acceptor:
                 while self._replaying(conn):
                     async with conn.lock:
                         replayed, gap_fills = replay.replayed, replay.gap_fills
-                        frames = replay.take(RESEND_CHUNK, self._clock())
+                        now = self._clock()
+                        frames = replay.take(RESEND_CHUNK, now)
+                        if frames:  # logged before written, as every message we send
+                            rows = [conn.logbook.sent(frame, now) for frame in frames]
+                            await self._log_waiting(conn, rows)
                         written = self._write(conn, b"".join(frames)) if frames else False
                     if not written:
                         break
@@ -1171,12 +1221,16 @@ class Acceptor:
         now = self._clock()
         first = conn.session.next_sender_seq
         send, stamp = conn.session.application_message(msg_type, body, now)
+        waiting = conn.logbook.take()
         try:
             await self._journal.record_sent_async(
                 conn.name, [OutboundMessage(send.seq, msg_type, stamp, body)],
                 conn.session.next_sender_seq, conn.slot.cursor, at_ns=now,
+                log=[*waiting, conn.logbook.sent(send.data, now)],
             )  # fmt: skip
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, Exception):  # not written: they go with the next write
+                conn.logbook.give_back(waiting)
             conn.session.next_sender_seq = first
             raise
         conn.slot.next_sender_seq = conn.session.next_sender_seq
@@ -1291,12 +1345,23 @@ class Acceptor:
         batch = delivery.deliver(events, self._clock())
         record = batch.record
         cursor = conn.slot.cursor if history else record.cursor_offset
+        waiting = conn.logbook.take()
         try:
+            sent = [
+                message_log.application(
+                    conn.name, conn.logbook.epoch, frame, seq=m.seq, msg_type=m.msg_type,
+                    sending_time=m.sending_time, now_ns=record.at_ns,
+                )
+                for m, frame in zip(record.messages, batch.wire, strict=True)
+            ]  # fmt: skip
             await self._journal.record_sent_async(
                 record.session_id, record.messages, record.next_sender_seq,
                 cursor, at_ns=record.at_ns, after_offset=None if history else after,
+                log=[*waiting, *sent],
             )  # fmt: skip
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, Exception):  # not written: they go with the next write
+                conn.logbook.give_back(waiting)
             delivery.abandon(batch)
             raise
         meters = conn.meters
@@ -1346,10 +1411,16 @@ class Acceptor:
         stored = send.stored
         assert stored is not None
         message = OutboundMessage(stored.seq, stored.msg_type, stored.sending_time, stored.body)
-        cursor = conn.slot.cursor
-        await self._journal.record_sent_async(
-            conn.name, [message], stored.seq + 1, cursor, at_ns=self._clock(), after_offset=cursor
-        )
+        cursor, now = conn.slot.cursor, self._clock()
+        waiting = conn.logbook.take()
+        try:
+            await self._journal.record_sent_async(
+                conn.name, [message], stored.seq + 1, cursor, at_ns=now, after_offset=cursor,
+                log=[*waiting, conn.logbook.sent(send.data, now)],
+            )  # fmt: skip
+        except Exception:  # not written: they go with the next write
+            conn.logbook.give_back(waiting)
+            raise
 
     def _close(self, conn: Connection, reason: str) -> None:
         """Close now; bytes already queued get CLOSE_GRACE_S to leave, then the socket is cut."""

@@ -62,6 +62,7 @@ class Batch:
     # what the message reports: Rendered.exchange_timed) and receipt time, for the lag metrics.
     times: list[tuple[int | None, int]] = field(default_factory=list)
     skipped: int = 0  # events that could not be rendered
+    wire: tuple[bytes, ...] = ()  # each message's frame, in the order of record.messages
 
 
 class Delivery:
@@ -115,6 +116,7 @@ class Delivery:
             msg_types=collections.Counter(m.msg_type for m in stored),
             times=times,
             skipped=skipped,
+            wire=tuple(frames),
         )
 
     def abandon(self, batch: Batch) -> None:

@@ -1,7 +1,7 @@
 """Names of the FIX tags and enum values fixbridge sends, for people reading messages.
 
-Used by the console client (``fixbridge demo``, ``fixbridge tail``) to print
-``ExecType=F(Trade)`` instead of ``150=F``. It is documentation in code form: it never
+Used by the console client (``fixbridge demo``, ``fixbridge tail``) and ``fixbridge log``
+to print ``ExecType=F(Trade)`` instead of ``150=F``. It is documentation in code form: it never
 influences what goes on the wire.
 """
 
@@ -25,7 +25,7 @@ TAG_NAMES: dict[int, str] = {
     380: "BusinessRejectReason", 381: "GrossTradeAmt", 447: "PartyIDSource", 448: "PartyID",
     452: "PartyRole", 453: "NoPartyIDs", 460: "Product", 789: "NextExpectedMsgSeqNum",
     797: "CopyMsgIndicator", 828: "TrdType", 880: "TrdMatchID", 1028: "ManualOrderIndicator",
-    1057: "AggressorIndicator",
+    1057: "AggressorIndicator", 553: "Username", 554: "Password", 925: "NewPassword",
     1137: "DefaultApplVerID", 107: "SecurityDesc", 325: "UnsolicitedIndicator",
     326: "SecurityTradingStatus", 487: "TradeReportTransType", 552: "NoSides",
     571: "TradeReportID", 625: "TradingSessionSubID", 702: "NoPositions", 703: "PosType",

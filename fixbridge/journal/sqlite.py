@@ -2,8 +2,9 @@
 
 Durability rules: every write is one explicit transaction; events and the resume token that
 covers them commit together; a session's outbound messages, its next sender sequence number
-and its cursor commit together, before any of those bytes are written to a socket. An
-exclusive lock file stops a second bridge from writing the same journal. This module never
+and its cursor commit together, before any of those bytes are written to a socket; the FIX
+message log's rows commit with the session write that carries them (``journal/message_log.py``).
+An exclusive lock file stops a second bridge from writing the same journal. This module never
 decides what to store: callers do; it only makes each decision atomic and durable.
 """
 
@@ -19,8 +20,10 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from fixbridge.fix.session import StoredMessage
+from fixbridge.journal import message_log
 from fixbridge.journal.commit import GroupCommit, RoundStats
 from fixbridge.journal.integrity import JournalCorrupt, structural_problems
+from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.private import (
     FILE_MODE,
     create_private_file,
@@ -51,7 +54,7 @@ from fixbridge.normalize.position import PositionEvent
 from fixbridge.normalize.settlement import Settlement
 from fixbridge.normalize.trade import TradeEvent
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 RESEND_BATCH = 500
 # Streams whose events are indexed by symbol (and account): what a settlement marks.
 SYMBOL_INDEXED = ("instruments", "positions", "settlements")
@@ -127,7 +130,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     cursor_offset INTEGER NOT NULL,
     updated_at INTEGER NOT NULL DEFAULT 0,
     origin_offset INTEGER NOT NULL DEFAULT 0,
-    resent_before INTEGER NOT NULL DEFAULT 0
+    resent_before INTEGER NOT NULL DEFAULT 0,
+    reset_epoch INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS outbound (
     session_id TEXT NOT NULL,
@@ -184,7 +188,7 @@ class SqliteJournal:
             self._wdb.execute("PRAGMA journal_mode=WAL")
             self._wdb.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._commits = GroupCommit(self._wdb)
-            self._wdb.executescript(_SCHEMA)
+            self._wdb.executescript(_SCHEMA + message_log.SCHEMA)
             self._check_schema()
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA query_only=ON")  # every write goes through the committer
@@ -267,6 +271,17 @@ class SqliteJournal:
                     )
                 db.execute("UPDATE meta SET value='7' WHERE key='schema_version'")
             version = 7
+        if version == 7:
+            # Version 8 keeps the FIX message log (message_log, made by the schema script) and
+            # counts each session's sequence resets (the epoch its logged messages belong to).
+            with self._transaction() as db:
+                columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+                if "reset_epoch" not in columns:
+                    db.execute(
+                        "ALTER TABLE sessions ADD COLUMN reset_epoch INTEGER NOT NULL DEFAULT 0"
+                    )
+                db.execute("UPDATE meta SET value='8' WHERE key='schema_version'")
+            version = 8
         if version != SCHEMA_VERSION:
             raise JournalError(
                 f"journal {self.path} has schema version {row[0]},"
@@ -467,7 +482,7 @@ class SqliteJournal:
         """The session's stored state; None for a session this journal has never seen."""
         row = self._db.execute(
             "SELECT next_sender_seq, next_target_seq, cursor_offset, updated_at, origin_offset,"
-            " resent_before FROM sessions WHERE session_id=?",
+            " resent_before, reset_epoch FROM sessions WHERE session_id=?",
             (session_id,),
         ).fetchone()
         if row is None:
@@ -479,6 +494,7 @@ class SqliteJournal:
             int(row[3]),
             origin_offset=int(row[4]),
             possibly_sent_before_ns=int(row[5]),
+            reset_epoch=int(row[6]),
         )
 
     def load_session(self, session_id: str, *, start_offset: int | None = None) -> SessionRecord:
@@ -528,9 +544,12 @@ class SqliteJournal:
         *,
         at_ns: int,
         reset: bool = False,
+        log: Sequence[LogEntry] = (),
     ) -> None:
         self._commits.run_sync(
-            _save_sequence_numbers(session_id, next_sender_seq, next_target_seq, at_ns, reset)
+            _save_sequence_numbers(
+                session_id, next_sender_seq, next_target_seq, at_ns, reset, log
+            )
         )
 
     async def save_sequence_numbers_async(
@@ -541,9 +560,12 @@ class SqliteJournal:
         *,
         at_ns: int,
         reset: bool = False,
+        log: Sequence[LogEntry] = (),
     ) -> None:
         await self._commits.run(
-            _save_sequence_numbers(session_id, next_sender_seq, next_target_seq, at_ns, reset)
+            _save_sequence_numbers(
+                session_id, next_sender_seq, next_target_seq, at_ns, reset, log
+            )
         )
 
     def record_sent(
@@ -555,9 +577,12 @@ class SqliteJournal:
         *,
         at_ns: int,
         after_offset: int | None = None,
+        log: Sequence[LogEntry] = (),
     ) -> None:
         self._commits.run_sync(
-            _record_sent(session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset)
+            _record_sent(
+                session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset, log
+            )
         )
 
     async def record_sent_async(
@@ -569,9 +594,12 @@ class SqliteJournal:
         *,
         at_ns: int,
         after_offset: int | None = None,
+        log: Sequence[LogEntry] = (),
     ) -> None:
         await self._commits.run(
-            _record_sent(session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset)
+            _record_sent(
+                session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset, log
+            )
         )
 
     async def rewind_session_async(
@@ -618,6 +646,12 @@ class SqliteJournal:
         await self._commits.run(
             _replay_from(session_id, cursor_offset, possibly_sent_before_ns)
         )
+
+    def log_messages(self, entries: Sequence[LogEntry]) -> None:
+        self._commits.run_sync(_log_messages(entries))
+
+    async def log_messages_async(self, entries: Sequence[LogEntry]) -> None:
+        await self._commits.run(_log_messages(entries))
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
         low = begin
@@ -742,19 +776,39 @@ def _append(
 
 
 def _save_sequence_numbers(
-    session_id: str, next_sender_seq: int, next_target_seq: int, at_ns: int, reset: bool
+    session_id: str,
+    next_sender_seq: int,
+    next_target_seq: int,
+    at_ns: int,
+    reset: bool,
+    log: Sequence[LogEntry],
 ) -> Callable[[sqlite3.Connection], None]:
-    """Persist the numbers; ``reset`` also drops the session's outbound messages."""
+    """Persist the numbers and log ``log``; ``reset`` also drops the session's outbound
+    messages and starts its next reset epoch (the message log keeps every row)."""
 
     def work(db: sqlite3.Connection) -> None:
         if reset:
             db.execute("DELETE FROM outbound WHERE session_id=?", (session_id,))
             db.execute("DELETE FROM sent_ranges WHERE session_id=?", (session_id,))
+            db.execute(
+                "UPDATE sessions SET reset_epoch=reset_epoch + 1 WHERE session_id=?",
+                (session_id,),
+            )
         db.execute(
             "UPDATE sessions SET next_sender_seq=?, next_target_seq=?, updated_at=?"
             " WHERE session_id=?",
             (next_sender_seq, next_target_seq, at_ns, session_id),
         )
+        message_log.insert(db, log)
+
+    return work
+
+
+def _log_messages(entries: Sequence[LogEntry]) -> Callable[[sqlite3.Connection], None]:
+    """Log messages no other write of the moment carries."""
+
+    def work(db: sqlite3.Connection) -> None:
+        message_log.insert(db, entries)
 
     return work
 
@@ -766,9 +820,11 @@ def _record_sent(
     cursor_offset: int,
     at_ns: int,
     after_offset: int | None,
+    log: Sequence[LogEntry],
 ) -> Callable[[sqlite3.Connection], None]:
     """Store sequenced application messages and advance the cursor, together; with
-    ``after_offset``, also where the messages came from (one sent_ranges row)."""
+    ``after_offset``, also where the messages came from (one sent_ranges row); and log
+    ``log`` (those messages as sent, and whatever else the session had to log) with them."""
 
     def work(db: sqlite3.Connection) -> None:
         db.executemany(
@@ -795,6 +851,7 @@ def _record_sent(
             " WHERE session_id=?",
             (next_sender_seq, cursor_offset, at_ns, session_id),
         )
+        message_log.insert(db, log)
 
     return work
 

@@ -2,10 +2,10 @@
 
 Two halves: upstream events appended with the resume token that covers them (one atomic
 step, so a crash can never store a token without its events), and per-session FIX state
-(sequence numbers, the session's cursor into the events, and the outbound messages kept for
-resend). The FIX session and the subscriber see only this interface; SQLite is one
-implementation and a shared database can be another. Ranges are read in bounded batches,
-never loaded whole.
+(sequence numbers, the session's cursor into the events, the outbound messages kept for
+resend, and the message log, written with the state it goes with). The FIX session and the
+subscriber see only this interface; SQLite is one implementation and a shared database can
+be another. Ranges are read in bounded batches, never loaded whole.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fixbridge.fix.session import StoredMessage
+from fixbridge.journal.message_log import LogEntry
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 
 
@@ -111,6 +112,8 @@ class SessionRecord:
     # Events with an exchange time before this may have been sent to the session already, under
     # sequence numbers the journal lost (restored from a backup): they go out with PossResend.
     possibly_sent_before_ns: int = 0
+    # How many sequence resets the session has had: the message log's epoch for its messages.
+    reset_epoch: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,8 +255,10 @@ class Journal(Protocol):
         *,
         at_ns: int,
         reset: bool = False,
+        log: Sequence[LogEntry] = (),
     ) -> None:
-        """Persist the numbers; ``reset`` also drops the session's outbound messages."""
+        """Persist the numbers and log ``log`` (message log), atomically; ``reset`` also drops
+        the session's outbound messages and starts its next reset epoch."""
         ...
 
     async def record_sent_async(
@@ -265,10 +270,16 @@ class Journal(Protocol):
         *,
         at_ns: int,
         after_offset: int | None = None,
+        log: Sequence[LogEntry] = (),
     ) -> None:
         """Store sequenced application messages and advance the cursor, atomically. With
         ``after_offset`` (the cursor before), also record where the messages came from
-        (:class:`SentRange`), so a lost one can be rendered again."""
+        (:class:`SentRange`), so a lost one can be rendered again. ``log`` goes into the
+        message log in the same transaction."""
+        ...
+
+    async def log_messages_async(self, entries: Sequence[LogEntry]) -> None:
+        """Add ``entries`` to the message log (for messages no other write carries)."""
         ...
 
     async def rewind_session_async(

@@ -24,6 +24,7 @@ class RawClient:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self.inbox: list[FixMessage] = []
+        self.sent: list[bytes] = []  # every frame ``send`` wrote, in order
 
     async def connect(self, port: int, *, tls: ssl.SSLContext | None = None) -> None:
         self._reader, self._writer = await asyncio.open_connection(
@@ -37,7 +38,9 @@ class RawClient:
             self.seq += 1
         stamp = format_utc_timestamp(self._clock(), Precision.MILLIS)
         header = encode_fields([(49, self.sender), (56, self.target), (34, str(use)), (52, stamp)])
-        self._writer.write(frame(msg_type, header, encode_fields(fields)))
+        data = frame(msg_type, header, encode_fields(fields))
+        self.sent.append(data)
+        self._writer.write(data)
 
     def write_raw(self, data: bytes) -> None:
         assert self._writer is not None

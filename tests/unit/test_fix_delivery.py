@@ -112,6 +112,14 @@ def test_events_become_sequenced_frames_stored_before_they_are_returned() -> Non
     assert leg.session.next_sender_seq == 46
 
 
+def test_each_message_has_its_own_frame_for_the_message_log() -> None:
+    leg = delivery(Store(), next_sender=7)  # the Logon reply took 7
+    batch = leg.deliver([event(1, "8;AE"), event(2, "f")], T0)
+    assert b"".join(batch.wire) == batch.data
+    assert [frames(f)[0].get(34) for f in batch.wire] == ["8", "9", "10"]
+    assert [(m.seq, m.msg_type) for m in batch.record.messages] == [(8, "8"), (9, "AE"), (10, "f")]
+
+
 def test_each_message_carries_its_events_times_for_the_lag_metrics() -> None:
     batch = delivery(Store()).deliver([event(1, "8;8", 100, 200), event(2, "f", 300, 400)], T0)
     assert batch.times == [(100, 200), (100, 200), (300, 400)]
