@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import sqlite3
 import sys
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +26,7 @@ import grpc
 
 from fixbridge.config import BridgeConfig, SessionConfig
 from fixbridge.journal.store import JournalError
+from fixbridge.normalize.tradedate import trade_date
 from fixbridge.reconcile.compare import (
     Event,
     EventDiff,
@@ -33,6 +35,7 @@ from fixbridge.reconcile.compare import (
     SessionDiff,
     compare_events,
     compare_session,
+    date_notes,
 )
 from fixbridge.reconcile.exchange_side import report_events
 from fixbridge.reconcile.journal_side import (
@@ -81,6 +84,7 @@ class Findings:
     journal_events: int
     events: list[EventDiff]
     sessions: list[SessionFinding]
+    notes: tuple[str, ...] = ()
 
     @property
     def agrees(self) -> bool:
@@ -147,12 +151,19 @@ def _announced_sleep(say: Callable[[str], None]) -> Callable[[float], Awaitable[
     return sleep
 
 
+def current_trade_date() -> dt.date:
+    """Today's exchange trade date (the one clock read of a reconciliation)."""
+    text = trade_date(time.time_ns())
+    return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+
+
 def reconcile(
     config: BridgeConfig,
     journal: Path,
     date: dt.date,
     say: Callable[[str], None],
     fetch: Fetch = fetch_report,
+    today: dt.date | None = None,
 ) -> Findings:
     """Compare ``date`` in the journal at ``journal`` with the exchange and every session."""
     db = open_read_only(journal)
@@ -167,7 +178,10 @@ def reconcile(
         raise ReconcileError(f"reading {journal} failed: {exc}") from None
     finally:
         db.close()
-    return Findings(date, len(exchange), len(ours), compare_events(exchange, ours), sessions)
+    age = ((today or current_trade_date()) - date).days
+    notes = date_notes(date.isoformat(), age, config.journal.retain_days)
+    return Findings(date, len(exchange), len(ours), compare_events(exchange, ours), sessions,
+                    tuple(notes))
 
 
 # ------------------------------------------------------------------------------------ output
@@ -201,6 +215,8 @@ def render_table(findings: Findings, out: TextIO) -> None:
                 print(f"  {label:<18} {item}", file=out)
         for note in s.notes:
             print(f"  note: {note}", file=out)
+    for note in f.notes:
+        print(f"note: {note}", file=out)
     print("result: " + ("all agree" if f.agrees else "DIFFERENCES FOUND"), file=out)
 
 
@@ -215,6 +231,7 @@ def as_json(findings: Findings) -> dict[str, Any]:
         "agree": f.agrees,
         "exchange_events": f.exchange_events,
         "journal_events": f.journal_events,
+        "notes": list(f.notes),
         "events": [
             {
                 "kind": d.kind, "stream": d.stream, "id": d.key,

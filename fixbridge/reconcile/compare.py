@@ -138,3 +138,21 @@ def compare_session(
         tuple(sorted(sent_set - wanted)),
         len(unchecked - sent_set),
     )
+
+
+EXECUTION_RETENTION_DAYS = 7  # spec §5: the Report API keeps executions for 7 days
+
+
+def date_notes(date: str, age_days: int, retain_days: int | None) -> list[str]:
+    """Warnings about what may be gone for a trade date ``age_days`` old (today: 0)."""
+    notes: list[str] = []
+    if age_days < 1:
+        notes.append(f"{date} is still open: events made while reconciling may show as"
+                     " missing or extra; run it again after the 17:00 New York roll")
+    if age_days > EXECUTION_RETENTION_DAYS:
+        notes.append(f"the exchange keeps executions {EXECUTION_RETENTION_DAYS} days (spec §5):"
+                     f" {date} is {age_days} days old, its executions may show as extra")
+    if retain_days is not None and age_days >= retain_days:
+        notes.append(f"journal.retain_days = {retain_days}: events of {date} the sessions"
+                     " have passed may have been removed and show as missing")
+    return notes

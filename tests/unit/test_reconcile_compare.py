@@ -15,6 +15,7 @@ from fixbridge.reconcile.compare import (
     SentWindow,
     compare_events,
     compare_session,
+    date_notes,
 )
 
 
@@ -89,3 +90,15 @@ def test_a_session_diff_sorts_events_by_where_the_store_can_vouch_for_them() -> 
 def test_an_unchecked_message_still_held_by_the_store_is_not_counted_unchecked() -> None:
     diff = compare_session("s", [Expected("8:OLD", 15)], ["8:OLD"], WINDOW)
     assert diff.agrees and diff.unchecked == 0
+
+
+def test_dates_are_warned_about_by_what_may_be_gone() -> None:
+    assert date_notes("2026-12-01", 3, None) == []
+    assert date_notes("2026-12-01", 3, 30) == []
+    (still_open,) = date_notes("2026-12-04", 0, None)
+    assert "still open" in still_open
+    (old_executions,) = date_notes("2026-11-01", 8, None)  # spec §5: executions kept 7 days
+    assert "8 days old" in old_executions
+    assert date_notes("2026-11-27", 7, None) == []
+    (pruned,) = date_notes("2026-11-29", 5, 5)
+    assert "journal.retain_days = 5" in pruned
