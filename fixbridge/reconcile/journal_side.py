@@ -99,7 +99,9 @@ def journal_events(db: sqlite3.Connection, date: dt.date) -> Iterator[Journaled]
     )
     for offset, stream, key, payload, raw in rows:
         decoded = _decode(stream, _bytes(payload))
-        day = decoded.trade_date if decoded is not None else _raw_date(stream, _bytes(raw))
+        # Payloads of old versions may carry no trade date: the upstream message has one.
+        day = (decoded.trade_date if decoded is not None else None) or _raw_date(
+            stream, _bytes(raw))
         if day == wanted:
             yield Journaled(int(offset), str(stream), str(key), decoded)
 

@@ -5,7 +5,8 @@ Identities come from the stream conversion (``fixbridge/upstream/streams.py``), 
 the Report API returns has the identity the journal would give it. Trade dates come from the
 upstream message (``transact_trade_date``, else the trade date of its ``transact_time``), so a
 journal event that could not be normalized still belongs to a date. Session scope is decided
-as ``fixbridge/fix/outbound.py`` decides it. Pure: no I/O.
+as ``fixbridge/fix/outbound.py`` decides it. Pure: it must never read a clock, the journal or
+the network.
 """
 
 from __future__ import annotations
