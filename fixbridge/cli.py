@@ -1,5 +1,5 @@
 """The ``fixbridge`` command: run | demo | tail | simulate | check-config | check-journal |
-backup | restore | log | hash-password | dictionary.
+backup | restore | log | reconcile | hash-password | dictionary.
 
 Exit codes: 0 clean stop, 2 unusable configuration (the message names the key), 1 other
 startup failure (port in use, journal locked). Errors are one readable line, not a traceback.
@@ -263,6 +263,16 @@ def cmd_log(args: argparse.Namespace) -> int:
     return run_log(_journal_path(args), args)
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """One trade date: journal vs the exchange's Report API vs each session (read-only);
+    exit codes in fixbridge/reconcile/command.py."""
+    from fixbridge.reconcile.command import run as run_reconcile
+
+    config = load_config(resolve_config_path(args))
+    journal = Path(args.journal) if args.journal is not None else config.journal.path
+    return run_reconcile(config, journal, args.date, args.format)
+
+
 def cmd_dictionary(args: argparse.Namespace) -> int:
     """Write a profile's QuickFIX dictionaries and say how a client loads them."""
     profile = Profile(args.profile)
@@ -302,6 +312,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     configure_logging("plain", "WARNING")
     return asyncio.run(run_demo(duration=args.duration, rate=args.rate, seed=args.seed))
+
+
+def _reconcile_date(text: str) -> object:
+    from fixbridge.reconcile.command import parse_date
+
+    return parse_date(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -373,6 +389,17 @@ def build_parser() -> argparse.ArgumentParser:
     _journal_arguments(log_cmd)
     add_log_arguments(log_cmd)
     log_cmd.set_defaults(func=cmd_log)
+
+    reconcile_cmd = sub.add_parser(
+        "reconcile",
+        help="compare a trade date's journal with the exchange's reports and the sessions",
+    )
+    _journal_arguments(reconcile_cmd)
+    reconcile_cmd.add_argument(
+        "--date", type=_reconcile_date, required=True, help="trade date, YYYY-MM-DD"
+    )
+    reconcile_cmd.add_argument("--format", choices=["table", "json"], default="table")
+    reconcile_cmd.set_defaults(func=cmd_reconcile)
 
     demo = sub.add_parser("demo", help="simulator + bridge + console FIX client, no config")
     demo.add_argument("--duration", type=float, default=None, help="seconds, then stop")

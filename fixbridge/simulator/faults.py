@@ -20,9 +20,16 @@ test can assert that each fault happened instead of hoping it did. The faults:
   numbers, an execution without its order, a zero or negative scale), so replays and the
   ReportAPI return the very same broken event. Identity fields are never touched.
 
-One more is switched on only by itself, never by :meth:`FaultPlan.enable_all` or ``--faults``:
+Two more are switched on only by themselves, never by :meth:`FaultPlan.enable_all` or
+``--faults``:
 ``refuse_list_instruments`` - refuse the next N ``RefDataAPI.ListInstruments`` calls, or every
-call for D seconds, with a chosen status (UNAVAILABLE by default).
+call for D seconds, with a chosen status (UNAVAILABLE by default);
+``drop_events`` - the next N events a stream would send (:meth:`FaultPlan.drop_events`, on
+some streams or all), each with a probability, are never sent by any DropCopy stream, in
+replays too, while they stay in the log and so in the ReportAPI: a loss no resume can repair,
+as a reconciliation must find. Counted per event; :meth:`FaultPlan.dropped_events` is the
+record of which ones. The decision is taken once per log position, by the first stream that
+would send it; the resume token still covers a dropped event.
 
 The plan also holds the replay limits that are configuration rather than faults but can be
 changed at run time the same way: the resume-token TTL and the per-stream replay window.
@@ -94,6 +101,8 @@ class FaultKind(enum.StrEnum):
     """Streams ended by :meth:`FaultPlan.drop_streams_now` (one per stream)."""
     REFUSE_LIST_INSTRUMENTS = "refuse_list_instruments"
     """ListInstruments calls refused (:meth:`FaultPlan.refuse_list_instruments`)."""
+    DROP_EVENTS = "drop_events"
+    """Events never sent by a stream (:meth:`FaultPlan.drop_events`), one per event."""
 
 
 ENABLEABLE = (
@@ -301,6 +310,9 @@ class FaultPlan:
         self._cutoff_ns: int | None = None
         self._drop_epoch = 0
         self._stall_epoch = 0
+        # drop_events: positions decided so far per stream (all below the mark), those dropped
+        self._decided_below: dict[Stream, int] = {}
+        self._dropped: dict[Stream, dict[int, Any]] = {}
         self._reset_faults()
 
     def _reset_faults(self) -> None:
@@ -319,6 +331,9 @@ class FaultPlan:
         self._drop: tuple[grpc.StatusCode, str] | None = None
         self._malformed_p: dict[Stream, float] = {}
         self._allowed_defects: frozenset[Defect] | None = None
+        self._drops_left = 0
+        self._drop_p = 0.0
+        self._drop_streams: frozenset[Stream] = frozenset()
 
     # ------------------------------------------------------------------------- counting
 
@@ -730,6 +745,47 @@ class FaultPlan:
             self._defect_counts[defect] += 1
         logger.debug("fault injected: %s event with %s", stream, defect)
         return broken
+
+
+    # ------------------------------------------------------------------- h. drop events
+
+    def drop_events(
+        self, count: int, *, probability: float = 1.0, streams: Collection[Stream] | None = None
+    ) -> None:
+        """Drop up to ``count`` events not yet decided on ``streams`` (default every stream),
+        each with ``probability``; 0 switches it off. Events dropped earlier stay dropped."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        with self._lock:
+            self._drops_left = count
+            self._drop_p = _probability(probability, "probability")
+            self._drop_streams = frozenset(Stream if streams is None else streams)
+
+    def hides(self, stream: Stream, position: int, event: Any) -> bool:
+        """Whether the stream must skip the event at ``position`` of ``stream``'s log. Decided
+        (and counted) the first time any stream asks about that position, then remembered."""
+        with self._lock:
+            dropped = self._dropped.setdefault(stream, {})
+            if position in dropped:
+                return True
+            below = self._decided_below.get(stream, 0)
+            if position < below:
+                return False
+            self._decided_below[stream] = position + 1
+            if (stream not in self._drop_streams or self._drops_left <= 0
+                    or self._rng.random() >= self._drop_p):
+                return False
+            self._drops_left -= 1
+            dropped[position] = event
+            self._counts[FaultKind.DROP_EVENTS] += 1
+        logger.info("fault injected: %s event at log position %d dropped", stream, position)
+        return True
+
+    def dropped_events(self, stream: Stream) -> list[Any]:
+        """The events of ``stream`` dropped so far, in log order (the fault's record)."""
+        with self._lock:
+            dropped = self._dropped.get(stream, {})
+            return [dropped[position] for position in sorted(dropped)]
 
 
 # ------------------------------------------------------------------------------ CLI helpers

@@ -9,13 +9,14 @@ events. A stream that sent nothing for ``heartbeat_interval`` seconds sends a re
 token and no events. The instrument-state stream first sends the current state of every
 (selected) symbol and then only the changes after it: it never replays from a token (spec §4.8).
 
-Faults (:class:`~fixbridge.simulator.faults.FaultPlan`) come in at four points: an open may be
+Faults (:class:`~fixbridge.simulator.faults.FaultPlan`) come in at five points: an open may be
 refused before anything else; expired tokens and a ``resume_time`` before the replay window are
 refused with their own status codes (FAILED_PRECONDITION, OUT_OF_RANGE); a resumed stream may
 start a few events early (overlap); and around every response the stream may be held silent
 (stall), dropped (every open stream at once) or, with more of the log unread, aborted with
-UNAVAILABLE. Each ends the stream between two complete responses, so the last token a client
-got still covers exactly what it was sent.
+UNAVAILABLE, each between two complete responses, so the last token a client got still covers
+exactly what it was sent; and an event the plan hides (``drop_events``) is skipped as if the
+subscription did not want it.
 This module reads logs; it must never produce events or change the logs.
 """
 
@@ -278,7 +279,9 @@ class DropCopyServicer(dropcopy_pb2_grpc.DropCopyAPIServicer):
                 batch: list[E] = []
                 for entry in entries:
                     cursor += 1
-                    if subscription.wants_at(cursor - 1, entry):
+                    if subscription.wants_at(cursor - 1, entry) and not self._faults.hides(
+                        log.stream, cursor - 1, entry.event
+                    ):
                         batch.append(entry.event)
                         if len(batch) == self._batch:
                             break

@@ -488,3 +488,38 @@ def test_the_servers_limits_land_in_its_plan_given_or_not() -> None:
         5 * NS_PER_SECOND, None, 10**12 - 10 * NS_PER_SECOND)
     assert given.faults is own
     assert own.replay_limits(Stream.TRADES, 0) == ReplayLimits(7 * NS_PER_SECOND, None, None)
+
+
+# ------------------------------------------------------------------------------- drop events
+
+
+def test_drop_events_hides_the_next_n_positions_once_decided_and_in_every_replay() -> None:
+    plan = FaultPlan()
+    plan.drop_events(2, streams=[Stream.EXECUTIONS])
+    first = [plan.hides(Stream.EXECUTIONS, position, f"e{position}") for position in range(4)]
+    assert first == [True, True, False, False]
+    # A replay of the same positions (a reconnect) meets the same decisions.
+    again = [plan.hides(Stream.EXECUTIONS, position, f"e{position}") for position in range(4)]
+    assert again == first
+    assert plan.dropped_events(Stream.EXECUTIONS) == ["e0", "e1"]
+    assert plan.count(FaultKind.DROP_EVENTS) == 2
+
+
+def test_drop_events_leaves_other_streams_alone_and_is_not_part_of_enable_all() -> None:
+    plan = FaultPlan()
+    plan.drop_events(5, streams=[Stream.TRADES])
+    assert not plan.hides(Stream.EXECUTIONS, 0, "x")
+    assert FaultKind.DROP_EVENTS not in ENABLEABLE
+    other = FaultPlan()
+    other.enable_all()
+    assert not other.hides(Stream.EXECUTIONS, 0, "x")
+    assert other.count(FaultKind.DROP_EVENTS) == 0
+
+
+def test_drop_events_with_probability_zero_drops_nothing_and_refuses_a_negative_count() -> None:
+    plan = FaultPlan()
+    plan.drop_events(3, probability=0.0)
+    assert not any(plan.hides(Stream.EXECUTIONS, p, p) for p in range(10))
+    assert plan.dropped_events(Stream.EXECUTIONS) == []
+    with pytest.raises(ValueError, match="count"):
+        plan.drop_events(-1)
