@@ -22,7 +22,7 @@ from fixbridge import __version__
 from fixbridge.config import STREAMS, BridgeConfig, ConfigError, load_config, naming_setting
 from fixbridge.fix.acceptor import Acceptor, AdminError, Notifier, load_configured_session
 from fixbridge.fix.reload import restart_only_changes, session_changes
-from fixbridge.journal.retention import retain
+from fixbridge.journal.retention import PRUNED_STREAMS, retain
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalError
 from fixbridge.ops.admin import AdminServer, read_token
@@ -352,8 +352,12 @@ class Bridge:
         def names() -> list[str]:
             return [s.name for s in self.config.sessions]
 
+        upstream = self.config.upstream
+        margin_ns = int(upstream.resume_margin_s * 1e9)
+        reach = {stream: margin_ns for stream in PRUNED_STREAMS}
+        reach["trades"] += int(upstream.trades_lookback_s * 1e9)
         await retain(
-            journal, names, journal.head_offset, self._clock, retain_days,
+            journal, names, journal.head_offset, self._clock, retain_days, reach,
             lambda what, count: removed.labels(what).inc(count),
         )  # fmt: skip
 

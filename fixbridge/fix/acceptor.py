@@ -106,6 +106,7 @@ from fixbridge.fix.throttle import (
 from fixbridge.fix.tls import peer_identity, server_context
 from fixbridge.journal import message_log
 from fixbridge.journal.store import (
+    POSSIBLY_SENT_MARGIN_NS,
     Journal,
     JournalError,
     JournalEvent,
@@ -126,9 +127,6 @@ RESEND_CHUNK = 200
 CLOSE_GRACE_S = 2.0  # a closed connection's last bytes get this long, then the socket is cut
 HOUSEKEEPING_S = 1.0  # owed log summaries are written and the lockout gauge refreshed this often
 # What a journal read or write raises when the storage fails (disk full, I/O error, lock).
-# After our numbers went backwards, events the exchange made before the moment we learned it
-# (and this long after, for the difference between its clock and ours) go out with PossResend.
-POSSIBLY_SENT_MARGIN_NS = 60 * 1_000_000_000
 STORAGE_ERRORS = (JournalError, sqlite3.Error)
 STORAGE_LOGOUT_TEXT = "fixbridge cannot store messages at the moment; log on again later"
 

@@ -86,6 +86,7 @@ def restore(backup_file: Path, journal: Path, now_ns: int | None = None) -> Path
             with open(backup_file, "rb") as src, open(partial, "wb") as dst:
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)
+            _mark_restored(partial, now_ns or time.time_ns())
             _fsync(partial)
             os.rename(partial, journal)
             _fsync_directory(journal.parent)
@@ -95,6 +96,18 @@ def restore(backup_file: Path, journal: Path, now_ns: int | None = None) -> Path
         return moved
     finally:
         lock.close()
+
+
+def _mark_restored(path: Path, at_ns: int) -> None:
+    """Note in the copy when it was restored: its first open marks every session's events
+    made before then PossResend (``SqliteJournal._after_restore``)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('restored_at', ?)", (str(at_ns),)
+        )
+    finally:
+        db.close()
 
 
 def check_backup(path: Path) -> str | None:

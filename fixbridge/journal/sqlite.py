@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -33,6 +34,7 @@ from fixbridge.journal.private import (
 )
 from fixbridge.journal.retention import Pruned
 from fixbridge.journal.store import (
+    POSSIBLY_SENT_MARGIN_NS,
     AppendResult,
     BustRecord,
     JournalError,
@@ -54,6 +56,7 @@ from fixbridge.normalize.position import PositionEvent
 from fixbridge.normalize.settlement import Settlement
 from fixbridge.normalize.trade import TradeEvent
 
+log = logging.getLogger("fixbridge.journal")
 SCHEMA_VERSION = 8
 RESEND_BATCH = 500
 # Streams whose events are indexed by symbol (and account): what a settlement marks.
@@ -190,6 +193,7 @@ class SqliteJournal:
             self._commits = GroupCommit(self._wdb)
             self._wdb.executescript(_SCHEMA + message_log.SCHEMA)
             self._check_schema()
+            self._after_restore()
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA query_only=ON")  # every write goes through the committer
         except JournalError:
@@ -287,6 +291,28 @@ class SqliteJournal:
                 f"journal {self.path} has schema version {row[0]},"
                 f" this fixbridge reads version {SCHEMA_VERSION}"
             )
+
+    def _after_restore(self) -> None:
+        """A journal put back from a backup (``fixbridge restore`` marks it): the lost journal
+        may have sent each session events after the backup's cursor, under numbers this one
+        does not hold, and a client that resets its numbers at Logon shows no sign of it. So
+        events the exchange made before the restore go out with PossResend(97)=Y, to every
+        session; the mark is then consumed."""
+        row = self._wdb.execute("SELECT value FROM meta WHERE key='restored_at'").fetchone()
+        if row is None:
+            return
+        before = int(row[0]) + POSSIBLY_SENT_MARGIN_NS
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE sessions SET resent_before = MAX(resent_before, ?)", (before,))
+            db.execute("DELETE FROM meta WHERE key='restored_at'")
+
+        self._commits.run_sync(work)
+        log.warning(
+            "journal %s was restored from a backup: events the exchange made before then go"
+            " out with PossResend(97)=Y to every session",
+            self.path,
+        )
 
     # --- upstream events ---------------------------------------------------------------------
 
@@ -521,12 +547,17 @@ class SqliteJournal:
         journal order. A scan in journal order (unindexed: about 0.1 s over a million events
         cached, more from disk), on a connection of its own, so that it can run on any thread
         (callers on the event loop run it in one)."""
+        return self._scan_before("transact_time", at_ns)
+
+    def _scan_before(self, column: Literal["transact_time", "received_at"], at_ns: int) -> int:
+        """The offset before the first event (in journal order) whose ``column`` is at or
+        after ``at_ns``, or the head; on a short-lived connection of its own."""
         try:
             db = sqlite3.connect(self.path, isolation_level=None)
             try:
                 db.execute("PRAGMA query_only=ON")
                 first, head = db.execute(
-                    "SELECT (SELECT offset FROM events WHERE transact_time >= ?"
+                    f"SELECT (SELECT offset FROM events WHERE {column} >= ?"
                     " ORDER BY offset LIMIT 1), (SELECT MAX(offset) FROM events)",
                     (_sql_integer(at_ns),),
                 ).fetchone()
@@ -615,7 +646,10 @@ class SqliteJournal:
             _rewind(session_id, next_sender_seq, cursor_offset, forget_from, at_ns)
         )
 
-    def cursors(self, session_ids: Collection[str]) -> dict[str, int]:
+    def cursors(self, session_ids: Collection[str] | None = None) -> dict[str, int]:
+        if session_ids is None:
+            rows = self._db.execute("SELECT session_id, cursor_offset FROM sessions")
+            return {str(r[0]): int(r[1]) for r in rows}
         found: dict[str, int] = {}
         for chunk, marks in _chunks(session_ids):
             rows = self._db.execute(
@@ -626,11 +660,26 @@ class SqliteJournal:
         return found
 
     async def prune_events_async(
-        self, after_offset: int, up_to_offset: int, received_before_ns: int, limit: int
+        self,
+        after_offset: int,
+        up_to_offset: int,
+        received_before_ns: int,
+        limit: int,
+        streams: Collection[str],
+        settled: dict[str, bool],
     ) -> Pruned:
         return await self._commits.run(
-            _prune_events(after_offset, up_to_offset, received_before_ns, limit)
+            _prune_events(after_offset, up_to_offset, received_before_ns, limit, streams, settled)
         )
+
+    async def prune_log_async(self, logged_before_ns: int, limit: int) -> Pruned:
+        return await self._commits.run(_prune_log(logged_before_ns, limit))
+
+    def offset_received_before(self, at_ns: int) -> int:
+        """The offset of the last event before the first one received at or after ``at_ns``
+        (the head when there is none): a scan in journal order on a connection of its own,
+        for a thread (callers on the event loop run it in one)."""
+        return self._scan_before("received_at", at_ns)
 
     async def prune_sent_async(self, session_id: str, sent_before: str, limit: int) -> Pruned:
         return await self._commits.run(_prune_sent(session_id, sent_before, limit))
@@ -881,22 +930,31 @@ def _rewind(
 
 
 def _prune_events(
-    after_offset: int, up_to_offset: int, received_before_ns: int, limit: int
+    after_offset: int,
+    up_to_offset: int,
+    received_before_ns: int,
+    limit: int,
+    streams: Collection[str],
+    settled: dict[str, bool],
 ) -> Callable[[sqlite3.Connection], Pruned]:
-    """Remove, of the next ``limit`` events after ``after_offset`` (up to ``up_to_offset``)
-    received before ``received_before_ns``, those retention lets go (journal/retention.py):
-    never a settlement, nor the newest indexed event of its symbol, stream and account."""
+    """Remove, of the next ``limit`` events of ``streams`` after ``after_offset`` (up to
+    ``up_to_offset``) received before ``received_before_ns``, those retention lets go
+    (journal/retention.py): never the newest indexed event of its symbol, stream and
+    account, nor the newest version of a trade, nor a position in a symbol whose final
+    resolution was not journaled before the cut-off. ``settled`` remembers that last fact
+    per symbol across the jobs of one pass."""
 
     def work(db: sqlite3.Connection) -> Pruned:
+        marks = ", ".join("?" for _ in streams)
         rows = db.execute(
-            "SELECT offset FROM events WHERE offset > ? AND offset <= ? AND received_at < ?"
-            " AND stream <> 'settlements' ORDER BY offset LIMIT ?",
-            (after_offset, up_to_offset, received_before_ns, limit),
+            "SELECT offset, stream, upstream_id FROM events WHERE offset > ? AND offset <= ?"
+            f" AND received_at < ? AND stream IN ({marks}) ORDER BY offset LIMIT ?",
+            (after_offset, up_to_offset, received_before_ns, *streams, limit),
         ).fetchall()
         if not rows:
             return Pruned(0, None)
         first, last = int(rows[0][0]), int(rows[-1][0])
-        newest = {
+        kept = {
             int(r[0])
             for r in db.execute(
                 "SELECT x.offset FROM symbol_events x WHERE x.offset BETWEEN ? AND ?"
@@ -905,10 +963,63 @@ def _prune_events(
                 (first, last),
             )
         }
-        doomed = [(int(r[0]),) for r in rows if int(r[0]) not in newest]
+        for offset, symbol in db.execute(
+            "SELECT offset, symbol FROM symbol_events WHERE offset BETWEEN ? AND ?"
+            " AND stream = 'positions'",
+            (first, last),
+        ).fetchall():
+            if symbol not in settled:
+                settled[symbol] = _settled_before(db, symbol, received_before_ns)
+            if not settled[symbol]:
+                kept.add(int(offset))
+        for offset, stream, upstream_id in rows:
+            if stream == "trades" and not _later_version(db, str(upstream_id), int(offset)):
+                kept.add(int(offset))  # the trade's newest version: later ones amend it
+        doomed = [(int(r[0]),) for r in rows if int(r[0]) not in kept]
         db.executemany("DELETE FROM symbol_events WHERE offset = ?", doomed)
         db.executemany("DELETE FROM events WHERE offset = ?", doomed)
         return Pruned(len(doomed), last if len(rows) == limit else None)
+
+    return work
+
+
+def _later_version(db: sqlite3.Connection, upstream_id: str, offset: int) -> bool:
+    """Whether the trade ``upstream_id`` ("<trade id>:<STATE>") has a version journaled
+    after ``offset`` (trade_reported_before reads the versions so)."""
+    trade_id = upstream_id.partition(":")[0]
+    row = db.execute(
+        "SELECT 1 FROM events WHERE stream='trades' AND upstream_id >= ? AND upstream_id < ?"
+        " AND offset > ? LIMIT 1",
+        (f"{trade_id}:", f"{trade_id};", offset),
+    ).fetchone()
+    return row is not None
+
+
+def _settled_before(db: sqlite3.Connection, symbol: str, received_before_ns: int) -> bool:
+    """Whether a final resolution of ``symbol`` was journaled before ``received_before_ns``:
+    only then are its earlier positions no longer needed to pay or correct it."""
+    for (payload,) in db.execute(
+        "SELECT e.payload FROM symbol_events x JOIN events e ON e.offset = x.offset"
+        " WHERE x.symbol = ? AND x.stream = 'settlements' AND e.received_at < ?"
+        " AND e.flagged IS NULL",
+        (symbol, received_before_ns),
+    ):
+        settlement = Settlement.from_payload(bytes(payload))
+        if settlement.resolution and not settlement.preliminary:
+            return True
+    return False
+
+
+def _prune_log(logged_before_ns: int, limit: int) -> Callable[[sqlite3.Connection], Pruned]:
+    """Remove up to ``limit`` of the oldest message-log rows logged before the cut-off."""
+
+    def work(db: sqlite3.Connection) -> Pruned:
+        removed = db.execute(
+            "DELETE FROM message_log WHERE id IN (SELECT id FROM message_log"
+            " WHERE logged_at < ? ORDER BY logged_at LIMIT ?)",
+            (logged_before_ns, limit),
+        ).rowcount
+        return Pruned(removed, 0 if removed == limit else None)
 
     return work
 
@@ -920,13 +1031,15 @@ def _prune_sent(
     ``sent_before``, whole batches only, and the records of the batches removed."""
 
     def work(db: sqlite3.Connection) -> Pruned:
-        (low,) = db.execute(
-            "SELECT MIN(seq) FROM outbound WHERE session_id=? AND sending_time < ?",
-            (session_id, sent_before),
+        # Within a session, numbers and stamps grow together (a reset empties the store):
+        # the oldest stored message says whether anything is due.
+        oldest = db.execute(
+            "SELECT seq, sending_time FROM outbound WHERE session_id=? ORDER BY seq LIMIT 1",
+            (session_id,),
         ).fetchone()
-        if low is None:
+        if oldest is None or str(oldest[1]) >= sent_before:
             return Pruned(0, None)
-        below = int(low) + limit
+        below = int(oldest[0]) + limit
         straddling = db.execute(
             "SELECT last_seq FROM sent_ranges WHERE session_id=? AND first_seq < ?"
             " AND last_seq >= ?",

@@ -101,6 +101,12 @@ class AppendResult:
     offsets: tuple[int, ...] = ()  # each event's journal offset, in order; 0 = a duplicate
 
 
+# Once our sequence numbers went backwards (or the journal was restored from a backup), events
+# the exchange made before the moment it was found, and this long after (for the difference
+# between its clock and ours), go out with PossResend(97)=Y.
+POSSIBLY_SENT_MARGIN_NS = 60 * 1_000_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
     next_sender_seq: int

@@ -199,9 +199,9 @@ class Metrics:
             ["stream"], registry=r)
         self.journal_retention_removed = Counter(
             "fixbridge_journal_retention_removed",
-            "Rows removed by retention ([journal] retain_days): events, or sent messages.",
+            "Rows removed by retention ([journal] retain_days): events, sent messages, log rows.",
             ["what"], registry=r)
-        for what in ("events", "messages"):
+        for what in ("events", "messages", "log"):
             self.journal_retention_removed.labels(what)
         self.journal_size_bytes = Gauge(
             "fixbridge_journal_size_bytes",

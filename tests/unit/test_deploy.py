@@ -495,9 +495,9 @@ SCENARIOS = [
     ),
     Scenario(
         "FixbridgeJournalDiskFillingUp",
-        {  # 100 GB disks. fb: 25 GB free, 0.1 GB less each minute (under 20 GB after 50
-            # minutes, full in about 4 hours); fb2: 15 GB free and steady; fb3: losing as fast
-            # from 80 GB, far from 20 GB
+        {  # 100 GB disks. fb: 25 GB free, 0.1 GB less each minute (full within 4 hours from
+            # minute 10 on); fb2: 15 GB free and steady; fb3: losing as fast from 80 GB (full
+            # in over 13 hours)
             series("fixbridge_journal_disk_free_bytes"): "25e9-1e8x120",
             series("fixbridge_journal_disk_total_bytes"): "100e9x120",
             series("fixbridge_journal_disk_free_bytes", "fb2:9108"): "15e9x120",
@@ -505,7 +505,7 @@ SCENARIOS = [
             series("fixbridge_journal_disk_free_bytes", "fb3:9108"): "80e9-1e8x120",
             series("fixbridge_journal_disk_total_bytes", "fb3:9108"): "100e9x120",
         },
-        "70m", "90m", (fired("warning"),),
+        "20m", "40m", (fired("warning"),),
     ),
     Scenario(
         "FixbridgeJournalDiskAlmostFull",

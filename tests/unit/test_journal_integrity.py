@@ -163,6 +163,30 @@ def test_backup_runs_beside_a_writing_journal_and_restores(tmp_path: Path) -> No
     assert mode(path) == 0o600
 
 
+def test_a_restored_journal_marks_what_each_session_may_have_had_possresend(
+    tmp_path: Path,
+) -> None:
+    """The lost journal may have sent each session events after the backup's cursor; a
+    client resetting its numbers at Logon shows no regression. So the first open after a
+    restore marks, for every session, events made before the restore (plus the clock
+    margin) PossResend; the mark is consumed, and the backup file itself is untouched."""
+    path, out = tmp_path / "j.db", tmp_path / "b.db"
+    journal = SqliteJournal(path, synchronous="normal")
+    journal.load_session("a")
+    journal.load_session("b")
+    journal.close()
+    backup(path, out)
+    restored_at = 1_795_000_000 * 10**9
+    restore(out, path, now_ns=restored_at)
+    again = SqliteJournal(path)
+    marks = {name: again.load_session(name).possibly_sent_before_ns for name in ("a", "b")}
+    again.close()
+    assert marks == {"a": restored_at + 60 * 10**9, "b": restored_at + 60 * 10**9}
+    unmarked = SqliteJournal(out)  # the backup, opened as a journal: no restore happened
+    assert unmarked.load_session("a").possibly_sent_before_ns == 0
+    unmarked.close()
+
+
 def test_a_damaged_backup_is_not_restored(tmp_path: Path) -> None:
     path, out = tmp_path / "j.db", tmp_path / "b.db"
     filled(path)

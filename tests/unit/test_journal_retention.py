@@ -11,7 +11,14 @@ import pytest
 
 from fixbridge.config import ConfigError, parse_config
 from fixbridge.fix.recovery import ReplaySource
-from fixbridge.journal.retention import DAY_NS, run_retention, sent_before_text
+from fixbridge.journal.message_log import LogEntry
+from fixbridge.journal.retention import (
+    DAY_NS,
+    PRUNED_STREAMS,
+    RetentionRun,
+    run_retention,
+    sent_before_text,
+)
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import NewEvent, OutboundMessage
 from fixbridge.normalize.position import PositionEvent
@@ -49,9 +56,21 @@ def sessions_at(journal: SqliteJournal, **cursors: int) -> None:
         journal.record_sent(name, [], 1, cursor, at_ns=NOW)
 
 
+REACH = {stream: 60 * 10**9 for stream in PRUNED_STREAMS}  # the resume margin
+
+
+def retain_run(journal: SqliteJournal, sessions: list[str], days: int = 3) -> RetentionRun:
+    return asyncio.run(run_retention(journal, sessions, journal.head_offset(), NOW, days, REACH))
+
+
 def retain(journal: SqliteJournal, sessions: list[str], days: int = 3) -> tuple[int, int]:
-    run = asyncio.run(run_retention(journal, sessions, journal.head_offset(), NOW, days))
+    run = retain_run(journal, sessions, days)
     return run.events, run.messages
+
+
+def recent(journal: SqliteJournal, stream: str) -> None:
+    """A recent event on ``stream``: its resume point is now, so it replays nothing old."""
+    journal.append(stream, [NewEvent(f"{stream}-now", RECENT, b"{}", b"raw")], b"t", RECENT)
 
 
 def offsets(journal: SqliteJournal) -> list[int]:
@@ -84,26 +103,85 @@ def test_a_session_no_longer_configured_holds_nothing_back(journal: SqliteJourna
 
 def test_the_newest_event_stays_even_when_old(journal: SqliteJournal) -> None:
     old = executions(journal, "old", 5, OLD)
+    journal.append("executions", [], b"heartbeat", RECENT)  # live, with nothing new
     sessions_at(journal, a=old[-1])
     assert retain(journal, ["a"]) == (4, 0)
     assert offsets(journal) == [old[-1]] and journal.head_offset() == old[-1]
 
 
-def test_the_last_position_of_each_account_and_every_settlement_stay(
+def test_positions_go_only_in_settled_symbols_and_each_accounts_last_stays(
     journal: SqliteJournal,
 ) -> None:
-    """A settlement reports every account holding the symbol: the last position of each
-    account in each symbol is kept however old; earlier ones go. Settlement prices stay."""
-    indexed(journal, "positions", position("A", "S", "5", 1), OLD)  # A's earlier position
+    """A final resolution (and a correction of it) pays each account's position as of its set
+    time: a symbol's positions stay until its final was journaled before the cut-off; then
+    only each account's last one stays. Settlement prices always stay."""
+    a1 = indexed(journal, "positions", position("A", "S", "5", 1), OLD)
     a2 = indexed(journal, "positions", position("A", "S", "7", 2), OLD)
     b1 = indexed(journal, "positions", position("B", "S", "1", 3), OLD)
-    a_other = indexed(journal, "positions", position("A", "T", "2", 4), OLD)
-    mark = indexed(journal, "settlements", settlement("S", "0.4", True, 5), OLD)
+    u1 = indexed(journal, "positions", position("A", "U", "2", 4), OLD)  # U never resolved
+    u2 = indexed(journal, "positions", position("A", "U", "3", 5), OLD)
+    final = indexed(journal, "settlements", settlement("S", "1", False, 6), OLD)
     last = executions(journal, "x", 2, OLD)
-    sessions_at(journal, a=last[-1])
-    assert retain(journal, ["a"]) == (2, 0)  # a1 and the first execution
-    assert offsets(journal) == [a2, b1, a_other, mark, last[-1]]
-    assert {e.offset for e in journal.latest_by_account("positions", "S", mark)} == {a2, b1}
+    recent(journal, "positions")
+    recent(journal, "executions")
+    sessions_at(journal, a=journal.head_offset())
+    assert retain(journal, ["a"]) == (3, 0)  # a1 and the two old executions
+    held = offsets(journal)
+    assert a1 not in held and last[0] not in held and last[1] not in held
+    assert {a2, b1, u1, u2, final} <= set(held)
+    assert {e.offset for e in journal.latest_by_account("positions", "S", final)} == {a2, b1}
+
+
+def test_a_trades_newest_version_stays_so_a_later_one_is_still_an_amendment(
+    journal: SqliteJournal,
+) -> None:
+    def trade(upstream_id: str) -> int:
+        (offset,) = journal.append(
+            "trades", [NewEvent(upstream_id, OLD, b"{}", b"raw")], b"", OLD
+        ).offsets
+        return offset
+
+    new, cleared, other = trade("T1:NEW"), trade("T1:CLEARED"), trade("T2:NEW")
+    recent(journal, "trades")
+    sessions_at(journal, a=journal.head_offset())
+    assert retain(journal, ["a"]) == (1, 0)
+    held = offsets(journal)
+    assert new not in held and {cleared, other} <= set(held)
+    assert journal.trade_reported_before("T1", 0, journal.head_offset() + 1)
+
+
+def test_a_stream_the_exchange_may_still_replay_keeps_its_events(
+    journal: SqliteJournal,
+) -> None:
+    """Executions last journaled ten days ago: a refused resume token would replay from
+    there, and an event removed meanwhile would be journaled and sent again."""
+    executions(journal, "old", 5, OLD)
+    recent(journal, "positions")
+    sessions_at(journal, a=journal.head_offset())
+    run = retain_run(journal, ["a"])
+    assert (run.events, "executions" in run.streams_held) == (0, True)
+    executions(journal, "young", 1, RECENT)  # the stream is live again
+    assert retain(journal, ["a"]) == (5, 0)
+
+
+def test_a_session_no_longer_configured_is_named_when_it_is_left_behind(
+    journal: SqliteJournal,
+) -> None:
+    old = executions(journal, "old", 10, OLD)
+    executions(journal, "young", 1, RECENT)
+    sessions_at(journal, kept=old[-1], removed=old[2])
+    run = retain_run(journal, ["kept"])
+    assert (run.events, run.left_behind) == (10, ("removed",))
+
+
+def test_message_log_rows_older_than_the_cut_off_go(journal: SqliteJournal) -> None:
+    def entry(at: int) -> LogEntry:
+        return LogEntry("a", "out", 0, 1, "20261101-00:00:00", at, "0", b"8=FIXT.1.1\x01")
+
+    journal.log_messages([entry(OLD), entry(OLD + 1), entry(RECENT)])
+    executions(journal, "young", 1, RECENT)
+    run = retain_run(journal, [])
+    assert run.log_rows == 2
 
 
 def stored_batch(journal: SqliteJournal, session: str, first: int, count: int, stamp: str) -> None:
@@ -154,7 +232,7 @@ def test_the_journal_file_stops_growing_once_retention_runs(tmp_path: Path) -> N
         received = NOW - (10 - day) * DAY_NS
         batch = executions(journal, f"d{day}-", 3000, received)
         journal.record_sent("a", [], 1, batch[-1], at_ns=NOW)
-        asyncio.run(run_retention(journal, ["a"], journal.head_offset(), received, 3))
+        asyncio.run(run_retention(journal, ["a"], journal.head_offset(), received, 3, REACH))
         sizes.append(journal.size_bytes())
         held.append(len(journal.read_events(0, 100_000)))
     journal.close()
