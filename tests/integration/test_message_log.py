@@ -1,7 +1,7 @@
 """The FIX message log end to end: a real bridge, a scripted client, a sequence reset and a
 restart, then ``fixbridge log`` run as an operator runs it (a subprocess, the journal read
 read-only) shows every message the client saw and sent, both directions, in every epoch, and
-its CSV and JSON Lines exports hold the same rows."""
+its CSV, JSON Lines and Parquet exports hold the same rows."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pyarrow_parquet
 import pytest
 
 from fixbridge.fix.codec import FixMessage
@@ -146,6 +147,14 @@ def test_the_log_shows_every_message_of_every_epoch_across_a_reset_and_a_restart
         for row in csv.DictReader(io.StringIO(table.stdout))
     ]
     assert from_csv == rows
+    parquet = tmp_path / "log.parquet"
+    made = fixbridge_log(journal, "--session", "a", "--format", "parquet", "--out", str(parquet))
+    assert made.returncode == 0, made.stderr
+    from_parquet = [
+        {**row, "fields": json.loads(row["fields"])}
+        for row in pyarrow_parquet.read_table(parquet).to_pylist()
+    ]
+    assert from_parquet == rows
 
     first_id = seen["ids"][0]  # delivered once, then replayed
     found = fixbridge_log(journal, "--exec-id", first_id, "--format", "jsonl")

@@ -105,6 +105,27 @@ def test_csv_and_jsonl_hold_the_same_rows(
     assert last["raw"].startswith("8=FIXT.1.1|9=") and last["raw"].endswith("|")
 
 
+def test_parquet_and_files_hold_the_same_rows_as_stdout(
+    capsys: pytest.CaptureFixture[str], journal: Path, tmp_path: Path
+) -> None:
+    """Parquet (read back with pyarrow, which wrote it) and --out files hold the rows the
+    JSON Lines export prints, with the CSV's columns; the files are private."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    _, lines, _ = run(capsys, "--journal", str(journal), "--format", "jsonl")
+    from_json = [json.loads(line) for line in lines.splitlines()]
+    parquet, jsonl = tmp_path / "log.parquet", tmp_path / "log.jsonl"
+    for form, out in (("parquet", parquet), ("jsonl", jsonl)):
+        args = ("--journal", str(journal), "--format", form, "--out", str(out))
+        code, printed, err = run(capsys, *args)
+        assert (code, printed, err) == (0, "", "")
+    table = pq.read_table(parquet)
+    assert table.column_names == list(from_json[0])
+    from_parquet = [{**row, "fields": json.loads(row["fields"])} for row in table.to_pylist()]
+    assert from_parquet == from_json
+    assert jsonl.read_text(encoding="utf-8") == lines
+    assert {parquet.stat().st_mode & 0o777, jsonl.stat().st_mode & 0o777} == {0o600}
+
+
 def test_the_readable_form_names_tags_and_values(
     capsys: pytest.CaptureFixture[str], journal: Path
 ) -> None:
@@ -126,6 +147,8 @@ def test_the_readable_form_names_tags_and_values(
         ),
         (["--msg-type", "8;DROP"], "--msg-type: not a MsgType"),
         (["--exec-id", "E1\x0117=E2"], "--exec-id: not a field value"),
+        (["--format", "parquet"], "--format parquet writes a file: give --out FILE"),
+        (["--out", __file__], "exists already"),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_2(
