@@ -4,8 +4,8 @@ and what each session's store holds of what it was sent.
 The file is opened with SQLite's ``mode=ro`` (it may be in use by a running bridge, whose WAL
 readers do not block it). Events are selected by their transact time within a day of the
 trade date's window, then kept by their own trade date. What a session was sent is read by
-:func:`sent_to_session` alone, so a permanent message log can replace the ``outbound`` table
-there without touching the rest. This module must never write the journal.
+:func:`sent_to_session` alone: the permanent message log (every epoch), with the resend
+store. This module must never write the journal.
 """
 
 from __future__ import annotations
@@ -135,9 +135,13 @@ def _identity(msg_type: str, body: bytes, date: str) -> str | None:
 
 
 def sent_to_session(db: sqlite3.Connection, session: str, date: dt.date) -> SentStore:
-    """The ExecutionReports and TradeCaptureReports of ``date`` the ``outbound`` table still
-    holds for ``session``, and the journal offsets it covers: from the oldest held batch's
-    origin (a sequence reset or retention removes what came before) to the session's cursor."""
+    """The ExecutionReports and TradeCaptureReports of ``date`` the journal shows ``session``
+    was sent, and the journal offsets that covers: the message log's (every epoch, never
+    emptied by a sequence reset) together with the ``outbound`` store's. The coverage runs
+    from the session's origin when the message log was already recording before the date
+    began (and retention, which removes the oldest rows first, left all of the date); else
+    from the oldest batch the store holds (a sequence reset or retention removes what came
+    before). Up to the session's cursor either way."""
     row = db.execute(
         "SELECT cursor_offset, origin_offset FROM sessions WHERE session_id=?", (session,)
     ).fetchone()
@@ -157,5 +161,32 @@ def sent_to_session(db: sqlite3.Connection, session: str, date: dt.date) -> Sent
         )
         if (ident := _identity(str(msg_type), _bytes(body), wanted)) is not None
     }
+    logged, log_covers = _logged(db, session, wanted, trade_date_window(date)[0])
+    if log_covers:
+        covered_from = origin
     return SentStore(True, SentWindow(origin, max(covered_from, origin), cursor),
-                     frozenset(messages))
+                     frozenset(messages | logged))  # fmt: skip
+
+
+def _logged(
+    db: sqlite3.Connection, session: str, wanted: str, date_start_ns: int
+) -> tuple[set[str], bool]:
+    """The date's reports the message log shows ``session`` was sent, and whether the log
+    holds everything since the date began (it was recording before, and nothing after was
+    removed)."""
+    has_log = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='message_log'"
+    ).fetchone()
+    if has_log is None:
+        return set(), False
+    found = {
+        ident
+        for msg_type, raw in db.execute(
+            "SELECT msg_type, raw FROM message_log WHERE session_id=? AND direction='out'"
+            " AND msg_type IN ('8', 'AE')",
+            (session,),
+        )
+        if (ident := _identity(str(msg_type), _bytes(raw), wanted)) is not None
+    }
+    (first,) = db.execute("SELECT MIN(logged_at) FROM message_log").fetchone()
+    return found, first is not None and int(first) <= date_start_ns

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from pathlib import Path
 
 import pytest
 
 from fixbridge.config import load_config
-from fixbridge.fix.codec import encode_fields
+from fixbridge.fix.codec import encode_fields, frame
+from fixbridge.journal import message_log
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import OutboundMessage
 from fixbridge.normalize.execution import execution_report_body, normalize_execution
@@ -87,6 +89,43 @@ def test_after_a_sequence_reset_the_store_covers_nothing_and_says_so(tmp_path: P
                            store.messages, store.window)
     assert diff.agrees  # nothing provably unsent ...
     assert diff.unchecked == len(ids)  # ... and every message of the date unchecked
+
+
+def test_the_message_log_vouches_for_what_a_reset_removed_from_the_store(
+    tmp_path: Path,
+) -> None:
+    """The message log keeps every epoch: with it recording since before the date began
+    (a Logon logged the evening before), the reports logged as sent are checked even after
+    a sequence reset emptied the resend store, from the session's origin on."""
+    ids, head = _journal(tmp_path / "j.db")
+    # Trade date 2026-11-18 begins at 17:00 New York time the day before (spec: the roll).
+    new_york = zoneinfo.ZoneInfo("America/New_York")
+    date_start = int(dt.datetime(2026, 11, 17, 17, tzinfo=new_york).timestamp()) * 10**9
+    journal = SqliteJournal(tmp_path / "j.db")
+    try:
+        stored = list(journal.outbound_range("s", 1, len(ids)))
+        head_fields = encode_fields([(49, "FB"), (56, "BO"), (52, "20261118-11:06:40")])
+        journal.log_messages(
+            [message_log.sent("s", 0, frame("A", head_fields + b"34=1\x01", b"98=0\x01"),
+                              date_start - 10**9)]
+            + [message_log.sent("s", 0, frame("8", head_fields, m.body), START_NS)
+               for m in stored[:-1]]  # the last one was never logged: it shows as not sent
+        )  # fmt: skip
+        journal.save_sequence_numbers("s", 1, 1, at_ns=START_NS, reset=True)
+    finally:
+        journal.close()
+    db = open_read_only(tmp_path / "j.db")
+    try:
+        events = list(journal_events(db, DATE))
+        store = sent_to_session(db, "s", DATE)
+    finally:
+        db.close()
+    assert store.messages == {f"8:{i}" for i in ids[:-1]}
+    assert (store.window.origin, store.window.covered_from, store.window.cursor) == (0, 0, head)
+    diff = compare_session("s", [Expected(f"8:{e.key}", e.offset) for e in events],
+                           store.messages, store.window)  # fmt: skip
+    assert (diff.agrees, diff.unchecked) == (False, 0)
+    assert list(diff.not_sent) == [f"8:{ids[-1]}"]
 
 
 def test_the_command_prints_a_table_or_json_and_exits_1_on_a_difference(
