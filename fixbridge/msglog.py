@@ -84,10 +84,12 @@ class LoggedMessage:
         }
 
     def line(self) -> str:
-        """One readable line: when, which session, which way, which epoch, then the fields."""
+        """One readable line: when, which session, which way, which epoch, then the fields;
+        control characters a client sent are shown escaped, never passed to the terminal."""
         shown = describe(self.fields) or readable_raw(self.raw)
         when = to_rfc3339(self.logged_at_ns)
-        return f"{when} {self.session} {self.direction:<3} epoch={self.epoch} {shown}"
+        line = f"{when} {self.session} {self.direction:<3} epoch={self.epoch} {shown}"
+        return _printable(line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,21 @@ class Query:
             clauses.append("(" + " OR ".join("instr(raw, ?) > 0" for _ in found) + ")")
             params += found
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _printable(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
+def _csv_cell(value: object) -> object:
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def readable_raw(raw: bytes) -> str:
@@ -196,7 +213,8 @@ def write_messages(messages: Iterator[LoggedMessage], form: str, out: TextIO) ->
             continue
         row = message.row()
         if writer is not None:
-            writer.writerow({**row, "fields": json.dumps(row["fields"], ensure_ascii=False)})
+            cells = {**row, "fields": json.dumps(row["fields"], ensure_ascii=False)}
+            writer.writerow({key: _csv_cell(value) for key, value in cells.items()})
         else:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return count

@@ -113,8 +113,11 @@ from fixbridge.journal.store import (
     OutboundMessage,
     SessionRecord,
 )
+from fixbridge.normalize.errors import NormalizationError
+from fixbridge.normalize.execution import ExecutionEvent
 from fixbridge.normalize.style import RenderStyle
 from fixbridge.normalize.timestamps import instant_ns
+from fixbridge.normalize.trade import BUST_EXEC_ID_SUFFIX
 from fixbridge.ops.log_limit import LogLimiter
 from fixbridge.ops.metrics import Metrics
 from fixbridge.ops.status import SessionStatus, iso
@@ -191,6 +194,9 @@ class Connection:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     received: asyncio.Event = field(default_factory=asyncio.Event)
     resends: list[Resend | EventResendRequest] = field(default_factory=list)
+    # The reset epoch of the EventResendRequest being answered (None: none is); a request of
+    # an earlier epoch stops at its next chunk.
+    event_resending: int | None = None
     resend_task: asyncio.Task[None] | None = None
     probe_task: asyncio.Task[None] | None = None
     not_resending: asyncio.Event = field(default_factory=asyncio.Event)
@@ -480,7 +486,10 @@ class Acceptor:
                 f" replay from there starts after offset {offset}, and the session's cursor is"
                 f" at {slot.cursor}): a replay only moves the cursor back",
             )
-        await self._journal.replay_from_async(name, offset, self._clock())
+        # Every event replayed was sent before now; events the exchange stamped a little
+        # ahead of our clock too (the same margin as after a regression).
+        before = self._clock() + POSSIBLY_SENT_MARGIN_NS
+        await self._journal.replay_from_async(name, offset, before)
         slot.cursor = offset
 
     async def _logout(self, conn: Connection, text: str, why: str = "shutdown") -> None:
@@ -901,8 +910,9 @@ class Acceptor:
                 if self._write(conn, action.data):
                     meters.sent(action.msg_type)
             elif isinstance(action, Resend | EventResendRequest):
-                if isinstance(action, EventResendRequest) and any(
-                    isinstance(r, EventResendRequest) for r in conn.resends
+                if isinstance(action, EventResendRequest) and (
+                    conn.event_resending == conn.logbook.epoch
+                    or any(isinstance(r, EventResendRequest) for r in conn.resends)
                 ):
                     text = "an earlier EventResendRequest is still being answered"
                     await self._event_resend_refused(conn, action, BUSY, text, held=True)
@@ -1087,12 +1097,14 @@ class Acceptor:
         loop = asyncio.get_running_loop()
         try:
             while conn.resends and self._replaying(conn):
-                request = conn.resends[0]
+                request = conn.resends.pop(0)
                 if isinstance(request, EventResendRequest):
-                    await self._serve_event_resend(conn, request)
-                    conn.resends.pop(0)
+                    conn.event_resending = conn.logbook.epoch
+                    try:
+                        await self._serve_event_resend(conn, request)
+                    finally:
+                        conn.event_resending = None
                     continue
-                conn.resends.pop(0)
                 renderer = self._renderer(conn, self._journal.load_session(conn.name))
                 stored = ReplaySource(
                     self._journal, conn.name, request.begin, request.end, renderer.render
@@ -1140,7 +1152,7 @@ class Acceptor:
         journal = self._journal
         cursor = conn.slot.cursor
         if request.begin_exec_id is not None:
-            begin = journal.offset_of("executions", request.begin_exec_id)
+            begin = self._exec_id_offset(request.begin_exec_id)
             if begin is None:
                 text = (
                     f"BeginExecID {request.begin_exec_id} is not in the journal (never"
@@ -1159,7 +1171,7 @@ class Acceptor:
             begin = await asyncio.to_thread(journal.offset_before, request.start_ns) + 1
         last = cursor
         if request.end_exec_id is not None:
-            end = journal.offset_of("executions", request.end_exec_id)
+            end = self._exec_id_offset(request.end_exec_id)
             if end is None or end < begin:
                 text = f"EndExecID {request.end_exec_id} is not journaled, or precedes the start"
                 await self._event_resend_refused(conn, request, BAD_END, text)
@@ -1170,7 +1182,8 @@ class Acceptor:
         rate = conn.slot.config.resend_rate
         loop = asyncio.get_running_loop()
         started, sent, after = loop.time(), 0, begin - 1
-        while after < last and self._replaying(conn):
+        epoch = conn.logbook.epoch
+        while after < last and self._replaying(conn) and conn.logbook.epoch == epoch:
             events = [e for e in journal.read_events(after, RESEND_CHUNK) if e.offset <= last]
             if not events:
                 break
@@ -1180,12 +1193,35 @@ class Acceptor:
             await self._drain(conn)
             if rate:
                 await asyncio.sleep(max(0.0, started + sent / rate - loop.time()))
-        if self._replaying(conn):
+        if conn.logbook.epoch != epoch:  # the numbers were reset: the request went with them
+            log.info(
+                "session %s: event resend (request %d) abandoned after %d messages: sequence"
+                " numbers were reset", conn.name, request.ref_seq, sent, extra=conn.log_extra,
+            )  # fmt: skip
+        elif self._replaying(conn):
             await self._reply(conn, EVENT_RESEND_COMPLETE, complete_body(request, sent))
             log.info(
                 "session %s: event resend (request %d) served: %d messages, %.2f s",
                 conn.name, request.ref_seq, sent, loop.time() - started, extra=conn.log_extra,
             )  # fmt: skip
+
+    def _exec_id_offset(self, exec_id: str) -> int | None:
+        """The journal offset of the event an ExecID(17) we send came from: a fill's or an
+        order's execution, or, for a trade cancel's ``<fill ExecID>-BUST``, the BUSTED trade
+        that cancelled the fill. None if it was never journaled (or was removed)."""
+        journal = self._journal
+        found = journal.offset_of("executions", exec_id)
+        if found is not None or not exec_id.endswith(BUST_EXEC_ID_SUFFIX):
+            return found
+        fill_offset = journal.offset_of("executions", exec_id[: -len(BUST_EXEC_ID_SUFFIX)])
+        if fill_offset is None:
+            return None
+        (fill,) = journal.read_events(fill_offset - 1, 1)
+        try:
+            trade_id = ExecutionEvent.from_payload(fill.payload).trade_id
+        except NormalizationError:
+            return None
+        return None if trade_id is None else journal.offset_of("trades", f"{trade_id}:BUSTED")
 
     async def _event_resend_refused(
         self,

@@ -59,14 +59,15 @@ class LogEntry:
 
 def mask_secrets(raw: bytes) -> bytes:
     """``raw`` with the values of Password(554) and NewPassword(925) replaced by ``***``
-    (BodyLength and CheckSum are left as they were: they describe the original)."""
-    if not any(SOH + prefix in raw for prefix in _SECRET_PREFIXES):
+    (BodyLength and CheckSum are left as they were: they describe the original). A tag is
+    recognised by its number, as the parser reads it (``0554=`` is Password too)."""
+    if not any(prefix in raw for prefix in _SECRET_PREFIXES):
         return raw
     parts = raw.split(SOH)
     for i, part in enumerate(parts):
-        for prefix in _SECRET_PREFIXES:
-            if i and part.startswith(prefix):  # never the first field (BeginString)
-                parts[i] = prefix + MASK
+        tag, sep, _ = part.partition(b"=")
+        if i and sep and tag.isdigit() and int(tag) in SECRET_TAGS:  # never BeginString
+            parts[i] = tag + b"=" + MASK
     return SOH.join(parts)
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from fixbridge.app import Bridge
+from fixbridge.journal.store import NewEvent
+from fixbridge.normalize.execution import ExecutionEvent
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp
 from tests.integration.inprocess import ExecutionFeed, bridge, port_of
 from tests.integration.rawfix import RawClient
@@ -23,6 +25,10 @@ from tests.integration.rawfix import RawClient
 pytestmark = pytest.mark.integration
 
 BRIDGE = "FIXBRIDGE"
+
+
+# Four messages a second: a request is still being answered when the next message comes.
+SLOW = {"name": "a", "sender_comp_id": BRIDGE, "target_comp_id": "CLIENT_A", "resend_rate": 4}
 
 
 def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -137,11 +143,7 @@ def test_one_request_at_a_time(tmp_path: Path) -> None:
     reason 1; the first completes whole."""
 
     async def conversation() -> None:
-        session = {
-            "name": "a", "sender_comp_id": BRIDGE, "target_comp_id": "CLIENT_A",
-            "resend_rate": 4,
-        }  # fmt: skip
-        async with bridge(tmp_path, [session]) as b:
+        async with bridge(tmp_path, [SLOW]) as b:
             ids = ExecutionFeed(b).append(6)
             client = await logged_on(b, 6)
             client.inbox.clear()
@@ -155,6 +157,69 @@ def test_one_request_at_a_time(tmp_path: Path) -> None:
             (done,) = client.of_type("U2")
             assert (done.get(45), done.get(21003)) == (str(first_seq), "6")
             assert [m.get(17) for m in client.of_type("8")] == ids
+            client.close()
+
+    run(conversation)
+
+
+def test_a_sequence_reset_abandons_the_request_being_answered_and_serves_the_next(
+    tmp_path: Path,
+) -> None:
+    """A Logon with ResetSeqNumFlag=Y while a request is answered: the request belonged to
+    the numbers just reset, so it stops (no EventResendComplete naming an old number); a
+    request made after the reset is answered whole."""
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [SLOW]) as b:
+            ids = ExecutionFeed(b).append(8)
+            client = await logged_on(b, 8)
+            client.inbox.clear()
+            client.send("U1", (21001, ids[0]))
+            await client.read_until(lambda box: len(box) >= 1)  # under way
+            client.seq = 1
+            client.logon(reset=True)
+            await client.read_until(lambda box: any(m.msg_type == "A" for m in box))
+            reset_at = len(client.inbox)
+            client.send("U1", (21001, ids[6]))  # the new epoch's number 2
+            await client.read_until(lambda box: any(m.msg_type in ("U2", "U3") for m in box))
+            answers = [m for m in client.inbox if m.msg_type in ("U2", "U3")]
+            assert [(m.msg_type, m.get(45), m.get(21003)) for m in answers] == [("U2", "2", "2")]
+            after = [m.get(17) for m in client.inbox[reset_at:] if m.msg_type == "8"]
+            assert after[-2:] == ids[6:]
+            client.close()
+
+    run(conversation)
+
+
+def test_a_trade_cancels_exec_id_names_the_bust(tmp_path: Path) -> None:
+    """A trade cancel's ExecID(17) is ``<fill ExecID>-BUST`` (specs/mapping.md): asked for
+    by it, the answer starts (or ends) at the BUSTED trade that cancelled the fill."""
+
+    async def conversation() -> None:
+        session = {"name": "a", "sender_comp_id": BRIDGE, "target_comp_id": "CLIENT_A"}
+        async with bridge(tmp_path, [session]) as b:
+            assert b.journal is not None
+            feed = ExecutionFeed(b)
+            ids = feed.append(60)
+            fills = [
+                ExecutionEvent.from_payload(e.payload)
+                for e in b.journal.read_events(0, 100)
+                if ExecutionEvent.from_payload(e.payload).trade_id is not None
+            ]
+            fill = fills[0]
+            # The BUSTED version of its trade (a payload no renderer takes: it sends nothing
+            # itself; only where it sits in the journal counts here).
+            bust = NewEvent(f"{fill.trade_id}:BUSTED", 1, b"{}", b"raw")
+            b.journal.append("trades", [bust], b"", 1)
+            later = feed.append(2)
+            client = await logged_on(b, 62)
+            *again, done = await ask(client, (21001, f"{fill.exec_id}-BUST"))
+            assert [m.get(17) for m in again] == later and done.get(21003) == "2"
+            start = ids.index(fill.exec_id)
+            *again, done = await ask(
+                client, (21001, fill.exec_id), (21002, f"{fill.exec_id}-BUST")
+            )
+            assert [m.get(17) for m in again] == ids[start:]
             client.close()
 
     run(conversation)

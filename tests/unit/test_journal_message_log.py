@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fixbridge.fix.codec import encode_fields, frame
+from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame
 from fixbridge.fix.logbook import Logbook
 from fixbridge.fix.session import (
     FixSession,
@@ -128,6 +128,17 @@ def test_passwords_never_reach_the_log(journal: SqliteJournal) -> None:
     assert raw.replace(b"554=***", b"554=s3cret").replace(b"925=***", b"925=n3w-s3cret") == (
         logon.raw
     )
+
+
+def test_a_password_tag_written_with_leading_zeros_is_masked_too() -> None:
+    """The parser reads ``0554=`` as tag 554 (a number), so the session checks it as the
+    Password: the log must not keep it in clear."""
+    raw = ours(1, "A", b"98=0\x01108=30\x01553=ops\x010554=hunter2\x0100925=n3w\x01")
+    (parsed,) = FrameParser().feed(raw)
+    assert isinstance(parsed, FixMessage) and parsed.get(554) == "hunter2"
+    masked = message_log.mask_secrets(raw)
+    assert b"hunter2" not in masked and b"n3w" not in masked
+    assert b"\x010554=***\x01" in masked and b"\x0100925=***\x01" in masked
 
 
 def test_a_value_that_only_looks_like_a_password_tag_is_kept() -> None:

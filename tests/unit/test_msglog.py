@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fixbridge.cli import main
-from fixbridge.fix.codec import encode_fields, frame
+from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame
 from fixbridge.journal import message_log
 from fixbridge.journal.sqlite import SqliteJournal
 from tests.unit.fixmsg import BRIDGE, CLIENT, STAMP, client_msg
@@ -178,3 +178,27 @@ def test_a_missing_journal_or_one_without_a_log_is_one_line_and_left_as_it_was(
     tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master")]
     db.close()
     assert tables == ["meta", "sqlite_autoindex_meta_1"]  # read, never migrated nor written
+
+
+def test_what_a_client_wrote_cannot_run_in_a_spreadsheet_or_a_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A client controls its SendingTime and Text: a CSV cell starting like a formula gets a
+    leading ' (OWASP's advice for CSV exports), and the readable form shows an escape
+    sequence as text instead of sending it to the operator's terminal."""
+    path = tmp_path / "j.db"
+    j = SqliteJournal(path, synchronous="normal")
+    hostile = frame(
+        "1",
+        encode_fields([(49, CLIENT), (56, BRIDGE), (34, "2"), (52, "=HYPERLINK(\"x\")")]),
+        encode_fields([(112, "\x1b[2J")]),
+    )
+    (parsed,) = FrameParser().feed(hostile)
+    assert isinstance(parsed, FixMessage)
+    j.log_messages([message_log.received("a", 0, parsed, T1)])
+    j.close()
+    _, table, _ = run(capsys, "--journal", str(path), "--format", "csv")
+    (row,) = csv.DictReader(io.StringIO(table))
+    assert row["sending_time"] == "'=HYPERLINK(\"x\")"
+    _, text, _ = run(capsys, "--journal", str(path))
+    assert "\x1b" not in text and "\\x1b[2J" in text
