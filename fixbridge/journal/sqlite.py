@@ -222,18 +222,13 @@ class SqliteJournal:
         if version == 1:
             # Version 2 records when a session's numbers were last written (schedules).
             with self._transaction() as db:
-                db.execute("ALTER TABLE sessions ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0")
+                _add_column(db, "sessions", "updated_at")
                 db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
             version = 2
         if version == 2:
             # Version 3: how far each stream's stored token is known to cover (fallbacks).
             with self._transaction() as db:
-                columns = {row[1] for row in db.execute("PRAGMA table_info(stream_state)")}
-                if "covered_until" not in columns:
-                    db.execute(
-                        "ALTER TABLE stream_state"
-                        " ADD COLUMN covered_until INTEGER NOT NULL DEFAULT 0"
-                    )
+                _add_column(db, "stream_state", "covered_until")
                 db.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
             version = 3
         if version == 3:
@@ -242,11 +237,7 @@ class SqliteJournal:
             # session began; all rebuilt from the events already journaled.
             with self._transaction() as db:
                 db.execute("DROP TABLE IF EXISTS order_links")
-                columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
-                if "origin_offset" not in columns:
-                    db.execute(
-                        "ALTER TABLE sessions ADD COLUMN origin_offset INTEGER NOT NULL DEFAULT 0"
-                    )
+                _add_column(db, "sessions", "origin_offset")
                 _rebuild_memory(db)
                 db.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
             version = 4
@@ -268,22 +259,14 @@ class SqliteJournal:
             # Version 7 remembers, per session, before which exchange time an event may have
             # been sent already under numbers this journal lost (PossResend).
             with self._transaction() as db:
-                columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
-                if "resent_before" not in columns:
-                    db.execute(
-                        "ALTER TABLE sessions ADD COLUMN resent_before INTEGER NOT NULL DEFAULT 0"
-                    )
+                _add_column(db, "sessions", "resent_before")
                 db.execute("UPDATE meta SET value='7' WHERE key='schema_version'")
             version = 7
         if version == 7:
             # Version 8 keeps the FIX message log (message_log, made by the schema script) and
             # counts each session's sequence resets (the epoch its logged messages belong to).
             with self._transaction() as db:
-                columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
-                if "reset_epoch" not in columns:
-                    db.execute(
-                        "ALTER TABLE sessions ADD COLUMN reset_epoch INTEGER NOT NULL DEFAULT 0"
-                    )
+                _add_column(db, "sessions", "reset_epoch")
                 db.execute("UPDATE meta SET value='8' WHERE key='schema_version'")
             version = 8
         if version != SCHEMA_VERSION:
@@ -927,6 +910,13 @@ def _rewind(
         )
 
     return work
+
+
+def _add_column(db: sqlite3.Connection, table: str, column: str) -> None:
+    """A migration's new ``INTEGER NOT NULL DEFAULT 0`` column, unless the table has it
+    already (the schema script of a newer version may have made it)."""
+    if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
 
 def _prune_events(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -35,6 +35,8 @@ from fixbridge.upstream.report import (
 from fixbridge.upstream.streams import execution_to_event, trade_to_event
 
 Progress = Callable[[str, int, int], None]  # (method, pages so far, events so far)
+
+_E = TypeVar("_E", ExecutionEvent, TradeEvent)
 
 
 def _executions_request(date: dt.date) -> Callable[[str], Any]:
@@ -63,22 +65,21 @@ def _trades_request(date: dt.date) -> Callable[[str], Any]:
 
 def _execution(message: Any) -> Event:
     key = execution_to_event(message).upstream_id
-    decoded: ExecutionEvent | None
-    try:
-        decoded = normalize_execution(message)
-    except NormalizationError:
-        decoded = None
-    return compared("executions", key, decoded)
+    return compared("executions", key, _normalized(normalize_execution, message))
 
 
 def _trade(message: Any) -> Event:
     key = trade_to_event(message).upstream_id
-    decoded: TradeEvent | None
+    return compared("trades", key, _normalized(normalize_trade, message))
+
+
+def _normalized(normalize: Callable[[Any], _E], message: Any) -> _E | None:
+    """The exchange's message as the bridge normalizes it; None if it cannot be (it is then
+    compared by identity only)."""
     try:
-        decoded = normalize_trade(message)
+        return normalize(message)
     except NormalizationError:
-        decoded = None
-    return compared("trades", key, decoded)
+        return None
 
 
 async def report_events(

@@ -9,7 +9,6 @@ The expected ExecIDs come from the other session's messages and their TransactTi
 
 from __future__ import annotations
 
-import os
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,13 +19,13 @@ from fixbridge.cli import main
 from fixbridge.simulator.server import SimulatorThread
 from tests.integration.bridge_proc import bridge_for, write_config
 from tests.integration.qfharness import FixMessage, QuickFixClient, free_tcp_port
+from tests.integration.test_admin import token_file
 from tests.integration.test_reload import wait_for_log
 
 pytestmark = pytest.mark.integration
 
 BRIDGE = "FIXBRIDGE"
 ALPHA = {"name": "alpha", "sender_comp_id": BRIDGE, "target_comp_id": "BO_ALPHA"}
-TOKEN = "history-token-0123456789abcdef"
 
 
 def transact_ns(message: FixMessage) -> int:
@@ -53,14 +52,6 @@ def replay_covered(messages: list[FixMessage]) -> bool:
     before it from the tenth on (the replay's instant is the tenth's time), and five more."""
     marked = next((i for i, m in enumerate(messages) if m.get(97) == "Y"), None)
     return marked is not None and len(messages) - marked >= marked - 10 + 5
-
-
-def token_file(tmp: Path) -> Path:
-    path = tmp / "admin.token"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(TOKEN + "\n")
-    return path
 
 
 def test_a_session_added_later_starts_from_its_instant_and_a_replay_resends_possresend(

@@ -18,7 +18,13 @@ from fixbridge.journal.store import OutboundMessage
 from fixbridge.normalize.execution import execution_report_body, normalize_execution
 from fixbridge.reconcile.command import run
 from fixbridge.reconcile.compare import Event, Expected, compare_session
-from fixbridge.reconcile.journal_side import journal_events, open_read_only, sent_to_session
+from fixbridge.reconcile.journal_side import (
+    Journaled,
+    SentStore,
+    journal_events,
+    open_read_only,
+    sent_to_session,
+)
 from fixbridge.reconcile.records import compared
 from fixbridge.simulator.market import MarketModel
 from fixbridge.upstream.streams import execution_to_event
@@ -51,6 +57,15 @@ def _journal(path: Path) -> tuple[list[str], int]:
     return [e.id for e in executions], result.head_offset
 
 
+def _read(path: Path) -> tuple[list[Journaled], SentStore]:
+    """The date's events and what session "s" was sent, read as reconcile reads them."""
+    db = open_read_only(path)
+    try:
+        return list(journal_events(db, DATE)), sent_to_session(db, "s", DATE)
+    finally:
+        db.close()
+
+
 def test_the_dates_events_and_what_the_session_was_sent_are_read(tmp_path: Path) -> None:
     ids, head = _journal(tmp_path / "j.db")
     db = open_read_only(tmp_path / "j.db")
@@ -77,12 +92,7 @@ def test_after_a_sequence_reset_the_store_covers_nothing_and_says_so(tmp_path: P
         journal.save_sequence_numbers("s", 1, 1, at_ns=START_NS, reset=True)
     finally:
         journal.close()
-    db = open_read_only(tmp_path / "j.db")
-    try:
-        events = list(journal_events(db, DATE))
-        store = sent_to_session(db, "s", DATE)
-    finally:
-        db.close()
+    events, store = _read(tmp_path / "j.db")
     assert store.messages == frozenset()
     assert store.window.covered_from == head
     diff = compare_session("s", [Expected(f"8:{e.key}", e.offset) for e in events],
@@ -114,12 +124,7 @@ def test_the_message_log_vouches_for_what_a_reset_removed_from_the_store(
         journal.save_sequence_numbers("s", 1, 1, at_ns=START_NS, reset=True)
     finally:
         journal.close()
-    db = open_read_only(tmp_path / "j.db")
-    try:
-        events = list(journal_events(db, DATE))
-        store = sent_to_session(db, "s", DATE)
-    finally:
-        db.close()
+    events, store = _read(tmp_path / "j.db")
     assert store.messages == {f"8:{i}" for i in ids[:-1]}
     assert (store.window.origin, store.window.covered_from, store.window.cursor) == (0, 0, head)
     diff = compare_session("s", [Expected(f"8:{e.key}", e.offset) for e in events],
