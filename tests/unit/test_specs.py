@@ -136,9 +136,9 @@ def split_frame(
     fields: tuple[tuple[int, str], ...],
 ) -> tuple[list[int], list[tuple[int, str]], list[int]]:
     """(header tags, body, trailer tags) of a frame FixSession wrote: SendingTime(52) and any
-    routing tags after it end the header, CheckSum(10) is the trailer."""
+    PossResend(97) or routing tags after it end the header, CheckSum(10) is the trailer."""
     end = [tag for tag, _ in fields].index(52) + 1
-    while fields[end][0] in ROUTING_REVERSED:  # a reply's routing tags close the header
+    while fields[end][0] in ROUTING_REVERSED or fields[end][0] == POSS_RESEND:
         end += 1
     assert fields[-1][0] == 10
     return [tag for tag, _ in fields[:end]], list(fields[end:-1]), [10]
@@ -206,11 +206,17 @@ def _session_rows() -> dict[tuple[str, int], str]:
     return rows
 
 
+# Application messages the session layer makes, documented with the session messages.
+SESSION_LAYER_APP_MESSAGES = {gen.BUSINESS_MESSAGE_REJECT, gen.EVENT_RESEND_COMPLETE,
+                              gen.EVENT_RESEND_REJECT}  # fmt: skip
+POSS_RESEND = 97
+
+
 def test_every_session_message_tag_is_in_the_mapping() -> None:
     sent: set[tuple[str, int]] = set()
     for fields in frames():
         msg_type = dict(fields)[35]
-        if msg_type in gen.SESSION_MSG_TYPES | {gen.BUSINESS_MESSAGE_REJECT}:
+        if msg_type in gen.SESSION_MSG_TYPES | SESSION_LAYER_APP_MESSAGES:
             sent.update((msg_type, tag) for tag, _ in split_frame(fields)[1])
     rows = _session_rows()
     missing = sent - rows.keys()
