@@ -59,7 +59,7 @@ def write_config(
         scope = session.get("scope")
         for key, value in session.items():
             if key != "scope":
-                lines.append(f'{key} = "{value}"')
+                lines.append(f"{key} = {json.dumps(value)}")
         if isinstance(scope, dict):
             lines.append("[sessions.scope]")
             for key, value in scope.items():
