@@ -127,6 +127,7 @@ log = logging.getLogger("fixbridge.fix")
 PUMP_BATCH = 500
 TICK_S = 0.25  # heartbeats, TestRequests and window ends are due within this of their time
 RESEND_CHUNK = 200
+WRITE_BUFFER_HIGH = 1 << 20  # bytes queued for a client before a pump waits for it to read
 CLOSE_GRACE_S = 2.0  # a closed connection's last bytes get this long, then the socket is cut
 HOUSEKEEPING_S = 1.0  # owed log summaries are written and the lockout gauge refreshed this often
 # What a journal read or write raises when the storage fails (disk full, I/O error, lock).
@@ -528,6 +529,8 @@ class Acceptor:
         assert task is not None
         self._handlers.add(task)
         peer = _peer(writer)
+        # Room for a few batches: the next batch renders while the client reads this one.
+        writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         try:
             await self._serve(reader, writer, peer)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
