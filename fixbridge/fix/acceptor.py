@@ -107,6 +107,7 @@ from fixbridge.fix.tls import peer_identity, server_context
 from fixbridge.journal import message_log
 from fixbridge.journal.store import (
     POSSIBLY_SENT_MARGIN_NS,
+    CursorMoved,
     Journal,
     JournalError,
     JournalEvent,
@@ -1338,7 +1339,14 @@ class Acceptor:
                     delivery = self._delivery(conn, record)
                 events = self._journal.read_events(cursor, PUMP_BATCH)
                 if events:
-                    cursor = slot.cursor = await self._send_batch(conn, delivery, events, cursor)
+                    try:
+                        cursor = await self._send_batch(conn, delivery, events, cursor)
+                    except CursorMoved as moved:  # a replay stored while this batch rendered
+                        log.info("session %s: %s; reading it again", conn.name, moved,
+                                 extra=conn.log_extra)  # fmt: skip
+                        conn.replayed = True
+                        continue
+                    slot.cursor = cursor
             if events:
                 head = self._journal.head_offset()
                 self._metrics.journal_head_offset.set(head)

@@ -37,6 +37,7 @@ from fixbridge.journal.store import (
     POSSIBLY_SENT_MARGIN_NS,
     AppendResult,
     BustRecord,
+    CursorMoved,
     JournalError,
     JournalEvent,
     KnownOrder,
@@ -859,6 +860,15 @@ def _record_sent(
     ``log`` (those messages as sent, and whatever else the session had to log) with them."""
 
     def work(db: sqlite3.Connection) -> None:
+        if after_offset is not None:
+            stored = db.execute(
+                "SELECT cursor_offset FROM sessions WHERE session_id=?", (session_id,)
+            ).fetchone()
+            if stored is not None and stored[0] != after_offset:
+                raise CursorMoved(
+                    f"session {session_id}: the stored cursor is {stored[0]}, not the"
+                    f" {after_offset} this batch was rendered from"
+                )
         db.executemany(
             "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
             " VALUES (?, ?, ?, ?, ?)",
