@@ -22,7 +22,7 @@ from typing import Literal, TypeVar
 
 from fixbridge.fix.session import StoredMessage
 from fixbridge.journal import message_log
-from fixbridge.journal.commit import GroupCommit, RoundStats
+from fixbridge.journal.commit import GroupCommit, RoundStats, Submitted
 from fixbridge.journal.integrity import JournalCorrupt, structural_problems
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.private import (
@@ -612,6 +612,23 @@ class SqliteJournal:
         log: Sequence[LogEntry] = (),
     ) -> None:
         await self._commits.run(
+            _record_sent(
+                session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset, log
+            )
+        )
+
+    def submit_sent(
+        self,
+        session_id: str,
+        messages: Sequence[OutboundMessage],
+        next_sender_seq: int,
+        cursor_offset: int,
+        *,
+        at_ns: int,
+        after_offset: int,
+        log: Sequence[LogEntry] = (),
+    ) -> Submitted[None]:
+        return self._commits.submit(
             _record_sent(
                 session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset, log
             )

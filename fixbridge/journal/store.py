@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fixbridge.fix.session import StoredMessage
+from fixbridge.journal.commit import Submitted
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 
@@ -289,6 +290,23 @@ class Journal(Protocol):
         (:class:`SentRange`), so a lost one can be rendered again, and store nothing unless
         the stored cursor is still ``after_offset`` (raises :class:`CursorMoved`). ``log``
         goes into the message log in the same transaction."""
+        ...
+
+    def submit_sent(
+        self,
+        session_id: str,
+        messages: Sequence[OutboundMessage],
+        next_sender_seq: int,
+        cursor_offset: int,
+        *,
+        at_ns: int,
+        after_offset: int,
+        log: Sequence[LogEntry] = (),
+    ) -> Submitted[None]:
+        """:meth:`record_sent_async` handed in now and awaited later (``result()``), so the
+        caller can render its next batch while this one commits. The stored-cursor check
+        chains such writes: one handed in after another stores nothing unless the other
+        did."""
         ...
 
     async def log_messages_async(self, entries: Sequence[LogEntry]) -> None:
