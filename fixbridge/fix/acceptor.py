@@ -11,7 +11,8 @@ Rules kept here:
   socket, and building + persisting + writing a message happens under the session's lock,
   so wire order is sequence order. In catch-up the pump renders its next batch while the
   one before commits; a batch commits only if the one before it did, and a failure gives
-  up every batch not yet written, numbers included.
+  up every batch not yet written that did not commit, numbers included (one that did is
+  written: a stored number is never used again).
 - An operator's replay moves a logged-on session's cursor back only under its lock, with no
   batch in flight; the pump takes the moved cursor and a renderer with the new PossResend
   horizon before its next batch.
@@ -1270,7 +1271,7 @@ class Acceptor:
         try:
             await self._journal.record_sent_async(
                 conn.name, [OutboundMessage(send.seq, msg_type, stamp, body)],
-                conn.session.next_sender_seq, conn.slot.cursor, at_ns=now,
+                conn.session.next_sender_seq, None, at_ns=now,
                 log=[*waiting, conn.logbook.sent(send.data, now)],
             )  # fmt: skip
         except BaseException as exc:
@@ -1396,7 +1397,7 @@ class Acceptor:
         returns the number of messages instead."""
         batch = delivery.deliver(events, self._clock())
         record = batch.record
-        cursor = conn.slot.cursor if history else record.cursor_offset
+        cursor = None if history else record.cursor_offset
         waiting = conn.logbook.take()
         try:
             await self._journal.record_sent_async(
@@ -1462,23 +1463,57 @@ class Acceptor:
                 conn.slot.cursor = oldest.cursor
             return cursor
         except BaseException as exc:
-            while staged:
-                batch, submitted, waiting = staged.pop()
-                await submitted.withdraw()
-                if isinstance(exc, Exception):  # not written: they go with the next write
+            await self._give_up(conn, delivery, staged, keep_rows=isinstance(exc, Exception))
+            raise
+
+    async def _give_up(
+        self,
+        conn: Connection,
+        delivery: Delivery,
+        staged: collections.deque[tuple[Batch, Submitted[None], list[LogEntry]]],
+        *,
+        keep_rows: bool,
+    ) -> None:
+        """The batches of a failed pipeline, none written yet: each one's write withdrawn,
+        or its round waited for (a cancellation meanwhile waits all the same, so nothing is
+        left in flight). Those that did not commit are abandoned, latest first, their log
+        rows kept for a later write when ``keep_rows``; those that did (always the oldest:
+        a batch commits only if the one before it did) are stored, so they are written,
+        oldest first, and their numbers kept."""
+        outcomes: list[tuple[Batch, bool, list[LogEntry]]] = []
+        interrupted = False
+        for batch, submitted, waiting in reversed(staged):
+            while True:
+                try:
+                    committed = await submitted.withdraw()
+                    break
+                except asyncio.CancelledError:
+                    interrupted = True
+            outcomes.append((batch, committed, waiting))
+        staged.clear()
+        for batch, committed, waiting in outcomes:
+            if not committed:
+                if keep_rows:  # not written: they go with the next write
                     conn.logbook.give_back(waiting)
                 delivery.abandon(batch)
-            raise
+        for batch, committed, _ in reversed(outcomes):
+            if committed:
+                self._written(conn, batch)
+                conn.slot.cursor = batch.cursor
+        if interrupted:
+            raise asyncio.CancelledError
 
     @staticmethod
     def _may_go_on(conn: Connection) -> bool:
-        """Nothing has happened meanwhile that the pump must see before its next batch."""
+        """Nothing has happened meanwhile that the pump must see before its next batch, and
+        the client is keeping up (its socket holds less than WRITE_BUFFER_HIGH unread)."""
         return (
             not conn.dead
             and conn.session.state is State.ACTIVE
             and conn.not_resending.is_set()
             and not conn.replayed
             and conn.slot.delivering.is_set()
+            and conn.writer.transport.get_write_buffer_size() < WRITE_BUFFER_HIGH
         )
 
     @staticmethod

@@ -79,16 +79,23 @@ class Submitted(Generic[T]):
 
     async def withdraw(self) -> bool:
         """Give the job up: not run if its round has not begun, else its round's outcome
-        waited for. True when it committed all the same."""
+        waited for (a cancellation of this wait leaves the job as it is: call again). True
+        when it committed all the same."""
         job = self._job
-        assert job.waiter is not None
+        waiter = job.waiter
+        assert waiter is not None
         if not job.begun:
-            job.waiter.cancel()
+            waiter.cancel()
             return False
         try:
             await asyncio.shield(job.future)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             return False
+        finally:
+            if waiter.done() and not waiter.cancelled():
+                waiter.exception()  # its outcome is known here: asyncio need not report it
         return True
 
 

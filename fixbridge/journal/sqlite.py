@@ -588,7 +588,7 @@ class SqliteJournal:
         session_id: str,
         messages: Sequence[OutboundMessage],
         next_sender_seq: int,
-        cursor_offset: int,
+        cursor_offset: int | None,
         *,
         at_ns: int,
         after_offset: int | None = None,
@@ -605,7 +605,7 @@ class SqliteJournal:
         session_id: str,
         messages: Sequence[OutboundMessage],
         next_sender_seq: int,
-        cursor_offset: int,
+        cursor_offset: int | None,
         *,
         at_ns: int,
         after_offset: int | None = None,
@@ -622,7 +622,7 @@ class SqliteJournal:
         session_id: str,
         messages: Sequence[OutboundMessage],
         next_sender_seq: int,
-        cursor_offset: int,
+        cursor_offset: int | None,
         *,
         at_ns: int,
         after_offset: int,
@@ -867,7 +867,7 @@ def _record_sent(
     session_id: str,
     messages: Sequence[OutboundMessage],
     next_sender_seq: int,
-    cursor_offset: int,
+    cursor_offset: int | None,
     at_ns: int,
     after_offset: int | None,
     log: Sequence[LogEntry],
@@ -876,8 +876,10 @@ def _record_sent(
     ``after_offset``, also where the messages came from (one sent_ranges row); and log
     ``log`` (those messages as sent, and whatever else the session had to log) with them."""
 
+    moves = cursor_offset is not None and cursor_offset != after_offset
+
     def work(db: sqlite3.Connection) -> None:
-        if after_offset is not None:
+        if after_offset is not None and moves:
             stored = db.execute(
                 "SELECT cursor_offset FROM sessions WHERE session_id=?", (session_id,)
             ).fetchone()
@@ -900,16 +902,22 @@ def _record_sent(
                     messages[0].seq,
                     messages[-1].seq,
                     after_offset,
-                    cursor_offset,
+                    after_offset if cursor_offset is None else cursor_offset,
                     messages[0].sending_time,
                     sent_digest((m.msg_type, m.body) for m in messages),
                 ),
             )
-        db.execute(
-            "UPDATE sessions SET next_sender_seq=?, cursor_offset=?, updated_at=?"
-            " WHERE session_id=?",
-            (next_sender_seq, cursor_offset, at_ns, session_id),
-        )
+        if moves:
+            db.execute(
+                "UPDATE sessions SET next_sender_seq=?, cursor_offset=?, updated_at=?"
+                " WHERE session_id=?",
+                (next_sender_seq, cursor_offset, at_ns, session_id),
+            )
+        else:  # the cursor is not this write's: whatever moved it last keeps it
+            db.execute(
+                "UPDATE sessions SET next_sender_seq=?, updated_at=? WHERE session_id=?",
+                (next_sender_seq, at_ns, session_id),
+            )
         message_log.insert(db, log)
 
     return work

@@ -279,7 +279,7 @@ class Journal(Protocol):
         session_id: str,
         messages: Sequence[OutboundMessage],
         next_sender_seq: int,
-        cursor_offset: int,
+        cursor_offset: int | None,
         *,
         at_ns: int,
         after_offset: int | None = None,
@@ -287,9 +287,12 @@ class Journal(Protocol):
     ) -> None:
         """Store sequenced application messages and advance the cursor, atomically. With
         ``after_offset`` (the cursor before), also record where the messages came from
-        (:class:`SentRange`), so a lost one can be rendered again, and store nothing unless
-        the stored cursor is still ``after_offset`` (raises :class:`CursorMoved`). ``log``
-        goes into the message log in the same transaction."""
+        (:class:`SentRange`), so a lost one can be rendered again, and, when the write moves
+        the cursor, store nothing unless the stored cursor is still ``after_offset`` (raises
+        :class:`CursorMoved`). A write that does not move the cursor (``cursor_offset`` None
+        or equal to ``after_offset``: messages no event produced, messages sent again) leaves
+        the stored cursor as it is. ``log`` goes into the message log in the same
+        transaction."""
         ...
 
     def submit_sent(
@@ -297,7 +300,7 @@ class Journal(Protocol):
         session_id: str,
         messages: Sequence[OutboundMessage],
         next_sender_seq: int,
-        cursor_offset: int,
+        cursor_offset: int | None,
         *,
         at_ns: int,
         after_offset: int,

@@ -120,3 +120,48 @@ def test_a_write_failing_mid_pipeline_loses_no_number_and_sends_nothing_after_it
             await again.closed_by_peer()
 
     asyncio.run(asyncio.wait_for(conversation(), timeout=60))
+
+
+def test_a_read_failing_while_a_batch_commits_keeps_that_batch_and_its_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first batch's COMMIT succeeds while the read of the next one fails: that batch is
+    stored, so it is written and its numbers stay taken; the Logout that follows takes the
+    next number, and the next Logon delivers the rest under the numbers after it."""
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session()]) as b:
+            assert b.journal is not None
+            ids = ExecutionFeed(b).append(2 * PUMP_BATCH + 10)
+            real, reads = b.journal.read_events, [0]
+
+            def read_events(after: int, limit: int) -> Any:
+                reads[0] += 1
+                if reads[0] == 2:  # the pipeline's read of the second batch
+                    raise sqlite3.OperationalError("disk I/O error (injected read)")
+                return real(after, limit)
+
+            monkeypatch.setattr(b.journal, "read_events", read_events)
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon()
+            assert await client.closed_by_peer(timeout=20)
+            monkeypatch.setattr(b.journal, "read_events", real)
+            assert [m.get(17) for m in client.of_type("8")] == ids[:PUMP_BATCH]
+            assert [m.get(58) for m in client.of_type("5")] == [STORAGE_LOGOUT_TEXT]
+            assert numbers(client.inbox) == list(range(1, PUMP_BATCH + 3))
+            assert stored_numbers(tmp_path / "journal.db") == list(range(2, PUMP_BATCH + 2))
+
+            again = RawClient("CLIENT_A", BRIDGE)
+            again.seq = client.seq
+            await again.connect(port_of(b))
+            again.logon()
+            rest = len(ids) - PUMP_BATCH
+            await again.read_until(lambda box: len(again.of_type("8")) == rest, 30)
+            assert [m.get(17) for m in again.of_type("8")] == ids[PUMP_BATCH:]
+            first = PUMP_BATCH + 3  # after the Logout
+            assert numbers(again.inbox) == list(range(first, first + rest + 1))
+            again.send("5")
+            await again.closed_by_peer()
+
+    asyncio.run(asyncio.wait_for(conversation(), timeout=60))

@@ -175,15 +175,34 @@ def test_a_batch_from_a_cursor_no_longer_stored_keeps_nothing(journal: SqliteJou
     journal.append("executions", [ev("a"), ev("b"), ev("c")], b"t", 1)
     journal.load_session("s")  # a new session starts at the head: 3
     asyncio.run(journal.replay_from_async("s", 1, 5))  # an operator's replay: back to 1
+    journal.append("executions", [ev("d")], b"t", 2)  # offset 4, for the batch 3 -> 4
     sent = [OutboundMessage(2, "8", "20261206-00:00:00", b"17=x\x01")]
     row = LogEntry("s", "out", 0, 2, "20261206-00:00:00", 1, "8", b"8=FIXT.1.1\x01")
     with pytest.raises(CursorMoved, match="stored cursor is 1, not the 3"):
-        journal.record_sent("s", sent, 3, 3, at_ns=1, after_offset=3, log=[row])
+        journal.record_sent("s", sent, 3, 4, at_ns=1, after_offset=3, log=[row])
     record = journal.load_session("s")
     assert (record.cursor_offset, record.next_sender_seq) == (1, 1)
     assert list(journal.outbound_range("s", 1, 10)) == []
     with sqlite3.connect(journal.path) as db:
         assert db.execute("SELECT COUNT(*) FROM message_log").fetchone() == (0,)
     # From the stored cursor, the same batch is kept.
-    journal.record_sent("s", sent, 3, 3, at_ns=1, after_offset=1, log=[row])
-    assert journal.load_session("s").cursor_offset == 3
+    journal.record_sent("s", sent, 3, 4, at_ns=1, after_offset=1, log=[row])
+    assert journal.load_session("s").cursor_offset == 4
+
+
+def test_a_write_that_does_not_move_the_cursor_leaves_the_stored_one_alone(
+    journal: SqliteJournal,
+) -> None:
+    """An answer no event produced (cursor None) or a message stored where the session
+    stands (cursor equal to after_offset) must not put back a cursor that an operator's
+    replay moved meanwhile, nor be refused for it."""
+    journal.append("executions", [ev("a"), ev("b"), ev("c")], b"t", 1)
+    journal.load_session("s")  # at the head: 3
+    asyncio.run(journal.replay_from_async("s", 1, 5))
+    answer = [OutboundMessage(1, "U3", "20261206-00:00:00", b"58=x\x01")]
+    journal.record_sent("s", answer, 2, None, at_ns=1)
+    reject = [OutboundMessage(2, "j", "20261206-00:00:00", b"45=1\x01")]
+    journal.record_sent("s", reject, 3, 3, at_ns=1, after_offset=3)  # as it stood before
+    record = journal.load_session("s")
+    assert (record.cursor_offset, record.next_sender_seq) == (1, 3)
+    assert [m.seq for m in journal.outbound_range("s", 1, 10)] == [1, 2]
