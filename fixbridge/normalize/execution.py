@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal, DecimalException, localcontext
 from typing import Final
 
 from fixbridge.normalize import enums
@@ -180,11 +180,23 @@ def _normalize(execution: trading_pb2.Execution) -> ExecutionEvent:
     time_in_force = enums.fix_time_in_force(order.time_in_force)
     note = optional_text(execution.text, "text")
 
+    # Both scales are positive here, so value / scale can only fail as a decimal operation;
+    # the exact division is tried first and scaled_value, which names the field, runs only
+    # when it failed (it fails again and raises the NormalizationError).
+    price_divisor = Decimal(price_scale)
+    qty_divisor = Decimal(qty_scale)
+
     def px(value: int, field: str) -> Decimal:
-        return scaled_value(value, price_scale, field)
+        try:
+            return Decimal(value) / price_divisor
+        except DecimalException:
+            return scaled_value(value, price_scale, field)
 
     def qty(value: int, field: str) -> Decimal:
-        return scaled_value(value, qty_scale, field)
+        try:
+            return Decimal(value) / qty_divisor
+        except DecimalException:
+            return scaled_value(value, qty_scale, field)
 
     last_qty = qty(execution.last_shares, "last_shares")
     last_px = px(execution.last_px, "last_px")
