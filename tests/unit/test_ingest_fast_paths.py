@@ -165,3 +165,11 @@ def test_append_in_one_statement_finds_the_new_events_and_their_offsets(tmp_path
         assert (empty.stored, empty.head_offset, empty.offsets) == (0, 6, ())
     finally:
         journal.close()
+
+
+def test_with_orig_cl_ord_id_is_replace() -> None:
+    for event in sample_events()[:50]:
+        for orig in ("previous", None):
+            linked = event.with_orig_cl_ord_id(orig)
+            replaced = dataclasses.replace(event, orig_cl_ord_id=orig)
+            assert linked == replaced and linked.to_payload() == replaced.to_payload()
