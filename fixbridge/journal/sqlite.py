@@ -781,7 +781,7 @@ def _append(
 
     def work(db: sqlite3.Connection) -> AppendResult:
         head_row = db.execute("SELECT MAX(offset) FROM events").fetchone()
-        head_before = int(head_row[0] or 0)
+        head = head_before = int(head_row[0] or 0)
         offsets: list[int] = []
         stored = 0
         if events:
@@ -811,7 +811,7 @@ def _append(
                 offsets.append(offset)
                 if offset:
                     stored += 1
-                    head_before = max(head_before, offset)
+                    head = max(head, offset)
                     memory.add(event)
                     memory.index_symbol(stream, event, offset)
             memory.write(db)
@@ -824,7 +824,7 @@ def _append(
                 " covered_until=MAX(covered_until, excluded.covered_until)",
                 (stream, resume_token, received_at_ns, _covered_until(events, received_at_ns)),
             )
-        return AppendResult(stored, len(events) - stored, head_before, tuple(offsets))
+        return AppendResult(stored, len(events) - stored, head, tuple(offsets))
 
     return work
 

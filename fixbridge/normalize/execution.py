@@ -144,7 +144,7 @@ class ExecutionEvent:
         look at the fields (linking does this for every cancel and replace)."""
         values = dict(zip(_FIELD_NAMES, _field_values(self), strict=True))
         values["orig_cl_ord_id"] = orig_cl_ord_id
-        return ExecutionEvent(**values)
+        return type(self)(**values)
 
     def to_payload(self) -> bytes:
         """Compact JSON for the journal: Decimals as strings, ``None`` kept, exact round trip."""

@@ -196,7 +196,7 @@ class PayloadCodec(Generic[_E]):
         Fast path: when every value is of a plain type (:data:`_PLAIN_TYPES`), pydantic-core's
         JSON writer takes the values as they are: compact, UTF-8 kept as is, a Decimal as the
         string ``str(value)``, the same bytes as the general path (``json.dumps`` of
-        :meth:`document`), several times faster; tests/unit/test_payload_encoding.py holds them
+        :meth:`document`), several times faster; tests/unit/test_ingest_fast_paths.py holds them
         equal. Anything it refuses takes the general path, which then decides."""
         getter = self._values
         if getter is not None and self._flatten is None and type(event) is self.cls:
