@@ -8,8 +8,10 @@ sequence and store them, writes the bytes).
 
 Rules kept here:
 - Sequence numbers and outbound messages reach the journal before their bytes reach the
-  socket, and building + persisting + writing a message happens without an ``await`` in
-  between, so wire order is sequence order.
+  socket, and building + persisting + writing a message happens under the session's lock,
+  so wire order is sequence order. In catch-up the pump renders its next batch while the
+  one before commits; a batch commits only if the one before it did, and a failure gives
+  up every batch not yet written, numbers included.
 - An operator's replay moves a logged-on session's cursor back only under its lock, with no
   batch in flight; the pump takes the moved cursor and a renderer with the new PossResend
   horizon before its next batch.
@@ -18,7 +20,8 @@ Rules kept here:
   numbers, before their bytes are written (a replayed chunk in a write of its own); a client's
   with the first write of its answer, or a write of its own when the answer makes none.
 - A slow client only slows its own pump: the journal is the buffer, nothing is queued in
-  memory beyond one batch, and ingestion never waits for a session.
+  memory beyond two batches and the socket's 1 MiB, and ingestion never waits for a
+  session.
 - A connection whose socket is known to be gone (a write failed, the peer reset it, we closed
   it) gets no more writes, and a new Logon for its session replaces it at once.
 - This module makes no protocol decisions: ``fix/throttle.py`` decides whether a Logon is
@@ -37,6 +40,7 @@ Rules kept here:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -51,7 +55,7 @@ from fixbridge.config import FixConfig, SessionConfig
 from fixbridge.fix.admission import Bind, Live, Peer, Refuse, Slot, admit, peer_refusal
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize
 from fixbridge.fix.credentials import verify_password
-from fixbridge.fix.delivery import Delivery
+from fixbridge.fix.delivery import Batch, Delivery
 from fixbridge.fix.history import (
     BAD_END,
     BUSY,
@@ -105,8 +109,11 @@ from fixbridge.fix.throttle import (
 )
 from fixbridge.fix.tls import peer_identity, server_context
 from fixbridge.journal import message_log
+from fixbridge.journal.commit import Submitted
+from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.store import (
     POSSIBLY_SENT_MARGIN_NS,
+    CursorMoved,
     Journal,
     JournalError,
     JournalEvent,
@@ -127,6 +134,8 @@ log = logging.getLogger("fixbridge.fix")
 PUMP_BATCH = 500
 TICK_S = 0.25  # heartbeats, TestRequests and window ends are due within this of their time
 RESEND_CHUNK = 200
+PIPELINE_BATCHES = 8  # a pump's batches per hold of the session's lock (two in flight at most)
+WRITE_BUFFER_HIGH = 1 << 20  # bytes queued for a client before a pump waits for it to read
 CLOSE_GRACE_S = 2.0  # a closed connection's last bytes get this long, then the socket is cut
 HOUSEKEEPING_S = 1.0  # owed log summaries are written and the lockout gauge refreshed this often
 # What a journal read or write raises when the storage fails (disk full, I/O error, lock).
@@ -528,6 +537,8 @@ class Acceptor:
         assert task is not None
         self._handlers.add(task)
         peer = _peer(writer)
+        # Room for a few batches: the next batch renders while the client reads this one.
+        writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         try:
             await self._serve(reader, writer, peer)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
@@ -1335,7 +1346,14 @@ class Acceptor:
                     delivery = self._delivery(conn, record)
                 events = self._journal.read_events(cursor, PUMP_BATCH)
                 if events:
-                    cursor = slot.cursor = await self._send_batch(conn, delivery, events, cursor)
+                    try:
+                        cursor = await self._send_batches(conn, delivery, events, cursor)
+                    except CursorMoved as moved:  # a replay stored while this batch rendered
+                        log.info("session %s: %s; reading it again", conn.name, moved,
+                                 extra=conn.log_extra)  # fmt: skip
+                        conn.replayed = True
+                        continue
+                    slot.cursor = cursor
             if events:
                 head = self._journal.head_offset()
                 self._metrics.journal_head_offset.set(head)
@@ -1381,31 +1399,109 @@ class Acceptor:
         cursor = conn.slot.cursor if history else record.cursor_offset
         waiting = conn.logbook.take()
         try:
-            sent = [
-                message_log.application(
-                    conn.name, conn.logbook.epoch, frame, seq=m.seq, msg_type=m.msg_type,
-                    sending_time=m.sending_time, now_ns=record.at_ns,
-                )
-                for m, frame in zip(record.messages, batch.wire, strict=True)
-            ]  # fmt: skip
             await self._journal.record_sent_async(
                 record.session_id, record.messages, record.next_sender_seq,
                 cursor, at_ns=record.at_ns, after_offset=None if history else after,
-                log=[*waiting, *sent],
+                log=[*waiting, *self._log_rows(conn, batch)],
             )  # fmt: skip
         except BaseException as exc:
             if isinstance(exc, Exception):  # not written: they go with the next write
                 conn.logbook.give_back(waiting)
             delivery.abandon(batch)
             raise
+        self._written(conn, batch)
+        return batch.frames if history else batch.cursor
+
+    async def _send_batches(
+        self, conn: Connection, delivery: Delivery, events: list[JournalEvent], after: int
+    ) -> int:
+        """The pump's batches from ``events`` (the events after offset ``after``) on,
+        pipelined: while the oldest batch commits, the next one is rendered and handed in;
+        each is written once its own COMMIT returned, in order. Up to PIPELINE_BATCHES per
+        call (caller holds ``conn.lock`` throughout); the new cursor.
+
+        A batch stores nothing unless the stored cursor is still where it began
+        (``CursorMoved``), so a batch commits only if the one before it did. On any failure,
+        every batch not yet written is given up, latest first: its write withdrawn (or its
+        round waited for), its numbers taken back, its log rows kept for a later write."""
+        staged: collections.deque[tuple[Batch, Submitted[None], list[LogEntry]]]
+        staged = collections.deque()
+        cursor, count = after, 0
+
+        def stage(events: list[JournalEvent]) -> None:
+            nonlocal cursor, count
+            batch = delivery.deliver(events, self._clock())
+            record, waiting = batch.record, conn.logbook.take()
+            try:
+                submitted = self._journal.submit_sent(
+                    record.session_id, record.messages, record.next_sender_seq,
+                    record.cursor_offset, at_ns=record.at_ns, after_offset=cursor,
+                    log=[*waiting, *self._log_rows(conn, batch)],
+                )  # fmt: skip
+            except BaseException:
+                conn.logbook.give_back(waiting)
+                delivery.abandon(batch)
+                raise
+            staged.append((batch, submitted, waiting))
+            cursor, count = batch.cursor, count + 1
+
+        try:
+            stage(events)
+            while staged:
+                more = len(events) == PUMP_BATCH and count < PIPELINE_BATCHES
+                if more:
+                    await asyncio.sleep(0)  # the oldest's round begins: it commits meanwhile
+                    more = self._may_go_on(conn)
+                events = self._journal.read_events(cursor, PUMP_BATCH) if more else []
+                if events:
+                    stage(events)  # rendered while the oldest commits
+                oldest, submitted, _ = staged[0]
+                await submitted.result()
+                staged.popleft()
+                self._written(conn, oldest)
+                conn.slot.cursor = oldest.cursor
+            return cursor
+        except BaseException as exc:
+            while staged:
+                batch, submitted, waiting = staged.pop()
+                await submitted.withdraw()
+                if isinstance(exc, Exception):  # not written: they go with the next write
+                    conn.logbook.give_back(waiting)
+                delivery.abandon(batch)
+            raise
+
+    @staticmethod
+    def _may_go_on(conn: Connection) -> bool:
+        """Nothing has happened meanwhile that the pump must see before its next batch."""
+        return (
+            not conn.dead
+            and conn.session.state is State.ACTIVE
+            and conn.not_resending.is_set()
+            and not conn.replayed
+            and conn.slot.delivering.is_set()
+        )
+
+    @staticmethod
+    def _log_rows(conn: Connection, batch: Batch) -> list[LogEntry]:
+        """The message log's rows of a batch's messages, from what the batch knows."""
+        record, epoch = batch.record, conn.logbook.epoch
+        return [
+            message_log.application(
+                conn.name, epoch, frame, seq=m.seq, msg_type=m.msg_type,
+                sending_time=m.sending_time, now_ns=record.at_ns,
+            )
+            for m, frame in zip(record.messages, batch.wire, strict=True)
+        ]  # fmt: skip
+
+    def _written(self, conn: Connection, batch: Batch) -> None:
+        """A stored batch: its numbers known stored, its bytes written, counted."""
         meters = conn.meters
-        meters.next_sender_seq.set(conn.session.next_sender_seq)
-        conn.slot.next_sender_seq = record.next_sender_seq
+        meters.next_sender_seq.set(batch.record.next_sender_seq)
+        conn.slot.next_sender_seq = batch.record.next_sender_seq
         if batch.data and self._write(conn, batch.data):
             meters.written(self._clock(), batch.times)
             for msg_type, count in batch.msg_types.items():
                 meters.sent(msg_type, count)
-        return batch.frames if history else batch.cursor
 
     async def _drain(self, conn: Connection) -> None:
         """Wait for the client to take our bytes; one that takes nothing for write_timeout_s

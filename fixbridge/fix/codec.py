@@ -108,6 +108,18 @@ def split_fields(data: bytes) -> tuple[tuple[int, str], ...]:
     return tuple(out)
 
 
+def first_value(data: bytes, tag: int) -> str | None:
+    """The value of the first field ``tag`` after BeginString in a frame we built, found
+    without splitting the rest (the delivery's hot path). A frame of ours writes each tag in
+    its canonical form, so this is the field ``split_fields`` would read first."""
+    start = data.find(b"\x01%d=" % tag)
+    if start < 0:
+        return None
+    start += len(str(tag)) + 2
+    end = data.find(SOH, start)
+    return data[start : end if end >= 0 else len(data)].decode("utf-8", errors="replace")
+
+
 class FrameParser:
     """Incremental framing: feed bytes as they arrive, take complete frames out."""
 

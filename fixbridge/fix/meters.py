@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from fixbridge.fix.codec import first_value
 from fixbridge.fix.msgtypes import APPLICATION_MSG_TYPES
 from fixbridge.ops.metrics import Metrics
 
@@ -31,12 +32,7 @@ def msg_type_label(msg_type: str) -> str:
 
 def frame_msg_type(data: bytes) -> str:
     """MsgType(35) of a frame we built (``8=..|9=..|35=..|``), without parsing the rest."""
-    start = data.find(b"\x0135=")
-    if start < 0:
-        return ""
-    start += 4
-    end = data.find(b"\x01", start)
-    return data[start:end].decode("ascii", "replace") if end > 0 else ""
+    return first_value(data, 35) or ""
 
 
 class SessionMeters:

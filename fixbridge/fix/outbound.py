@@ -14,7 +14,9 @@ Rendering is done once per event and way of rendering it, not once per session: 
 :class:`RenderCache` shared by every session keeps recently decoded events and rendered bodies,
 keyed by journal offset and everything the body depends on (the style; for a trade, also which
 sides the session sees and whether it is the session's first report of the trade). Journal
-offsets never change meaning, so an entry is never stale.
+offsets never change meaning, so an entry is never stale. An ExecutionReport body, the most
+frequent, is written by its style's precompiled encoder (fix/compiled_bodies.py), which gives
+the bytes of ``encode_fields(execution_report_body(...))``, the reference it is tested against.
 
 A settlement (stream ``settlements``) is one message per instrument (the settlement message);
 for sessions that receive positions, a PositionReport with the settlement price for every
@@ -42,8 +44,9 @@ from typing import Protocol, TypeVar
 
 from fixbridge.config import ScopeConfig, SessionConfig
 from fixbridge.fix.codec import encode_fields
+from fixbridge.fix.compiled_bodies import execution_report_encoder
 from fixbridge.journal.store import JournalEvent
-from fixbridge.normalize.execution import ExecutionEvent, execution_report_body
+from fixbridge.normalize.execution import ExecutionEvent
 from fixbridge.normalize.instrument import InstrumentEvent, security_status_body
 from fixbridge.normalize.position import PositionEvent, position_report_body
 from fixbridge.normalize.settlement import Settlement
@@ -357,9 +360,9 @@ def _render_execution(event: JournalEvent, to: _Recipient) -> list[Rendered]:
     execution = cache.decoded(event, ExecutionEvent.from_payload)
     if not admits_execution(to.session.scope, execution):
         return []
+    # The style's precompiled encoder: the bytes encode_fields(execution_report_body(...)) gives.
     body = cache.body(
-        (event.offset, "8", style),
-        lambda: encode_fields(execution_report_body(execution, style)),
+        (event.offset, "8", style), lambda: execution_report_encoder(style)(execution)
     )
     return [Rendered("8", body)]
 

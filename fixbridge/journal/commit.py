@@ -57,6 +57,41 @@ class _Job(Generic[T]):
         return not self.begun and self.waiter is not None and self.waiter.cancelled()
 
 
+class Submitted(Generic[T]):
+    """A job handed in: await :meth:`result`, or :meth:`withdraw` it."""
+
+    def __init__(self, job: _Job[T]) -> None:
+        self._job = job
+
+    async def result(self) -> T:
+        """The job's result once its round has committed (rules: module doc, cancellation)."""
+        job = self._job
+        assert job.waiter is not None
+        try:
+            return await job.waiter
+        except asyncio.CancelledError:
+            if not job.begun:
+                raise
+            # In a round already: its outcome first, then the cancellation.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(job.future)
+            raise
+
+    async def withdraw(self) -> bool:
+        """Give the job up: not run if its round has not begun, else its round's outcome
+        waited for. True when it committed all the same."""
+        job = self._job
+        assert job.waiter is not None
+        if not job.begun:
+            job.waiter.cancel()
+            return False
+        try:
+            await asyncio.shield(job.future)
+        except Exception:
+            return False
+        return True
+
+
 @dataclass(slots=True)
 class RoundStats:
     """Counted by the committer; read by the metrics."""
@@ -82,26 +117,23 @@ class GroupCommit:
 
     async def run(self, work: Work[T]) -> T:
         """Run ``work`` in the next round; its result once that round has committed."""
+        return await self.submit(work).result()
+
+    def submit(self, work: Work[T]) -> Submitted[T]:
+        """Hand in ``work`` for the next round now, to be awaited later (a caller that has
+        more to do while the round commits). Called from a coroutine on the loop."""
         if self._closed:
             raise sqlite3.ProgrammingError("the journal is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         job = _Job(work, future)
+        job.waiter = asyncio.shield(future)
         self._pending.append(job)
         if not self._round_scheduled:
             self._round_scheduled = True
             # call_soon: the callbacks already ready in this loop pass join the round.
             loop.call_soon(self._start_round, loop)
-        job.waiter = asyncio.shield(future)
-        try:
-            return await job.waiter
-        except asyncio.CancelledError:
-            if not job.begun:
-                raise
-            # In a round already: its outcome first, then the cancellation.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(future)
-            raise
+        return Submitted(job)
 
     def _start_round(self, loop: asyncio.AbstractEventLoop) -> None:
         jobs = [job for job in self._pending[:MAX_ROUND_JOBS] if not job.abandoned]

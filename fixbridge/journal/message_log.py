@@ -14,17 +14,18 @@ it is handed a connection for.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from fixbridge.fix.codec import SOH, FixMessage, split_fields
+from fixbridge.fix.codec import SOH, FixMessage, first_value
 
 Direction = Literal["in", "out"]
 MASK = b"***"
 SECRET_TAGS = (554, 925)  # Password, NewPassword
-_SECRET_PREFIXES = tuple(b"%d=" % tag for tag in SECRET_TAGS)
+_MAY_HOLD_SECRET = re.compile(b"|".join(b"%d=" % tag for tag in SECRET_TAGS))
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS message_log (
@@ -61,7 +62,7 @@ def mask_secrets(raw: bytes) -> bytes:
     """``raw`` with the values of Password(554) and NewPassword(925) replaced by ``***``
     (BodyLength and CheckSum are left as they were: they describe the original). A tag is
     recognised by its number, as the parser reads it (``0554=`` is Password too)."""
-    if not any(prefix in raw for prefix in _SECRET_PREFIXES):
+    if _MAY_HOLD_SECRET.search(raw) is None:  # one scan, the common case
         return raw
     parts = raw.split(SOH)
     for i, part in enumerate(parts):
@@ -93,21 +94,15 @@ def received(session_id: str, epoch: int, message: FixMessage, now_ns: int) -> L
 
 def sent(session_id: str, epoch: int, frame: bytes, now_ns: int) -> LogEntry:
     """The row of a frame we send (an admin message or a replayed one): its header fields are
-    read from the frame itself."""
-    header: dict[int, str] = {}
-    for tag, value in split_fields(frame):
-        if tag in (34, 35, 52):
-            header.setdefault(tag, value)
-        if len(header) == 3:
-            break
+    read from the frame itself, without parsing its body."""
     return LogEntry(
         session_id,
         "out",
         epoch,
-        _seq(header.get(34)),
-        header.get(52, ""),
+        _seq(first_value(frame, 34)),
+        first_value(frame, 52) or "",
         now_ns,
-        header.get(35, ""),
+        first_value(frame, 35) or "",
         mask_secrets(frame),
     )
 

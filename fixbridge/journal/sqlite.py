@@ -22,7 +22,7 @@ from typing import Literal, TypeVar
 
 from fixbridge.fix.session import StoredMessage
 from fixbridge.journal import message_log
-from fixbridge.journal.commit import GroupCommit, RoundStats
+from fixbridge.journal.commit import GroupCommit, RoundStats, Submitted
 from fixbridge.journal.integrity import JournalCorrupt, structural_problems
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.private import (
@@ -37,6 +37,7 @@ from fixbridge.journal.store import (
     POSSIBLY_SENT_MARGIN_NS,
     AppendResult,
     BustRecord,
+    CursorMoved,
     JournalError,
     JournalEvent,
     KnownOrder,
@@ -616,6 +617,23 @@ class SqliteJournal:
             )
         )
 
+    def submit_sent(
+        self,
+        session_id: str,
+        messages: Sequence[OutboundMessage],
+        next_sender_seq: int,
+        cursor_offset: int,
+        *,
+        at_ns: int,
+        after_offset: int,
+        log: Sequence[LogEntry] = (),
+    ) -> Submitted[None]:
+        return self._commits.submit(
+            _record_sent(
+                session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset, log
+            )
+        )
+
     async def rewind_session_async(
         self,
         session_id: str,
@@ -881,6 +899,15 @@ def _record_sent(
     ``log`` (those messages as sent, and whatever else the session had to log) with them."""
 
     def work(db: sqlite3.Connection) -> None:
+        if after_offset is not None:
+            stored = db.execute(
+                "SELECT cursor_offset FROM sessions WHERE session_id=?", (session_id,)
+            ).fetchone()
+            if stored is not None and stored[0] != after_offset:
+                raise CursorMoved(
+                    f"session {session_id}: the stored cursor is {stored[0]}, not the"
+                    f" {after_offset} this batch was rendered from"
+                )
         db.executemany(
             "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
             " VALUES (?, ?, ?, ?, ?)",

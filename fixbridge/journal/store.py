@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fixbridge.fix.session import StoredMessage
+from fixbridge.journal.commit import Submitted
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 
@@ -160,6 +161,12 @@ class JournalError(RuntimeError):
     """The journal cannot be opened or written (locked by another process, disk, schema)."""
 
 
+class CursorMoved(Exception):
+    """A batch was not stored: the session's stored cursor is no longer the ``after_offset``
+    the batch was rendered from (an operator's replay moved it meanwhile). Nothing of the
+    batch is kept; its sender reads the session again and renders from the stored cursor."""
+
+
 class Journal(Protocol):
     """What the event loop's code uses. Writes are coroutines that return once durable: they
     are committed off the loop, together with the other writes of the moment (group commit)."""
@@ -280,8 +287,26 @@ class Journal(Protocol):
     ) -> None:
         """Store sequenced application messages and advance the cursor, atomically. With
         ``after_offset`` (the cursor before), also record where the messages came from
-        (:class:`SentRange`), so a lost one can be rendered again. ``log`` goes into the
-        message log in the same transaction."""
+        (:class:`SentRange`), so a lost one can be rendered again, and store nothing unless
+        the stored cursor is still ``after_offset`` (raises :class:`CursorMoved`). ``log``
+        goes into the message log in the same transaction."""
+        ...
+
+    def submit_sent(
+        self,
+        session_id: str,
+        messages: Sequence[OutboundMessage],
+        next_sender_seq: int,
+        cursor_offset: int,
+        *,
+        at_ns: int,
+        after_offset: int,
+        log: Sequence[LogEntry] = (),
+    ) -> Submitted[None]:
+        """:meth:`record_sent_async` handed in now and awaited later (``result()``), so the
+        caller can render its next batch while this one commits. The stored-cursor check
+        chains such writes: one handed in after another stores nothing unless the other
+        did."""
         ...
 
     async def log_messages_async(self, entries: Sequence[LogEntry]) -> None:

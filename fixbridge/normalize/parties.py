@@ -62,13 +62,13 @@ def identifier(name: str, style: RenderStyle) -> str:
     """How ``name`` (a resource name such as ``firms/F/accounts/A``) appears to a session."""
     if style.identifiers is Identifiers.RESOURCE_NAMES:
         return name
-    return _short_name(name)
+    return short_name(name)
 
 
 @functools.lru_cache(maxsize=65536)
-def _short_name(name: str) -> str:
+def short_name(name: str) -> str:
     """The last segment of a resource name (the same few accounts and users come again and
-    again: matched once each)."""
+    again: matched once each); what :func:`identifier` gives in the exchange style."""
     match = _ANY_NAME.fullmatch(name)
     return match.group(1) if match else name
 

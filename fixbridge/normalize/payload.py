@@ -15,8 +15,10 @@ is accepted and ignored.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import operator
+import types
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Generic, TypeVar, get_args, get_type_hints
@@ -231,30 +233,54 @@ class PayloadCodec(Generic[_E]):
     def _compile(self, path: str) -> Callable[[dict[str, Any]], _E]:
         """Straight-line decoding of a document with exactly this version's keys, for the
         decoders whose checks it can inline; it raises _NotFast on any value they would
-        refuse, and the general path then raises the error that names it."""
-        namespace: dict[str, Any] = {"cls": self.cls, "dec": _fast_decimal, "NotFast": _NotFast}
-        lines = ["def fast(d):"]
+        refuse, and the general path then raises the error that names it.
+
+        A decimal is converted in line (Decimal of a string, finite). A frozen slots dataclass
+        whose generated ``__init__`` only stores its arguments is filled through its slots, as
+        that ``__init__`` does (``object.__setattr__`` per field), without the keyword call."""
+        namespace: dict[str, Any] = {
+            "cls": self.cls,
+            "Decimal": Decimal,
+            "InvalidOperation": InvalidOperation,
+            "NotFast": _NotFast,
+        }
+        lines = ["def fast(d):", "    try:"]
         arguments = []
         for n, (name, decoder) in enumerate(self._decoders.items()):
             kind = _INLINE.get(decoder)
             value = f"d[{name!r}]"
+            indent = "        "
             if kind is None:
                 namespace[f"decode{n}"] = decoder
-                lines.append(f"    v{n} = decode{n}({self._path_of(path, name)!r}, {value})")
-            elif kind == "decimal":
-                lines.append(f"    v{n} = dec({value})")
-            elif kind == "decimal?":
-                lines.append(f"    v{n} = {value}")
-                lines.append(f"    if v{n} is not None: v{n} = dec(v{n})")
+                lines.append(f"{indent}v{n} = decode{n}({self._path_of(path, name)!r}, {value})")
+            elif kind.startswith("decimal"):
+                lines.append(f"{indent}v{n} = {value}")
+                if kind == "decimal?":
+                    lines.append(f"{indent}if v{n} is not None:")
+                    indent += "    "
+                lines.append(f"{indent}if v{n}.__class__ is not str: raise NotFast")
+                lines.append(f"{indent}v{n} = Decimal(v{n})")
+                lines.append(f"{indent}if not v{n}.is_finite(): raise NotFast")
             else:
                 optional_kind = kind.endswith("?")
-                lines.append(f"    v{n} = {value}")
+                lines.append(f"{indent}v{n} = {value}")
                 check = f"v{n}.__class__ is not {kind.rstrip('?')}"
                 if optional_kind:
                     check = f"v{n} is not None and {check}"
-                lines.append(f"    if {check}: raise NotFast")
-            arguments.append(f"{name}=v{n}")
-        lines.append(f"    return cls({', '.join(arguments)})")
+                lines.append(f"{indent}if {check}: raise NotFast")
+            arguments.append((name, f"v{n}"))
+        lines.append("    except InvalidOperation:  # a string Decimal() does not read")
+        lines.append("        raise NotFast from None")
+        slots = _slot_setters(self.cls)
+        if slots is None:
+            lines.append(f"    return cls({', '.join(f'{a}={v}' for a, v in arguments)})")
+        else:
+            namespace["new"] = object.__new__
+            lines.append("    event = new(cls)")
+            for name, variable in arguments:
+                namespace[f"set_{variable}"] = slots[name]
+                lines.append(f"    set_{variable}(event, {variable})")
+            lines.append("    return event")
         exec("\n".join(lines), namespace)  # the source is built above from field names
         fast: Callable[[dict[str, Any]], _E] = namespace["fast"]
         return fast
@@ -297,16 +323,25 @@ class _NotFast(Exception):
     """A value the compiled decoder does not take: the checked path decides."""
 
 
-def _fast_decimal(raw: object) -> Decimal:
-    if raw.__class__ is not str:
-        raise _NotFast
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise _NotFast from None
-    if not value.is_finite():
-        raise _NotFast
-    return value
+def _slot_setters(cls: type) -> dict[str, Callable[[object, object], None]] | None:
+    """Each field's slot setter when constructing ``cls`` only stores its fields in their
+    slots: a dataclass with the generated ``__init__`` of every field, no ``__post_init__``,
+    and a slot per field. None otherwise (the compiled decoder then calls ``cls``)."""
+    params = getattr(cls, "__dataclass_params__", None)
+    if params is None or not params.init or hasattr(cls, "__post_init__"):
+        return None
+    # The generated __init__ is compiled from text ("<string>"); one written in a class body
+    # has its module's file name, and may do more than store its arguments.
+    code = getattr(cls.__dict__.get("__init__"), "__code__", None)
+    if code is None or code.co_filename != "<string>":
+        return None
+    setters: dict[str, Callable[[object, object], None]] = {}
+    for spec in dataclasses.fields(cls):
+        slot = inspect.getattr_static(cls, spec.name, None)
+        if not spec.init or not isinstance(slot, types.MemberDescriptorType):
+            return None
+        setters[spec.name] = slot.__set__
+    return setters
 
 
 def _decoder_for(annotation: object) -> Decoder:

@@ -50,11 +50,13 @@ def fix_decimal(value: Decimal) -> str:
     """
     if not value:  # 0, -0, 0E+3: all "0"
         return "0"
-    return _plain(value)
+    return plain_decimal(value)
 
 
 @functools.lru_cache(maxsize=65536)
-def _plain(value: Decimal) -> str:
+def plain_decimal(value: Decimal) -> str:
+    """:func:`fix_decimal` of a non-zero ``value`` (a zero may come out as ``-0``): for
+    precompiled encoders that test for zero themselves (fix/compiled_bodies.py)."""
     # Equal decimals (52.5, 52.500) share a cache entry and have the same plain text, whatever
     # context the caller has: the exact one is used here.
     return format(value.normalize(EXACT), "f")

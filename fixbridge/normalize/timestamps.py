@@ -44,15 +44,16 @@ def instant_ns(moment: datetime) -> int:
 
 
 @functools.lru_cache(maxsize=4096)
-def _whole_second(seconds: int) -> str:
-    """``YYYYMMDD-HH:MM:SS`` of a whole second (events come many to a second: formatted once)."""
+def whole_second(seconds: int) -> str:
+    """``YYYYMMDD-HH:MM:SS`` of a whole second (events come many to a second: formatted once).
+    Public for precompiled encoders (fix/compiled_bodies.py), which add the fraction inline."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S")
 
 
 def format_utc_timestamp(ns: int, precision: Precision) -> str:
     """``YYYYMMDD-HH:MM:SS[.f…]`` for ``ns`` nanoseconds since the epoch, truncated, not rounded."""
     seconds, frac = divmod(ns, _NS_PER_S)
-    text = _whole_second(seconds)
+    text = whole_second(seconds)
     digits = precision.digits
     if digits == 0:
         return text

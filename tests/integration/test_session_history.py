@@ -173,3 +173,38 @@ def test_the_replay_command_needs_an_instant_with_a_time_zone(
     for since in ([], ["--since", "2026-11-21T09:30:00"], ["--since", "yesterday"]):
         assert main(["admin", "replay", "a", *since]) == 2
         assert "admin replay needs --since, an RFC 3339 instant" in capsys.readouterr().err
+
+
+def test_a_replay_stored_while_a_batch_renders_is_not_undone_by_that_batch(
+    tmp_path: Path,
+) -> None:
+    """The race of a replay of a logged-out session with a Logon binding at the same moment:
+    the new pump has read the cursor from before the replay. Its first batch finds the stored
+    cursor moved, stores nothing, and the session reads the journal again: the replay goes
+    out, then the new event, and the stored cursor ends past both."""
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session("a", "CLIENT_A")]) as b:
+            assert b.journal is not None
+            before, since, late = journal_history(b)
+            everything = before + since + late
+            client = RawClient("CLIENT_A", BRIDGE)
+            await client.connect(port_of(b))
+            client.logon()
+            await client.read_until(lambda box: len(client.of_type("8")) == len(everything))
+            # Stored behind the acceptor's back, as a replay that raced the Logon's first read.
+            offset = b.journal.offset_before(T1)
+            await b.journal.replay_from_async("a", offset, T1 + 7200 * S)
+            fresh = ExecutionFeed(b, seed=8, start_ns=T1 + 10800 * S).append(1)
+            wanted = len(everything) + len(since + late) + 1
+            await client.read_until(lambda box: len(client.of_type("8")) == wanted)
+            again = client.of_type("8")[len(everything) :]
+            assert [m.get(17) for m in again] == since + late + fresh
+            assert [m.get(97) for m in again] == ["Y"] * len(since + late) + [None]
+            numbers = [int(m.get(34)) for m in client.of_type("8")]
+            assert numbers == list(range(2, 2 + wanted))  # no number lost or used twice
+            assert b.journal.load_session("a").cursor_offset == b.journal.head_offset()
+            client.send("5")
+            await client.closed_by_peer()
+
+    run(conversation)

@@ -13,7 +13,9 @@ from fixbridge.fix.codec import (
     Garbled,
     Oversize,
     encode_fields,
+    first_value,
     frame,
+    split_fields,
 )
 
 values = st.text(
@@ -131,3 +133,20 @@ def test_a_frame_of_another_fix_version_still_parses_for_the_session_to_answer()
     body = raw[: raw.index(b"10=")]
     (parsed,) = FrameParser().feed(body + b"10=%03d\x01" % (sum(body) % 256))
     assert isinstance(parsed, FixMessage) and parsed.get(8) == "FIX.4.4"
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([34, 52, 134, 58, 3452, 11]), st.text(
+            st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=8
+        )),
+        max_size=12,
+    )
+)
+def test_first_value_reads_what_split_fields_reads_first(body: list[tuple[int, str]]) -> None:
+    data = frame("8", encode_fields(body), b"")
+    firsts: dict[int, str] = {}
+    for tag, value in split_fields(data):
+        firsts.setdefault(tag, value)
+    for tag in (34, 35, 52, 134, 58, 3452, 11, 10, 7):
+        assert first_value(data, tag) == firsts.get(tag), tag

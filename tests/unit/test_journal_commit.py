@@ -242,3 +242,49 @@ def test_a_synchronous_transaction_commits_in_the_callers_thread_or_not_at_all(
     assert names(path) == ["a"]
     assert db.commit_threads == [threading.get_ident()]
     assert not db.in_transaction
+
+
+def test_a_submitted_job_commits_while_its_caller_works_and_is_awaited_later(
+    writer: Writer,
+) -> None:
+    """The pump's pipeline: a job handed in now, the round begun at the next loop pass and
+    its COMMIT running on the committer thread while the caller goes on."""
+    path, db, commits = writer
+    db.hold_commit = threading.Event()
+
+    async def main() -> None:
+        submitted = commits.submit(insert("first"))
+        await asyncio.sleep(0)  # the round begins
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, db.commit_reached.wait, 10)
+        assert names(path) == []  # committing, not committed: the caller works meanwhile
+        assert db.hold_commit is not None
+        db.hold_commit.set()
+        assert await submitted.result() == "first"
+
+    asyncio.run(main())
+    assert names(path) == ["first"]
+
+
+def test_a_withdrawn_job_is_not_run_before_its_round_and_waited_for_after(
+    writer: Writer,
+) -> None:
+    path, db, commits = writer
+    db.hold_commit = threading.Event()
+
+    async def main() -> tuple[bool, bool]:
+        committing = commits.submit(insert("committing"))
+        await asyncio.sleep(0)  # its round begins; the COMMIT waits for hold_commit
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, db.commit_reached.wait, 10)
+        later = commits.submit(insert("later"))  # for the next round, not begun
+        assert await later.withdraw() is False
+        withdrawing = asyncio.ensure_future(committing.withdraw())
+        await asyncio.sleep(0.05)
+        assert not withdrawing.done()  # a begun job is waited for, never left in flight
+        assert db.hold_commit is not None
+        db.hold_commit.set()
+        return await withdrawing, (await commits.submit(insert("after")).result()) == "after"
+
+    assert asyncio.run(main()) == (True, True)
+    assert names(path) == ["committing", "after"]

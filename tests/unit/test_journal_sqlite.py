@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.sqlite import RESEND_BATCH, SqliteJournal
-from fixbridge.journal.store import JournalError, NewEvent, OutboundMessage
+from fixbridge.journal.store import CursorMoved, JournalError, NewEvent, OutboundMessage
 
 
 def ev(upstream_id: str) -> NewEvent:
@@ -168,3 +169,21 @@ def test_disk_space_is_that_of_the_file_system_holding_the_journal(tmp_path: Pat
     journal.close()
     assert total == usage.total
     assert 0 < free <= total and abs(free - usage.free) < 256 * 2**20  # others write meanwhile
+
+
+def test_a_batch_from_a_cursor_no_longer_stored_keeps_nothing(journal: SqliteJournal) -> None:
+    journal.append("executions", [ev("a"), ev("b"), ev("c")], b"t", 1)
+    journal.load_session("s")  # a new session starts at the head: 3
+    asyncio.run(journal.replay_from_async("s", 1, 5))  # an operator's replay: back to 1
+    sent = [OutboundMessage(2, "8", "20261206-00:00:00", b"17=x\x01")]
+    row = LogEntry("s", "out", 0, 2, "20261206-00:00:00", 1, "8", b"8=FIXT.1.1\x01")
+    with pytest.raises(CursorMoved, match="stored cursor is 1, not the 3"):
+        journal.record_sent("s", sent, 3, 3, at_ns=1, after_offset=3, log=[row])
+    record = journal.load_session("s")
+    assert (record.cursor_offset, record.next_sender_seq) == (1, 1)
+    assert list(journal.outbound_range("s", 1, 10)) == []
+    with sqlite3.connect(journal.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM message_log").fetchone() == (0,)
+    # From the stored cursor, the same batch is kept.
+    journal.record_sent("s", sent, 3, 3, at_ns=1, after_offset=1, log=[row])
+    assert journal.load_session("s").cursor_offset == 3
