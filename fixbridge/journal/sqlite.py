@@ -779,37 +779,60 @@ class SqliteJournal:
 # --- the writes, as work for GroupCommit ------------------------------------------------------
 
 
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events"
+    " (stream, upstream_id, received_at, transact_time, payload, raw, flagged)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def _append(
     stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
 ) -> Callable[[sqlite3.Connection], AppendResult]:
-    """Store new events (duplicates by upstream id are skipped) and the token that covers them."""
+    """Store new events (duplicates by upstream id are skipped) and the token that covers them.
+
+    One statement for all the events (``executemany``, in order); which of them were new is
+    read back by offset: every row this job inserts has an offset above the head it found (the
+    writer holds the database), and a repeated id is the first occurrence's (INSERT OR IGNORE
+    keeps the first). Their memory is then written per table, in event order, as one
+    statement per table (:class:`_MemoryRows`)."""
 
     def work(db: sqlite3.Connection) -> AppendResult:
-        stored = 0
+        head_row = db.execute("SELECT MAX(offset) FROM events").fetchone()
+        head = head_before = int(head_row[0] or 0)
         offsets: list[int] = []
-        for event in events:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO events"
-                " (stream, upstream_id, received_at, transact_time, payload, raw, flagged)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    stream,
-                    event.upstream_id,
-                    received_at_ns,
-                    _sql_integer(event.transact_time_ns),
-                    event.payload,
-                    event.raw,
-                    event.flagged,
-                ),
+        stored = 0
+        if events:
+            db.executemany(
+                _INSERT_EVENT,
+                [
+                    (
+                        stream,
+                        event.upstream_id,
+                        received_at_ns,
+                        _sql_integer(event.transact_time_ns),
+                        event.payload,
+                        event.raw,
+                        event.flagged,
+                    )
+                    for event in events
+                ],
             )
-            stored += cur.rowcount
-            if cur.rowcount:
-                offset = int(cur.lastrowid or 0)
+            new = dict(
+                db.execute(
+                    "SELECT upstream_id, offset FROM events WHERE offset > ?", (head_before,)
+                ).fetchall()
+            )
+            memory = _MemoryRows()
+            for event in events:
+                offset = new.pop(event.upstream_id, 0)  # the first occurrence is the new one
                 offsets.append(offset)
-                _remember(db, event)
-                _index_symbol(db, stream, event, offset)
-            else:
-                offsets.append(0)
+                if offset:
+                    stored += 1
+                    head = max(head, offset)
+                    memory.add(event)
+                    memory.index_symbol(stream, event, offset)
+            memory.write(db)
         if resume_token:  # an empty token never replaces a stored one
             db.execute(
                 "INSERT INTO stream_state (stream, resume_token, updated_at, covered_until)"
@@ -819,8 +842,7 @@ def _append(
                 " covered_until=MAX(covered_until, excluded.covered_until)",
                 (stream, resume_token, received_at_ns, _covered_until(events, received_at_ns)),
             )
-        head = db.execute("SELECT MAX(offset) FROM events").fetchone()
-        return AppendResult(stored, len(events) - stored, int(head[0] or 0), tuple(offsets))
+        return AppendResult(stored, len(events) - stored, head, tuple(offsets))
 
     return work
 
@@ -1134,88 +1156,115 @@ def _chunks(keys: Iterable[_K]) -> Iterator[tuple[list[_K], str]]:
         yield chunk, ",".join("?" * len(chunk))
 
 
-def _remember(db: sqlite3.Connection, event: NewEvent) -> None:
-    """Record a new event's memory (orders, busts, instruments) in its append transaction."""
-    if event.order is not None:
-        record, totals = event.order, event.order.totals
-        db.execute(
-            "INSERT INTO orders (order_id, cl_ord_id, transact_time, ord_status, order_qty,"
-            " cum_qty, leaves_qty, filled_notional) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (order_id) DO UPDATE SET"
-            " cl_ord_id=CASE WHEN excluded.cl_ord_id = '' THEN orders.cl_ord_id"
-            " ELSE excluded.cl_ord_id END,"
-            " transact_time=excluded.transact_time, ord_status=excluded.ord_status,"
-            " order_qty=excluded.order_qty, cum_qty=excluded.cum_qty,"
-            " leaves_qty=excluded.leaves_qty, filled_notional=excluded.filled_notional"
-            " WHERE excluded.transact_time >= orders.transact_time",
-            (
-                record.order_id,
-                record.cl_ord_id,
-                _sql_integer(totals.transact_time_ns),
-                totals.ord_status,
-                str(totals.order_qty),
-                str(totals.cum_qty),
-                str(totals.leaves_qty),
-                str(totals.filled_notional),
-            ),
-        )
-        if record.fill is not None:
+_UPSERT_ORDER = (
+    "INSERT INTO orders (order_id, cl_ord_id, transact_time, ord_status, order_qty,"
+    " cum_qty, leaves_qty, filled_notional) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (order_id) DO UPDATE SET"
+    " cl_ord_id=CASE WHEN excluded.cl_ord_id = '' THEN orders.cl_ord_id"
+    " ELSE excluded.cl_ord_id END,"
+    " transact_time=excluded.transact_time, ord_status=excluded.ord_status,"
+    " order_qty=excluded.order_qty, cum_qty=excluded.cum_qty,"
+    " leaves_qty=excluded.leaves_qty, filled_notional=excluded.filled_notional"
+    " WHERE excluded.transact_time >= orders.transact_time"
+)
+_INSERT_FILL = (
+    "INSERT OR IGNORE INTO order_fills"
+    " (exec_id, order_id, quantity, notional, transact_time) VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_BUST = (
+    "INSERT OR IGNORE INTO order_busts"
+    " (fill_exec_id, order_id, quantity, notional, busted_at) VALUES (?, ?, ?, ?, ?)"
+)
+_UPSERT_INSTRUMENT = (
+    "INSERT INTO instrument_latest (symbol, content, upstream_id) VALUES (?, ?, ?)"
+    " ON CONFLICT (symbol) DO UPDATE SET content=excluded.content,"
+    " upstream_id=excluded.upstream_id"
+)
+_INSERT_SYMBOL_EVENT = (
+    "INSERT OR IGNORE INTO symbol_events (symbol, stream, account, offset, at)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+
+
+class _MemoryRows:
+    """New events' memory (orders, fills, busts, instruments, the symbol index), gathered per
+    table in event order and written with one statement per table.
+
+    Each table is written only by its own statement, and no statement reads another table, so
+    writing table by table leaves every table as writing event by event would: within a table
+    the rows keep their order (an order's later totals win, the first of a repeated fill is
+    kept)."""
+
+    __slots__ = ("busts", "fills", "instruments", "orders", "symbols")
+
+    def __init__(self) -> None:
+        self.orders: list[tuple[object, ...]] = []
+        self.fills: list[tuple[object, ...]] = []
+        self.busts: list[tuple[object, ...]] = []
+        self.instruments: list[tuple[object, ...]] = []
+        self.symbols: list[tuple[object, ...]] = []
+
+    def add(self, event: NewEvent) -> None:
+        """A new event's memory, as :func:`_remember` records it."""
+        record = event.order
+        if record is not None:
+            totals = record.totals
+            self.orders.append((
+                record.order_id, record.cl_ord_id, _sql_integer(totals.transact_time_ns),
+                totals.ord_status, str(totals.order_qty), str(totals.cum_qty),
+                str(totals.leaves_qty), str(totals.filled_notional),
+            ))  # fmt: skip
             fill = record.fill
-            db.execute(
-                "INSERT OR IGNORE INTO order_fills"
-                " (exec_id, order_id, quantity, notional, transact_time) VALUES (?, ?, ?, ?, ?)",
-                (
-                    fill.exec_id,
-                    record.order_id,
-                    str(fill.quantity),
-                    str(fill.notional),
+            if fill is not None:
+                self.fills.append((
+                    fill.exec_id, record.order_id, str(fill.quantity), str(fill.notional),
                     _sql_integer(fill.transact_time_ns),
-                ),
+                ))  # fmt: skip
+        for bust in event.busts:
+            if bust.filled is not None:
+                self.fills.append((
+                    bust.filled.exec_id, bust.order_id, str(bust.filled.quantity),
+                    str(bust.filled.notional), _sql_integer(bust.filled.transact_time_ns),
+                ))  # fmt: skip
+        for bust in event.busts:
+            self.busts.append((
+                bust.fill_exec_id, bust.order_id, str(bust.fill.quantity),
+                str(bust.fill.notional), _sql_integer(bust.fill.busted_at_ns),
+            ))  # fmt: skip
+        if event.instrument is not None:
+            symbol, content = event.instrument
+            self.instruments.append((symbol, content, event.upstream_id))
+
+    def index_symbol(self, stream: str, event: NewEvent, offset: int) -> None:
+        """Index a new normalized event by symbol (and account), if its stream is indexed."""
+        if event.flagged is not None or stream not in SYMBOL_INDEXED:
+            return
+        try:
+            key = _symbol_key(stream, event.payload, event.decoded)
+        except NormalizationError:
+            return  # a payload nothing can read renders nothing: there is nothing to find
+        if key is not None:
+            self.symbols.append(
+                (key[0], stream, key[1], offset, _sql_integer(event.transact_time_ns))
             )
-    if not event.busts:
-        _remember_instrument(db, event)
-        return
-    db.executemany(
-        "INSERT OR IGNORE INTO order_fills"
-        " (exec_id, order_id, quantity, notional, transact_time) VALUES (?, ?, ?, ?, ?)",
-        [
-            (
-                bust.filled.exec_id,
-                bust.order_id,
-                str(bust.filled.quantity),
-                str(bust.filled.notional),
-                _sql_integer(bust.filled.transact_time_ns),
-            )
-            for bust in event.busts
-            if bust.filled is not None
-        ],
-    )
-    db.executemany(
-        "INSERT OR IGNORE INTO order_busts"
-        " (fill_exec_id, order_id, quantity, notional, busted_at) VALUES (?, ?, ?, ?, ?)",
-        [
-            (
-                bust.fill_exec_id,
-                bust.order_id,
-                str(bust.fill.quantity),
-                str(bust.fill.notional),
-                _sql_integer(bust.fill.busted_at_ns),
-            )
-            for bust in event.busts
-        ],
-    )
-    _remember_instrument(db, event)
+
+    def write(self, db: sqlite3.Connection) -> None:
+        for statement, rows in (
+            (_UPSERT_ORDER, self.orders),
+            (_INSERT_FILL, self.fills),
+            (_INSERT_BUST, self.busts),
+            (_UPSERT_INSTRUMENT, self.instruments),
+            (_INSERT_SYMBOL_EVENT, self.symbols),
+        ):
+            if rows:
+                db.executemany(statement, rows)
 
 
-def _remember_instrument(db: sqlite3.Connection, event: NewEvent) -> None:
-    if event.instrument is not None:
-        symbol, content = event.instrument
-        db.execute(
-            "INSERT INTO instrument_latest (symbol, content, upstream_id) VALUES (?, ?, ?)"
-            " ON CONFLICT (symbol) DO UPDATE SET content=excluded.content,"
-            " upstream_id=excluded.upstream_id",
-            (symbol, content, event.upstream_id),
-        )
+def _remember(db: sqlite3.Connection, event: NewEvent) -> None:
+    """Record a new event's memory (orders, busts, instruments) in its transaction."""
+    memory = _MemoryRows()
+    memory.add(event)
+    memory.write(db)
 
 
 def _symbol_key(stream: str, payload: bytes, decoded: object | None) -> tuple[str, str] | None:
@@ -1231,22 +1280,6 @@ def _symbol_key(stream: str, payload: bytes, decoded: object | None) -> tuple[st
         instrument = decoded if isinstance(decoded, InstrumentEvent) else None
         return (instrument or InstrumentEvent.from_payload(payload)).symbol, ""
     return None
-
-
-def _index_symbol(db: sqlite3.Connection, stream: str, event: NewEvent, offset: int) -> None:
-    """Index a new normalized event by symbol (and account), in its append transaction."""
-    if event.flagged is not None or stream not in SYMBOL_INDEXED:
-        return
-    try:
-        key = _symbol_key(stream, event.payload, event.decoded)
-    except NormalizationError:
-        return  # a payload nothing can read renders nothing: there is nothing to find
-    if key is not None:
-        db.execute(
-            "INSERT OR IGNORE INTO symbol_events (symbol, stream, account, offset, at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (key[0], stream, key[1], offset, _sql_integer(event.transact_time_ns)),
-        )
 
 
 def _rebuild_symbol_index(db: sqlite3.Connection) -> None:
@@ -1320,7 +1353,9 @@ def _journal_events(rows: Iterable[tuple[int, str, str, int, int, bytes, str | N
 def _sql_integer(value: int) -> int:
     """``value`` within SQLite's INTEGER range: an absurd upstream time (after 2262) is kept
     exactly in the payload and stored clamped here, instead of failing the whole response."""
-    return max(-_INT64_MAX, min(value, _INT64_MAX))
+    if -_INT64_MAX <= value <= _INT64_MAX:
+        return value
+    return _INT64_MAX if value > 0 else -_INT64_MAX
 
 
 def _covered_until(events: Sequence[NewEvent], received_at_ns: int) -> int:

@@ -14,9 +14,12 @@ No user-defined tags (5000+) are ever sent.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
+import operator
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal, DecimalException, localcontext
 from typing import Final
 
 from fixbridge.normalize import enums
@@ -136,6 +139,13 @@ class ExecutionEvent:
         notional = self.settl_curr_amt if self.settl_curr_amt is not None else _ZERO
         return Fill(self.exec_id, self.last_qty, notional, self.transact_time_ns)
 
+    def with_orig_cl_ord_id(self, orig_cl_ord_id: str | None) -> ExecutionEvent:
+        """This event with OrigClOrdID(41) set: ``dataclasses.replace`` without its per-call
+        look at the fields (linking does this for every cancel and replace)."""
+        values = dict(zip(_FIELD_NAMES, _field_values(self), strict=True))
+        values["orig_cl_ord_id"] = orig_cl_ord_id
+        return type(self)(**values)
+
     def to_payload(self) -> bytes:
         """Compact JSON for the journal: Decimals as strings, ``None`` kept, exact round trip."""
         return CODEC.encode(self)
@@ -150,6 +160,8 @@ class ExecutionEvent:
 # and ``end_client``; payloads journaled with it still decode.
 CODEC: Final = PayloadCodec(ExecutionEvent, retired=frozenset({"client_id"}))
 register_nested(CODEC)
+_FIELD_NAMES: Final = tuple(spec.name for spec in dataclasses.fields(ExecutionEvent))
+_field_values: Final = operator.attrgetter(*_FIELD_NAMES)
 
 
 # --- normalization -------------------------------------------------------------------------
@@ -180,11 +192,23 @@ def _normalize(execution: trading_pb2.Execution) -> ExecutionEvent:
     time_in_force = enums.fix_time_in_force(order.time_in_force)
     note = optional_text(execution.text, "text")
 
+    # Both scales are positive here, so value / scale can only fail as a decimal operation;
+    # the exact division is tried first and scaled_value, which names the field, runs only
+    # when it failed (it fails again and raises the NormalizationError).
+    price_divisor = Decimal(price_scale)
+    qty_divisor = Decimal(qty_scale)
+
     def px(value: int, field: str) -> Decimal:
-        return scaled_value(value, price_scale, field)
+        try:
+            return Decimal(value) / price_divisor
+        except DecimalException:
+            return scaled_value(value, price_scale, field)
 
     def qty(value: int, field: str) -> Decimal:
-        return scaled_value(value, qty_scale, field)
+        try:
+            return Decimal(value) / qty_divisor
+        except DecimalException:
+            return scaled_value(value, qty_scale, field)
 
     last_qty = qty(execution.last_shares, "last_shares")
     last_px = px(execution.last_px, "last_px")
@@ -286,13 +310,20 @@ def _trade_date(execution: trading_pb2.Execution, transact_time_ns: int) -> str:
     date: types_pb2.Date = execution.transact_trade_date
     if (date.year, date.month, date.day) == (0, 0, 0):  # absent, or all zero
         return checked_trade_date(transact_time_ns, "transact_time")
+    return _calendar_date(date.year, date.month, date.day)
+
+
+@functools.lru_cache(maxsize=1024)
+def _calendar_date(year: int, month: int, day: int) -> str:
+    """``YYYYMMDD`` of a calendar date (cached: one trade date serves many executions); not
+    a date raises NormalizationError (errors are not cached)."""
     try:
-        day = dt.date(date.year, date.month, date.day)
+        date = dt.date(year, month, day)
     except ValueError:
         raise NormalizationError(
-            "transact_trade_date", "not a calendar date", (date.year, date.month, date.day)
+            "transact_trade_date", "not a calendar date", (year, month, day)
         ) from None
-    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+    return f"{date.year:04d}{date.month:02d}{date.day:02d}"
 
 
 # --- rendering -----------------------------------------------------------------------------

@@ -47,8 +47,10 @@ ROLE_ENTERING_TRADER: Final = "36"
 ROLE_POSITION_ACCOUNT: Final = "38"
 
 
+@functools.lru_cache(maxsize=4096)
 def firm_of(account: str, participant: str = "") -> str:
-    """``F`` from ``firms/F/accounts/A``, else from ``firms/F/users/U``, else ``""``."""
+    """``F`` from ``firms/F/accounts/A``, else from ``firms/F/users/U``, else ``""``.
+    Cached: a firm's few accounts and users come back with every execution."""
     for pattern, value in ((ACCOUNT_NAME, account), (_USER_NAME, participant)):
         match = pattern.fullmatch(value)
         if match:

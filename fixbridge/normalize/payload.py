@@ -17,10 +17,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import operator
 import types
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Generic, TypeVar, get_args, get_type_hints
+
+import pydantic_core
 
 from fixbridge.normalize.errors import NormalizationError
 
@@ -120,6 +123,12 @@ def _encode_value(value: object) -> object:
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
+# The types a document's values may have for :meth:`PayloadCodec.encode`'s fast path: JSON's
+# own, and Decimal (which pydantic-core writes as the string ``str(value)``, as the general
+# path does). A value of any other type (a nested event, or one that has no encoding, such as
+# a float) takes the general path, which converts or refuses it exactly as before.
+_PLAIN_TYPES: Final = frozenset({str, int, bool, type(None), Decimal})
+
 
 def _document(event: object) -> dict[str, object]:
     names = _FIELD_NAMES.get(type(event))
@@ -168,6 +177,11 @@ class PayloadCodec(Generic[_E]):
         # The compiled decoder of a document holding exactly this version's keys, per place.
         self._fast: dict[str, Callable[[dict[str, Any]], _E]] = {}
         self._keys = frozenset(self._decoders)
+        # The fields' names and a getter of all their values at once (one C call), for encode.
+        self._names = tuple(spec.name for spec in specs)
+        self._values: Callable[[_E], tuple[object, ...]] | None = (
+            operator.attrgetter(*self._names) if len(self._names) > 1 else None
+        )
 
     def document(self, event: _E) -> dict[str, object]:
         """The event's JSON object (before serialization), in field order."""
@@ -179,7 +193,21 @@ class PayloadCodec(Generic[_E]):
         return document
 
     def encode(self, event: _E) -> bytes:
-        """Compact JSON of the event's fields, in field order."""
+        """Compact JSON of the event's fields, in field order.
+
+        Fast path: when every value is of a plain type (:data:`_PLAIN_TYPES`), pydantic-core's
+        JSON writer takes the values as they are: compact, UTF-8 kept as is, a Decimal as the
+        string ``str(value)``, the same bytes as the general path (``json.dumps`` of
+        :meth:`document`), several times faster; tests/unit/test_ingest_fast_paths.py holds them
+        equal. Anything it refuses takes the general path, which then decides."""
+        getter = self._values
+        if getter is not None and self._flatten is None and type(event) is self.cls:
+            values = getter(event)
+            if _PLAIN_TYPES.issuperset(map(type, values)):
+                try:
+                    return pydantic_core.to_json(dict(zip(self._names, values, strict=True)))
+                except pydantic_core.PydanticSerializationError:
+                    pass
         document = self.document(event)
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 

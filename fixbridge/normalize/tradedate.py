@@ -13,6 +13,7 @@ Pure: the instant is passed in; this module never reads a clock.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -39,8 +40,30 @@ def trade_date(ns: int) -> str:
     return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
+_NS_PER_HOUR: Final = 3600 * _NS_PER_S
+
+
+@functools.lru_cache(maxsize=256)
+def _hour_trade_date(hour: int) -> str | None:
+    """The trade date shared by every instant of UTC hour ``hour`` (hours since the epoch),
+    or None when its first and last second differ (or either has none). The trade date never
+    goes back as time goes on (the roll at 17:00 is hours away from any clock change), so
+    equal ends mean the whole hour has that date."""
+    try:
+        first = trade_date(hour * _NS_PER_HOUR)
+        last = trade_date((hour + 1) * _NS_PER_HOUR - _NS_PER_S)
+    except ValueError:
+        return None
+    return first if first == last else None
+
+
 def checked_trade_date(ns: int, field: str) -> str:
-    """:func:`trade_date`, or NormalizationError naming the upstream ``field`` it came from."""
+    """:func:`trade_date`, or NormalizationError naming the upstream ``field`` it came from.
+    An instant whose whole UTC hour shares one trade date (almost all) is answered from a small
+    cache of hours: executions come in time order, many per hour."""
+    same = _hour_trade_date(ns // _NS_PER_HOUR)
+    if same is not None:
+        return same
     try:
         return trade_date(ns)
     except ValueError:

@@ -73,7 +73,7 @@ def link_cl_ord_ids(events: Sequence[ExecutionEvent], memory: OrderMemory) -> li
             previous = known.get(event.order_id)
             known[event.order_id] = event.cl_ord_id
             if previous and previous != event.cl_ord_id:
-                event = dataclasses.replace(event, orig_cl_ord_id=previous)
+                event = event.with_orig_cl_ord_id(previous)
         record = OrderRecord(event.order_id, event.cl_ord_id, event.totals(), event.as_fill())
         linked.append(Linked(event, record))
     return linked

@@ -446,7 +446,7 @@ class StreamSubscriber:
         token = next((r.resume_token for r in reversed(responses) if r.resume_token), b"")
         received_at_ns = self._clock()
         events = self.spec.journal_events(upstream, self._journal, received_at_ns)
-        self._note_received(events)
+        newest = self._note_received(events)
         started = time.perf_counter()
         result = await self._journal.append_async(name, events, token, received_at_ns)
         self._metrics.journal_append_seconds.observe(time.perf_counter() - started)
@@ -457,16 +457,17 @@ class StreamSubscriber:
                 if offset and event.decoded is not None:
                     self._on_decoded(offset, event.decoded)
         self._count_stored(result.stored, result.duplicates)
-        newest = max((e.transact_time_ns for e in events), default=0)
         for line in self.catch_up.response(
             self._clock(), result.stored, result.duplicates, newest or None
         ):
             log.info("%s", line, extra=self._log_extra)
 
-    def _note_received(self, events: list[NewEvent]) -> None:
+    def _note_received(self, events: list[NewEvent]) -> int:
+        """Count what arrived (per append, not per event); returns its newest transact time
+        (0 when none)."""
         name = self.spec.name
         if not events:
-            return
+            return 0
         self._metrics.upstream_events_received.labels(name).inc(len(events))
         newest = max(e.transact_time_ns for e in events)
         if newest > 0:
@@ -480,6 +481,7 @@ class StreamSubscriber:
                     "%s event %s kept but flagged: %s", name, event.upstream_id, event.flagged,
                     extra=self._log_extra,
                 )
+        return newest
 
     def _count_stored(self, stored: int, duplicates: int) -> None:
         name = self.spec.name
