@@ -1423,8 +1423,8 @@ class Acceptor:
 
         A batch stores nothing unless the stored cursor is still where it began
         (``CursorMoved``), so a batch commits only if the one before it did. On any failure,
-        every batch not yet written is given up, latest first: its write withdrawn (or its
-        round waited for), its numbers taken back, its log rows kept for a later write."""
+        the batches not yet written go to :meth:`_give_up`: those that did not commit lose
+        their numbers, those that did are written."""
         staged: collections.deque[tuple[Batch, Submitted[None], list[LogEntry]]]
         staged = collections.deque()
         cursor, count = after, 0
