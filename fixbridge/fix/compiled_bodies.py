@@ -261,11 +261,7 @@ class _Compiler:
             self.lines.append(f"{inner}if {value} is not None:")
             inner += "    "
         if table is not None:
-            name = self._name(table)
-            self.lines.append(f"{inner}if {value} in {name}:")
-            self.lines.append(f"{inner}    {value} = {name}[{value}]")
-            self.lines.append(f"{inner}if {value} is not None:")
-            inner += "    "
+            inner = self._through_table(value, table, inner)
         self.emit(tag, f"{{{value}}}", conditional=True)
         self.flush(inner)
 
@@ -301,17 +297,19 @@ class _Compiler:
         if 453 not in self.left_out:
             self.lines.append(f"{inner}{count} = str({count})")
             table = self.replaced.get(453)
-            if table is not None:
-                name = self._name(table)
-                self.lines.append(f"{inner}if {count} in {name}:")
-                self.lines.append(f"{inner}    {count} = {name}[{count}]")
-                self.lines.append(f"{inner}if {count} is not None:")
-                self.lines.append(f"{inner}    s += f'453={{{count}}}\\x01'")
-                self.lines.append(f"{inner}    n += 1")
-            else:
-                self.lines.append(f"{inner}s += f'453={{{count}}}\\x01'")
-                self.lines.append(f"{inner}n += 1")
+            at = inner if table is None else self._through_table(count, table, inner)
+            self.lines.append(f"{at}s += f'453={{{count}}}\\x01'")
+            self.lines.append(f"{at}n += 1")
         self.lines.append(f"{inner}s += {group}")
+
+    def _through_table(self, variable: str, table: object, indent: str) -> str:
+        """Code putting ``variable`` through the profile's value ``table`` (a value it maps to
+        None is left out); the indent of what is then sent only when it is not None."""
+        name = self._name(table)
+        self.lines.append(f"{indent}if {variable} in {name}:")
+        self.lines.append(f"{indent}    {variable} = {name}[{variable}]")
+        self.lines.append(f"{indent}if {variable} is not None:")
+        return indent + "    "
 
     def constant_field(self, tag: int, value: str) -> str | None:
         """``tag=value\\x01`` of a constant as the profile sends it, or None when left out."""
@@ -338,12 +336,9 @@ class _Compiler:
                 pieces.append(f"448={{{party_id}}}\x01")
                 emitted += 1
             else:  # a variable value through a table: its own statement
-                name = self._name(table)
-                self.lines.append(f"{inner}if {party_id} in {name}:")
-                self.lines.append(f"{inner}    {party_id} = {name}[{party_id}]")
-                self.lines.append(f"{inner}if {party_id} is not None:")
-                self.lines.append(f"{inner}    s_448 = f'448={{{party_id}}}\\x01'")
-                self.lines.append(f"{inner}    n += 1")
+                at = self._through_table(party_id, table, inner)
+                self.lines.append(f"{at}s_448 = f'448={{{party_id}}}\\x01'")
+                self.lines.append(f"{at}n += 1")
                 self.lines.append(f"{inner}else:")
                 self.lines.append(f"{inner}    s_448 = ''")
                 pieces.append("{s_448}")
