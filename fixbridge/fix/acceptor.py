@@ -1269,11 +1269,11 @@ class Acceptor:
         send, stamp = conn.session.application_message(msg_type, body, now)
         waiting = conn.logbook.take()
         try:
-            await self._journal.record_sent_async(
+            await self._journal.submit_sent(
                 conn.name, [OutboundMessage(send.seq, msg_type, stamp, body)],
                 conn.session.next_sender_seq, None, at_ns=now,
                 log=[*waiting, conn.logbook.sent(send.data, now)],
-            )  # fmt: skip
+            ).result()  # fmt: skip
         except BaseException as exc:
             if isinstance(exc, Exception):  # not written: they go with the next write
                 conn.logbook.give_back(waiting)
@@ -1400,11 +1400,11 @@ class Acceptor:
         cursor = None if history else record.cursor_offset
         waiting = conn.logbook.take()
         try:
-            await self._journal.record_sent_async(
+            await self._journal.submit_sent(
                 record.session_id, record.messages, record.next_sender_seq,
                 cursor, at_ns=record.at_ns, after_offset=None if history else after,
                 log=[*waiting, *self._log_rows(conn, batch)],
-            )  # fmt: skip
+            ).result()  # fmt: skip
         except BaseException as exc:
             if isinstance(exc, Exception):  # not written: they go with the next write
                 conn.logbook.give_back(waiting)
@@ -1579,10 +1579,10 @@ class Acceptor:
         cursor, now = conn.slot.cursor, self._clock()
         waiting = conn.logbook.take()
         try:
-            await self._journal.record_sent_async(
+            await self._journal.submit_sent(
                 conn.name, [message], stored.seq + 1, cursor, at_ns=now, after_offset=cursor,
                 log=[*waiting, conn.logbook.sent(send.data, now)],
-            )  # fmt: skip
+            ).result()  # fmt: skip
         except Exception:  # not written: they go with the next write
             conn.logbook.give_back(waiting)
             raise

@@ -600,23 +600,6 @@ class SqliteJournal:
             )
         )
 
-    async def record_sent_async(
-        self,
-        session_id: str,
-        messages: Sequence[OutboundMessage],
-        next_sender_seq: int,
-        cursor_offset: int | None,
-        *,
-        at_ns: int,
-        after_offset: int | None = None,
-        log: Sequence[LogEntry] = (),
-    ) -> None:
-        await self._commits.run(
-            _record_sent(
-                session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset, log
-            )
-        )
-
     def submit_sent(
         self,
         session_id: str,
@@ -625,7 +608,7 @@ class SqliteJournal:
         cursor_offset: int | None,
         *,
         at_ns: int,
-        after_offset: int,
+        after_offset: int | None = None,
         log: Sequence[LogEntry] = (),
     ) -> Submitted[None]:
         return self._commits.submit(

@@ -274,7 +274,7 @@ class Journal(Protocol):
         the session's outbound messages and starts its next reset epoch."""
         ...
 
-    async def record_sent_async(
+    def submit_sent(
         self,
         session_id: str,
         messages: Sequence[OutboundMessage],
@@ -284,32 +284,17 @@ class Journal(Protocol):
         at_ns: int,
         after_offset: int | None = None,
         log: Sequence[LogEntry] = (),
-    ) -> None:
-        """Store sequenced application messages and advance the cursor, atomically. With
-        ``after_offset`` (the cursor before), also record where the messages came from
-        (:class:`SentRange`), so a lost one can be rendered again, and, when the write moves
-        the cursor, store nothing unless the stored cursor is still ``after_offset`` (raises
-        :class:`CursorMoved`). A write that does not move the cursor (``cursor_offset`` None
-        or equal to ``after_offset``: messages no event produced, messages sent again) leaves
-        the stored cursor as it is. ``log`` goes into the message log in the same
-        transaction."""
-        ...
-
-    def submit_sent(
-        self,
-        session_id: str,
-        messages: Sequence[OutboundMessage],
-        next_sender_seq: int,
-        cursor_offset: int | None,
-        *,
-        at_ns: int,
-        after_offset: int,
-        log: Sequence[LogEntry] = (),
     ) -> Submitted[None]:
-        """:meth:`record_sent_async` handed in now and awaited later (``result()``), so the
-        caller can render its next batch while this one commits. The stored-cursor check
-        chains such writes: one handed in after another stores nothing unless the other
-        did."""
+        """Store sequenced application messages and advance the cursor, atomically: handed
+        in now, committed with the next round, its outcome awaited with ``result()`` (a
+        caller may render its next batch meanwhile). With ``after_offset`` (the cursor
+        before), also record where the messages came from (:class:`SentRange`), so a lost
+        one can be rendered again, and, when the write moves the cursor, store nothing
+        unless the stored cursor is still ``after_offset`` (raises :class:`CursorMoved`);
+        that check chains such writes: one handed in after another stores nothing unless the
+        other did. A write that does not move the cursor (``cursor_offset`` None or equal to
+        ``after_offset``: messages no event produced, messages sent again) leaves the stored
+        cursor as it is. ``log`` goes into the message log in the same transaction."""
         ...
 
     async def log_messages_async(self, entries: Sequence[LogEntry]) -> None:

@@ -84,7 +84,7 @@ def test_the_async_writes_carry_log_rows_too(journal: SqliteJournal) -> None:
     async def writes() -> None:
         await journal.save_sequence_numbers_async("s", 2, 1, at_ns=T0, log=[heartbeat])
         await journal.log_messages_async([request])
-        await journal.record_sent_async("s", [], 3, 0, at_ns=T0 + 1, log=[reply])
+        await journal.submit_sent("s", [], 3, 0, at_ns=T0 + 1, log=[reply]).result()
 
     asyncio.run(writes())
     found = rows(journal.path)
