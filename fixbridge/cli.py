@@ -43,6 +43,7 @@ from fixbridge.ops.admin import INSTANT_HINT, parse_instant, read_token
 from fixbridge.ops.logging import configure_logging
 from fixbridge.ops.progress_bar import ProgressBar
 from fixbridge.ops.status import status_text
+from fixbridge.ops.stop_watch import StopWatch
 from fixbridge.simulator.cli import add_simulate_arguments, run_simulate
 from fixbridge.tail import add_tail_arguments, run_tail
 from fixbridge.upstream.auth import AuthConfigError, load_private_key
@@ -63,11 +64,18 @@ def resolve_config_path(args: argparse.Namespace) -> Path:
     return Path(from_env)
 
 
-def stop_on_signals(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM end the run cleanly instead of killing it mid-write."""
+def stop_on_signals(stop: asyncio.Event, watch: StopWatch | None = None) -> None:
+    """SIGINT and SIGTERM end the run cleanly instead of killing it mid-write (within the
+    watch's deadline, when there is one)."""
     loop = asyncio.get_running_loop()
+
+    def begin_stop() -> None:
+        if watch is not None:
+            watch.arm(loop)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, begin_stop)
 
 
 def reload_on_sighup(bridge: Bridge, config_path: Path) -> None:
@@ -84,7 +92,7 @@ def reload_on_sighup(bridge: Bridge, config_path: Path) -> None:
     loop.add_signal_handler(signal.SIGHUP, reload)
 
 
-async def _run(config_path: Path) -> int:
+async def _run(config_path: Path, watch: StopWatch) -> int:
     config = load_config(config_path)
     configure_logging(config.logging.format, config.effective_log_level)
     log.info(
@@ -94,10 +102,15 @@ async def _run(config_path: Path) -> int:
         config_path.resolve(),
     )
     stop = asyncio.Event()
-    stop_on_signals(stop)
+    stop_on_signals(stop, watch)
     bridge = Bridge(config)
     reload_on_sighup(bridge, config_path)
-    await bridge.run_until(stop)
+    try:
+        await bridge.run_until(stop)
+    finally:
+        # Also a stop the bridge began itself (a subscriber failing for good): what is left
+        # (the loop's and the interpreter's teardown) ends within the deadline too.
+        watch.arm(asyncio.get_running_loop())
     return 0
 
 
@@ -113,7 +126,14 @@ RUN_GC_THRESHOLDS = (50_000, 20, 50)
 
 def cmd_run(args: argparse.Namespace) -> int:
     gc.set_threshold(*RUN_GC_THRESHOLDS)
-    return asyncio.run(_run(resolve_config_path(args)))
+    # The stop's deadline covers the loop's own teardown (tasks cancelled, the default
+    # executor's threads joined); once asyncio.run has returned, the stop has ended: the
+    # watch must not end a process that goes on (a caller of main() in the same process).
+    watch = StopWatch()
+    try:
+        return asyncio.run(_run(resolve_config_path(args), watch))
+    finally:
+        watch.disarm()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

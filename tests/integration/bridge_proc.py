@@ -82,7 +82,9 @@ class BridgeProcess:
 
     def start(self, timeout: float = 20.0, *, wait_for_listen: bool = True) -> None:
         self._log_file = open(self.log, "ab")  # noqa: SIM115 - closed in _reap
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # PYTHONFAULTHANDLER: a bridge that will not stop is sent SIGABRT, which prints every
+        # thread's stack into the log (``stop``).
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "fixbridge", "run", "--config", str(self.config)],
             cwd=REPO,
@@ -123,14 +125,21 @@ class BridgeProcess:
         self._reap()
 
     def stop(self, timeout: float = 15.0) -> int:
-        """SIGTERM and wait for the graceful exit."""
+        """SIGTERM and wait for the graceful exit. A bridge still running after ``timeout`` is
+        sent SIGABRT (every thread's stack goes to the log) and the test fails with that log."""
         assert self._proc is not None
         self._proc.send_signal(signal.SIGTERM)
         try:
-            code = self._proc.wait(timeout)
+            try:
+                return self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.send_signal(signal.SIGABRT)
+                self._proc.wait(10)
+                raise AssertionError(
+                    f"bridge did not stop within {timeout} s of SIGTERM:\n{self.tail(400)}"
+                ) from None
         finally:
             self._reap()
-        return code
 
     def _reap(self) -> None:
         if self._log_file is not None:

@@ -7,6 +7,7 @@ A port already taken or a journal path whose directory cannot be made used to pr
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,11 @@ def test_a_fix_port_in_use_is_named(
     assert code == 1
     assert last.startswith(f"fixbridge: cannot start: fix.host, fix.port = 127.0.0.1:{taken_port}")
     assert "address already in use" in last.lower()
+    # The stop's deadline (ops/stop_watch.py) ended with the run: it must not end this process.
+    for thread in threading.enumerate():
+        if thread.name == "stop-watch":
+            thread.join(5)
+            assert not thread.is_alive(), "a finished run left its stop deadline armed"
 
 
 def test_a_metrics_port_in_use_is_named(
