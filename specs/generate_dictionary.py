@@ -57,10 +57,9 @@ from fixbridge.fix.session import (
     Resend,
     Send,
     SessionIdentity,
-    StoredMessage,
 )
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.journal.store import JournalEvent
+from fixbridge.journal.store import JournalEvent, OutboundMessage
 from fixbridge.normalize.instrument import OUTCOME_STATES, InstrumentEvent, security_status_body
 from fixbridge.normalize.position import REALIZED_PNL_TAG, PositionEvent, position_report_body
 from fixbridge.normalize.settlement import EVENT_RESOLUTION, Settlement
@@ -329,12 +328,12 @@ def session_conversation(app: Sequence[Rendered]) -> Conversation:
     session = FixSession(SessionIdentity(BRIDGE, CLIENT), policy=policy)
     now = _T0
     run(session.on_message(logon(1, _PASSWORD, now), now))
-    stored: list[StoredMessage] = []
+    stored: list[OutboundMessage] = []
     for message in app:
         body = encode_fields(message.body)
         send, sending_time = session.application_message(message.msg_type, body, now)
         result.sent.append(send.data)
-        stored.append(StoredMessage(send.seq, message.msg_type, sending_time, body))
+        stored.append(OutboundMessage(send.seq, message.msg_type, sending_time, body))
     # Sent again under a new number after our numbers went backwards, or on request:
     # PossResend(97)=Y leads the body (fix/outbound.py possible_resends).
     again = POSS_RESEND + encode_fields(app[0].body)

@@ -68,7 +68,7 @@ from fixbridge.fix.history import (
 )
 from fixbridge.fix.history import COMPLETE as EVENT_RESEND_COMPLETE
 from fixbridge.fix.history import REJECT as EVENT_RESEND_REJECT
-from fixbridge.fix.logbook import Logbook
+from fixbridge.fix.logbook import Logbook, application_entry
 from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
 from fixbridge.fix.outbound import (
     MarketMemory,
@@ -109,7 +109,6 @@ from fixbridge.fix.throttle import (
     source_key,
 )
 from fixbridge.fix.tls import peer_identity, server_context
-from fixbridge.journal import message_log
 from fixbridge.journal.commit import Submitted
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.store import (
@@ -974,7 +973,7 @@ class Acceptor:
             await self._log_waiting(conn)
 
     async def _log_waiting(
-        self, conn: Connection, also: list[message_log.LogEntry] | None = None
+        self, conn: Connection, also: list[LogEntry] | None = None
     ) -> None:
         """Write the logbook's waiting rows (and ``also``) in a journal write of their own."""
         waiting = conn.logbook.take()
@@ -1521,7 +1520,7 @@ class Acceptor:
         """The message log's rows of a batch's messages, from what the batch knows."""
         record, epoch = batch.record, conn.logbook.epoch
         return [
-            message_log.application(
+            application_entry(
                 conn.name, epoch, frame, seq=m.seq, msg_type=m.msg_type,
                 sending_time=m.sending_time, now_ns=record.at_ns,
             )
@@ -1575,12 +1574,11 @@ class Acceptor:
         session's cursor into the journal does not move."""
         stored = send.stored
         assert stored is not None
-        message = OutboundMessage(stored.seq, stored.msg_type, stored.sending_time, stored.body)
         cursor, now = conn.slot.cursor, self._clock()
         waiting = conn.logbook.take()
         try:
             await self._journal.submit_sent(
-                conn.name, [message], stored.seq + 1, cursor, at_ns=now, after_offset=cursor,
+                conn.name, [stored], stored.seq + 1, cursor, at_ns=now, after_offset=cursor,
                 log=[*waiting, conn.logbook.sent(send.data, now)],
             ).result()  # fmt: skip
         except Exception:  # not written: they go with the next write

@@ -5,19 +5,91 @@ The acceptor hands every frame it reads or writes for a bound session to the con
 Persist of the numbers that every message in sequence causes, the store of a delivered
 batch), so logging costs no COMMIT of its own on the way of a message. Which row goes with
 which write is the acceptor's to decide (docs/architecture.md, "Message log"); this module
-only builds the rows, knows the session's reset epoch, and holds what is not written yet.
+builds the rows from the frames (``journal/message_log.py`` only keeps them), knows the
+session's reset epoch, and holds what is not written yet.
 
-Pure: no I/O, no clock (times are passed in), no journal.
+Must never let a password into a row: Password(554) and NewPassword(925) are masked in the
+bytes before a row exists. Pure: no I/O, no clock (times are passed in), no journal.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from fixbridge.fix.codec import FixMessage
+from fixbridge.fix.codec import SOH, FixMessage, first_value
 from fixbridge.fix.session import Action, Persist, Send
-from fixbridge.journal import message_log
 from fixbridge.journal.message_log import LogEntry
+
+MASK = b"***"
+SECRET_TAGS = (554, 925)  # Password, NewPassword
+_MAY_HOLD_SECRET = re.compile(b"|".join(b"%d=" % tag for tag in SECRET_TAGS))
+
+
+def mask_secrets(raw: bytes) -> bytes:
+    """``raw`` with the values of Password(554) and NewPassword(925) replaced by ``***``
+    (BodyLength and CheckSum are left as they were: they describe the original). A tag is
+    recognised by its number, as the parser reads it (``0554=`` is Password too)."""
+    if _MAY_HOLD_SECRET.search(raw) is None:  # one scan, the common case
+        return raw
+    parts = raw.split(SOH)
+    for i, part in enumerate(parts):
+        tag, sep, _ = part.partition(b"=")
+        if i and sep and tag.isdigit() and int(tag) in SECRET_TAGS:  # never BeginString
+            parts[i] = tag + b"=" + MASK
+    return SOH.join(parts)
+
+
+def _seq(text: str | None) -> int | None:
+    if text is None or not text.isdigit() or len(text) > 18:
+        return None
+    return int(text)
+
+
+def received_entry(session_id: str, epoch: int, message: FixMessage, now_ns: int) -> LogEntry:
+    """The row of a message a client sent us."""
+    return LogEntry(
+        session_id,
+        "in",
+        epoch,
+        _seq(message.get(34)),
+        message.get(52) or "",
+        now_ns,
+        message.msg_type,
+        mask_secrets(message.raw),
+    )
+
+
+def sent_entry(session_id: str, epoch: int, frame: bytes, now_ns: int) -> LogEntry:
+    """The row of a frame we send (an admin message or a replayed one): its header fields are
+    read from the frame itself, without parsing its body."""
+    return LogEntry(
+        session_id,
+        "out",
+        epoch,
+        _seq(first_value(frame, 34)),
+        first_value(frame, 52) or "",
+        now_ns,
+        first_value(frame, 35) or "",
+        mask_secrets(frame),
+    )
+
+
+def application_entry(
+    session_id: str,
+    epoch: int,
+    frame: bytes,
+    *,
+    seq: int,
+    msg_type: str,
+    sending_time: str,
+    now_ns: int,
+) -> LogEntry:
+    """The row of an application message we send, whose header fields the caller has (the
+    delivery's hot path: the frame is not parsed again)."""
+    masked = mask_secrets(frame)
+    return LogEntry(session_id, "out", epoch, seq, sending_time, now_ns, msg_type, masked)
+
 
 
 def resets(actions: Sequence[Action]) -> bool:
@@ -46,11 +118,11 @@ class Logbook:
         answer restarts the sequences (a Logon with ResetSeqNumFlag) opens the new epoch: it
         is the new epoch's number 1."""
         epoch = self.epoch + 1 if resets(actions) else self.epoch
-        self._pending.append(message_log.received(self.session_id, epoch, message, now_ns))
+        self._pending.append(received_entry(self.session_id, epoch, message, now_ns))
 
     def sent(self, frame: bytes, now_ns: int) -> LogEntry:
         """The row of a frame we send (not kept: the caller writes it with what it goes with)."""
-        return message_log.sent(self.session_id, self.epoch, frame, now_ns)
+        return sent_entry(self.session_id, self.epoch, frame, now_ns)
 
     def add(self, entry: LogEntry) -> None:
         self._pending.append(entry)

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fixbridge.fix.outbound import Rendered
-from fixbridge.fix.session import StoredMessage
-from fixbridge.journal.store import JournalEvent, SentRange, sent_digest
+from fixbridge.journal.store import JournalEvent, OutboundMessage, SentRange, sent_digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +39,7 @@ class Lost:
 
 
 class SentStore(Protocol):
-    def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
+    def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[OutboundMessage]:
         ...
 
     def sent_ranges(self, session_id: str, begin: int, end: int) -> list[SentRange]: ...
@@ -63,11 +62,11 @@ class ReplaySource:
         self._begin = begin
         self._end = end
         self._render = render
-        self._rendered: tuple[SentRange, list[StoredMessage] | None] | None = None
+        self._rendered: tuple[SentRange, list[OutboundMessage] | None] | None = None
         self.recovered = 0
         self.lost: list[Lost] = []
 
-    def __iter__(self) -> Iterator[StoredMessage]:
+    def __iter__(self) -> Iterator[OutboundMessage]:
         expected = self._begin
         for message in self._store.outbound_range(self._session_id, self._begin, self._end):
             if message.seq > expected:
@@ -77,7 +76,7 @@ class ReplaySource:
         if expected <= self._end:
             yield from self._missing(expected, self._end)
 
-    def _missing(self, low: int, high: int) -> Iterator[StoredMessage]:
+    def _missing(self, low: int, high: int) -> Iterator[OutboundMessage]:
         """Numbers ``low..high`` have no stored message: those of recorded batches, rendered
         again or reported lost."""
         for sent in self._store.sent_ranges(self._session_id, low, high):
@@ -90,7 +89,7 @@ class ReplaySource:
                 self.recovered += 1
                 yield message
 
-    def _rerendered(self, sent: SentRange) -> list[StoredMessage] | None:
+    def _rerendered(self, sent: SentRange) -> list[OutboundMessage] | None:
         """The batch rendered again, if that is provably what was sent (one batch kept: the
         numbers missing from one batch usually come in one run)."""
         if self._rendered is not None and self._rendered[0] == sent:
@@ -99,7 +98,7 @@ class ReplaySource:
         self._rendered = (sent, result)
         return result
 
-    def _render_batch(self, sent: SentRange) -> list[StoredMessage] | None:
+    def _render_batch(self, sent: SentRange) -> list[OutboundMessage] | None:
         wanted = sent.last_seq - sent.first_seq + 1
         span = sent.cursor_offset - sent.after_offset
         if span <= 0:
@@ -117,6 +116,6 @@ class ReplaySource:
         if sent_digest((m.msg_type, m.body) for m in messages) != sent.digest:
             return None
         return [
-            StoredMessage(sent.first_seq + i, m.msg_type, sent.sending_time, m.body)
+            OutboundMessage(sent.first_seq + i, m.msg_type, sent.sending_time, m.body)
             for i, m in enumerate(messages)
         ]

@@ -47,6 +47,7 @@ from fixbridge.fix.history import REQUEST as EVENT_RESEND_REQUEST
 from fixbridge.fix.history import EventResendRequest, parse_request
 from fixbridge.fix.inbound import Problem, admin_field_problem, structure_problem
 from fixbridge.fix.msgtypes import APPLICATION_MSG_TYPES
+from fixbridge.journal.store import OutboundMessage
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp, parse_utc_timestamp
 
 # Standard header and admin tags used here.
@@ -114,16 +115,6 @@ class LogonPolicy:
     password_ok: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A message as kept in the outbound store, for replay: everything after SendingTime."""
-
-    seq: int
-    msg_type: str
-    sending_time: str
-    body: bytes
-
-
 # --- actions --------------------------------------------------------------------------------
 
 
@@ -135,7 +126,7 @@ class Send:
     data: bytes
     seq: int
     msg_type: str
-    stored: StoredMessage | None = None
+    stored: OutboundMessage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +284,7 @@ class FixSession:
         else:  # the common case, an application message: the same bytes, built directly
             header = b"%s34=%d\x0152=%s\x01" % (self._header, seq, stamp.encode("ascii"))
         self._timers.last_sent_ns = now_ns
-        stored = StoredMessage(seq, msg_type, stamp, body) if store else None
+        stored = OutboundMessage(seq, msg_type, stamp, body) if store else None
         return Send(frame(msg_type, header, body), seq, msg_type, stored)
 
     def _admin(self, msg_type: str, fields: Iterable[tuple[int, str]], now_ns: int) -> list[Action]:
@@ -310,7 +301,7 @@ class FixSession:
         send = self._build(msg_type, body, now_ns)
         return send, self._last_stamp[2]
 
-    def replay(self, begin: int, end: int, stored: Iterable[StoredMessage]) -> Replay:
+    def replay(self, begin: int, end: int, stored: Iterable[OutboundMessage]) -> Replay:
         """The frames answering a ResendRequest for ``begin..end``, drawn in chunks.
 
         ``stored`` yields the store's messages in that range in ascending order (a lazy,
@@ -917,14 +908,14 @@ class Replay:
     """
 
     def __init__(
-        self, session: FixSession, begin: int, end: int, stored: Iterator[StoredMessage]
+        self, session: FixSession, begin: int, end: int, stored: Iterator[OutboundMessage]
     ) -> None:
         self._session = session
         self._begin = begin
         self._end = end
         self._stored = stored
         self._expected = begin
-        self._pending: StoredMessage | None = None
+        self._pending: OutboundMessage | None = None
         self._epoch = session._epoch
         self.replayed = 0
         self.gap_fills = 0

@@ -20,7 +20,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from fixbridge.fix.session import StoredMessage
 from fixbridge.journal import message_log
 from fixbridge.journal.commit import GroupCommit, RoundStats, Submitted
 from fixbridge.journal.integrity import JournalCorrupt, structural_problems
@@ -686,7 +685,7 @@ class SqliteJournal:
     async def log_messages_async(self, entries: Sequence[LogEntry]) -> None:
         await self._commits.run(_log_messages(entries))
 
-    def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
+    def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[OutboundMessage]:
         low = begin
         while low <= end:
             rows = self._db.execute(
@@ -697,7 +696,7 @@ class SqliteJournal:
             if not rows:
                 return
             for seq, msg_type, sending_time, body in rows:
-                yield StoredMessage(int(seq), str(msg_type), str(sending_time), bytes(body))
+                yield OutboundMessage(int(seq), str(msg_type), str(sending_time), bytes(body))
             low = int(rows[-1][0]) + 1
 
     def sent_ranges(self, session_id: str, begin: int, end: int) -> list[SentRange]:

@@ -15,7 +15,6 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from fixbridge.fix.session import StoredMessage
 from fixbridge.journal.commit import Submitted
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
@@ -125,6 +124,9 @@ class SessionRecord:
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
+    """A message a session sent, as kept for resend: its number, MsgType, SendingTime as
+    written and its body (everything after SendingTime, without the trailer)."""
+
     seq: int
     msg_type: str
     sending_time: str
@@ -328,7 +330,7 @@ class Journal(Protocol):
         was delivered from there goes out again, as new messages marked PossResend."""
         ...
 
-    def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[StoredMessage]:
+    def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[OutboundMessage]:
         """Stored messages with ``begin <= seq <= end`` in order, fetched in bounded batches."""
         ...
 

@@ -44,8 +44,8 @@ from fixbridge.fix.session import (
     SequenceDoubt,
     SessionIdentity,
     State,
-    StoredMessage,
 )
+from fixbridge.journal.store import OutboundMessage
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp, parse_utc_timestamp
 from tests.fuzz.wire import damaged, frame_problem, fuzz_examples, values
 
@@ -254,7 +254,7 @@ class Conversation:
     session: FixSession
     validate: Callable[[bytes], None]
     now: int = T0
-    store: dict[int, StoredMessage] = field(default_factory=dict)
+    store: dict[int, OutboundMessage] = field(default_factory=dict)
     used: set[int] = field(default_factory=set)  # numbers written in this session instance
     next_seq: int | None = None  # the number our next new message must carry (None: 1)
     persisted: tuple[int, int] = (1, 1)
@@ -406,7 +406,7 @@ class Conversation:
             send, stamp = self.session.application_message("B", NEWS, self.now)
             assert send.seq < self.session.next_sender_seq
             self.new_message(
-                Send(send.data, send.seq, "B", StoredMessage(send.seq, "B", stamp, NEWS))
+                Send(send.data, send.seq, "B", OutboundMessage(send.seq, "B", stamp, NEWS))
             )
             self.persisted = (self.session.next_sender_seq, self.session.next_target_seq)
 

@@ -17,7 +17,7 @@ import pytest
 from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields
 from fixbridge.fix.outbound import Rendered
 from fixbridge.fix.recovery import Lost, ReplaySource
-from fixbridge.fix.session import FixSession, SessionIdentity, StoredMessage
+from fixbridge.fix.session import FixSession, SessionIdentity
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalEvent, NewEvent, OutboundMessage
 from tests.unit.fixmsg import BRIDGE, CLIENT, T0, logon
@@ -163,7 +163,7 @@ def test_stored_messages_pass_through_untouched(journal: SqliteJournal) -> None:
     journal.load_session("s")
     after = deliver(journal, ["8;8;8"], first_seq=2)
     stored = list(journal.outbound_range("s", 2, after - 1))
-    assert all(isinstance(m, StoredMessage) for m in stored)
+    assert all(isinstance(m, OutboundMessage) for m in stored)
     assert list(replay(journal, 2, after - 1)) == stored
 
 

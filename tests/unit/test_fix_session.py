@@ -18,8 +18,8 @@ from fixbridge.fix.session import (
     SequenceDoubt,
     SessionIdentity,
     State,
-    StoredMessage,
 )
+from fixbridge.journal.store import OutboundMessage
 from tests.unit.fixmsg import (
     BRIDGE,
     CLIENT,
@@ -139,10 +139,10 @@ def test_replay_marks_possdup_and_gap_fills_admin_messages() -> None:
     stored = []
     for seq_body in (b"17=A\x01", b"17=B\x01"):
         send, stamp = session.application_message("8", seq_body, T0)
-        stored.append(StoredMessage(send.seq, "8", stamp, seq_body))
+        stored.append(OutboundMessage(send.seq, "8", stamp, seq_body))
     session.on_tick(T0 + 31 * S)  # a heartbeat: seq 4 is an admin message
     send, stamp = session.application_message("8", b"17=C\x01", T0 + 31 * S)
-    stored.append(StoredMessage(send.seq, "8", stamp, b"17=C\x01"))
+    stored.append(OutboundMessage(send.seq, "8", stamp, b"17=C\x01"))
     frames = parse_all(session.replay(1, 5, stored).take(100, T0 + 60 * S))
     kinds = [(m.get(34), m.msg_type, m.get(123), m.get(36), m.get(17)) for m in frames]
     assert kinds == [
@@ -465,7 +465,7 @@ def test_replay_in_chunks_stamps_each_chunk_with_its_own_time() -> None:
     stored = []
     for _ in range(5):
         send, stamp = session.application_message("8", b"17=X\x01", T0)
-        stored.append(StoredMessage(send.seq, "8", stamp, b"17=X\x01"))
+        stored.append(OutboundMessage(send.seq, "8", stamp, b"17=X\x01"))
     replay = session.replay(2, 6, stored)
     first = parse_all(replay.take(2, T0 + 10 * S))
     rest = parse_all(replay.take(10, T0 + 20 * S))

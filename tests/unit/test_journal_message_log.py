@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from fixbridge.fix import logbook
 from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame
 from fixbridge.fix.logbook import Logbook
 from fixbridge.fix.session import (
@@ -18,7 +19,6 @@ from fixbridge.fix.session import (
     Persist,
     SessionIdentity,
 )
-from fixbridge.journal import message_log
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import OutboundMessage
@@ -58,14 +58,14 @@ def test_application_messages_are_logged_in_the_transaction_that_stores_them(
     journal.load_session("s")
     body = encode_fields([(17, "E1"), (150, "F")])
     wire = ours(1, "8", body)
-    entry = message_log.application(
+    entry = logbook.application_entry(
         "s", 0, wire, seq=1, msg_type="8", sending_time=STAMP, now_ns=T0
     )
     journal.record_sent("s", [OutboundMessage(1, "8", STAMP, body)], 2, 0, at_ns=T0, log=[entry])
     assert rows(journal.path) == [("s", "out", 0, 1, STAMP, T0, "8", wire)]
     # The same number again violates the outbound store's key: the whole write fails, and
     # its log rows with it (one transaction).
-    again = message_log.application(
+    again = logbook.application_entry(
         "s", 0, wire, seq=1, msg_type="8", sending_time=STAMP, now_ns=T0 + 1
     )
     with pytest.raises(sqlite3.IntegrityError):
@@ -77,9 +77,9 @@ def test_application_messages_are_logged_in_the_transaction_that_stores_them(
 
 def test_the_async_writes_carry_log_rows_too(journal: SqliteJournal) -> None:
     journal.load_session("s")
-    heartbeat = message_log.sent("s", 0, ours(1, "0", b""), T0)
-    request = message_log.received("s", 0, client_msg("1", 1, (112, "T1")), T0)
-    reply = message_log.sent("s", 0, ours(2, "0", encode_fields([(112, "T1")])), T0 + 1)
+    heartbeat = logbook.sent_entry("s", 0, ours(1, "0", b""), T0)
+    request = logbook.received_entry("s", 0, client_msg("1", 1, (112, "T1")), T0)
+    reply = logbook.sent_entry("s", 0, ours(2, "0", encode_fields([(112, "T1")])), T0 + 1)
 
     async def writes() -> None:
         await journal.save_sequence_numbers_async("s", 2, 1, at_ns=T0, log=[heartbeat])
@@ -98,14 +98,14 @@ def test_a_reset_starts_the_next_epoch_and_the_log_keeps_every_row(
     journal.load_session("s")
     journal.load_session("other")
     assert journal.load_session("s").reset_epoch == 0
-    first = message_log.sent("s", 0, ours(1, "A", b""), T0)
+    first = logbook.sent_entry("s", 0, ours(1, "A", b""), T0)
     journal.record_sent("s", [OutboundMessage(1, "8", STAMP, b"17=E1\x01")], 2, 0, at_ns=T0)
     journal.save_sequence_numbers("s", 2, 2, at_ns=T0, log=[first])
     journal.save_sequence_numbers("s", 1, 1, at_ns=T0 + 1, reset=True)
     assert journal.load_session("s").reset_epoch == 1
     assert journal.load_session("other").reset_epoch == 0  # one session's only
     assert list(journal.outbound_range("s", 1, 10)) == []  # the outbound store starts anew
-    after = message_log.sent("s", 1, ours(1, "A", b""), T0 + 2)
+    after = logbook.sent_entry("s", 1, ours(1, "A", b""), T0 + 2)
     journal.save_sequence_numbers("s", 2, 2, at_ns=T0 + 2, reset=False, log=[after])
     journal.save_sequence_numbers("s", 1, 1, at_ns=T0 + 3, reset=True)
     journal.close()
@@ -120,7 +120,7 @@ def test_passwords_never_reach_the_log(journal: SqliteJournal) -> None:
     logon = client_msg(
         "A", 1, (98, "0"), (108, "30"), (553, "ops"), (554, "s3cret"), (925, "n3w-s3cret")
     )
-    journal.log_messages([message_log.received("s", 0, logon, T0)])
+    journal.log_messages([logbook.received_entry("s", 0, logon, T0)])
     ((*_, raw),) = rows(journal.path)
     assert b"s3cret" not in raw
     assert b"\x01554=***\x01" in raw and b"\x01925=***\x01" in raw
@@ -136,14 +136,14 @@ def test_a_password_tag_written_with_leading_zeros_is_masked_too() -> None:
     raw = ours(1, "A", b"98=0\x01108=30\x01553=ops\x010554=hunter2\x0100925=n3w\x01")
     (parsed,) = FrameParser().feed(raw)
     assert isinstance(parsed, FixMessage) and parsed.get(554) == "hunter2"
-    masked = message_log.mask_secrets(raw)
+    masked = logbook.mask_secrets(raw)
     assert b"hunter2" not in masked and b"n3w" not in masked
     assert b"\x010554=***\x01" in masked and b"\x0100925=***\x01" in masked
 
 
 def test_a_value_that_only_looks_like_a_password_tag_is_kept() -> None:
     raw = ours(1, "0", encode_fields([(58, "554=not-a-field")]))
-    assert message_log.mask_secrets(raw) == raw
+    assert logbook.mask_secrets(raw) == raw
 
 
 def test_a_logon_that_resets_opens_the_new_epoch_with_its_answer() -> None:
@@ -163,8 +163,8 @@ def test_a_logon_that_resets_opens_the_new_epoch_with_its_answer() -> None:
 
 def test_rows_given_back_go_before_newer_ones() -> None:
     book = Logbook("s", 0)
-    older = message_log.received("s", 0, client_msg("0", 1), T0)
-    newer = message_log.received("s", 0, client_msg("0", 2), T0 + 1)
+    older = logbook.received_entry("s", 0, client_msg("0", 1), T0)
+    newer = logbook.received_entry("s", 0, client_msg("0", 2), T0 + 1)
     book.add(newer)
     book.give_back([older])
     assert [e.seq for e in book.take()] == [1, 2]
@@ -190,7 +190,7 @@ def test_a_schema_7_journal_is_migrated_and_keeps_its_sessions(tmp_path: Path) -
     record = migrated.load_session("s")
     assert (record.next_sender_seq, record.next_target_seq, record.reset_epoch) == (2, 5, 0)
     assert [m.seq for m in migrated.outbound_range("s", 1, 1)] == [1]
-    migrated.log_messages([message_log.sent("s", 0, ours(2, "0", b""), T0)])
+    migrated.log_messages([logbook.sent_entry("s", 0, ours(2, "0", b""), T0)])
     migrated.save_sequence_numbers("s", 1, 1, at_ns=T0, reset=True)
     assert migrated.load_session("s").reset_epoch == 1
     migrated.close()
@@ -203,5 +203,5 @@ def test_a_schema_7_journal_is_migrated_and_keeps_its_sessions(tmp_path: Path) -
 
 def test_a_row_of_our_frame_reads_its_header_from_the_frame() -> None:
     wire = ours(7, "5", encode_fields([(58, "bye")]))
-    entry = message_log.sent("s", 3, wire, T0)
+    entry = logbook.sent_entry("s", 3, wire, T0)
     assert entry == LogEntry("s", "out", 3, 7, STAMP, T0, "5", wire)

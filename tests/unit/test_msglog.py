@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from fixbridge.cli import main
+from fixbridge.fix import logbook
 from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame
-from fixbridge.journal import message_log
 from fixbridge.journal.sqlite import SqliteJournal
 from tests.unit.fixmsg import BRIDGE, CLIENT, STAMP, client_msg
 
@@ -34,12 +34,12 @@ def journal(tmp_path: Path) -> Path:
     j = SqliteJournal(path, synchronous="normal")
     j.log_messages(
         [
-            message_log.received("a", 0, client_msg("A", 1, (98, "0"), (108, "30")), T1),
-            message_log.sent("a", 0, report(2, (37, "O1"), (11, "C1"), (17, "E1")), T1 + S),
-            message_log.sent("a", 0, report(3, (37, "O1"), (11, "C1"), (17, "E10")), T1 + 2 * S),
-            message_log.sent("b", 2, report(7, (552, "1"), (1427, "E1")), T1 + 3 * S),
-            message_log.received("b", 2, client_msg("0", 9), T1 + 4 * S),
-            message_log.sent("a", 1, report(1, (58, "a|b"), (17, "E2")), T1 + 5 * S),
+            logbook.received_entry("a", 0, client_msg("A", 1, (98, "0"), (108, "30")), T1),
+            logbook.sent_entry("a", 0, report(2, (37, "O1"), (11, "C1"), (17, "E1")), T1 + S),
+            logbook.sent_entry("a", 0, report(3, (37, "O1"), (11, "C1"), (17, "E10")), T1 + 2 * S),
+            logbook.sent_entry("b", 2, report(7, (552, "1"), (1427, "E1")), T1 + 3 * S),
+            logbook.received_entry("b", 2, client_msg("0", 9), T1 + 4 * S),
+            logbook.sent_entry("a", 1, report(1, (58, "a|b"), (17, "E2")), T1 + 5 * S),
         ]
     )
     yield path
@@ -195,7 +195,7 @@ def test_what_a_client_wrote_cannot_run_in_a_spreadsheet_or_a_terminal(
     )
     (parsed,) = FrameParser().feed(hostile)
     assert isinstance(parsed, FixMessage)
-    j.log_messages([message_log.received("a", 0, parsed, T1)])
+    j.log_messages([logbook.received_entry("a", 0, parsed, T1)])
     j.close()
     _, table, _ = run(capsys, "--journal", str(path), "--format", "csv")
     (row,) = csv.DictReader(io.StringIO(table))

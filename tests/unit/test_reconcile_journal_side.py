@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from fixbridge.config import load_config
+from fixbridge.fix import logbook
 from fixbridge.fix.codec import encode_fields, frame
-from fixbridge.journal import message_log
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import OutboundMessage
 from fixbridge.normalize.execution import execution_report_body, normalize_execution
@@ -116,9 +116,9 @@ def test_the_message_log_vouches_for_what_a_reset_removed_from_the_store(
         stored = list(journal.outbound_range("s", 1, len(ids)))
         head_fields = encode_fields([(49, "FB"), (56, "BO"), (52, "20261118-11:06:40")])
         journal.log_messages(
-            [message_log.sent("s", 0, frame("A", head_fields + b"34=1\x01", b"98=0\x01"),
+            [logbook.sent_entry("s", 0, frame("A", head_fields + b"34=1\x01", b"98=0\x01"),
                               date_start - 10**9)]
-            + [message_log.sent("s", 0, frame("8", head_fields, m.body), START_NS)
+            + [logbook.sent_entry("s", 0, frame("8", head_fields, m.body), START_NS)
                for m in stored[:-1]]  # the last one was never logged: it shows as not sent
         )  # fmt: skip
         journal.save_sequence_numbers("s", 1, 1, at_ns=START_NS, reset=True)
