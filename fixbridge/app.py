@@ -24,7 +24,7 @@ from fixbridge.fix.acceptor import Acceptor, AdminError, Notifier, load_configur
 from fixbridge.fix.reload import restart_only_changes, session_changes
 from fixbridge.journal.retention import PRUNED_STREAMS, retain
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.journal.store import JournalError
+from fixbridge.journal.store import Journal, JournalError
 from fixbridge.ops.admin import AdminServer, read_token
 from fixbridge.ops.http import OpsServer
 from fixbridge.ops.logging import configure_logging
@@ -64,7 +64,7 @@ class Bridge:
         self._retention_task: asyncio.Task[None] | None = None
         self._serving = False  # from the end of start() to the beginning of stop()
         self._journal_ok_at: float | None = None  # monotonic time of the last good write check
-        self.journal: SqliteJournal | None = None
+        self.journal: Journal | None = None
         self.acceptor: Acceptor | None = None
         self.subscribers: list[StreamSubscriber] = []
         self.market_data: MarketDataSubscriber | None = None

@@ -1,11 +1,13 @@
 """The storage contract between the bridge and its journal, kept small on purpose.
 
-Two halves: upstream events appended with the resume token that covers them (one atomic
-step, so a crash can never store a token without its events), and per-session FIX state
-(sequence numbers, the session's cursor into the events, the outbound messages kept for
-resend, and the message log, written with the state it goes with). The FIX session and the
-subscriber see only this interface; SQLite is one implementation and a shared database can
-be another. Ranges are read in bounded batches, never loaded whole.
+Two halves: :class:`EventLog`, upstream events appended with the resume token that covers
+them (one atomic step, so a crash can never store a token without its events), and
+:class:`SessionStore`, per-session FIX state (sequence numbers, the session's cursor into the
+events, the outbound messages kept for resend, and the message log, written with the state it
+goes with). :class:`Journal` is both, with what retention and operations ask of the whole.
+The subscribers see only the event log, the acceptor both halves, the service the whole;
+SQLite is one implementation and a shared database can be another. Ranges are read in bounded
+batches, never loaded whole.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Protocol
 
 from fixbridge.journal.commit import Submitted
 from fixbridge.journal.message_log import LogEntry
+from fixbridge.journal.retention import Forgetful
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 
 
@@ -169,9 +172,11 @@ class CursorMoved(Exception):
     batch is kept; its sender reads the session again and renders from the stored cursor."""
 
 
-class Journal(Protocol):
-    """What the event loop's code uses. Writes are coroutines that return once durable: they
-    are committed off the loop, together with the other writes of the moment (group commit)."""
+class EventLog(Protocol):
+    """The upstream events: appended with the resume token that covers them, read after an
+    offset, and what they teach (orders, fills, busts, instruments, positions and settlements
+    by symbol). Writes are coroutines that return once durable: they are committed off the
+    loop, together with the other writes of the moment (group commit)."""
 
     async def append_async(
         self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
@@ -247,6 +252,18 @@ class Journal(Protocol):
 
     def count_events(self, stream: str) -> int: ...
 
+    def offset_before(self, at_ns: int) -> int:
+        """The offset just before the first event journaled with an exchange time at or after
+        ``at_ns`` (the head when there is none). May scan: safe to run on another thread,
+        and callers on the event loop must."""
+        ...
+
+
+class SessionStore(Protocol):
+    """Each FIX session's state: its numbers and cursor into the events, the outbound messages
+    kept for resend (read in bounded ranges), the batch records that let a lost one be
+    rendered again, and the message log rows written with the state they go with."""
+
     def find_session(self, session_id: str) -> SessionRecord | None:
         """The session's stored state; None for a session never seen."""
         ...
@@ -254,12 +271,6 @@ class Journal(Protocol):
     def load_session(self, session_id: str, *, start_offset: int | None = None) -> SessionRecord:
         """The session's stored state; a session never seen is created, its cursor (and
         origin) at ``start_offset``, or at the head when that is None."""
-        ...
-
-    def offset_before(self, at_ns: int) -> int:
-        """The offset just before the first event journaled with an exchange time at or after
-        ``at_ns`` (the head when there is none). May scan: safe to run on another thread,
-        and callers on the event loop must."""
         ...
 
     async def save_sequence_numbers_async(
@@ -336,6 +347,25 @@ class Journal(Protocol):
 
     def sent_ranges(self, session_id: str, begin: int, end: int) -> list[SentRange]:
         """The recorded batches holding any number of ``begin..end``, in sequence order."""
+        ...
+
+
+class Journal(EventLog, SessionStore, Forgetful, Protocol):
+    """The whole journal as the service holds it: both halves, what retention removes through
+    (``journal/retention.py``, which keeps the rules of what may go), and what operations ask
+    of it (a real write for readiness, its size and the disk it can still grow into)."""
+
+    async def check_writable_async(self, at_ns: int) -> None:
+        """A real, small write transaction, committed off the loop; raises JournalError
+        saying why the journal cannot be written."""
+        ...
+
+    def size_bytes(self) -> int:
+        """The journal's files as on disk now."""
+        ...
+
+    def disk_space(self) -> tuple[int, int]:
+        """Bytes free and in all on the file system that holds the journal."""
         ...
 
     def close(self) -> None: ...

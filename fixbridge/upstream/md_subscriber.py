@@ -41,7 +41,7 @@ from typing import Any, Final
 import grpc
 
 from fixbridge.config import SessionConfig, UpstreamConfig
-from fixbridge.journal.store import Journal, NewEvent
+from fixbridge.journal.store import EventLog, NewEvent
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.settlement import Settlement, settlement_of
 from fixbridge.ops.metrics import SUBSCRIPTION_ERROR_CODES, Metrics
@@ -315,7 +315,7 @@ class MarketDataSubscriber:
     def __init__(
         self,
         config: UpstreamConfig,
-        journal: Journal,
+        journal: EventLog,
         scales: ScaleBook,
         on_stored: Callable[[], None],
         clock: Callable[[], int],
@@ -504,7 +504,7 @@ class JournalInterest:
 
     def __init__(
         self,
-        journal: Journal,
+        journal: EventLog,
         subscriber: MarketDataSubscriber,
         sessions: Callable[[], Iterable[SessionConfig]],
         woken: Callable[[], asyncio.Event],

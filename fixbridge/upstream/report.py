@@ -29,7 +29,7 @@ from typing import Any
 import grpc
 
 from fixbridge.config import UpstreamConfig
-from fixbridge.journal.store import Journal
+from fixbridge.journal.store import EventLog
 from fixbridge.proto.polymarket.v1 import report_pb2, report_pb2_grpc
 from fixbridge.upstream.streams import StreamSpec
 
@@ -91,7 +91,7 @@ async def fill_from_reports(
     channel: grpc.aio.Channel,
     metadata: Sequence[tuple[str, str]] | None,
     config: UpstreamConfig,
-    journal: Journal,
+    journal: EventLog,
     *,
     start_ns: int,
     end_ns: int,

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fixbridge.journal.store import Journal, KnownOrder, LatestInstrument, NewEvent
+from fixbridge.journal.store import EventLog, KnownOrder, LatestInstrument, NewEvent
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import ExecutionEvent, normalize_execution
 from fixbridge.normalize.fills import BustedFill, Fill
@@ -42,7 +42,7 @@ log = logging.getLogger("fixbridge.upstream")
 
 SCALE_WAIT_S = 30.0
 
-ToJournal = Callable[[Sequence[Any], Journal, int], list[NewEvent]]
+ToJournal = Callable[[Sequence[Any], EventLog, int], list[NewEvent]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class StreamSpec:
     before_store: Callable[[Any], Awaitable[None]] | None = None
 
     def journal_events(
-        self, upstream: Sequence[Any], journal: Journal, received_at_ns: int
+        self, upstream: Sequence[Any], journal: EventLog, received_at_ns: int
     ) -> list[NewEvent]:
         """The journal entries for one response's events, in stream order."""
         return self.to_journal(upstream, journal, received_at_ns)
@@ -271,7 +271,7 @@ def _instrument_id(event: InstrumentEvent, received_at_ns: int, index: int) -> s
 def _one_by_one(convert: Callable[[Any], NewEvent]) -> ToJournal:
     """A stream whose events need no memory and no receipt time."""
 
-    def to_journal(upstream: Sequence[Any], journal: Journal, received_ns: int) -> list[NewEvent]:
+    def to_journal(upstream: Sequence[Any], journal: EventLog, received_ns: int) -> list[NewEvent]:
         return [convert(message) for message in upstream]
 
     return to_journal
@@ -357,7 +357,7 @@ def build_stream_specs(scales: ScaleBook) -> dict[str, StreamSpec]:
             )
 
     def instruments(
-        upstream: Sequence[refdata_pb2.Instrument], journal: Journal, received_at_ns: int
+        upstream: Sequence[refdata_pb2.Instrument], journal: EventLog, received_at_ns: int
     ) -> list[NewEvent]:
         return instruments_to_events(upstream, journal, received_at_ns, scales)
 

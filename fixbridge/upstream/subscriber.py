@@ -31,7 +31,7 @@ from typing import Any
 import grpc
 
 from fixbridge.config import UpstreamConfig
-from fixbridge.journal.store import Journal, NewEvent
+from fixbridge.journal.store import EventLog, NewEvent
 from fixbridge.ops.metrics import Metrics
 from fixbridge.proto.polymarket.v1 import dropcopy_pb2_grpc
 from fixbridge.upstream.auth import AuthError, TokenSource
@@ -100,7 +100,7 @@ class StreamSubscriber:
         self,
         spec: StreamSpec,
         config: UpstreamConfig,
-        journal: Journal,
+        journal: EventLog,
         on_stored: Callable[[], None],
         clock: Callable[[], int],
         *,
