@@ -383,9 +383,12 @@ class Bridge:
                 failing = True
             await asyncio.sleep(GAUGE_INTERVAL_S)
 
-    async def run_until(self, stop: asyncio.Event) -> None:
+    async def run_until(
+        self, stop: asyncio.Event, on_stop: Callable[[], object] | None = None
+    ) -> None:
         """Run until ``stop`` is set, or until a subscriber fails for good (the exchange
-        refused the request as invalid): then stop cleanly and raise its error."""
+        refused the request as invalid): then stop cleanly and raise its error. ``on_stop``
+        is called as the stop begins, however it began (the stop's deadline)."""
         await self.start()
         stopping = asyncio.create_task(stop.wait(), name="stop")
         try:
@@ -393,6 +396,8 @@ class Bridge:
                 [stopping, *self._subscriber_tasks], return_when=asyncio.FIRST_COMPLETED
             )
         finally:
+            if on_stop is not None:
+                on_stop()
             stopping.cancel()
             failed = [t for t in self._subscriber_tasks if t.done() and not t.cancelled()]
             await self.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import getpass
 import json
@@ -21,6 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 from fixbridge import __version__
 from fixbridge.app import Bridge
@@ -51,6 +53,7 @@ from fixbridge.upstream.subscriber import UpstreamRequestError
 
 log = logging.getLogger("fixbridge")
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 CONFIG_ENV = "FIXBRIDGE_CONFIG"  # the config path when --config is not given (containers)
 
 
@@ -65,17 +68,24 @@ def resolve_config_path(args: argparse.Namespace) -> Path:
 
 
 def stop_on_signals(stop: asyncio.Event, watch: StopWatch | None = None) -> None:
-    """SIGINT and SIGTERM end the run cleanly instead of killing it mid-write (within the
-    watch's deadline, when there is one)."""
+    """SIGINT and SIGTERM end the run cleanly instead of killing it mid-write. With a
+    ``watch``, the stop has a deadline: its thread is installed now, and the signal arms it
+    from a plain signal handler, which runs even while the event loop is held up (the loop's
+    own handlers would wait for the loop); the handler then wakes the loop to stop."""
     loop = asyncio.get_running_loop()
+    if watch is None:
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, stop.set)
+        return
+    watch.install(loop)
 
-    def begin_stop() -> None:
-        if watch is not None:
-            watch.arm(loop)
-        stop.set()
+    def begin_stop(signum: int, frame: FrameType | None) -> None:
+        watch.arm()
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the stop is over
+            loop.call_soon_threadsafe(stop.set)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, begin_stop)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, begin_stop)
 
 
 def reload_on_sighup(bridge: Bridge, config_path: Path) -> None:
@@ -106,11 +116,10 @@ async def _run(config_path: Path, watch: StopWatch) -> int:
     bridge = Bridge(config)
     reload_on_sighup(bridge, config_path)
     try:
-        await bridge.run_until(stop)
+        # A stop the bridge begins itself (a subscriber failing for good) has the deadline too.
+        await bridge.run_until(stop, on_stop=watch.arm)
     finally:
-        # Also a stop the bridge began itself (a subscriber failing for good): what is left
-        # (the loop's and the interpreter's teardown) ends within the deadline too.
-        watch.arm(asyncio.get_running_loop())
+        watch.arm()  # and so does the loop's teardown after a start that failed
     return 0
 
 
@@ -127,13 +136,17 @@ RUN_GC_THRESHOLDS = (50_000, 20, 50)
 def cmd_run(args: argparse.Namespace) -> int:
     gc.set_threshold(*RUN_GC_THRESHOLDS)
     # The stop's deadline covers the loop's own teardown (tasks cancelled, the default
-    # executor's threads joined); once asyncio.run has returned, the stop has ended: the
-    # watch must not end a process that goes on (a caller of main() in the same process).
+    # executor's threads joined). Once asyncio.run has returned the stop has ended, and the
+    # watch must not end a process that goes on (a caller of main() in the same process): it
+    # is disarmed and the signals get their handlers back.
     watch = StopWatch()
+    handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     try:
         return asyncio.run(_run(resolve_config_path(args), watch))
     finally:
         watch.disarm()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
+from fixbridge.cli import STOP_SIGNALS, stop_on_signals
 from fixbridge.ops.stop_watch import (
     EXIT_STOP_TIMEOUT,
     StopWatch,
@@ -19,6 +25,8 @@ from fixbridge.ops.stop_watch import (
     pending_tasks_report,
     threads_report,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Exits:
@@ -42,14 +50,15 @@ def test_a_stuck_loop_thread_is_named_in_the_report_and_the_process_ends(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     exits = Exits()
-    watch = StopWatch(report_after_s=0.05, give_up_s=0.1, exit_process=exits)
+    watch = StopWatch(report_after_s=0.05, give_up_s=0.1, exit_process=exits, backstop=False)
     release = threading.Event()
 
     def closing_the_journal_blocks() -> None:
         release.wait(30)  # stands for a close that never returns
 
     async def main() -> None:
-        watch.arm(asyncio.get_running_loop())
+        watch.install(asyncio.get_running_loop())
+        watch.arm()
         closing_the_journal_blocks()  # blocks the loop thread itself
 
     caplog.set_level(logging.INFO, logger="fixbridge")
@@ -72,7 +81,7 @@ def test_pending_tasks_are_reported_with_where_they_wait(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     exits = Exits()
-    watch = StopWatch(report_after_s=0.05, give_up_s=60.0, exit_process=exits)
+    watch = StopWatch(report_after_s=0.05, give_up_s=60.0, exit_process=exits, backstop=False)
     reported = threading.Event()
 
     class Signal(logging.Handler):
@@ -86,7 +95,8 @@ def test_pending_tasks_are_reported_with_where_they_wait(
     async def main() -> None:
         never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(waiting_for_the_exchange(never), name="executions")
-        watch.arm(asyncio.get_running_loop())
+        watch.install(asyncio.get_running_loop())
+        watch.arm()
         while not reported.is_set():
             await asyncio.sleep(0.01)
         watch.disarm()
@@ -101,24 +111,98 @@ def test_pending_tasks_are_reported_with_where_they_wait(
         logging.getLogger("fixbridge").removeHandler(handler)
     tasks = next(r for r in caplog.records if "tasks still pending" in r.getMessage())
     assert "task executions: waiting_for_the_exchange" in tasks.getMessage()
-    assert exits.codes == []  # disarmed before giving up
 
 
 def test_a_stop_that_ends_in_time_leaves_no_trace(caplog: pytest.LogCaptureFixture) -> None:
     exits = Exits()
-    watch = StopWatch(report_after_s=0.05, give_up_s=0.1, exit_process=exits)
+    watch = StopWatch(report_after_s=0.05, give_up_s=0.1, exit_process=exits, backstop=False)
 
     async def main() -> None:
-        watch.arm(asyncio.get_running_loop())
-        watch.arm(asyncio.get_running_loop())  # a second stop signal changes nothing
+        watch.install(asyncio.get_running_loop())
+        watch.arm()
+        watch.arm()  # a second stop signal changes nothing
         watch.disarm()
 
     caplog.set_level(logging.INFO, logger="fixbridge")
     asyncio.run(main())
     assert not watch.armed
-    # The disarmed thread has ended; give it the time it would have taken to give up.
-    assert not exits.called.wait(0.3)
+    assert watch.thread is not None
+    watch.thread.join(30)  # it ends once disarmed, having reported and ended nothing
+    assert not watch.thread.is_alive()
     assert exits.codes == [] and caplog.records == []
+
+
+def test_an_installed_watch_that_is_never_armed_ends_with_disarm() -> None:
+    exits = Exits()
+    watch = StopWatch(report_after_s=0.05, give_up_s=0.1, exit_process=exits, backstop=False)
+
+    async def main() -> None:
+        watch.install(asyncio.get_running_loop())
+
+    asyncio.run(main())
+    assert watch.thread is not None and watch.thread.is_alive()  # idle, waiting for a stop
+    watch.disarm()
+    watch.thread.join(30)
+    assert not watch.thread.is_alive() and exits.codes == []
+    watch.arm()  # a signal after the end changes nothing
+    assert not watch.armed
+
+
+def test_sigterm_arms_the_watch_and_stops_the_loop() -> None:
+    exits = Exits()
+    watch = StopWatch(report_after_s=30.0, give_up_s=60.0, exit_process=exits, backstop=False)
+    handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop, watch)
+        assert not watch.armed
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(stop.wait(), 30)
+
+    try:
+        asyncio.run(main())
+        assert watch.armed
+    finally:
+        watch.disarm()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert exits.codes == []
+
+
+# A bridge's stop that hangs, in a process of its own: the watch really ends it. With
+# ``hold_log_lock`` the stuck thread holds the log handler's lock, so the watch's own report
+# blocks, and faulthandler's timer ends the process instead.
+HANGING_STOP = """
+import asyncio, logging, sys, threading
+from fixbridge.ops.stop_watch import StopWatch
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+watch = StopWatch(report_after_s=0.2, give_up_s=0.5)
+
+async def main():
+    watch.install(asyncio.get_running_loop())
+    watch.arm()
+    if sys.argv[1] == "hold_log_lock":
+        logging.getLogger().handlers[0].acquire()
+    threading.Event().wait(60)  # the stop that never ends, on the loop thread
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("how", ["plain", "hold_log_lock"])
+def test_a_hanging_stop_ends_its_process_with_exit_1(how: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", HANGING_STOP, how],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == EXIT_STOP_TIMEOUT, done.stderr
+    if how == "plain":
+        assert "still stopping" in done.stderr
+        assert "the stop did not end within 0 s" in done.stderr  # 0.5 s, rounded
+    else:
+        assert "still stopping" not in done.stderr  # the log was held: faulthandler spoke
+        assert "Timeout" in done.stderr and "stop_watch.py" in done.stderr
 
 
 def test_await_chain_follows_nested_coroutines() -> None:
