@@ -47,8 +47,8 @@ from pathlib import Path
 from typing import IO
 
 from fixbridge.fix.codec import FixMessage, FrameParser, Garbled, Oversize, encode_fields, frame
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.journal.store import OutboundMessage
 from fixbridge.normalize.execution import execution_report_body, normalize_execution
 from fixbridge.normalize.style import RenderStyle
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp

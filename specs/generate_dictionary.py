@@ -58,8 +58,9 @@ from fixbridge.fix.session import (
     Send,
     SessionIdentity,
 )
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.journal.store import JournalEvent, OutboundMessage
+from fixbridge.journal.store import JournalEvent
 from fixbridge.normalize.instrument import OUTCOME_STATES, InstrumentEvent, security_status_body
 from fixbridge.normalize.position import REALIZED_PNL_TAG, PositionEvent, position_report_body
 from fixbridge.normalize.settlement import EVENT_RESOLUTION, Settlement

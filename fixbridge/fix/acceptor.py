@@ -111,13 +111,13 @@ from fixbridge.fix.throttle import (
 from fixbridge.fix.tls import peer_identity, server_context
 from fixbridge.journal.commit import Submitted
 from fixbridge.journal.message_log import LogEntry
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.store import (
     POSSIBLY_SENT_MARGIN_NS,
     CursorMoved,
     Journal,
     JournalError,
     JournalEvent,
-    OutboundMessage,
     SessionRecord,
 )
 from fixbridge.normalize.errors import NormalizationError

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 from fixbridge.fix.outbound import Rendered
 from fixbridge.fix.session import FixSession
-from fixbridge.journal.store import JournalEvent, OutboundMessage
+from fixbridge.journal.records import OutboundMessage
+from fixbridge.journal.store import JournalEvent
 
 log = logging.getLogger("fixbridge.fix")
 

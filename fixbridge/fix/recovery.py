@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fixbridge.fix.outbound import Rendered
-from fixbridge.journal.store import JournalEvent, OutboundMessage, SentRange, sent_digest
+from fixbridge.journal.records import OutboundMessage
+from fixbridge.journal.store import JournalEvent, SentRange, sent_digest
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ from fixbridge.fix.history import REQUEST as EVENT_RESEND_REQUEST
 from fixbridge.fix.history import EventResendRequest, parse_request
 from fixbridge.fix.inbound import Problem, admin_field_problem, structure_problem
 from fixbridge.fix.msgtypes import APPLICATION_MSG_TYPES
-from fixbridge.journal.store import OutboundMessage
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp, parse_utc_timestamp
 
 # Standard header and admin tags used here.

@@ -31,6 +31,7 @@ from fixbridge.journal.private import (
     private_directory,
     tighten,
 )
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.retention import Pruned
 from fixbridge.journal.store import (
     POSSIBLY_SENT_MARGIN_NS,
@@ -43,7 +44,6 @@ from fixbridge.journal.store import (
     LatestInstrument,
     NewEvent,
     OrderRecord,
-    OutboundMessage,
     SentRange,
     SessionRecord,
     sent_digest,

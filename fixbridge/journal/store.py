@@ -19,6 +19,7 @@ from typing import Protocol
 
 from fixbridge.journal.commit import Submitted
 from fixbridge.journal.message_log import LogEntry
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.retention import Forgetful
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 
@@ -123,17 +124,6 @@ class SessionRecord:
     possibly_sent_before_ns: int = 0
     # How many sequence resets the session has had: the message log's epoch for its messages.
     reset_epoch: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
-    """A message a session sent, as kept for resend: its number, MsgType, SendingTime as
-    written and its body (everything after SendingTime, without the trailer)."""
-
-    seq: int
-    msg_type: str
-    sending_time: str
-    body: bytes
 
 
 @dataclass(frozen=True, slots=True)

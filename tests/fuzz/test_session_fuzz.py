@@ -45,7 +45,7 @@ from fixbridge.fix.session import (
     SessionIdentity,
     State,
 )
-from fixbridge.journal.store import OutboundMessage
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.normalize.timestamps import Precision, format_utc_timestamp, parse_utc_timestamp
 from tests.fuzz.wire import damaged, frame_problem, fuzz_examples, values
 

@@ -19,7 +19,8 @@ from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields
 from fixbridge.fix.delivery import Batch, Delivery
 from fixbridge.fix.outbound import Rendered
 from fixbridge.fix.session import FixSession, SessionIdentity
-from fixbridge.journal.store import JournalEvent, OutboundMessage
+from fixbridge.journal.records import OutboundMessage
+from fixbridge.journal.store import JournalEvent
 from tests.unit.fixmsg import BRIDGE, CLIENT, STAMP, T0, logon
 
 

@@ -18,8 +18,9 @@ from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields
 from fixbridge.fix.outbound import Rendered
 from fixbridge.fix.recovery import Lost, ReplaySource
 from fixbridge.fix.session import FixSession, SessionIdentity
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.journal.store import JournalEvent, NewEvent, OutboundMessage
+from fixbridge.journal.store import JournalEvent, NewEvent
 from tests.unit.fixmsg import BRIDGE, CLIENT, T0, logon
 
 STAMP = "20231114-22:00:00.000000000"  # the first sending: before T0, when replays are taken

@@ -19,7 +19,7 @@ from fixbridge.fix.session import (
     SessionIdentity,
     State,
 )
-from fixbridge.journal.store import OutboundMessage
+from fixbridge.journal.records import OutboundMessage
 from tests.unit.fixmsg import (
     BRIDGE,
     CLIENT,

@@ -17,8 +17,9 @@ import pytest
 from fixbridge.cli import main
 from fixbridge.journal.backup import backup, restore
 from fixbridge.journal.integrity import JournalCorrupt, check_journal
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.journal.store import JournalError, NewEvent, OutboundMessage
+from fixbridge.journal.store import JournalError, NewEvent
 from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2 as md
 from fixbridge.upstream.md_subscriber import settlement_event
 

@@ -20,8 +20,8 @@ from fixbridge.fix.session import (
     SessionIdentity,
 )
 from fixbridge.journal.message_log import LogEntry
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.journal.store import OutboundMessage
 from tests.unit.fixmsg import BRIDGE, CLIENT, STAMP, T0, client_msg
 
 Row = tuple[str, str, int, int | None, str, int, str, bytes]

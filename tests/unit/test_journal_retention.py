@@ -12,6 +12,7 @@ import pytest
 from fixbridge.config import ConfigError, parse_config
 from fixbridge.fix.recovery import ReplaySource
 from fixbridge.journal.message_log import LogEntry
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.retention import (
     DAY_NS,
     PRUNED_STREAMS,
@@ -20,7 +21,7 @@ from fixbridge.journal.retention import (
     sent_before_text,
 )
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.journal.store import NewEvent, OutboundMessage
+from fixbridge.journal.store import NewEvent
 from fixbridge.normalize.position import PositionEvent
 from fixbridge.normalize.settlement import Settlement
 from tests.unit.test_journal_symbol_index import position, settlement

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from fixbridge.journal.message_log import LogEntry
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.sqlite import RESEND_BATCH, SqliteJournal
-from fixbridge.journal.store import CursorMoved, JournalError, NewEvent, OutboundMessage
+from fixbridge.journal.store import CursorMoved, JournalError, NewEvent
 
 
 def ev(upstream_id: str) -> NewEvent:

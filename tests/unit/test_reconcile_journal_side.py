@@ -13,8 +13,8 @@ import pytest
 from fixbridge.config import load_config
 from fixbridge.fix import logbook
 from fixbridge.fix.codec import encode_fields, frame
+from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.journal.store import OutboundMessage
 from fixbridge.normalize.execution import execution_report_body, normalize_execution
 from fixbridge.reconcile.command import run
 from fixbridge.reconcile.compare import Event, Expected, compare_session
