@@ -70,6 +70,16 @@ if ! command -v chromium-headless-shell >/dev/null; then
         echo "note: chromium-headless-shell not found (Debian package): its check will skip" >&2
     fi
 fi
+# A real PostgreSQL server for the journal's PostgreSQL tests (tests/postgres_server.py starts
+# its own, as the postgres user, in a temporary directory; like promtool: a missing one fails
+# in CI and skips elsewhere). Debian's postgresql package ships initdb and pg_ctl.
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if can_apt; then
+        apt_install --no-install-recommends postgresql
+    else
+        echo "note: PostgreSQL server not found (Debian package postgresql): its tests will skip" >&2
+    fi
+fi
 echo "== ruff"
 "$VPY" -m ruff check fixbridge tests bench specs
 echo "== mypy"
