@@ -75,6 +75,9 @@ fi
 # in CI and skips elsewhere). Debian's postgresql package ships initdb and pg_ctl.
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     if can_apt; then
+        # No "main" cluster, and so no server started by the package: the tests run their own.
+        as_root mkdir -p /etc/postgresql-common
+        echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
         apt_install --no-install-recommends postgresql
     else
         echo "note: PostgreSQL server not found (Debian package postgresql): its tests will skip" >&2

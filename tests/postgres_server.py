@@ -144,8 +144,8 @@ def running_server() -> Iterator[PostgresServer]:
             os.chown(root, user.pw_uid, user.pw_gid)
         root.chmod(0o700)
         server = PostgresServer(root, _free_port(), binaries, user)
-        server.start()
         try:
+            server.start()
             yield server
         finally:
             server.stop()

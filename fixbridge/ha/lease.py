@@ -1,22 +1,29 @@
 """The active bridge's lease in PostgreSQL, its fence, and the task that keeps it.
 
 One row per lease (``fixbridge_lease``): who holds it, its fencing epoch, and when it expires,
-by the database's clock (the two bridges' clocks never meet). Taking or renewing is one
-statement: it succeeds for the holder while its lease runs, and for anyone once it has expired
-or was released; the epoch goes up each time the lease changes hands, or lapses and is taken
-again. :func:`fence` is what every write transaction of the active bridge runs first: it finds
-the lease still ours under our epoch and unexpired, and holds a share lock on the row until
-the transaction ends, so a takeover waits for that transaction and no write of a deposed
-bridge can commit after it. :class:`LeaseKeeper` is the asyncio edge of ``ha/role.py``.
+by the database's clock, read once per statement (the two bridges' clocks never meet). The
+holder renews it while it runs; anyone takes it once it has expired or was released, under
+the next epoch. :func:`fence` is what every write transaction of the active bridge runs
+first: it finds the lease still ours under our epoch and unexpired and holds a KEY SHARE lock
+on the row until the transaction ends. A renewal (an UPDATE of no key column) passes that
+lock, so a busy writer never starves the renewals; a takeover locks the row FOR UPDATE first,
+so it waits for every fenced write in flight and the new term begins after the old one's last
+write. :class:`LeaseKeeper` is the asyncio edge of ``ha/role.py``.
 
 Rules:
 - Every statement has a deadline (the connection's ``statement_timeout``, TCP keepalives and
-  ``tcp_user_timeout``, and a wait of at most ``renew_every_s`` per attempt): an unreachable
-  database makes attempts fail, never hang. An attempt past its wait is abandoned, not
-  awaited (its cancellation may hang on the same dead network), and the role's clock runs on
-  while an attempt is in flight, so an active bridge steps down on time whatever the network.
+  user timeouts on both sides, and a wait of at most ``renew_every_s`` per attempt): an
+  unreachable database makes attempts fail, never hang. An attempt past its wait is
+  abandoned, not awaited (its cancellation may hang on the same dead network), and the role's
+  clock runs on while an attempt is in flight, so an active bridge steps down on time
+  whatever the network.
+- A fenced transaction may spend at most ``hold_s`` in one statement or idle between two:
+  past that the server ends it, so a writer frozen or cut off mid-transaction holds a
+  takeover up for no longer than that.
+- A standby's poll locks nothing unless the lease has expired.
 - A failed attempt drops the connection; the next attempt opens a new one.
-- The DSN is never logged (it may hold a password); the holder name is.
+- The DSN is never logged (it may hold a password; error texts have it masked); the holder
+  name is.
 """
 
 from __future__ import annotations
@@ -24,12 +31,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
+import psycopg.conninfo
 
 from fixbridge.ha.role import Action, BecomeActive, Elector, LeaseTiming, Role
 
@@ -46,29 +55,52 @@ CREATE TABLE IF NOT EXISTS fixbridge_lease (
     expires_at TIMESTAMPTZ NOT NULL
 )
 """
-# Ours while it runs (a renewal, same epoch); anyone's once expired (a new epoch).
-_TAKE = """
-INSERT INTO fixbridge_lease AS l (name, holder, epoch, expires_at)
+_NOW = "(SELECT clock_timestamp() AS now) AS t"  # the database's time, read once
+# A renewal: ours and still running. An UPDATE of no key column takes only a NO KEY UPDATE
+# row lock, which the fenced writers' KEY SHARE locks do not hold up.
+_RENEW = f"""
+UPDATE fixbridge_lease AS l SET expires_at = t.now + %(ttl)s * interval '1 second'
+FROM {_NOW}
+WHERE l.name = %(name)s AND l.holder = %(holder)s AND l.expires_at > t.now
+RETURNING l.epoch
+"""
+_CREATE = """
+INSERT INTO fixbridge_lease (name, holder, epoch, expires_at)
 VALUES (%(name)s, %(holder)s, 1, clock_timestamp() + %(ttl)s * interval '1 second')
-ON CONFLICT (name) DO UPDATE SET
-    epoch = CASE WHEN l.holder = excluded.holder AND l.expires_at > clock_timestamp()
-                 THEN l.epoch ELSE l.epoch + 1 END,
-    holder = excluded.holder,
-    expires_at = excluded.expires_at
-WHERE (l.holder = excluded.holder AND l.expires_at > clock_timestamp())
-   OR l.expires_at <= clock_timestamp()
+ON CONFLICT (name) DO NOTHING
 RETURNING epoch
 """
-_HOLDER = "SELECT holder FROM fixbridge_lease WHERE name = %(name)s"
+_PEEK = f"""
+SELECT l.holder, l.expires_at <= t.now FROM fixbridge_lease AS l, {_NOW}
+WHERE l.name = %(name)s
+"""
+# A takeover locks the row FOR UPDATE first: that waits for every fenced write in flight
+# (KEY SHARE) to end, so the new term begins after the old one's last write.
+_LOCK = f"""
+SELECT l.holder, l.expires_at <= t.now FROM fixbridge_lease AS l, {_NOW}
+WHERE l.name = %(name)s
+FOR UPDATE OF l
+"""
+_TAKE_OVER = f"""
+UPDATE fixbridge_lease AS l
+SET holder = %(holder)s, epoch = l.epoch + 1, expires_at = t.now + %(ttl)s * interval '1 second'
+FROM {_NOW}
+WHERE l.name = %(name)s
+RETURNING l.epoch
+"""
 _RELEASE = """
 UPDATE fixbridge_lease SET expires_at = clock_timestamp()
 WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s
 """
-_FENCE = """
-SELECT 1 FROM fixbridge_lease
-WHERE name = %(name)s AND holder = %(holder)s AND epoch = %(epoch)s
-  AND expires_at > clock_timestamp()
-FOR SHARE
+_FENCE_LIMITS = (
+    "SELECT set_config('idle_in_transaction_session_timeout', %(ms)s, true),"
+    " set_config('statement_timeout', %(ms)s, true)"
+)
+_FENCE = f"""
+SELECT 1 FROM fixbridge_lease AS l, {_NOW}
+WHERE l.name = %(name)s AND l.holder = %(holder)s AND l.epoch = %(epoch)s
+  AND l.expires_at > t.now
+FOR KEY SHARE OF l
 """
 
 
@@ -94,13 +126,26 @@ async def ensure_schema(conn: psycopg.AsyncConnection[Any]) -> None:
 async def take(
     conn: psycopg.AsyncConnection[Any], holder: str, ttl_s: float, name: str = LEASE
 ) -> Granted | HeldBy:
-    """Take or renew the lease for ``ttl_s`` (autocommit connection: one statement)."""
+    """Take or renew the lease for ``ttl_s`` (an autocommit connection): renewed while it is
+    ours and running (same epoch); created at epoch 1; taken over, under the next epoch, once
+    it has expired, after every fenced write of the old term has ended."""
     params = {"name": name, "holder": holder, "ttl": ttl_s}
-    row = await (await conn.execute(_TAKE, params)).fetchone()
+    row = await (await conn.execute(_RENEW, params)).fetchone()
     if row is not None:
         return Granted(int(row[0]))
-    held = await (await conn.execute(_HOLDER, params)).fetchone()
-    return HeldBy(str(held[0]) if held is not None else "nobody")
+    row = await (await conn.execute(_CREATE, params)).fetchone()
+    if row is not None:
+        return Granted(int(row[0]))
+    peek = await (await conn.execute(_PEEK, params)).fetchone()
+    if peek is None or not peek[1]:  # running (a standby's poll locks nothing)
+        return HeldBy(str(peek[0]) if peek is not None else "nobody")
+    async with conn.transaction():
+        locked = await (await conn.execute(_LOCK, params)).fetchone()
+        if locked is None or not locked[1]:  # renewed or taken while we waited
+            return HeldBy(str(locked[0]) if locked is not None else "nobody")
+        row = await (await conn.execute(_TAKE_OVER, params)).fetchone()
+        assert row is not None  # the row is locked by us
+        return Granted(int(row[0]))
 
 
 async def release(
@@ -112,10 +157,21 @@ async def release(
 
 
 async def fence(
-    conn: psycopg.AsyncConnection[Any], holder: str, epoch: int, name: str = LEASE
+    conn: psycopg.AsyncConnection[Any],
+    holder: str,
+    epoch: int,
+    *,
+    hold_s: float,
+    name: str = LEASE,
 ) -> None:
     """Inside a write transaction, first: raise :class:`Fenced` unless the lease is still
-    ours under ``epoch`` and unexpired; hold it (share lock) until the transaction ends."""
+    ours under ``epoch`` and unexpired, and hold it (a KEY SHARE lock: renewals pass, a
+    takeover waits) until the transaction ends. The transaction may then spend at most
+    ``hold_s`` in any one statement or idle between two (a frozen or cut-off writer would
+    otherwise hold every takeover up): past that the server ends the session, and nothing of
+    the transaction commits."""
+    ms = str(max(1, round(hold_s * 1000)))
+    await conn.execute(_FENCE_LIMITS, {"ms": ms})
     row = await (
         await conn.execute(_FENCE, {"name": name, "holder": holder, "epoch": epoch})
     ).fetchone()
@@ -123,38 +179,62 @@ async def fence(
         raise Fenced(f"{holder} no longer holds the lease under epoch {epoch}")
 
 
-def connection_options(statement_timeout_s: float) -> dict[str, Any]:
-    """libpq settings that bound every wait on the lease's connection."""
-    timeout_ms = max(1, round(statement_timeout_s * 1000))
+def connect_kwargs(dsn: str, timeout_s: float) -> dict[str, Any]:
+    """libpq settings that bound every wait on a connection, both ways: the client's TCP
+    keepalives and user timeout, the server's, and statement and lock timeouts. Options the
+    DSN gives come first and are kept."""
+    ms = max(1, round(timeout_s * 1000))
+    seconds = max(1, round(timeout_s / 2))
+    given = parse_dsn(dsn).get("options", "")
+    ours = " ".join([
+        f"-c statement_timeout={ms}",
+        f"-c lock_timeout={ms}",
+        f"-c tcp_keepalives_idle={seconds}",
+        f"-c tcp_keepalives_interval={seconds}",
+        "-c tcp_keepalives_count=2",
+        f"-c tcp_user_timeout={ms}",
+    ])  # fmt: skip
     return {
-        "connect_timeout": max(1, round(statement_timeout_s)),
-        "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}",
+        "connect_timeout": max(2, round(timeout_s)),
+        "options": f"{given} {ours}".strip(),
         "keepalives": 1,
-        "keepalives_idle": 1,
-        "keepalives_interval": 1,
+        "keepalives_idle": seconds,
+        "keepalives_interval": seconds,
         "keepalives_count": 2,
-        "tcp_user_timeout": timeout_ms,
+        "tcp_user_timeout": ms,
         "application_name": "fixbridge-lease",
     }
 
 
+def parse_dsn(dsn: str) -> dict[str, Any]:
+    """The DSN's settings; ValueError, quoting nothing of it (it may hold a password), when
+    it is not a libpq connection string."""
+    try:
+        return dict(psycopg.conninfo.conninfo_to_dict(dsn))
+    except psycopg.Error:
+        raise ValueError("the PostgreSQL DSN is not a valid libpq connection string") from None
+
+
 class LeaseKeeper:
-    """Takes and renews the lease for ``holder``, telling ``on_change`` of each change of
-    role (rules: module doc and ``ha/role.py``). ``run`` until cancelled; ``release`` on a
-    clean stop."""
+    """Takes and renews the lease for this bridge, telling ``on_change`` of each change of role
+    (rules: module doc and ``ha/role.py``). ``run`` until cancelled; ``release`` after that, on
+    a clean stop. The holder is the bridge's name and a token of this keeper's own, so a
+    bridge restarted under the same name is a new holder (a new epoch): the frozen process it
+    replaced can never pass the fence as the same holder."""
 
     def __init__(
         self,
         dsn: str,
-        holder: str,
+        bridge: str,
         timing: LeaseTiming,
         on_change: Callable[[Action], None],
         *,
         name: str = LEASE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._password = str(parse_dsn(dsn).get("password") or "")
         self._dsn = dsn
-        self.holder = holder
+        self.holder = f"{bridge}/{secrets.token_hex(6)}"
         self.name = name
         self.timing = timing
         self._on_change = on_change
@@ -166,7 +246,14 @@ class LeaseKeeper:
 
     @property
     def active(self) -> bool:
-        return self.elector.role is Role.ACTIVE
+        """Active, and the lease surely still ours by our clock (a keeper whose loop was held
+        up, e.g. a process frozen and woken, is not active past that moment)."""
+        until = self.elector.steps_down_at
+        return self.elector.role is Role.ACTIVE and until is not None and self._clock() < until
+
+    @property
+    def epoch(self) -> int | None:
+        return self.elector.epoch if self.active else None
 
     async def run(self) -> None:
         try:
@@ -178,14 +265,16 @@ class LeaseKeeper:
                 else:
                     await asyncio.sleep(max(0.0, self.elector.next_wake() - self._clock()))
         finally:
+            self._act(self.elector.stopped("the lease keeper stopped"))
             await self._drop()
 
     async def release(self) -> None:
-        """Give the lease up now if we hold it (best effort: it expires by itself anyway)."""
+        """Give the lease up now, once :meth:`run` has ended (a clean stop: the standby need
+        not wait for it to expire). Best effort: it expires by itself anyway."""
         epoch = self.elector.epoch
-        if not self.active or epoch is None:
-            return
         self._act(self.elector.released(self._clock()))
+        if epoch is None:
+            return
 
         async def give_up() -> bool:
             return await release(await self._connection(), self.holder, epoch, self.name)
@@ -218,24 +307,29 @@ class LeaseKeeper:
     async def _bounded(self, work: Coroutine[Any, Any, T], deadline: float) -> T | str:
         """``work``'s result, or why there is none (its error, or no answer by ``deadline``).
         Past the deadline it is abandoned, not waited for: its cancellation (psycopg cancels
-        the query over a new connection, which may hang too) goes on in the background."""
+        the query over a new connection, which may hang too) goes on in the background. If
+        the caller is cancelled, so is the work."""
         task = asyncio.ensure_future(work)
-        while not task.done():
-            limit = deadline
-            steps_down_at = self.elector.steps_down_at
-            if steps_down_at is not None:
-                limit = min(limit, steps_down_at)
-            await asyncio.wait({task}, timeout=max(0.0, limit - self._clock()))
-            now = self._clock()
-            self._act(self.elector.tick(now))
-            if not task.done() and now >= deadline:
-                self._abandon(task)
-                return "no answer in time"
+        try:
+            while not task.done():
+                limit = deadline
+                steps_down_at = self.elector.steps_down_at
+                if steps_down_at is not None:
+                    limit = min(limit, steps_down_at)
+                await asyncio.wait({task}, timeout=max(0.0, limit - self._clock()))
+                now = self._clock()
+                self._act(self.elector.tick(now))
+                if not task.done() and now >= deadline:
+                    self._abandon(task)
+                    return "no answer in time"
+        except asyncio.CancelledError:
+            self._abandon(task)
+            raise
         error = task.exception()
         if error is None:
             return task.result()
         if isinstance(error, (OSError, psycopg.Error)):
-            return _what(error)
+            return self._what(error)
         raise error
 
     def _abandon(self, task: asyncio.Future[Any]) -> None:
@@ -260,12 +354,15 @@ class LeaseKeeper:
                 log.warning("lease: %s is active (epoch %d)", self.holder, action.epoch)
             else:
                 log.warning("lease: %s steps down: %s", self.holder, action.reason)
-            self._on_change(action)
+            try:
+                self._on_change(action)
+            except Exception:  # the service's reaction failed: the lease goes on regardless
+                log.exception("lease: reacting to %s failed", action)
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
             self._conn = await psycopg.AsyncConnection.connect(
-                self._dsn, autocommit=True, **connection_options(self.timing.renew_every_s)
+                self._dsn, autocommit=True, **connect_kwargs(self._dsn, self.timing.renew_every_s)
             )
             await ensure_schema(self._conn)
         return self._conn
@@ -275,14 +372,15 @@ class LeaseKeeper:
         if conn is not None:
             await _close_quietly(conn)
 
+    def _what(self, exc: BaseException) -> str:
+        """An error in a line, the DSN's password masked should the text quote it."""
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if self._password:
+            text = text.replace(self._password, "***")
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
 
 async def _close_quietly(conn: psycopg.AsyncConnection[Any]) -> None:
     with contextlib.suppress(Exception):
         async with asyncio.timeout(CLOSE_TIMEOUT_S):
             await conn.close()
-
-
-def _what(exc: BaseException) -> str:
-    """An error in a line, without the DSN (psycopg's connection errors can quote it)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

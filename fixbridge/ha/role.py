@@ -100,8 +100,16 @@ class Elector:
         self._in_flight_since = now
 
     def granted(self, epoch: int, now: float) -> list[Action]:
-        """The attempt in flight was answered: the lease is ours under ``epoch``."""
+        """The attempt in flight was answered: the lease is ours under ``epoch``. With no
+        attempt in flight (one given up or released since) the answer counts for nothing; one
+        that comes after the lease it granted may have ended, by our clock, is treated as no
+        answer."""
+        if self._in_flight_since is None:
+            return []
         sent_at = self._take_attempt(now)
+        if now >= sent_at + self.timing.ttl_s - self.timing.margin_s:
+            self._next_attempt = now
+            return self._step_down("the lease's answer came too late")
         actions: list[Action] = []
         if self.role is Role.ACTIVE and epoch != self.epoch:
             actions.append(StepDown(f"the lease lapsed (epoch {self.epoch}, now {epoch})"))
@@ -125,6 +133,12 @@ class Elector:
         self._take_attempt(now)
         self._next_attempt = now + self.timing.renew_every_s
         return self.tick(now)
+
+    def stopped(self, reason: str) -> list[Action]:
+        """The keeper stops (its task ends): whatever the lease, this bridge is no longer
+        active."""
+        self._in_flight_since = None
+        return self._step_down(reason)
 
     def released(self, now: float) -> list[Action]:
         """We give the lease up (a clean stop): step down now, and try for it again no sooner

@@ -93,3 +93,27 @@ def test_releasing_steps_down_and_waits_a_ttl_before_trying_again() -> None:
     assert elector.attempt_due(107.0)
     standby = Elector(TIMING, 0.0)
     assert standby.released(1.0) == []  # nothing to give up
+
+
+def test_an_answer_with_no_attempt_in_flight_counts_for_nothing() -> None:
+    elector = active_at(100.0)
+    elector.released(101.0)
+    assert elector.granted(1, 101.1) == []  # the answer to an attempt made before releasing
+    assert elector.role is Role.STANDBY
+
+
+def test_an_answer_that_comes_after_its_lease_may_have_ended_is_no_grant() -> None:
+    standby = Elector(TIMING, 100.0)
+    standby.sent(100.0)
+    assert standby.granted(1, 105.0) == []  # sent + ttl - margin: too late to act on
+    assert standby.role is Role.STANDBY and standby.attempt_due(105.0)
+    active = active_at(200.0)
+    active.sent(202.0)
+    assert active.granted(1, 207.5) == [StepDown("the lease's answer came too late")]
+
+
+def test_a_stopped_keeper_is_no_longer_active() -> None:
+    elector = active_at(100.0)
+    assert elector.stopped("the lease keeper stopped") == [StepDown("the lease keeper stopped")]
+    assert elector.role is Role.STANDBY and elector.steps_down_at is None
+    assert elector.stopped("again") == []
