@@ -1,0 +1,336 @@
+"""The journal's contract, run unchanged on every backend (``backends.BACKENDS``).
+
+Only what ``journal/store.py``'s ``Journal`` protocol offers is used: writes through its
+coroutines, reads through its methods; a restart is the journal closed and opened again from
+its spec; a crash is a writer process killed with SIGKILL at a moment the test does not
+choose. The rules come from the storage contract and docs/architecture.md ("Invariants"):
+events and their token together or not at all, exactly once by stream and upstream id, an
+empty token never replacing a stored one, a new session starting at the head, a batch stored
+only from the cursor it was rendered from, the PossResend horizon and a replay's cursor only
+moving the ways they may.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from fixbridge.journal.records import OutboundMessage
+from fixbridge.journal.store import CursorMoved, Journal, NewEvent
+from tests.contract import crash_writer
+from tests.contract.backends import open_journal
+
+REPO = Path(__file__).resolve().parents[2]
+STAMP = "20261206-00:00:00"
+
+
+def ev(upstream_id: str, transact_ns: int = 1, flagged: str | None = None) -> NewEvent:
+    return NewEvent(upstream_id, transact_ns, b"{}", b"raw-" + upstream_id.encode(), flagged)
+
+
+def run(spec: str, test: Callable[[Journal], Awaitable[None]]) -> None:
+    async def main() -> None:
+        journal = open_journal(spec)
+        try:
+            await test(journal)
+        finally:
+            journal.close()
+
+    asyncio.run(main())
+
+
+async def store_sent(
+    journal: Journal,
+    session: str,
+    messages: Sequence[OutboundMessage],
+    next_sender_seq: int,
+    cursor: int | None,
+    *,
+    after: int | None = None,
+) -> None:
+    await journal.submit_sent(
+        session, messages, next_sender_seq, cursor, at_ns=1, after_offset=after
+    ).result()
+
+
+def message(seq: int, msg_type: str = "8") -> OutboundMessage:
+    return OutboundMessage(seq, msg_type, STAMP, b"17=%d\x01" % seq)
+
+
+# --- the event log ----------------------------------------------------------------------------
+
+
+def test_events_are_kept_once_by_stream_and_id_with_their_token(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        first = await journal.append_async("executions", [ev("a"), ev("b")], b"t1", 10)
+        again = await journal.append_async("executions", [ev("b"), ev("c")], b"t2", 11)
+        assert (first.stored, first.duplicates) == (2, 0)
+        assert (again.stored, again.duplicates) == (1, 1)
+        a, b = first.offsets
+        duplicate, c = again.offsets
+        assert 0 < a < b < c and duplicate == 0  # offsets rise; gaps are allowed
+        assert (first.head_offset, again.head_offset) == (b, c)
+        assert journal.resume_token("executions") == b"t2"
+        other = await journal.append_async("trades", [ev("a")], b"x", 12)
+        assert other.stored == 1  # the same id in another stream is another event
+        assert journal.journaled_ids("executions", ["a", "c", "z"]) == {"a", "c"}
+        assert journal.count_events("executions") == 3
+        assert journal.offset_of("executions", "c") == c
+        assert journal.offset_of("trades", "a") == other.head_offset > c
+        assert journal.offset_of("executions", "z") is None
+
+    run(spec, test)
+
+
+def test_an_empty_token_never_replaces_a_stored_one(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        assert journal.resume_token("executions") is None
+        await journal.append_async("executions", [], b"heartbeat-token", 1)
+        assert journal.resume_token("executions") == b"heartbeat-token"
+        await journal.append_async("executions", [ev("a")], b"", 2)
+        assert journal.resume_token("executions") == b"heartbeat-token"
+        assert journal.count_events("executions") == 1
+
+    run(spec, test)
+
+
+def test_a_failed_append_keeps_neither_its_events_nor_its_token(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        await journal.append_async("executions", [ev("a")], b"t1", 1)
+        broken = NewEvent("b", 1, object(), b"raw")  # type: ignore[arg-type]
+        with pytest.raises(Exception):  # noqa: B017 - each backend's own error
+            await journal.append_async("executions", [ev("c"), broken], b"t2", 2)
+        assert journal.journaled_ids("executions", ["a", "b", "c"]) == {"a"}
+        assert journal.resume_token("executions") == b"t1"
+        assert journal.head_offset() == 1
+
+    run(spec, test)
+
+
+def test_events_are_read_in_journal_order_after_an_offset(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        assert journal.head_offset() == 0 and journal.oldest_transact_time() is None
+        first = await journal.append_async("executions", [ev("a", 30), ev("b", 10)], b"t", 1)
+        second = await journal.append_async("trades", [ev("c", 20)], b"t", 2)
+        events = journal.read_events(0, 10)
+        assert [(e.offset, e.stream, e.upstream_id) for e in events] == [
+            (first.offsets[0], "executions", "a"),
+            (first.offsets[1], "executions", "b"),
+            (second.offsets[0], "trades", "c"),
+        ]
+        assert [e.received_at_ns for e in events] == [1, 1, 2]
+        assert [e.upstream_id for e in journal.read_events(first.offsets[0], 1)] == ["b"]
+        assert journal.read_events(second.head_offset, 10) == []
+        assert journal.oldest_transact_time() == 30  # the first journaled, not the smallest
+
+    run(spec, test)
+
+
+def test_the_anchor_is_the_newest_event_or_what_the_token_covers(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        assert journal.resume_anchor_ns("executions") is None
+        events = [ev("a", 100), ev("b", 300), ev("c", 200)]
+        await journal.append_async("executions", events, b"t1", 1000)
+        assert journal.resume_anchor_ns("executions") == 300  # the newest event time
+        await journal.append_async("executions", [], b"heartbeat", 5000)  # caught up then
+        assert journal.resume_anchor_ns("executions") == 5000
+
+    run(spec, test)
+
+
+def test_the_anchor_ignores_flagged_events_and_caps_future_times(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        far_future = 4 * 10**18
+        await journal.append_async("executions", [ev("a", 100)], b"", 1000)
+        await journal.append_async(
+            "executions", [ev("bad", far_future, "side: unknown")], b"", 1100
+        )
+        assert journal.resume_anchor_ns("executions") == 100
+        await journal.append_async("executions", [ev("odd", far_future)], b"", 1200)
+        assert journal.resume_anchor_ns("executions") == 1200  # capped by its receipt
+
+    run(spec, test)
+
+
+def test_a_time_beyond_int64_is_kept_clamped_not_refused(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        huge = 10**10 * 10**9 + 5  # year 2286: more nanoseconds than an int64 holds
+        assert (await journal.append_async("executions", [ev("late", huge)], b"t", 1)).stored
+        assert journal.read_events(0, 1)[0].transact_time_ns == 2**63 - 1
+
+    run(spec, test)
+
+
+# --- the sessions ---------------------------------------------------------------------------
+
+
+def test_a_new_session_starts_at_the_head_and_its_numbers_survive_a_restart(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        await journal.append_async("executions", [ev("a"), ev("b")], b"t", 1)
+        assert journal.find_session("s1") is None
+        record = journal.load_session("s1")
+        assert (record.next_sender_seq, record.next_target_seq, record.cursor_offset) == (1, 1, 2)
+        assert record.origin_offset == 2
+        told = journal.load_session("s2", start_offset=1)
+        assert (told.cursor_offset, told.origin_offset) == (1, 1)
+        await store_sent(journal, "s1", [message(1)], 2, 2, after=2)
+        await journal.save_sequence_numbers_async("s1", 3, 5, at_ns=7)
+
+    run(spec, test)
+    reopened = open_journal(spec)
+    try:
+        record = reopened.find_session("s1")
+        assert record is not None
+        assert (record.next_sender_seq, record.next_target_seq, record.updated_at_ns) == (3, 5, 7)
+        assert reopened.load_session("s2", start_offset=0).cursor_offset == 1  # stored wins
+    finally:
+        reopened.close()
+
+
+def test_sent_messages_are_read_back_in_order_over_any_range(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        journal.load_session("s")
+        total = 1207  # more than one bounded read, whatever the backend's batch
+        messages = [message(i) for i in range(1, total + 1) if i % 10]
+        await store_sent(journal, "s", messages, total + 1, None)
+        got = [m.seq for m in journal.outbound_range("s", 5, total - 3)]
+        assert got == [m.seq for m in messages if 5 <= m.seq <= total - 3]
+        assert list(journal.outbound_range("s", 5, 5)) == [message(5)]
+
+    run(spec, test)
+
+
+def test_a_reset_drops_the_sent_messages_and_opens_the_next_epoch(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        journal.load_session("s")
+        await store_sent(journal, "s", [message(1)], 2, None)
+        await journal.save_sequence_numbers_async("s", 1, 1, at_ns=2, reset=True)
+        assert list(journal.outbound_range("s", 1, 10)) == []
+        record = journal.load_session("s")
+        assert (record.next_sender_seq, record.reset_epoch) == (1, 1)
+
+    run(spec, test)
+
+
+def test_a_batch_rendered_from_a_cursor_no_longer_stored_keeps_nothing(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        await journal.append_async("executions", [ev("a"), ev("b"), ev("c")], b"t", 1)
+        journal.load_session("s")  # at the head: 3
+        await journal.replay_from_async("s", 1, 5)  # an operator's replay: back to 1
+        await journal.append_async("executions", [ev("d")], b"t", 2)  # 4: the batch 3 -> 4
+        with pytest.raises(CursorMoved):
+            await store_sent(journal, "s", [message(2)], 3, 4, after=3)
+        record = journal.load_session("s")
+        assert (record.cursor_offset, record.next_sender_seq) == (1, 1)
+        assert list(journal.outbound_range("s", 1, 10)) == []
+        await store_sent(journal, "s", [message(2)], 3, 4, after=1)  # from the stored cursor
+        assert journal.load_session("s").cursor_offset == 4
+        assert [r.first_seq for r in journal.sent_ranges("s", 1, 10)] == [2]
+
+    run(spec, test)
+
+
+def test_a_write_that_does_not_move_the_cursor_leaves_the_stored_one_alone(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        await journal.append_async("executions", [ev("a"), ev("b"), ev("c")], b"t", 1)
+        journal.load_session("s")  # at the head: 3
+        await journal.replay_from_async("s", 1, 5)
+        await store_sent(journal, "s", [message(1, "U3")], 2, None)  # no event produced it
+        await store_sent(journal, "s", [message(2, "j")], 3, 3, after=3)  # where it stood
+        record = journal.load_session("s")
+        assert (record.cursor_offset, record.next_sender_seq) == (1, 3)
+        assert [m.seq for m in journal.outbound_range("s", 1, 10)] == [1, 2]
+
+    run(spec, test)
+
+
+def test_a_replay_moves_the_cursor_back_never_forward(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        await journal.append_async("executions", [ev("a"), ev("b"), ev("c")], b"t", 1)
+        journal.load_session("s")  # 3
+        await journal.replay_from_async("s", 2, 5)
+        assert journal.load_session("s").cursor_offset == 2
+        await journal.replay_from_async("s", 3, 6)  # forward: the cursor stays
+        record = journal.load_session("s")
+        assert (record.cursor_offset, record.possibly_sent_before_ns) == (2, 6)
+
+    run(spec, test)
+
+
+def test_the_possibly_sent_time_only_moves_forward_and_survives_a_restart(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        journal.load_session("s")
+        journal.load_session("other")
+        await journal.mark_possibly_sent_async("s", 5_000)
+        await journal.mark_possibly_sent_async("s", 4_000)  # earlier: moves nothing
+        await journal.save_sequence_numbers_async("s", 1, 1, at_ns=2, reset=True)  # nor this
+        assert journal.load_session("s").possibly_sent_before_ns == 5_000
+
+    run(spec, test)
+    reopened = open_journal(spec)
+    try:
+        assert reopened.load_session("s").possibly_sent_before_ns == 5_000
+        assert reopened.load_session("other").possibly_sent_before_ns == 0  # one session's
+    finally:
+        reopened.close()
+
+
+def test_a_rewind_forgets_what_was_sent_from_a_number_on(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        await journal.append_async("executions", [ev("a"), ev("b"), ev("c")], b"t", 1)
+        journal.load_session("s", start_offset=0)
+        await store_sent(journal, "s", [message(1), message(2), message(3)], 4, 3, after=0)
+        await journal.rewind_session_async("s", 2, 1, forget_from=2, at_ns=9)
+        record = journal.load_session("s")
+        assert (record.next_sender_seq, record.cursor_offset) == (2, 1)
+        assert [m.seq for m in journal.outbound_range("s", 1, 10)] == [1]
+
+    run(spec, test)
+
+
+# --- a crash at any moment -------------------------------------------------------------------
+
+
+def test_a_writer_killed_at_any_moment_leaves_whole_writes_only(spec: str) -> None:
+    """SIGKILL lands wherever it lands: afterwards every batch whose token is stored is there
+    whole and no event of a later batch is; the session's messages run 1..next-1 without a
+    hole, its cursor stands at the end of a whole batch, never past the head."""
+    rng = random.Random(14)
+    for _ in range(4):
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "tests.contract.crash_writer", spec],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert writer.stdout is not None
+        ready = writer.stdout.readline()
+        assert ready == b"ready\n", writer.stderr.read() if writer.stderr else b""
+        time.sleep(rng.uniform(0.05, 0.6))  # when the kill lands: not chosen by the test
+        writer.kill()
+        writer.wait(30)
+        check_whole(spec)
+
+
+def check_whole(spec: str) -> None:
+    journal = open_journal(spec)
+    try:
+        batches = int(journal.resume_token("executions") or b"0")
+        per = crash_writer.BATCH
+        assert batches >= 1  # the writer said ready once a batch was written
+        assert journal.count_events("executions") == batches * per
+        assert journal.head_offset() == batches * per
+        later = [f"b{batches + 1}-{i}" for i in range(per)]
+        assert journal.journaled_ids("executions", later) == set()
+        record = journal.load_session(crash_writer.SESSION)
+        sent = [m.seq for m in journal.outbound_range(crash_writer.SESSION, 1, 10**9)]
+        assert sent == list(range(1, record.next_sender_seq))
+        assert len(sent) % 3 == 0
+        assert record.cursor_offset % per == 0 and record.cursor_offset <= journal.head_offset()
+    finally:
+        journal.close()
