@@ -33,34 +33,35 @@ from fixbridge.journal.private import (
 )
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.retention import Pruned
+from fixbridge.journal.rules import (
+    INT64_MAX,
+    SYMBOL_INDEXED,
+    clamp_int64,
+    covered_until,
+    memory_of,
+    symbol_key,
+)
 from fixbridge.journal.store import (
     POSSIBLY_SENT_MARGIN_NS,
     AppendResult,
-    BustRecord,
     CursorMoved,
     JournalError,
     JournalEvent,
     KnownOrder,
     LatestInstrument,
     NewEvent,
-    OrderRecord,
     SentRange,
     SessionRecord,
     sent_digest,
 )
 from fixbridge.normalize.errors import NormalizationError
-from fixbridge.normalize.execution import ExecutionEvent
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
-from fixbridge.normalize.instrument import InstrumentEvent
-from fixbridge.normalize.position import PositionEvent
 from fixbridge.normalize.settlement import Settlement
-from fixbridge.normalize.trade import TradeEvent
 
 log = logging.getLogger("fixbridge.journal")
 SCHEMA_VERSION = 8
 RESEND_BATCH = 500
 # Streams whose events are indexed by symbol (and account): what a settlement marks.
-SYMBOL_INDEXED = ("instruments", "positions", "settlements")
 _SQL_VARIABLES = 500
 # An event's columns, in JournalEvent's order, from the events table aliased ``e``.
 _EVENT_COLUMNS = (
@@ -404,7 +405,7 @@ class SqliteJournal:
         """The last event of ``stream`` before ``before_offset`` for each account in
         ``symbol`` (positions: each account's position then), by account; with ``until_ns``,
         the last whose time is not after it."""
-        until = _INT64_MAX if until_ns is None else _sql_integer(until_ns)
+        until = INT64_MAX if until_ns is None else clamp_int64(until_ns)
         rows = self._db.execute(
             f"SELECT {_EVENT_COLUMNS} FROM events e JOIN"
             " (SELECT account, MAX(offset) AS last FROM symbol_events"
@@ -542,7 +543,7 @@ class SqliteJournal:
                 first, head = db.execute(
                     f"SELECT (SELECT offset FROM events WHERE {column} >= ?"
                     " ORDER BY offset LIMIT 1), (SELECT MAX(offset) FROM events)",
-                    (_sql_integer(at_ns),),
+                    (clamp_int64(at_ns),),
                 ).fetchone()
             finally:
                 db.close()
@@ -792,7 +793,7 @@ def _append(
                         stream,
                         event.upstream_id,
                         received_at_ns,
-                        _sql_integer(event.transact_time_ns),
+                        clamp_int64(event.transact_time_ns),
                         event.payload,
                         event.raw,
                         event.flagged,
@@ -822,7 +823,7 @@ def _append(
                 " ON CONFLICT (stream) DO UPDATE SET resume_token=excluded.resume_token,"
                 " updated_at=excluded.updated_at,"
                 " covered_until=MAX(covered_until, excluded.covered_until)",
-                (stream, resume_token, received_at_ns, _covered_until(events, received_at_ns)),
+                (stream, resume_token, received_at_ns, covered_until(events, received_at_ns)),
             )
         return AppendResult(stored, len(events) - stored, head, tuple(offsets))
 
@@ -1126,7 +1127,6 @@ def _mark_writable(at_ns: int) -> Callable[[sqlite3.Connection], None]:
     return work
 
 
-_INT64_MAX = 2**63 - 1
 _K = TypeVar("_K")
 
 
@@ -1192,7 +1192,7 @@ class _MemoryRows:
         if record is not None:
             totals = record.totals
             self.orders.append((
-                record.order_id, record.cl_ord_id, _sql_integer(totals.transact_time_ns),
+                record.order_id, record.cl_ord_id, clamp_int64(totals.transact_time_ns),
                 totals.ord_status, str(totals.order_qty), str(totals.cum_qty),
                 str(totals.leaves_qty), str(totals.filled_notional),
             ))  # fmt: skip
@@ -1200,18 +1200,18 @@ class _MemoryRows:
             if fill is not None:
                 self.fills.append((
                     fill.exec_id, record.order_id, str(fill.quantity), str(fill.notional),
-                    _sql_integer(fill.transact_time_ns),
+                    clamp_int64(fill.transact_time_ns),
                 ))  # fmt: skip
         for bust in event.busts:
             if bust.filled is not None:
                 self.fills.append((
                     bust.filled.exec_id, bust.order_id, str(bust.filled.quantity),
-                    str(bust.filled.notional), _sql_integer(bust.filled.transact_time_ns),
+                    str(bust.filled.notional), clamp_int64(bust.filled.transact_time_ns),
                 ))  # fmt: skip
         for bust in event.busts:
             self.busts.append((
                 bust.fill_exec_id, bust.order_id, str(bust.fill.quantity),
-                str(bust.fill.notional), _sql_integer(bust.fill.busted_at_ns),
+                str(bust.fill.notional), clamp_int64(bust.fill.busted_at_ns),
             ))  # fmt: skip
         if event.instrument is not None:
             symbol, content = event.instrument
@@ -1222,12 +1222,12 @@ class _MemoryRows:
         if event.flagged is not None or stream not in SYMBOL_INDEXED:
             return
         try:
-            key = _symbol_key(stream, event.payload, event.decoded)
+            key = symbol_key(stream, event.payload, event.decoded)
         except NormalizationError:
             return  # a payload nothing can read renders nothing: there is nothing to find
         if key is not None:
             self.symbols.append(
-                (key[0], stream, key[1], offset, _sql_integer(event.transact_time_ns))
+                (key[0], stream, key[1], offset, clamp_int64(event.transact_time_ns))
             )
 
     def write(self, db: sqlite3.Connection) -> None:
@@ -1249,21 +1249,6 @@ def _remember(db: sqlite3.Connection, event: NewEvent) -> None:
     memory.write(db)
 
 
-def _symbol_key(stream: str, payload: bytes, decoded: object | None) -> tuple[str, str] | None:
-    """(symbol, account) under which an event of ``stream`` is indexed, or None."""
-    if stream == "positions":
-        position = decoded if isinstance(decoded, PositionEvent) else None
-        position = position or PositionEvent.from_payload(payload)
-        return position.symbol, position.account
-    if stream == "settlements":
-        settlement = decoded if isinstance(decoded, Settlement) else None
-        return (settlement or Settlement.from_payload(payload)).symbol, ""
-    if stream == "instruments":
-        instrument = decoded if isinstance(decoded, InstrumentEvent) else None
-        return (instrument or InstrumentEvent.from_payload(payload)).symbol, ""
-    return None
-
-
 def _rebuild_symbol_index(db: sqlite3.Connection) -> None:
     """The symbol index, from the events already journaled (migration)."""
     marks = ", ".join("?" for _ in SYMBOL_INDEXED)
@@ -1274,7 +1259,7 @@ def _rebuild_symbol_index(db: sqlite3.Connection) -> None:
     ).fetchall()
     for offset, stream, payload, at in rows:
         try:
-            key = _symbol_key(str(stream), bytes(payload), None)
+            key = symbol_key(str(stream), bytes(payload), None)
         except NormalizationError:
             continue  # a payload this version cannot read: it renders nothing either
         if key is not None:
@@ -1294,33 +1279,10 @@ def _rebuild_memory(db: sqlite3.Connection) -> None:
     )
     for stream, upstream_id, received_at, payload in rows:
         try:
-            event = _memory_of(str(stream), str(upstream_id), bytes(payload), int(received_at))
+            event = memory_of(str(stream), str(upstream_id), bytes(payload), int(received_at))
         except NormalizationError:
             continue  # a payload this version cannot read: nothing to remember from it
         _remember(db, event)
-
-
-def _memory_of(stream: str, upstream_id: str, payload: bytes, received_at: int) -> NewEvent:
-    """A journaled event's memory, as :func:`_remember` records a new one."""
-    if stream == "executions":
-        execution = ExecutionEvent.from_payload(payload)
-        order = None
-        if execution.order_id:
-            order = OrderRecord(
-                execution.order_id, execution.cl_ord_id, execution.totals(), execution.as_fill()
-            )
-        return NewEvent(upstream_id, 0, b"", b"", order=order)
-    if stream == "trades":
-        trade = TradeEvent.from_payload(payload)
-        at = trade.busted_at_ns or received_at
-        busts = tuple(
-            BustRecord(side.exec_id, side.order_id, side.busted_fill(at), side.execution.as_fill())
-            for side in trade.sides
-            if trade.is_bust
-        )
-        return NewEvent(upstream_id, 0, b"", b"", busts=busts)
-    instrument = InstrumentEvent.from_payload(payload)
-    return NewEvent(upstream_id, 0, b"", b"", instrument=(instrument.symbol, instrument.content))
 
 
 def _journal_events(rows: Iterable[tuple[int, str, str, int, int, bytes, str | None]]) -> list[
@@ -1330,28 +1292,6 @@ def _journal_events(rows: Iterable[tuple[int, str, str, int, int, bytes, str | N
         JournalEvent(int(o), str(s), str(u), int(r), int(t), bytes(p), f)
         for o, s, u, r, t, p, f in rows
     ]
-
-
-def _sql_integer(value: int) -> int:
-    """``value`` within SQLite's INTEGER range: an absurd upstream time (after 2262) is kept
-    exactly in the payload and stored clamped here, instead of failing the whole response."""
-    if -_INT64_MAX <= value <= _INT64_MAX:
-        return value
-    return _INT64_MAX if value > 0 else -_INT64_MAX
-
-
-def _covered_until(events: Sequence[NewEvent], received_at_ns: int) -> int:
-    """How far a response's token is known to cover, in exchange time: the newest normalized
-    event's time (capped by receipt), or, for a token-only response (the exchange is caught
-    up), the time it was received."""
-    times = [
-        min(e.transact_time_ns, received_at_ns)
-        for e in events
-        if e.flagged is None and e.transact_time_ns > 0
-    ]
-    if times:
-        return max(times)
-    return 0 if events else received_at_ns
 
 
 class LockFile:

@@ -18,12 +18,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from fixbridge.journal.records import OutboundMessage
-from fixbridge.journal.store import CursorMoved, Journal, NewEvent
+from fixbridge.journal.store import CursorMoved, Journal, NewEvent, OrderRecord
+from fixbridge.normalize.fills import Fill, OrderTotals
 from tests.contract import crash_writer
 from tests.contract.backends import open_journal
 
@@ -164,6 +166,40 @@ def test_a_time_beyond_int64_is_kept_clamped_not_refused(spec: str) -> None:
         huge = 10**10 * 10**9 + 5  # year 2286: more nanoseconds than an int64 holds
         assert (await journal.append_async("executions", [ev("late", huge)], b"t", 1)).stored
         assert journal.read_events(0, 1)[0].transact_time_ns == 2**63 - 1
+
+    run(spec, test)
+
+
+def order_event(
+    upstream_id: str, at_ns: int, cl_ord_id: str, cum_qty: str, fill: str | None = None
+) -> NewEvent:
+    totals = OrderTotals(at_ns, "1", Decimal(10), Decimal(cum_qty), Decimal(10) - Decimal(cum_qty),
+                         Decimal(cum_qty) * Decimal("0.5"))  # fmt: skip
+    filled = Fill(fill, Decimal(1), Decimal("0.5"), at_ns) if fill is not None else None
+    return NewEvent(
+        upstream_id, at_ns, b"{}", b"raw", order=OrderRecord("O1", cl_ord_id, totals, filled)
+    )
+
+
+def test_an_order_is_remembered_as_of_its_newest_execution_never_an_older_one(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        await journal.append_async("executions", [order_event("e2", 200, "C2", "2", "f2")], b"", 1)
+        # An older execution found later (a replay): the order's totals do not go back.
+        await journal.append_async("executions", [order_event("e1", 100, "C1", "1", "f1")], b"", 2)
+        known = journal.latest_orders(["O1", "O9"])
+        assert set(known) == {"O1"}
+        assert (known["O1"].cl_ord_id, known["O1"].totals.cum_qty) == ("C2", Decimal(2))
+        # A newer one without a ClOrdID: the totals move on, the ClOrdID stays.
+        await journal.append_async("executions", [order_event("e3", 300, "", "3", "f3")], b"", 3)
+        known = journal.latest_orders(["O1"])
+        assert (known["O1"].cl_ord_id, known["O1"].totals.cum_qty) == ("C2", Decimal(3))
+        assert known["O1"].totals.transact_time_ns == 300
+        # Every fill is remembered once, in time order, whatever order they came in.
+        await journal.append_async("executions", [order_event("e3b", 300, "", "3", "f3")], b"", 4)
+        fills = journal.order_fills(["O1"])["O1"]
+        assert [(f.exec_id, f.transact_time_ns) for f in fills] == [
+            ("f1", 100), ("f2", 200), ("f3", 300),
+        ]  # fmt: skip
 
     run(spec, test)
 
