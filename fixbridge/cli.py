@@ -20,7 +20,7 @@ import signal
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -67,25 +67,29 @@ def resolve_config_path(args: argparse.Namespace) -> Path:
     return Path(from_env)
 
 
-def stop_on_signals(stop: asyncio.Event, watch: StopWatch | None = None) -> None:
-    """SIGINT and SIGTERM end the run cleanly instead of killing it mid-write. With a
-    ``watch``, the stop has a deadline: its thread is installed now, and the signal arms it
-    from a plain signal handler, which runs even while the event loop is held up (the loop's
-    own handlers would wait for the loop); the handler then wakes the loop to stop."""
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event, watch: StopWatch | None = None) -> Iterator[None]:
+    """While inside: SIGINT and SIGTERM end the run cleanly instead of killing it mid-write.
+    The handlers are plain signal handlers, which run even while the event loop is held up
+    (the loop's own would wait for it): each arms the ``watch``, when there is one (the
+    stop's deadline: its thread is installed here), and wakes the loop to stop. The handlers
+    they replaced come back on the way out."""
     loop = asyncio.get_running_loop()
-    if watch is None:
-        for sig in STOP_SIGNALS:
-            loop.add_signal_handler(sig, stop.set)
-        return
-    watch.install(loop)
+    if watch is not None:
+        watch.install(loop)
 
     def begin_stop(signum: int, frame: FrameType | None) -> None:
-        watch.arm()
+        if watch is not None:
+            watch.arm()
         with contextlib.suppress(RuntimeError):  # the loop has closed: the stop is over
             loop.call_soon_threadsafe(stop.set)
 
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, begin_stop)
+    replaced = {sig: signal.signal(sig, begin_stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in replaced.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
 def reload_on_sighup(bridge: Bridge, config_path: Path) -> None:
@@ -112,14 +116,15 @@ async def _run(config_path: Path, watch: StopWatch) -> int:
         config_path.resolve(),
     )
     stop = asyncio.Event()
-    stop_on_signals(stop, watch)
-    bridge = Bridge(config)
-    reload_on_sighup(bridge, config_path)
-    try:
-        # A stop the bridge begins itself (a subscriber failing for good) has the deadline too.
-        await bridge.run_until(stop, on_stop=watch.arm)
-    finally:
-        watch.arm()  # and so does the loop's teardown after a start that failed
+    with stop_on_signals(stop, watch):
+        bridge = Bridge(config)
+        reload_on_sighup(bridge, config_path)
+        try:
+            # A stop the bridge begins itself (a subscriber failing for good) has the
+            # deadline too.
+            await bridge.run_until(stop, on_stop=watch.arm)
+        finally:
+            watch.arm()  # and so does the loop's teardown after a start that failed
     return 0
 
 
@@ -137,16 +142,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     gc.set_threshold(*RUN_GC_THRESHOLDS)
     # The stop's deadline covers the loop's own teardown (tasks cancelled, the default
     # executor's threads joined). Once asyncio.run has returned the stop has ended, and the
-    # watch must not end a process that goes on (a caller of main() in the same process): it
-    # is disarmed and the signals get their handlers back.
+    # watch must not end a process that goes on (a caller of main() in the same process).
     watch = StopWatch()
-    handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     try:
         return asyncio.run(_run(resolve_config_path(args), watch))
     finally:
         watch.disarm()
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

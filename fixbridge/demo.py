@@ -90,10 +90,9 @@ async def run_demo(*, duration: float | None, rate: float, seed: int) -> int:
     from fixbridge.cli import stop_on_signals
 
     stop = asyncio.Event()
-    stop_on_signals(stop)
     if duration is not None:
         asyncio.get_running_loop().call_later(duration, stop.set)
-    with tempfile.TemporaryDirectory(prefix="fixbridge-demo-") as tmp:
+    with stop_on_signals(stop), tempfile.TemporaryDirectory(prefix="fixbridge-demo-") as tmp:
         sim_auth, key_file = demo_credentials(Path(tmp))
         simulator = SimulatorServer(listen="127.0.0.1:0", seed=seed, rate=rate, auth=sim_auth)
         await simulator.start()

@@ -96,9 +96,9 @@ async def tail(client: ConsoleClient, where: str) -> None:
     from fixbridge.cli import stop_on_signals
 
     stop = asyncio.Event()
-    stop_on_signals(stop)
     try:
-        end = await client.run(stop)
+        with stop_on_signals(stop):
+            end = await client.run(stop)
     except ssl.SSLError as exc:
         raise TailError(f"TLS handshake with {where} failed: {exc.reason or exc}") from None
     except TimeoutError:

@@ -39,6 +39,13 @@ class Exits:
         self.called.set()
 
 
+def quiet_watch(exits: Exits, *, report_after_s: float, give_up_s: float) -> StopWatch:
+    """A watch that ends nothing: its exit is recorded, and faulthandler's timer is off."""
+    return StopWatch(
+        report_after_s=report_after_s, give_up_s=give_up_s, exit_process=exits, backstop=False
+    )
+
+
 def test_a_watch_needs_its_report_before_it_gives_up() -> None:
     with pytest.raises(ValueError, match="report_after_s <= give_up_s"):
         StopWatch(report_after_s=2.0, give_up_s=1.0)
@@ -50,7 +57,7 @@ def test_a_stuck_loop_thread_is_named_in_the_report_and_the_process_ends(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     exits = Exits()
-    watch = StopWatch(report_after_s=0.05, give_up_s=0.1, exit_process=exits, backstop=False)
+    watch = quiet_watch(exits, report_after_s=0.05, give_up_s=0.1)
     release = threading.Event()
 
     def closing_the_journal_blocks() -> None:
@@ -81,7 +88,7 @@ def test_pending_tasks_are_reported_with_where_they_wait(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     exits = Exits()
-    watch = StopWatch(report_after_s=0.05, give_up_s=60.0, exit_process=exits, backstop=False)
+    watch = quiet_watch(exits, report_after_s=0.05, give_up_s=60.0)
     reported = threading.Event()
 
     class Signal(logging.Handler):
@@ -115,7 +122,7 @@ def test_pending_tasks_are_reported_with_where_they_wait(
 
 def test_a_stop_that_ends_in_time_leaves_no_trace(caplog: pytest.LogCaptureFixture) -> None:
     exits = Exits()
-    watch = StopWatch(report_after_s=0.05, give_up_s=0.1, exit_process=exits, backstop=False)
+    watch = quiet_watch(exits, report_after_s=0.05, give_up_s=0.1)
 
     async def main() -> None:
         watch.install(asyncio.get_running_loop())
@@ -134,7 +141,7 @@ def test_a_stop_that_ends_in_time_leaves_no_trace(caplog: pytest.LogCaptureFixtu
 
 def test_an_installed_watch_that_is_never_armed_ends_with_disarm() -> None:
     exits = Exits()
-    watch = StopWatch(report_after_s=0.05, give_up_s=0.1, exit_process=exits, backstop=False)
+    watch = quiet_watch(exits, report_after_s=0.05, give_up_s=0.1)
 
     async def main() -> None:
         watch.install(asyncio.get_running_loop())
@@ -148,25 +155,24 @@ def test_an_installed_watch_that_is_never_armed_ends_with_disarm() -> None:
     assert not watch.armed
 
 
-def test_sigterm_arms_the_watch_and_stops_the_loop() -> None:
+def test_sigterm_arms_the_watch_stops_the_loop_and_the_old_handlers_come_back() -> None:
     exits = Exits()
-    watch = StopWatch(report_after_s=30.0, give_up_s=60.0, exit_process=exits, backstop=False)
-    handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    watch = quiet_watch(exits, report_after_s=30.0, give_up_s=60.0)
 
     async def main() -> None:
         stop = asyncio.Event()
-        stop_on_signals(stop, watch)
-        assert not watch.armed
-        os.kill(os.getpid(), signal.SIGTERM)
-        await asyncio.wait_for(stop.wait(), 30)
+        before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}  # asyncio.run's SIGINT
+        with stop_on_signals(stop, watch):
+            assert not watch.armed
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.wait_for(stop.wait(), 30)
+        assert {sig: signal.getsignal(sig) for sig in STOP_SIGNALS} == before
 
     try:
         asyncio.run(main())
         assert watch.armed
     finally:
         watch.disarm()
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
     assert exits.codes == []
 
 
