@@ -372,9 +372,10 @@ class Bridge:
                 head = self.journal.head_offset()
                 self.metrics.journal_head_offset.set(head)
                 self.metrics.journal_size_bytes.set(self.journal.size_bytes())
-                free, total = self.journal.disk_space()
-                self.metrics.journal_disk_free_bytes.set(free)
-                self.metrics.journal_disk_total_bytes.set(total)
+                space = self.journal.disk_space()
+                if space is not None:
+                    self.metrics.journal_disk_free_bytes.set(space[0])
+                    self.metrics.journal_disk_total_bytes.set(space[1])
                 self.acceptor.refresh_gauges(head)
                 failing = False
             except Exception:

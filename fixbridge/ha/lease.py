@@ -38,9 +38,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
-import psycopg.conninfo
 
 from fixbridge.ha.role import Action, BecomeActive, Elector, LeaseTiming, Role
+from fixbridge.journal.store import JournalError
+from fixbridge.pg import connect_kwargs, parse_dsn, text_of
 
 log = logging.getLogger("fixbridge.ha")
 
@@ -104,7 +105,7 @@ FOR KEY SHARE OF l
 """
 
 
-class Fenced(Exception):
+class Fenced(JournalError):
     """A write of a bridge that no longer holds the lease under its epoch: nothing of the
     transaction may commit."""
 
@@ -179,40 +180,35 @@ async def fence(
         raise Fenced(f"{holder} no longer holds the lease under epoch {epoch}")
 
 
-def connect_kwargs(dsn: str, timeout_s: float) -> dict[str, Any]:
-    """libpq settings that bound every wait on a connection, both ways: the client's TCP
-    keepalives and user timeout, the server's, and statement and lock timeouts. Options the
-    DSN gives come first and are kept."""
-    ms = max(1, round(timeout_s * 1000))
-    seconds = max(1, round(timeout_s / 2))
-    given = parse_dsn(dsn).get("options", "")
-    ours = " ".join([
-        f"-c statement_timeout={ms}",
-        f"-c lock_timeout={ms}",
-        f"-c tcp_keepalives_idle={seconds}",
-        f"-c tcp_keepalives_interval={seconds}",
-        "-c tcp_keepalives_count=2",
-        f"-c tcp_user_timeout={ms}",
-    ])  # fmt: skip
-    return {
-        "connect_timeout": max(2, round(timeout_s)),
-        "options": f"{given} {ours}".strip(),
-        "keepalives": 1,
-        "keepalives_idle": seconds,
-        "keepalives_interval": seconds,
-        "keepalives_count": 2,
-        "tcp_user_timeout": ms,
-        "application_name": "fixbridge-lease",
-    }
+def fence_sync(
+    conn: psycopg.Connection[Any],
+    holder: str,
+    epoch: int,
+    *,
+    hold_s: float,
+    name: str = LEASE,
+) -> None:
+    """:func:`fence` on a blocking connection (the journal's committer thread)."""
+    ms = str(max(1, round(hold_s * 1000)))
+    conn.execute(_FENCE_LIMITS, {"ms": ms})
+    row = conn.execute(_FENCE, {"name": name, "holder": holder, "epoch": epoch}).fetchone()
+    if row is None:
+        raise Fenced(f"{holder} no longer holds the lease under epoch {epoch}")
 
 
-def parse_dsn(dsn: str) -> dict[str, Any]:
-    """The DSN's settings; ValueError, quoting nothing of it (it may hold a password), when
-    it is not a libpq connection string."""
-    try:
-        return dict(psycopg.conninfo.conninfo_to_dict(dsn))
-    except psycopg.Error:
-        raise ValueError("the PostgreSQL DSN is not a valid libpq connection string") from None
+class JournalFence:
+    """The fence of every journal write transaction of a bridge whose lease ``keeper``
+    keeps: a standby (no epoch) writes nothing, an active one only under its epoch."""
+
+    def __init__(self, keeper: LeaseKeeper, *, hold_s: float) -> None:
+        self._keeper = keeper
+        self._hold_s = hold_s
+
+    def __call__(self, conn: psycopg.Connection[Any]) -> None:
+        epoch = self._keeper.epoch
+        if epoch is None:
+            raise Fenced(f"{self._keeper.holder} is not active: the journal is not its to write")
+        fence_sync(conn, self._keeper.holder, epoch, hold_s=self._hold_s, name=self._keeper.name)
 
 
 class LeaseKeeper:
@@ -361,8 +357,9 @@ class LeaseKeeper:
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
+            settings = connect_kwargs(self._dsn, self.timing.renew_every_s, "fixbridge-lease")
             self._conn = await psycopg.AsyncConnection.connect(
-                self._dsn, autocommit=True, **connect_kwargs(self._dsn, self.timing.renew_every_s)
+                self._dsn, autocommit=True, **settings
             )
             await ensure_schema(self._conn)
         return self._conn
@@ -373,11 +370,7 @@ class LeaseKeeper:
             await _close_quietly(conn)
 
     def _what(self, exc: BaseException) -> str:
-        """An error in a line, the DSN's password masked should the text quote it."""
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        if self._password:
-            text = text.replace(self._password, "***")
-        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return text_of(exc, self._password)
 
 
 async def _close_quietly(conn: psycopg.AsyncConnection[Any]) -> None:

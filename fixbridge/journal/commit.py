@@ -45,7 +45,7 @@ _BUSY_RETRY_S = 0.0005  # a synchronous writer holds the journal: try the round 
 
 @dataclass(slots=True)
 class _Job(Generic[T]):
-    work: Work[T]
+    work: Callable[[Any], T]  # a function of the backend's write connection
     future: asyncio.Future[T]
     begun: bool = False  # its round has begun: its statements ran or are about to
     # What its waiter awaits (the result, shielded); cancelled at once by a cancelled waiter.

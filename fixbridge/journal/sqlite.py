@@ -33,6 +33,7 @@ from fixbridge.journal.private import (
 )
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.retention import Pruned
+from fixbridge.journal.rows import MemoryRows, journal_events
 from fixbridge.journal.rules import (
     INT64_MAX,
     SYMBOL_INDEXED,
@@ -414,7 +415,7 @@ class SqliteJournal:
             " ON e.offset = l.last ORDER BY l.account",
             (symbol, stream, before_offset, until),
         ).fetchall()
-        return _journal_events(rows)
+        return journal_events(rows)
 
     def read_symbol_events(self, after_offset: int, limit: int) -> list[JournalEvent]:
         """The normalized instrument, position and settlement events after ``after_offset``,
@@ -438,7 +439,7 @@ class SqliteJournal:
             f" JOIN events e ON e.offset = x.offset WHERE {where}",
             parameters,
         ).fetchall()
-        return _journal_events(rows)
+        return journal_events(rows)
 
     def offset_of(self, stream: str, upstream_id: str) -> int | None:
         row = self._db.execute(
@@ -473,7 +474,7 @@ class SqliteJournal:
             " FROM events WHERE offset > ? ORDER BY offset LIMIT ?",
             (after_offset, limit),
         ).fetchall()
-        return _journal_events(rows)
+        return journal_events(rows)
 
     def count_events(self, stream: str) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM events WHERE stream=?", (stream,)).fetchone()
@@ -778,7 +779,7 @@ def _append(
     read back by offset: every row this job inserts has an offset above the head it found (the
     writer holds the database), and a repeated id is the first occurrence's (INSERT OR IGNORE
     keeps the first). Their memory is then written per table, in event order, as one
-    statement per table (:class:`_MemoryRows`)."""
+    statement per table (:class:`MemoryRows`)."""
 
     def work(db: sqlite3.Connection) -> AppendResult:
         head_row = db.execute("SELECT MAX(offset) FROM events").fetchone()
@@ -806,7 +807,7 @@ def _append(
                     "SELECT upstream_id, offset FROM events WHERE offset > ?", (head_before,)
                 ).fetchall()
             )
-            memory = _MemoryRows()
+            memory = MemoryRows()
             for event in events:
                 offset = new.pop(event.upstream_id, 0)  # the first occurrence is the new one
                 offsets.append(offset)
@@ -815,7 +816,7 @@ def _append(
                     head = max(head, offset)
                     memory.add(event)
                     memory.index_symbol(stream, event, offset)
-            memory.write(db)
+            _write_memory(db, memory)
         if resume_token:  # an empty token never replaces a stored one
             db.execute(
                 "INSERT INTO stream_state (stream, resume_token, updated_at, covered_until)"
@@ -1168,85 +1169,24 @@ _INSERT_SYMBOL_EVENT = (
 )
 
 
-class _MemoryRows:
-    """New events' memory (orders, fills, busts, instruments, the symbol index), gathered per
-    table in event order and written with one statement per table.
-
-    Each table is written only by its own statement, and no statement reads another table, so
-    writing table by table leaves every table as writing event by event would: within a table
-    the rows keep their order (an order's later totals win, the first of a repeated fill is
-    kept)."""
-
-    __slots__ = ("busts", "fills", "instruments", "orders", "symbols")
-
-    def __init__(self) -> None:
-        self.orders: list[tuple[object, ...]] = []
-        self.fills: list[tuple[object, ...]] = []
-        self.busts: list[tuple[object, ...]] = []
-        self.instruments: list[tuple[object, ...]] = []
-        self.symbols: list[tuple[object, ...]] = []
-
-    def add(self, event: NewEvent) -> None:
-        """A new event's memory, as :func:`_remember` records it."""
-        record = event.order
-        if record is not None:
-            totals = record.totals
-            self.orders.append((
-                record.order_id, record.cl_ord_id, clamp_int64(totals.transact_time_ns),
-                totals.ord_status, str(totals.order_qty), str(totals.cum_qty),
-                str(totals.leaves_qty), str(totals.filled_notional),
-            ))  # fmt: skip
-            fill = record.fill
-            if fill is not None:
-                self.fills.append((
-                    fill.exec_id, record.order_id, str(fill.quantity), str(fill.notional),
-                    clamp_int64(fill.transact_time_ns),
-                ))  # fmt: skip
-        for bust in event.busts:
-            if bust.filled is not None:
-                self.fills.append((
-                    bust.filled.exec_id, bust.order_id, str(bust.filled.quantity),
-                    str(bust.filled.notional), clamp_int64(bust.filled.transact_time_ns),
-                ))  # fmt: skip
-        for bust in event.busts:
-            self.busts.append((
-                bust.fill_exec_id, bust.order_id, str(bust.fill.quantity),
-                str(bust.fill.notional), clamp_int64(bust.fill.busted_at_ns),
-            ))  # fmt: skip
-        if event.instrument is not None:
-            symbol, content = event.instrument
-            self.instruments.append((symbol, content, event.upstream_id))
-
-    def index_symbol(self, stream: str, event: NewEvent, offset: int) -> None:
-        """Index a new normalized event by symbol (and account), if its stream is indexed."""
-        if event.flagged is not None or stream not in SYMBOL_INDEXED:
-            return
-        try:
-            key = symbol_key(stream, event.payload, event.decoded)
-        except NormalizationError:
-            return  # a payload nothing can read renders nothing: there is nothing to find
-        if key is not None:
-            self.symbols.append(
-                (key[0], stream, key[1], offset, clamp_int64(event.transact_time_ns))
-            )
-
-    def write(self, db: sqlite3.Connection) -> None:
-        for statement, rows in (
-            (_UPSERT_ORDER, self.orders),
-            (_INSERT_FILL, self.fills),
-            (_INSERT_BUST, self.busts),
-            (_UPSERT_INSTRUMENT, self.instruments),
-            (_INSERT_SYMBOL_EVENT, self.symbols),
-        ):
-            if rows:
-                db.executemany(statement, rows)
+def _write_memory(db: sqlite3.Connection, memory: MemoryRows) -> None:
+    """New events' memory, one statement per table (rules: :class:`MemoryRows`)."""
+    for statement, rows in (
+        (_UPSERT_ORDER, memory.orders),
+        (_INSERT_FILL, memory.fills),
+        (_INSERT_BUST, memory.busts),
+        (_UPSERT_INSTRUMENT, memory.instruments),
+        (_INSERT_SYMBOL_EVENT, memory.symbols),
+    ):
+        if rows:
+            db.executemany(statement, rows)
 
 
 def _remember(db: sqlite3.Connection, event: NewEvent) -> None:
     """Record a new event's memory (orders, busts, instruments) in its transaction."""
-    memory = _MemoryRows()
+    memory = MemoryRows()
     memory.add(event)
-    memory.write(db)
+    _write_memory(db, memory)
 
 
 def _rebuild_symbol_index(db: sqlite3.Connection) -> None:
@@ -1283,15 +1223,6 @@ def _rebuild_memory(db: sqlite3.Connection) -> None:
         except NormalizationError:
             continue  # a payload this version cannot read: nothing to remember from it
         _remember(db, event)
-
-
-def _journal_events(rows: Iterable[tuple[int, str, str, int, int, bytes, str | None]]) -> list[
-    JournalEvent
-]:
-    return [
-        JournalEvent(int(o), str(s), str(u), int(r), int(t), bytes(p), f)
-        for o, s, u, r, t, p, f in rows
-    ]
 
 
 class LockFile:

@@ -354,8 +354,9 @@ class Journal(EventLog, SessionStore, Forgetful, Protocol):
         """The journal's files as on disk now."""
         ...
 
-    def disk_space(self) -> tuple[int, int]:
-        """Bytes free and in all on the file system that holds the journal."""
+    def disk_space(self) -> tuple[int, int] | None:
+        """Bytes free and in all on the file system that holds the journal; None when that
+        is not this machine's to see (a database server's disks)."""
         ...
 
     def close(self) -> None: ...

@@ -1,4 +1,5 @@
-"""Every contract test takes ``spec``: one per backend in ``backends.BACKENDS``."""
+"""Every contract test takes ``spec``: one per backend in ``backends.BACKENDS``, PostgreSQL on
+a new database of the run's real server (tests/conftest.py, ``postgres_dsn``)."""
 
 from __future__ import annotations
 
@@ -11,4 +12,7 @@ from tests.contract.backends import BACKENDS, spec_for
 
 @pytest.fixture(params=BACKENDS)
 def spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return spec_for(str(request.param), tmp_path)
+    backend = str(request.param)
+    if backend == "postgresql":
+        return spec_for(backend, tmp_path, request.getfixturevalue("postgres_dsn"))
+    return spec_for(backend, tmp_path)

@@ -1,0 +1,212 @@
+"""Group commit for a journal across the network: each round's whole transaction, statements
+and COMMIT, runs on the committer thread, so the event loop never waits for the database.
+
+The rules of ``journal/commit.py`` hold unchanged (answered only once committed, one failing
+job undoes only itself, rounds in order, the cancellation rules), with two differences: a
+round's statements run off the loop too (each one is a round trip), and every transaction,
+a round's or a synchronous writer's, runs ``begin`` first, the backend's fence: when it
+raises, nothing of the transaction is kept and every job of it fails with that error. A
+connection that broke is dropped and the next transaction opens a new one.
+
+Never runs a statement on the event loop thread; never retries a job (its caller decides).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import psycopg
+
+from fixbridge.journal.commit import MAX_ROUND_JOBS, RoundStats, Submitted, _fail, _Job
+from fixbridge.journal.store import JournalError
+
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+Work = Callable[[Connection], T]
+
+
+class JournalClosed(JournalError):
+    """A write handed to a journal already closed."""
+
+
+class RemoteGroupCommit:
+    """The write side of a PostgreSQL journal: one connection, one committer thread."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Connection],
+        begin: Callable[[Connection], None],
+        failed: Callable[[psycopg.Error], Exception],
+    ) -> None:
+        """``connect`` opens the write connection; ``begin`` runs first in every transaction;
+        ``failed`` says what a database error means to the caller (the journal's error)."""
+        self._connect = connect
+        self._begin = begin
+        self._failed = failed
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()  # held for a whole transaction
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal-commit")
+        self._pending: list[_Job[Any]] = []
+        self._round_scheduled = False
+        self._closed = False
+        self.stats = RoundStats()
+
+    # --- asynchronous writers (the event loop) ----------------------------------------------
+
+    async def run(self, work: Work[T]) -> T:
+        return await self.submit(work).result()
+
+    def submit(self, work: Work[T]) -> Submitted[T]:
+        """Hand in ``work`` for the next round (from a coroutine on the loop)."""
+        if self._closed:
+            raise JournalClosed("the journal is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        job = _Job(work, future)
+        job.waiter = asyncio.shield(future)
+        self._pending.append(job)
+        if not self._round_scheduled:
+            self._round_scheduled = True
+            loop.call_soon(self._start_round, loop)
+        return Submitted(job)
+
+    def _start_round(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs = [job for job in self._pending[:MAX_ROUND_JOBS] if not job.abandoned]
+        del self._pending[:MAX_ROUND_JOBS]
+        if not jobs:
+            self._next_round(loop)
+            return
+        for job in jobs:
+            job.begun = True
+        try:
+            running = loop.run_in_executor(self._executor, self._round, jobs)
+        except RuntimeError as exc:  # the committer was shut down: the journal is closed
+            for job in jobs:
+                _fail(job.future, JournalClosed(str(exc)))
+            self._next_round(loop)
+            return
+        running.add_done_callback(lambda done: self._finish_round(loop, jobs, done))
+
+    def _round(self, jobs: list[_Job[Any]]) -> list[tuple[Any, BaseException | None]]:
+        """On the committer thread: the round's transaction, each job in a savepoint."""
+        with self._transaction() as conn:
+            outcomes: list[tuple[Any, BaseException | None]] = []
+            for job in jobs:
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = job.work(conn)
+                except Exception as exc:
+                    if conn.broken:
+                        raise  # the connection is gone, and the transaction with it
+                    conn.execute("ROLLBACK TO SAVEPOINT job")
+                    conn.execute("RELEASE SAVEPOINT job")
+                    outcomes.append((None, exc))
+                else:
+                    conn.execute("RELEASE SAVEPOINT job")
+                    outcomes.append((result, None))
+            return outcomes
+
+    def _finish_round(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        jobs: list[_Job[Any]],
+        running: asyncio.Future[list[tuple[Any, BaseException | None]]],
+    ) -> None:
+        failure: BaseException | None = (
+            JournalClosed("the round did not run (committer stopped)")
+            if running.cancelled()
+            else running.exception()
+        )
+        stats = self.stats
+        stats.rounds += 1
+        stats.jobs += len(jobs)
+        stats.last_round_jobs = len(jobs)
+        if failure is not None:
+            for job in jobs:
+                _fail(job.future, self._told(failure))
+        else:
+            for job, (result, error) in zip(jobs, running.result(), strict=True):
+                if error is not None:
+                    _fail(job.future, self._told(error))
+                elif not job.future.done():
+                    job.future.set_result(result)
+        self._next_round(loop)
+
+    def _told(self, error: BaseException) -> BaseException:
+        """A database error as the caller understands it; any other error as it is."""
+        if isinstance(error, psycopg.Error):
+            told = self._failed(error)
+            told.__cause__ = error
+            return told
+        return error
+
+    def _next_round(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._pending:
+            loop.call_soon(self._start_round, loop)
+        else:
+            self._round_scheduled = False
+
+    # --- transactions -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """One transaction, fenced first: all of it commits, or none of it."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                self._begin(conn)
+                yield conn
+                conn.commit()
+            except BaseException:
+                self._end(conn)
+                raise
+
+    def _connection(self) -> Connection:
+        conn = self._conn
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                conn.close()
+            conn = self._conn = self._connect()
+        return conn
+
+    def _end(self, conn: Connection) -> None:
+        """Roll back what a failed transaction left; a broken connection is dropped."""
+        if conn.broken or conn.closed:
+            conn.close()
+            self._conn = None
+            return
+        try:
+            conn.rollback()
+        except psycopg.Error:
+            conn.close()
+            self._conn = None
+
+    # --- synchronous writers ------------------------------------------------------------------
+
+    def run_sync(self, work: Work[T]) -> T:
+        """One transaction of the caller's own (start-up, tools, tests), serialized with the
+        rounds; blocks until committed."""
+        if self._closed:
+            raise JournalClosed("the journal is closed")
+        try:
+            with self._transaction() as conn:
+                return work(conn)
+        except psycopg.Error as exc:
+            raise self._told(exc) from exc
+
+    def close(self) -> None:
+        """Wait for the round in flight, fail the jobs not yet begun, close the connection."""
+        self._closed = True
+        pending, self._pending = self._pending, []
+        for job in pending:
+            _fail(job.future, JournalClosed("the journal is closed"))
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
