@@ -7,10 +7,17 @@ Never logs or returns a DSN or a password; opens no connection itself.
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import psycopg.conninfo
+
+log = logging.getLogger("fixbridge.pg")
 
 
 def connect_kwargs(dsn: str, timeout_s: float, application: str) -> dict[str, Any]:
@@ -55,3 +62,40 @@ def text_of(exc: BaseException, password: str) -> str:
     if password:
         text = text.replace(password, "***")
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def with_password(
+    dsn: str,
+    password_file: Path | None,
+    password_env: str | None,
+    environ: Mapping[str, str] = os.environ,
+) -> str:
+    """``dsn`` with the password from ``password_file`` (its first line) or the environment
+    variable ``password_env``; unchanged when neither is given (libpq's own ~/.pgpass and
+    PGPASSWORD still apply). Raises :class:`PasswordError` naming the setting, never the
+    password."""
+    if password_file is not None:
+        where = "journal.password_file"
+        try:
+            text = password_file.read_text(encoding="utf-8")
+            mode = password_file.stat().st_mode
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise PasswordError(f"{where}: cannot read {password_file}: {reason}") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning("%s: %s is readable by other users; chmod 600 it", where, password_file)
+        password = text.splitlines()[0] if text.strip() else ""
+    elif password_env is not None:
+        where = "journal.password_env"
+        password = environ.get(password_env, "")
+        if not password:
+            raise PasswordError(f"{where}: environment variable {password_env} is not set or empty")
+    else:
+        return dsn
+    if not password:
+        raise PasswordError(f"{where}: the password is empty")
+    return str(psycopg.conninfo.make_conninfo(dsn, password=password))
+
+
+class PasswordError(ValueError):
+    """The database password cannot be had (the message names the setting, never it)."""

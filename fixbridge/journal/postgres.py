@@ -9,6 +9,11 @@ Every write transaction runs ``fence`` first (``ha/lease.py``: still the lease's
 its epoch), so a bridge deposed while it slept can write nothing; writes run whole on the
 committer thread (``journal/remote_commit.py``), never on the event loop.
 
+A text value holding U+0000 (PostgreSQL text cannot) is stored, and looked up, with U+FFFD in
+its place (``journal/pg_database.py``); the bytes as received stay whole in the ``raw``
+columns. Reads run on a connection
+of their own from the caller's thread, each bounded by a deadline (``journal/pg_deadline.py``).
+
 Offsets are given by the writer, one past the head kept in ``event_head``, inside the write
 transaction: gap-free, never reused after a prune, and visible in the order they were given
 (one writer, one transaction at a time), so a reader after offset N never misses one that
@@ -29,6 +34,8 @@ import psycopg
 
 from fixbridge.journal.commit import RoundStats, Submitted
 from fixbridge.journal.message_log import LogEntry
+from fixbridge.journal.pg_database import TIMEOUT_S, Fence, JournalDatabase
+from fixbridge.journal.pg_deadline import Deadlines
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.remote_commit import Connection, RemoteGroupCommit
 from fixbridge.journal.retention import Pruned
@@ -48,13 +55,13 @@ from fixbridge.journal.store import (
 )
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 from fixbridge.normalize.settlement import Settlement
-from fixbridge.pg import connect_kwargs, parse_dsn, text_of
 
 log = logging.getLogger("fixbridge.journal")
 T = TypeVar("T")
-SCHEMA_VERSION = 1
 RESEND_BATCH = 500
-TIMEOUT_S = 5.0  # bounds every statement and every wait on the network
+# A read, and each step of a write transaction, must end within this (else the connection
+# is cut): twice the server's own statement timeout.
+CALL_LIMIT_S = 2 * TIMEOUT_S
 _EVENT_COLUMNS = (
     'e."offset", e.stream, e.upstream_id, e.received_at, e.transact_time, e.payload, e.flagged'
 )
@@ -161,18 +168,20 @@ CREATE TABLE IF NOT EXISTS message_log (
     msg_type TEXT NOT NULL,
     raw BYTEA NOT NULL
 );
+CREATE TABLE IF NOT EXISTS journal_rounds (
+    writer TEXT COLLATE "C" PRIMARY KEY,
+    round BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS standby_logouts (
+    session_id TEXT COLLATE "C" NOT NULL,
+    epoch BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    sent_at BIGINT NOT NULL,
+    PRIMARY KEY (session_id, epoch, seq)
+);
 CREATE INDEX IF NOT EXISTS message_log_by_time ON message_log (logged_at);
 CREATE INDEX IF NOT EXISTS message_log_by_session ON message_log (session_id, logged_at);
 """
-# Creating the schema takes this transaction-scoped advisory lock: two bridges starting at
-# once do not race their CREATEs.
-_SCHEMA_LOCK = 0x66697862  # "fixb"
-
-Fence = Callable[[Connection], None]
-
-
-def _no_fence(conn: Connection) -> None:
-    """A journal no lease guards (one bridge alone on the database)."""
 
 
 class PostgresJournal:
@@ -187,62 +196,20 @@ class PostgresJournal:
     def __init__(self, dsn: str, *, fence: Fence | None = None) -> None:
         """Open the journal in the database ``dsn`` names, creating its tables the first time;
         ``fence`` runs first in every write transaction (``ha/lease.py``)."""
-        try:
-            self._password = str(parse_dsn(dsn).get("password") or "")
-        except ValueError as exc:
-            raise JournalError(str(exc)) from None
+        self._db = JournalDatabase(dsn, _SCHEMA, fence=fence)
         self._dsn = dsn
-        self._where = self._describe(dsn)
-        self._fence = fence or _no_fence
+        self.where = self._db.where
         self._read: Connection | None = None
-        self._commits = RemoteGroupCommit(self._connect, self._begin, self._not_writable)
+        self._read_deadlines = Deadlines("journal-read-deadline")
+        self._commits = RemoteGroupCommit(self._db, step_s=CALL_LIMIT_S)
         try:
-            with self._connect() as conn:
-                self._create_schema(conn)
+            self._db.create_schema()
         except JournalError:
-            self._commits.close()
+            self.close()
             raise
         except psycopg.Error as exc:
-            self._commits.close()
-            raise JournalError(f"cannot open journal {self._where}: {self._text(exc)}") from None
-
-    @staticmethod
-    def _describe(dsn: str) -> str:
-        """The journal named for messages: database, host and port, never the password."""
-        settings = parse_dsn(dsn)
-        where = settings.get("host") or "localhost"
-        port = settings.get("port")
-        return f"postgresql {settings.get('dbname', '')}@{where}{':' + port if port else ''}"
-
-    def _text(self, exc: BaseException) -> str:
-        return text_of(exc, self._password)
-
-    def _not_writable(self, exc: psycopg.Error) -> JournalError:
-        return JournalError(f"journal {self._where} is not writable: {self._text(exc)}")
-
-    def _connect(self) -> Connection:
-        return psycopg.connect(
-            self._dsn, **connect_kwargs(self._dsn, TIMEOUT_S, "fixbridge-journal")
-        )
-
-    def _begin(self, conn: Connection) -> None:
-        self._fence(conn)
-
-    def _create_schema(self, conn: Connection) -> None:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            conn.execute(_SCHEMA)
-            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', %s)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise JournalError(
-                    f"journal {self._where} has schema version {row[0]},"
-                    f" this fixbridge reads version {SCHEMA_VERSION}"
-                )
+            self.close()
+            raise JournalError(f"cannot open journal {self.where}: {self._db.text(exc)}") from None
 
     @property
     def commit_stats(self) -> RoundStats:
@@ -254,28 +221,23 @@ class PostgresJournal:
         """Run a read; one on a connection found lost (the server restarted, or ended it) is
         tried once more, on a new one."""
         try:
-            return self._reader().execute(sql, params).fetchall()
+            return self._read_once(sql, params)
         except psycopg.Error as exc:
             if self._read is None or not self._read.broken:
-                raise self._unreadable(exc) from None
+                raise self._db.unreadable(exc) from None
         try:
-            return self._reader().execute(sql, params).fetchall()
+            return self._read_once(sql, params)
         except psycopg.Error as exc:
-            raise self._unreadable(exc) from None
+            raise self._db.unreadable(exc) from None
 
-    def _unreadable(self, exc: psycopg.Error) -> JournalError:
-        return JournalError(f"cannot read journal {self._where}: {self._text(exc)}")
-
-    def _reader(self) -> Connection:
+    def _read_once(self, sql: LiteralString, params: Sequence[object]) -> list[tuple[Any, ...]]:
         conn = self._read
         if conn is None or conn.closed or conn.broken:
             if conn is not None:
                 conn.close()
-            conn = self._read = psycopg.connect(
-                self._dsn, autocommit=True,
-                **connect_kwargs(self._dsn, TIMEOUT_S, "fixbridge-journal"),
-            )  # fmt: skip
-        return conn
+            conn = self._read = self._db.open(autocommit=True, purpose="fixbridge-journal")
+        with self._read_deadlines.bounded(conn, CALL_LIMIT_S):
+            return conn.execute(sql, params).fetchall()
 
     def _one(self, sql: LiteralString, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
         rows = self._rows(sql, params)
@@ -468,13 +430,12 @@ class PostgresJournal:
             ' LIMIT 1), (SELECT "offset" FROM event_head)'
         )
         try:
-            with psycopg.connect(
-                self._dsn, autocommit=True,
-                **connect_kwargs(self._dsn, TIMEOUT_S * 6, "fixbridge-journal"),
-            ) as conn:  # fmt: skip
+            with self._db.open(
+                autocommit=True, purpose="fixbridge-journal", timeout_s=TIMEOUT_S * 6
+            ) as conn:
                 row = conn.execute(sql, (clamp_int64(at_ns),)).fetchone()
         except psycopg.Error as exc:
-            raise self._unreadable(exc) from None
+            raise self._db.unreadable(exc) from None
         assert row is not None
         first, head = row
         return int(head or 0) if first is None else int(first) - 1
@@ -482,17 +443,38 @@ class PostgresJournal:
     # --- FIX sessions ------------------------------------------------------------------------
 
     def find_session(self, session_id: str) -> SessionRecord | None:
+        """The session's stored state; its next sender number is past any a standby used
+        for a Logout in the session's current epoch (:meth:`note_standby_logout`)."""
         row = self._one(
-            "SELECT next_sender_seq, next_target_seq, cursor_offset, updated_at, origin_offset,"
-            " resent_before, reset_epoch FROM sessions WHERE session_id=%s",
+            "SELECT s.next_sender_seq, s.next_target_seq, s.cursor_offset, s.updated_at,"
+            " s.origin_offset, s.resent_before, s.reset_epoch,"
+            " (SELECT MAX(n.seq) FROM standby_logouts n WHERE n.session_id = s.session_id"
+            "  AND n.epoch = s.reset_epoch AND n.seq >= s.next_sender_seq)"
+            " FROM sessions s WHERE s.session_id=%s",
             (session_id,),
         )
         if row is None:
             return None
+        next_sender = int(row[0]) if row[7] is None else int(row[7]) + 1
         return SessionRecord(
-            int(row[0]), int(row[1]), int(row[2]), int(row[3]), origin_offset=int(row[4]),
+            next_sender, int(row[1]), int(row[2]), int(row[3]), origin_offset=int(row[4]),
             possibly_sent_before_ns=int(row[5]), reset_epoch=int(row[6]),
         )  # fmt: skip
+
+    def note_standby_logout(self, session_id: str, epoch: int, seq: int, at_ns: int) -> None:
+        """A standby bridge sends the session a Logout numbered ``seq`` (a FIX engine counts
+        the number as received): the active bridge numbers on past it (:meth:`find_session`).
+        Not fenced: a standby holds no lease, and the note is a fact about the wire, never
+        journal state it could damage. Blocking, on a connection of its own: for a thread."""
+        try:
+            with self._db.open(autocommit=True, purpose="fixbridge-standby") as conn:
+                conn.execute(
+                    "INSERT INTO standby_logouts (session_id, epoch, seq, sent_at)"
+                    " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (session_id, epoch, seq, at_ns),
+                )
+        except psycopg.Error as exc:
+            raise self._db.failed(exc) from None
 
     def load_session(self, session_id: str, *, start_offset: int | None = None) -> SessionRecord:
         record = self.find_session(session_id)
@@ -714,6 +696,7 @@ class PostgresJournal:
         if self._read is not None:
             self._read.close()
             self._read = None
+        self._read_deadlines.close()
 
     def _write_sync(self, work: Callable[[Connection], T]) -> T:
         return self._commits.run_sync(work)

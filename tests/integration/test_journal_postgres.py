@@ -10,6 +10,7 @@ journal's own account of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +19,7 @@ import psycopg
 import pytest
 
 from fixbridge.ha.lease import Fenced, Granted, ensure_schema, fence_sync, take
+from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.postgres import PostgresJournal
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.store import JournalError, NewEvent
@@ -130,9 +132,9 @@ def test_a_round_of_jobs_fails_whole_when_the_fence_refuses_it(postgres_dsn: str
 
 
 def test_connections_the_server_ends_are_opened_again(postgres_dsn: str) -> None:
-    """The server ends both of the journal's connections (a restart, a failover of the
-    database, an operator): the next read succeeds on a new connection; the write that meets
-    the dead one fails with a JournalError and the one after it commits."""
+    """The server ends both of the journal's connections while they are idle (a restart, a
+    failover of the database, an idle timeout): the next read and the next write find out
+    before anything of theirs was sent, and succeed on new connections."""
 
     async def test() -> None:
         journal = PostgresJournal(postgres_dsn)
@@ -146,10 +148,14 @@ def test_connections_the_server_ends_are_opened_again(postgres_dsn: str) -> None
             )
             assert len(ended) == 2 and all(r[0] for r in ended)
             assert journal.journaled_ids("executions", ["a", "b"]) == {"a"}
-            with pytest.raises(JournalError, match="is not writable"):
-                await journal.append_async("executions", [ev("b")], b"2", 2)
             await journal.append_async("executions", [ev("b")], b"2", 2)
             assert journal.resume_token("executions") == b"2"
+            pids = rows(
+                postgres_dsn,
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+                " 'fixbridge-journal' AND pid <> pg_backend_pid()",
+            )
+            assert pids == [(2,)]
         finally:
             journal.close()
 
@@ -183,3 +189,146 @@ def test_errors_name_the_database_and_never_quote_the_password(postgres_dsn: str
     text = str(caught.value)
     assert "no_such_database" in text and "Pa55-never-shown" not in text
     assert str(settings.get("host", "")) in text
+
+
+class CommitCutter:
+    """A TCP relay to the server that, once armed, ends the connection carrying the next
+    COMMIT: after relaying it (the server commits; its answer is lost), or instead of
+    relaying it (nothing commits). New connections pass as usual."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self.armed: str | None = None  # "after" or "instead"
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in self._tasks:
+            task.cancel()
+
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", self._port)
+        muted = False  # the server's answers no longer reach the client
+
+        async def upstream() -> None:
+            nonlocal muted
+            while data := await client_r.read(65536):
+                if self.armed is not None and b"COMMIT" in data:
+                    how, self.armed = self.armed, None
+                    muted = True
+                    if how == "after":
+                        server_w.write(data)
+                        await server_w.drain()
+                        await asyncio.sleep(0.5)  # the server commits meanwhile
+                    client_w.close()
+                    server_w.close()
+                    return
+                server_w.write(data)
+                await server_w.drain()
+
+        async def downstream() -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await server_r.read(65536):
+                    if muted:
+                        return
+                    client_w.write(data)
+                    await client_w.drain()
+
+        for coro in (upstream(), downstream()):
+            task = asyncio.create_task(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+
+def via(dsn: str, port: int) -> str:
+    return psycopg.conninfo.make_conninfo(dsn, host="127.0.0.1", port=str(port))
+
+
+@pytest.mark.parametrize("how", ["after", "instead"])
+def test_a_commit_whose_answer_is_lost_is_settled_by_what_the_database_holds(
+    postgres_dsn: str, how: str
+) -> None:
+    """The connection ends with the COMMIT sent and its answer lost ("after"), or before the
+    COMMIT reached the server ("instead"). The journal asks the database: a batch that
+    committed is answered as stored (its caller must not number those messages again), one
+    that did not fails, and nothing of it is there."""
+
+    async def test() -> None:
+        cutter = CommitCutter(int(psycopg.conninfo.conninfo_to_dict(postgres_dsn)["port"]))
+        # The relay runs on this loop: what blocks goes to a thread.
+        journal = await asyncio.to_thread(PostgresJournal, via(postgres_dsn, await cutter.start()))
+        try:
+            await asyncio.to_thread(journal.load_session, "s")
+            sent = [OutboundMessage(n, "8", "20261206-00:00:00", b"17=%d\x01" % n) for n in (1, 2)]
+            cutter.armed = how
+            stored = journal.submit_sent("s", sent, 3, 0, at_ns=1, after_offset=0)
+            if how == "after":
+                await stored.result()
+            else:
+                with pytest.raises(JournalError, match="not writable"):
+                    await stored.result()
+            assert cutter.armed is None  # the cut happened
+        finally:
+            journal.close()
+            await cutter.close()
+        held = rows(postgres_dsn, "SELECT seq FROM outbound ORDER BY seq")
+        numbers = rows(postgres_dsn, "SELECT next_sender_seq FROM sessions")
+        if how == "after":
+            assert held == [(1,), (2,)] and numbers == [(3,)]
+        else:
+            assert held == [] and numbers == [(1,)]
+
+    run(test)
+
+
+def test_a_bridge_starting_never_waits_for_the_active_ones_writes(postgres_dsn: str) -> None:
+    """A write of the active bridge holds its tables (here, a transaction that inserted a
+    bust and stays open); a second bridge opening the same journal neither takes a lock
+    nor runs DDL, so it opens at once instead of queueing behind that write."""
+    PostgresJournal(postgres_dsn).close()  # the schema, made once
+    with psycopg.connect(postgres_dsn) as writer:
+        writer.execute(
+            "INSERT INTO order_busts VALUES ('f1', 'o1', '1', '1', 1)"
+        )  # open transaction: ROW EXCLUSIVE on order_busts
+        started = time.monotonic()
+        PostgresJournal(postgres_dsn).close()
+        assert time.monotonic() - started < 4  # the lock timeout is 5 s
+        writer.rollback()
+
+
+def test_a_database_not_in_utf8_is_refused_by_name(postgres_dsn: str) -> None:
+    with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+        admin.execute(
+            "CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'"
+            " TEMPLATE template0"
+        )
+    with pytest.raises(JournalError, match="encoding is LATIN1; fixbridge needs UTF8"):
+        PostgresJournal(psycopg.conninfo.make_conninfo(postgres_dsn, dbname="latin"))
+
+
+def test_a_nul_in_text_from_a_peer_is_stored_not_refused(postgres_dsn: str) -> None:
+    """PostgreSQL text cannot hold U+0000; SQLite can. An id or a logged field carrying one
+    is stored (U+FFFD in its place) and found again by the same value, and the write around
+    it is not lost."""
+
+    async def test() -> None:
+        journal = PostgresJournal(postgres_dsn)
+        try:
+            result = await journal.append_async("executions", [ev("x\x00y")], b"1", 1)
+            assert result.stored == 1
+            assert journal.journaled_ids("executions", ["x\x00y"]) == {"x\ufffdy"}
+            journal.load_session("s")
+            entry = LogEntry("s", "in", 0, 1, "2026\x00", 1, "A", b"8=FIXT.1.1\x01")
+            await journal.save_sequence_numbers_async("s", 1, 2, at_ns=1, log=[entry])
+            assert journal.find_session("s") is not None
+        finally:
+            journal.close()
+        assert rows(postgres_dsn, "SELECT sending_time FROM message_log") == [("2026\ufffd",)]
+
+    run(test)
