@@ -14,14 +14,30 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fixbridge import __version__
-from fixbridge.config import STREAMS, BridgeConfig, ConfigError, load_config, naming_setting
-from fixbridge.fix.acceptor import Acceptor, AdminError, Notifier, load_configured_session
+from fixbridge.config import (
+    STREAMS,
+    BridgeConfig,
+    ConfigError,
+    SettingError,
+    load_config,
+    naming_setting,
+)
+from fixbridge.fix.acceptor import (
+    Acceptor,
+    AdminError,
+    Notifier,
+    StandbyReply,
+    load_configured_session,
+)
 from fixbridge.fix.reload import restart_only_changes, session_changes
+from fixbridge.ha.role import Action, BecomeActive, LeaseTiming
 from fixbridge.journal.retention import PRUNED_STREAMS, retain
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import Journal, JournalError
@@ -39,10 +55,19 @@ from fixbridge.upstream.scales import ScaleBook
 from fixbridge.upstream.streams import DEPENDS_ON, build_stream_specs, executions_first
 from fixbridge.upstream.subscriber import StreamSubscriber
 
+if TYPE_CHECKING:
+    from fixbridge.ha.lease import LeaseKeeper
+
 log = logging.getLogger("fixbridge")
 
 GAUGE_INTERVAL_S = 1.0
 READY_CHECK_REUSE_S = 1.0
+STANDBY_TEXT = "fixbridge standby: this bridge does not serve now; log on to the active one"
+
+
+class SteppedDown(Exception):
+    """The bridge lost the lease (or could not take up the active role) and stopped serving;
+    its service manager starts it again, as the standby."""
 
 
 class Bridge:
@@ -73,6 +98,15 @@ class Bridge:
         self.token_source: TokenSource | None = None
         self._token_task: asyncio.Task[None] | None = None
         self._seed_task: asyncio.Task[int] | None = None
+        # [ha]: the lease this bridge serves under, and what became of it.
+        self.lease: LeaseKeeper | None = None
+        self._lease_task: asyncio.Task[None] | None = None
+        self._activation: asyncio.Task[None] | None = None
+        self._upstream_started = False
+        self._stepped_down: str | None = None
+        # Set when running must end without a stop being asked for: a subscriber failed for
+        # good, or the lease was lost.
+        self._ended = asyncio.Event()
         self.admin_server: AdminServer | None = None
         self._scales = ScaleBook()
         self._specs = build_stream_specs(self._scales)
@@ -86,17 +120,18 @@ class Bridge:
             self.token_source = TokenSource(config.upstream.auth, metrics=self.metrics)
         # Opened off the loop: SQLite's integrity check reads the whole file, and a damaged
         # journal is refused here (JournalCorrupt), before anything serves from it.
-        with naming_setting(f"journal.path = {str(config.journal.path)!r}"):
-            self.journal = await asyncio.to_thread(
-                SqliteJournal,
-                config.journal.path,
-                synchronous=config.journal.synchronous,
-                verify=config.journal.verify_on_start,
-            )
-        for session in config.sessions:
-            # A configured session receives everything journaled from now on (or from its
-            # start_from instant, when new), logged on or not.
-            await load_configured_session(self.journal, session)
+        where = (
+            f"journal.path = {str(config.journal.path)!r}"
+            if config.journal.backend == "sqlite"
+            else f"journal.dsn ({journal_where(config)})"
+        )
+        with naming_setting(where):
+            self.journal = await asyncio.to_thread(self._open_journal)
+        if self.lease is None:
+            for session in config.sessions:
+                # A configured session receives everything journaled from now on (or from
+                # its start_from instant, when new), logged on or not.
+                await load_configured_session(self.journal, session)
         if config.metrics.enabled:
             self.ops_server = OpsServer(
                 config.metrics.host,
@@ -112,8 +147,11 @@ class Bridge:
         self.acceptor = Acceptor(
             config.fix, config.sessions, self.journal, notifier, self._clock, self.metrics
         )
+        standby = None
+        if self.lease is not None:  # a standby until the lease is ours
+            standby = StandbyReply(STANDBY_TEXT, self._note_standby_logout)
         with naming_setting(f"fix.host, fix.port = {config.fix.host}:{config.fix.port}"):
-            await self.acceptor.start()
+            await self.acceptor.start(standby=standby)
         admin = config.admin
         if admin.enabled:
             assert admin.token_file is not None  # the config requires it when enabled
@@ -124,21 +162,95 @@ class Bridge:
             with naming_setting(f"admin.host, admin.port = {admin.host}:{admin.port}"):
                 await self.admin_server.start()
         self._gauge_task = asyncio.create_task(self._refresh_gauges(), name="gauges")
+        self._notifier = notifier
+        if self.lease is None:
+            self.metrics.ha_active.set(1)
+            self._serve_upstream()
+        else:
+            self.metrics.ha_active.set(0)
+            self._lease_task = asyncio.create_task(self.lease.run(), name="lease")
+            log.info(
+                "fixbridge started as the standby (%s): it serves once the lease is its own",
+                self.lease.holder,
+            )
+        self._serving = True
+
+    def _open_journal(self) -> Journal:
+        """The configured journal (on a thread: opening may read or connect), and with [ha]
+        the lease keeper whose fence guards its every write."""
+        config = self.config
+        journal = config.journal
+        if journal.backend == "sqlite":
+            return SqliteJournal(
+                journal.path, synchronous=journal.synchronous, verify=journal.verify_on_start
+            )
+        from fixbridge.ha.lease import JournalFence, LeaseKeeper
+        from fixbridge.journal.postgres import PostgresJournal
+        from fixbridge.pg import PasswordError, with_password
+
+        assert journal.dsn is not None  # the config requires it
+        try:
+            dsn = with_password(journal.dsn, journal.password_file, journal.password_env)
+        except PasswordError as exc:
+            raise SettingError(str(exc)) from None
+        if not config.ha.enabled:
+            return PostgresJournal(dsn)
+        ha = config.ha
+        timing = LeaseTiming(ha.lease_ttl_s, ha.renew_every_s, ha.margin_s)
+        self.lease = LeaseKeeper(dsn, ha.name or socket.gethostname(), timing, self._on_role)
+        # A fenced write may hold the lease row for at most half the lease: a writer frozen
+        # mid-transaction delays a takeover by no more than that.
+        return PostgresJournal(dsn, fence=JournalFence(self.lease, hold_s=ha.lease_ttl_s / 2))
+
+    def _serve_upstream(self) -> None:
+        """What only the serving bridge runs: retention, the token, the subscribers."""
+        config = self.config
         if config.journal.retain_days is not None:
             self._retention_task = asyncio.create_task(
                 self._retention(config.journal.retain_days), name="retention"
             )
         if self.token_source is not None:  # one token for every stream, refreshed ahead
             self._token_task = asyncio.create_task(self.token_source.run(), name="token")
-        self._notifier = notifier
         self._start_streams(wanted_streams(config, available=tuple(self._specs)))
+        self._upstream_started = True
         log.info(
-            "fixbridge started: journal %s, %d session(s), upstream %s",
-            config.journal.path,
+            "fixbridge serving: journal %s, %d session(s), upstream %s",
+            journal_where(config),
             len(config.sessions),
             config.upstream.target,
         )
-        self._serving = True
+
+    def _on_role(self, action: Action) -> None:
+        """The lease keeper's news (ha/role.py): become active, or stop for good."""
+        if isinstance(action, BecomeActive):
+            self.metrics.ha_active.set(1)
+            self.metrics.ha_epoch.set(action.epoch)
+            if self._activation is None:
+                self._activation = asyncio.create_task(self._activate(), name="activate")
+            return
+        self.metrics.ha_active.set(0)
+        if self._serving and self._activation is not None and self._stepped_down is None:
+            # A bridge that served cannot serve again from what it holds in memory: the other
+            # one may have written meanwhile. It stops; its service manager starts it anew.
+            self._stepped_down = action.reason
+            self._ended.set()
+
+    async def _activate(self) -> None:
+        assert self.acceptor is not None
+        try:
+            await self.acceptor.activate()
+            self._serve_upstream()
+        except Exception as exc:
+            log.exception("taking up the active role failed")
+            self._stepped_down = f"taking up the active role failed: {exc}"
+            self._ended.set()
+
+    async def _note_standby_logout(self, session: str, epoch: int, seq: int) -> None:
+        from fixbridge.journal.postgres import PostgresJournal
+
+        journal = self.journal
+        assert isinstance(journal, PostgresJournal)
+        await asyncio.to_thread(journal.note_standby_logout, session, epoch, seq, self._clock())
 
     def _start_streams(self, wanted: list[str]) -> None:
         """A subscriber for each stream in ``wanted`` not running yet (at start, and when a
@@ -167,7 +279,7 @@ class Bridge:
                 on_decoded=self.acceptor.render_cache.remember,
             )  # fmt: skip
             self.subscribers.append(subscriber)
-            self._subscriber_tasks.append(asyncio.create_task(subscriber.run(), name=name))
+            self._watch(asyncio.create_task(subscriber.run(), name=name))
         if market_data and self.market_data is None:
             self._start_market_data()
 
@@ -192,10 +304,14 @@ class Bridge:
         self.market_data_interest = JournalInterest(
             self.journal, self.market_data, lambda: self.config.sessions, self._notifier.current
         )
-        self._subscriber_tasks.append(
-            asyncio.create_task(self.market_data.run(), name=SETTLEMENTS))
-        self._subscriber_tasks.append(
+        self._watch(asyncio.create_task(self.market_data.run(), name=SETTLEMENTS))
+        self._watch(
             asyncio.create_task(self.market_data_interest.run(), name="settlement-interest"))
+
+    def _watch(self, task: asyncio.Task[None]) -> None:
+        """A subscriber's task: running ends should it end (it fails only for good)."""
+        self._subscriber_tasks.append(task)
+        task.add_done_callback(lambda _: self._ended.set())
 
     async def reload(self, path: Path) -> bool:
         """Re-read the config file (SIGHUP): sessions added, removed or changed take effect,
@@ -260,8 +376,17 @@ class Bridge:
                 await self._token_task
         if self.admin_server is not None:
             await self.admin_server.stop()
+        if self._activation is not None:
+            self._activation.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._activation
         if self.acceptor is not None:
-            await self.acceptor.stop()
+            await self.acceptor.stop()  # the Logouts are written under the lease still
+        if self._lease_task is not None and self.lease is not None:
+            self._lease_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lease_task
+            await self.lease.release()  # the standby need not wait for it to run out
         if self.journal is not None:
             self.journal.close()
         if self.ops_server is not None:
@@ -307,7 +432,7 @@ class Bridge:
             now=iso(now),
             ready=reason is None,
             not_ready_reason=reason,
-            journal_path=str(self.config.journal.path),
+            journal_path=journal_where(self.config),
             journal_head=head,
             sessions=sessions,
             streams=streams,
@@ -319,6 +444,8 @@ class Bridge:
         connected stream is still catching up on what it missed ("catching_up: ...")."""
         if not self._serving or self.journal is None:
             return "starting or stopping"
+        if self.lease is not None and not (self.lease.active and self._upstream_started):
+            return f"standby: {self.lease.holder} does not hold the lease"
         now = time.monotonic()
         # A passing write check is reused for a second: a probe flood must not become an
         # fsync flood (the check commits with the journal's other writes, off the loop).
@@ -392,20 +519,33 @@ class Bridge:
         is called as the stop begins, however it began (the stop's deadline)."""
         await self.start()
         stopping = asyncio.create_task(stop.wait(), name="stop")
+        ended = asyncio.create_task(self._ended.wait(), name="ended")
         try:
-            await asyncio.wait(
-                [stopping, *self._subscriber_tasks], return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait([stopping, ended], return_when=asyncio.FIRST_COMPLETED)
         finally:
             if on_stop is not None:
                 on_stop()
             stopping.cancel()
+            ended.cancel()
             failed = [t for t in self._subscriber_tasks if t.done() and not t.cancelled()]
             await self.stop()
         for task in failed:
             error = task.exception()
             if error is not None:
                 raise error
+        if self._stepped_down is not None:
+            raise SteppedDown(self._stepped_down)
+
+
+def journal_where(config: BridgeConfig) -> str:
+    """The journal named for people: its file, or its database (never the password)."""
+    journal = config.journal
+    if journal.backend == "sqlite" or journal.dsn is None:
+        return str(journal.path)
+    from fixbridge.pg import parse_dsn
+
+    settings = parse_dsn(journal.dsn)
+    return f"postgresql {settings.get('dbname', '')}@{settings.get('host', 'localhost')}"
 
 
 def market_data_status(md: MarketDataSubscriber, now: int) -> StreamStatus:

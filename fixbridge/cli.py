@@ -17,6 +17,7 @@ import logging
 import os
 import platform
 import signal
+import socket
 import sys
 import urllib.error
 import urllib.request
@@ -25,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 
 from fixbridge import __version__
-from fixbridge.app import Bridge
+from fixbridge.app import Bridge, SteppedDown, journal_where
 from fixbridge.config import ConfigError, SettingError, load_config
 from fixbridge.fix.credentials import hash_password
 from fixbridge.fix.shipped_dictionaries import (
@@ -138,6 +139,11 @@ async def _run(config_path: Path, watch: StopWatch) -> int:
 RUN_GC_THRESHOLDS = (50_000, 20, 50)
 
 
+# A bridge that lost the lease exits with this (EX_TEMPFAIL): its service manager starts it
+# again, and it comes back as the standby.
+STEPPED_DOWN_EXIT = 75
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     gc.set_threshold(*RUN_GC_THRESHOLDS)
     # The stop's deadline covers the loop's own teardown (tasks cancelled, the default
@@ -164,7 +170,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  upstream  {config.upstream.target} (tls={config.upstream.tls})")
     if config.upstream.auth is not None:
         print(f"  auth      {config.upstream.auth.client_id} at {config.upstream.auth.token_url}")
-    print(f"  journal   {config.journal.path} (synchronous={config.journal.synchronous})")
+    if config.journal.backend == "sqlite":
+        print(f"  journal   {config.journal.path} (synchronous={config.journal.synchronous})")
+    else:
+        print(f"  journal   {journal_where(config)}")
+    if config.ha.enabled:
+        ha = config.ha
+        print(
+            f"  ha        {ha.name or socket.gethostname()}: lease {ha.lease_ttl_s:g} s,"
+            f" renewed every {ha.renew_every_s:g} s"
+        )
     print(f"  FIX       {config.fix.host}:{config.fix.port}")
     for s in config.sessions:
         kinds = ",".join(s.scope.message_kinds)
@@ -183,10 +198,16 @@ def _journal_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _journal_path(args: argparse.Namespace) -> Path:
-    """``--journal``, else the config's ``journal.path``."""
+    """``--journal``, else the config's ``journal.path`` (these tools read a SQLite file)."""
     if args.journal is not None:
         return Path(args.journal)
-    return load_config(resolve_config_path(args)).journal.path
+    journal = load_config(resolve_config_path(args)).journal
+    if journal.backend != "sqlite":
+        raise ConfigError(
+            f'journal.backend = "{journal.backend}": this command reads a SQLite journal file;'
+            " give one with --journal"
+        )
+    return journal.path
 
 
 STATUS_TIMEOUT_S = 10.0
@@ -490,5 +511,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (JournalError, SettingError, OSError) as exc:
         print(f"fixbridge: cannot start: {exc}", file=sys.stderr)
         return 1
+    except SteppedDown as exc:
+        print(f"fixbridge: stepped down: {exc}", file=sys.stderr)
+        return STEPPED_DOWN_EXIT
     except KeyboardInterrupt:
         return 0

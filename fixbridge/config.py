@@ -170,7 +170,18 @@ class UpstreamConfig(_Strict):
 
 
 class JournalConfig(_Strict):
+    """Where the journal lives: an embedded SQLite file (``path``, the default), or a
+    PostgreSQL database (``backend = "postgresql"``, ``dsn``) that two bridges share for
+    active/standby ([ha]). The database password comes from ``password_file`` or
+    ``password_env``, never from the DSN in this file, and is never logged."""
+
+    backend: Literal["sqlite", "postgresql"] = "sqlite"
     path: Path = Path("fixbridge.db")
+    # libpq connection string, e.g. "host=db1 port=5432 dbname=fixbridge user=fixbridge"
+    # (several hosts for a replicated database: "host=db1,db2 target_session_attrs=read-write").
+    dsn: str | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
     # "full" fsyncs every commit (survives power loss); "normal" survives process crashes.
     synchronous: Literal["full", "normal"] = "full"
     # SQLite's quick integrity check at start-up (reads the whole file once); a journal that
@@ -179,6 +190,58 @@ class JournalConfig(_Strict):
     # Days an event, and a sent message, is kept once every session has been sent it; absent =
     # kept for ever. What is never removed: journal/retention.py.
     retain_days: Annotated[int, Field(strict=True, ge=1, le=36500)] | None = None
+
+    @model_validator(mode="after")
+    def _backend_settings(self) -> JournalConfig:
+        if self.backend == "sqlite":
+            given = [
+                name for name in ("dsn", "password_file", "password_env")
+                if getattr(self, name) is not None
+            ]  # fmt: skip
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for backend = \"postgresql\"")
+            return self
+        if self.dsn is None:
+            raise ValueError('dsn is required with backend = "postgresql"')
+        try:
+            from fixbridge.pg import parse_dsn
+        except ImportError:
+            raise ValueError(
+                'backend = "postgresql" needs psycopg: pip install "fixbridge[postgresql]"'
+            ) from None
+        settings = parse_dsn(self.dsn)  # ValueError names what is wrong, never the DSN
+        if settings.get("password"):
+            raise ValueError(
+                "dsn must not hold the password: give it in password_file or password_env"
+            )
+        if self.password_file is not None and self.password_env is not None:
+            raise ValueError("set at most one of password_file and password_env")
+        return self
+
+
+class HaConfig(_Strict):
+    """Active/standby: two bridges with the same config and a PostgreSQL journal; the one
+    holding the lease (ha/lease.py) serves, the other waits and takes over when the lease
+    runs out. The active steps down ``margin_s`` before its lease ends by its own clock; a
+    standby tries every ``renew_every_s``, so a takeover comes at most about
+    ``lease_ttl_s + renew_every_s`` after the active's last renewal."""
+
+    enabled: StrictBool = False
+    # This bridge's name in the lease and the logs (default: the host name).
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    lease_ttl_s: Annotated[float, Field(strict=True, gt=0, le=600)] = 4.0
+    renew_every_s: Annotated[float, Field(strict=True, gt=0, le=60)] = 1.0
+    margin_s: Annotated[float, Field(strict=True, ge=0, le=60)] = 1.0
+
+    @model_validator(mode="after")
+    def _timing(self) -> HaConfig:
+        if self.lease_ttl_s < 2 * self.renew_every_s + self.margin_s:
+            raise ValueError(
+                f"lease_ttl_s ({self.lease_ttl_s:g}) must be at least twice renew_every_s"
+                f" ({self.renew_every_s:g}) plus margin_s ({self.margin_s:g}), so that one"
+                " late renewal does not cost the lease"
+            )
+        return self
 
 
 class LogonThrottleConfig(_Strict):
@@ -389,6 +452,7 @@ class LoggingConfig(_Strict):
 class BridgeConfig(_Strict):
     upstream: UpstreamConfig = UpstreamConfig()
     journal: JournalConfig = JournalConfig()
+    ha: HaConfig = HaConfig()
     fix: FixConfig = FixConfig()
     metrics: MetricsConfig = MetricsConfig()
     admin: AdminConfig = AdminConfig()
@@ -414,6 +478,14 @@ class BridgeConfig(_Strict):
                 f" (upstream.trades_lookback_s + resume_margin_s = {replayed_s / 86400:g} days)"
                 " plus a day: an event replayed after its removal would be journaled and sent"
                 " again"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _ha_shares_a_database(self) -> BridgeConfig:
+        if self.ha.enabled and self.journal.backend != "postgresql":
+            raise ValueError(
+                'ha.enabled needs journal.backend = "postgresql": the two bridges share it'
             )
         return self
 
@@ -482,7 +554,8 @@ def describe_errors(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in err["loc"]) or "(top level)"
         expected = _TOML_EXPECTED.get(err["type"])
         if expected is None:
-            lines.append(f"{where}: {err['msg']}")
+            # pydantic words a validator's own message "Value error, <message>".
+            lines.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
         elif err["type"] in ("missing", "extra_forbidden"):
             lines.append(f"{where}: {expected}")
         else:

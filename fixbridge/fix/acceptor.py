@@ -157,6 +157,16 @@ class Notifier:
         self._event = asyncio.Event()
 
 
+@dataclass(frozen=True, slots=True)
+class StandbyReply:
+    """How a standby bridge answers a Logon it may not serve: a Logout naming ``text``, its
+    number first handed to ``note`` (session, reset epoch, MsgSeqNum) and stored where the
+    active bridge takes its numbers from (ha/standby.py), then written."""
+
+    text: str
+    note: Callable[[str, int, int], Coroutine[Any, Any, None]]
+
+
 class AdminError(Exception):
     """An operator action that cannot be done; ``status`` is the HTTP status to answer."""
 
@@ -262,6 +272,7 @@ class Acceptor:
             for s in sessions
         }
         self._server: asyncio.Server | None = None
+        self.standby: StandbyReply | None = None  # a standby's answer to Logons (start())
         self._handlers: set[asyncio.Task[None]] = set()
         self._housekeeping: asyncio.Task[None] | None = None
         # scrypt runs here, never in the default executor other work shares.
@@ -341,14 +352,23 @@ class Acceptor:
 
     async def _load(self, slot: SessionSlot) -> None:
         """A slot's stored numbers and cursor (a new session's record starts where its
-        ``start_from`` says: :func:`load_configured_session`)."""
-        record = await load_configured_session(self._journal, slot.config)
+        ``start_from`` says: :func:`load_configured_session`); a standby only reads them."""
+        if self.standby is not None:
+            found = self._journal.find_session(slot.config.name)
+            if found is None:
+                return
+            record = found
+        else:
+            record = await load_configured_session(self._journal, slot.config)
         slot.cursor = record.cursor_offset
         slot.meters.seq_nums(record.next_sender_seq, record.next_target_seq)
         slot.next_sender_seq = record.next_sender_seq
         slot.next_target_seq = record.next_target_seq
 
-    async def start(self) -> None:
+    async def start(self, *, standby: StandbyReply | None = None) -> None:
+        """Listen. With ``standby``, every Logon that would bind is answered with its Logout
+        instead, and nothing is written to the journal, until :meth:`activate`."""
+        self.standby = standby
         for slot in self._slots.values():
             await self._load(slot)
         self.refresh_gauges(self._journal.head_offset())
@@ -369,6 +389,14 @@ class Acceptor:
             self.port,
             f"TLS {tls.min_version}+" if tls is not None else "plain TCP",
         )
+
+    async def activate(self) -> None:
+        """A standby becomes the active bridge: sessions load (new ones are created) from the
+        journal as it is now, and Logons bind."""
+        self.standby = None
+        for slot in self._slots.values():
+            await self._load(slot)
+        log.info("FIX acceptor active: Logons bind from now on")
 
     async def stop(self, text: str = "fixbridge shutting down") -> None:
         """Stop accepting, log every live session out, and close."""
@@ -587,6 +615,9 @@ class Acceptor:
                 self._start_probe(slot.connection)
             return
         assert slot is not None
+        if self.standby is not None:
+            await self._refuse_as_standby(self.standby, slot, logon, writer, peer, who)
+            return
         slot.logon_in_progress = True
         try:
             conn = await self._bind(slot, decision, reader, writer, peer, attempt, password_ok)
@@ -683,6 +714,37 @@ class Acceptor:
     def _peer(self, writer: asyncio.StreamWriter, peer: str) -> Peer:
         certificate = peer_identity(writer.get_extra_info("ssl_object"))
         return Peer(peer.rpartition(":")[0], certificate, tls=self._config.tls is not None)
+
+    async def _refuse_as_standby(
+        self,
+        standby: StandbyReply,
+        slot: SessionSlot,
+        logon: FixMessage,
+        writer: asyncio.StreamWriter,
+        peer: str,
+        who: Peer,
+    ) -> None:
+        """Answer an admitted Logon with the standby's Logout. A client resetting its numbers
+        (ResetSeqNumFlag=Y) expects 1; any other is sent the session's next number, which is
+        noted for the active bridge first (a FIX engine counts it as received)."""
+        config = slot.config
+        record = self._journal.find_session(config.name)
+        resetting = logon.get(141) == "Y"
+        seq = 1 if resetting or record is None else record.next_sender_seq
+        session = FixSession(
+            SessionIdentity(config.sender_comp_id, config.target_comp_id),
+            next_sender_seq=seq,
+            next_target_seq=1,
+            precision=config.timestamp_precision,
+            policy=LogonPolicy(config.username, config.password_hash, None),
+        )
+        send = session.refusal_logout(standby.text, self._clock())
+        if not resetting:
+            await standby.note(config.name, 0 if record is None else record.reset_epoch, seq)
+        writer.write(send.data)
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            await asyncio.wait_for(writer.drain(), timeout=CLOSE_GRACE_S)
+        self._refused(slot, who, peer, f"{standby.text} (Logout {seq})", cause="standby")
 
     def _refused(
         self, slot: SessionSlot | None, who: Peer, peer: str, reason: str, *, cause: str

@@ -219,6 +219,15 @@ class Metrics:
             "fixbridge_journal_head_offset",
             "Offset of the newest journaled event.",
             registry=r)
+        self.ha_active = Gauge(
+            "fixbridge_ha_active",
+            "1 while this bridge serves (holds the lease, or runs without [ha]), 0 while it"
+            " is the standby.",
+            registry=r)
+        self.ha_epoch = Gauge(
+            "fixbridge_ha_epoch",
+            "The lease's fencing epoch this bridge last served under (0: never active).",
+            registry=r)
 
         # ---- FIX sessions (label session) -------------------------------------------------
         self.session_up = Gauge(

@@ -386,7 +386,9 @@ class StreamSubscriber:
         finally:
             if not journaling.done():  # cancelled: journaling stops too, and is waited for
                 journaling.cancel()
-                await asyncio.gather(journaling, return_exceptions=True)
+            # Its outcome is taken either way (one that failed as the stream was cancelled,
+            # e.g. on a journal that refuses writes, is not news to anyone).
+            await asyncio.gather(journaling, return_exceptions=True)
 
     async def _receive(
         self, call: Any, inbox: asyncio.Queue[Any], journaling: asyncio.Task[None]

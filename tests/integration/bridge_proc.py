@@ -26,9 +26,18 @@ def write_config(
     metrics_port: int | None = None,
     upstream: dict[str, object] | None = None,
     admin: dict[str, object] | None = None,
+    journal_settings: dict[str, object] | None = None,
+    ha: dict[str, object] | None = None,
 ) -> Path:
     """``upstream`` overrides or adds [upstream] keys (values written as JSON, which TOML
-    reads for strings, numbers and booleans); ``admin``, when given, is the [admin] table."""
+    reads for strings, numbers and booleans); ``admin``, when given, is the [admin] table;
+    ``journal_settings``, when given, is the [journal] table instead of the SQLite file at
+    ``journal``; ``ha``, when given, the [ha] table."""
+    journal_lines = (
+        [f'path = "{journal}"', 'synchronous = "normal"']
+        if journal_settings is None
+        else [f"{key} = {json.dumps(value)}" for key, value in journal_settings.items()]
+    )
     settings: dict[str, object] = {
         "target": f"127.0.0.1:{upstream_port}",
         "start_from": "1970-01-01T00:00:00Z",
@@ -42,8 +51,9 @@ def write_config(
         *(f"{key} = {json.dumps(value)}" for key, value in settings.items()),
         *auth_section(auth),
         "[journal]",
-        f'path = "{journal}"',
-        'synchronous = "normal"',
+        *journal_lines,
+        *(["[ha]"] if ha is not None else []),
+        *(f"{key} = {json.dumps(value)}" for key, value in (ha or {}).items()),
         "[fix]",
         'host = "127.0.0.1"',
         f"port = {fix_port}",
@@ -104,6 +114,10 @@ class BridgeProcess:
             except OSError:
                 time.sleep(0.05)
         raise AssertionError(f"bridge did not listen on {self.fix_port}:\n{self.tail()}")
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def signal(self, sig: signal.Signals) -> None:
         assert self._proc is not None

@@ -380,9 +380,11 @@ class QuickFixClient:
         stop_after_app: int | None = None,
         env: Mapping[str, str] | None = None,
         send_on_logon: str | None = None,
+        backup_port: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.backup_port = backup_port  # a second address, tried in turn with ``port``
         self.sender = sender
         self.target = target
         self.workdir = Path(workdir).resolve()
@@ -461,6 +463,8 @@ class QuickFixClient:
             str(self.heartbeat),
             "--exit-with-parent",
         ]
+        if self.backup_port is not None:
+            command += ["--backup-port", str(self.backup_port)]
         if self.reset_on_logon:
             command.append("--reset-on-logon")
         if self.duration is not None:

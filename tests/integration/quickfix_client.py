@@ -392,6 +392,9 @@ def build_settings_text(args: argparse.Namespace, store_dir: Path, spec_dir: Pat
         f"TargetCompID={args.target}",
         f"SocketConnectHost={args.host}",
         f"SocketConnectPort={args.port}",
+        # A second address (an active/standby pair): QuickFIX tries the addresses in turn.
+        *([f"SocketConnectHost1={args.host}", f"SocketConnectPort1={args.backup_port}"]
+          if args.backup_port else []),
         "",
     ]
     return "\n".join(lines)
@@ -403,6 +406,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", required=True, type=int)
+    parser.add_argument(
+        "--backup-port", type=int, default=0,
+        help="a second acceptor port on the same host (SocketConnectHost1/Port1)",
+    )  # fmt: skip
     parser.add_argument("--sender", required=True, help="our SenderCompID (49)")
     parser.add_argument("--target", required=True, help="the acceptor's CompID (56)")
     parser.add_argument("--out", required=True, type=Path, help="JSONL event file (appended)")

@@ -104,10 +104,10 @@ def test_settlement_reports_are_on_unless_a_session_turns_them_off() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("2026-11-21T09:30:00", "sessions.0.start_from: Value error, needs a time zone"),
-        ("yesterday", 'sessions.0.start_from: Value error, must be "head" or an RFC 3339 instant'),
-        ("Head", 'sessions.0.start_from: Value error, must be "head" or an RFC 3339 instant'),
-        (5, 'sessions.0.start_from: Value error, must be "head" or an RFC 3339 instant'),
+        ("2026-11-21T09:30:00", "sessions.0.start_from: needs a time zone"),
+        ("yesterday", 'sessions.0.start_from: must be "head" or an RFC 3339 instant'),
+        ("Head", 'sessions.0.start_from: must be "head" or an RFC 3339 instant'),
+        (5, 'sessions.0.start_from: must be "head" or an RFC 3339 instant'),
     ],
 )
 def test_a_session_start_is_head_or_an_instant_with_a_time_zone(

@@ -323,7 +323,8 @@ def test_alert_texts_name_only_labels_the_alert_has() -> None:
     """``{{ $labels.session }}`` on an alert aggregated without ``session`` prints nothing."""
     names = exported()
     for rule in rules():
-        expr = _unquoted(rule["expr"])
+        # ``a unless b`` has a's labels, whatever b's are: only a's metrics count.
+        expr = re.split(r"\bunless\b", _unquoted(rule["expr"]))[0]
         groups = list(grouping_clauses(expr))
         metrics = [names[m] | TARGET_LABELS for m in _METRIC.findall(expr) if m in names]
         text = " ".join(rule["annotations"].values())
@@ -406,9 +407,12 @@ SCENARIOS = [
     ),
     Scenario(
         "FixbridgeUpstreamStreamDown",
-        {
+        {  # fb serves; fb2 is its standby ([ha]), subscribed to nothing
             series("fixbridge_upstream_connected", stream="executions"): "0x5",
             series("fixbridge_upstream_connected", stream="trades"): "1x5",
+            series("fixbridge_ha_active"): "1x5",
+            series("fixbridge_upstream_connected", "fb2:9108", stream="executions"): "0x5",
+            series("fixbridge_ha_active", "fb2:9108"): "0x5",
         },
         "1m", "3m", (fired("critical", stream="executions"),),
     ),
@@ -526,6 +530,10 @@ SCENARIOS = [
             series("fixbridge_session_in_schedule", session="weekend"): "0x10",
             series("fixbridge_session_up", session="live"): "1x10",
             series("fixbridge_session_in_schedule", session="live"): "1x10",
+            # the standby ([ha]) serves no session until it takes over
+            series("fixbridge_session_up", "fb2:9108", session="backoffice"): "0x10",
+            series("fixbridge_session_in_schedule", "fb2:9108", session="backoffice"): "1x10",
+            series("fixbridge_ha_active", "fb2:9108"): "0x10",
         },
         "4m", "6m", (fired("warning", session="backoffice"),),
     ),
@@ -600,6 +608,14 @@ SCENARIOS = [
                       session="fast"),
         },
         "5m", "15m", (fired("warning", job=False, session="slow"),),
+    ),
+    Scenario(
+        "FixbridgeNoBridgeServing",
+        {  # a pair whose active one steps down and nobody takes over: two standbys
+            series("fixbridge_ha_active"): "1 1 0 0 0 0 0",
+            series("fixbridge_ha_active", "fb2:9108"): "0x6",
+        },
+        "1m", "5m", ({"job": "fixbridge", "severity": "critical"},),
     ),
 ]  # fmt: skip
 

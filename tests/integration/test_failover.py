@@ -1,0 +1,221 @@
+"""Active/standby on a real PostgreSQL server: two bridges, one QuickFIX back office that knows
+both addresses (SocketConnectHost/SocketConnectHost1), the feed running throughout.
+
+The failover test SIGKILLs whichever bridge is active three times, at moments the test does
+not choose, and starts it again each time (it comes back as the standby). The client must end
+with every simulator execution exactly once (further copies only with PossDupFlag=Y), its
+sequence numbers continuous (no number taken twice, none too low), nothing rejected by
+either side, and receiving again within 5 s of each kill (issue: failover).
+
+The fencing test freezes the active bridge with SIGSTOP past its lease; the standby takes
+over; on SIGCONT the old one finds the lease gone, writes nothing (the database says so),
+and stops with the stepped-down exit status.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from fixbridge.cli import STEPPED_DOWN_EXIT
+from fixbridge.simulator.server import SimulatorThread
+from tests.integration.bridge_proc import BridgeProcess, write_config
+from tests.integration.qfharness import QuickFixClient, free_tcp_port
+from tests.integration.scrape import http_get, scrape, value
+from tests.integration.test_crash_recovery import check_delivery
+
+pytestmark = pytest.mark.integration
+
+BRIDGE = "FIXBRIDGE"
+# Fast enough for a test (a takeover at most ~2.4 s after the active's last renewal), slow
+# enough for two cores busy with a simulator, two bridges, PostgreSQL and a FIX engine.
+HA = {"lease_ttl_s": 2.0, "renew_every_s": 0.4, "margin_s": 0.4}
+TAKEOVER_LIMIT_S = 5.0
+
+
+def pair(tmp: Path, upstream_port: int, dsn: str) -> list[BridgeProcess]:
+    """Two bridges with the same sessions and journal, each on its own ports."""
+    bridges = []
+    for name in ("a", "b"):
+        fix_port, metrics_port = free_tcp_port(), free_tcp_port()
+        config = write_config(
+            tmp / f"bridge-{name}.toml",
+            upstream_port=upstream_port,
+            fix_port=fix_port,
+            journal=tmp / "unused.db",
+            sessions=[{"name": "bo", "sender_comp_id": BRIDGE, "target_comp_id": "BO"}],
+            metrics_port=metrics_port,
+            journal_settings={"backend": "postgresql", "dsn": dsn},
+            ha={"enabled": True, "name": f"bridge-{name}", **HA},
+        )
+        bridges.append(BridgeProcess(config, tmp / f"bridge-{name}.log", fix_port, metrics_port))
+    return bridges
+
+
+def is_active(bridge: BridgeProcess) -> bool:
+    assert bridge.metrics_port is not None
+    try:
+        return value(scrape(bridge.metrics_port), "fixbridge_ha_active") == 1
+    except OSError:
+        return False
+
+
+def the_active(bridges: list[BridgeProcess], timeout: float = 30) -> BridgeProcess:
+    """The one bridge that serves (its /readyz says ready), once there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready = []
+        for bridge in bridges:
+            assert bridge.metrics_port is not None
+            try:
+                status, _ = http_get(bridge.metrics_port, "/readyz")
+            except OSError:
+                continue
+            if status == 200:
+                ready.append(bridge)
+        assert len(ready) <= 1, "two bridges ready at once"
+        if ready:
+            return ready[0]
+        time.sleep(0.05)
+    raise AssertionError("no bridge became active:\n" + "\n".join(b.tail() for b in bridges))
+
+
+def first_app_after(client: QuickFixClient, moment: float, timeout: float) -> float:
+    """When the client next received an application message after ``moment``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in client.events():
+            if record.get("event") == "app_in" and float(record["ts"]) > moment:
+                return float(record["ts"])
+        time.sleep(0.05)
+    raise AssertionError(f"the client received nothing within {timeout} s:\n{client.diagnostics()}")
+
+
+def check_numbers(client: QuickFixClient) -> None:
+    """Every message the client took has a number of its own, in order; QuickFIX never met a
+    number below the one it expected, and never had to reject anything."""
+    taken = [
+        m.seq_num
+        for m in client.messages("app_in", "admin_in")
+        if not m.poss_dup and m.msg_type not in ("4",)  # a gap fill is numbered in place
+    ]
+    assert all(n is not None for n in taken)
+    assert len(taken) == len(set(taken)), "the client took two messages under one number"
+    assert taken == sorted(n for n in taken if n is not None), "numbers went backwards"
+    low = [t for t in client.session_events() if "too low" in t.lower()]
+    assert not low, low[:3]
+    assert client.rejects_sent() == [] and client.rejects_received() == []
+    assert client.unvalidated_app_messages() == []
+
+
+def test_three_kills_of_the_active_lose_nothing_repeat_nothing_and_take_over_in_5_s(
+    tmp_path: Path, spec_dir: str, postgres_dsn: str
+) -> None:
+    rng = random.Random(14)
+    rate, total = 400, 12_000  # about 30 s of feed
+    with SimulatorThread(seed=31, rate=rate, max_executions=total, heartbeat_interval=0.5) as sim:
+        bridges = pair(tmp_path, sim.port, postgres_dsn)
+        client = QuickFixClient(
+            port=bridges[0].fix_port,
+            backup_port=bridges[1].fix_port,
+            sender="BO",
+            target=BRIDGE,
+            workdir=tmp_path / "qf",
+            spec_dir=spec_dir,
+        )
+        takeovers: list[float] = []
+        try:
+            for bridge in bridges:
+                bridge.start()
+            client.start()
+            client.wait_for_app(50, timeout=60)
+            for _ in range(3):
+                time.sleep(rng.uniform(1.5, 4.0))
+                active = the_active(bridges)
+                killed_at = time.time()
+                active.kill()
+                takeovers.append(first_app_after(client, killed_at, 30) - killed_at)
+                active.start()  # back as the standby
+            sim.wait_for_executions(total, timeout=180)
+            expected = [e.id for e in sim.executions()]
+            client.wait_for_app(len(expected), timeout=180, unique_tag=17)
+            time.sleep(1.0)
+        finally:
+            client.stop()
+            codes = [bridge.stop() for bridge in bridges]
+    assert codes == [0, 0], "\n".join(b.tail() for b in bridges)
+    check_delivery("bo", client.app_messages(), expected)
+    check_numbers(client)
+    assert max(takeovers) < TAKEOVER_LIMIT_S, f"takeovers took {takeovers} s"
+    standby_logouts = [
+        m for m in client.messages("admin_in", msg_type="5") if "standby" in (m.get(58) or "")
+    ]
+    print(f"takeovers (s): {[round(t, 2) for t in takeovers]};"
+          f" standby Logouts seen: {len(standby_logouts)}")  # fmt: skip
+
+
+def rows(dsn: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+
+
+def test_an_active_frozen_past_its_lease_writes_nothing_when_it_wakes_and_steps_down(
+    tmp_path: Path, spec_dir: str, postgres_dsn: str
+) -> None:
+    with SimulatorThread(seed=32, rate=300, heartbeat_interval=0.5) as sim:
+        bridges = pair(tmp_path, sim.port, postgres_dsn)
+        # A frozen bridge keeps its sockets open: the client finds it gone by its heartbeats.
+        client = QuickFixClient(
+            port=bridges[0].fix_port, backup_port=bridges[1].fix_port, sender="BO",
+            target=BRIDGE, workdir=tmp_path / "qf", spec_dir=spec_dir, heartbeat=2,
+        )  # fmt: skip
+        try:
+            bridges[0].start()
+            assert the_active(bridges) is bridges[0]
+            bridges[1].start()
+            client.start()
+            client.wait_for_app(50, timeout=60)
+            bridges[0].signal(signal.SIGSTOP)
+            frozen_at = time.time()
+            assert the_active(bridges, timeout=30) is bridges[1]
+            first_app_after(client, frozen_at, 30)
+            epoch = rows(postgres_dsn, "SELECT epoch FROM fixbridge_lease")[0][0]
+            head_before = rows(postgres_dsn, 'SELECT "offset" FROM event_head')[0][0]
+            bridges[1].signal(signal.SIGSTOP)  # nothing moves the journal but the old one
+            try:
+                journal_before = rows(postgres_dsn, SNAPSHOT)
+                bridges[0].signal(signal.SIGCONT)
+                code = bridges[0].wait(30)
+                journal_after = rows(postgres_dsn, SNAPSHOT)
+            finally:
+                bridges[1].signal(signal.SIGCONT)
+            client.wait_for_app(len(client.app_messages()) + 50, timeout=60)
+        finally:
+            client.stop()
+            for bridge in bridges:
+                if bridge.running:
+                    bridge.stop()
+    log = bridges[0].tail(400)
+    assert code == STEPPED_DOWN_EXIT, log
+    assert "stepped down" in log, log
+    assert journal_after == journal_before, "the deposed bridge wrote to the journal"
+    assert epoch == 2 and head_before > 0
+    check_numbers(client)
+
+
+# Everything a bridge writes, summed up: any write of the deposed one would change it.
+SNAPSHOT = (
+    'SELECT (SELECT "offset" FROM event_head), (SELECT count(*) FROM events),'
+    " (SELECT string_agg(stream || ':' || encode(resume_token, 'hex'), ',' ORDER BY stream)"
+    "  FROM stream_state),"
+    " (SELECT string_agg(session_id || ':' || next_sender_seq || ':' || next_target_seq"
+    "  || ':' || cursor_offset || ':' || updated_at, ',') FROM sessions),"
+    " (SELECT count(*) FROM outbound), (SELECT count(*) FROM message_log),"
+    " (SELECT value FROM meta WHERE key = 'writable_at')"
+)
