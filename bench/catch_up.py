@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,13 +45,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from delivery_leg import build_journal  # noqa: E402
+from delivery_leg import build_into, build_journal  # noqa: E402
 from qfprograms import QUICKFIX_VERSION, Programs, programs, settings  # noqa: E402
 from resend_memory import cpu_seconds, peak_rss_mb  # noqa: E402
 
 from fixbridge.fix.codec import encode_fields, frame  # noqa: E402
+from fixbridge.journal.postgres import PostgresJournal  # noqa: E402
 from tests.integration.bridge_proc import BridgeProcess, write_config  # noqa: E402
 from tests.integration.qfharness import free_tcp_port, quickfix_spec_dir  # noqa: E402
+from tests.postgres_server import PostgresServer, running_server  # noqa: E402
 
 BRIDGE = "FIXBRIDGE"
 
@@ -135,8 +138,9 @@ def run_clients(
 
 def bridge_run(
     progs: Programs, journal: Path, names: list[str], expected: int, spec_dir: Path, work: Path,
-    resend: bool,
+    resend: bool, dsn: str | None = None,
 ) -> Run:
+    """The bridge on the SQLite file ``journal``, or with ``dsn`` on that PostgreSQL journal."""
     fix_port = free_tcp_port()
     config = write_config(
         work / "bridge.toml", upstream_port=free_tcp_port(), fix_port=fix_port, journal=journal,
@@ -144,13 +148,15 @@ def bridge_run(
                    "fix_profile": "fix50sp2", "resend_rate": 0,
                    "scope": {"message_kinds": ["executions"]}}
                   for n in names],
+        journal_settings=None if dsn is None else {"backend": "postgresql", "dsn": dsn},
     )  # fmt: skip
     config.write_text(config.read_text().replace('synchronous = "normal"', 'synchronous = "full"'))
     with BridgeProcess(config, work / "bridge.log", fix_port, None) as bridge:
         assert bridge._proc is not None
         clients, cpu, rss = run_clients(progs, names, fix_port, expected, spec_dir, work,
                                         bridge._proc.pid, resend)  # fmt: skip
-    return Run("fixbridge", len(names), expected, clients, cpu, rss)
+    name = "fixbridge" if dsn is None else "fixbridge, PostgreSQL journal"
+    return Run(name, len(names), expected, clients, cpu, rss)
 
 
 def export_messages(journal: Path, session: str, count: int, out: Path) -> None:
@@ -212,7 +218,12 @@ def reference_run(
     return Run("reference pipeline", len(names), expected, clients, cpu, rss)
 
 
-def measure(progs: Programs, spec_dir: Path, sessions: int, each: int, work: Path) -> list[Run]:
+def measure(
+    progs: Programs, spec_dir: Path, sessions: int, each: int, work: Path,
+    dsn: str | None = None,
+) -> list[Run]:
+    """The bridge, the peer, the reference and, given a fresh PostgreSQL database ``dsn``,
+    the bridge again on a PostgreSQL journal holding the same events."""
     names = [f"BO{n}" for n in range(sessions)]
     source = work / "source.db"
     build_journal(source, each, names)
@@ -224,7 +235,23 @@ def measure(progs: Programs, spec_dir: Path, sessions: int, each: int, work: Pat
     export_messages(bridge_journal, names[0], each, messages)
     peer = peer_run(progs, messages, names, each, spec_dir, work / "peer", resend)
     reference = reference_run(progs, source, names, each, spec_dir, work / "reference", resend)
-    return [bridge, peer, reference]
+    if dsn is None:
+        return [bridge, peer, reference]
+    build_into(PostgresJournal(dsn), each, names)
+    (work / "bridge-pg").mkdir(parents=True, exist_ok=True)
+    on_pg = bridge_run(progs, work / "unused.db", names, each, spec_dir, work / "bridge-pg",
+                       resend, dsn)  # fmt: skip
+    return [bridge, peer, reference, on_pg]
+
+
+@contextlib.contextmanager
+def maybe_postgres(wanted: bool) -> Iterator[PostgresServer | None]:
+    """A PostgreSQL server for the run (fsync on, as production), or None."""
+    if not wanted:
+        yield None
+        return
+    with running_server() as server:
+        yield server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,13 +261,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-session", type=int, default=20_000)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--workdir", type=Path, help="keep journals, configs and logs here")
+    parser.add_argument(
+        "--postgresql", action="store_true",
+        help="also run the bridge on a PostgreSQL journal (a server of its own, started here)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     progs = programs()
     spec_dir = quickfix_spec_dir(QUICKFIX_VERSION)
     rows: list[dict[str, object]] = []
     resends: list[dict[str, object]] = []
     ok = True
-    with tempfile.TemporaryDirectory(prefix="fixbridge-catch-up-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="fixbridge-catch-up-") as tmp, maybe_postgres(
+        args.postgresql
+    ) as server:
         root = args.workdir or Path(tmp)
         plan = [(1, args.executions)] + ([(args.sessions, args.per_session)]
                                          if args.sessions > 1 else [])  # fmt: skip
@@ -248,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             work = root / f"sessions-{sessions}"
             for sub in ("bridge", "peer", "reference"):
                 (work / sub).mkdir(parents=True, exist_ok=True)
-            runs = measure(progs, spec_dir, sessions, each, work)
+            dsn = server.database() if server is not None else None
+            runs = measure(progs, spec_dir, sessions, each, work, dsn)
             peer, reference = runs[1], runs[2]
             for run in runs:
                 ok = ok and run.complete

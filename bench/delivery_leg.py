@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fixbridge.config import SessionConfig
 from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame
@@ -74,7 +75,12 @@ class Figure:
 def build_journal(path: Path, executions: int, sessions: Sequence[str] = ()) -> int:
     """The journal of ``executions`` simulated executions; returns the head offset.
     ``sessions`` are configured first, so each has every event to catch up on."""
-    journal = SqliteJournal(path)
+    return build_into(SqliteJournal(path), executions, sessions)
+
+
+def build_into(journal: Any, executions: int, sessions: Sequence[str] = ()) -> int:
+    """:func:`build_journal` into an open journal of any backend (closed at the end): the
+    same seeded executions, so two backends hold the same events."""
     for name in sessions:
         journal.load_session(name)
     model, now, pending = MarketModel(2026), T0, []

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,14 +61,28 @@ def count_events(journal: Path) -> int:
         return 0  # not created yet
 
 
-def watch(journal: Path, pid: int, executions: int, timeout_s: float) -> dict[str, Any]:
-    """Wait for ``executions`` events in ``journal``; the figures of process ``pid``."""
+def count_events_in(dsn: str) -> int:
+    """The PostgreSQL journal's head (offsets are gap-free: the events journaled)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            row = conn.execute('SELECT "offset" FROM event_head').fetchone()
+            return 0 if row is None else int(row[0])
+    except psycopg.Error:
+        return 0  # not created yet
+
+
+def watch(
+    count_now: Callable[[], int], pid: int, executions: int, timeout_s: float
+) -> dict[str, Any]:
+    """Wait until ``count_now()`` reaches ``executions``; the figures of process ``pid``."""
     cpu_before = cpu_seconds(pid)
     first = None
     deadline = time.monotonic() + timeout_s
     count = 0
     while time.monotonic() < deadline:
-        count = count_events(journal)
+        count = count_now()
         now = time.monotonic()
         if count and first is None:
             first = now
@@ -84,21 +99,26 @@ def watch(journal: Path, pid: int, executions: int, timeout_s: float) -> dict[st
     }  # fmt: skip
 
 
-def bridge_run(executions: int, work: Path) -> dict[str, Any]:
-    replay, port = start_replay(executions, work / "replay-bridge.log")
+def bridge_run(executions: int, work: Path, dsn: str | None = None) -> dict[str, Any]:
+    """The bridge on a SQLite file, or with ``dsn`` on that PostgreSQL database."""
+    label = "bridge" if dsn is None else "bridge-pg"
+    replay, port = start_replay(executions, work / f"replay-{label}.log")
     try:
-        journal = work / "bridge.db"
+        journal = work / f"{label}.db"
         fix_port = free_tcp_port()
         config = write_config(
-            work / "bridge.toml", upstream_port=port, fix_port=fix_port, journal=journal,
+            work / f"{label}.toml", upstream_port=port, fix_port=fix_port, journal=journal,
             sessions=[{"name": "bo", "sender_comp_id": "FIXBRIDGE", "target_comp_id": "BO",
                        "scope": {"message_kinds": ["executions"]}}],
+            journal_settings=None if dsn is None else {"backend": "postgresql", "dsn": dsn},
         )  # fmt: skip
         text = config.read_text().replace('synchronous = "normal"', 'synchronous = "full"')
         config.write_text(text)
-        with BridgeProcess(config, work / "bridge.log", fix_port, None) as bridge:
+        count_now = (lambda: count_events(journal)) if dsn is None else (
+            lambda: count_events_in(dsn))  # fmt: skip
+        with BridgeProcess(config, work / f"{label}.log", fix_port, None) as bridge:
             assert bridge._proc is not None
-            return watch(journal, bridge._proc.pid, executions, 60 + executions / 500)
+            return watch(count_now, bridge._proc.pid, executions, 60 + executions / 500)
     finally:
         replay.terminate()
         replay.wait(10)
@@ -113,7 +133,9 @@ def reference_run(executions: int, work: Path) -> dict[str, Any]:
              "--journal", str(journal)],
         )  # fmt: skip
         try:
-            return watch(journal, reference.pid, executions, 60 + executions / 500)
+            return watch(
+                lambda: count_events(journal), reference.pid, executions, 60 + executions / 500
+            )
         finally:
             reference.terminate()
             reference.wait(10)
@@ -176,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--reference-client", help=argparse.SUPPRESS)
     parser.add_argument("--journal", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--postgresql", action="store_true",
+        help="also run the bridge on a PostgreSQL journal (a server of its own, started here)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.reference_client:
         asyncio.run(reference_client(args.reference_client, args.journal))
@@ -183,17 +209,23 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="fixbridge-ingest-") as tmp:
         bridge = bridge_run(args.executions, Path(tmp))
         reference = reference_run(args.executions, Path(tmp))
-    rows = [("fixbridge", bridge), ("reference pipeline", reference)]
+        rows = [("fixbridge", bridge), ("reference pipeline", reference)]
+        if args.postgresql:
+            from tests.postgres_server import running_server
+
+            with running_server() as server:  # fsync on, as production
+                on_pg = bridge_run(args.executions, Path(tmp), server.database())
+            rows.append(("fixbridge, PostgreSQL", on_pg))
     for _, row in rows:
         row["x_reference"] = round(row["per_s"] / max(reference["per_s"], 1), 3)
         row["x_peer"] = None
     if args.json:
         print(json.dumps({name: row for name, row in rows}, indent=2))
         return 0
-    print(f"{'run':<20} {'executions':>10} {'seconds':>8} {'per s':>9} {'CPU us/ex':>9} "
+    print(f"{'run':<22} {'executions':>10} {'seconds':>8} {'per s':>9} {'CPU us/ex':>9} "
           f"{'RSS MB':>7} {'x peer':>7} {'x ref':>7}")  # fmt: skip
     for name, row in rows:
-        print(f"{name:<20} {row['executions']:>10} {row['seconds']:>8} {row['per_s']:>9,} "
+        print(f"{name:<22} {row['executions']:>10} {row['seconds']:>8} {row['per_s']:>9,} "
               f"{row['cpu_us_per_execution']:>9} {row['peak_rss_mb']!s:>7} {'-':>7} "
               f"{row['x_reference']:>7}")  # fmt: skip
     return 0
