@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+C = TypeVar("C")  # a backend's write connection
 Work = Callable[[sqlite3.Connection], T]
 
 MAX_ROUND_JOBS = 2000  # bounds one transaction's size (and the time the loop spends in it)
@@ -108,29 +109,32 @@ class RoundStats:
     last_round_jobs: int = 0
 
 
-class GroupCommit:
-    """The write side of one SQLite connection (rules: module doc)."""
+class RoundQueue(Generic[C]):
+    """The jobs the event loop hands in, gathered into rounds: what every committer shares
+    (rules: module doc). A committer says how a round runs (``_start_round``) and which error
+    a closed journal raises (``_closed_error``)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-        self._lock = threading.Lock()  # held from BEGIN until the transaction has ended
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal-commit")
+    def __init__(self) -> None:
         self._pending: list[_Job[Any]] = []
         self._round_scheduled = False
         self._closed = False
         self.stats = RoundStats()
 
-    # --- asynchronous writers (the event loop) ----------------------------------------------
+    def _closed_error(self) -> Exception:
+        raise NotImplementedError
 
-    async def run(self, work: Work[T]) -> T:
+    def _start_round(self, loop: asyncio.AbstractEventLoop) -> None:
+        raise NotImplementedError
+
+    async def run(self, work: Callable[[C], T]) -> T:
         """Run ``work`` in the next round; its result once that round has committed."""
         return await self.submit(work).result()
 
-    def submit(self, work: Work[T]) -> Submitted[T]:
+    def submit(self, work: Callable[[C], T]) -> Submitted[T]:
         """Hand in ``work`` for the next round now, to be awaited later (a caller that has
         more to do while the round commits). Called from a coroutine on the loop."""
         if self._closed:
-            raise sqlite3.ProgrammingError("the journal is closed")
+            raise self._closed_error()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         job = _Job(work, future)
@@ -142,9 +146,46 @@ class GroupCommit:
             loop.call_soon(self._start_round, loop)
         return Submitted(job)
 
-    def _start_round(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _take_round(self) -> list[_Job[Any]]:
+        """The next round's jobs, in order (those abandoned before it began left out)."""
         jobs = [job for job in self._pending[:MAX_ROUND_JOBS] if not job.abandoned]
         del self._pending[:MAX_ROUND_JOBS]
+        return jobs
+
+    def _next_round(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._pending:
+            loop.call_soon(self._start_round, loop)
+        else:
+            self._round_scheduled = False
+
+    def _counted(self, jobs: int) -> None:
+        stats = self.stats
+        stats.rounds += 1
+        stats.jobs += jobs
+        stats.last_round_jobs = jobs
+
+    def _fail_pending(self) -> None:
+        """Closing: the jobs not yet begun fail."""
+        self._closed = True
+        pending, self._pending = self._pending, []
+        for job in pending:
+            _fail(job.future, self._closed_error())
+
+
+class GroupCommit(RoundQueue[sqlite3.Connection]):
+    """The write side of one SQLite connection (rules: module doc)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        super().__init__()
+        self._db = db
+        self._lock = threading.Lock()  # held from BEGIN until the transaction has ended
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal-commit")
+
+    def _closed_error(self) -> Exception:
+        return sqlite3.ProgrammingError("the journal is closed")
+
+    def _start_round(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs = self._take_round()
         if not jobs:
             self._next_round(loop)
             return
@@ -210,10 +251,7 @@ class GroupCommit:
             if committing.cancelled()
             else committing.exception()
         )
-        stats = self.stats
-        stats.rounds += 1
-        stats.jobs += len(outcomes)
-        stats.last_round_jobs = len(outcomes)
+        self._counted(len(outcomes))
         for job, result, error in outcomes:
             if failure is not None:
                 _fail(job.future, failure)
@@ -222,12 +260,6 @@ class GroupCommit:
             elif not job.future.done():
                 job.future.set_result(result)
         self._next_round(loop)
-
-    def _next_round(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._pending:
-            loop.call_soon(self._start_round, loop)
-        else:
-            self._round_scheduled = False
 
     def _rollback(self) -> None:
         """End a transaction left open by a failed statement or COMMIT (disk full, I/O error),
@@ -264,9 +296,7 @@ class GroupCommit:
         fail; the connection is the caller's to close."""
         self._closed = True
         with self._lock:
-            pending, self._pending = self._pending, []
-        for job in pending:
-            _fail(job.future, sqlite3.ProgrammingError("the journal is closed"))
+            self._fail_pending()
         self._executor.shutdown(wait=True)
 
 

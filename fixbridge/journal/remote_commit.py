@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 
 import psycopg
 
-from fixbridge.journal.commit import MAX_ROUND_JOBS, RoundStats, Submitted, _fail, _Job
+from fixbridge.journal.commit import RoundQueue, _fail, _Job
 from fixbridge.journal.pg_deadline import Deadlines
 from fixbridge.journal.store import JournalError
 
@@ -73,10 +73,11 @@ class Database(Protocol):
         ...
 
 
-class RemoteGroupCommit:
+class RemoteGroupCommit(RoundQueue[Connection]):
     """The write side of a PostgreSQL journal: one connection, one committer thread."""
 
     def __init__(self, database: Database, *, step_s: float) -> None:
+        super().__init__()
         self._db = database
         self._step_s = step_s
         self._deadlines = Deadlines("journal-commit-deadline")
@@ -84,33 +85,12 @@ class RemoteGroupCommit:
         self._conn: Connection | None = None
         self._lock = threading.Lock()  # held for a whole transaction
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal-commit")
-        self._pending: list[_Job[Any]] = []
-        self._round_scheduled = False
-        self._closed = False
-        self.stats = RoundStats()
 
-    # --- asynchronous writers (the event loop) ----------------------------------------------
-
-    async def run(self, work: Work[T]) -> T:
-        return await self.submit(work).result()
-
-    def submit(self, work: Work[T]) -> Submitted[T]:
-        """Hand in ``work`` for the next round (from a coroutine on the loop)."""
-        if self._closed:
-            raise JournalClosed("the journal is closed")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        job = _Job(work, future)
-        job.waiter = asyncio.shield(future)
-        self._pending.append(job)
-        if not self._round_scheduled:
-            self._round_scheduled = True
-            loop.call_soon(self._start_round, loop)
-        return Submitted(job)
+    def _closed_error(self) -> Exception:
+        return JournalClosed("the journal is closed")
 
     def _start_round(self, loop: asyncio.AbstractEventLoop) -> None:
-        jobs = [job for job in self._pending[:MAX_ROUND_JOBS] if not job.abandoned]
-        del self._pending[:MAX_ROUND_JOBS]
+        jobs = self._take_round()
         if not jobs:
             self._next_round(loop)
             return
@@ -156,10 +136,7 @@ class RemoteGroupCommit:
             if running.cancelled()
             else running.exception()
         )
-        stats = self.stats
-        stats.rounds += 1
-        stats.jobs += len(jobs)
-        stats.last_round_jobs = len(jobs)
+        self._counted(len(jobs))
         if failure is not None:
             for job in jobs:
                 _fail(job.future, self._told(failure))
@@ -178,12 +155,6 @@ class RemoteGroupCommit:
             told.__cause__ = error
             return told
         return error
-
-    def _next_round(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._pending:
-            loop.call_soon(self._start_round, loop)
-        else:
-            self._round_scheduled = False
 
     # --- transactions -------------------------------------------------------------------------
 
@@ -284,10 +255,7 @@ class RemoteGroupCommit:
 
     def close(self) -> None:
         """Wait for the round in flight, fail the jobs not yet begun, close the connection."""
-        self._closed = True
-        pending, self._pending = self._pending, []
-        for job in pending:
-            _fail(job.future, JournalClosed("the journal is closed"))
+        self._fail_pending()
         self._executor.shutdown(wait=True)
         with self._lock:
             if self._conn is not None:
