@@ -32,13 +32,13 @@ from typing import Any, LiteralString, TypeVar
 
 import psycopg
 
-from fixbridge.journal.commit import RoundStats, Submitted
+from fixbridge.journal.commit import RoundStats
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.pg_database import TIMEOUT_S, Fence, JournalDatabase
 from fixbridge.journal.pg_deadline import Deadlines
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.remote_commit import Connection, RemoteGroupCommit
-from fixbridge.journal.retention import Pruned
+from fixbridge.journal.retention import Pruned, removable
 from fixbridge.journal.rows import MemoryRows, journal_events
 from fixbridge.journal.rules import INT64_MAX, clamp_int64, covered_until
 from fixbridge.journal.store import (
@@ -53,6 +53,7 @@ from fixbridge.journal.store import (
     SessionRecord,
     sent_digest,
 )
+from fixbridge.journal.writes import JournalWrites
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 from fixbridge.normalize.settlement import Settlement
 
@@ -184,7 +185,7 @@ CREATE INDEX IF NOT EXISTS message_log_by_session ON message_log (session_id, lo
 """
 
 
-class PostgresJournal:
+class PostgresJournal(JournalWrites[Connection]):
     """The journal in a PostgreSQL database (rules: module doc).
 
     Reads run on a connection of their own from the caller's thread; a short-lived
@@ -192,6 +193,8 @@ class PostgresJournal:
     go through :class:`RemoteGroupCommit`. The ``*_async`` writes are the event loop's; the
     synchronous ones are for start-up, tools and tests, and block until committed.
     """
+
+    _commits: RemoteGroupCommit
 
     def __init__(self, dsn: str, *, fence: Fence | None = None) -> None:
         """Open the journal in the database ``dsn`` names, creating its tables the first time;
@@ -202,6 +205,7 @@ class PostgresJournal:
         self._read: Connection | None = None
         self._read_deadlines = Deadlines("journal-read-deadline")
         self._commits = RemoteGroupCommit(self._db, step_s=CALL_LIMIT_S)
+        self._jobs = _JOBS
         try:
             self._db.create_schema()
         except JournalError:
@@ -244,16 +248,6 @@ class PostgresJournal:
         return rows[0] if rows else None
 
     # --- upstream events ---------------------------------------------------------------------
-
-    def append(
-        self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
-    ) -> AppendResult:
-        return self._write_sync(_append(stream, events, resume_token, received_at_ns))
-
-    async def append_async(
-        self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
-    ) -> AppendResult:
-        return await self._commits.run(_append(stream, events, resume_token, received_at_ns))
 
     def resume_token(self, stream: str) -> bytes | None:
         row = self._one("SELECT resume_token FROM stream_state WHERE stream=%s", (stream,))
@@ -497,85 +491,6 @@ class PostgresJournal:
         assert found is not None
         return found
 
-    def save_sequence_numbers(
-        self,
-        session_id: str,
-        next_sender_seq: int,
-        next_target_seq: int,
-        *,
-        at_ns: int,
-        reset: bool = False,
-        log: Sequence[LogEntry] = (),
-    ) -> None:
-        self._write_sync(
-            _save_sequence_numbers(
-                session_id, next_sender_seq, next_target_seq, at_ns, reset, log
-            )
-        )
-
-    async def save_sequence_numbers_async(
-        self,
-        session_id: str,
-        next_sender_seq: int,
-        next_target_seq: int,
-        *,
-        at_ns: int,
-        reset: bool = False,
-        log: Sequence[LogEntry] = (),
-    ) -> None:
-        await self._commits.run(
-            _save_sequence_numbers(
-                session_id, next_sender_seq, next_target_seq, at_ns, reset, log
-            )
-        )
-
-    def record_sent(
-        self,
-        session_id: str,
-        messages: Sequence[OutboundMessage],
-        next_sender_seq: int,
-        cursor_offset: int | None,
-        *,
-        at_ns: int,
-        after_offset: int | None = None,
-        log: Sequence[LogEntry] = (),
-    ) -> None:
-        self._write_sync(
-            _record_sent(
-                session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset, log
-            )
-        )
-
-    def submit_sent(
-        self,
-        session_id: str,
-        messages: Sequence[OutboundMessage],
-        next_sender_seq: int,
-        cursor_offset: int | None,
-        *,
-        at_ns: int,
-        after_offset: int | None = None,
-        log: Sequence[LogEntry] = (),
-    ) -> Submitted[None]:
-        return self._commits.submit(
-            _record_sent(
-                session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset, log
-            )
-        )
-
-    async def rewind_session_async(
-        self,
-        session_id: str,
-        next_sender_seq: int,
-        cursor_offset: int,
-        *,
-        forget_from: int,
-        at_ns: int,
-    ) -> None:
-        await self._commits.run(
-            _rewind(session_id, next_sender_seq, cursor_offset, forget_from, at_ns)
-        )
-
     def cursors(self, session_ids: Collection[str] | None = None) -> dict[str, int]:
         if session_ids is None:
             rows = self._rows("SELECT session_id, cursor_offset FROM sessions")
@@ -585,32 +500,6 @@ class PostgresJournal:
                 (list(session_ids),),
             )
         return {str(r[0]): int(r[1]) for r in rows}
-
-    async def mark_possibly_sent_async(self, session_id: str, before_ns: int) -> None:
-        await self._commits.run(
-            _statement(
-                "UPDATE sessions SET resent_before=GREATEST(resent_before, %s)"
-                " WHERE session_id=%s",
-                (before_ns, session_id),
-            )
-        )
-
-    async def replay_from_async(
-        self, session_id: str, cursor_offset: int, possibly_sent_before_ns: int
-    ) -> None:
-        await self._commits.run(
-            _statement(
-                "UPDATE sessions SET cursor_offset=LEAST(cursor_offset, %s),"
-                " resent_before=GREATEST(resent_before, %s) WHERE session_id=%s",
-                (cursor_offset, possibly_sent_before_ns, session_id),
-            )
-        )
-
-    def log_messages(self, entries: Sequence[LogEntry]) -> None:
-        self._write_sync(lambda conn: _insert_log(conn, entries))
-
-    async def log_messages_async(self, entries: Sequence[LogEntry]) -> None:
-        await self._commits.run(lambda conn: _insert_log(conn, entries))
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[OutboundMessage]:
         low = begin
@@ -645,33 +534,6 @@ class PostgresJournal:
         ]
 
     # --- retention ----------------------------------------------------------------------------
-
-    async def prune_events_async(
-        self,
-        after_offset: int,
-        up_to_offset: int,
-        received_before_ns: int,
-        limit: int,
-        streams: Collection[str],
-        settled: dict[str, bool],
-    ) -> Pruned:
-        return await self._commits.run(
-            _prune_events(after_offset, up_to_offset, received_before_ns, limit, streams, settled)
-        )
-
-    async def prune_log_async(self, logged_before_ns: int, limit: int) -> Pruned:
-        def work(conn: Connection) -> Pruned:
-            removed = conn.execute(
-                "DELETE FROM message_log WHERE id IN (SELECT id FROM message_log"
-                " WHERE logged_at < %s ORDER BY logged_at LIMIT %s)",
-                (logged_before_ns, limit),
-            ).rowcount
-            return Pruned(removed, 0 if removed == limit else None)
-
-        return await self._commits.run(work)
-
-    async def prune_sent_async(self, session_id: str, sent_before: str, limit: int) -> Pruned:
-        return await self._commits.run(_prune_sent(session_id, sent_before, limit))
 
     # --- operations --------------------------------------------------------------------------
 
@@ -956,7 +818,7 @@ def _prune_events(
         if not rows:
             return Pruned(0, None)
         first, last = int(rows[0][0]), int(rows[-1][0])
-        kept = {
+        newest = [
             int(r[0])
             for r in conn.execute(
                 'SELECT x."offset" FROM symbol_events x WHERE x."offset" BETWEEN %s AND %s'
@@ -964,20 +826,20 @@ def _prune_events(
                 ' AND y.stream = x.stream AND y.account = x.account AND y."offset" > x."offset")',
                 (first, last),
             )
-        }
-        for offset, symbol in conn.execute(
-            'SELECT "offset", symbol FROM symbol_events WHERE "offset" BETWEEN %s AND %s'
-            " AND stream = 'positions'",
-            (first, last),
-        ).fetchall():
-            if symbol not in settled:
-                settled[symbol] = _settled_before(conn, str(symbol), received_before_ns)
-            if not settled[symbol]:
-                kept.add(int(offset))
-        for offset, stream, upstream_id in rows:
-            if stream == "trades" and not _later_version(conn, str(upstream_id), int(offset)):
-                kept.add(int(offset))  # the trade's newest version: later ones amend it
-        doomed = [int(r[0]) for r in rows if int(r[0]) not in kept]
+        ]
+        positions = [
+            (int(offset), str(symbol))
+            for offset, symbol in conn.execute(
+                'SELECT "offset", symbol FROM symbol_events WHERE "offset" BETWEEN %s AND %s'
+                " AND stream = 'positions'",
+                (first, last),
+            ).fetchall()
+        ]
+        doomed = removable(
+            [(int(o), str(st), str(u)) for o, st, u in rows], newest, positions, settled,
+            lambda symbol: _settled_before(conn, symbol, received_before_ns),
+            lambda upstream_id, offset: _later_version(conn, upstream_id, offset),
+        )  # fmt: skip
         conn.execute('DELETE FROM symbol_events WHERE "offset" = ANY(%s)', (doomed,))
         conn.execute('DELETE FROM events WHERE "offset" = ANY(%s)', (doomed,))
         return Pruned(len(doomed), last if len(rows) == limit else None)
@@ -1036,3 +898,60 @@ def _prune_sent(session_id: str, sent_before: str, limit: int) -> Callable[[Conn
         return Pruned(removed, below)
 
     return work
+
+
+def _mark_possibly_sent(session_id: str, before_ns: int) -> Callable[[Connection], None]:
+    """Events before exchange time ``before_ns`` may have been sent already (only forward)."""
+    return _statement(
+        "UPDATE sessions SET resent_before=GREATEST(resent_before, %s) WHERE session_id=%s",
+        (before_ns, session_id),
+    )
+
+
+def _replay_from(
+    session_id: str, cursor_offset: int, possibly_sent_before_ns: int
+) -> Callable[[Connection], None]:
+    return _statement(
+        "UPDATE sessions SET cursor_offset=LEAST(cursor_offset, %s),"
+        " resent_before=GREATEST(resent_before, %s) WHERE session_id=%s",
+        (cursor_offset, possibly_sent_before_ns, session_id),
+    )
+
+
+def _log_messages(entries: Sequence[LogEntry]) -> Callable[[Connection], None]:
+    def work(conn: Connection) -> None:
+        _insert_log(conn, entries)
+
+    return work
+
+
+def _prune_log(logged_before_ns: int, limit: int) -> Callable[[Connection], Pruned]:
+    """Remove up to ``limit`` of the oldest message-log rows logged before the cut-off."""
+
+    def work(conn: Connection) -> Pruned:
+        removed = conn.execute(
+            "DELETE FROM message_log WHERE id IN (SELECT id FROM message_log"
+            " WHERE logged_at < %s ORDER BY logged_at LIMIT %s)",
+            (logged_before_ns, limit),
+        ).rowcount
+        return Pruned(removed, 0 if removed == limit else None)
+
+    return work
+
+
+class _PostgresJobs:
+    """PostgreSQL's write jobs (``journal/writes.py``)."""
+
+    append = staticmethod(_append)
+    save_sequence_numbers = staticmethod(_save_sequence_numbers)
+    record_sent = staticmethod(_record_sent)
+    rewind = staticmethod(_rewind)
+    mark_possibly_sent = staticmethod(_mark_possibly_sent)
+    replay_from = staticmethod(_replay_from)
+    log_messages = staticmethod(_log_messages)
+    prune_events = staticmethod(_prune_events)
+    prune_log = staticmethod(_prune_log)
+    prune_sent = staticmethod(_prune_sent)
+
+
+_JOBS = _PostgresJobs()

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -49,6 +49,31 @@ EVENTS_PER_JOB = 500  # events looked at by one job (one savepoint of a group-co
 MESSAGES_PER_JOB = 2_000  # sent messages or log rows removed by one job
 FIRST_RUN_DELAY_S = 60.0  # after start-up, once the streams have caught up
 INTERVAL_S = 3_600.0
+
+
+def removable(
+    candidates: Sequence[tuple[int, str, str]],
+    newest_indexed: Collection[int],
+    positions: Iterable[tuple[int, str]],
+    settled: dict[str, bool],
+    settled_before: Callable[[str], bool],
+    later_version: Callable[[str, int], bool],
+) -> list[int]:
+    """Which of ``candidates`` (offset, stream, upstream id: events past every cursor and
+    received before the cut-off) may go, by the rules above: not ``newest_indexed`` (the
+    newest of its symbol, stream and account), not one of ``positions`` (offset, symbol) in a
+    symbol not ``settled_before`` the cut-off (remembered in ``settled`` across a pass), not
+    a trade version with no ``later_version``. Pure; the backend asks the questions."""
+    kept = set(newest_indexed)
+    for offset, symbol in positions:
+        if symbol not in settled:
+            settled[symbol] = settled_before(symbol)
+        if not settled[symbol]:
+            kept.add(offset)
+    for offset, stream, upstream_id in candidates:
+        if stream == "trades" and not later_version(upstream_id, offset):
+            kept.add(offset)  # the trade's newest version: later ones amend it
+    return [offset for offset, _, _ in candidates if offset not in kept]
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from fixbridge.journal import message_log
-from fixbridge.journal.commit import GroupCommit, RoundStats, Submitted
+from fixbridge.journal.commit import GroupCommit, RoundStats
 from fixbridge.journal.integrity import JournalCorrupt, structural_problems
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.private import (
@@ -32,7 +32,7 @@ from fixbridge.journal.private import (
     tighten,
 )
 from fixbridge.journal.records import OutboundMessage
-from fixbridge.journal.retention import Pruned
+from fixbridge.journal.retention import Pruned, removable
 from fixbridge.journal.rows import MemoryRows, journal_events
 from fixbridge.journal.rules import (
     INT64_MAX,
@@ -55,6 +55,7 @@ from fixbridge.journal.store import (
     SessionRecord,
     sent_digest,
 )
+from fixbridge.journal.writes import JournalWrites
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 from fixbridge.normalize.settlement import Settlement
@@ -161,7 +162,7 @@ CREATE TABLE IF NOT EXISTS sent_ranges (
 Synchronous = Literal["full", "normal"]
 
 
-class SqliteJournal:
+class SqliteJournal(JournalWrites[sqlite3.Connection]):
     """Single-writer journal, used from the bridge's event loop.
 
     Two connections: reads on one, writes on the other through :class:`GroupCommit`, whose
@@ -169,6 +170,8 @@ class SqliteJournal:
     own so that it can run on a worker thread. The ``*_async`` writes are the event loop's;
     the synchronous ones are for start-up, tools and tests, and block until committed.
     """
+
+    _commits: GroupCommit
 
     def __init__(
         self, path: Path, *, synchronous: Synchronous = "full", verify: bool = False
@@ -193,6 +196,7 @@ class SqliteJournal:
             self._wdb.execute("PRAGMA journal_mode=WAL")
             self._wdb.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._commits = GroupCommit(self._wdb)
+            self._jobs = _JOBS
             self._wdb.executescript(_SCHEMA + message_log.SCHEMA)
             self._check_schema()
             self._after_restore()
@@ -300,16 +304,6 @@ class SqliteJournal:
         )
 
     # --- upstream events ---------------------------------------------------------------------
-
-    def append(
-        self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
-    ) -> AppendResult:
-        return self._commits.run_sync(_append(stream, events, resume_token, received_at_ns))
-
-    async def append_async(
-        self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
-    ) -> AppendResult:
-        return await self._commits.run(_append(stream, events, resume_token, received_at_ns))
 
     def resume_token(self, stream: str) -> bytes | None:
         row = self._db.execute(
@@ -552,85 +546,6 @@ class SqliteJournal:
             raise JournalError(f"cannot read journal {self.path}: {exc}") from exc
         return int(head or 0) if first is None else int(first) - 1
 
-    def save_sequence_numbers(
-        self,
-        session_id: str,
-        next_sender_seq: int,
-        next_target_seq: int,
-        *,
-        at_ns: int,
-        reset: bool = False,
-        log: Sequence[LogEntry] = (),
-    ) -> None:
-        self._commits.run_sync(
-            _save_sequence_numbers(
-                session_id, next_sender_seq, next_target_seq, at_ns, reset, log
-            )
-        )
-
-    async def save_sequence_numbers_async(
-        self,
-        session_id: str,
-        next_sender_seq: int,
-        next_target_seq: int,
-        *,
-        at_ns: int,
-        reset: bool = False,
-        log: Sequence[LogEntry] = (),
-    ) -> None:
-        await self._commits.run(
-            _save_sequence_numbers(
-                session_id, next_sender_seq, next_target_seq, at_ns, reset, log
-            )
-        )
-
-    def record_sent(
-        self,
-        session_id: str,
-        messages: Sequence[OutboundMessage],
-        next_sender_seq: int,
-        cursor_offset: int | None,
-        *,
-        at_ns: int,
-        after_offset: int | None = None,
-        log: Sequence[LogEntry] = (),
-    ) -> None:
-        self._commits.run_sync(
-            _record_sent(
-                session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset, log
-            )
-        )
-
-    def submit_sent(
-        self,
-        session_id: str,
-        messages: Sequence[OutboundMessage],
-        next_sender_seq: int,
-        cursor_offset: int | None,
-        *,
-        at_ns: int,
-        after_offset: int | None = None,
-        log: Sequence[LogEntry] = (),
-    ) -> Submitted[None]:
-        return self._commits.submit(
-            _record_sent(
-                session_id, messages, next_sender_seq, cursor_offset, at_ns, after_offset, log
-            )
-        )
-
-    async def rewind_session_async(
-        self,
-        session_id: str,
-        next_sender_seq: int,
-        cursor_offset: int,
-        *,
-        forget_from: int,
-        at_ns: int,
-    ) -> None:
-        await self._commits.run(
-            _rewind(session_id, next_sender_seq, cursor_offset, forget_from, at_ns)
-        )
-
     def cursors(self, session_ids: Collection[str] | None = None) -> dict[str, int]:
         if session_ids is None:
             rows = self._db.execute("SELECT session_id, cursor_offset FROM sessions")
@@ -644,48 +559,11 @@ class SqliteJournal:
             found.update((str(r[0]), int(r[1])) for r in rows)
         return found
 
-    async def prune_events_async(
-        self,
-        after_offset: int,
-        up_to_offset: int,
-        received_before_ns: int,
-        limit: int,
-        streams: Collection[str],
-        settled: dict[str, bool],
-    ) -> Pruned:
-        return await self._commits.run(
-            _prune_events(after_offset, up_to_offset, received_before_ns, limit, streams, settled)
-        )
-
-    async def prune_log_async(self, logged_before_ns: int, limit: int) -> Pruned:
-        return await self._commits.run(_prune_log(logged_before_ns, limit))
-
     def offset_received_before(self, at_ns: int) -> int:
         """The offset of the last event before the first one received at or after ``at_ns``
         (the head when there is none): a scan in journal order on a connection of its own,
         for a thread (callers on the event loop run it in one)."""
         return self._scan_before("received_at", at_ns)
-
-    async def prune_sent_async(self, session_id: str, sent_before: str, limit: int) -> Pruned:
-        return await self._commits.run(_prune_sent(session_id, sent_before, limit))
-
-    async def mark_possibly_sent_async(self, session_id: str, before_ns: int) -> None:
-        await self._commits.run(_mark_possibly_sent(session_id, before_ns))
-
-    async def replay_from_async(
-        self, session_id: str, cursor_offset: int, possibly_sent_before_ns: int
-    ) -> None:
-        """An operator's replay: the cursor back to ``cursor_offset`` (never forward) and the
-        PossResend horizon up to ``possibly_sent_before_ns`` (never back), in one transaction."""
-        await self._commits.run(
-            _replay_from(session_id, cursor_offset, possibly_sent_before_ns)
-        )
-
-    def log_messages(self, entries: Sequence[LogEntry]) -> None:
-        self._commits.run_sync(_log_messages(entries))
-
-    async def log_messages_async(self, entries: Sequence[LogEntry]) -> None:
-        await self._commits.run(_log_messages(entries))
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[OutboundMessage]:
         low = begin
@@ -985,7 +863,7 @@ def _prune_events(
         if not rows:
             return Pruned(0, None)
         first, last = int(rows[0][0]), int(rows[-1][0])
-        kept = {
+        newest = [
             int(r[0])
             for r in db.execute(
                 "SELECT x.offset FROM symbol_events x WHERE x.offset BETWEEN ? AND ?"
@@ -993,20 +871,23 @@ def _prune_events(
                 " AND y.stream = x.stream AND y.account = x.account AND y.offset > x.offset)",
                 (first, last),
             )
-        }
-        for offset, symbol in db.execute(
-            "SELECT offset, symbol FROM symbol_events WHERE offset BETWEEN ? AND ?"
-            " AND stream = 'positions'",
-            (first, last),
-        ).fetchall():
-            if symbol not in settled:
-                settled[symbol] = _settled_before(db, symbol, received_before_ns)
-            if not settled[symbol]:
-                kept.add(int(offset))
-        for offset, stream, upstream_id in rows:
-            if stream == "trades" and not _later_version(db, str(upstream_id), int(offset)):
-                kept.add(int(offset))  # the trade's newest version: later ones amend it
-        doomed = [(int(r[0]),) for r in rows if int(r[0]) not in kept]
+        ]
+        positions = [
+            (int(offset), str(symbol))
+            for offset, symbol in db.execute(
+                "SELECT offset, symbol FROM symbol_events WHERE offset BETWEEN ? AND ?"
+                " AND stream = 'positions'",
+                (first, last),
+            ).fetchall()
+        ]
+        doomed = [
+            (offset,)
+            for offset in removable(
+                [(int(o), str(st), str(u)) for o, st, u in rows], newest, positions, settled,
+                lambda symbol: _settled_before(db, symbol, received_before_ns),
+                lambda upstream_id, offset: _later_version(db, upstream_id, offset),
+            )
+        ]  # fmt: skip
         db.executemany("DELETE FROM symbol_events WHERE offset = ?", doomed)
         db.executemany("DELETE FROM events WHERE offset = ?", doomed)
         return Pruned(len(doomed), last if len(rows) == limit else None)
@@ -1127,6 +1008,23 @@ def _mark_writable(at_ns: int) -> Callable[[sqlite3.Connection], None]:
 
     return work
 
+
+class _SqliteJobs:
+    """SQLite's write jobs (``journal/writes.py``)."""
+
+    append = staticmethod(_append)
+    save_sequence_numbers = staticmethod(_save_sequence_numbers)
+    record_sent = staticmethod(_record_sent)
+    rewind = staticmethod(_rewind)
+    mark_possibly_sent = staticmethod(_mark_possibly_sent)
+    replay_from = staticmethod(_replay_from)
+    log_messages = staticmethod(_log_messages)
+    prune_events = staticmethod(_prune_events)
+    prune_log = staticmethod(_prune_log)
+    prune_sent = staticmethod(_prune_sent)
+
+
+_JOBS = _SqliteJobs()
 
 _K = TypeVar("_K")
 

@@ -1,5 +1,7 @@
 """Journal retention ([journal] retain_days): what goes once it is older than the cut-off and
-every configured session has been sent it, and what is never removed."""
+every configured session has been sent it, and what is never removed. Run on every journal
+backend (``backends.BACKENDS``): the rules are ``journal/retention.py``'s, the statements
+each backend's own."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 from fixbridge.config import ConfigError, parse_config
 from fixbridge.fix.recovery import ReplaySource
 from fixbridge.journal.message_log import LogEntry
+from fixbridge.journal.postgres import PostgresJournal
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.retention import (
     DAY_NS,
@@ -24,6 +27,7 @@ from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import NewEvent
 from fixbridge.normalize.position import PositionEvent
 from fixbridge.normalize.settlement import Settlement
+from tests.contract.backends import open_journal
 from tests.unit.test_journal_symbol_index import position, settlement
 
 NOW = 1_796_000_000 * 1_000_000_000  # 2026-11-29T...Z
@@ -31,27 +35,31 @@ OLD = NOW - 10 * DAY_NS  # well before a 3-day cut-off
 RECENT = NOW - DAY_NS
 
 
+AnyJournal = SqliteJournal | PostgresJournal
+
+
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
-    j = SqliteJournal(tmp_path / "j.db")
+def journal(spec: str) -> Iterator[AnyJournal]:
+    j = open_journal(spec)
+    assert isinstance(j, SqliteJournal | PostgresJournal)
     yield j
     j.close()
 
 
-def executions(journal: SqliteJournal, prefix: str, count: int, received_ns: int) -> list[int]:
+def executions(journal: AnyJournal, prefix: str, count: int, received_ns: int) -> list[int]:
     events = [NewEvent(f"{prefix}{i}", received_ns, b"{}", b"raw" * 100) for i in range(count)]
     return list(journal.append("executions", events, b"", received_ns).offsets)
 
 
 def indexed(
-    journal: SqliteJournal, stream: str, event: PositionEvent | Settlement, received_ns: int
+    journal: AnyJournal, stream: str, event: PositionEvent | Settlement, received_ns: int
 ) -> int:
     new = NewEvent(event.upstream_id, received_ns, event.to_payload(), b"raw", decoded=event)
     (offset,) = journal.append(stream, [new], b"", received_ns).offsets
     return offset
 
 
-def sessions_at(journal: SqliteJournal, **cursors: int) -> None:
+def sessions_at(journal: AnyJournal, **cursors: int) -> None:
     for name, cursor in cursors.items():
         journal.load_session(name)
         journal.record_sent(name, [], 1, cursor, at_ns=NOW)
@@ -60,25 +68,25 @@ def sessions_at(journal: SqliteJournal, **cursors: int) -> None:
 REACH = {stream: 60 * 10**9 for stream in PRUNED_STREAMS}  # the resume margin
 
 
-def retain_run(journal: SqliteJournal, sessions: list[str], days: int = 3) -> RetentionRun:
+def retain_run(journal: AnyJournal, sessions: list[str], days: int = 3) -> RetentionRun:
     return asyncio.run(run_retention(journal, sessions, journal.head_offset(), NOW, days, REACH))
 
 
-def retain(journal: SqliteJournal, sessions: list[str], days: int = 3) -> tuple[int, int]:
+def retain(journal: AnyJournal, sessions: list[str], days: int = 3) -> tuple[int, int]:
     run = retain_run(journal, sessions, days)
     return run.events, run.messages
 
 
-def recent(journal: SqliteJournal, stream: str) -> None:
+def recent(journal: AnyJournal, stream: str) -> None:
     """A recent event on ``stream``: its resume point is now, so it replays nothing old."""
     journal.append(stream, [NewEvent(f"{stream}-now", RECENT, b"{}", b"raw")], b"t", RECENT)
 
 
-def offsets(journal: SqliteJournal) -> list[int]:
+def offsets(journal: AnyJournal) -> list[int]:
     return [e.offset for e in journal.read_events(0, 10_000)]
 
 
-def test_old_events_every_session_has_passed_go_and_the_rest_stay(journal: SqliteJournal) -> None:
+def test_old_events_every_session_has_passed_go_and_the_rest_stay(journal: AnyJournal) -> None:
     executions(journal, "old", 1200, OLD)  # more than one job's worth
     young = executions(journal, "young", 5, RECENT)
     sessions_at(journal, a=young[-1], b=young[2])
@@ -87,7 +95,7 @@ def test_old_events_every_session_has_passed_go_and_the_rest_stay(journal: Sqlit
     assert journal.journaled_ids("executions", ["old0", "young0"]) == {"young0"}
 
 
-def test_a_session_behind_keeps_what_it_has_not_been_sent(journal: SqliteJournal) -> None:
+def test_a_session_behind_keeps_what_it_has_not_been_sent(journal: AnyJournal) -> None:
     old = executions(journal, "old", 10, OLD)
     executions(journal, "young", 2, RECENT)
     sessions_at(journal, fast=old[-1] + 2, slow=old[3])
@@ -95,14 +103,14 @@ def test_a_session_behind_keeps_what_it_has_not_been_sent(journal: SqliteJournal
     assert offsets(journal)[:6] == old[4:]  # the slow session's backlog, however old
 
 
-def test_a_session_no_longer_configured_holds_nothing_back(journal: SqliteJournal) -> None:
+def test_a_session_no_longer_configured_holds_nothing_back(journal: AnyJournal) -> None:
     old = executions(journal, "old", 10, OLD)
     executions(journal, "young", 1, RECENT)
     sessions_at(journal, kept=old[-1], removed=old[0])
     assert retain(journal, ["kept"]) == (10, 0)
 
 
-def test_the_newest_event_stays_even_when_old(journal: SqliteJournal) -> None:
+def test_the_newest_event_stays_even_when_old(journal: AnyJournal) -> None:
     old = executions(journal, "old", 5, OLD)
     journal.append("executions", [], b"heartbeat", RECENT)  # live, with nothing new
     sessions_at(journal, a=old[-1])
@@ -111,7 +119,7 @@ def test_the_newest_event_stays_even_when_old(journal: SqliteJournal) -> None:
 
 
 def test_positions_go_only_in_settled_symbols_and_each_accounts_last_stays(
-    journal: SqliteJournal,
+    journal: AnyJournal,
 ) -> None:
     """A final resolution (and a correction of it) pays each account's position as of its set
     time: a symbol's positions stay until its final was journaled before the cut-off; then
@@ -134,7 +142,7 @@ def test_positions_go_only_in_settled_symbols_and_each_accounts_last_stays(
 
 
 def test_a_trades_newest_version_stays_so_a_later_one_is_still_an_amendment(
-    journal: SqliteJournal,
+    journal: AnyJournal,
 ) -> None:
     def trade(upstream_id: str) -> int:
         (offset,) = journal.append(
@@ -152,7 +160,7 @@ def test_a_trades_newest_version_stays_so_a_later_one_is_still_an_amendment(
 
 
 def test_a_stream_the_exchange_may_still_replay_keeps_its_events(
-    journal: SqliteJournal,
+    journal: AnyJournal,
 ) -> None:
     """Executions last journaled ten days ago: a refused resume token would replay from
     there, and an event removed meanwhile would be journaled and sent again."""
@@ -166,7 +174,7 @@ def test_a_stream_the_exchange_may_still_replay_keeps_its_events(
 
 
 def test_a_session_no_longer_configured_is_named_when_it_is_left_behind(
-    journal: SqliteJournal,
+    journal: AnyJournal,
 ) -> None:
     old = executions(journal, "old", 10, OLD)
     executions(journal, "young", 1, RECENT)
@@ -175,7 +183,7 @@ def test_a_session_no_longer_configured_is_named_when_it_is_left_behind(
     assert (run.events, run.left_behind) == (10, ("removed",))
 
 
-def test_message_log_rows_older_than_the_cut_off_go(journal: SqliteJournal) -> None:
+def test_message_log_rows_older_than_the_cut_off_go(journal: AnyJournal) -> None:
     def entry(at: int) -> LogEntry:
         return LogEntry("a", "out", 0, 1, "20261101-00:00:00", at, "0", b"8=FIXT.1.1\x01")
 
@@ -185,7 +193,7 @@ def test_message_log_rows_older_than_the_cut_off_go(journal: SqliteJournal) -> N
     assert run.log_rows == 2
 
 
-def stored_batch(journal: SqliteJournal, session: str, first: int, count: int, stamp: str) -> None:
+def stored_batch(journal: AnyJournal, session: str, first: int, count: int, stamp: str) -> None:
     """``count`` messages from ``first`` on, stored as one delivered batch stamped ``stamp``."""
     messages = [
         OutboundMessage(first + i, "8", stamp, b"17=%d\x01" % (first + i)) for i in range(count)
@@ -195,7 +203,7 @@ def stored_batch(journal: SqliteJournal, session: str, first: int, count: int, s
 
 
 def test_old_sent_messages_go_in_whole_batches_and_a_resend_gap_fills_them_silently(
-    journal: SqliteJournal,
+    journal: AnyJournal,
 ) -> None:
     executions(journal, "e", 1, RECENT)
     journal.load_session("a")
