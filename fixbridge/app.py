@@ -33,7 +33,6 @@ from fixbridge.fix.acceptor import (
     Acceptor,
     AdminError,
     Notifier,
-    StandbyReply,
     load_configured_session,
 )
 from fixbridge.fix.reload import restart_only_changes, session_changes
@@ -62,7 +61,7 @@ log = logging.getLogger("fixbridge")
 
 GAUGE_INTERVAL_S = 1.0
 READY_CHECK_REUSE_S = 1.0
-STANDBY_TEXT = "fixbridge standby: this bridge does not serve now; log on to the active one"
+STANDBY_REASON = "this bridge is the standby ([ha]): the other one serves"
 
 
 class SteppedDown(Exception):
@@ -147,9 +146,7 @@ class Bridge:
         self.acceptor = Acceptor(
             config.fix, config.sessions, self.journal, notifier, self._clock, self.metrics
         )
-        standby = None
-        if self.lease is not None:  # a standby until the lease is ours
-            standby = StandbyReply(STANDBY_TEXT, self._note_standby_logout)
+        standby = STANDBY_REASON if self.lease is not None else None  # until the lease is ours
         with naming_setting(f"fix.host, fix.port = {config.fix.host}:{config.fix.port}"):
             await self.acceptor.start(standby=standby)
         admin = config.admin
@@ -164,11 +161,11 @@ class Bridge:
         self._gauge_task = asyncio.create_task(self._refresh_gauges(), name="gauges")
         self._notifier = notifier
         if self.lease is None:
-            self.metrics.ha_active.set(1)
             self._serve_upstream()
         else:
-            self.metrics.ha_active.set(0)
+            self._ha_gauges(active=0)
             self._lease_task = asyncio.create_task(self.lease.run(), name="lease")
+            self._lease_task.add_done_callback(self._lease_ended)
             log.info(
                 "fixbridge started as the standby (%s): it serves once the lease is its own",
                 self.lease.holder,
@@ -199,8 +196,13 @@ class Bridge:
         timing = LeaseTiming(ha.lease_ttl_s, ha.renew_every_s, ha.margin_s)
         self.lease = LeaseKeeper(dsn, ha.name or socket.gethostname(), timing, self._on_role)
         # A fenced write may hold the lease row for at most half the lease: a writer frozen
-        # mid-transaction delays a takeover by no more than that.
-        return PostgresJournal(dsn, fence=JournalFence(self.lease, hold_s=ha.lease_ttl_s / 2))
+        # mid-transaction delays a takeover by no more than that. A read (on the event loop,
+        # where the lease is renewed) gives up long before the lease could run out.
+        return PostgresJournal(
+            dsn,
+            fence=JournalFence(self.lease, hold_s=ha.lease_ttl_s / 2),
+            read_limit_s=max(0.5, ha.lease_ttl_s / 4),
+        )
 
     def _serve_upstream(self) -> None:
         """What only the serving bridge runs: retention, the token, the subscribers."""
@@ -213,6 +215,8 @@ class Bridge:
             self._token_task = asyncio.create_task(self.token_source.run(), name="token")
         self._start_streams(wanted_streams(config, available=tuple(self._specs)))
         self._upstream_started = True
+        if self.lease is not None:
+            self._ha_gauges(active=1)
         log.info(
             "fixbridge serving: journal %s, %d session(s), upstream %s",
             journal_where(config),
@@ -222,18 +226,40 @@ class Bridge:
 
     def _on_role(self, action: Action) -> None:
         """The lease keeper's news (ha/role.py): become active, or stop for good."""
+        if not self._serving:  # starting or stopping: nothing is taken up any more
+            return
         if isinstance(action, BecomeActive):
-            self.metrics.ha_active.set(1)
-            self.metrics.ha_epoch.set(action.epoch)
             if self._activation is None:
+                self._ha_gauges(epoch=action.epoch)
                 self._activation = asyncio.create_task(self._activate(), name="activate")
             return
-        self.metrics.ha_active.set(0)
-        if self._serving and self._activation is not None and self._stepped_down is None:
+        self._ha_gauges(active=0)
+        if self._activation is not None and self._stepped_down is None:
             # A bridge that served cannot serve again from what it holds in memory: the other
-            # one may have written meanwhile. It stops; its service manager starts it anew.
+            # one may have written meanwhile. It stops (the keeper too, so that the lease is
+            # never taken up again by this process); its service manager starts it anew.
             self._stepped_down = action.reason
             self._ended.set()
+            if self._lease_task is not None:
+                self._lease_task.cancel()
+
+    def _lease_ended(self, task: asyncio.Task[None]) -> None:
+        """The keeper ends only when cancelled; one that failed leaves no bridge to take over:
+        stop, and say why."""
+        if task.cancelled() or self._stepped_down is not None or not self._serving:
+            return
+        error = task.exception()
+        log.error("the lease keeper failed: %r", error, exc_info=error)
+        self._stepped_down = f"the lease keeper failed: {error!r}"
+        self._ended.set()
+
+    def _ha_gauges(self, *, active: int | None = None, epoch: int | None = None) -> None:
+        assert self.lease is not None
+        pair = ha_pair(self.config)
+        if active is not None:
+            self.metrics.ha_active.labels(pair).set(active)
+        if epoch is not None:
+            self.metrics.ha_epoch.labels(pair).set(epoch)
 
     async def _activate(self) -> None:
         assert self.acceptor is not None
@@ -244,13 +270,6 @@ class Bridge:
             log.exception("taking up the active role failed")
             self._stepped_down = f"taking up the active role failed: {exc}"
             self._ended.set()
-
-    async def _note_standby_logout(self, session: str, epoch: int, seq: int) -> None:
-        from fixbridge.journal.postgres import PostgresJournal
-
-        journal = self.journal
-        assert isinstance(journal, PostgresJournal)
-        await asyncio.to_thread(journal.note_standby_logout, session, epoch, seq, self._clock())
 
     def _start_streams(self, wanted: list[str]) -> None:
         """A subscriber for each stream in ``wanted`` not running yet (at start, and when a
@@ -342,7 +361,8 @@ class Bridge:
             if new.logging != self.config.logging:
                 configure_logging(new.logging.format, new.effective_log_level)
             self.config = new.model_copy(update=kept)
-            self._start_streams(wanted_streams(self.config, available=tuple(self._specs)))
+            if self._upstream_started:  # a standby starts its streams when it takes over
+                self._start_streams(wanted_streams(self.config, available=tuple(self._specs)))
             self.metrics.config_reloads.labels("applied").inc()
             log.info("configuration reloaded from %s: %s", path, changes.summary())
             if later:
@@ -445,6 +465,8 @@ class Bridge:
         if not self._serving or self.journal is None:
             return "starting or stopping"
         if self.lease is not None and not (self.lease.active and self._upstream_started):
+            if self.lease.active:
+                return "activating: loading the sessions and starting the streams"
             return f"standby: {self.lease.holder} does not hold the lease"
         now = time.monotonic()
         # A passing write check is reused for a second: a probe flood must not become an
@@ -535,6 +557,15 @@ class Bridge:
                 raise error
         if self._stepped_down is not None:
             raise SteppedDown(self._stepped_down)
+
+
+def ha_pair(config: BridgeConfig) -> str:
+    """The active/standby pair a bridge belongs to, as its metrics label it: the journal's
+    database (the two bridges of a pair share it; two pairs never do)."""
+    from fixbridge.pg import parse_dsn
+
+    settings = parse_dsn(config.journal.dsn or "")
+    return str(settings.get("dbname") or settings.get("user") or "fixbridge")
 
 
 def journal_where(config: BridgeConfig) -> str:

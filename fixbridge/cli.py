@@ -166,6 +166,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if config.fix.tls is not None:  # TlsConfigError names the file
         want_certs = any(s.tls.require_client_cert for s in config.sessions)
         server_context(config.fix.tls, want_client_certs=want_certs)
+    journal = config.journal
+    if journal.backend == "postgresql" and journal.dsn is not None:
+        from fixbridge.pg import PasswordError, with_password
+
+        try:  # the password can be had (the database itself is not contacted)
+            with_password(journal.dsn, journal.password_file, journal.password_env)
+        except PasswordError as exc:
+            raise SettingError(str(exc)) from None
     print(f"{path}: OK")
     print(f"  upstream  {config.upstream.target} (tls={config.upstream.tls})")
     if config.upstream.auth is not None:

@@ -201,6 +201,12 @@ class JournalConfig(_Strict):
             if given:
                 raise ValueError(f"{', '.join(given)}: only for backend = \"postgresql\"")
             return self
+        sqlite_only = {"path", "synchronous", "verify_on_start"} & self.model_fields_set
+        if sqlite_only:
+            raise ValueError(
+                f"{', '.join(sorted(sqlite_only))}: only for the SQLite journal, not with"
+                ' backend = "postgresql"'
+            )
         if self.dsn is None:
             raise ValueError('dsn is required with backend = "postgresql"')
         try:

@@ -157,16 +157,6 @@ class Notifier:
         self._event = asyncio.Event()
 
 
-@dataclass(frozen=True, slots=True)
-class StandbyReply:
-    """How a standby bridge answers a Logon it may not serve: a Logout naming ``text``, its
-    number first handed to ``note`` (session, reset epoch, MsgSeqNum) and stored where the
-    active bridge takes its numbers from (ha/standby.py), then written."""
-
-    text: str
-    note: Callable[[str, int, int], Coroutine[Any, Any, None]]
-
-
 class AdminError(Exception):
     """An operator action that cannot be done; ``status`` is the HTTP status to answer."""
 
@@ -272,7 +262,8 @@ class Acceptor:
             for s in sessions
         }
         self._server: asyncio.Server | None = None
-        self.standby: StandbyReply | None = None  # a standby's answer to Logons (start())
+        # While the bridge is the standby: why every Logon is refused (start(), activate()).
+        self.standby: str | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._housekeeping: asyncio.Task[None] | None = None
         # scrypt runs here, never in the default executor other work shares.
@@ -308,6 +299,10 @@ class Acceptor:
         """Gauges that move while nothing is sent: each session's backlog (logged on or not)
         and whether its schedule window is open. Called periodically with the journal head."""
         now = self._clock()
+        if self.standby is not None:  # the serving bridge moves the cursors meanwhile
+            cursors = self._journal.cursors([slot.config.name for slot in self._slots.values()])
+            for slot in self._slots.values():
+                slot.cursor = cursors.get(slot.config.name, head_offset)
         for slot in self._slots.values():
             slot.meters.backlog.set(max(0, head_offset - slot.cursor))
             slot.meters.in_schedule.set(1 if slot.schedule.is_open(now) else 0)
@@ -365,9 +360,9 @@ class Acceptor:
         slot.next_sender_seq = record.next_sender_seq
         slot.next_target_seq = record.next_target_seq
 
-    async def start(self, *, standby: StandbyReply | None = None) -> None:
-        """Listen. With ``standby``, every Logon that would bind is answered with its Logout
-        instead, and nothing is written to the journal, until :meth:`activate`."""
+    async def start(self, *, standby: str | None = None) -> None:
+        """Listen. With ``standby`` (the reason), every Logon that would bind is refused
+        instead and nothing is written to the journal, until :meth:`activate`."""
         self.standby = standby
         for slot in self._slots.values():
             await self._load(slot)
@@ -446,6 +441,8 @@ class Acceptor:
     # --- operator actions (ops/admin.py) ---------------------------------------------------
 
     def _slot_named(self, name: str) -> SessionSlot:
+        if self.standby is not None:
+            raise AdminError(503, f"{self.standby}: act on the bridge that serves")
         for slot in self._slots.values():
             if slot.config.name == name:
                 return slot
@@ -616,7 +613,10 @@ class Acceptor:
             return
         assert slot is not None
         if self.standby is not None:
-            await self._refuse_as_standby(self.standby, slot, logon, writer, peer, who)
+            # Closed without a message: a FIX engine counts a Logout's MsgSeqNum as received
+            # whatever it is (QuickFIX C++ adds one to the number it expects), so any Logout
+            # from here could make the client skip a message the serving bridge sent it.
+            self._refused(slot, who, peer, self.standby, cause="standby")
             return
         slot.logon_in_progress = True
         try:
@@ -708,43 +708,15 @@ class Acceptor:
             live = Live.NONE
         else:
             live = Live.DEAD if slot.connection.dead else Live.ALIVE
+        if self.standby is not None:  # a standby creates no session record
+            found = self._journal.find_session(slot.config.name)
+            return Slot(slot.config, slot.schedule, live, found.updated_at_ns if found else 0)
         record = self._journal.load_session(slot.config.name)
         return Slot(slot.config, slot.schedule, live, record.updated_at_ns)
 
     def _peer(self, writer: asyncio.StreamWriter, peer: str) -> Peer:
         certificate = peer_identity(writer.get_extra_info("ssl_object"))
         return Peer(peer.rpartition(":")[0], certificate, tls=self._config.tls is not None)
-
-    async def _refuse_as_standby(
-        self,
-        standby: StandbyReply,
-        slot: SessionSlot,
-        logon: FixMessage,
-        writer: asyncio.StreamWriter,
-        peer: str,
-        who: Peer,
-    ) -> None:
-        """Answer an admitted Logon with the standby's Logout. A client resetting its numbers
-        (ResetSeqNumFlag=Y) expects 1; any other is sent the session's next number, which is
-        noted for the active bridge first (a FIX engine counts it as received)."""
-        config = slot.config
-        record = self._journal.find_session(config.name)
-        resetting = logon.get(141) == "Y"
-        seq = 1 if resetting or record is None else record.next_sender_seq
-        session = FixSession(
-            SessionIdentity(config.sender_comp_id, config.target_comp_id),
-            next_sender_seq=seq,
-            next_target_seq=1,
-            precision=config.timestamp_precision,
-            policy=LogonPolicy(config.username, config.password_hash, None),
-        )
-        send = session.refusal_logout(standby.text, self._clock())
-        if not resetting:
-            await standby.note(config.name, 0 if record is None else record.reset_epoch, seq)
-        writer.write(send.data)
-        with contextlib.suppress(ConnectionError, TimeoutError):
-            await asyncio.wait_for(writer.drain(), timeout=CLOSE_GRACE_S)
-        self._refused(slot, who, peer, f"{standby.text} (Logout {seq})", cause="standby")
 
     def _refused(
         self, slot: SessionSlot | None, who: Peer, peer: str, reason: str, *, cause: str

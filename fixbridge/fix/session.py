@@ -852,14 +852,6 @@ class FixSession:
             return [Disconnect(text)]
         return self._logout_and_close(text, now_ns)
 
-    def refusal_logout(self, text: str, now_ns: int) -> Send:
-        """A Logout naming ``text``, in answer to a Logon this bridge does not serve (it is
-        the standby), numbered with the next sender number and nothing else of the session
-        touched. A FIX engine counts that number as received whatever it is, so the caller
-        records it where the bridge that serves the session takes its numbers from, before
-        the bytes go out."""
-        return self._build("5", encode_fields([(TEXT, text)]), now_ns)
-
     def logout(self, text: str, now_ns: int, reply_within_s: int | None = None) -> list[Action]:
         """Start an orderly logout (shutdown, end of schedule): we wait for the client's reply,
         ``reply_within_s`` or max(HeartBtInt, 2) s, then disconnect."""

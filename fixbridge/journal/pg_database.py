@@ -9,7 +9,7 @@ schema is current is opened without a lock or a DDL statement, so a bridge start
 holds up the active bridge's writes.
 
 Never logs or returns the DSN or its password; never writes outside a fenced transaction
-except the schema and a standby's Logout note (``journal/postgres.py``).
+except the schema.
 """
 
 from __future__ import annotations

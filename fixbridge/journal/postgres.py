@@ -173,13 +173,6 @@ CREATE TABLE IF NOT EXISTS journal_rounds (
     writer TEXT COLLATE "C" PRIMARY KEY,
     round BIGINT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS standby_logouts (
-    session_id TEXT COLLATE "C" NOT NULL,
-    epoch BIGINT NOT NULL,
-    seq BIGINT NOT NULL,
-    sent_at BIGINT NOT NULL,
-    PRIMARY KEY (session_id, epoch, seq)
-);
 CREATE INDEX IF NOT EXISTS message_log_by_time ON message_log (logged_at);
 CREATE INDEX IF NOT EXISTS message_log_by_session ON message_log (session_id, logged_at);
 """
@@ -196,9 +189,13 @@ class PostgresJournal(JournalWrites[Connection]):
 
     _commits: RemoteGroupCommit
 
-    def __init__(self, dsn: str, *, fence: Fence | None = None) -> None:
+    def __init__(
+        self, dsn: str, *, fence: Fence | None = None, read_limit_s: float = CALL_LIMIT_S
+    ) -> None:
         """Open the journal in the database ``dsn`` names, creating its tables the first time;
-        ``fence`` runs first in every write transaction (``ha/lease.py``)."""
+        ``fence`` runs first in every write transaction (``ha/lease.py``); a read still
+        unanswered after ``read_limit_s`` has its connection cut (and is tried once more)."""
+        self._read_limit_s = read_limit_s
         self._db = JournalDatabase(dsn, _SCHEMA, fence=fence)
         self._dsn = dsn
         self.where = self._db.where
@@ -240,7 +237,7 @@ class PostgresJournal(JournalWrites[Connection]):
             if conn is not None:
                 conn.close()
             conn = self._read = self._db.open(autocommit=True, purpose="fixbridge-journal")
-        with self._read_deadlines.bounded(conn, CALL_LIMIT_S):
+        with self._read_deadlines.bounded(conn, self._read_limit_s):
             return conn.execute(sql, params).fetchall()
 
     def _one(self, sql: LiteralString, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
@@ -437,38 +434,17 @@ class PostgresJournal(JournalWrites[Connection]):
     # --- FIX sessions ------------------------------------------------------------------------
 
     def find_session(self, session_id: str) -> SessionRecord | None:
-        """The session's stored state; its next sender number is past any a standby used
-        for a Logout in the session's current epoch (:meth:`note_standby_logout`)."""
         row = self._one(
-            "SELECT s.next_sender_seq, s.next_target_seq, s.cursor_offset, s.updated_at,"
-            " s.origin_offset, s.resent_before, s.reset_epoch,"
-            " (SELECT MAX(n.seq) FROM standby_logouts n WHERE n.session_id = s.session_id"
-            "  AND n.epoch = s.reset_epoch AND n.seq >= s.next_sender_seq)"
-            " FROM sessions s WHERE s.session_id=%s",
+            "SELECT next_sender_seq, next_target_seq, cursor_offset, updated_at, origin_offset,"
+            " resent_before, reset_epoch FROM sessions WHERE session_id=%s",
             (session_id,),
         )
         if row is None:
             return None
-        next_sender = int(row[0]) if row[7] is None else int(row[7]) + 1
         return SessionRecord(
-            next_sender, int(row[1]), int(row[2]), int(row[3]), origin_offset=int(row[4]),
+            int(row[0]), int(row[1]), int(row[2]), int(row[3]), origin_offset=int(row[4]),
             possibly_sent_before_ns=int(row[5]), reset_epoch=int(row[6]),
         )  # fmt: skip
-
-    def note_standby_logout(self, session_id: str, epoch: int, seq: int, at_ns: int) -> None:
-        """A standby bridge sends the session a Logout numbered ``seq`` (a FIX engine counts
-        the number as received): the active bridge numbers on past it (:meth:`find_session`).
-        Not fenced: a standby holds no lease, and the note is a fact about the wire, never
-        journal state it could damage. Blocking, on a connection of its own: for a thread."""
-        try:
-            with self._db.open(autocommit=True, purpose="fixbridge-standby") as conn:
-                conn.execute(
-                    "INSERT INTO standby_logouts (session_id, epoch, seq, sent_at)"
-                    " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    (session_id, epoch, seq, at_ns),
-                )
-        except psycopg.Error as exc:
-            raise self._db.failed(exc) from None
 
     def load_session(self, session_id: str, *, start_offset: int | None = None) -> SessionRecord:
         record = self.find_session(session_id)

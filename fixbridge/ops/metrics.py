@@ -221,13 +221,13 @@ class Metrics:
             registry=r)
         self.ha_active = Gauge(
             "fixbridge_ha_active",
-            "1 while this bridge serves (holds the lease, or runs without [ha]), 0 while it"
-            " is the standby.",
-            registry=r)
+            "With [ha]: 1 while this bridge holds the lease and serves, 0 while it is the"
+            " standby (or taking over). pair: the journal database the two bridges share.",
+            ["pair"], registry=r)
         self.ha_epoch = Gauge(
             "fixbridge_ha_epoch",
-            "The lease's fencing epoch this bridge last served under (0: never active).",
-            registry=r)
+            "With [ha]: the lease's fencing epoch this bridge took up last (0: never).",
+            ["pair"], registry=r)
 
         # ---- FIX sessions (label session) -------------------------------------------------
         self.session_up = Gauge(

@@ -87,6 +87,7 @@ class BridgeProcess:
         self.log = log
         self.fix_port = fix_port
         self.metrics_port = metrics_port
+        self.admin_port: int | None = None  # when the config enables the admin port
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
 

@@ -67,6 +67,10 @@ def test_sqlite_is_the_default_and_postgresql_is_chosen_with_a_dsn() -> None:
         ),
         (config(ha={"enabled": True}), 'ha.enabled needs journal.backend = "postgresql"'),
         (
+            config(journal={"backend": "postgresql", "dsn": DSN, "path": "j.db"}),
+            'path: only for the SQLite journal, not with backend = "postgresql"',
+        ),
+        (
             config(
                 journal={"backend": "postgresql", "dsn": DSN},
                 ha={"enabled": True, "lease_ttl_s": 2.0, "renew_every_s": 1.0},
@@ -102,3 +106,19 @@ def test_the_password_comes_from_a_file_or_the_environment_and_is_never_quoted(
     with pytest.raises(PasswordError, match="the password is empty"):
         with_password(DSN, empty, None)
     assert "Pa55" not in str(caught.value)
+
+
+def test_check_config_finds_a_password_it_cannot_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fixbridge.cli import main
+
+    config = tmp_path / "fixbridge.toml"
+    config.write_text(
+        '[journal]\nbackend = "postgresql"\n'
+        f'dsn = "{DSN}"\npassword_file = "{tmp_path / "absent"}"\n'
+        '[[sessions]]\nname = "a"\nsender_comp_id = "FB"\ntarget_comp_id = "BO"\n'
+    )
+    assert main(["check-config", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "journal.password_file: cannot read" in err and "No such file" in err

@@ -78,6 +78,8 @@ def exported() -> dict[str, frozenset[str]]:
     metrics.journal_append_seconds.observe(0.002)
     metrics.lag_exchange_seconds.labels(SESSION).observe(0.01)
     metrics.lag_receipt_seconds.labels(SESSION).observe(0.001)
+    metrics.ha_active.labels("fixbridge").set(1)  # with [ha] only
+    metrics.ha_epoch.labels("fixbridge").set(1)
 
     series: dict[str, set[str]] = {}
     text = generate_latest(metrics.registry).decode()
@@ -410,9 +412,9 @@ SCENARIOS = [
         {  # fb serves; fb2 is its standby ([ha]), subscribed to nothing
             series("fixbridge_upstream_connected", stream="executions"): "0x5",
             series("fixbridge_upstream_connected", stream="trades"): "1x5",
-            series("fixbridge_ha_active"): "1x5",
+            series("fixbridge_ha_active", pair="books"): "1x5",
             series("fixbridge_upstream_connected", "fb2:9108", stream="executions"): "0x5",
-            series("fixbridge_ha_active", "fb2:9108"): "0x5",
+            series("fixbridge_ha_active", "fb2:9108", pair="books"): "0x5",
         },
         "1m", "3m", (fired("critical", stream="executions"),),
     ),
@@ -533,7 +535,7 @@ SCENARIOS = [
             # the standby ([ha]) serves no session until it takes over
             series("fixbridge_session_up", "fb2:9108", session="backoffice"): "0x10",
             series("fixbridge_session_in_schedule", "fb2:9108", session="backoffice"): "1x10",
-            series("fixbridge_ha_active", "fb2:9108"): "0x10",
+            series("fixbridge_ha_active", "fb2:9108", pair="books"): "0x10",
         },
         "4m", "6m", (fired("warning", session="backoffice"),),
     ),
@@ -612,10 +614,13 @@ SCENARIOS = [
     Scenario(
         "FixbridgeNoBridgeServing",
         {  # a pair whose active one steps down and nobody takes over: two standbys
-            series("fixbridge_ha_active"): "1 1 0 0 0 0 0",
-            series("fixbridge_ha_active", "fb2:9108"): "0x6",
+            series("fixbridge_ha_active", pair="books"): "1 1 0 0 0 0 0",
+            series("fixbridge_ha_active", "fb2:9108", pair="books"): "0x6",
+            # another pair, served all along, must not hide it
+            series("fixbridge_ha_active", "fb3:9108", pair="clearing"): "1x6",
+            series("fixbridge_ha_active", "fb4:9108", pair="clearing"): "0x6",
         },
-        "1m", "5m", ({"job": "fixbridge", "severity": "critical"},),
+        "1m", "5m", ({"job": "fixbridge", "pair": "books", "severity": "critical"},),
     ),
 ]  # fmt: skip
 

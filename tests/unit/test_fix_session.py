@@ -222,21 +222,6 @@ def test_logout_now_before_the_logon_or_after_it_closed_only_disconnects() -> No
         assert actions == [Disconnect("again")]
 
 
-def test_a_standbys_refusal_logout_takes_the_next_number_and_nothing_else() -> None:
-    """A standby answers a Logon with a Logout under the session's next number: one number,
-    nothing to persist here (the caller notes it for the active bridge), no state change."""
-    session = new_session(next_sender=57, next_target=12)
-    send = session.refusal_logout("standby: log on to the active one", T0)
-    (logout,) = parse_all([send.data])
-    assert (logout.msg_type, logout.get(34), logout.get(58)) == (
-        "5", "57", "standby: log on to the active one",
-    )  # fmt: skip
-    assert (logout.get(49), logout.get(56)) == (BRIDGE, CLIENT)
-    assert send.seq == 57 and send.stored is None
-    assert session.next_sender_seq == 58 and session.next_target_seq == 12
-    assert session.state is not State.ACTIVE
-
-
 # --- inbound sequence gaps ----------------------------------------------------------------
 
 
