@@ -15,6 +15,9 @@ What one invocation does:
    arrived while the previous commit ran is inserted in one transaction (group commit,
    ``synchronous = FULL``) with the resume token.
 
+4. With ``--postgresql``: the bridge again on a PostgreSQL journal, on a server of its own
+   started here (fsync on); the count is the journal's head (offsets are gap-free).
+
 Printed: executions, seconds, executions/s, the process's CPU microseconds per execution and
 peak RSS, and the ratio over the reference. There is no peer figure: a QuickFIX acceptor does
 not ingest gRPC. Nothing is asserted.
