@@ -163,7 +163,7 @@ class Bridge:
         if self.lease is None:
             self._serve_upstream()
         else:
-            self._ha_gauges(active=0)
+            self._ha_gauges(active=0, epoch=0)
             self._lease_task = asyncio.create_task(self.lease.run(), name="lease")
             self._lease_task.add_done_callback(self._lease_ended)
             log.info(
@@ -218,7 +218,8 @@ class Bridge:
         if self.lease is not None:
             self._ha_gauges(active=1)
         log.info(
-            "fixbridge serving: journal %s, %d session(s), upstream %s",
+            "fixbridge %s: journal %s, %d session(s), upstream %s",
+            "started" if self.lease is None else "serving, the lease is its own",
             journal_where(config),
             len(config.sessions),
             config.upstream.target,
@@ -264,7 +265,10 @@ class Bridge:
     async def _activate(self) -> None:
         assert self.acceptor is not None
         try:
-            await self.acceptor.activate()
+            async with self._reloading:  # a reload waits, and is applied to what is loaded
+                await self.acceptor.activate()
+            if not self._serving or self._stepped_down is not None:
+                return  # stopping, or the lease went while loading: nothing is started
             self._serve_upstream()
         except Exception as exc:
             log.exception("taking up the active role failed")
@@ -374,6 +378,10 @@ class Bridge:
 
     async def stop(self) -> None:
         self._serving = False  # /readyz says so while the sessions drain
+        if self._activation is not None:  # first: it would start what is stopped below
+            self._activation.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._activation
         if self._gauge_task is not None:
             self._gauge_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -396,15 +404,12 @@ class Bridge:
                 await self._token_task
         if self.admin_server is not None:
             await self.admin_server.stop()
-        if self._activation is not None:
-            self._activation.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._activation
         if self.acceptor is not None:
             await self.acceptor.stop()  # the Logouts are written under the lease still
         if self._lease_task is not None and self.lease is not None:
             self._lease_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A keeper that failed has said so (_lease_ended): the stop goes on regardless.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._lease_task
             await self.lease.release()  # the standby need not wait for it to run out
         if self.journal is not None:

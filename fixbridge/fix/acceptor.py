@@ -345,10 +345,11 @@ class Acceptor:
             )
         return out
 
-    async def _load(self, slot: SessionSlot) -> None:
+    async def _load(self, slot: SessionSlot, *, create: bool = False) -> None:
         """A slot's stored numbers and cursor (a new session's record starts where its
-        ``start_from`` says: :func:`load_configured_session`); a standby only reads them."""
-        if self.standby is not None:
+        ``start_from`` says: :func:`load_configured_session`); a standby only reads them
+        (``create``: it is taking over)."""
+        if self.standby is not None and not create:
             found = self._journal.find_session(slot.config.name)
             if found is None:
                 return
@@ -387,10 +388,11 @@ class Acceptor:
 
     async def activate(self) -> None:
         """A standby becomes the active bridge: sessions load (new ones are created) from the
-        journal as it is now, and Logons bind."""
+        journal as it is now, then Logons bind (refused until every session is loaded)."""
+        self.standby = "this bridge is taking over: its sessions are loading"
+        for slot in list(self._slots.values()):
+            await self._load(slot, create=True)
         self.standby = None
-        for slot in self._slots.values():
-            await self._load(slot)
         log.info("FIX acceptor active: Logons bind from now on")
 
     async def stop(self, text: str = "fixbridge shutting down") -> None:

@@ -18,7 +18,7 @@ from fixbridge.config import BridgeConfig, SessionConfig
 
 # Sections the running bridge holds open (sockets, the journal file, upstream channels): a new
 # value is kept for the next start, and the reload says so.
-RESTART_ONLY = ("upstream", "journal", "fix", "metrics", "admin")
+RESTART_ONLY = ("upstream", "journal", "ha", "fix", "metrics", "admin")
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,10 @@ class HeldBy:
 
 
 async def ensure_schema(conn: psycopg.AsyncConnection[Any]) -> None:
-    await conn.execute(SCHEMA)
+    """The lease table, made once: a role that may not create tables works with one made."""
+    row = await (await conn.execute("SELECT to_regclass('fixbridge_lease') IS NOT NULL")).fetchone()
+    if row is None or not row[0]:
+        await conn.execute(SCHEMA)
 
 
 async def take(
@@ -237,6 +240,7 @@ class LeaseKeeper:
         self._clock = clock
         self.elector = Elector(timing, clock())
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._opening: asyncio.Future[psycopg.AsyncConnection[Any]] | None = None
         self._stray: set[asyncio.Future[Any]] = set()  # abandoned attempts, cancelling
         self.attempts_failed = 0
 
@@ -262,6 +266,7 @@ class LeaseKeeper:
                     await asyncio.sleep(max(0.0, self.elector.next_wake() - self._clock()))
         finally:
             self._act(self.elector.stopped("the lease keeper stopped"))
+            self._stop_opening()
             await self._drop()
 
     async def release(self) -> None:
@@ -278,6 +283,7 @@ class LeaseKeeper:
         outcome = await self._bounded(give_up(), self._clock() + self.timing.renew_every_s)
         if not isinstance(outcome, bool):
             log.warning("lease: could not release it (%s); it expires by itself", outcome)
+        self._stop_opening()
         await self._drop()
 
     async def _attempt(self, now: float) -> None:
@@ -356,21 +362,66 @@ class LeaseKeeper:
                 log.exception("lease: reacting to %s failed", action)
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
-        if self._conn is None or self._conn.closed:
-            settings = connect_kwargs(self._dsn, self.timing.renew_every_s, "fixbridge-lease")
-            self._conn = await psycopg.AsyncConnection.connect(
-                self._dsn, autocommit=True, **settings
-            )
-            await ensure_schema(self._conn)
-        return self._conn
+        """The connection, or the one being opened. Opening may outlast an attempt (libpq
+        tries a DSN's hosts in turn, each with its connect timeout): an abandoned attempt
+        leaves it going, and the next attempt waits on the same one, so a dead first host
+        never keeps the next ones from being reached."""
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open())
+        opening = self._opening
+        try:
+            conn = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            if self._opening is opening:
+                self._opening = None
+            raise
+        if self._opening is opening:
+            self._opening = None
+            self._conn = conn
+        return conn
+
+    async def _open(self) -> psycopg.AsyncConnection[Any]:
+        # Each host may take its connect timeout; the whole open is bounded by the TCP and
+        # statement settings (fixbridge/pg.py), not by one attempt's wait.
+        settings = connect_kwargs(self._dsn, self.timing.renew_every_s, "fixbridge-lease")
+        conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True, **settings)
+        try:
+            await ensure_schema(conn)
+        except BaseException:
+            await _close_quietly(conn)
+            raise
+        return conn
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             await _close_quietly(conn)
 
+    def _stop_opening(self) -> None:
+        """The keeper is done: a connection still being opened is not wanted any more."""
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            opening.cancel()
+            opening.add_done_callback(_closed_if_opened)
+
     def _what(self, exc: BaseException) -> str:
         return text_of(exc, self._password)
+
+
+def _closed_if_opened(opening: asyncio.Future[psycopg.AsyncConnection[Any]]) -> None:
+    """A connection that opened after all once nobody wanted it is closed (in the background)."""
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    closing = asyncio.ensure_future(_close_quietly(opening.result()))
+    _CLOSING.add(closing)
+    closing.add_done_callback(_CLOSING.discard)
+
+
+_CLOSING: set[asyncio.Future[None]] = set()  # held until done: a task nobody holds may vanish
 
 
 async def _close_quietly(conn: psycopg.AsyncConnection[Any]) -> None:

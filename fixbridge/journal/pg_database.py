@@ -37,6 +37,8 @@ SETTLE_WAIT_S = 10.0  # how long a lost COMMIT's server process may take to end
 # Creating the schema takes this transaction-scoped advisory lock: two bridges starting at
 # once do not race their CREATEs.
 _SCHEMA_LOCK = 0x66697862  # "fixb"
+_WRITER_LOCK = 0x66697877  # "fixw": the one writer of a journal no lease guards
+LOCK_WAIT_S = 5.0
 _SEAL = (
     "INSERT INTO journal_rounds (writer, round) VALUES (%s, %s)"
     " ON CONFLICT (writer) DO UPDATE SET round = excluded.round"
@@ -44,12 +46,17 @@ _SEAL = (
 _COMMITTED_LOCALLY = "already committed locally"
 
 
+def nul_safe(text: str) -> str:
+    """``text`` as a text column holds it (U+0000 as U+FFFD)."""
+    return text.replace("\x00", "\ufffd")
+
+
 class NulSafeText(StrDumperUnknown):
     """Text parameters with U+0000 (which PostgreSQL text cannot hold) as U+FFFD: a value
     from a peer that carries one is stored, and found again, instead of failing its write."""
 
     def dump(self, obj: str) -> Any:
-        return super().dump(obj.replace("\x00", "\ufffd"))
+        return super().dump(nul_safe(obj))
 
 
 def _no_fence(conn: Connection) -> None:
@@ -73,6 +80,7 @@ class JournalDatabase:
         self._fence: Fence = fence or _no_fence
         # This process's writer: the seal of its transactions (journal_rounds) is under it.
         self._writer = f"{time.time_ns():x}-{id(self):x}"
+        self._started: dict[int, Any] = {}  # write connections' server processes: pid -> start
 
     def text(self, exc: BaseException) -> str:
         return text_of(exc, self._password)
@@ -112,7 +120,16 @@ class JournalDatabase:
         return conn
 
     def connect(self) -> Connection:
-        return self.open(autocommit=False, purpose="fixbridge-journal")
+        conn = self.open(autocommit=False, purpose="fixbridge-journal")
+        # Which server process this is, beyond its pid (a pid is reused, and after a failover
+        # of the database the same number may be another server's): settle() ends only it.
+        row = conn.execute(
+            "SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+        ).fetchone()
+        conn.commit()
+        if row is not None:
+            self._started[conn.info.backend_pid] = row[0]
+        return conn
 
     def _notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
         text = diagnostic.message_primary or ""
@@ -121,6 +138,25 @@ class JournalDatabase:
             # write is on the primary only, and a failover of the database could lose it.
             log.error("journal %s: a write %s (the database said: %s)", self.where,
                       "is not confirmed by the synchronous replica", text)  # fmt: skip
+
+    def hold_alone(self) -> Connection:
+        """Without a lease, one bridge alone may write the journal (as SQLite's lock file
+        keeps it): a session-level advisory lock, held by the connection returned until it
+        closes (the server frees it when the process dies). A lock still held after
+        ``LOCK_WAIT_S`` (a process just killed is given that long to be noticed) is refused."""
+        conn = self.open(autocommit=True, purpose="fixbridge-journal-lock")
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_WRITER_LOCK,)).fetchone()
+            if row is not None and row[0]:
+                return conn
+            if time.monotonic() > deadline:
+                conn.close()
+                raise JournalError(
+                    f"journal {self.where} is in use by another fixbridge process (without"
+                    " [ha], one bridge alone writes it)"
+                )
+            time.sleep(0.1)
 
     def create_schema(self) -> None:
         """The tables, once; a journal already at this version is left untouched."""
@@ -168,11 +204,17 @@ class JournalDatabase:
     def settle(self, number: int, backend_pid: int) -> bool:
         """Whether our transaction ``number`` committed: its server process is ended first
         (a process still waiting to commit might yet do so), then the seal read."""
+        started = self._started.pop(backend_pid, None)
         with self.open(autocommit=True, purpose="fixbridge-journal-settle") as conn:
-            conn.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE pid = %s AND backend_start = %s",
+                (backend_pid, started),
+            )
             deadline = time.monotonic() + SETTLE_WAIT_S
             while conn.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (backend_pid,)
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND backend_start = %s",
+                (backend_pid, started),
             ).fetchone():
                 if time.monotonic() > deadline:
                     raise JournalError(f"server process {backend_pid} did not end")

@@ -34,7 +34,7 @@ import psycopg
 
 from fixbridge.journal.commit import RoundStats
 from fixbridge.journal.message_log import LogEntry
-from fixbridge.journal.pg_database import TIMEOUT_S, Fence, JournalDatabase
+from fixbridge.journal.pg_database import TIMEOUT_S, Fence, JournalDatabase, nul_safe
 from fixbridge.journal.pg_deadline import Deadlines
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.remote_commit import Connection, RemoteGroupCommit
@@ -203,8 +203,11 @@ class PostgresJournal(JournalWrites[Connection]):
         self._read_deadlines = Deadlines("journal-read-deadline")
         self._commits = RemoteGroupCommit(self._db, step_s=CALL_LIMIT_S)
         self._jobs = _JOBS
+        self._lock: Connection | None = None
         try:
             self._db.create_schema()
+            if fence is None:
+                self._lock = self._db.hold_alone()
         except JournalError:
             self.close()
             raise
@@ -236,7 +239,11 @@ class PostgresJournal(JournalWrites[Connection]):
         if conn is None or conn.closed or conn.broken:
             if conn is not None:
                 conn.close()
-            conn = self._read = self._db.open(autocommit=True, purpose="fixbridge-journal")
+            # On the caller's thread (the event loop): no longer than the read itself may take
+            # (libpq waits at least 2 s for each host it tries).
+            conn = self._read = self._db.open(
+                autocommit=True, purpose="fixbridge-journal", timeout_s=self._read_limit_s
+            )
         with self._read_deadlines.bounded(conn, self._read_limit_s):
             return conn.execute(sql, params).fetchall()
 
@@ -371,13 +378,14 @@ class PostgresJournal(JournalWrites[Connection]):
         return None if row is None else int(row[0])
 
     def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]:
-        return {
+        found = {
             str(upstream_id)
             for (upstream_id,) in self._rows(
                 "SELECT upstream_id FROM events WHERE stream=%s AND upstream_id = ANY(%s)",
                 (stream, list(upstream_ids)),
             )
         }
+        return {i for i in upstream_ids if nul_safe(i) in found}  # the ids as asked
 
     def head_offset(self) -> int:
         row = self._one('SELECT "offset" FROM event_head')
@@ -535,6 +543,9 @@ class PostgresJournal(JournalWrites[Connection]):
             self._read.close()
             self._read = None
         self._read_deadlines.close()
+        if self._lock is not None:
+            self._lock.close()  # the advisory lock goes with its session
+            self._lock = None
 
     def _write_sync(self, work: Callable[[Connection], T]) -> T:
         return self._commits.run_sync(work)
@@ -563,6 +574,7 @@ def _append(
         head = int(head_row[0])
         offsets: list[int] = []
         if events:
+            # Ids as stored (a NUL is kept as U+FFFD): a repeated one is found as such.
             seen = {
                 str(upstream_id)
                 for (upstream_id,) in conn.execute(
@@ -573,10 +585,11 @@ def _append(
             rows: list[tuple[object, ...]] = []
             memory = MemoryRows()
             for event in events:
-                if event.upstream_id in seen:
+                stored_as = nul_safe(event.upstream_id)
+                if stored_as in seen:
                     offsets.append(0)
                     continue
-                seen.add(event.upstream_id)
+                seen.add(stored_as)
                 head += 1
                 offsets.append(head)
                 rows.append((

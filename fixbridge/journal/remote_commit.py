@@ -193,9 +193,9 @@ class RemoteGroupCommit(RoundQueue[Connection]):
             with self._deadlines.bounded(conn, self._step_s):
                 self._db.begin(conn)
             return conn
-        except psycopg.OperationalError:
-            self._end(conn)
-            if not conn.broken:
+        except BaseException as exc:
+            self._end(conn)  # a refused fence leaves no transaction open
+            if not (isinstance(exc, psycopg.OperationalError) and conn.broken):
                 raise
         conn = self._connection()
         try:
@@ -212,9 +212,10 @@ class RemoteGroupCommit(RoundQueue[Connection]):
         try:
             committed = self._db.settle(number, pid)
         except Exception as exc:
+            why = self._db.failed(exc) if isinstance(exc, psycopg.Error) else exc
             raise JournalError(
                 "the journal's connection was lost at COMMIT and whether it committed cannot"
-                f" be known ({self._db.failed(lost)}; {exc})"
+                f" be known ({self._db.failed(lost)}; {why})"
             ) from lost
         if not committed:
             raise lost

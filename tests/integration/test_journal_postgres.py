@@ -322,7 +322,9 @@ def test_a_nul_in_text_from_a_peer_is_stored_not_refused(postgres_dsn: str) -> N
         try:
             result = await journal.append_async("executions", [ev("x\x00y")], b"1", 1)
             assert result.stored == 1
-            assert journal.journaled_ids("executions", ["x\x00y"]) == {"x\ufffdy"}
+            assert journal.journaled_ids("executions", ["x\x00y"]) == {"x\x00y"}
+            again = await journal.append_async("executions", [ev("x\x00y")], b"2", 2)
+            assert (again.stored, again.duplicates) == (0, 1)  # found as the same event
             journal.load_session("s")
             entry = LogEntry("s", "in", 0, 1, "2026\x00", 1, "A", b"8=FIXT.1.1\x01")
             await journal.save_sequence_numbers_async("s", 1, 2, at_ns=1, log=[entry])
@@ -332,3 +334,15 @@ def test_a_nul_in_text_from_a_peer_is_stored_not_refused(postgres_dsn: str) -> N
         assert rows(postgres_dsn, "SELECT sending_time FROM message_log") == [("2026\ufffd",)]
 
     run(test)
+
+
+def test_without_a_lease_one_bridge_alone_writes_the_journal(postgres_dsn: str) -> None:
+    """As SQLite's lock file does: a second bridge opening a journal no lease guards is
+    refused by name; once the first one is gone, it opens."""
+    first = PostgresJournal(postgres_dsn)
+    try:
+        with pytest.raises(JournalError, match="in use by another fixbridge process"):
+            PostgresJournal(postgres_dsn)
+    finally:
+        first.close()
+    PostgresJournal(postgres_dsn).close()

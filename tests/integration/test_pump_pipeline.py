@@ -78,7 +78,7 @@ def failing_on(call: int, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
         return broken
 
-    monkeypatch.setattr(journal_sqlite, "_record_sent", record_sent)
+    monkeypatch.setattr(journal_sqlite._SqliteJobs, "record_sent", staticmethod(record_sent))
     return made
 
 
