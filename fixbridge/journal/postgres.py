@@ -600,13 +600,13 @@ def _append(
                 memory.add(event)
                 memory.index_symbol(stream, event, head)
             if rows:
-                with conn.cursor() as cursor:
-                    cursor.executemany(
-                        'INSERT INTO events ("offset", stream, upstream_id, received_at,'
-                        " transact_time, payload, raw, flagged)"
-                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                        rows,
-                    )
+                _each(
+                    conn,
+                    'INSERT INTO events ("offset", stream, upstream_id, received_at,'
+                    " transact_time, payload, raw, flagged)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    rows,
+                )
                 conn.execute('UPDATE event_head SET "offset"=%s', (head,))
                 _write_memory(conn, memory)
         if resume_token:  # an empty token never replaces a stored one
@@ -653,25 +653,33 @@ def _write_memory(conn: Connection, memory: MemoryRows) -> None:
     """New events' memory, one statement per table, rows in event order (each row its own
     execution: a later row of the same order sees the earlier one)."""
     tables = (memory.orders, memory.fills, memory.busts, memory.instruments, memory.symbols)
-    with conn.cursor() as cursor:
-        for statement, rows in zip(_MEMORY_STATEMENTS, tables, strict=True):
-            if rows:
-                cursor.executemany(statement, rows)
+    for statement, rows in zip(_MEMORY_STATEMENTS, tables, strict=True):
+        _each(conn, statement, rows)
+
+
+def _each(conn: Connection, sql: LiteralString, rows: Sequence[Sequence[object]]) -> None:
+    """``sql`` once per row, in order, each a whole exchange with the server (never
+    psycopg's pipelined executemany): a writer frozen between two rows leaves its
+    transaction idle, where the fence's idle timeout ends it, instead of in the middle of a
+    pipeline, where the server waits for the rest with no timeout at all, holding the lease
+    row against any takeover."""
+    for row in rows:
+        conn.execute(sql, row)
 
 
 def _insert_log(conn: Connection, entries: Sequence[LogEntry]) -> None:
     if not entries:
         return
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO message_log (session_id, direction, epoch, seq, sending_time,"
-            " logged_at, msg_type, raw) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (e.session_id, e.direction, e.epoch, e.seq, e.sending_time, e.logged_at_ns,
-                 e.msg_type, e.raw)
-                for e in entries
-            ],
-        )  # fmt: skip
+    _each(
+        conn,
+        "INSERT INTO message_log (session_id, direction, epoch, seq, sending_time,"
+        " logged_at, msg_type, raw) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            (e.session_id, e.direction, e.epoch, e.seq, e.sending_time, e.logged_at_ns,
+             e.msg_type, e.raw)
+            for e in entries
+        ],
+    )  # fmt: skip
 
 
 def _save_sequence_numbers(
@@ -722,13 +730,12 @@ def _record_sent(
                 f"session {session_id}: the stored cursor is {stored[0]}, not the"
                 f" {after_offset} this batch was rendered from"
             )
-        if messages:
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
-                    " VALUES (%s, %s, %s, %s, %s)",
-                    [(session_id, m.seq, m.msg_type, m.sending_time, m.body) for m in messages],
-                )
+        _each(
+            conn,
+            "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            [(session_id, m.seq, m.msg_type, m.sending_time, m.body) for m in messages],
+        )
         if after_offset is not None and messages:
             conn.execute(
                 "INSERT INTO sent_ranges (session_id, first_seq, last_seq, after_offset,"

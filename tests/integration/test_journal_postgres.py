@@ -144,7 +144,8 @@ def test_connections_the_server_ends_are_opened_again(postgres_dsn: str) -> None
             ended = rows(
                 postgres_dsn,
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = 'fixbridge-journal' AND pid <> pg_backend_pid()",
+                " WHERE application_name = 'fixbridge-journal' AND pid <> pg_backend_pid()"
+                " AND datname = current_database()",  # the server is the whole run's
             )
             assert len(ended) == 2 and all(r[0] for r in ended)
             assert journal.journaled_ids("executions", ["a", "b"]) == {"a"}
@@ -153,7 +154,8 @@ def test_connections_the_server_ends_are_opened_again(postgres_dsn: str) -> None
             pids = rows(
                 postgres_dsn,
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
-                " 'fixbridge-journal' AND pid <> pg_backend_pid()",
+                " 'fixbridge-journal' AND pid <> pg_backend_pid()"
+                " AND datname = current_database()",
             )
             assert pids == [(2,)]
         finally:
