@@ -43,7 +43,7 @@ from typing import Any
 from fixbridge.config import SessionConfig
 from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame
 from fixbridge.fix.delivery import Delivery
-from fixbridge.fix.outbound import NoTradeHistory, RenderCache, render, style_of
+from fixbridge.fix.outbound import NoTradeHistory, RenderCache, recipient, render_to, style_of
 from fixbridge.fix.session import FixSession, SessionIdentity
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.simulator.market import MarketModel
@@ -149,8 +149,9 @@ def bridge_leg(path: Path, sessions: int, shared: bool, head: int) -> Figure:
         name = f"BO{n}"
         journal.load_session(name)
         config = SessionConfig(name=name, sender_comp_id=BRIDGE, target_comp_id=name)
-        renderer = partial(render, session=config, history=NoTradeHistory(),
-                           style=style_of(config), cache=cache)  # fmt: skip
+        # Bound once per session, as the acceptor's renderer is.
+        renderer = partial(render_to, to=recipient(config, NoTradeHistory(), style_of(config),
+                                                   cache))  # fmt: skip
         legs.append((Delivery(name, _logged_on(name), renderer), [0]))
     delivered = 0
     with sink() as out:

@@ -71,13 +71,13 @@ from fixbridge.fix.history import REJECT as EVENT_RESEND_REJECT
 from fixbridge.fix.logbook import Logbook, application_entry
 from fixbridge.fix.meters import UNKNOWN_SESSION, SessionMeters, count_logon
 from fixbridge.fix.outbound import (
-    MarketMemory,
+    Recipient,
     RenderCache,
     Rendered,
     SessionTradeHistory,
-    TradeHistory,
     possible_resends,
-    render,
+    recipient,
+    render_to,
     style_of,
 )
 from fixbridge.fix.recovery import ReplaySource
@@ -122,7 +122,6 @@ from fixbridge.journal.store import (
 )
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import ExecutionEvent
-from fixbridge.normalize.style import RenderStyle
 from fixbridge.normalize.timestamps import instant_ns
 from fixbridge.normalize.trade import BUST_EXEC_ID_SUFFIX
 from fixbridge.ops.log_limit import LogLimiter
@@ -1406,14 +1405,8 @@ class Acceptor:
     def _renderer(self, conn: Connection, record: SessionRecord) -> _Renderer:
         config = conn.slot.config
         history = SessionTradeHistory(self._journal, record.origin_offset)
-        return _Renderer(
-            config,
-            history,
-            style_of(config),
-            self._rendered,
-            self._journal,
-            record.possibly_sent_before_ns,
-        )
+        bound = recipient(config, history, style_of(config), self._rendered, self._journal)
+        return _Renderer(bound, record.possibly_sent_before_ns)
 
     async def _send_batch(
         self,
@@ -1633,17 +1626,13 @@ class Acceptor:
 @dataclass(frozen=True, slots=True)
 class _Renderer:
     """One session's rendering: its configuration, style, trade history and the cache shared
-    with the other sessions, bound once."""
+    with the other sessions, bound once (``to``)."""
 
-    config: SessionConfig
-    history: TradeHistory
-    style: RenderStyle
-    cache: RenderCache
-    memory: MarketMemory
+    to: Recipient
     possibly_sent_before_ns: int = 0  # SessionRecord.possibly_sent_before_ns
 
     def render(self, event: JournalEvent) -> list[Rendered]:
-        messages = render(event, self.config, self.history, self.style, self.cache, self.memory)
+        messages = render_to(event, self.to)
         if event.transact_time_ns < self.possibly_sent_before_ns:
             return possible_resends(messages)
         return messages

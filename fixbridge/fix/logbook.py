@@ -14,7 +14,6 @@ bytes before a row exists. Pure: no I/O, no clock (times are passed in), no jour
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from fixbridge.fix.codec import SOH, FixMessage, first_value
@@ -23,14 +22,19 @@ from fixbridge.journal.message_log import LogEntry
 
 MASK = b"***"
 SECRET_TAGS = (554, 925)  # Password, NewPassword
-_MAY_HOLD_SECRET = re.compile(b"|".join(b"%d=" % tag for tag in SECRET_TAGS))
+# "554=" or "925=" somewhere: only then is a frame split (``in`` is several times faster than
+# one regular expression holding both, and the delivery leg logs every frame it sends).
+_SECRET_MARKS = tuple(b"%d=" % tag for tag in SECRET_TAGS)
 
 
 def mask_secrets(raw: bytes) -> bytes:
     """``raw`` with the values of Password(554) and NewPassword(925) replaced by ``***``
     (BodyLength and CheckSum are left as they were: they describe the original). A tag is
     recognised by its number, as the parser reads it (``0554=`` is Password too)."""
-    if _MAY_HOLD_SECRET.search(raw) is None:  # one scan, the common case
+    for mark in _SECRET_MARKS:
+        if mark in raw:
+            break
+    else:  # the common case
         return raw
     parts = raw.split(SOH)
     for i, part in enumerate(parts):

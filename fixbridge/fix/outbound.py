@@ -283,8 +283,21 @@ def side_visible(scope: ScopeConfig, side: TradeSide) -> bool:
     return _matches(scope.firms, side.firm) and _matches(scope.accounts, side.account)
 
 
+_STYLE_KEYS: dict[RenderStyle, int] = {}
+
+
+def _style_key(style: RenderStyle) -> int:
+    """A number standing for ``style`` in the cache's keys, the same for equal styles: an
+    int is hashed and compared far faster than the dataclass of enums, once per message per
+    session. Styles are few (a handful of settings), so the table stays small."""
+    key = _STYLE_KEYS.get(style)
+    if key is None:
+        key = _STYLE_KEYS[style] = len(_STYLE_KEYS)
+    return key
+
+
 @dataclass(frozen=True, slots=True)
-class _Recipient:
+class Recipient:
     """One session's side of a rendering: its settings and style, what it was sent before,
     the cache shared with the other sessions, and what the journal held of each symbol."""
 
@@ -293,6 +306,7 @@ class _Recipient:
     history: TradeHistory
     cache: RenderCache
     memory: MarketMemory
+    style_key: int = -1  # _style_key(style), given by recipient()
 
     def marks(self, symbol: str, before_offset: int) -> Marks:
         """The symbol's latest settlement journaled before ``before_offset``, and the price
@@ -355,19 +369,19 @@ class _Recipient:
         return cache.looked_up((before_offset, "instrument", symbol), look_up)
 
 
-def _render_execution(event: JournalEvent, to: _Recipient) -> list[Rendered]:
+def _render_execution(event: JournalEvent, to: Recipient) -> list[Rendered]:
     style, cache = to.style, to.cache
     execution = cache.decoded(event, ExecutionEvent.from_payload)
     if not admits_execution(to.session.scope, execution):
         return []
     # The style's precompiled encoder: the bytes encode_fields(execution_report_body(...)) gives.
     body = cache.body(
-        (event.offset, "8", style), lambda: execution_report_encoder(style)(execution)
+        (event.offset, "8", to.style_key), lambda: execution_report_encoder(style)(execution)
     )
     return [Rendered("8", body)]
 
 
-def _render_trade(event: JournalEvent, to: _Recipient) -> list[Rendered]:
+def _render_trade(event: JournalEvent, to: Recipient) -> list[Rendered]:
     """A TradeCaptureReport for sessions that receive trades and may see a side; for a bust,
     also a trade-cancel ExecutionReport (150=H) for each side an executions session may see.
     Fills-only sessions get those too: a bust reverses a fill they received."""
@@ -385,7 +399,7 @@ def _render_trade(event: JournalEvent, to: _Recipient) -> list[Rendered]:
     if "trades" in scope.message_kinds and any(seen):
         first = not to.history.reported_before(trade.trade_id, event.offset)
         body = cache.body(
-            (event.offset, "AE", style, seen, first),
+            (event.offset, "AE", to.style_key, seen, first),
             lambda: encode_fields(
                 trade_capture_report_body(trade, style, first_report=first, visible=visible)
             ),
@@ -394,24 +408,22 @@ def _render_trade(event: JournalEvent, to: _Recipient) -> list[Rendered]:
     if "executions" in scope.message_kinds and trade.is_bust:
         for index, visible_side in enumerate(seen):
             if visible_side:
-                bust = _bust_body(event, trade, index, style, cache)
+                bust = _bust_body(event, trade, index, to)
                 out.append(Rendered("8", bust, exchange_timed=False))
     return out
 
 
-def _bust_body(
-    event: JournalEvent, trade: TradeEvent, index: int, style: RenderStyle, cache: RenderCache
-) -> bytes:
+def _bust_body(event: JournalEvent, trade: TradeEvent, index: int, to: Recipient) -> bytes:
     """The trade-cancel ExecutionReport of a bust's side ``index`` (aggressor 0)."""
 
     def make() -> bytes:
-        _, fields = trade_bust_execution_reports(trade, style)[index]
+        _, fields = trade_bust_execution_reports(trade, to.style)[index]
         return encode_fields(fields)
 
-    return cache.body((event.offset, "8H", style, index), make)
+    return to.cache.body((event.offset, "8H", to.style_key, index), make)
 
 
-def _render_instrument(event: JournalEvent, to: _Recipient) -> list[Rendered]:
+def _render_instrument(event: JournalEvent, to: Recipient) -> list[Rendered]:
     """Instrument states are market-wide: only the symbol filter applies."""
     scope, style, cache = to.session.scope, to.style, to.cache
     if "instruments" not in scope.message_kinds:
@@ -424,13 +436,13 @@ def _render_instrument(event: JournalEvent, to: _Recipient) -> list[Rendered]:
         final = to.final_resolution(instrument.symbol, event.offset)
         outcome = (final.outcome or None) if final is not None else None
     body = cache.body(
-        (event.offset, "f", style, outcome),
+        (event.offset, "f", to.style_key, outcome),
         lambda: encode_fields(security_status_body(instrument, style, outcome)),
     )
     return [Rendered("f", body)]
 
 
-def _render_position(event: JournalEvent, to: _Recipient) -> list[Rendered]:
+def _render_position(event: JournalEvent, to: Recipient) -> list[Rendered]:
     scope, style, cache = to.session.scope, to.style, to.cache
     if "positions" not in scope.message_kinds:
         return []
@@ -439,7 +451,7 @@ def _render_position(event: JournalEvent, to: _Recipient) -> list[Rendered]:
         return []
     marks = to.marks(position.symbol, event.offset)
     body = cache.body(
-        (event.offset, "AP", style, marks.offset),
+        (event.offset, "AP", to.style_key, marks.offset),
         lambda: encode_fields(
             position_report_body(position, style, marks.settlement, marks.prior_price)
         ),
@@ -455,7 +467,7 @@ def _admits_position(scope: ScopeConfig, position: PositionEvent) -> bool:
     )
 
 
-def _render_settlement(event: JournalEvent, to: _Recipient) -> list[Rendered]:
+def _render_settlement(event: JournalEvent, to: Recipient) -> list[Rendered]:
     """The settlement message; once a resolution is final, a closed instrument's
     SecurityStatus with the outcome; a PositionReport with the price for each position in
     scope; a MarketSettlementReport for each held at the final price (exchange profile, unless
@@ -470,7 +482,7 @@ def _render_settlement(event: JournalEvent, to: _Recipient) -> list[Rendered]:
     symbol, offset, at_ns = settlement.symbol, event.offset, event.transact_time_ns
     if "settlements" in kinds:
         body = cache.body(
-            (offset, SETTLEMENT_MSG_TYPE, style),
+            (offset, SETTLEMENT_MSG_TYPE, to.style_key),
             lambda: encode_fields(settlement_message_body(settlement, style, at_ns)),
         )
         out.append(Rendered(SETTLEMENT_MSG_TYPE, body, settlement.set_time_ns is not None))
@@ -485,7 +497,7 @@ def _render_settlement(event: JournalEvent, to: _Recipient) -> list[Rendered]:
                 continue
             report_id = f"{position.upstream_id}:{settlement.report_key}"
             body = cache.body(
-                (offset, "AP", style, held_at),
+                (offset, "AP", to.style_key, held_at),
                 _marked_position(position, style, settlement, prior_price, report_id, at_ns),
             )
             out.append(Rendered("AP", body, exchange_timed=False))
@@ -501,7 +513,7 @@ def _render_settlement(event: JournalEvent, to: _Recipient) -> list[Rendered]:
 
 
 def _settlement_reports(
-    settlement: Settlement, offset: int, at_ns: int, to: _Recipient
+    settlement: Settlement, offset: int, at_ns: int, to: Recipient
 ) -> list[Rendered]:
     """A MarketSettlementReport for each account in scope that held the instrument when the
     final price was set (its latest position by then; a flat one settles nothing). Under a
@@ -526,7 +538,7 @@ def _settlement_reports(
             continue
         report_id = f"{position.account}:{settlement.report_key}"
         body = to.cache.body(
-            (offset, MARKET_SETTLEMENT_MSG_TYPE, to.style, held_at),
+            (offset, MARKET_SETTLEMENT_MSG_TYPE, to.style_key, held_at),
             _settlement_report(settlement, position, to.style, report_id, at_ns, paid),
         )
         out.append(Rendered(MARKET_SETTLEMENT_MSG_TYPE, body, exchange_timed=False))
@@ -561,7 +573,7 @@ def _settlement_report(
 
 
 def _closed_instrument_again(
-    settlement: Settlement, offset: int, to: _Recipient
+    settlement: Settlement, offset: int, to: Recipient
 ) -> list[Rendered]:
     """The SecurityStatus of the settled instrument's latest state again, with the outcome,
     when that state is closed, expired or terminated (it was sent without one)."""
@@ -570,7 +582,7 @@ def _closed_instrument_again(
         return []
     instrument, outcome, style = latest, settlement.outcome, to.style
     body = to.cache.body(
-        (offset, "f", style, outcome),
+        (offset, "f", to.style_key, outcome),
         lambda: encode_fields(security_status_body(instrument, style, outcome)),
     )
     return [Rendered("f", body, exchange_timed=False)]
@@ -596,18 +608,36 @@ def render(
     """The messages ``session`` receives for ``event``, in order (often one, maybe none);
     ``cache`` shares decoding and rendering with other sessions; ``memory`` answers what the
     journal held of the event's symbol before it."""
+    return render_to(event, recipient(session, history, style, cache, memory))
+
+
+def recipient(
+    session: SessionConfig,
+    history: TradeHistory | None = None,
+    style: RenderStyle | None = None,
+    cache: RenderCache | None = None,
+    memory: MarketMemory | None = None,
+) -> Recipient:
+    """One session's side of every rendering (the arguments of :func:`render`), bound once
+    for :func:`render_to`."""
+    style = style if style is not None else style_of(session)
+    return Recipient(
+        session,
+        style,
+        history if history is not None else NoTradeHistory(),
+        cache if cache is not None else _NO_CACHE,
+        memory if memory is not None else _NO_MEMORY,
+        _style_key(style),
+    )
+
+
+def render_to(event: JournalEvent, to: Recipient) -> list[Rendered]:
+    """:func:`render` of ``event`` for the session bound in ``to``."""
     if event.flagged is not None:
         return []
     renderer = _RENDERERS.get(event.stream)
     if renderer is None:
         return []
-    to = _Recipient(
-        session,
-        style if style is not None else style_of(session),
-        history if history is not None else NoTradeHistory(),
-        cache if cache is not None else _NO_CACHE,
-        memory if memory is not None else _NO_MEMORY,
-    )
     return renderer(event, to)
 
 

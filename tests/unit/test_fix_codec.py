@@ -12,6 +12,7 @@ from fixbridge.fix.codec import (
     FrameParser,
     Garbled,
     Oversize,
+    checksum,
     encode_fields,
     first_value,
     frame,
@@ -150,3 +151,17 @@ def test_first_value_reads_what_split_fields_reads_first(body: list[tuple[int, s
         firsts.setdefault(tag, value)
     for tag in (34, 35, 52, 134, 58, 3452, 11, 10, 7):
         assert first_value(data, tag) == firsts.get(tag), tag
+
+
+# CheckSum(10) is defined as the sum of the bytes modulo 256 (FIXT.1.1, "CheckSum"); the codec
+# reads it from Adler-32 in 256-byte spans. Lengths around the span edges and bytes up to 0xFF
+# (the largest sums a span can have) are where that reading could go wrong.
+@given(st.binary(max_size=2000) | st.integers(0, 1100).map(lambda n: b"\xff" * n))
+def test_the_checksum_is_the_byte_sum_modulo_256(data: bytes) -> None:
+    assert checksum(data) == sum(data) % 256
+
+
+def test_the_checksum_of_every_length_around_the_spans() -> None:
+    for size in (0, 1, 255, 256, 257, 511, 512, 513, 70_000):
+        for data in (b"\xff" * size, bytes(range(256)) * (size // 256) + b"\x7f" * (size % 256)):
+            assert checksum(data) == sum(data) % 256, size
