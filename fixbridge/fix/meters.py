@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 
 from fixbridge.fix.codec import first_value
 from fixbridge.fix.msgtypes import APPLICATION_MSG_TYPES
+from fixbridge.ops.batch_histogram import BatchHistogramChild
 from fixbridge.ops.metrics import Metrics
 
 SESSION_MSG_TYPES = frozenset({"0", "1", "2", "3", "4", "5", "A"})  # FIXT.1.1 admin messages
@@ -54,8 +55,8 @@ class SessionMeters:
         self.sequence_regressions: Counter = metrics.session_sequence_regressions.labels(session)
         self.heartbeat_timeouts: Counter = metrics.session_heartbeat_timeouts.labels(session)
         self.slow_consumers: Counter = metrics.session_slow_consumer_disconnects.labels(session)
-        self.lag_exchange: Histogram = metrics.lag_exchange_seconds.labels(session)
-        self.lag_receipt: Histogram = metrics.lag_receipt_seconds.labels(session)
+        self.lag_exchange: BatchHistogramChild = metrics.lag_exchange_seconds.labels(session)
+        self.lag_receipt: BatchHistogramChild = metrics.lag_receipt_seconds.labels(session)
         self._sent: dict[str, Counter] = {}
         self._received: dict[str, Counter] = {}
 
@@ -103,11 +104,14 @@ class SessionMeters:
         not the time of what it reports (None: a trade's later state) counts for the receipt
         lag only. A clock behind the exchange's would give negative lags; they count as 0
         rather than distort the histogram's sum."""
-        exchange, receipt = self.lag_exchange.observe, self.lag_receipt.observe
+        exchange: list[float] = []
+        receipt: list[float] = []
         for transact_ns, received_ns in times:
             if transact_ns is not None:
-                exchange(max(0, written_ns - transact_ns) / _NS)
-            receipt(max(0, written_ns - received_ns) / _NS)
+                exchange.append(max(0, written_ns - transact_ns) / _NS)
+            receipt.append(max(0, written_ns - received_ns) / _NS)
+        self.lag_exchange.observe_many(exchange)
+        self.lag_receipt.observe_many(receipt)
 
 
 def count_logon(metrics: Metrics, session: str, *, accepted: bool) -> None:

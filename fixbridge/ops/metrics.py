@@ -25,6 +25,7 @@ from prometheus_client import (
 )
 
 from fixbridge import __version__
+from fixbridge.ops.batch_histogram import BatchHistogram
 
 # ``*_created`` series double the exposition and no dashboard or rule of ours reads them.
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -327,12 +328,13 @@ class Metrics:
             ["scope"], registry=r)
 
         # ---- end-to-end lag (label session) -----------------------------------------------
-        self.lag_exchange_seconds = Histogram(
+        # Observed a batch at a time by the delivery leg (ops/batch_histogram.py).
+        self.lag_exchange_seconds = BatchHistogram(
             "fixbridge_lag_exchange_to_fix_write_seconds",
             "Exchange transact time to the FIX write of the message, per application message"
             " whose transact time is when the exchange made it (not a trade's later states).",
             ["session"], buckets=LAG_BUCKETS, registry=r)
-        self.lag_receipt_seconds = Histogram(
+        self.lag_receipt_seconds = BatchHistogram(
             "fixbridge_lag_receipt_to_fix_write_seconds",
             "Upstream receipt to the FIX write of the message, per application message.",
             ["session"], buckets=LAG_BUCKETS, registry=r)
