@@ -99,6 +99,7 @@ from fixbridge.fix.session import (
     State,
     credentials_ok,
 )
+from fixbridge.fix.shared_reads import SharedReads
 from fixbridge.fix.throttle import (
     Attempt,
     Lockout,
@@ -253,6 +254,8 @@ class Acceptor:
         self._notifier = notifier
         self._clock = clock
         self._rendered = RenderCache()  # each event rendered once, whatever the sessions
+        self._reads = SharedReads(journal)  # each batch read once, likewise
+        self._pumps = 0  # sessions delivering now
         self._metrics = metrics if metrics is not None else Metrics()
         self._slots = {
             (s.sender_comp_id, s.target_comp_id): SessionSlot(
@@ -1358,7 +1361,18 @@ class Acceptor:
                 await self._execute(conn, actions)
 
     async def _pump(self, conn: Connection) -> None:
-        """Deliver journal events in the session's scope, in journal order, from its cursor."""
+        """Deliver journal events in the session's scope, in journal order, from its cursor.
+        While it runs, the render cache keeps what it renders only if another session's pump
+        runs too (RenderCache.sharing)."""
+        self._pumps += 1
+        self._rendered.sharing = self._pumps > 1
+        try:
+            await self._pump_events(conn)
+        finally:
+            self._pumps -= 1
+            self._rendered.sharing = self._pumps > 1
+
+    async def _pump_events(self, conn: Connection) -> None:
         slot = conn.slot
         record = self._journal.load_session(conn.name)
         cursor = slot.cursor = conn.logon_cursor = record.cursor_offset
@@ -1379,7 +1393,7 @@ class Acceptor:
                     if conn.logon_cursor is not None:  # a regression rewinds no further on
                         conn.logon_cursor = min(conn.logon_cursor, cursor)
                     delivery = self._delivery(conn, record)
-                events = self._journal.read_events(cursor, PUMP_BATCH)
+                events = self._reads.read_events(cursor, PUMP_BATCH)
                 if events:
                     try:
                         cursor = await self._send_batches(conn, delivery, events, cursor)
@@ -1481,7 +1495,7 @@ class Acceptor:
                 if more:
                     await asyncio.sleep(0)  # the oldest's round begins: it commits meanwhile
                     more = self._may_go_on(conn)
-                events = self._journal.read_events(cursor, PUMP_BATCH) if more else []
+                events = self._reads.read_events(cursor, PUMP_BATCH) if more else []
                 if events:
                     stage(events)  # rendered while the oldest commits
                 oldest, submitted, _ = staged[0]

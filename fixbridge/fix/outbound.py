@@ -179,7 +179,13 @@ NO_MARKS = Marks()
 class RenderCache:
     """Recently decoded journal events and rendered bodies, shared by every session (least
     recently used entries go first). Only what rendering alone determines is kept: scope
-    filtering and sequencing stay per session."""
+    filtering and sequencing stay per session.
+
+    ``sharing`` says whether another session may ask for the same event: while one session
+    alone is delivering (the acceptor sets it), a decoding or body it makes is not kept, since
+    nothing would read it again and keeping it costs (a catch-up to one session paid ~2.5 us
+    per message for entries never read). What is kept already is still found, and what
+    :meth:`remember` is told is kept either way."""
 
     def __init__(
         self, decoded_capacity: int = DECODED_CAPACITY, bodies_capacity: int = BODIES_CAPACITY
@@ -188,6 +194,7 @@ class RenderCache:
         self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
         self._decoded_capacity = decoded_capacity
         self._bodies_capacity = bodies_capacity
+        self.sharing = True
         self.hits = 0
         self.misses = 0
 
@@ -196,9 +203,10 @@ class RenderCache:
         found = self._decoded.get(event.offset)
         if found is None:
             found = decode(event.payload)
-            self._decoded[event.offset] = found
-            if len(self._decoded) > self._decoded_capacity:
-                self._decoded.popitem(last=False)
+            if self.sharing:
+                self._decoded[event.offset] = found
+                if len(self._decoded) > self._decoded_capacity:
+                    self._decoded.popitem(last=False)
         else:
             self._decoded.move_to_end(event.offset)
         return found  # type: ignore[return-value]  # one offset is always one kind
@@ -229,9 +237,10 @@ class RenderCache:
         if found is None:
             self.misses += 1
             found = make()
-            self._bodies[key] = found
-            if len(self._bodies) > self._bodies_capacity:
-                self._bodies.popitem(last=False)
+            if self.sharing:
+                self._bodies[key] = found
+                if len(self._bodies) > self._bodies_capacity:
+                    self._bodies.popitem(last=False)
         else:
             self.hits += 1
             self._bodies.move_to_end(key)

@@ -293,3 +293,24 @@ def test_execution_reports_of_executions_measure_exchange_lag() -> None:
     config = _session("ex", scope=ScopeConfig(message_kinds=("executions",)))
     rendered = [r for e in EVENTS[:20] for r in render(_journal_event(e), config)]
     assert rendered and all(r.exchange_timed for r in rendered)
+
+
+def test_a_cache_not_shared_keeps_nothing_it_renders_but_finds_what_it_was_told() -> None:
+    cache = RenderCache()
+    cache.sharing = False  # one session alone delivering
+    config = _session("s")
+    one, two = (JournalEvent(n, "executions", e.exec_id, 0, 0, e.to_payload(), None)
+                for n, e in enumerate(EVENTS[:2], 1))  # fmt: skip
+    first = render(one, config, cache=cache)
+    assert render(one, config, cache=cache) == first
+    assert (cache.hits, cache.misses) == (0, 2)  # rendered twice: nothing was kept
+    cache.remember(two.offset, EVENTS[1])  # a live event's decoding, from its normalization
+
+    def undecodable(payload: bytes) -> object:
+        raise AssertionError("decoded again")
+
+    assert cache.decoded(two, undecodable) is EVENTS[1]
+    cache.sharing = True
+    render(one, config, cache=cache)
+    render(one, config, cache=cache)
+    assert (cache.hits, cache.misses) == (1, 3)
