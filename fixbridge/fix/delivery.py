@@ -79,9 +79,7 @@ class Delivery:
         store before writing them."""
         session = self.session
         first_seq = session.next_sender_seq
-        stored: list[OutboundMessage] = []
-        frames: list[bytes] = []
-        times: list[tuple[int | None, int]] = []
+        rendered: list[tuple[JournalEvent, Rendered]] = []
         skipped = 0
         for event in events:
             try:
@@ -97,16 +95,19 @@ class Delivery:
                 )
                 skipped += 1
                 continue
-            for rendered in messages:
-                send, sending_time = session.application_message(
-                    rendered.msg_type, rendered.body, now_ns
-                )
-                stored.append(
-                    OutboundMessage(send.seq, rendered.msg_type, sending_time, rendered.body)
-                )
-                frames.append(send.data)
-                transact = event.transact_time_ns if rendered.exchange_timed else None
-                times.append((transact, event.received_at_ns))
+            for message in messages:
+                rendered.append((event, message))
+        frames, sending_time = session.application_messages(
+            [(m.msg_type, m.body) for _, m in rendered], now_ns
+        )
+        stored = [
+            OutboundMessage(seq, m.msg_type, sending_time, m.body)
+            for seq, (_, m) in enumerate(rendered, first_seq)
+        ]
+        times = [
+            (e.transact_time_ns if m.exchange_timed else None, e.received_at_ns)
+            for e, m in rendered
+        ]
         cursor = int(events[-1].offset)
         return Batch(
             record=SentRecord(self.name, stored, session.next_sender_seq, cursor, now_ns),

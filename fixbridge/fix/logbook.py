@@ -79,6 +79,15 @@ def sent_entry(session_id: str, epoch: int, frame: bytes, now_ns: int) -> LogEnt
     )
 
 
+# The messages the bridge renders from journal events. No definition of theirs, in the stock
+# FIX 5.0 SP2 dictionary or in any profile's shipped one, holds Password(554) or
+# NewPassword(925) (tests/unit/test_fix_logbook.py reads the dictionaries), and a rendered
+# frame holds our header and its definition's fields only (no value can hold SOH): such a
+# frame has no password to mask, and the delivery leg logs every one it sends, so it is not
+# scanned for one. Any other type is.
+RENDERED_MSG_TYPES = frozenset({"8", "AE", "f", "AP", "W", "UMS"})
+
+
 def application_entry(
     session_id: str,
     epoch: int,
@@ -91,7 +100,7 @@ def application_entry(
 ) -> LogEntry:
     """The row of an application message we send, whose header fields the caller has (the
     delivery's hot path: the frame is not parsed again)."""
-    masked = mask_secrets(frame)
+    masked = frame if msg_type in RENDERED_MSG_TYPES else mask_secrets(frame)
     return LogEntry(session_id, "out", epoch, seq, sending_time, now_ns, msg_type, masked)
 
 

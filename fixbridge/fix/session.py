@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from fixbridge.fix.codec import BEGIN_STRING, FixMessage, encode_fields, frame
@@ -300,6 +300,27 @@ class FixSession:
             raise RuntimeError("application messages are sent only on an active session")
         send = self._build(msg_type, body, now_ns)
         return send, self._last_stamp[2]
+
+    def application_messages(
+        self, messages: Sequence[tuple[str, bytes]], now_ns: int
+    ) -> tuple[list[bytes], str]:
+        """Sequence a batch of application messages (MsgType, body) built at one instant:
+        their frames, numbered from ``next_sender_seq`` on, and their SendingTime for the
+        store. The same bytes as :meth:`application_message` once per message."""
+        if messages and self.state is not State.ACTIVE:
+            raise RuntimeError("application messages are sent only on an active session")
+        stamp = self.timestamp(now_ns)
+        prefix, sending_time = self._header, stamp.encode("ascii")
+        seq = self.next_sender_seq
+        frames = []
+        for msg_type, body in messages:
+            header = b"%s34=%d\x0152=%s\x01" % (prefix, seq, sending_time)
+            frames.append(frame(msg_type, header, body))
+            seq += 1
+        self.next_sender_seq = seq
+        if frames:
+            self._timers.last_sent_ns = now_ns
+        return frames, stamp
 
     def replay(self, begin: int, end: int, stored: Iterable[OutboundMessage]) -> Replay:
         """The frames answering a ResendRequest for ``begin..end``, drawn in chunks.

@@ -126,6 +126,25 @@ def test_application_message_gets_business_reject() -> None:
     assert (bmr.get(45), bmr.get(372), bmr.get(380)) == ("2", "D", "3")
 
 
+def test_a_batch_is_sequenced_as_its_messages_one_by_one() -> None:
+    one_by_one, batched = active_session(), active_session()
+    messages = [("8", b"17=A\x01"), ("AE", b"571=T1\x01"), ("8", b"17=B\x01")]
+    singles = [one_by_one.application_message(t, body, T0 + 7) for t, body in messages]
+    frames, stamp = batched.application_messages(messages, T0 + 7)
+    assert frames == [send.data for send, _ in singles]
+    assert {stamp} == {s for _, s in singles}
+    assert batched.next_sender_seq == one_by_one.next_sender_seq == 5
+    assert batched.last_sent_ns == one_by_one.last_sent_ns == T0 + 7
+    assert [m.get(34) for m in parse_all(frames)] == ["2", "3", "4"]
+
+
+def test_a_batch_is_refused_unless_the_session_is_active() -> None:
+    session = new_session()
+    with pytest.raises(RuntimeError, match="active session"):
+        session.application_messages([("8", b"17=A\x01")], T0)
+    assert session.application_messages([], T0)[0] == []  # nothing to send: nothing refused
+
+
 def test_resend_request_zero_means_to_the_end() -> None:
     session = active_session()
     for _ in range(3):
