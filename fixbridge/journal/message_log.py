@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from fixbridge.journal.bulk_insert import insert_rows
+
 Direction = Literal["in", "out"]
 
 SCHEMA = """
@@ -56,9 +58,10 @@ def insert(db: sqlite3.Connection, entries: Sequence[LogEntry]) -> None:
     """Add ``entries`` to the log, in order, inside the caller's transaction."""
     if not entries:
         return
-    db.executemany(
+    insert_rows(
+        db,
         "INSERT INTO message_log (session_id, direction, epoch, seq, sending_time, logged_at,"
-        " msg_type, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " msg_type, raw)",
         [
             (
                 e.session_id,

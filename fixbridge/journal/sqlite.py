@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from fixbridge.journal import message_log
+from fixbridge.journal.bulk_insert import insert_rows
 from fixbridge.journal.commit import GroupCommit, RoundStats
 from fixbridge.journal.integrity import JournalCorrupt, structural_problems
 from fixbridge.journal.message_log import LogEntry
@@ -644,7 +645,6 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
 _INSERT_EVENT = (
     "INSERT OR IGNORE INTO events"
     " (stream, upstream_id, received_at, transact_time, payload, raw, flagged)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -653,7 +653,7 @@ def _append(
 ) -> Callable[[sqlite3.Connection], AppendResult]:
     """Store new events (duplicates by upstream id are skipped) and the token that covers them.
 
-    One statement for all the events (``executemany``, in order); which of them were new is
+    One insert for all the events (journal/bulk_insert.py, in order); which of them were new is
     read back by offset: every row this job inserts has an offset above the head it found (the
     writer holds the database), and a repeated id is the first occurrence's (INSERT OR IGNORE
     keeps the first). Their memory is then written per table, in event order, as one
@@ -665,7 +665,8 @@ def _append(
         offsets: list[int] = []
         stored = 0
         if events:
-            db.executemany(
+            insert_rows(
+                db,
                 _INSERT_EVENT,
                 [
                     (
@@ -772,9 +773,9 @@ def _record_sent(
                     f"session {session_id}: the stored cursor is {stored[0]}, not the"
                     f" {after_offset} this batch was rendered from"
                 )
-        db.executemany(
-            "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
-            " VALUES (?, ?, ?, ?, ?)",
+        insert_rows(
+            db,
+            "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)",
             [(session_id, m.seq, m.msg_type, m.sending_time, m.body) for m in messages],
         )
         if after_offset is not None and messages:
@@ -1037,47 +1038,48 @@ def _chunks(keys: Iterable[_K]) -> Iterator[tuple[list[_K], str]]:
         yield chunk, ",".join("?" * len(chunk))
 
 
+# Each memory table's insert: the statement up to VALUES, and what follows the rows.
 _UPSERT_ORDER = (
     "INSERT INTO orders (order_id, cl_ord_id, transact_time, ord_status, order_qty,"
-    " cum_qty, leaves_qty, filled_notional) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " cum_qty, leaves_qty, filled_notional)",
     " ON CONFLICT (order_id) DO UPDATE SET"
     " cl_ord_id=CASE WHEN excluded.cl_ord_id = '' THEN orders.cl_ord_id"
     " ELSE excluded.cl_ord_id END,"
     " transact_time=excluded.transact_time, ord_status=excluded.ord_status,"
     " order_qty=excluded.order_qty, cum_qty=excluded.cum_qty,"
     " leaves_qty=excluded.leaves_qty, filled_notional=excluded.filled_notional"
-    " WHERE excluded.transact_time >= orders.transact_time"
+    " WHERE excluded.transact_time >= orders.transact_time",
 )
 _INSERT_FILL = (
-    "INSERT OR IGNORE INTO order_fills"
-    " (exec_id, order_id, quantity, notional, transact_time) VALUES (?, ?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO order_fills (exec_id, order_id, quantity, notional, transact_time)",
+    "",
 )
 _INSERT_BUST = (
-    "INSERT OR IGNORE INTO order_busts"
-    " (fill_exec_id, order_id, quantity, notional, busted_at) VALUES (?, ?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO order_busts (fill_exec_id, order_id, quantity, notional, busted_at)",
+    "",
 )
 _UPSERT_INSTRUMENT = (
-    "INSERT INTO instrument_latest (symbol, content, upstream_id) VALUES (?, ?, ?)"
+    "INSERT INTO instrument_latest (symbol, content, upstream_id)",
     " ON CONFLICT (symbol) DO UPDATE SET content=excluded.content,"
-    " upstream_id=excluded.upstream_id"
+    " upstream_id=excluded.upstream_id",
 )
 _INSERT_SYMBOL_EVENT = (
-    "INSERT OR IGNORE INTO symbol_events (symbol, stream, account, offset, at)"
-    " VALUES (?, ?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO symbol_events (symbol, stream, account, offset, at)",
+    "",
 )
 
 
 def _write_memory(db: sqlite3.Connection, memory: MemoryRows) -> None:
-    """New events' memory, one statement per table (rules: :class:`MemoryRows`)."""
-    for statement, rows in (
+    """New events' memory, one insert per table (rules: :class:`MemoryRows`), its rows in
+    event order (journal/bulk_insert.py)."""
+    for (head, tail), rows in (
         (_UPSERT_ORDER, memory.orders),
         (_INSERT_FILL, memory.fills),
         (_INSERT_BUST, memory.busts),
         (_UPSERT_INSTRUMENT, memory.instruments),
         (_INSERT_SYMBOL_EVENT, memory.symbols),
     ):
-        if rows:
-            db.executemany(statement, rows)
+        insert_rows(db, head, rows, tail=tail)
 
 
 def _remember(db: sqlite3.Connection, event: NewEvent) -> None:
