@@ -315,7 +315,7 @@ class Recipient:
     history: TradeHistory
     cache: RenderCache
     memory: MarketMemory
-    style_key: int = -1  # _style_key(style), given by recipient()
+    style_key: int  # _style_key(style): made by recipient() only
 
     def marks(self, symbol: str, before_offset: int) -> Marks:
         """The symbol's latest settlement journaled before ``before_offset``, and the price

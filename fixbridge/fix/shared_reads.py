@@ -7,11 +7,12 @@ and hands them to whoever asks the same question next.
 
 Rules:
 - An answer kept is one the journal gave for the same question (events after ``offset``, at
-  most ``limit``). The journal's events never change once committed (the acceptor reads
-  through a connection that sees committed rows only) and offsets are gap-free, so a kept
-  answer stays correct: the events that come after that offset, in order, perhaps fewer than
-  the journal holds by now. A shorter answer only makes a smaller batch; the next read goes
-  on from where it ends.
+  most ``limit``). The acceptor reads through a connection that sees committed rows only,
+  the journal's events never change once committed, and they become visible in offset order
+  (one writer; offsets given in the write transaction), so no event can appear later among
+  those an answer spans: a kept answer stays correct, the events that come after that
+  offset, in order, perhaps fewer than the journal holds by now. A shorter answer only makes
+  a smaller batch; the next read goes on from where it ends.
 - An empty answer is never kept: the next event may be journaled at any moment.
 - Bounded: the ``capacity`` most recently used answers, nothing else.
 

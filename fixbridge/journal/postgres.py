@@ -32,6 +32,7 @@ from typing import Any, LiteralString, TypeVar
 
 import psycopg
 
+from fixbridge.journal.bulk_insert import chunked, values_statement
 from fixbridge.journal.commit import RoundStats
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.pg_database import TIMEOUT_S, Fence, JournalDatabase, nul_safe
@@ -600,11 +601,10 @@ def _append(
                 memory.add(event)
                 memory.index_symbol(stream, event, head)
             if rows:
-                _each(
+                _insert(
                     conn,
                     'INSERT INTO events ("offset", stream, upstream_id, received_at,'
-                    " transact_time, payload, raw, flagged)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    " transact_time, payload, raw, flagged)",
                     rows,
                 )
                 conn.execute('UPDATE event_head SET "offset"=%s', (head,))
@@ -624,56 +624,111 @@ def _append(
     return work
 
 
-_UPSERT_ORDER: LiteralString = (
+# Each memory table's insert: the statement up to VALUES, what follows the rows, and how
+# many leading columns are its key (what a conflict is on).
+_UPSERT_ORDER: tuple[LiteralString, LiteralString, int] = (
     "INSERT INTO orders (order_id, cl_ord_id, transact_time, ord_status, order_qty,"
-    " cum_qty, leaves_qty, filled_notional) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " cum_qty, leaves_qty, filled_notional)",
     " ON CONFLICT (order_id) DO UPDATE SET"
     " cl_ord_id=CASE WHEN excluded.cl_ord_id = '' THEN orders.cl_ord_id"
     " ELSE excluded.cl_ord_id END,"
     " transact_time=excluded.transact_time, ord_status=excluded.ord_status,"
     " order_qty=excluded.order_qty, cum_qty=excluded.cum_qty,"
     " leaves_qty=excluded.leaves_qty, filled_notional=excluded.filled_notional"
-    " WHERE excluded.transact_time >= orders.transact_time"
+    " WHERE excluded.transact_time >= orders.transact_time",
+    1,
 )
-_MEMORY_STATEMENTS: tuple[LiteralString, ...] = (
+_MEMORY_STATEMENTS: tuple[tuple[LiteralString, LiteralString, int], ...] = (
     _UPSERT_ORDER,
-    "INSERT INTO order_fills (exec_id, order_id, quantity, notional, transact_time)"
-    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-    "INSERT INTO order_busts (fill_exec_id, order_id, quantity, notional, busted_at)"
-    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-    "INSERT INTO instrument_latest (symbol, content, upstream_id) VALUES (%s, %s, %s)"
-    " ON CONFLICT (symbol) DO UPDATE SET content=excluded.content,"
-    " upstream_id=excluded.upstream_id",
-    'INSERT INTO symbol_events (symbol, stream, account, "offset", at)'
-    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+    (
+        "INSERT INTO order_fills (exec_id, order_id, quantity, notional, transact_time)",
+        " ON CONFLICT DO NOTHING",
+        1,
+    ),
+    (
+        "INSERT INTO order_busts (fill_exec_id, order_id, quantity, notional, busted_at)",
+        " ON CONFLICT DO NOTHING",
+        1,
+    ),
+    (
+        "INSERT INTO instrument_latest (symbol, content, upstream_id)",
+        " ON CONFLICT (symbol) DO UPDATE SET content=excluded.content,"
+        " upstream_id=excluded.upstream_id",
+        1,
+    ),
+    (
+        'INSERT INTO symbol_events (symbol, stream, account, "offset", at)',
+        " ON CONFLICT DO NOTHING",
+        4,
+    ),
 )
 
 
 def _write_memory(conn: Connection, memory: MemoryRows) -> None:
-    """New events' memory, one statement per table, rows in event order (each row its own
-    execution: a later row of the same order sees the earlier one)."""
+    """New events' memory, one insert per table, rows in event order, as if each row were
+    its own statement: a later row of the same order sees the earlier one
+    (:func:`_insert_in_runs`)."""
     tables = (memory.orders, memory.fills, memory.busts, memory.instruments, memory.symbols)
-    for statement, rows in zip(_MEMORY_STATEMENTS, tables, strict=True):
-        _each(conn, statement, rows)
+    for (head, tail, key_width), rows in zip(_MEMORY_STATEMENTS, tables, strict=True):
+        _insert_in_runs(conn, head, tail, key_width, rows)
 
 
-def _each(conn: Connection, sql: LiteralString, rows: Sequence[Sequence[object]]) -> None:
-    """``sql`` once per row, in order, each a whole exchange with the server (never
-    psycopg's pipelined executemany): a writer frozen between two rows leaves its
+def _insert_in_runs(
+    conn: Connection,
+    head: LiteralString,
+    tail: LiteralString,
+    key_width: int,
+    rows: Sequence[Sequence[object]],
+) -> None:
+    """``rows`` in order through an INSERT with a conflict clause, as many-row statements
+    none of which holds one key twice (the key: the first ``key_width`` columns, as the
+    database compares them). PostgreSQL runs a statement's rows as one command, where an
+    upsert may not touch one row twice; cut where a key comes again, the statements one
+    after the other give what one statement per row gives."""
+    run: list[Sequence[object]] = []
+    keys: set[tuple[object, ...]] = set()
+    for row in rows:
+        key = tuple(nul_safe(v) if isinstance(v, str) else v for v in row[:key_width])
+        if key in keys:
+            _insert(conn, head, run, tail)
+            run, keys = [], set()
+        run.append(row)
+        keys.add(key)
+    _insert(conn, head, run, tail)
+
+
+# The protocol's limit on one statement's parameters.
+_MAX_PARAMETERS = 65535
+
+
+def _insert(
+    conn: Connection,
+    head: LiteralString,
+    rows: Sequence[Sequence[object]],
+    tail: LiteralString = "",
+) -> None:
+    """``{head} VALUES ...{tail}`` of ``rows`` in order, as statements of many rows each
+    (journal/bulk_insert.py): one exchange with the server per chunk, each whole, never
+    psycopg's pipelined executemany: a writer frozen between two statements leaves its
     transaction idle, where the fence's idle timeout ends it, instead of in the middle of a
     pipeline, where the server waits for the rest with no timeout at all, holding the lease
-    row against any takeover."""
-    for row in rows:
-        conn.execute(sql, row)
+    row against any takeover. Only for rows of which no two can conflict with each other:
+    a statement's rows are one command to PostgreSQL (:func:`_insert_in_runs` cuts them)."""
+    if not rows:
+        return
+    width = len(rows[0])
+    for chunk in chunked(rows, _MAX_PARAMETERS // width):
+        statement = values_statement(head, width, len(chunk), tail, "%s")
+        conn.execute(statement, [v for row in chunk for v in row])
 
 
 def _insert_log(conn: Connection, entries: Sequence[LogEntry]) -> None:
     if not entries:
         return
-    _each(
+    _insert(
         conn,
         "INSERT INTO message_log (session_id, direction, epoch, seq, sending_time,"
-        " logged_at, msg_type, raw) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        " logged_at, msg_type, raw)",
         [
             (e.session_id, e.direction, e.epoch, e.seq, e.sending_time, e.logged_at_ns,
              e.msg_type, e.raw)
@@ -730,10 +785,9 @@ def _record_sent(
                 f"session {session_id}: the stored cursor is {stored[0]}, not the"
                 f" {after_offset} this batch was rendered from"
             )
-        _each(
+        _insert(
             conn,
-            "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
-            " VALUES (%s, %s, %s, %s, %s)",
+            "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)",
             [(session_id, m.seq, m.msg_type, m.sending_time, m.body) for m in messages],
         )
         if after_offset is not None and messages:

@@ -171,13 +171,18 @@ def test_a_time_beyond_int64_is_kept_clamped_not_refused(spec: str) -> None:
 
 
 def order_event(
-    upstream_id: str, at_ns: int, cl_ord_id: str, cum_qty: str, fill: str | None = None
+    upstream_id: str,
+    at_ns: int,
+    cl_ord_id: str,
+    cum_qty: str,
+    fill: str | None = None,
+    order_id: str = "O1",
 ) -> NewEvent:
     totals = OrderTotals(at_ns, "1", Decimal(10), Decimal(cum_qty), Decimal(10) - Decimal(cum_qty),
                          Decimal(cum_qty) * Decimal("0.5"))  # fmt: skip
     filled = Fill(fill, Decimal(1), Decimal("0.5"), at_ns) if fill is not None else None
     return NewEvent(
-        upstream_id, at_ns, b"{}", b"raw", order=OrderRecord("O1", cl_ord_id, totals, filled)
+        upstream_id, at_ns, b"{}", b"raw", order=OrderRecord(order_id, cl_ord_id, totals, filled)
     )
 
 
@@ -200,6 +205,37 @@ def test_an_order_is_remembered_as_of_its_newest_execution_never_an_older_one(sp
         assert [(f.exec_id, f.transact_time_ns) for f in fills] == [
             ("f1", 100), ("f2", 200), ("f3", 300),
         ]  # fmt: skip
+
+    run(spec, test)
+
+
+def test_one_append_teaches_as_its_executions_one_after_the_other(spec: str) -> None:
+    """One order's executions (older ones among newer, ClOrdIDs left empty, a fill repeated)
+    in one append, and the same executions of another order appended one by one: both
+    orders are remembered alike. Enough of them for the writes to carry many rows each."""
+    steps = [(200, "C2", "2", "f2"), (100, "C1", "1", "f1"), (300, "", "3", "f3"),
+             (300, "", "3", "f3"), (150, "C0", "1", "f0"), (400, "C4", "4", "f4"),
+             (350, "", "3", "f35"), (500, "", "5", "f5"), (450, "C9", "4", "f45"),
+             (500, "C5", "5", "f5"), (600, "", "6", None), (550, "C7", "5", "f55")]  # fmt: skip
+
+    def of(order_id: str) -> list[NewEvent]:
+        return [
+            order_event(f"{order_id}-e{n}", at, cl, cum, f and f"{order_id}-{f}", order_id)
+            for n, (at, cl, cum, f) in enumerate(steps)
+        ]
+
+    async def test(journal: Journal) -> None:
+        await journal.append_async("executions", of("OA"), b"", 1)
+        for n, event in enumerate(of("OB")):
+            await journal.append_async("executions", [event], b"", 2 + n)
+        together, alone = journal.latest_orders(["OA"])["OA"], journal.latest_orders(["OB"])["OB"]
+        assert (together.cl_ord_id, together.totals) == (alone.cl_ord_id, alone.totals)
+        assert (together.cl_ord_id, together.totals.transact_time_ns) == ("C5", 600)
+        fills = journal.order_fills(["OA", "OB"])
+        assert [(f.exec_id[3:], f.transact_time_ns) for f in fills["OA"]] == [
+            (f.exec_id[3:], f.transact_time_ns) for f in fills["OB"]
+        ]
+        assert len(fills["OA"]) == 9  # f3 and f5 once each
 
     run(spec, test)
 

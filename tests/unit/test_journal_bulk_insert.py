@@ -8,7 +8,7 @@ import sqlite3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fixbridge.journal.bulk_insert import CHUNK_SIZES, insert_rows
+from fixbridge.journal.bulk_insert import CHUNK_SIZES, chunked, insert_rows, values_statement
 
 SCHEMA = """
 CREATE TABLE log (id INTEGER PRIMARY KEY AUTOINCREMENT, k TEXT NOT NULL, v INTEGER);
@@ -68,3 +68,19 @@ def test_a_chunk_stays_within_the_variable_limit() -> None:
     db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)  # 50 rows of two at most
     insert_rows(db, "INSERT INTO log (k, v)", [("a", n) for n in range(130)])
     assert db.execute("SELECT COUNT(*), MIN(v), MAX(v) FROM log").fetchone() == (130, 0, 129)
+
+
+@given(st.integers(0, 2000), st.integers(1, 600))
+def test_chunks_keep_every_row_in_order_within_the_sizes_and_the_bound(
+    count: int, most: int
+) -> None:
+    rows = [(n,) for n in range(count)]
+    chunks = list(chunked(rows, most))
+    assert [r for chunk in chunks for r in chunk] == rows
+    assert all(len(c) in CHUNK_SIZES and len(c) <= max(1, most) for c in chunks)
+
+
+def test_a_statement_for_psycopg_has_its_markers() -> None:
+    assert values_statement("INSERT INTO t (a, b)", 2, 2, "", "%s") == (
+        "INSERT INTO t (a, b) VALUES (%s, %s), (%s, %s)"
+    )
