@@ -40,6 +40,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -49,7 +50,10 @@ from delivery_leg import build_into, build_journal  # noqa: E402
 from qfprograms import QUICKFIX_VERSION, Programs, programs, settings  # noqa: E402
 from resend_memory import cpu_seconds, peak_rss_mb  # noqa: E402
 
+from fixbridge.config import SessionConfig  # noqa: E402
 from fixbridge.fix.codec import encode_fields, frame  # noqa: E402
+from fixbridge.fix.outbound import style_of  # noqa: E402
+from fixbridge.fix.prerender import ExecutionBodies  # noqa: E402
 from fixbridge.journal.postgres import PostgresJournal  # noqa: E402
 from tests.integration.bridge_proc import BridgeProcess, write_config  # noqa: E402
 from tests.integration.qfharness import free_tcp_port, quickfix_spec_dir  # noqa: E402
@@ -136,6 +140,20 @@ def run_clients(
     return results, cpu_seconds(server_pid) - cpu_before, peak_rss_mb(server_pid)
 
 
+def session_settings(name: str) -> dict[str, Any]:
+    """A bridge session of the bench, as its configuration file says it."""
+    return {"name": name, "sender_comp_id": BRIDGE, "target_comp_id": name,
+            "fix_profile": "fix50sp2", "resend_rate": 0,
+            "scope": {"message_kinds": ["executions"]}}  # fmt: skip
+
+
+def ingest_bodies(names: list[str]) -> ExecutionBodies:
+    """The FIX bodies the bridge's ingestion journals with each execution for these
+    sessions (fix/prerender.py): the journals here are built as it would have built them."""
+    configs = [SessionConfig.model_validate(session_settings(n)) for n in names]
+    return ExecutionBodies((style_of(c), c.scope) for c in configs)
+
+
 def bridge_run(
     progs: Programs, journal: Path, names: list[str], expected: int, spec_dir: Path, work: Path,
     resend: bool, dsn: str | None = None,
@@ -144,10 +162,7 @@ def bridge_run(
     fix_port = free_tcp_port()
     config = write_config(
         work / "bridge.toml", upstream_port=free_tcp_port(), fix_port=fix_port, journal=journal,
-        sessions=[{"name": n, "sender_comp_id": BRIDGE, "target_comp_id": n,
-                   "fix_profile": "fix50sp2", "resend_rate": 0,
-                   "scope": {"message_kinds": ["executions"]}}
-                  for n in names],
+        sessions=[session_settings(n) for n in names],
         journal_settings=None if dsn is None else {"backend": "postgresql", "dsn": dsn},
     )  # fmt: skip
     config.write_text(config.read_text().replace('synchronous = "normal"', 'synchronous = "full"'))
@@ -226,7 +241,7 @@ def measure(
     the bridge again on a PostgreSQL journal holding the same events."""
     names = [f"BO{n}" for n in range(sessions)]
     source = work / "source.db"
-    build_journal(source, each, names)
+    build_journal(source, each, names, ingest_bodies(names))
     bridge_journal = work / "bridge.db"
     bridge_journal.write_bytes(source.read_bytes())
     resend = sessions == 1  # the ResendRequest figure: one session, after its catch-up
@@ -237,7 +252,7 @@ def measure(
     reference = reference_run(progs, source, names, each, spec_dir, work / "reference", resend)
     if dsn is None:
         return [bridge, peer, reference]
-    build_into(PostgresJournal(dsn), each, names)
+    build_into(PostgresJournal(dsn), each, names, ingest_bodies(names))
     (work / "bridge-pg").mkdir(parents=True, exist_ok=True)
     on_pg = bridge_run(progs, work / "unused.db", names, each, spec_dir, work / "bridge-pg",
                        resend, dsn)  # fmt: skip

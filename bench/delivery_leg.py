@@ -44,6 +44,7 @@ from fixbridge.config import SessionConfig
 from fixbridge.fix.codec import FixMessage, FrameParser, encode_fields, frame
 from fixbridge.fix.delivery import Delivery
 from fixbridge.fix.outbound import NoTradeHistory, RenderCache, recipient, render_to, style_of
+from fixbridge.fix.prerender import ExecutionBodies
 from fixbridge.fix.session import FixSession, SessionIdentity
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.simulator.market import MarketModel
@@ -72,13 +73,25 @@ class Figure:
         return self.cpu_s / self.messages * 1e6
 
 
-def build_journal(path: Path, executions: int, sessions: Sequence[str] = ()) -> int:
+def build_journal(
+    path: Path,
+    executions: int,
+    sessions: Sequence[str] = (),
+    bodies: ExecutionBodies | None = None,
+) -> int:
     """The journal of ``executions`` simulated executions; returns the head offset.
-    ``sessions`` are configured first, so each has every event to catch up on."""
-    return build_into(SqliteJournal(path), executions, sessions)
+    ``sessions`` are configured first, so each has every event to catch up on; with
+    ``bodies``, each execution is journaled with its FIX bodies, as the bridge's ingestion
+    does for the renderings of its sessions (fix/prerender.py)."""
+    return build_into(SqliteJournal(path), executions, sessions, bodies)
 
 
-def build_into(journal: Any, executions: int, sessions: Sequence[str] = ()) -> int:
+def build_into(
+    journal: Any,
+    executions: int,
+    sessions: Sequence[str] = (),
+    bodies: ExecutionBodies | None = None,
+) -> int:
     """:func:`build_journal` into an open journal of any backend (closed at the end): the
     same seeded executions, so two backends hold the same events."""
     for name in sessions:
@@ -92,6 +105,8 @@ def build_into(journal: Any, executions: int, sessions: Sequence[str] = ()) -> i
             chunk, pending = pending[:RESPONSE], pending[RESPONSE:]
             chunk = chunk[: executions - appended]
             events = executions_to_events(chunk, NO_MEMORY)
+            if bodies is not None:
+                events = bodies.attach(events)
             journal.append("executions", events, b"token", now)
             appended += len(chunk)
             if appended >= executions:

@@ -300,6 +300,7 @@ class Bridge:
                 token_source=self.token_source,
                 metrics=self.metrics,
                 on_decoded=self.acceptor.render_cache.remember,
+                prerender=self.acceptor.prerender,
             )  # fmt: skip
             self.subscribers.append(subscriber)
             self._watch(asyncio.create_task(subscriber.run(), name=name))

@@ -46,7 +46,7 @@ import contextlib
 import dataclasses
 import logging
 import sqlite3
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,6 +80,7 @@ from fixbridge.fix.outbound import (
     render_to,
     style_of,
 )
+from fixbridge.fix.prerender import ExecutionBodies, rendering_key
 from fixbridge.fix.recovery import ReplaySource
 from fixbridge.fix.reload import SessionChanges
 from fixbridge.fix.schedule import ALWAYS, SessionSchedule
@@ -119,6 +120,7 @@ from fixbridge.journal.store import (
     Journal,
     JournalError,
     JournalEvent,
+    NewEvent,
     SessionRecord,
 )
 from fixbridge.normalize.errors import NormalizationError
@@ -255,6 +257,8 @@ class Acceptor:
         self._clock = clock
         self._rendered = RenderCache()  # each event rendered once, whatever the sessions
         self._reads = SharedReads(journal)  # each batch read once, likewise
+        # Executions' bodies made at ingest, per rendering of the configured sessions.
+        self._bodies = ExecutionBodies((style_of(s), s.scope) for s in sessions)
         self._pumps = 0  # sessions delivering now
         self._metrics = metrics if metrics is not None else Metrics()
         self._slots = {
@@ -282,6 +286,11 @@ class Acceptor:
         interval_s = config.unauthenticated_log_interval_s
         self._unbound_log: LogLimiter[str] = LogLimiter(interval_s)  # per source key
         self._storage_log: LogLimiter[tuple[str, str]] = LogLimiter(interval_s)  # per condition
+
+    def prerender(self, events: Sequence[NewEvent]) -> list[NewEvent]:
+        """``events`` about to be journaled, each execution with its bodies in the renderings
+        of the configured sessions that would be sent it (fix/prerender.py)."""
+        return self._bodies.attach(events)
 
     @property
     def render_cache(self) -> RenderCache:
@@ -441,6 +450,9 @@ class Acceptor:
             slot = SessionSlot(session, SessionMeters(self._metrics, session.name))
             await self._load(slot)
             self._slots[(session.sender_comp_id, session.target_comp_id)] = slot
+        self._bodies = ExecutionBodies(
+            (style_of(s.config), s.config.scope) for s in self._slots.values()
+        )
 
     # --- operator actions (ops/admin.py) ---------------------------------------------------
 
@@ -1393,7 +1405,7 @@ class Acceptor:
                     if conn.logon_cursor is not None:  # a regression rewinds no further on
                         conn.logon_cursor = min(conn.logon_cursor, cursor)
                     delivery = self._delivery(conn, record)
-                events = self._reads.read_events(cursor, PUMP_BATCH)
+                events = self._reads.read_events(cursor, PUMP_BATCH, self._rendering(conn))
                 if events:
                     try:
                         cursor = await self._send_batches(conn, delivery, events, cursor)
@@ -1419,8 +1431,16 @@ class Acceptor:
     def _renderer(self, conn: Connection, record: SessionRecord) -> _Renderer:
         config = conn.slot.config
         history = SessionTradeHistory(self._journal, record.origin_offset)
-        bound = recipient(config, history, style_of(config), self._rendered, self._journal)
+        style = style_of(config)
+        bound = recipient(
+            config, history, style, self._rendered, self._journal, rendering_key(style)
+        )
         return _Renderer(bound, record.possibly_sent_before_ns)
+
+    @staticmethod
+    def _rendering(conn: Connection) -> str:
+        """The key of the bodies stored at ingest the session may be sent as they are."""
+        return rendering_key(style_of(conn.slot.config))
 
     async def _send_batch(
         self,
@@ -1495,7 +1515,11 @@ class Acceptor:
                 if more:
                     await asyncio.sleep(0)  # the oldest's round begins: it commits meanwhile
                     more = self._may_go_on(conn)
-                events = self._reads.read_events(cursor, PUMP_BATCH) if more else []
+                events = (
+                    self._reads.read_events(cursor, PUMP_BATCH, self._rendering(conn))
+                    if more
+                    else []
+                )
                 if events:
                     stage(events)  # rendered while the oldest commits
                 oldest, submitted, _ = staged[0]

@@ -16,7 +16,10 @@ keyed by journal offset and everything the body depends on (the style; for a tra
 sides the session sees and whether it is the session's first report of the trade). Journal
 offsets never change meaning, so an entry is never stale. An ExecutionReport body, the most
 frequent, is written by its style's precompiled encoder (fix/compiled_bodies.py), which gives
-the bytes of ``encode_fields(execution_report_body(...))``, the reference it is tested against.
+the bytes of ``encode_fields(execution_report_body(...))``, the reference it is tested against;
+most are not even rendered here: the body made when the execution was journaled, for the
+session's rendering (fix/prerender.py), is read with the event and sent as it is, its scope
+decided on the fields stored with it.
 
 A settlement (stream ``settlements``) is one message per instrument (the settlement message);
 for sessions that receive positions, a PositionReport with the settlement price for every
@@ -45,6 +48,7 @@ from typing import Protocol, TypeVar
 from fixbridge.config import ScopeConfig, SessionConfig
 from fixbridge.fix.codec import encode_fields
 from fixbridge.fix.compiled_bodies import execution_report_encoder
+from fixbridge.journal.records import StoredBody
 from fixbridge.journal.store import JournalEvent
 from fixbridge.normalize.execution import ExecutionEvent
 from fixbridge.normalize.instrument import InstrumentEvent, security_status_body
@@ -277,7 +281,9 @@ def _matches(allowed: tuple[str, ...], value: str) -> bool:
     return not allowed or value in allowed
 
 
-def admits_execution(scope: ScopeConfig, event: ExecutionEvent) -> bool:
+def admits_execution(scope: ScopeConfig, event: ExecutionEvent | StoredBody) -> bool:
+    """Whether the session is sent this execution: decided on its firm, account, symbol and
+    ExecType alone, which a body stored at ingest carries too (fix/prerender.py)."""
     return (
         "executions" in scope.message_kinds
         and _matches(scope.firms, event.firm)
@@ -316,6 +322,9 @@ class Recipient:
     cache: RenderCache
     memory: MarketMemory
     style_key: int  # _style_key(style): made by recipient() only
+    # The key of bodies stored at ingest in this style by this code (prerender.rendering_key);
+    # "" when the session does not use them.
+    rendering: str = ""
 
     def marks(self, symbol: str, before_offset: int) -> Marks:
         """The symbol's latest settlement journaled before ``before_offset``, and the price
@@ -379,6 +388,12 @@ class Recipient:
 
 
 def _render_execution(event: JournalEvent, to: Recipient) -> list[Rendered]:
+    stored = event.body
+    if stored is not None and stored.rendering == to.rendering:
+        # Rendered at ingest in this style by this code: the bytes rendering now would give.
+        if not admits_execution(to.session.scope, stored):
+            return []
+        return [Rendered("8", stored.body)]
     style, cache = to.style, to.cache
     execution = cache.decoded(event, ExecutionEvent.from_payload)
     if not admits_execution(to.session.scope, execution):
@@ -626,9 +641,11 @@ def recipient(
     style: RenderStyle | None = None,
     cache: RenderCache | None = None,
     memory: MarketMemory | None = None,
+    rendering: str = "",
 ) -> Recipient:
     """One session's side of every rendering (the arguments of :func:`render`), bound once
-    for :func:`render_to`."""
+    for :func:`render_to`; ``rendering``, the key of the bodies stored at ingest it may be
+    sent as they are (fix/prerender.py ``rendering_key`` of its style)."""
     style = style if style is not None else style_of(session)
     return Recipient(
         session,
@@ -637,6 +654,7 @@ def recipient(
         cache if cache is not None else _NO_CACHE,
         memory if memory is not None else _NO_MEMORY,
         _style_key(style),
+        rendering,
     )
 
 

@@ -31,7 +31,10 @@ log = logging.getLogger("fixbridge.journal")
 Connection = psycopg.Connection[Any]
 Fence = Callable[[Connection], None]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Versions the schema script brings up to SCHEMA_VERSION by creating what they lack (every
+# statement of it is IF NOT EXISTS): version 2 adds execution_bodies.
+_UPGRADABLE = frozenset({1})
 TIMEOUT_S = 5.0  # bounds every statement and every wait on the network
 SETTLE_WAIT_S = 10.0  # how long a lost COMMIT's server process may take to end
 # Creating the schema takes this transaction-scoped advisory lock: two bridges starting at
@@ -159,7 +162,8 @@ class JournalDatabase:
             time.sleep(0.1)
 
     def create_schema(self) -> None:
-        """The tables, once; a journal already at this version is left untouched."""
+        """The tables, once; a journal already at this version is left untouched, one at an
+        earlier version gets the tables it lacks."""
         with self.open(autocommit=True, purpose="fixbridge-journal") as conn:
             if self._current(conn):
                 return
@@ -168,18 +172,22 @@ class JournalDatabase:
                 conn.execute(self._schema)
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', %s)"
-                    " ON CONFLICT (key) DO NOTHING",
-                    (str(SCHEMA_VERSION),),
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                    " WHERE meta.value = ANY(%s)",  # never down from a later version
+                    (str(SCHEMA_VERSION), [str(v) for v in sorted(_UPGRADABLE)]),
                 )
                 self._current(conn)
 
     def _current(self, conn: Connection) -> bool:
-        """Whether the schema exists at this version (raises at another version)."""
+        """Whether the schema exists at this version (raises at a version the schema script
+        cannot bring up to it)."""
         exists = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
         if exists is None or not exists[0]:
             return False
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
+            return False
+        if int(row[0]) in _UPGRADABLE:
             return False
         if int(row[0]) != SCHEMA_VERSION:
             raise JournalError(

@@ -40,7 +40,7 @@ from fixbridge.journal.pg_deadline import Deadlines
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.remote_commit import Connection, RemoteGroupCommit
 from fixbridge.journal.retention import Pruned, removable
-from fixbridge.journal.rows import MemoryRows, journal_events
+from fixbridge.journal.rows import MemoryRows, journal_events, journal_events_with_bodies
 from fixbridge.journal.rules import INT64_MAX, clamp_int64, covered_until
 from fixbridge.journal.store import (
     AppendResult,
@@ -125,6 +125,16 @@ CREATE TABLE IF NOT EXISTS symbol_events (
     PRIMARY KEY (symbol, stream, account, "offset")
 );
 CREATE INDEX IF NOT EXISTS symbol_events_by_offset ON symbol_events ("offset");
+CREATE TABLE IF NOT EXISTS execution_bodies (
+    "offset" BIGINT NOT NULL,
+    rendering TEXT COLLATE "C" NOT NULL,
+    firm TEXT NOT NULL,
+    account TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    exec_type TEXT NOT NULL,
+    body BYTEA NOT NULL,
+    PRIMARY KEY ("offset", rendering)
+);
 CREATE TABLE IF NOT EXISTS stream_state (
     stream TEXT COLLATE "C" PRIMARY KEY,
     resume_token BYTEA NOT NULL,
@@ -392,7 +402,20 @@ class PostgresJournal(JournalWrites[Connection]):
         row = self._one('SELECT "offset" FROM event_head')
         return 0 if row is None else int(row[0])
 
-    def read_events(self, after_offset: int, limit: int) -> list[JournalEvent]:
+    def read_events(
+        self, after_offset: int, limit: int, rendering: str = ""
+    ) -> list[JournalEvent]:
+        if rendering:
+            return journal_events_with_bodies(
+                self._rows(
+                    f"SELECT {_EVENT_COLUMNS}, b.firm, b.account, b.symbol, b.exec_type,"
+                    " b.body FROM events e LEFT JOIN execution_bodies b"
+                    ' ON b."offset" = e."offset" AND b.rendering = %s'
+                    ' WHERE e."offset" > %s ORDER BY e."offset" LIMIT %s',
+                    (rendering, after_offset, limit),
+                ),
+                rendering,
+            )
         return journal_events(
             self._rows(
                 'SELECT "offset", stream, upstream_id, received_at, transact_time, payload,'
@@ -600,6 +623,7 @@ def _append(
                 ))  # fmt: skip
                 memory.add(event)
                 memory.index_symbol(stream, event, head)
+                memory.keep_bodies(event, head)
             if rows:
                 _insert(
                     conn,
@@ -661,6 +685,12 @@ _MEMORY_STATEMENTS: tuple[tuple[LiteralString, LiteralString, int], ...] = (
         " ON CONFLICT DO NOTHING",
         4,
     ),
+    (
+        'INSERT INTO execution_bodies ("offset", rendering, firm, account, symbol, exec_type,'
+        " body)",
+        " ON CONFLICT DO NOTHING",
+        2,
+    ),
 )
 
 
@@ -668,7 +698,10 @@ def _write_memory(conn: Connection, memory: MemoryRows) -> None:
     """New events' memory, one insert per table, rows in event order, as if each row were
     its own statement: a later row of the same order sees the earlier one
     (:func:`_insert_in_runs`)."""
-    tables = (memory.orders, memory.fills, memory.busts, memory.instruments, memory.symbols)
+    tables = (
+        memory.orders, memory.fills, memory.busts, memory.instruments, memory.symbols,
+        memory.bodies,
+    )  # fmt: skip
     for (head, tail, key_width), rows in zip(_MEMORY_STATEMENTS, tables, strict=True):
         _insert_in_runs(conn, head, tail, key_width, rows)
 
@@ -891,6 +924,7 @@ def _prune_events(
             lambda upstream_id, offset: _later_version(conn, upstream_id, offset),
         )  # fmt: skip
         conn.execute('DELETE FROM symbol_events WHERE "offset" = ANY(%s)', (doomed,))
+        conn.execute('DELETE FROM execution_bodies WHERE "offset" = ANY(%s)', (doomed,))
         conn.execute('DELETE FROM events WHERE "offset" = ANY(%s)', (doomed,))
         return Pruned(len(doomed), last if len(rows) == limit else None)
 

@@ -19,3 +19,18 @@ class OutboundMessage:
     msg_type: str
     sending_time: str
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBody:
+    """An execution's ExecutionReport body as rendered when it was journaled, for one way of
+    rendering it (``rendering``: a key naming the style and the code that rendered it), with
+    the fields a session's scope is decided on, so a session can be sent it without decoding
+    the event's payload again."""
+
+    rendering: str
+    firm: str
+    account: str
+    symbol: str
+    exec_type: str
+    body: bytes

@@ -1,7 +1,8 @@
 """The rows an SQL journal writes and reads, shaped the same way by every backend.
 
 A new event's memory (its order's totals and fill, the fills a bust takes out, an
-instrument's latest state, its place in the symbol index) gathered per table in event order,
+instrument's latest state, its place in the symbol index, its bodies rendered at ingest)
+gathered per table in event order,
 ready for one statement per table; and event rows read back as :class:`JournalEvent`. The
 decisions come from ``journal/rules.py``; the statements are each backend's own.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from fixbridge.journal.records import StoredBody
 from fixbridge.journal.rules import SYMBOL_INDEXED, clamp_int64, symbol_key
 from fixbridge.journal.store import JournalEvent, NewEvent
 from fixbridge.normalize.errors import NormalizationError
@@ -25,14 +27,15 @@ class MemoryRows:
     transact_time, ord_status, order_qty, cum_qty, leaves_qty, filled_notional), ``fills``
     (exec_id, order_id, quantity, notional, transact_time), ``busts`` (fill_exec_id,
     order_id, quantity, notional, busted_at), ``instruments`` (symbol, content, upstream_id),
-    ``symbols`` (symbol, stream, account, offset, at). Quantities are exact decimal text.
+    ``symbols`` (symbol, stream, account, offset, at), ``bodies`` (offset, rendering, firm,
+    account, symbol, exec_type, body). Quantities are exact decimal text.
 
     Each table is written only by its own statement, and no statement reads another table, so
     writing table by table leaves every table as writing event by event would: within a table
     the rows keep their order (an order's later totals win, the first of a repeated fill is
     kept)."""
 
-    __slots__ = ("busts", "fills", "instruments", "orders", "symbols")
+    __slots__ = ("bodies", "busts", "fills", "instruments", "orders", "symbols")
 
     def __init__(self) -> None:
         self.orders: list[Row] = []
@@ -40,6 +43,7 @@ class MemoryRows:
         self.busts: list[Row] = []
         self.instruments: list[Row] = []
         self.symbols: list[Row] = []
+        self.bodies: list[Row] = []
 
     def add(self, event: NewEvent) -> None:
         """A new event's memory: its order and fill, its busts (and the fills they take out),
@@ -87,9 +91,37 @@ class MemoryRows:
             )
 
 
+    def keep_bodies(self, event: NewEvent, offset: int) -> None:
+        """A new event's bodies rendered at ingest, kept under its offset."""
+        for b in event.bodies:
+            self.bodies.append(
+                (offset, b.rendering, b.firm, b.account, b.symbol, b.exec_type, b.body)
+            )
+
+
 def journal_events(rows: Iterable[Any]) -> list[JournalEvent]:
     """Rows of (offset, stream, upstream_id, received_at, transact_time, payload, flagged)."""
     return [
         JournalEvent(int(o), str(s), str(u), int(r), int(t), bytes(p), f)
         for o, s, u, r, t, p, f in rows
+    ]
+
+
+def journal_events_with_bodies(rows: Iterable[Any], rendering: str) -> list[JournalEvent]:
+    """Rows of :func:`journal_events`' columns followed by a stored body's (firm, account,
+    symbol, exec_type, body), all NULL where the event has none for ``rendering``."""
+    return [
+        JournalEvent(
+            int(o),
+            str(s),
+            str(u),
+            int(r),
+            int(t),
+            bytes(p),
+            f,
+            None
+            if body is None
+            else StoredBody(rendering, firm, account, symbol, exec_type, bytes(body)),
+        )
+        for o, s, u, r, t, p, f, firm, account, symbol, exec_type, body in rows
     ]

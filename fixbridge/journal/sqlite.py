@@ -34,7 +34,7 @@ from fixbridge.journal.private import (
 )
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.retention import Pruned, removable
-from fixbridge.journal.rows import MemoryRows, journal_events
+from fixbridge.journal.rows import MemoryRows, journal_events, journal_events_with_bodies
 from fixbridge.journal.rules import (
     INT64_MAX,
     SYMBOL_INDEXED,
@@ -62,7 +62,7 @@ from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 from fixbridge.normalize.settlement import Settlement
 
 log = logging.getLogger("fixbridge.journal")
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 RESEND_BATCH = 500
 # Streams whose events are indexed by symbol (and account): what a settlement marks.
 _SQL_VARIABLES = 500
@@ -124,6 +124,16 @@ CREATE TABLE IF NOT EXISTS symbol_events (
     PRIMARY KEY (symbol, stream, account, offset)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS symbol_events_by_offset ON symbol_events (offset);
+CREATE TABLE IF NOT EXISTS execution_bodies (
+    offset INTEGER NOT NULL,
+    rendering TEXT NOT NULL,
+    firm TEXT NOT NULL,
+    account TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    exec_type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (offset, rendering)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stream_state (
     stream TEXT PRIMARY KEY,
     resume_token BLOB NOT NULL,
@@ -276,6 +286,12 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
                 _add_column(db, "sessions", "reset_epoch")
                 db.execute("UPDATE meta SET value='8' WHERE key='schema_version'")
             version = 8
+        if version == 8:
+            # Version 9 keeps executions' bodies rendered at ingest (execution_bodies, made by
+            # the schema script); events journaled before have none and are rendered as sent.
+            with self._transaction() as db:
+                db.execute("UPDATE meta SET value='9' WHERE key='schema_version'")
+            version = 9
         if version != SCHEMA_VERSION:
             raise JournalError(
                 f"journal {self.path} has schema version {row[0]},"
@@ -463,7 +479,20 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
         row = self._db.execute("SELECT MAX(offset) FROM events").fetchone()
         return int(row[0] or 0)
 
-    def read_events(self, after_offset: int, limit: int) -> list[JournalEvent]:
+    def read_events(
+        self, after_offset: int, limit: int, rendering: str = ""
+    ) -> list[JournalEvent]:
+        if rendering:
+            return journal_events_with_bodies(
+                self._db.execute(
+                    f"SELECT {_EVENT_COLUMNS}, b.firm, b.account, b.symbol, b.exec_type, b.body"
+                    " FROM events e LEFT JOIN execution_bodies b"
+                    " ON b.offset = e.offset AND b.rendering = ?"
+                    " WHERE e.offset > ? ORDER BY e.offset LIMIT ?",
+                    (rendering, after_offset, limit),
+                ).fetchall(),
+                rendering,
+            )
         rows = self._db.execute(
             "SELECT offset, stream, upstream_id, received_at, transact_time, payload, flagged"
             " FROM events WHERE offset > ? ORDER BY offset LIMIT ?",
@@ -695,6 +724,7 @@ def _append(
                     head = max(head, offset)
                     memory.add(event)
                     memory.index_symbol(stream, event, offset)
+                    memory.keep_bodies(event, offset)
             _write_memory(db, memory)
         if resume_token:  # an empty token never replaces a stored one
             db.execute(
@@ -890,6 +920,7 @@ def _prune_events(
             )
         ]  # fmt: skip
         db.executemany("DELETE FROM symbol_events WHERE offset = ?", doomed)
+        db.executemany("DELETE FROM execution_bodies WHERE offset = ?", doomed)
         db.executemany("DELETE FROM events WHERE offset = ?", doomed)
         return Pruned(len(doomed), last if len(rows) == limit else None)
 
@@ -1067,6 +1098,11 @@ _INSERT_SYMBOL_EVENT = (
     "INSERT OR IGNORE INTO symbol_events (symbol, stream, account, offset, at)",
     "",
 )
+_INSERT_BODY = (
+    "INSERT OR IGNORE INTO execution_bodies"
+    " (offset, rendering, firm, account, symbol, exec_type, body)",
+    "",
+)
 
 
 def _write_memory(db: sqlite3.Connection, memory: MemoryRows) -> None:
@@ -1078,6 +1114,7 @@ def _write_memory(db: sqlite3.Connection, memory: MemoryRows) -> None:
         (_INSERT_BUST, memory.busts),
         (_UPSERT_INSTRUMENT, memory.instruments),
         (_INSERT_SYMBOL_EVENT, memory.symbols),
+        (_INSERT_BODY, memory.bodies),
     ):
         insert_rows(db, head, rows, tail=tail)
 

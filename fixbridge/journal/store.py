@@ -19,7 +19,7 @@ from typing import Protocol
 
 from fixbridge.journal.commit import Submitted
 from fixbridge.journal.message_log import LogEntry
-from fixbridge.journal.records import OutboundMessage
+from fixbridge.journal.records import OutboundMessage, StoredBody
 from fixbridge.journal.retention import Forgetful
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 
@@ -78,6 +78,9 @@ class NewEvent:
     # The normalized event ``payload`` encodes, where the caller has it: what decoding the
     # payload would give, handed to the renderers so a live event is not decoded again.
     decoded: object | None = None
+    # Its FIX bodies rendered now, one per way of rendering it in use, kept with it
+    # (fix/prerender.py); a session whose way is among them is sent one as it is.
+    bodies: tuple[StoredBody, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,9 @@ class JournalEvent:
     transact_time_ns: int
     payload: bytes
     flagged: str | None
+    # The body rendered when it was journaled for the way of rendering it was read for
+    # (``read_events(..., rendering=...)``), if one was.
+    body: StoredBody | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +244,12 @@ class EventLog(Protocol):
 
     def head_offset(self) -> int: ...
 
-    def read_events(self, after_offset: int, limit: int) -> list[JournalEvent]: ...
+    def read_events(
+        self, after_offset: int, limit: int, rendering: str = ""
+    ) -> list[JournalEvent]:
+        """The events after ``after_offset``, at most ``limit``, in journal order; with
+        ``rendering``, each with its body stored for that way of rendering, if any."""
+        ...
 
     def count_events(self, stream: str) -> int: ...
 

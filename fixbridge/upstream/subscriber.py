@@ -23,7 +23,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -109,11 +109,15 @@ class StreamSubscriber:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         on_decoded: Callable[[int, object], None] | None = None,
+        prerender: Callable[[Sequence[NewEvent]], list[NewEvent]] | None = None,
     ) -> None:
         """``on_decoded(offset, event)`` is told each newly journaled event that came with
-        its normalized form (the renderers' cache), before ``on_stored`` wakes the sessions."""
+        its normalized form (the renderers' cache), before ``on_stored`` wakes the sessions;
+        ``prerender`` gives events about to be journaled the FIX bodies to keep with them
+        (fix/prerender.py)."""
         self.spec = spec
         self._on_decoded = on_decoded
+        self._prerender = prerender
         self._config = config
         self._journal = journal
         self._on_stored = on_stored
@@ -448,6 +452,8 @@ class StreamSubscriber:
         token = next((r.resume_token for r in reversed(responses) if r.resume_token), b"")
         received_at_ns = self._clock()
         events = self.spec.journal_events(upstream, self._journal, received_at_ns)
+        if self._prerender is not None:
+            events = self._prerender(events)
         newest = self._note_received(events)
         started = time.perf_counter()
         result = await self._journal.append_async(name, events, token, received_at_ns)

@@ -13,6 +13,7 @@ moving the ways they may.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from fixbridge.journal.records import OutboundMessage
+from fixbridge.journal.records import OutboundMessage, StoredBody
 from fixbridge.journal.store import CursorMoved, Journal, NewEvent, OrderRecord
 from fixbridge.normalize.fills import Fill, OrderTotals
 from tests.contract import crash_writer
@@ -131,6 +132,36 @@ def test_events_are_read_in_journal_order_after_an_offset(spec: str) -> None:
         assert [e.upstream_id for e in journal.read_events(first.offsets[0], 1)] == ["b"]
         assert journal.read_events(second.head_offset, 10) == []
         assert journal.oldest_transact_time() == 30  # the first journaled, not the smallest
+
+    run(spec, test)
+
+
+def with_bodies(event: NewEvent, *bodies: StoredBody) -> NewEvent:
+    return dataclasses.replace(event, bodies=bodies)
+
+
+def body(rendering: str, text: bytes, firm: str = "F1") -> StoredBody:
+    return StoredBody(rendering, firm, f"firms/{firm}/accounts/A", "SYM", "F", text)
+
+
+def test_an_events_bodies_are_kept_with_it_and_read_for_one_rendering(spec: str) -> None:
+    async def test(journal: Journal) -> None:
+        a = with_bodies(ev("a"), body("r1", b"37=A1\x01"), body("r2", b"37=A2\x01", "F2"))
+        b = with_bodies(ev("b"), body("r2", b"37=B2\x01"))
+        first = await journal.append_async("executions", [a, b, ev("c")], b"t", 1)
+        # A duplicate's bodies are not kept: the first journaling of the event stands.
+        again = with_bodies(ev("a"), body("r1", b"37=OTHER\x01"))
+        await journal.append_async("executions", [again], b"t", 2)
+        read = {r: journal.read_events(0, 10, rendering=r) for r in ("r1", "r2", "r3", "")}
+        for events in read.values():
+            assert [(e.offset, e.upstream_id) for e in events] == [
+                (first.offsets[0], "a"), (first.offsets[1], "b"), (first.offsets[2], "c")
+            ]  # fmt: skip
+        assert [e.body for e in read["r1"]] == [a.bodies[0], None, None]
+        assert [e.body for e in read["r2"]] == [a.bodies[1], b.bodies[0], None]
+        assert [e.body for e in read["r3"]] == [None, None, None]
+        assert [e.body for e in read[""]] == [None, None, None]
+        assert [e.body for e in journal.read_events(first.offsets[0], 1, "r2")] == [b.bodies[0]]
 
     run(spec, test)
 

@@ -6,16 +6,19 @@ each backend's own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from fixbridge.config import ConfigError, parse_config
 from fixbridge.fix.recovery import ReplaySource
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.postgres import PostgresJournal
-from fixbridge.journal.records import OutboundMessage
+from fixbridge.journal.records import OutboundMessage, StoredBody
 from fixbridge.journal.retention import (
     DAY_NS,
     PRUNED_STREAMS,
@@ -93,6 +96,34 @@ def test_old_events_every_session_has_passed_go_and_the_rest_stay(journal: AnyJo
     assert retain(journal, ["a", "b"]) == (1200, 0)
     assert offsets(journal) == young
     assert journal.journaled_ids("executions", ["old0", "young0"]) == {"young0"}
+
+
+def stored_bodies(spec: str) -> list[int]:
+    """The offsets of the bodies the journal ``spec`` holds, read past its interface."""
+    kind, _, where = spec.partition(":")
+    query = 'SELECT "offset" FROM execution_bodies ORDER BY "offset"'
+    if kind == "sqlite":
+        with contextlib.closing(sqlite3.connect(where)) as db:
+            return [int(r[0]) for r in db.execute(query)]
+    with psycopg.connect(where) as conn:
+        return [int(r[0]) for r in conn.execute(query)]
+
+
+def test_an_events_stored_bodies_go_with_it(journal: AnyJournal, spec: str) -> None:
+    def with_body(prefix: str, count: int, received_ns: int) -> list[int]:
+        body = StoredBody("r1", "F", "A", "S", "F", b"37=1\x01")
+        events = [
+            NewEvent(f"{prefix}{i}", received_ns, b"{}", b"raw", bodies=(body,))
+            for i in range(count)
+        ]
+        return list(journal.append("executions", events, b"", received_ns).offsets)
+
+    with_body("old", 5, OLD)
+    young = with_body("young", 3, RECENT)
+    sessions_at(journal, a=young[-1])
+    assert retain(journal, ["a"]) == (5, 0)
+    assert offsets(journal) == young
+    assert stored_bodies(spec) == young
 
 
 def test_a_session_behind_keeps_what_it_has_not_been_sent(journal: AnyJournal) -> None:

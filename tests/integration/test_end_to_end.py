@@ -6,6 +6,7 @@ dictionaries; any message it rejects shows up as a 35=3 it sends back.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import subprocess
@@ -118,6 +119,11 @@ def test_quickfix_receives_every_execution_exactly_once_with_exact_values(
     assert problems == [], "\n".join(problems[:20])
     # The journal order is the exchange's order, and each session gets it in that order.
     assert [m.get(17) for m in received] == [e.id for e in executions]
+    # Every execution was journaled with its body for the session (fix/prerender.py), so what
+    # was checked above against the exchange's values is what ingestion rendered.
+    with contextlib.closing(sqlite3.connect(tmp_path / "journal.db")) as db:
+        (bodies,) = db.execute("SELECT COUNT(*) FROM execution_bodies").fetchone()
+    assert bodies == total
 
 
 def test_sigkill_and_restart_lose_and_duplicate_nothing(tmp_path: Path, spec_dir: str) -> None:

@@ -21,7 +21,7 @@ import pytest
 from fixbridge.ha.lease import Fenced, Granted, ensure_schema, fence_sync, take
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.postgres import PostgresJournal
-from fixbridge.journal.records import OutboundMessage
+from fixbridge.journal.records import OutboundMessage, StoredBody
 from fixbridge.journal.store import JournalError, NewEvent
 
 pytestmark = pytest.mark.integration
@@ -348,3 +348,40 @@ def test_without_a_lease_one_bridge_alone_writes_the_journal(postgres_dsn: str) 
     finally:
         first.close()
     PostgresJournal(postgres_dsn).close()
+
+
+def test_a_version_1_journal_gets_the_bodies_table_and_a_later_one_is_refused(
+    postgres_dsn: str,
+) -> None:
+    """Version 2 keeps executions' bodies rendered at ingest (execution_bodies). A journal
+    made by the version before is brought up to it when opened, keeping what it holds; one of
+    a later version is refused by name, its version left as it is."""
+
+    async def test() -> None:
+        journal = PostgresJournal(postgres_dsn)
+        await journal.append_async("executions", [ev("a")], b"1", 1)
+        journal.close()
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute("DROP TABLE execution_bodies")
+            conn.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+        journal = PostgresJournal(postgres_dsn)
+        try:
+            body = StoredBody("r1", "F", "A", "S", "F", b"37=B\x01")
+            new = NewEvent("b", 1, b"{}", b"raw", bodies=(body,))
+            await journal.append_async("executions", [new], b"2", 2)
+            read = journal.read_events(0, 10, rendering="r1")
+            assert [(e.upstream_id, e.body) for e in read] == [("a", None), ("b", body)]
+        finally:
+            journal.close()
+        assert rows(postgres_dsn, "SELECT value FROM meta WHERE key='schema_version'") == [
+            ("2",)
+        ]
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+        with pytest.raises(JournalError, match="schema version 3"):
+            PostgresJournal(postgres_dsn)
+        assert rows(postgres_dsn, "SELECT value FROM meta WHERE key='schema_version'") == [
+            ("3",)
+        ]
+
+    run(test)

@@ -135,11 +135,11 @@ def test_a_read_failing_while_a_batch_commits_keeps_that_batch_and_its_numbers(
             ids = ExecutionFeed(b).append(2 * PUMP_BATCH + 10)
             real, reads = b.journal.read_events, [0]
 
-            def read_events(after: int, limit: int) -> Any:
+            def read_events(after: int, limit: int, rendering: str = "") -> Any:
                 reads[0] += 1
                 if reads[0] == 2:  # the pipeline's read of the second batch
                     raise sqlite3.OperationalError("disk I/O error (injected read)")
-                return real(after, limit)
+                return real(after, limit, rendering)
 
             monkeypatch.setattr(b.journal, "read_events", read_events)
             client = RawClient("CLIENT_A", BRIDGE)

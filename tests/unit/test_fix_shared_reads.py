@@ -11,7 +11,7 @@ from fixbridge.journal.store import JournalEvent
 class FakeJournal:
     def __init__(self, count: int) -> None:
         self.events: list[JournalEvent] = []
-        self.questions: list[tuple[int, int]] = []
+        self.questions: list[tuple[int, int, str]] = []
         self.append(count)
 
     def append(self, count: int) -> None:
@@ -21,8 +21,10 @@ class FakeJournal:
             for n in range(start + 1, start + count + 1)
         ]
 
-    def read_events(self, after_offset: int, limit: int) -> list[JournalEvent]:
-        self.questions.append((after_offset, limit))
+    def read_events(
+        self, after_offset: int, limit: int, rendering: str = ""
+    ) -> list[JournalEvent]:
+        self.questions.append((after_offset, limit, rendering))
         return [e for e in self.events if e.offset > after_offset][:limit]
 
 
@@ -30,11 +32,13 @@ def test_sessions_asking_the_same_batch_share_one_read() -> None:
     journal = FakeJournal(25)
     reads = SharedReads(journal)
     answers = [reads.read_events(0, 10) for _ in range(10)]
-    assert journal.questions == [(0, 10)]
+    assert journal.questions == [(0, 10, "")]
     assert all(a == journal.events[:10] for a in answers)
     assert (reads.reads, reads.shared) == (1, 9)
     assert reads.read_events(0, 5) == journal.events[:5]  # another size: another question
-    assert journal.questions == [(0, 10), (0, 5)]
+    assert journal.questions == [(0, 10, ""), (0, 5, "")]
+    reads.read_events(0, 10, "r1")  # another rendering's bodies: another question
+    assert journal.questions == [(0, 10, ""), (0, 5, ""), (0, 10, "r1")]
 
 
 def test_an_empty_answer_is_never_kept() -> None:
@@ -63,14 +67,14 @@ def test_only_the_most_recently_used_answers_are_kept() -> None:
         reads.read_events(after, 5)
     reads.read_events(0, 5)
     reads.read_events(1, 5)
-    assert journal.questions == [(0, 5), (1, 5), (2, 5), (1, 5)]
+    assert journal.questions == [(0, 5, ""), (1, 5, ""), (2, 5, ""), (1, 5, "")]
 
 
 def test_a_failed_read_is_not_kept() -> None:
     journal = FakeJournal(5)
     reads = SharedReads(journal)
 
-    def failing(after_offset: int, limit: int) -> list[JournalEvent]:
+    def failing(after_offset: int, limit: int, rendering: str = "") -> list[JournalEvent]:
         raise OSError("disk I/O error")
 
     real = journal.read_events
