@@ -85,7 +85,13 @@ def rendering_key(style: RenderStyle, code: bytes = CODE_DIGEST) -> str:
 class _Rendering:
     key: str
     encode: ExecutionEncoder
-    scopes: tuple[ScopeConfig, ...]  # of the sessions rendered this way
+    # The scopes of the sessions rendered this way; none when one of them admits every
+    # execution (no firm, account or symbol named, not fills only).
+    scopes: tuple[ScopeConfig, ...]
+
+
+def _admits_all(scope: ScopeConfig) -> bool:
+    return not (scope.firms or scope.accounts or scope.symbols or scope.fills_only)
 
 
 class ExecutionBodies:
@@ -98,7 +104,11 @@ class ExecutionBodies:
             if "executions" in scope.message_kinds:
                 by_style.setdefault(style, []).append(scope)
         self._renderings = tuple(
-            _Rendering(rendering_key(style), execution_report_encoder(style), tuple(scopes))
+            _Rendering(
+                rendering_key(style),
+                execution_report_encoder(style),
+                () if any(map(_admits_all, scopes)) else tuple(scopes),
+            )
             for style, scopes in by_style.items()
         )
 
@@ -113,7 +123,7 @@ class ExecutionBodies:
                 r.key, event.firm, event.account, event.symbol, event.exec_type, r.encode(event)
             )
             for r in self._renderings
-            if any(admits_execution(scope, event) for scope in r.scopes)
+            if not r.scopes or any(admits_execution(scope, event) for scope in r.scopes)
         )
 
     def attach(self, events: Sequence[NewEvent]) -> list[NewEvent]:
@@ -127,6 +137,6 @@ class ExecutionBodies:
             if event.flagged is None and type(decoded) is ExecutionEvent:
                 bodies = self.bodies(decoded)
                 if bodies:
-                    event = dataclasses.replace(event, bodies=bodies)
+                    event = event.with_bodies(bodies)
             out.append(event)
         return out

@@ -82,6 +82,23 @@ class NewEvent:
     # (fix/prerender.py); a session whose way is among them is sent one as it is.
     bodies: tuple[StoredBody, ...] = ()
 
+    def with_bodies(self, bodies: tuple[StoredBody, ...]) -> NewEvent:
+        """This event with ``bodies``: ``dataclasses.replace`` without its per-call look at
+        the fields (ingestion does this for every execution). Every field is passed on:
+        tests/unit/test_fix_prerender.py holds it equal to ``replace``."""
+        return NewEvent(
+            self.upstream_id,
+            self.transact_time_ns,
+            self.payload,
+            self.raw,
+            self.flagged,
+            self.order,
+            self.busts,
+            self.instrument,
+            self.decoded,
+            bodies,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class LatestInstrument:

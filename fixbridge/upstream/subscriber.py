@@ -462,7 +462,8 @@ class StreamSubscriber:
             self._override = None  # the stored token now says where to resume
         if self._on_decoded is not None:
             for event, offset in zip(events, result.offsets, strict=False):
-                if offset and event.decoded is not None:
+                # An event journaled with its bodies is sent from them, not decoded.
+                if offset and event.decoded is not None and not event.bodies:
                     self._on_decoded(offset, event.decoded)
         self._count_stored(result.stored, result.duplicates)
         for line in self.catch_up.response(

@@ -192,3 +192,21 @@ def test_events_without_a_normalized_execution_are_left_as_they_are() -> None:
     assert ExecutionBodies().attach([new]) == [new]
     trades_only = ExecutionBodies([(RenderStyle(), ScopeConfig(message_kinds=("trades",)))])
     assert trades_only.keys == frozenset() and trades_only.attach([new]) == [new]
+
+
+def test_with_bodies_passes_every_other_field_on() -> None:
+    (new,) = simulated(1)
+    body = StoredBody("k", "F", "A", "S", "F", b"37=1\x01")
+    assert new.with_bodies((body,)) == dataclasses.replace(new, bodies=(body,))
+    # Every field set to a value other than its default, so a field left out shows.
+    filled = NewEvent(
+        **{
+            f.name: (
+                getattr(new, f.name)
+                if f.name in {"upstream_id", "transact_time_ns", "payload", "raw"}
+                else object()
+            )
+            for f in dataclasses.fields(NewEvent)
+        }
+    )
+    assert filled.with_bodies((body,)) == dataclasses.replace(filled, bodies=(body,))
