@@ -7,12 +7,17 @@ simulator (gRPC, live) -> fixbridge (subprocess) -> QuickFIX clients with valida
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
+from fixbridge.config import SessionConfig
+from fixbridge.fix.outbound import style_of
+from fixbridge.fix.prerender import rendering_key
 from fixbridge.simulator.server import SimulatorThread
 from tests.integration.bridge_proc import bridge_for, write_config
 from tests.integration.qfharness import QuickFixClient
@@ -23,7 +28,18 @@ BRIDGE = "FIXBRIDGE"
 ALPHA = {"name": "alpha", "sender_comp_id": BRIDGE, "target_comp_id": "BO_ALPHA",
          "scope": {"message_kinds": ["executions"]}}  # fmt: skip
 BETA = {"name": "beta", "sender_comp_id": BRIDGE, "target_comp_id": "BO_BETA",
+        "fix_profile": "fix50sp2",
         "scope": {"message_kinds": ["executions", "trades"]}}  # fmt: skip
+
+
+def renderings(journal: Path) -> set[str]:
+    """The renderings the journal holds executions' bodies in (fix/prerender.py)."""
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        return {str(r[0]) for r in db.execute("SELECT DISTINCT rendering FROM execution_bodies")}
+
+
+def rendering_of(session: dict[str, object]) -> str:
+    return rendering_key(style_of(SessionConfig.model_validate(session)))
 
 
 def wait_for_log(path: Path, text: str, count: int = 1, timeout: float = 20.0) -> str:
@@ -67,6 +83,10 @@ def test_sighup_adds_and_removes_sessions_without_disturbing_the_others(
                         lambda: {m.msg_type for m in beta.app_messages()} >= {"8", "AE"},
                         timeout=60, description="ExecutionReports and TradeCaptureReports",
                     )  # fmt: skip
+                    # Ingestion renders bodies in the added session's style too.
+                    assert renderings(tmp_path / "journal.db") == {
+                        rendering_of(ALPHA), rendering_of(BETA)
+                    }  # fmt: skip
 
                     # Refused: the running configuration stays, nobody is disturbed.
                     bridge.config.write_text(bridge.config.read_text() + "\n[fix]\nport = 1\n")
