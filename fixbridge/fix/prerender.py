@@ -12,8 +12,12 @@ Rules:
 - A stored body is exactly what rendering the event at delivery would give: it comes from the
   same precompiled encoder (fix/compiled_bodies.py) applied to the same event, and its key
   names both the style and the code that rendered it (a digest of the modules an
-  ExecutionReport body depends on), so a body journaled by another version of fixbridge is
-  never used by this one: such events are rendered as they are sent.
+  ExecutionReport body depends on and of the interpreter's version), so a body journaled by
+  another version of fixbridge is never used by this one: such events are rendered as they
+  are sent.
+- An execution whose firm, account or symbol holds U+0000 gets no body (PostgreSQL keeps it
+  as U+FFFD, and scope would be decided on other values than the event's); one no body can
+  be made of is journaled without one, never refused.
 - Bodies are made only where some session of that rendering would be sent the event (its
   scope admits it); a session configured later, or whose scope grew, renders what has none.
 - It never decides what a session receives: scope is decided by outbound's own rule on the
@@ -24,13 +28,18 @@ Pure: no I/O (the digest reads the package's own module files once, at import), 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import importlib
+import marshal
+import os
 import pkgutil
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Final
 
 import fixbridge.normalize
@@ -46,9 +55,25 @@ from fixbridge.normalize.style import RenderStyle
 _RENDERING_MODULES: Final = ("fixbridge.fix.codec", "fixbridge.fix.compiled_bodies")
 
 
+def _module_code(module: ModuleType) -> bytes:
+    """The code of ``module`` as its file holds it, else its compiled code; when neither can
+    be read, bytes no other process has (its bodies are then this process's alone)."""
+    file = getattr(module, "__file__", None)
+    if file is not None:
+        with contextlib.suppress(OSError):
+            return Path(file).read_bytes()
+    loader = getattr(module, "__loader__", None)
+    with contextlib.suppress(Exception):
+        code = loader.get_code(module.__name__)  # type: ignore[union-attr]
+        if code is not None:
+            return marshal.dumps(code)
+    return os.urandom(32)
+
+
 def _code_digest() -> bytes:
     """A digest of the code that renders an ExecutionReport body: every module of
-    fixbridge.normalize and :data:`_RENDERING_MODULES`, as their files hold them."""
+    fixbridge.normalize and :data:`_RENDERING_MODULES`, and the interpreter (whose datetime
+    and decimal formatting a body depends on)."""
     names = sorted(
         [
             f"fixbridge.normalize.{info.name}"
@@ -56,14 +81,11 @@ def _code_digest() -> bytes:
         ]
         + list(_RENDERING_MODULES)
     )
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(sys.version.encode() + b"\x00")
     for name in names:
-        module = importlib.import_module(name)
-        file = getattr(module, "__file__", None)
         digest.update(name.encode())
         digest.update(b"\x00")
-        if file is not None:
-            digest.update(Path(file).read_bytes())
+        digest.update(_module_code(importlib.import_module(name)))
         digest.update(b"\x00")
     return digest.digest()
 
@@ -117,7 +139,11 @@ class ExecutionBodies:
         return frozenset(r.key for r in self._renderings)
 
     def bodies(self, event: ExecutionEvent) -> tuple[StoredBody, ...]:
-        """``event``'s bodies, one per rendering with a session it would be sent to."""
+        """``event``'s bodies, one per rendering with a session it would be sent to. None for
+        an event whose scope fields hold U+0000, which a PostgreSQL text column keeps as
+        U+FFFD: its scope is decided on the event itself, as it is sent."""
+        if "\x00" in event.firm or "\x00" in event.account or "\x00" in event.symbol:
+            return ()
         return tuple(
             StoredBody(
                 r.key, event.firm, event.account, event.symbol, event.exec_type, r.encode(event)
@@ -128,14 +154,19 @@ class ExecutionBodies:
 
     def attach(self, events: Sequence[NewEvent]) -> list[NewEvent]:
         """``events`` with each execution's bodies (events journaled without a normalized
-        execution at hand, or flagged, are left as they are)."""
+        execution at hand, or flagged, are left as they are). An execution no body can be
+        made of is journaled without one, never refused: delivery renders it, and skips it
+        with an error logged if it cannot be rendered at all."""
         if not self._renderings:
             return list(events)
         out: list[NewEvent] = []
         for event in events:
             decoded = event.decoded
             if event.flagged is None and type(decoded) is ExecutionEvent:
-                bodies = self.bodies(decoded)
+                try:
+                    bodies = self.bodies(decoded)
+                except Exception:  # rendered as it is sent, where delivery says why
+                    bodies = ()
                 if bodies:
                     event = event.with_bodies(bodies)
             out.append(event)

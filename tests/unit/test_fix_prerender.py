@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fixbridge.config import ScopeConfig, SessionConfig
-from fixbridge.fix.codec import encode_fields
+from fixbridge.fix.codec import FieldError, encode_fields
 from fixbridge.fix.outbound import recipient, render_to, style_of
 from fixbridge.fix.prerender import CODE_DIGEST, ExecutionBodies, rendering_key
 from fixbridge.journal.records import StoredBody
@@ -210,3 +210,27 @@ def test_with_bodies_passes_every_other_field_on() -> None:
         }
     )
     assert filled.with_bodies((body,)) == dataclasses.replace(filled, bodies=(body,))
+
+
+def test_an_execution_with_nul_in_its_scope_fields_gets_no_body() -> None:
+    """PostgreSQL keeps U+0000 in text as U+FFFD: a body whose scope fields held one would
+    be admitted on other values than the event's, so its scope is decided on the event."""
+    (new,) = simulated(1)
+    assert isinstance(new.decoded, ExecutionEvent)
+    bodies = ExecutionBodies([(style_of(session("S")), ScopeConfig())])
+    assert bodies.bodies(new.decoded)
+    for field in ("firm", "account", "symbol"):
+        nul = dataclasses.replace(new.decoded, **{field: getattr(new.decoded, field) + "\x00"})
+        assert bodies.bodies(nul) == ()
+
+
+def test_an_execution_no_body_can_be_made_of_is_journaled_without_one() -> None:
+    (new,) = simulated(1)
+    assert isinstance(new.decoded, ExecutionEvent)
+    unsendable = dataclasses.replace(new, decoded=dataclasses.replace(new.decoded, text="a\x01b"))
+    bodies = ExecutionBodies([(style_of(session("S")), ScopeConfig())])
+    assert isinstance(unsendable.decoded, ExecutionEvent)
+    with pytest.raises(FieldError):  # SOH in a value: the reference refuses to encode it
+        bodies.bodies(unsendable.decoded)
+    made = new.with_bodies(bodies.bodies(new.decoded))
+    assert bodies.attach([unsendable, new]) == [unsendable, made]
