@@ -79,7 +79,9 @@ class Delivery:
         store before writing them."""
         session = self.session
         first_seq = session.next_sender_seq
-        rendered: list[tuple[JournalEvent, Rendered]] = []
+        rendered: list[Rendered] = []
+        # Per message, its event's transact time (None when not exchange-timed) and receipt.
+        times: list[tuple[int | None, int]] = []
         skipped = 0
         for event in events:
             try:
@@ -96,17 +98,17 @@ class Delivery:
                 skipped += 1
                 continue
             for message in messages:
-                rendered.append((event, message))
+                rendered.append(message)
+                times.append(
+                    (event.transact_time_ns if message.exchange_timed else None,
+                     event.received_at_ns)
+                )  # fmt: skip
         frames, sending_time = session.application_messages(
-            [(m.msg_type, m.body) for _, m in rendered], now_ns
+            [(m.msg_type, m.body) for m in rendered], now_ns
         )
         stored = [
             OutboundMessage(seq, m.msg_type, sending_time, m.body)
-            for seq, (_, m) in enumerate(rendered, first_seq)
-        ]
-        times = [
-            (e.transact_time_ns if m.exchange_timed else None, e.received_at_ns)
-            for e, m in rendered
+            for seq, m in enumerate(rendered, first_seq)
         ]
         cursor = int(events[-1].offset)
         return Batch(
@@ -115,7 +117,7 @@ class Delivery:
             data=b"".join(frames),
             cursor=cursor,
             frames=len(frames),
-            msg_types=collections.Counter(m.msg_type for m in stored),
+            msg_types=collections.Counter([m.msg_type for m in rendered]),
             times=times,
             skipped=skipped,
             wire=tuple(frames),

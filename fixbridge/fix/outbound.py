@@ -38,12 +38,11 @@ rendering never depends on when it runs). Must never decide sequence numbers.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from fixbridge.config import ScopeConfig, SessionConfig
 from fixbridge.fix.codec import encode_fields
@@ -80,8 +79,10 @@ _T = TypeVar("_T")
 _MISSING = object()
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
+class Rendered(NamedTuple):
+    """One message an event renders to (a named tuple: one is made for every message
+    delivered)."""
+
     msg_type: str
     body: bytes
     # Whether the event's transact time is when the exchange produced what this message
@@ -100,7 +101,7 @@ def possible_resends(messages: list[Rendered]) -> list[Rendered]:
     follow the session's header fields, so it stays in the standard header. A message marked
     already is left as it is."""
     return [
-        m if m.body.startswith(POSS_RESEND) else dataclasses.replace(m, body=POSS_RESEND + m.body)
+        m if m.body.startswith(POSS_RESEND) else m._replace(body=POSS_RESEND + m.body)
         for m in messages
     ]
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from fixbridge.journal.bulk_insert import insert_rows
 
@@ -40,9 +39,10 @@ CREATE INDEX IF NOT EXISTS message_log_by_session ON message_log (session_id, lo
 """
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One message as the log keeps it (``raw`` already masked)."""
+class LogEntry(NamedTuple):
+    """One message as the log keeps it (``raw`` already masked): a named tuple whose fields
+    are the table's columns after ``id``, in order, so it is inserted as the row it is (one
+    is made for every message sent and received)."""
 
     session_id: str
     direction: Direction
@@ -62,17 +62,5 @@ def insert(db: sqlite3.Connection, entries: Sequence[LogEntry]) -> None:
         db,
         "INSERT INTO message_log (session_id, direction, epoch, seq, sending_time, logged_at,"
         " msg_type, raw)",
-        [
-            (
-                e.session_id,
-                e.direction,
-                e.epoch,
-                e.seq,
-                e.sending_time,
-                e.logged_at_ns,
-                e.msg_type,
-                e.raw,
-            )
-            for e in entries
-        ],
+        entries,
     )

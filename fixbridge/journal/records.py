@@ -7,14 +7,13 @@ never grow behaviour: it is data, as stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
+class OutboundMessage(NamedTuple):
     """A message a session sent, as kept for resend: its number, MsgType, SendingTime as
-    written and its body (everything after SendingTime, without the trailer)."""
+    written and its body (everything after SendingTime, without the trailer). A named tuple:
+    one is made for every message delivered, and stored as the row it already is."""
 
     seq: int
     msg_type: str

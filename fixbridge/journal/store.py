@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from fixbridge.journal.commit import Submitted
 from fixbridge.journal.message_log import LogEntry
@@ -106,8 +106,10 @@ class LatestInstrument:
     upstream_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class JournalEvent:
+class JournalEvent(NamedTuple):
+    """One journaled event as read back. A named tuple: a catch-up reads one for every
+    message it delivers, and a frozen dataclass's construction cost half a microsecond."""
+
     offset: int
     stream: str
     upstream_id: str

@@ -162,6 +162,11 @@ def test_the_checksum_is_the_byte_sum_modulo_256(data: bytes) -> None:
 
 
 def test_the_checksum_of_every_length_around_the_spans() -> None:
-    for size in (0, 1, 255, 256, 257, 511, 512, 513, 70_000):
-        for data in (b"\xff" * size, bytes(range(256)) * (size // 256) + b"\x7f" * (size % 256)):
+    for size in (0, 1, 255, 256, 257, 511, 512, 513, 1023, 1024, 1025, 70_000):
+        for data in (
+            b"\xff" * size,  # the largest byte: spans of 256
+            b"\x7f" * size,  # the largest ASCII byte: spans of 512
+            bytes(range(256)) * (size // 256) + b"\x7f" * (size % 256),
+            b"\x7f" * (size - 1) + b"\x80" * min(size, 1),  # not ASCII by its last byte only
+        ):
             assert checksum(data) == sum(data) % 256, size

@@ -82,7 +82,7 @@ def test_a_journaled_body_is_what_rendering_the_event_as_sent_gives(tmp_path: Pa
                 reference = encode_fields(execution_report_body(new.decoded, style))
                 sent = render_to(event, to)
                 assert [(m.msg_type, m.body) for m in sent] == [("8", reference)], config.name
-                assert sent == render_to(dataclasses.replace(event, body=None), to)
+                assert sent == render_to(event._replace(body=None), to)
     finally:
         journal.close()
 
@@ -124,7 +124,7 @@ def test_scope_is_decided_on_the_stored_fields_as_on_the_event(
             to = recipient(config, rendering=key)
             for event in read:
                 sent = render_to(event, to)
-                assert sent == render_to(dataclasses.replace(event, body=None), to)
+                assert sent == render_to(event._replace(body=None), to)
                 admitted += bool(sent)
         if "message_kinds" in scope or "symbols" in scope:
             assert stored == 0 and admitted == 0  # no session would be sent one: none made
@@ -157,7 +157,7 @@ def test_a_stored_body_of_the_sessions_rendering_is_sent_as_it_is() -> None:
 
     def with_body(rendering: str, firm: str = e.firm) -> JournalEvent:
         stored = StoredBody(rendering, firm, e.account, e.symbol, e.exec_type, b"37=STORED\x01")
-        return dataclasses.replace(event, body=stored)
+        return event._replace(body=stored)
 
     to = recipient(config, rendering=key)
     assert [m.body for m in render_to(with_body(key), to)] == [b"37=STORED\x01"]
