@@ -61,11 +61,12 @@ def checksum(data: bytes) -> int:
 
 
 def frame(msg_type: str, header: bytes, body: bytes) -> bytes:
-    """Wrap an encoded header (after MsgType) and body with 8, 9, 35 and the CheckSum trailer."""
-    content = b"35=%s\x01" % msg_type.encode() + header + body
-    head = _BEGIN + b"9=%d\x01" % len(content)
-    message = head + content
-    return message + b"10=%03d\x01" % checksum(message)
+    """Wrap an encoded header (after MsgType) and body with 8, 9, 35 and the CheckSum trailer.
+    The CheckSum is the sum of the head's and the body's (each short enough for one span of
+    :func:`checksum`), and the body is copied once."""
+    lead = b"35=%s\x01%s" % (msg_type.encode(), header)
+    head = b"%s9=%d\x01%s" % (_BEGIN, len(lead) + len(body), lead)
+    return b"%s%s10=%03d\x01" % (head, body, (checksum(head) + checksum(body)) & 0xFF)
 
 
 @dataclass(frozen=True, slots=True)
