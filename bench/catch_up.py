@@ -294,8 +294,9 @@ def main(argv: list[str] | None = None) -> int:
                                          if args.sessions > 1 else [])  # fmt: skip
         for sessions, each in plan:
             work = root / f"sessions-{sessions}"
+            work.mkdir(mode=0o700, parents=True, exist_ok=True)  # a journal's directory
             for sub in ("bridge", "peer", "reference"):
-                (work / sub).mkdir(parents=True, exist_ok=True)
+                (work / sub).mkdir(mode=0o700, exist_ok=True)
             dsn = server.database() if server is not None else None
             runs = measure(progs, spec_dir, sessions, each, work, dsn)
             peer, reference = runs[1], runs[2]
