@@ -47,7 +47,8 @@ def checksum(data: bytes) -> int:
     """CheckSum(10): the sum of the bytes of ``data`` modulo 256. Read from zlib's Adler-32
     of each span short enough for its sum to be exact (C speed: ``sum()`` makes a Python int
     of every byte): one less than its low half is the span's exact sum, and its high half, a
-    multiple of 65536, vanishes modulo 256. A rendered message is ASCII and one span long.
+    multiple of 65536, vanishes modulo 256. :func:`frame` sums a message's head and body
+    apart: each of a rendered one is ASCII and one span long. ``data`` is ``bytes``.
     tests/unit/test_fix_codec.py holds it equal to ``sum(data) % 256``."""
     size = len(data)
     span = _EXACT_ASCII_SPAN if data.isascii() else _EXACT_SPAN
