@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import sqlite3
 import subprocess
@@ -54,7 +55,9 @@ from fixbridge.config import SessionConfig  # noqa: E402
 from fixbridge.fix.codec import encode_fields, frame  # noqa: E402
 from fixbridge.fix.outbound import style_of  # noqa: E402
 from fixbridge.fix.prerender import ExecutionBodies  # noqa: E402
+from fixbridge.journal import sent_batches  # noqa: E402
 from fixbridge.journal.postgres import PostgresJournal  # noqa: E402
+from fixbridge.journal.rules import INT64_MAX  # noqa: E402
 from tests.integration.bridge_proc import BridgeProcess, write_config  # noqa: E402
 from tests.integration.qfharness import free_tcp_port, quickfix_spec_dir  # noqa: E402
 from tests.postgres_server import PostgresServer, running_server  # noqa: E402
@@ -177,16 +180,15 @@ def bridge_run(
 def export_messages(journal: Path, session: str, count: int, out: Path) -> None:
     """The ExecutionReports the bridge sent ``session``, framed, as the peer reads them."""
     with sqlite3.connect(journal) as db:
-        rows = db.execute(
-            "SELECT seq, sending_time, body FROM outbound WHERE session_id=? AND msg_type='8'"
-            " ORDER BY seq LIMIT ?", (session, count),
-        ).fetchall()  # fmt: skip
-    with out.open("wb") as sink:
-        for seq, sending_time, body in rows:
-            header = encode_fields([(49, BRIDGE), (56, session), (34, str(seq)),
-                                    (52, sending_time)])  # fmt: skip
-            message = frame("8", header, bytes(body))
-            sink.write(b"%d\n" % len(message) + message)
+        reports = itertools.islice(
+            (m for m in sent_batches.read(db, session, 1, INT64_MAX) if m.msg_type == "8"), count
+        )
+        with out.open("wb") as sink:
+            for m in reports:
+                header = encode_fields([(49, BRIDGE), (56, session), (34, str(m.seq)),
+                                        (52, m.sending_time)])  # fmt: skip
+                message = frame("8", header, m.body)
+                sink.write(b"%d\n" % len(message) + message)
 
 
 def peer_run(

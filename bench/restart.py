@@ -41,6 +41,8 @@ sys.path.insert(0, str(REPO / "bench"))
 from delivery_leg import build_journal  # noqa: E402
 from ingest import start_replay  # noqa: E402
 
+from fixbridge.journal import sent_batches  # noqa: E402
+from fixbridge.journal.records import OutboundMessage  # noqa: E402
 from tests.integration.bridge_proc import write_config  # noqa: E402
 from tests.integration.qfharness import free_tcp_port  # noqa: E402
 from tests.integration.rawfix import RawClient  # noqa: E402
@@ -67,11 +69,10 @@ def build(path: Path, events: int) -> int:
     head = int(db.execute("SELECT MAX(offset) FROM events").fetchone()[0])
     body = b"17=X\x01" * 100
     db.execute("BEGIN")
-    db.executemany(
-        "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)"
-        " VALUES (?, ?, '8', '20261204-00:00:00.000000', ?)",
-        ((SESSION, seq, body) for seq in range(1, OUTBOUND + 1)),
-    )
+    for first in range(1, OUTBOUND + 1, 500):  # stored as delivered batches are
+        sent = [OutboundMessage(seq, "8", "20261204-00:00:00.000000", body)
+                for seq in range(first, min(first + 500, OUTBOUND + 1))]  # fmt: skip
+        sent_batches.store(db, SESSION, sent, (), None)
     db.execute(
         "UPDATE sessions SET next_sender_seq=?, next_target_seq=1, cursor_offset=?"
         " WHERE session_id=?", (OUTBOUND + 1, head, SESSION),

@@ -58,16 +58,21 @@ def insert_rows(
     rows: Sequence[Sequence[object]],
     *,
     tail: str = "",
-) -> None:
+) -> int | None:
     """Run ``{head} VALUES (...), (...){tail}`` over ``rows`` (each the same width), in
     order, on SQLite. ``head`` is the statement up to VALUES (``INSERT INTO t (a, b)``),
-    ``tail`` what follows the rows (an upsert clause)."""
+    ``tail`` what follows the rows (an upsert clause). Returns the rowid of the last row
+    inserted (None when there were no rows)."""
     if not rows:
-        return
+        return None
     width = len(rows[0])
     most = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width
+    last = None
     for chunk in chunked(rows, most):
-        db.execute(values_statement(head, width, len(chunk), tail), [v for r in chunk for v in r])
+        last = db.execute(
+            values_statement(head, width, len(chunk), tail), [v for r in chunk for v in r]
+        ).lastrowid
+    return last
 
 
 __all__ = ["CHUNK_SIZES", "chunked", "insert_rows", "values_statement"]

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fixbridge.journal import sent_batches
 from fixbridge.journal.store import JournalError
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import ExecutionEvent
@@ -108,10 +109,13 @@ def _check_sessions(db: sqlite3.Connection, findings: Findings) -> None:
             "written by an older fixbridge: where stored messages came from is recorded from"
             " its next start on (earlier ones cannot be rendered again on resend)"
         )
+    if "sent_batches" not in tables:
+        findings.notes.append(
+            "written by an older fixbridge (schema before 10): its stored sent messages are"
+            " checked once this version has opened it (they move to sent_batches then)"
+        )
     for session_id, next_sender_seq, cursor in sessions:
-        top = db.execute(
-            "SELECT MAX(seq) FROM outbound WHERE session_id=?", (session_id,)
-        ).fetchone()[0]
+        top = sent_batches.top_seq(db, str(session_id)) if "sent_batches" in tables else None
         if top is not None and int(top) >= int(next_sender_seq):
             findings.problems.append(
                 f"session {session_id}: a message numbered {top} is stored but the next number"
@@ -121,7 +125,11 @@ def _check_sessions(db: sqlite3.Connection, findings: Findings) -> None:
             findings.problems.append(
                 f"session {session_id}: cursor {cursor} is past the last event ({head})"
             )
-        missing = _missing_stored(db, str(session_id)) if recorded else []
+        missing = (
+            _missing_stored(db, str(session_id))
+            if recorded and "sent_batches" in tables
+            else []
+        )
         if missing:
             shown = ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in missing[:MAX_REPORTED])
             total = sum(b - a + 1 for a, b in missing)
@@ -139,13 +147,7 @@ def _missing_stored(db: sqlite3.Connection, session_id: str) -> list[tuple[int, 
         (session_id,),
     )
     for first, last in ranges.fetchall():
-        stored = {
-            int(seq)
-            for (seq,) in db.execute(
-                "SELECT seq FROM outbound WHERE session_id=? AND seq BETWEEN ? AND ?",
-                (session_id, first, last),
-            )
-        }
+        stored = {m.seq for m in sent_batches.read(db, session_id, int(first), int(last))}
         for seq in range(int(first), int(last) + 1):
             if seq in stored:
                 continue

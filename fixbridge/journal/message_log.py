@@ -54,11 +54,12 @@ class LogEntry(NamedTuple):
     raw: bytes
 
 
-def insert(db: sqlite3.Connection, entries: Sequence[LogEntry]) -> None:
-    """Add ``entries`` to the log, in order, inside the caller's transaction."""
+def insert(db: sqlite3.Connection, entries: Sequence[LogEntry]) -> int | None:
+    """Add ``entries`` to the log, in order, inside the caller's transaction; the id of the
+    last one (their ids are consecutive: one writer, ids only ever grow), None for none."""
     if not entries:
-        return
-    insert_rows(
+        return None
+    return insert_rows(
         db,
         "INSERT INTO message_log (session_id, direction, epoch, seq, sending_time, logged_at,"
         " msg_type, raw)",

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from fixbridge.journal import message_log
+from fixbridge.journal import message_log, sent_batches
 from fixbridge.journal.bulk_insert import insert_rows
 from fixbridge.journal.commit import GroupCommit, RoundStats
 from fixbridge.journal.integrity import JournalCorrupt, structural_problems
@@ -62,8 +62,7 @@ from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 from fixbridge.normalize.settlement import Settlement
 
 log = logging.getLogger("fixbridge.journal")
-SCHEMA_VERSION = 9
-RESEND_BATCH = 500
+SCHEMA_VERSION = 10
 # Streams whose events are indexed by symbol (and account): what a settlement marks.
 _SQL_VARIABLES = 500
 # An event's columns, in JournalEvent's order, from the events table aliased ``e``.
@@ -150,14 +149,6 @@ CREATE TABLE IF NOT EXISTS sessions (
     resent_before INTEGER NOT NULL DEFAULT 0,
     reset_epoch INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS outbound (
-    session_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    msg_type TEXT NOT NULL,
-    sending_time TEXT NOT NULL,
-    body BLOB NOT NULL,
-    PRIMARY KEY (session_id, seq)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sent_ranges (
     session_id TEXT NOT NULL,
     first_seq INTEGER NOT NULL,
@@ -208,7 +199,7 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
             self._wdb.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._commits = GroupCommit(self._wdb)
             self._jobs = _JOBS
-            self._wdb.executescript(_SCHEMA + message_log.SCHEMA)
+            self._wdb.executescript(_SCHEMA + message_log.SCHEMA + sent_batches.SCHEMA)
             self._check_schema()
             self._after_restore()
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -292,6 +283,17 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
             with self._transaction() as db:
                 db.execute("UPDATE meta SET value='9' WHERE key='schema_version'")
             version = 9
+        if version == 9:
+            # Version 10 keeps sent messages one row per batch (sent_batches, made by the
+            # schema script), a delivered batch's bodies read from its message-log rows; the
+            # per-message outbound table's messages move into it, bodies in the rows.
+            with self._transaction() as db:
+                moved = sent_batches.move_from_outbound(db)
+                db.execute("UPDATE meta SET value='10' WHERE key='schema_version'")
+            if moved:
+                log.info("journal %s: %d stored sent message(s) moved to sent_batches",
+                         self.path, moved)  # fmt: skip
+            version = 10
         if version != SCHEMA_VERSION:
             raise JournalError(
                 f"journal {self.path} has schema version {row[0]},"
@@ -596,18 +598,7 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
         return self._scan_before("received_at", at_ns)
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[OutboundMessage]:
-        low = begin
-        while low <= end:
-            rows = self._db.execute(
-                "SELECT seq, msg_type, sending_time, body FROM outbound"
-                " WHERE session_id=? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
-                (session_id, low, end, RESEND_BATCH),
-            ).fetchall()
-            if not rows:
-                return
-            for seq, msg_type, sending_time, body in rows:
-                yield OutboundMessage(int(seq), str(msg_type), str(sending_time), bytes(body))
-            low = int(rows[-1][0]) + 1
+        return sent_batches.read(self._db, session_id, begin, end)
 
     def sent_ranges(self, session_id: str, begin: int, end: int) -> list[SentRange]:
         # Ranges never overlap: the one starting before ``begin`` (if it reaches it), then
@@ -753,7 +744,7 @@ def _save_sequence_numbers(
 
     def work(db: sqlite3.Connection) -> None:
         if reset:
-            db.execute("DELETE FROM outbound WHERE session_id=?", (session_id,))
+            sent_batches.forget(db, session_id)
             db.execute("DELETE FROM sent_ranges WHERE session_id=?", (session_id,))
             db.execute(
                 "UPDATE sessions SET reset_epoch=reset_epoch + 1 WHERE session_id=?",
@@ -803,11 +794,8 @@ def _record_sent(
                     f"session {session_id}: the stored cursor is {stored[0]}, not the"
                     f" {after_offset} this batch was rendered from"
                 )
-        insert_rows(
-            db,
-            "INSERT INTO outbound (session_id, seq, msg_type, sending_time, body)",
-            [(session_id, m.seq, m.msg_type, m.sending_time, m.body) for m in messages],
-        )
+        # The log first: the stored batch reads its bodies from the frames it logs.
+        sent_batches.store(db, session_id, messages, log, message_log.insert(db, log))
         if after_offset is not None and messages:
             db.execute(
                 "INSERT INTO sent_ranges (session_id, first_seq, last_seq, after_offset,"
@@ -833,7 +821,6 @@ def _record_sent(
                 "UPDATE sessions SET next_sender_seq=?, updated_at=? WHERE session_id=?",
                 (next_sender_seq, at_ns, session_id),
             )
-        message_log.insert(db, log)
 
     return work
 
@@ -846,9 +833,7 @@ def _rewind(
     since the client holds other messages under those numbers that no longer exist here."""
 
     def work(db: sqlite3.Connection) -> None:
-        db.execute(
-            "DELETE FROM outbound WHERE session_id=? AND seq >= ?", (session_id, forget_from)
-        )
+        sent_batches.forget_from(db, session_id, forget_from)
         db.execute(
             "DELETE FROM sent_ranges WHERE session_id=? AND last_seq >= ?",
             (session_id, forget_from),
@@ -977,24 +962,23 @@ def _prune_sent(
     def work(db: sqlite3.Connection) -> Pruned:
         # Within a session, numbers and stamps grow together (a reset empties the store):
         # the oldest stored message says whether anything is due.
-        oldest = db.execute(
-            "SELECT seq, sending_time FROM outbound WHERE session_id=? ORDER BY seq LIMIT 1",
-            (session_id,),
-        ).fetchone()
-        if oldest is None or str(oldest[1]) >= sent_before:
+        oldest = sent_batches.oldest(db, session_id)
+        if oldest is None or oldest[1] >= sent_before:
             return Pruned(0, None)
-        below = int(oldest[0]) + limit
-        straddling = db.execute(
-            "SELECT last_seq FROM sent_ranges WHERE session_id=? AND first_seq < ?"
-            " AND last_seq >= ?",
-            (session_id, below, below),
-        ).fetchone()
-        if straddling is not None:
-            below = int(straddling[0]) + 1  # the batch goes whole
-        removed = db.execute(
-            "DELETE FROM outbound WHERE session_id=? AND seq < ? AND sending_time < ?",
-            (session_id, below, sent_before),
-        ).rowcount
+        below = oldest[0] + limit
+        while True:  # a batch goes whole, and so does each row of its messages
+            straddling = db.execute(
+                "SELECT last_seq FROM sent_ranges WHERE session_id=? AND first_seq < ?"
+                " AND last_seq >= ?",
+                (session_id, below, below),
+            ).fetchone()
+            if straddling is not None:
+                below = int(straddling[0]) + 1
+            stored = sent_batches.end_of_row_holding(db, session_id, below)
+            if stored is None:
+                break
+            below = stored + 1
+        removed = sent_batches.remove_before(db, session_id, below, sent_before)
         db.execute(
             "DELETE FROM sent_ranges WHERE session_id=? AND last_seq < ? AND sending_time < ?",
             (session_id, below, sent_before),

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from fixbridge.journal import sent_batches
+from fixbridge.journal.rules import INT64_MAX
 from fixbridge.journal.store import JournalError
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import ExecutionEvent
@@ -137,7 +139,7 @@ def _identity(msg_type: str, body: bytes, date: str) -> str | None:
 def sent_to_session(db: sqlite3.Connection, session: str, date: dt.date) -> SentStore:
     """The ExecutionReports and TradeCaptureReports of ``date`` the journal shows ``session``
     was sent, and the journal offsets that covers: the message log's (every epoch, never
-    emptied by a sequence reset) together with the ``outbound`` store's. The coverage runs
+    emptied by a sequence reset) together with the resend store's. The coverage runs
     from the session's origin when the message log was already recording before the date
     began (and retention, which removes the oldest rows first, left all of the date); else
     from the oldest batch the store holds (a sequence reset or retention removes what came
@@ -155,17 +157,30 @@ def sent_to_session(db: sqlite3.Connection, session: str, date: dt.date) -> Sent
     wanted = date.strftime("%Y%m%d")
     messages = {
         ident
-        for msg_type, body in db.execute(
-            "SELECT msg_type, body FROM outbound WHERE session_id=? AND msg_type IN ('8', 'AE')",
-            (session,),
-        )
-        if (ident := _identity(str(msg_type), _bytes(body), wanted)) is not None
+        for msg_type, body in _stored_reports(db, session)
+        if (ident := _identity(msg_type, body, wanted)) is not None
     }
     logged, log_covers = _logged(db, session, wanted, trade_date_window(date)[0])
     if log_covers:
         covered_from = origin
     return SentStore(True, SentWindow(origin, max(covered_from, origin), cursor),
                      frozenset(messages | logged))  # fmt: skip
+
+
+def _stored_reports(db: sqlite3.Connection, session: str) -> Iterator[tuple[str, bytes]]:
+    """The (MsgType, body) of the ExecutionReports and TradeCaptureReports the session's store
+    holds: rows per batch since schema version 10, a row per message before."""
+    tables = {str(row[0]) for row in db.execute("SELECT name FROM sqlite_master")}
+    if "sent_batches" in tables:
+        for message in sent_batches.read(db, session, 1, INT64_MAX):
+            if message.msg_type in ("8", "AE"):
+                yield message.msg_type, message.body
+    elif "outbound" in tables:
+        for msg_type, body in db.execute(
+            "SELECT msg_type, body FROM outbound WHERE session_id=? AND msg_type IN ('8', 'AE')",
+            (session,),
+        ):
+            yield str(msg_type), _bytes(body)
 
 
 def _logged(

@@ -34,6 +34,7 @@ from tests.integration.oracle import (
     previous_cl_ord_ids,
 )
 from tests.integration.qfharness import FixMessage, QuickFixClient, quickfix_spec_dir
+from tests.sent_store import drop_stored
 
 pytestmark = pytest.mark.integration
 
@@ -206,10 +207,9 @@ def test_a_resend_renders_again_what_the_outbound_store_lost(
             first = {m.seq_num: m for m in client.app_messages()}
             assert bridge.stop() == 0, bridge.tail()
             with sqlite3.connect(tmp_path / "journal.db") as db:  # every 7th, and a run of 20
-                deleted = db.execute(
-                    "DELETE FROM outbound WHERE session_id='backoffice'"
-                    " AND (seq % 7 = 0 OR seq BETWEEN 100 AND 119)"
-                ).rowcount
+                deleted = drop_stored(
+                    db, "backoffice", lambda seq: seq % 7 == 0 or 100 <= seq <= 119
+                )
             assert deleted > 50
             bridge.start()
             sender_next, _ = client.stored_seq_nums() or (0, 0)

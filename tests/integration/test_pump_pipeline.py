@@ -22,6 +22,7 @@ from fixbridge.fix.acceptor import PUMP_BATCH, STORAGE_LOGOUT_TEXT
 from fixbridge.journal import sqlite as journal_sqlite
 from tests.integration.inprocess import ExecutionFeed, bridge, port_of
 from tests.integration.rawfix import RawClient
+from tests.sent_store import stored_seqs
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +36,7 @@ def session() -> dict[str, Any]:
 
 def stored_numbers(path: Path) -> list[int]:
     with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT seq FROM outbound WHERE session_id='a' ORDER BY seq")
-        return [int(seq) for (seq,) in rows]
+        return stored_seqs(db, "a")
 
 
 def test_a_backlog_of_many_batches_arrives_whole_in_order_under_continuous_numbers(

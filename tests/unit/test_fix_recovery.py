@@ -21,6 +21,7 @@ from fixbridge.fix.session import FixSession, SessionIdentity
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalEvent, NewEvent
+from tests.sent_store import drop_stored
 from tests.unit.fixmsg import BRIDGE, CLIENT, T0, logon
 
 STAMP = "20231114-22:00:00.000000000"  # the first sending: before T0, when replays are taken
@@ -59,11 +60,7 @@ def deliver(journal: SqliteJournal, payloads: Sequence[str], first_seq: int) -> 
 
 
 def delete(journal: SqliteJournal, *seqs: int) -> None:
-    journal._commits.run_sync(
-        lambda db: db.executemany(
-            "DELETE FROM outbound WHERE session_id='s' AND seq=?", [(s,) for s in seqs]
-        )
-    )
+    journal._commits.run_sync(lambda db: drop_stored(db, "s", lambda seq: seq in seqs))
 
 
 def replay(journal: SqliteJournal, begin: int, end: int, renderer=render) -> ReplaySource:  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from fixbridge.journal.sqlite import SqliteJournal
 from fixbridge.journal.store import JournalError, NewEvent
 from fixbridge.proto.polymarket.v1 import marketdatasubscription_pb2 as md
 from fixbridge.upstream.md_subscriber import settlement_event
+from tests.sent_store import as_schema_9, drop_stored
 
 
 @pytest.fixture(autouse=True)
@@ -108,10 +109,23 @@ def test_check_journal_reports_messages_missing_from_the_store(tmp_path: Path) -
     path = tmp_path / "j.db"
     filled(path)
     with sqlite3.connect(path) as db:
-        db.execute("DELETE FROM outbound WHERE seq=2")
+        drop_stored(db, "s", lambda seq: seq == 2)
     findings = check_journal(path)
     assert findings.sound
     assert any("1 sent message(s) missing" in note and "(2)" in note for note in findings.notes)
+
+
+def test_a_journal_of_schema_9_is_checked_and_its_stored_messages_left_for_later(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.db"
+    filled(path)
+    with sqlite3.connect(path) as db:
+        as_schema_9(db)
+    findings = check_journal(path)
+    assert findings.sound, findings.problems
+    assert any("schema before 10" in note for note in findings.notes)
+    assert not any("missing" in note for note in findings.notes)
 
 
 def test_the_full_check_reads_every_payload(tmp_path: Path) -> None:

@@ -197,7 +197,7 @@ def test_a_schema_7_journal_is_migrated_and_keeps_its_sessions(tmp_path: Path) -
     db = sqlite3.connect(path)
     version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     db.close()
-    assert version == ("9",)
+    assert version == ("10",)
     assert [(r[1], r[3], r[6]) for r in rows(path)] == [("out", 2, "0")]
 
 

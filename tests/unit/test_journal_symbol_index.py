@@ -102,7 +102,7 @@ def test_a_version_5_journal_gets_its_index_from_the_events_it_holds(tmp_path: P
     db = sqlite3.connect(path)
     version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     db.close()
-    assert version == ("9",)
+    assert version == ("10",)
 
 
 def test_symbol_events_are_read_in_journal_order_without_the_rest(journal: SqliteJournal) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import zoneinfo
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from fixbridge.reconcile.journal_side import (
 from fixbridge.reconcile.records import compared
 from fixbridge.simulator.market import MarketModel
 from fixbridge.upstream.streams import execution_to_event
+from tests.sent_store import as_schema_9
 
 START_NS = 1_795_000_000_000_000_000  # 2026-11-18T11:06:40Z: trade date 2026-11-18
 DATE = dt.date(2026, 11, 18)
@@ -170,3 +172,14 @@ def test_the_command_prints_a_table_or_json_and_exits_1_on_a_difference(
 
     assert run(config, tmp_path / "j.db", DATE, "json", same) == 0
     assert json.loads(capsys.readouterr().out)["agree"] is True
+
+
+def test_a_journal_no_bridge_of_this_version_has_opened_yet_is_read_too(tmp_path: Path) -> None:
+    """Schema 9 kept sent messages one row each in ``outbound``; reconcile reads such a file
+    as it is (read-only: it is moved to sent_batches only when a bridge opens it)."""
+    ids, _ = _journal(tmp_path / "j.db")
+    with sqlite3.connect(tmp_path / "j.db") as db:
+        as_schema_9(db)
+        assert db.execute("SELECT COUNT(*) FROM outbound").fetchone() == (len(ids),)
+    _, store = _read(tmp_path / "j.db")
+    assert store.messages == {f"8:{i}" for i in ids}
