@@ -1,5 +1,5 @@
 """For tests: read and damage an SQLite journal's store of sent messages (``sent_batches``),
-one message at a time, as a lost page or a hand edit would."""
+one message at a time, and turn a journal back into schema 9's layout."""
 
 from __future__ import annotations
 
@@ -16,14 +16,32 @@ def stored_seqs(db: sqlite3.Connection, session_id: str) -> list[int]:
 
 
 def drop_stored(db: sqlite3.Connection, session_id: str, dropped: Callable[[int], bool]) -> int:
-    """Remove the session's stored messages whose number ``dropped`` picks (the others are
-    stored again, bodies in their rows); how many were removed. Inside the caller's
-    transaction."""
-    messages = list(sent_batches.read(db, session_id, 1, INT64_MAX))
-    kept = [m for m in messages if not dropped(m.seq)]
-    sent_batches.forget(db, session_id)
-    sent_batches.store(db, session_id, kept, (), None)
-    return len(messages) - len(kept)
+    """Lose the session's stored messages whose number ``dropped`` picks, as the journal
+    loses them: a message read from its message-log frame loses that log row (as retention
+    removes it), one kept in its row is cut out of it (the rest of the row stored again);
+    how many were lost. Inside the caller's transaction."""
+    rows = db.execute(
+        "SELECT first_seq, last_seq, first_log_id FROM sent_batches WHERE session_id=?",
+        (session_id,),
+    ).fetchall()
+    lost = 0
+    for first, last, first_log_id in rows:
+        picked = [seq for seq in range(first, last + 1) if dropped(seq)]
+        if not picked:
+            continue
+        if first_log_id is not None:
+            db.executemany(
+                "DELETE FROM message_log WHERE id=?",
+                [(first_log_id + seq - first,) for seq in picked],
+            )
+        else:
+            kept = [m for m in sent_batches.read(db, session_id, first, last) if not dropped(m.seq)]
+            db.execute(
+                "DELETE FROM sent_batches WHERE session_id=? AND first_seq=?", (session_id, first)
+            )
+            sent_batches.store(db, session_id, kept, (), None)
+        lost += len(picked)
+    return lost
 
 
 def as_schema_9(db: sqlite3.Connection) -> None:

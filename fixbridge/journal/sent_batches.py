@@ -49,8 +49,8 @@ CREATE TABLE IF NOT EXISTS sent_batches (
 """
 
 TRAILER = 7  # "10=nnn<SOH>": the CheckSum field ending every frame
-READ_ROWS = 64  # rows fetched at once by a reader
-MOST_PER_ROW = 4096  # messages in one row written by the migration
+READ_ROWS = 8  # rows fetched at once by a reader (a delivered batch: up to 500 messages)
+MOST_PER_ROW = 500  # messages in one row written by the migration
 _COLUMNS = "first_seq, last_seq, sending_time, msg_types, body_lengths, first_log_id, bodies"
 
 
@@ -73,9 +73,11 @@ def store(
 ) -> None:
     """Keep ``messages`` (ascending numbers), in rows of consecutive numbers and one stamp.
     ``log`` is what the same transaction just logged, the last of it under ``last_log_id``:
-    where it ends with these messages' frames, the rows name those instead of the bodies."""
+    where it ends with these messages' frames, the rows name those instead of the bodies.
+    A number the session's store holds already is refused (``sqlite3.IntegrityError``)."""
     if not messages:
         return
+    _refuse_stored(db, session_id, messages[0].seq, messages[-1].seq)
     first_log_id = _logged_from(messages, log, last_log_id)
     start = 0
     for end in _run_ends(messages):
@@ -99,6 +101,21 @@ def store(
                 (*row, first_log_id + start),
             )
         start = end
+
+
+def _refuse_stored(db: sqlite3.Connection, session_id: str, first: int, last: int) -> None:
+    """Raise ``sqlite3.IntegrityError`` when a stored row holds a number in ``first..last``
+    (a row's key is its first number only: overlaps are looked for)."""
+    found = db.execute(
+        "SELECT first_seq, last_seq FROM sent_batches WHERE session_id=? AND first_seq <= ?"
+        " ORDER BY first_seq DESC LIMIT 1",
+        (session_id, last),
+    ).fetchone()
+    if found is not None and found[1] >= first:
+        raise sqlite3.IntegrityError(
+            f"session {session_id}: messages {first}..{last} overlap the stored"
+            f" {found[0]}..{found[1]}"
+        )
 
 
 def _logged_from(
@@ -178,10 +195,12 @@ def _messages(
             at += length
         return
     base = row.first_log_id - first
+    # Fetched whole: a statement left open while the caller pauses (a resend awaits the
+    # socket between chunks) would hold the connection's read snapshot for its other reads.
     for log_id, raw in db.execute(
         "SELECT id, raw FROM message_log WHERE id BETWEEN ? AND ? ORDER BY id",
         (base + low, base + high),
-    ):
+    ).fetchall():
         i = log_id - row.first_log_id
         frame = bytes(raw)
         yield OutboundMessage(

@@ -184,3 +184,54 @@ def test_a_schema_9_journal_has_its_stored_messages_moved(tmp_path: Path) -> Non
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
         version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     assert "outbound" not in tables and version == ("10",)
+
+
+def test_a_number_already_stored_is_refused_inside_a_row_too(journal: SqliteJournal) -> None:
+    sent = batch(1, 10)
+    journal.record_sent("s", sent, 11, None, at_ns=1, log=logged(sent))
+    for first, count in ((5, 3), (10, 2), (1, 1), (0, 2)):
+        with pytest.raises(sqlite3.IntegrityError):
+            journal.record_sent("s", batch(first, count), 20, None, at_ns=1)
+    journal.record_sent("s", batch(11, 2), 13, None, at_ns=1)
+    assert list(journal.outbound_range("s", 1, 99)) == batch(1, 12)
+    journal.close()
+
+
+def test_many_rows_are_read_in_pages_in_order(journal: SqliteJournal) -> None:
+    # One row per message (stamps alternate, and a gap), more rows than a page reads at once.
+    singles = [OutboundMessage(s, "8", (STAMP, LATER)[s % 2], body(s))
+               for s in (*range(1, 40), *range(45, 80))]  # fmt: skip
+    journal.record_sent("s", singles, 80, None, at_ns=1)
+    assert len(rows(journal)) == len(singles)
+    assert list(journal.outbound_range("s", 1, 79)) == singles
+    assert list(journal.outbound_range("s", 20, 60)) == [m for m in singles if 20 <= m.seq <= 60]
+    journal.close()
+
+
+def test_a_resend_paused_between_messages_leaves_the_other_reads_current(
+    journal: SqliteJournal,
+) -> None:
+    sent = batch(1, 50)
+    journal.record_sent("s", sent, 51, None, at_ns=1, log=logged(sent))
+    replay = journal.outbound_range("s", 1, 50)
+    assert next(replay) == sent[0]  # the resend waits for the socket here
+    journal.save_sequence_numbers("s", 77, 5, at_ns=2)
+    assert journal.load_session("s").next_sender_seq == 77
+    assert list(replay) == sent[1:]
+    journal.close()
+
+
+def test_the_move_from_schema_9_cuts_long_runs_into_rows_of_at_most_500(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    stored = batch(1, 1200)
+    journal = SqliteJournal(path)
+    journal.load_session("s")
+    journal.record_sent("s", stored, 1201, None, at_ns=1)
+    journal.close()
+    with sqlite3.connect(path) as db:
+        as_schema_9(db)
+    journal = SqliteJournal(path)
+    assert [r[:2] for r in rows(journal)] == [(1, 500), (501, 1000), (1001, 1200)]
+    assert list(journal.outbound_range("s", 1, 1200)) == stored
+    assert list(journal.outbound_range("s", 499, 502)) == stored[498:502]
+    journal.close()
