@@ -109,9 +109,8 @@ def _check_sessions(db: sqlite3.Connection, findings: Findings) -> None:
             "written by an older fixbridge: where stored messages came from is recorded from"
             " its next start on (earlier ones cannot be rendered again on resend)"
         )
-    per_batch = "sent_batches" in tables  # schema 10; before, ``outbound`` had a row each
     for session_id, next_sender_seq, cursor in sessions:
-        top = _top_stored(db, str(session_id), per_batch)
+        top = sent_batches.stored_top(db, str(session_id))  # schema 10's layout, or 9's
         if top is not None and int(top) >= int(next_sender_seq):
             findings.problems.append(
                 f"session {session_id}: a message numbered {top} is stored but the next number"
@@ -121,7 +120,7 @@ def _check_sessions(db: sqlite3.Connection, findings: Findings) -> None:
             findings.problems.append(
                 f"session {session_id}: cursor {cursor} is past the last event ({head})"
             )
-        missing = _missing_stored(db, str(session_id), per_batch) if recorded else []
+        missing = _missing_stored(db, str(session_id)) if recorded else []
         if missing:
             shown = ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in missing[:MAX_REPORTED])
             total = sum(b - a + 1 for a, b in missing)
@@ -131,34 +130,7 @@ def _check_sessions(db: sqlite3.Connection, findings: Findings) -> None:
             )
 
 
-def _top_stored(db: sqlite3.Connection, session_id: str, per_batch: bool) -> int | None:
-    """The highest number the session's store holds (None when it holds none)."""
-    if per_batch:
-        return sent_batches.top_seq(db, session_id)
-    found = db.execute(
-        "SELECT MAX(seq) FROM outbound WHERE session_id=?", (session_id,)
-    ).fetchone()[0]
-    return None if found is None else int(found)
-
-
-def _stored_numbers(
-    db: sqlite3.Connection, session_id: str, first: int, last: int, per_batch: bool
-) -> set[int]:
-    """The numbers in ``first..last`` the session's store holds a message for."""
-    if per_batch:
-        return {m.seq for m in sent_batches.read(db, session_id, first, last)}
-    return {
-        int(seq)
-        for (seq,) in db.execute(
-            "SELECT seq FROM outbound WHERE session_id=? AND seq BETWEEN ? AND ?",
-            (session_id, first, last),
-        )
-    }
-
-
-def _missing_stored(
-    db: sqlite3.Connection, session_id: str, per_batch: bool
-) -> list[tuple[int, int]]:
+def _missing_stored(db: sqlite3.Connection, session_id: str) -> list[tuple[int, int]]:
     """Numbers of recorded batches with no stored message, as inclusive runs."""
     runs: list[tuple[int, int]] = []
     ranges = db.execute(
@@ -166,7 +138,9 @@ def _missing_stored(
         (session_id,),
     )
     for first, last in ranges.fetchall():
-        stored = _stored_numbers(db, session_id, int(first), int(last), per_batch)
+        stored = {
+            m.seq for m in sent_batches.stored_messages(db, session_id, int(first), int(last))
+        }
         for seq in range(int(first), int(last) + 1):
             if seq in stored:
                 continue

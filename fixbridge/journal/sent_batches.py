@@ -293,6 +293,58 @@ def forget_from(db: sqlite3.Connection, session_id: str, seq: int) -> None:
     )  # fmt: skip
 
 
+# --- either layout, for tools reading a file as it is ------------------------------------------
+
+
+def _layout(db: sqlite3.Connection) -> str | None:
+    """``sent_batches``, or ``outbound`` for a schema-9 file no bridge of this version has
+    opened yet (a row per message), or None when the file has neither."""
+    tables = {
+        str(row[0])
+        for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'"
+            " AND name IN ('sent_batches', 'outbound')"
+        )
+    }
+    return next((name for name in ("sent_batches", "outbound") if name in tables), None)
+
+
+def stored_messages(
+    db: sqlite3.Connection, session_id: str, begin: int, end: int
+) -> Iterator[OutboundMessage]:
+    """:func:`read` in either layout (``check-journal`` and ``reconcile`` read a file as it
+    is, read-only)."""
+    layout = _layout(db)
+    if layout == "sent_batches":
+        yield from read(db, session_id, begin, end)
+        return
+    if layout is None:
+        return
+    low = begin
+    while low <= end:
+        rows = db.execute(
+            "SELECT seq, msg_type, sending_time, body FROM outbound"
+            " WHERE session_id=? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
+            (session_id, low, end, MOST_PER_ROW),
+        ).fetchall()
+        if not rows:
+            return
+        for seq, msg_type, sending_time, body in rows:
+            yield OutboundMessage(int(seq), str(msg_type), str(sending_time), bytes(body))
+        low = int(rows[-1][0]) + 1
+
+
+def stored_top(db: sqlite3.Connection, session_id: str) -> int | None:
+    """:func:`top_seq` in either layout."""
+    layout = _layout(db)
+    if layout != "outbound":
+        return None if layout is None else top_seq(db, session_id)
+    found = db.execute(
+        "SELECT MAX(seq) FROM outbound WHERE session_id=?", (session_id,)
+    ).fetchone()[0]
+    return None if found is None else int(found)
+
+
 def move_from_outbound(db: sqlite3.Connection) -> int:
     """Schema version 10: the per-message ``outbound`` table of earlier versions, when there
     is one, moved into rows of this store (bodies in the rows) and dropped; the number of
@@ -331,5 +383,7 @@ __all__ = [
     "read",
     "remove_before",
     "store",
+    "stored_messages",
+    "stored_top",
     "top_seq",
 ]

@@ -169,18 +169,10 @@ def sent_to_session(db: sqlite3.Connection, session: str, date: dt.date) -> Sent
 
 def _stored_reports(db: sqlite3.Connection, session: str) -> Iterator[tuple[str, bytes]]:
     """The (MsgType, body) of the ExecutionReports and TradeCaptureReports the session's store
-    holds: rows per batch since schema version 10, a row per message before."""
-    tables = {str(row[0]) for row in db.execute("SELECT name FROM sqlite_master")}
-    if "sent_batches" in tables:
-        for message in sent_batches.read(db, session, 1, INT64_MAX):
-            if message.msg_type in ("8", "AE"):
-                yield message.msg_type, message.body
-    elif "outbound" in tables:
-        for msg_type, body in db.execute(
-            "SELECT msg_type, body FROM outbound WHERE session_id=? AND msg_type IN ('8', 'AE')",
-            (session,),
-        ):
-            yield str(msg_type), _bytes(body)
+    holds (either layout: a file no bridge of this version opened yet is read as it is)."""
+    for message in sent_batches.stored_messages(db, session, 1, INT64_MAX):
+        if message.msg_type in ("8", "AE"):
+            yield message.msg_type, message.body
 
 
 def _logged(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from fixbridge.journal import sent_batches
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.sqlite import SqliteJournal
@@ -230,8 +231,15 @@ def test_the_move_from_schema_9_cuts_long_runs_into_rows_of_at_most_500(tmp_path
     journal.close()
     with sqlite3.connect(path) as db:
         as_schema_9(db)
+        # Tools read such a file as it is, before a bridge moves it.
+        assert list(sent_batches.stored_messages(db, "s", 1, 1200)) == stored
+        assert list(sent_batches.stored_messages(db, "s", 499, 502)) == stored[498:502]
+        assert sent_batches.stored_top(db, "s") == 1200
     journal = SqliteJournal(path)
     assert [r[:2] for r in rows(journal)] == [(1, 500), (501, 1000), (1001, 1200)]
+    with sqlite3.connect(path) as db:
+        assert list(sent_batches.stored_messages(db, "s", 1, 1200)) == stored
+        assert sent_batches.stored_top(db, "s") == 1200
     assert list(journal.outbound_range("s", 1, 1200)) == stored
     assert list(journal.outbound_range("s", 499, 502)) == stored[498:502]
     journal.close()
