@@ -297,6 +297,13 @@ class PostgresJournal(JournalWrites[Connection]):
             found[str(order_id)] = KnownOrder(str(cl_ord_id), totals)
         return found
 
+    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+        rows = self._rows(
+            "SELECT order_id, cl_ord_id FROM orders WHERE order_id = ANY(%s) AND cl_ord_id <> ''",
+            (list(order_ids),),
+        )
+        return {str(order_id): str(cl_ord_id) for order_id, cl_ord_id in rows}
+
     def order_busts(self, order_ids: Collection[str]) -> dict[str, list[tuple[str, BustedFill]]]:
         found: dict[str, list[tuple[str, BustedFill]]] = {}
         for order_id, fill_exec_id, quantity, notional, busted_at in self._rows(

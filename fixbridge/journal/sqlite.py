@@ -363,6 +363,18 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
                 found[str(order_id)] = KnownOrder(str(cl_ord_id), totals)
         return found
 
+    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk, marks in _chunks(order_ids):
+            found.update(
+                self._db.execute(
+                    f"SELECT order_id, cl_ord_id FROM orders WHERE order_id IN ({marks})"
+                    " AND cl_ord_id != ''",
+                    chunk,
+                )
+            )
+        return found
+
     def order_busts(self, order_ids: Collection[str]) -> dict[str, list[tuple[str, BustedFill]]]:
         found: dict[str, list[tuple[str, BustedFill]]] = {}
         for chunk, marks in _chunks(order_ids):

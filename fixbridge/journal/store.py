@@ -21,9 +21,11 @@ from fixbridge.journal.commit import Submitted
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.records import OutboundMessage, StoredBody
 from fixbridge.journal.retention import Forgetful
+from fixbridge.normalize.construct import slot_init
 from fixbridge.normalize.fills import BustedFill, Fill, OrderTotals
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class KnownOrder:
     """What the journal remembers of an order: its latest ClOrdID and latest totals."""
@@ -32,6 +34,7 @@ class KnownOrder:
     totals: OrderTotals
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class OrderRecord:
     """An execution's order, to remember (``cl_ord_id`` "" keeps the ClOrdID already known),
@@ -57,6 +60,7 @@ class BustRecord:
     filled: Fill | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An upstream event ready to journal; ``upstream_id`` is its dedup identity.
@@ -210,6 +214,11 @@ class EventLog(Protocol):
 
     def latest_orders(self, order_ids: Collection[str]) -> dict[str, KnownOrder]:
         """Each known order's ClOrdID and totals as of its latest journaled execution."""
+        ...
+
+    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+        """Each known order's ClOrdID as of its latest journaled execution, for the orders
+        that had one (what linking needs of :meth:`latest_orders`, without the totals)."""
         ...
 
     def order_busts(self, order_ids: Collection[str]) -> dict[str, list[tuple[str, BustedFill]]]:

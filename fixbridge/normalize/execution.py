@@ -31,6 +31,7 @@ from fixbridge.normalize.body import (
     instrument,
     put,
 )
+from fixbridge.normalize.construct import slot_init
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.fields import (
     EXACT,
@@ -63,6 +64,7 @@ UNPRICED_ORD_TYPES: Final = frozenset({"K", "3", None})
 _ZERO: Final = Decimal(0)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class ExecutionEvent:
     """One upstream Execution in exact FIX-ready terms.

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Final
 
+from fixbridge.normalize.construct import slot_init
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.fields import scaled_value
 
@@ -90,6 +91,7 @@ def average_price(notional: Decimal, quantity: Decimal) -> Decimal:
     return _AVERAGE.divide(notional, quantity)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class OrderTotals:
     """An order's status and quantities as of one of its executions."""
@@ -102,6 +104,7 @@ class OrderTotals:
     filled_notional: Decimal  # Σ price x quantity of its fills, in dollars; 0 with none
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One fill of an order, as its ExecutionReport told it."""
@@ -112,6 +115,7 @@ class Fill:
     transact_time_ns: int
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class BustedFill:
     """One fill taken back out by a bust, and when the bust became known."""

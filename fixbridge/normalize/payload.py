@@ -15,16 +15,15 @@ is accepted and ignored.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import operator
-import types
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Generic, TypeVar, get_args, get_type_hints
 
 import pydantic_core
 
+from fixbridge.normalize.construct import slot_setters
 from fixbridge.normalize.errors import NormalizationError
 
 Decoder = Callable[[str, object], object]
@@ -283,7 +282,7 @@ class PayloadCodec(Generic[_E]):
             arguments.append((name, f"v{n}"))
         lines.append("    except InvalidOperation:  # a string Decimal() does not read")
         lines.append("        raise NotFast from None")
-        slots = _slot_setters(self.cls)
+        slots = slot_setters(self.cls)
         if slots is None:
             lines.append(f"    return cls({', '.join(f'{a}={v}' for a, v in arguments)})")
         else:
@@ -333,27 +332,6 @@ _NESTED: dict[type, PayloadCodec[Any]] = {}
 
 class _NotFast(Exception):
     """A value the compiled decoder does not take: the checked path decides."""
-
-
-def _slot_setters(cls: type) -> dict[str, Callable[[object, object], None]] | None:
-    """Each field's slot setter when constructing ``cls`` only stores its fields in their
-    slots: a dataclass with the generated ``__init__`` of every field, no ``__post_init__``,
-    and a slot per field. None otherwise (the compiled decoder then calls ``cls``)."""
-    params = getattr(cls, "__dataclass_params__", None)
-    if params is None or not params.init or hasattr(cls, "__post_init__"):
-        return None
-    # The generated __init__ is compiled from text ("<string>"); one written in a class body
-    # has its module's file name, and may do more than store its arguments.
-    code = getattr(cls.__dict__.get("__init__"), "__code__", None)
-    if code is None or code.co_filename != "<string>":
-        return None
-    setters: dict[str, Callable[[object, object], None]] = {}
-    for spec in dataclasses.fields(cls):
-        slot = inspect.getattr_static(cls, spec.name, None)
-        if not spec.init or not isinstance(slot, types.MemberDescriptorType):
-            return None
-        setters[spec.name] = slot.__set__
-    return setters
 
 
 def _decoder_for(annotation: object) -> Decoder:

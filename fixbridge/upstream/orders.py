@@ -25,6 +25,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 from fixbridge.journal.store import BustRecord, KnownOrder, OrderRecord
+from fixbridge.normalize.construct import slot_init
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import ExecutionEvent
 from fixbridge.normalize.fills import BustedFill, Fill
@@ -36,6 +37,8 @@ class OrderMemory(Protocol):
 
     def latest_orders(self, order_ids: Collection[str]) -> Mapping[str, KnownOrder]: ...
 
+    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> Mapping[str, str]: ...
+
     def order_busts(
         self, order_ids: Collection[str]
     ) -> Mapping[str, Sequence[tuple[str, BustedFill]]]: ...
@@ -45,6 +48,7 @@ class OrderMemory(Protocol):
     def journaled_ids(self, stream: str, upstream_ids: Collection[str]) -> set[str]: ...
 
 
+@slot_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class Linked:
     event: ExecutionEvent  # with orig_cl_ord_id set when the ClOrdID changed
@@ -56,13 +60,7 @@ def link_cl_ord_ids(events: Sequence[ExecutionEvent], memory: OrderMemory) -> li
     previous ClOrdID: the journal's for the first execution of an order in the response, the
     previous execution's within it. Executions already journaled (a replay's overlap) are
     duplicates the journal will drop: they neither link nor move an order's memory."""
-    known = {
-        order_id: order.cl_ord_id
-        for order_id, order in memory.latest_orders(
-            {e.order_id for e in events if e.order_id}
-        ).items()
-        if order.cl_ord_id
-    }
+    known = dict(memory.latest_cl_ord_ids({e.order_id for e in events if e.order_id}))
     seen = memory.journaled_ids("executions", [e.exec_id for e in events])
     linked: list[Linked] = []
     for event in events:

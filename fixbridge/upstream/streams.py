@@ -128,6 +128,9 @@ class _NoMemory:
     def latest_orders(self, order_ids: Collection[str]) -> dict[str, KnownOrder]:
         return {}
 
+    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+        return {}
+
     def order_busts(self, order_ids: Collection[str]) -> dict[str, list[tuple[str, BustedFill]]]:
         return {}
 

@@ -230,8 +230,14 @@ def test_an_order_is_remembered_as_of_its_newest_execution_never_an_older_one(sp
         known = journal.latest_orders(["O1"])
         assert (known["O1"].cl_ord_id, known["O1"].totals.cum_qty) == ("C2", Decimal(3))
         assert known["O1"].totals.transact_time_ns == 300
+        # Linking's narrower question: the ClOrdIDs alone, and none for an order never sent one.
+        await journal.append_async(
+            "executions", [order_event("n1", 100, "", "1", None, "O2")], b"", 4
+        )
+        assert set(journal.latest_orders(["O1", "O2", "O9"])) == {"O1", "O2"}
+        assert journal.latest_cl_ord_ids(["O1", "O2", "O9"]) == {"O1": "C2"}
         # Every fill is remembered once, in time order, whatever order they came in.
-        await journal.append_async("executions", [order_event("e3b", 300, "", "3", "f3")], b"", 4)
+        await journal.append_async("executions", [order_event("e3b", 300, "", "3", "f3")], b"", 5)
         fills = journal.order_fills(["O1"])["O1"]
         assert [(f.exec_id, f.transact_time_ns) for f in fills] == [
             ("f1", 100), ("f2", 200), ("f3", 300),

@@ -10,9 +10,10 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 
+from fixbridge.normalize.construct import slot_setters
 from fixbridge.normalize.errors import NormalizationError
 from fixbridge.normalize.execution import CODEC, ExecutionEvent
-from fixbridge.normalize.payload import PayloadCodec, _slot_setters
+from fixbridge.normalize.payload import PayloadCodec
 from tests.unit.test_fix_compiled_bodies import EVENTS
 
 
@@ -91,10 +92,10 @@ class _NoSlots:
 
 
 def test_only_a_plain_slots_dataclass_is_filled_through_its_slots() -> None:
-    assert _slot_setters(ExecutionEvent) is not None
-    assert _slot_setters(_Checked) is None
-    assert _slot_setters(_OwnInit) is None
-    assert _slot_setters(_NoSlots) is None
+    assert slot_setters(ExecutionEvent) is not None
+    assert slot_setters(_Checked) is None
+    assert slot_setters(_OwnInit) is None
+    assert slot_setters(_NoSlots) is None
     # Their compiled decoders still call the class: its own rules run.
     with pytest.raises(NormalizationError):
         PayloadCodec(_Checked).decode(b'{"price":"-1"}')

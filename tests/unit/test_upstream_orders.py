@@ -48,6 +48,10 @@ class Memory:
         totals = OrderTotals(1, "0", Decimal(500), Decimal(0), Decimal(500), Decimal(0))
         return {i: KnownOrder(self.latest[i], totals) for i in order_ids if i in self.latest}
 
+    def latest_cl_ord_ids(self, order_ids: Collection[str]) -> dict[str, str]:
+        self.asked.append(set(order_ids))
+        return {i: self.latest[i] for i in order_ids if self.latest.get(i)}
+
     def order_busts(self, order_ids: Collection[str]) -> dict[str, list[tuple[str, BustedFill]]]:
         return {}
 
