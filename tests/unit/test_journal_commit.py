@@ -288,3 +288,37 @@ def test_a_withdrawn_job_is_not_run_before_its_round_and_waited_for_after(
 
     assert asyncio.run(main()) == (True, True)
     assert names(path) == ["committing", "after"]
+
+
+def test_one_committer_thread_serves_every_round_in_order(writer: Writer) -> None:
+    """Rounds one after the other: each COMMIT on the same thread, never the loop's, and
+    each waiter answered with its own job's result once that job is visible."""
+    path, db, commits = writer
+
+    async def main() -> list[str]:
+        return [await commits.run(insert(f"r{i}")) for i in range(20)]
+
+    assert asyncio.run(main()) == [f"r{i}" for i in range(20)]
+    assert names(path) == [f"r{i}" for i in range(20)]
+    assert commits.stats.rounds == 20
+    assert len(set(db.commit_threads)) == 1
+    assert db.commit_threads[0] != threading.get_ident()
+
+
+def test_a_round_that_finds_the_committer_stopped_is_not_kept(writer: Writer) -> None:
+    """Were a round to begin with its committer already stopped, its jobs fail as a closed
+    journal's do, nothing of them is kept and the writer's lock is free again."""
+    path, db, commits = writer
+    commits._committer.stop()
+
+    async def main() -> BaseException | str:
+        try:
+            return await commits.run(insert("late"))
+        except sqlite3.ProgrammingError as exc:
+            return exc
+
+    outcome = asyncio.run(main())
+    assert isinstance(outcome, sqlite3.ProgrammingError), outcome
+    assert not db.in_transaction
+    assert commits.run_sync(insert("sync")) == "sync"  # the lock was released
+    assert names(path) == ["sync"]
