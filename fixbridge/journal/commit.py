@@ -179,10 +179,18 @@ class RoundQueue(Generic[C]):
 Answer = Callable[[BaseException | None], None]
 
 
+class CommitterStopped(RuntimeError):
+    """The committer thread was stopped: nothing more is run on it."""
+
+
 class CommitterThread:
     """A thread that runs each function handed to it, in order, and gives its outcome (None,
     or what it raised) to a callback on the event loop it came from. Started by the first
-    function handed in (a journal only read, or written synchronously, has none)."""
+    function handed in (a journal only read, or written synchronously, has none).
+
+    Used from the event loop's thread only (``run`` and ``stop`` take no lock). A daemon
+    thread: a process that exits without :meth:`stop` may cut a COMMIT short, which SQLite
+    then never counts as committed, and whose waiters were never answered (as a SIGKILL)."""
 
     def __init__(self, name: str) -> None:
         self._inbox: queue.SimpleQueue[
@@ -195,9 +203,9 @@ class CommitterThread:
         self, loop: asyncio.AbstractEventLoop, work: Callable[[], None], answer: Answer
     ) -> None:
         """Run ``work`` on the thread, then ``answer(outcome)`` on ``loop``. Refused
-        (RuntimeError) once stopped, as an executor refuses after shutdown."""
+        (:class:`CommitterStopped`) once stopped, as an executor refuses after shutdown."""
         if self._stopped:
-            raise RuntimeError("the committer thread is stopped")
+            raise CommitterStopped("the committer thread is stopped")
         if not self._thread.is_alive():
             self._thread.start()
         self._inbox.put((loop, work, answer))
@@ -263,11 +271,20 @@ class GroupCommit(RoundQueue[sqlite3.Connection]):
             self._committer.run(
                 loop, self._commit, lambda failure: self._finish_round(loop, outcomes, failure)
             )
-        except RuntimeError:  # the committer was stopped (closed): the round is not kept
+        except BaseException as exc:  # no COMMIT will run: none of the round is kept
             self._rollback()
             self._lock.release()
-            for job in jobs:
-                _fail(job.future, self._closed_error())
+            if isinstance(exc, CommitterStopped):  # closed: so is every later write
+                for job in jobs:
+                    _fail(job.future, self._closed_error())
+                self._fail_pending()
+                self._round_scheduled = False
+                return
+            for job in jobs:  # e.g. no thread could be started: the next round tries again
+                _fail(job.future, exc)
+            self._next_round(loop)
+            if not isinstance(exc, Exception):
+                raise
 
     def _run_jobs(self, jobs: list[_Job[Any]]) -> list[tuple[_Job[Any], Any, BaseException | None]]:
         db = self._db

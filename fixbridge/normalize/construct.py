@@ -53,24 +53,33 @@ def slot_init(cls: _C) -> _C:
     ``__init__`` by one with the same signature (positions, keywords, defaults) that fills
     the slots directly. Raises TypeError for a class it cannot do that for (module doc)."""
     setters = slot_setters(cls)
-    if setters is None or len(getattr(cls, "__dataclass_fields__", {})) != len(setters):
+    generated = cls.__dict__.get("__init__")
+    # The generated __init__ takes exactly the fields, in order: an InitVar would be one more.
+    if (
+        setters is None
+        or generated is None
+        or list(inspect.signature(generated).parameters)[1:] != list(setters)
+    ):
         raise TypeError(f"slot_init: {cls.__qualname__} is not a plain slots dataclass")
     if not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
         raise TypeError(f"slot_init: {cls.__qualname__} is not frozen (nothing to gain)")
+    if "self" in setters:
+        raise TypeError(f"slot_init: {cls.__qualname__} has a field named self")
     namespace: dict[str, Any] = {}
     positional: list[str] = []
     keyword_only: list[str] = []
     body: list[str] = []
+    # Helpers are named __slot_*: no field can be (a class body mangles such names).
     for n, spec in enumerate(dataclasses.fields(cls)):
         if spec.default_factory is not dataclasses.MISSING:
             raise TypeError(f"slot_init: {cls.__qualname__}.{spec.name} has a default factory")
         parameter = spec.name
         if spec.default is not dataclasses.MISSING:
-            namespace[f"default{n}"] = spec.default
-            parameter = f"{spec.name}=default{n}"
+            namespace[f"__slot_default{n}"] = spec.default
+            parameter = f"{spec.name}=__slot_default{n}"
         (keyword_only if spec.kw_only else positional).append(parameter)
-        namespace[f"set{n}"] = setters[spec.name]
-        body.append(f"    set{n}(self, {spec.name})")
+        namespace[f"__slot_set{n}"] = setters[spec.name]
+        body.append(f"    __slot_set{n}(self, {spec.name})")
     parameters = ["self", *positional, *(["*", *keyword_only] if keyword_only else [])]
     source = "\n".join([f"def __init__({', '.join(parameters)}):", *body])
     exec(source, namespace)  # the source is built above from the class's field names
@@ -78,6 +87,7 @@ def slot_init(cls: _C) -> _C:
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     init.__doc__ = source  # what was compiled, for a reader in a debugger
+    init.__annotations__ = dict(generated.__annotations__)
     cls.__init__ = init  # type: ignore[misc]
     return cls
 

@@ -307,18 +307,54 @@ def test_one_committer_thread_serves_every_round_in_order(writer: Writer) -> Non
 
 def test_a_round_that_finds_the_committer_stopped_is_not_kept(writer: Writer) -> None:
     """Were a round to begin with its committer already stopped, its jobs fail as a closed
-    journal's do, nothing of them is kept and the writer's lock is free again."""
+    journal's do, nothing of them is kept, the writer's lock is free again, and a later
+    write is refused at once instead of waiting for a round that never comes."""
     path, db, commits = writer
     commits._committer.stop()
 
-    async def main() -> BaseException | str:
+    async def attempt(name: str) -> BaseException | str:
         try:
-            return await commits.run(insert("late"))
+            return await asyncio.wait_for(commits.run(insert(name)), 5)
         except sqlite3.ProgrammingError as exc:
             return exc
 
-    outcome = asyncio.run(main())
-    assert isinstance(outcome, sqlite3.ProgrammingError), outcome
+    async def main() -> list[BaseException | str]:
+        return [await attempt("late"), await attempt("later")]
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(o, sqlite3.ProgrammingError) for o in outcomes), outcomes
     assert not db.in_transaction
-    assert commits.run_sync(insert("sync")) == "sync"  # the lock was released
+    assert not commits._lock.locked()
+    assert commits.run_sync(insert("sync")) == "sync"
     assert names(path) == ["sync"]
+
+
+def test_a_committer_that_cannot_be_handed_the_commit_fails_the_round_alone(
+    writer: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No thread to run the COMMIT (it could not be started): that round's jobs fail with
+    the error, nothing of them is kept, and the next round commits as usual."""
+    path, _, commits = writer
+    refusals = iter([RuntimeError("can't start new thread")])
+    handed = commits._committer.run
+
+    def run(*args: Any) -> None:
+        refusal = next(refusals, None)
+        if refusal is not None:
+            raise refusal
+        handed(*args)
+
+    monkeypatch.setattr(commits._committer, "run", run)
+
+    async def main() -> tuple[BaseException | str, str]:
+        try:
+            first: BaseException | str = await commits.run(insert("lost"))
+        except RuntimeError as exc:
+            first = exc
+        return first, await asyncio.wait_for(commits.run(insert("kept")), 5)
+
+    first, second = asyncio.run(main())
+    assert isinstance(first, RuntimeError) and "start" in str(first)
+    assert second == "kept"
+    assert names(path) == ["kept"]
+    assert not commits._lock.locked()

@@ -11,7 +11,7 @@ import dataclasses
 import inspect
 from dataclasses import InitVar, dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -43,8 +43,9 @@ def bare(signature: inspect.Signature) -> list[tuple[str, Any, Any]]:
 
 @pytest.mark.parametrize("cls", DECORATED, ids=lambda c: c.__name__)
 def test_the_signature_is_the_generated_one(cls: type) -> None:
-    assert "set0(self," in (cls.__init__.__doc__ or "")  # slot_init's, not the generated one
+    assert "__slot_set0(self," in (cls.__init__.__doc__ or "")  # slot_init's, not generated
     assert bare(inspect.signature(cls.__init__)) == bare(inspect.signature(twin(cls).__init__))
+    assert cls.__init__.__annotations__ == twin(cls).__init__.__annotations__
 
 
 @settings(max_examples=200, deadline=None)
@@ -126,6 +127,28 @@ def test_a_class_it_cannot_make_the_same_way_is_refused() -> None:
         class WithInitVar:
             price: Decimal
             scale: InitVar[int] = 1
+
+    with pytest.raises(TypeError, match="field named self"):
+
+        @slot_init
+        @dataclass(frozen=True, slots=True)
+        class Selfish:
+            self: int
+
+
+def test_a_class_variable_or_a_field_named_like_a_helper_changes_nothing() -> None:
+    @slot_init
+    @dataclass(frozen=True, slots=True)
+    class Odd:
+        limit: ClassVar[int] = 3
+        set0: int
+        default1: int = 7
+
+    reference = twin(Odd)
+    assert bare(inspect.signature(Odd.__init__)) == bare(inspect.signature(reference.__init__))
+    assert dataclasses.asdict(Odd(1)) == dataclasses.asdict(reference(1)) == {
+        "set0": 1, "default1": 7}
+    assert Odd.limit == 3
 
 
 def test_keyword_only_fields_keep_their_place() -> None:
