@@ -25,8 +25,8 @@ Rules:
   transaction of their own, serialized with the rounds by the same lock.
 - The committer is one thread of its own (:class:`CommitterThread`), handed each COMMIT
   through a C queue and answering through ``call_soon_threadsafe``: a round trip costs about
-  half the CPU of ``run_in_executor``'s (its futures and Python-level locks), and a live
-  execution makes two rounds.
+  a third less CPU than ``run_in_executor``'s (its futures and Python-level locks), and a
+  live execution makes two rounds.
 """
 
 from __future__ import annotations
