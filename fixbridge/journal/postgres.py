@@ -40,7 +40,12 @@ from fixbridge.journal.pg_deadline import Deadlines
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.remote_commit import Connection, RemoteGroupCommit
 from fixbridge.journal.retention import Pruned, removable
-from fixbridge.journal.rows import MemoryRows, journal_events, journal_events_with_bodies
+from fixbridge.journal.rows import (
+    MemoryRows,
+    journal_events,
+    journal_events_with_bodies,
+    outbound_pages,
+)
 from fixbridge.journal.rules import INT64_MAX, clamp_int64, covered_until
 from fixbridge.journal.store import (
     AppendResult,
@@ -517,18 +522,15 @@ class PostgresJournal(JournalWrites[Connection]):
         return {str(r[0]): int(r[1]) for r in rows}
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[OutboundMessage]:
-        low = begin
-        while low <= end:
-            rows = self._rows(
+        return outbound_pages(
+            lambda low: self._rows(
                 "SELECT seq, msg_type, sending_time, body FROM outbound"
                 " WHERE session_id=%s AND seq BETWEEN %s AND %s ORDER BY seq LIMIT %s",
                 (session_id, low, end, RESEND_BATCH),
-            )
-            if not rows:
-                return
-            for seq, msg_type, sending_time, body in rows:
-                yield OutboundMessage(int(seq), str(msg_type), str(sending_time), bytes(body))
-            low = int(rows[-1][0]) + 1
+            ),
+            begin,
+            end,
+        )
 
     def sent_ranges(self, session_id: str, begin: int, end: int) -> list[SentRange]:
         # Ranges never overlap: the one starting before ``begin`` (if it reaches it), then

@@ -3,18 +3,19 @@
 A new event's memory (its order's totals and fill, the fills a bust takes out, an
 instrument's latest state, its place in the symbol index, its bodies rendered at ingest)
 gathered per table in event order,
-ready for one statement per table; and event rows read back as :class:`JournalEvent`. The
+ready for one statement per table; event rows read back as :class:`JournalEvent`; and a
+per-message table of sent messages read back page by page as :class:`OutboundMessage`. The
 decisions come from ``journal/rules.py``; the statements are each backend's own.
 
-Pure: no I/O, no SQL, no clock.
+Pure: no I/O, no SQL, no clock (a page is read by the function the backend hands in).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from fixbridge.journal.records import StoredBody
+from fixbridge.journal.records import OutboundMessage, StoredBody
 from fixbridge.journal.rules import SYMBOL_INDEXED, clamp_int64, symbol_key
 from fixbridge.journal.store import JournalEvent, NewEvent
 from fixbridge.normalize.errors import NormalizationError
@@ -125,3 +126,19 @@ def journal_events_with_bodies(rows: Iterable[Any], rendering: str) -> list[Jour
         )
         for o, s, u, r, t, p, f, firm, account, symbol, exec_type, body in rows
     ]
+
+
+def outbound_pages(
+    page: Callable[[int], Sequence[Sequence[Any]]], begin: int, end: int
+) -> Iterator[OutboundMessage]:
+    """The stored messages numbered ``begin``..``end`` of a table with one row per message,
+    in order: ``page(low)`` returns the next rows (seq, msg_type, sending_time, body) from
+    number ``low`` up to ``end``, in number order, a bounded page of them."""
+    low = begin
+    while low <= end:
+        rows = page(low)
+        if not rows:
+            return
+        for seq, msg_type, sending_time, body in rows:
+            yield OutboundMessage(int(seq), str(msg_type), str(sending_time), bytes(body))
+        low = int(rows[-1][0]) + 1

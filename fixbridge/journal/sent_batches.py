@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.records import OutboundMessage
+from fixbridge.journal.rows import outbound_pages
 from fixbridge.journal.store import JournalError
 
 SCHEMA = """
@@ -320,18 +321,15 @@ def stored_messages(
         return
     if layout is None:
         return
-    low = begin
-    while low <= end:
-        rows = db.execute(
+    yield from outbound_pages(
+        lambda low: db.execute(
             "SELECT seq, msg_type, sending_time, body FROM outbound"
             " WHERE session_id=? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
             (session_id, low, end, MOST_PER_ROW),
-        ).fetchall()
-        if not rows:
-            return
-        for seq, msg_type, sending_time, body in rows:
-            yield OutboundMessage(int(seq), str(msg_type), str(sending_time), bytes(body))
-        low = int(rows[-1][0]) + 1
+        ).fetchall(),
+        begin,
+        end,
+    )
 
 
 def stored_top(db: sqlite3.Connection, session_id: str) -> int | None:
