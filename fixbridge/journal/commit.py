@@ -23,26 +23,40 @@ Rules:
   that gives up, e.g. a session's pump on disconnect, must not see its write land later).
 - Synchronous writers (start-up, tools, tests) use :meth:`GroupCommit.run_sync`: one
   transaction of their own, serialized with the rounds by the same lock.
+- Riders (:data:`BeforeCommit`): after a round's jobs, and before its COMMIT, the committer
+  may ask for more work of the same transaction (a session's batch of the events just
+  appended). Each rider runs in its own savepoint as a job does, and is told its outcome once
+  the round has ended (committed, failed or refused), before the round's waiters are answered;
+  a rider is never run outside a round nor told twice.
 - The committer is one thread of its own (:class:`CommitterThread`), handed each COMMIT
   through a C queue and answering through ``call_soon_threadsafe``: a round trip costs about
-  a third less CPU than ``run_in_executor``'s (its futures and Python-level locks), and a
-  live execution makes two rounds.
+  a third less CPU than ``run_in_executor``'s (its futures and Python-level locks), and every
+  round pays one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 C = TypeVar("C")  # a backend's write connection
 Work = Callable[[sqlite3.Connection], T]
+
+log = logging.getLogger("fixbridge.journal")
+
+# Work of the round's transaction that no waiter handed in, and what to tell its outcome to
+# (None once committed; else what failed it), called on the loop when the round has ended.
+Rider = tuple[Callable[[sqlite3.Connection], object], Callable[[BaseException | None], None]]
+# Asked after a round's jobs, before its COMMIT: the riders of that round (possibly none).
+BeforeCommit = Callable[[sqlite3.Connection], Sequence[Rider]]
 
 MAX_ROUND_JOBS = 2000  # bounds one transaction's size (and the time the loop spends in it)
 _BUSY_RETRY_S = 0.0005  # a synchronous writer holds the journal: try the round again soon
@@ -236,9 +250,12 @@ class CommitterThread:
 class GroupCommit(RoundQueue[sqlite3.Connection]):
     """The write side of one SQLite connection (rules: module doc)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, before_commit: BeforeCommit | None = None) -> None:
         super().__init__()
         self._db = db
+        self._before_commit = before_commit
+        # The riders of the round under way, each with the error of its own work (None: none).
+        self._riding: list[tuple[Callable[[BaseException | None], None], Exception | None]] = []
         self._lock = threading.Lock()  # held from BEGIN until the transaction has ended
         self._committer = CommitterThread("journal-commit")
 
@@ -261,6 +278,7 @@ class GroupCommit(RoundQueue[sqlite3.Connection]):
         except BaseException as exc:  # the round cannot go on: none of it is kept
             self._rollback()
             self._lock.release()
+            self._end_ride(exc)
             for job in jobs:
                 _fail(job.future, exc)
             self._next_round(loop)
@@ -275,11 +293,13 @@ class GroupCommit(RoundQueue[sqlite3.Connection]):
             self._rollback()
             self._lock.release()
             if isinstance(exc, CommitterStopped):  # closed: so is every later write
+                self._end_ride(self._closed_error())
                 for job in jobs:
                     _fail(job.future, self._closed_error())
                 self._fail_pending()
                 self._round_scheduled = False
                 return
+            self._end_ride(exc)
             for job in jobs:  # e.g. no thread could be started: the next round tries again
                 _fail(job.future, exc)
             self._next_round(loop)
@@ -291,21 +311,49 @@ class GroupCommit(RoundQueue[sqlite3.Connection]):
         db.execute("BEGIN IMMEDIATE")
         outcomes: list[tuple[_Job[Any], Any, BaseException | None]] = []
         for job in jobs:
-            db.execute("SAVEPOINT job")
-            try:
-                result = job.work(db)
-            except Exception as exc:
-                if not db.in_transaction:
-                    # SQLite ended the whole transaction itself (disk full, I/O error): every
-                    # job of the round is lost, and fails with this job's error.
-                    raise
-                db.execute("ROLLBACK TO job")
-                db.execute("RELEASE job")
-                outcomes.append((job, None, exc))
-            else:
-                db.execute("RELEASE job")
-                outcomes.append((job, result, None))
+            result, error = self._run_one(db, job.work)
+            outcomes.append((job, result, error))
+        if self._before_commit is not None:
+            self._ride(db, self._before_commit)
         return outcomes
+
+    @staticmethod
+    def _run_one(db: sqlite3.Connection, work: Work[T]) -> tuple[T | None, Exception | None]:
+        """``work`` in a savepoint of its own: its result, or the error that undid it alone."""
+        db.execute("SAVEPOINT job")
+        try:
+            result = work(db)
+        except Exception as exc:
+            if not db.in_transaction:
+                # SQLite ended the whole transaction itself (disk full, I/O error): every
+                # job of the round is lost, and fails with this job's error.
+                raise
+            db.execute("ROLLBACK TO job")
+            db.execute("RELEASE job")
+            return None, exc
+        db.execute("RELEASE job")
+        return result, None
+
+    def _ride(self, db: sqlite3.Connection, before_commit: BeforeCommit) -> None:
+        """The riders of this round, each run in a savepoint of its own."""
+        try:
+            riders = before_commit(db)
+        except Exception:  # the round goes on without riders
+            log.exception("a write round's riders could not be made; it commits without them")
+            return
+        for work, done in riders:
+            self._riding.append((done, None))  # told the round's failure if the next line raises
+            self._riding[-1] = (done, self._run_one(db, work)[1])
+
+    def _end_ride(self, failure: BaseException | None) -> None:
+        """The round has ended: each rider told its outcome (the round's failure, else its own
+        error, else None), once."""
+        riding, self._riding = self._riding, []
+        for done, error in riding:
+            try:
+                done(failure if failure is not None else error)
+            except Exception:
+                log.exception("a rider of a write round failed on being told its outcome")
 
     def _commit(self) -> None:
         """On the committer thread: COMMIT (the fsync), or roll the round back."""
@@ -324,6 +372,7 @@ class GroupCommit(RoundQueue[sqlite3.Connection]):
         failure: BaseException | None,
     ) -> None:
         self._counted(len(outcomes))
+        self._end_ride(failure)
         for job, result, error in outcomes:
             if failure is not None:
                 _fail(job.future, failure)

@@ -358,3 +358,191 @@ def test_a_committer_that_cannot_be_handed_the_commit_fails_the_round_alone(
     assert second == "kept"
     assert names(path) == ["kept"]
     assert not commits._lock.locked()
+
+
+# --- riders: work the committer adds to a round before its COMMIT ------------------------------
+
+
+class Riders:
+    """A GroupCommit's ``before_commit``: hands out ``queued`` riders (each a work function)
+    to the next round that asks, and records every outcome it is told, in order, in ``told``
+    (also the names of waiters answered, by ``answered``, to see what came first)."""
+
+    def __init__(self) -> None:
+        self.queued: list[Any] = []
+        self.asked = 0
+        self.told: list[tuple[str, BaseException | None]] = []
+        self.raise_on_ask: Exception | None = None
+
+    def __call__(self, db: sqlite3.Connection) -> list[Any]:
+        self.asked += 1
+        if self.raise_on_ask is not None:
+            raise self.raise_on_ask
+        queued, self.queued = self.queued, []
+        return [(work, self._done(name)) for name, work in queued]
+
+    def _done(self, name: str) -> Any:
+        def done(outcome: BaseException | None) -> None:
+            self.told.append((name, outcome))
+
+        return done
+
+    def answered(self, name: str) -> None:
+        self.told.append((f"waiter {name}", None))
+
+
+@pytest.fixture
+def riding(tmp_path: Path) -> Iterator[tuple[Path, TracingConnection, GroupCommit, Riders]]:
+    path = tmp_path / "j.db"
+    db = open_writer(path)
+    riders = Riders()
+    commits = GroupCommit(db, riders)
+    try:
+        yield path, db, commits, riders
+    finally:
+        commits.close()
+        db.close()
+
+
+Riding = tuple[Path, TracingConnection, GroupCommit, Riders]
+
+
+def test_a_rider_runs_after_the_rounds_jobs_in_their_transaction_and_is_told_first(
+    riding: Riding,
+) -> None:
+    """The rider sees the round's uncommitted rows, commits with them (one COMMIT), and is
+    told its outcome before any waiter of the round is answered."""
+    path, db, commits, riders = riding
+    seen: list[list[str]] = []
+
+    def ride(db: sqlite3.Connection) -> None:
+        seen.append([row[0] for row in db.execute("SELECT name FROM item ORDER BY rowid")])
+        db.execute("INSERT INTO item (name) VALUES ('rider')")
+
+    async def main() -> None:
+        riders.queued.append(("rider", ride))
+
+        async def wait(name: str) -> None:
+            await commits.run(insert(name))
+            riders.answered(name)
+
+        await asyncio.gather(wait("a"), wait("b"))
+
+    asyncio.run(main())
+    assert seen == [["a", "b"]]
+    assert names(path) == ["a", "b", "rider"]
+    assert len(db.commit_threads) == 1
+    assert riders.told == [("rider", None), ("waiter a", None), ("waiter b", None)]
+
+
+def test_a_failing_rider_is_undone_alone_and_told_its_error(riding: Riding) -> None:
+    path, _db, commits, riders = riding
+
+    def duplicate(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO item (name) VALUES ('half')")
+        db.execute("INSERT INTO item (name) VALUES ('a')")
+
+    riders.queued += [("bad", duplicate), ("good", insert("good"))]
+    assert asyncio.run(commits.run(insert("a"))) == "a"
+    assert names(path) == ["a", "good"]
+    (bad, bad_error), (good, good_error) = riders.told
+    assert (bad, good, good_error) == ("bad", "good", None)
+    assert isinstance(bad_error, sqlite3.IntegrityError)
+
+
+def test_a_failed_commit_fails_its_riders_as_its_jobs_and_keeps_nothing(riding: Riding) -> None:
+    path, db, commits, riders = riding
+    riders.queued.append(("orphan", insert("orphan", parent=7)))  # refused at COMMIT
+
+    async def main() -> object:
+        try:
+            return await commits.run(insert("a"))
+        except sqlite3.IntegrityError as exc:
+            return exc
+
+    outcome = asyncio.run(main())
+    assert isinstance(outcome, sqlite3.IntegrityError)
+    [(name, told)] = riders.told
+    assert name == "orphan" and told is outcome
+    assert names(path) == []
+    assert not db.in_transaction
+
+
+def test_a_rider_that_fills_the_disk_fails_the_whole_round_with_that_error(
+    riding: Riding,
+) -> None:
+    path, db, commits, riders = riding
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    db.execute(f"PRAGMA max_page_count = {pages}")
+
+    def too_big(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO item (name) VALUES (?)", ("x" * 100_000,))
+
+    riders.queued += [("first", insert("first")), ("big", too_big), ("never", insert("n"))]
+
+    async def main() -> object:
+        try:
+            return await commits.run(insert("a"))
+        except sqlite3.OperationalError as exc:
+            return exc
+
+    outcome = asyncio.run(main())
+    assert str(outcome) == "database or disk is full"
+    # The riders asked for before the failure are told it; the one after it never ran.
+    assert [(n, str(e)) for n, e in riders.told] == [
+        ("first", "database or disk is full"), ("big", "database or disk is full"),
+    ]  # fmt: skip
+    assert names(path) == []
+    assert not commits._lock.locked()
+
+
+def test_a_before_commit_that_raises_leaves_the_round_to_commit_without_riders(
+    riding: Riding, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, _db, commits, riders = riding
+    riders.raise_on_ask = ValueError("a bug in the hook")
+    assert asyncio.run(commits.run(insert("a"))) == "a"
+    assert names(path) == ["a"]
+    assert "without them" in caplog.text and "a bug in the hook" in caplog.text
+
+
+def test_a_rider_whose_done_raises_does_not_stop_the_round_answering(
+    riding: Riding, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, _db, commits, _riders = riding
+
+    def fails_to_hear(outcome: BaseException | None) -> None:
+        raise RuntimeError("cannot hear it")
+
+    rounds = iter(range(10))
+
+    def before_commit(db: sqlite3.Connection) -> list[Any]:
+        return [(insert(f"rider{next(rounds)}"), fails_to_hear)]
+
+    commits._before_commit = before_commit
+
+    async def main() -> list[str]:
+        return [await commits.run(insert("a")), await commits.run(insert("b"))]
+
+    assert asyncio.run(main()) == ["a", "b"]
+    assert names(path) == ["a", "rider0", "b", "rider1"]
+    assert "cannot hear it" in caplog.text
+
+
+def test_riders_of_a_round_that_finds_the_committer_stopped_are_told_it_is_closed(
+    riding: Riding,
+) -> None:
+    path, _db, commits, riders = riding
+    commits._committer.stop()
+    riders.queued.append(("late", insert("late")))
+
+    async def main() -> object:
+        try:
+            return await commits.run(insert("a"))
+        except sqlite3.ProgrammingError as exc:
+            return exc
+
+    assert isinstance(asyncio.run(main()), sqlite3.ProgrammingError)
+    [(name, told)] = riders.told
+    assert name == "late" and isinstance(told, sqlite3.ProgrammingError)
+    assert names(path) == []
