@@ -13,6 +13,11 @@ Rules kept here:
   one before commits; a batch commits only if the one before it did, and a failure gives
   up every batch not yet written that did not commit, numbers included (one that did is
   written: a stored number is never used again).
+- Live, on a journal that can (SQLite), a round that appends events also stores the batch
+  of each session whose lock is free and whose events after its cursor all render from
+  themselves: the round takes the lock without awaiting, and writes the bytes and frees the
+  lock once its COMMIT returned (``_deliver_in_round``); any other case is the pump's, after
+  the commit. Either way the batch is durable before its bytes are written.
 - An operator's replay moves a logged-on session's cursor back only under its lock, with no
   batch in flight; the pump takes the moved cursor and a renderer with the new PossResend
   horizon before its next batch.
@@ -44,6 +49,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import functools
 import logging
 import sqlite3
 from collections.abc import Callable, Coroutine, Sequence
@@ -78,6 +84,7 @@ from fixbridge.fix.outbound import (
     possible_resends,
     recipient,
     render_to,
+    renders_alone,
     style_of,
 )
 from fixbridge.fix.prerender import ExecutionBodies, rendering_key
@@ -100,6 +107,7 @@ from fixbridge.fix.session import (
     State,
     credentials_ok,
 )
+from fixbridge.fix.session_lock import SessionLock
 from fixbridge.fix.shared_reads import SharedReads
 from fixbridge.fix.throttle import (
     Attempt,
@@ -121,6 +129,8 @@ from fixbridge.journal.store import (
     JournalError,
     JournalEvent,
     NewEvent,
+    RoundRead,
+    SentInRound,
     SessionRecord,
 )
 from fixbridge.normalize.errors import NormalizationError
@@ -199,7 +209,8 @@ class Connection:
     peer: str
     attempt: Attempt  # its Logon's keys in the logon throttle
     logbook: Logbook  # its message log rows not yet written
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    lock: SessionLock = field(default_factory=SessionLock)
+    delivery: Delivery | None = None  # its pump's, while the pump runs
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
@@ -390,6 +401,7 @@ class Acceptor:
             self._on_connect, self._config.host, self._config.port, ssl=context
         )
         self._housekeeping = asyncio.create_task(self._keep_house(), name="fix-housekeeping")
+        self._journal.deliver_in_rounds(self._deliver_in_round)
         log.info(
             "FIX acceptor listening on %s:%d (%s)",
             self._config.host,
@@ -408,6 +420,7 @@ class Acceptor:
 
     async def stop(self, text: str = "fixbridge shutting down") -> None:
         """Stop accepting, log every live session out, and close."""
+        self._journal.deliver_in_rounds(None)
         if self._server is not None:
             self._server.close()
         connections = [s.connection for s in self._slots.values() if s.connection is not None]
@@ -1387,8 +1400,15 @@ class Acceptor:
     async def _pump_events(self, conn: Connection) -> None:
         slot = conn.slot
         record = self._journal.load_session(conn.name)
-        cursor = slot.cursor = conn.logon_cursor = record.cursor_offset
-        delivery = self._delivery(conn, record)
+        slot.cursor = conn.logon_cursor = record.cursor_offset
+        delivery = conn.delivery = self._delivery(conn, record)
+        try:
+            await self._pump_from_cursor(conn, delivery)
+        finally:
+            conn.delivery = None
+
+    async def _pump_from_cursor(self, conn: Connection, delivery: Delivery) -> None:
+        slot = conn.slot
         while not conn.dead and conn.session.state is State.ACTIVE:
             await conn.not_resending.wait()
             await slot.delivering.wait()
@@ -1401,10 +1421,12 @@ class Acceptor:
                 if conn.replayed:  # admin_replay: the cursor and horizon it stored
                     conn.replayed = False
                     record = self._journal.load_session(conn.name)
-                    cursor = slot.cursor = record.cursor_offset
+                    slot.cursor = record.cursor_offset
                     if conn.logon_cursor is not None:  # a regression rewinds no further on
-                        conn.logon_cursor = min(conn.logon_cursor, cursor)
-                    delivery = self._delivery(conn, record)
+                        conn.logon_cursor = min(conn.logon_cursor, slot.cursor)
+                    delivery = conn.delivery = self._delivery(conn, record)
+                # Where the session is now: a batch delivered in a write round moves it too.
+                cursor = slot.cursor
                 events = self._reads.read_events(cursor, PUMP_BATCH, self._rendering(conn))
                 if events:
                     try:
@@ -1424,6 +1446,98 @@ class Acceptor:
             conn.meters.backlog.set(0)  # nothing after the cursor
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=TICK_S)
+
+    def _deliver_in_round(self, read: RoundRead) -> list[SentInRound]:
+        """The journal's question inside a write round that appended events: the batches of
+        the sessions that can take the events after their cursor (the new ones, and any not
+        sent yet) in that round. A session qualifies when its pump is between batches (its
+        lock is free: taken here and held until the round has ended,
+        :meth:`_delivered_in_round`), nothing holds its delivery back (:meth:`_may_go_on`)
+        and every one of those events renders from itself (``outbound.renders_alone``: an
+        execution whose body was rendered at ingest). Any other session is left to its pump,
+        which delivers after the commit. One COMMIT makes the events and the batches durable
+        together; the bytes are written once it returned. Never raises: a session that
+        cannot be served here is left to its pump."""
+        batches: list[SentInRound] = []
+        reads: dict[tuple[int, str], list[JournalEvent]] = {}
+        for slot in self._slots.values():
+            conn = slot.connection
+            if (
+                conn is None
+                or conn.delivery is None
+                or not self._may_go_on(conn)
+                or not conn.lock.try_acquire()
+            ):
+                continue
+            try:
+                batch = self._batch_in_round(conn, conn.delivery, read, reads)
+            except Exception:
+                log.exception(
+                    "session %s: a batch of the events just journaled could not be made;"
+                    " its pump delivers them", conn.name, extra=conn.log_extra,
+                )  # fmt: skip
+                batch = None
+            if batch is None:
+                conn.lock.release()
+            else:
+                batches.append(batch)
+        return batches
+
+    def _batch_in_round(
+        self,
+        conn: Connection,
+        delivery: Delivery,
+        read: RoundRead,
+        reads: dict[tuple[int, str], list[JournalEvent]],
+    ) -> SentInRound | None:
+        """A session's batch of the round's events (caller holds ``conn.lock``), or None."""
+        after, rendering = conn.slot.cursor, self._rendering(conn)
+        events = reads.get((after, rendering))
+        if events is None:
+            events = reads[(after, rendering)] = read(after, PUMP_BATCH, rendering)
+        if not events or not all(renders_alone(event, rendering) for event in events):
+            return None
+        batch = delivery.deliver(events, self._clock())
+        try:
+            rows = self._log_rows(conn, batch)
+        except BaseException:
+            delivery.abandon(batch)
+            raise
+        record, waiting = batch.record, conn.logbook.take()
+        return SentInRound(
+            record.session_id, record.messages, record.next_sender_seq, record.cursor_offset,
+            record.at_ns, after, [*waiting, *rows],
+            functools.partial(self._delivered_in_round, conn, delivery, batch, waiting),
+        )  # fmt: skip
+
+    def _delivered_in_round(
+        self,
+        conn: Connection,
+        delivery: Delivery,
+        batch: Batch,
+        waiting: list[LogEntry],
+        failure: BaseException | None,
+    ) -> None:
+        """The round holding a session's batch has ended: committed, the bytes are written
+        and the cursor moves; else the batch is abandoned (numbers taken back, log rows kept
+        for the next write) and the pump delivers the events. The session's lock is free
+        again either way."""
+        try:
+            if failure is None:
+                self._written(conn, batch)
+                conn.slot.cursor = batch.cursor
+                return
+            if isinstance(failure, Exception):
+                conn.logbook.give_back(waiting)
+            delivery.abandon(batch)
+            if isinstance(failure, CursorMoved):  # a replay stored meanwhile
+                conn.replayed = True
+            log.info(
+                "session %s: a batch of the events just journaled was not stored (%s);"
+                " its pump delivers them", conn.name, failure, extra=conn.log_extra,
+            )  # fmt: skip
+        finally:
+            conn.lock.release()
 
     def _delivery(self, conn: Connection, record: SessionRecord) -> Delivery:
         return Delivery(conn.name, conn.session, self._renderer(conn, record).render)

@@ -659,6 +659,17 @@ def recipient(
     )
 
 
+def renders_alone(event: JournalEvent, rendering: str) -> bool:
+    """Rendering ``event`` for a session of ``rendering`` reads nothing but the event: no
+    journal memory (which might not hold an uncommitted event yet) and no shared cache (keyed
+    by offsets an uncommitted event does not own yet). True for an execution whose body was
+    rendered at ingest for that rendering, and for a flagged event (which renders nothing)."""
+    if event.flagged is not None:
+        return True
+    stored = event.body
+    return event.stream == "executions" and stored is not None and stored.rendering == rendering
+
+
 def render_to(event: JournalEvent, to: Recipient) -> list[Rendered]:
     """:func:`render` of ``event`` for the session bound in ``to``."""
     if event.flagged is not None:

@@ -55,6 +55,7 @@ from fixbridge.journal.store import (
     KnownOrder,
     LatestInstrument,
     NewEvent,
+    RoundDelivery,
     SentRange,
     SessionRecord,
     sent_digest,
@@ -520,6 +521,12 @@ class PostgresJournal(JournalWrites[Connection]):
                 (list(session_ids),),
             )
         return {str(r[0]): int(r[1]) for r in rows}
+
+    def deliver_in_rounds(self, delivery: RoundDelivery | None) -> bool:
+        """Not here: a round's statements run on the committer thread, where no session may
+        render (its numbers and lock are the event loop's). Sessions deliver after the
+        append has committed."""
+        return False
 
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[OutboundMessage]:
         return outbound_pages(

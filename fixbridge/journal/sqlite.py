@@ -22,7 +22,7 @@ from typing import Literal, TypeVar
 
 from fixbridge.journal import message_log, sent_batches
 from fixbridge.journal.bulk_insert import insert_rows
-from fixbridge.journal.commit import GroupCommit, RoundStats
+from fixbridge.journal.commit import GroupCommit, Rider, RoundStats
 from fixbridge.journal.integrity import JournalCorrupt, structural_problems
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.private import (
@@ -52,6 +52,7 @@ from fixbridge.journal.store import (
     KnownOrder,
     LatestInstrument,
     NewEvent,
+    RoundDelivery,
     SentRange,
     SessionRecord,
     sent_digest,
@@ -197,7 +198,9 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
                     )
             self._wdb.execute("PRAGMA journal_mode=WAL")
             self._wdb.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._commits = GroupCommit(self._wdb)
+            self._commits = GroupCommit(self._wdb, self._riders)
+            self._round_delivery: RoundDelivery | None = None
+            self._ride_this_round = False  # an append of the round under way stored events
             self._jobs = _JOBS
             self._wdb.executescript(_SCHEMA + message_log.SCHEMA + sent_batches.SCHEMA)
             self._check_schema()
@@ -496,23 +499,7 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
     def read_events(
         self, after_offset: int, limit: int, rendering: str = ""
     ) -> list[JournalEvent]:
-        if rendering:
-            return journal_events_with_bodies(
-                self._db.execute(
-                    f"SELECT {_EVENT_COLUMNS}, b.firm, b.account, b.symbol, b.exec_type, b.body"
-                    " FROM events e LEFT JOIN execution_bodies b"
-                    " ON b.offset = e.offset AND b.rendering = ?"
-                    " WHERE e.offset > ? ORDER BY e.offset LIMIT ?",
-                    (rendering, after_offset, limit),
-                ).fetchall(),
-                rendering,
-            )
-        rows = self._db.execute(
-            "SELECT offset, stream, upstream_id, received_at, transact_time, payload, flagged"
-            " FROM events WHERE offset > ? ORDER BY offset LIMIT ?",
-            (after_offset, limit),
-        ).fetchall()
-        return journal_events(rows)
+        return _read_events(self._db, after_offset, limit, rendering)
 
     def count_events(self, stream: str) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM events WHERE stream=?", (stream,)).fetchone()
@@ -609,6 +596,49 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
         for a thread (callers on the event loop run it in one)."""
         return self._scan_before("received_at", at_ns)
 
+    # --- batches that ride with an append (the live path) -------------------------------------
+
+    def deliver_in_rounds(self, delivery: RoundDelivery | None) -> bool:
+        self._round_delivery = delivery
+        return True
+
+    async def append_async(
+        self, stream: str, events: Sequence[NewEvent], resume_token: bytes, received_at_ns: int
+    ) -> AppendResult:
+        """Every backend's append; a round that stores events asks for the sessions' batches
+        that ride with it (:meth:`deliver_in_rounds`)."""
+        work = self._jobs.append(stream, events, resume_token, received_at_ns)
+
+        def appending(db: sqlite3.Connection) -> AppendResult:
+            result = work(db)
+            if result.stored:
+                self._ride_this_round = True
+            return result
+
+        return await self._commits.run(appending)
+
+    def _riders(self, db: sqlite3.Connection) -> list[Rider]:
+        """GroupCommit's question before a COMMIT: the sessions' batches of the events this
+        round appended, each stored by a ``record_sent`` job of this round."""
+        ride, self._ride_this_round = self._ride_this_round, False
+        delivery = self._round_delivery
+        if not ride or delivery is None:
+            return []
+
+        def read(after_offset: int, limit: int, rendering: str) -> list[JournalEvent]:
+            return _read_events(db, after_offset, limit, rendering)
+
+        return [
+            (
+                _record_sent(
+                    batch.session_id, batch.messages, batch.next_sender_seq,
+                    batch.cursor_offset, batch.at_ns, batch.after_offset, batch.log,
+                ),
+                batch.done,
+            )
+            for batch in delivery(read)
+        ]  # fmt: skip
+
     def outbound_range(self, session_id: str, begin: int, end: int) -> Iterator[OutboundMessage]:
         return sent_batches.read(self._db, session_id, begin, end)
 
@@ -678,6 +708,29 @@ _INSERT_EVENT = (
     "INSERT OR IGNORE INTO events"
     " (stream, upstream_id, received_at, transact_time, payload, raw, flagged)"
 )
+
+
+def _read_events(
+    db: sqlite3.Connection, after_offset: int, limit: int, rendering: str
+) -> list[JournalEvent]:
+    """``read_events`` on ``db``: the read connection, or the writer's inside a round."""
+    if rendering:
+        return journal_events_with_bodies(
+            db.execute(
+                f"SELECT {_EVENT_COLUMNS}, b.firm, b.account, b.symbol, b.exec_type, b.body"
+                " FROM events e LEFT JOIN execution_bodies b"
+                " ON b.offset = e.offset AND b.rendering = ?"
+                " WHERE e.offset > ? ORDER BY e.offset LIMIT ?",
+                (rendering, after_offset, limit),
+            ).fetchall(),
+            rendering,
+        )
+    rows = db.execute(
+        "SELECT offset, stream, upstream_id, received_at, transact_time, payload, flagged"
+        " FROM events WHERE offset > ? ORDER BY offset LIMIT ?",
+        (after_offset, limit),
+    ).fetchall()
+    return journal_events(rows)
 
 
 def _append(

@@ -13,7 +13,7 @@ batches, never loaded whole.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -191,6 +191,33 @@ class CursorMoved(Exception):
     batch is kept; its sender reads the session again and renders from the stored cursor."""
 
 
+@dataclass(frozen=True, slots=True)
+class SentInRound:
+    """A session's batch of events appended in the same write round, to store in that round
+    (what ``SessionStore.submit_sent`` stores, with ``after_offset`` the cursor it was rendered
+    from), and ``done``, told the outcome once the round has ended: None when it committed,
+    else what failed it (nothing of it is kept then; :class:`CursorMoved` as for
+    ``submit_sent``)."""
+
+    session_id: str
+    messages: Sequence[OutboundMessage]
+    next_sender_seq: int
+    cursor_offset: int
+    at_ns: int
+    after_offset: int
+    log: Sequence[LogEntry]
+    done: Callable[[BaseException | None], None]
+
+
+# Within a write round: the events after ``after_offset`` (at most ``limit``), with their
+# bodies stored for ``rendering``, including those appended in this round and not yet
+# committed. ``read_events``' arguments and answer.
+RoundRead = Callable[[int, int, str], list[JournalEvent]]
+# Given a read inside a round that appended events: the batches to store in that round.
+# Called on the event loop, inside the round; must not raise.
+RoundDelivery = Callable[[RoundRead], list[SentInRound]]
+
+
 class EventLog(Protocol):
     """The upstream events: appended with the resume token that covers them, read after an
     offset, and what they teach (orders, fills, busts, instruments, positions and settlements
@@ -337,6 +364,14 @@ class SessionStore(Protocol):
         other did. A write that does not move the cursor (``cursor_offset`` None or equal to
         ``after_offset``: messages no event produced, messages sent again) leaves the stored
         cursor as it is. ``log`` goes into the message log in the same transaction."""
+        ...
+
+    def deliver_in_rounds(self, delivery: RoundDelivery | None) -> bool:
+        """Have ``delivery`` asked, in every write round that appended events, for sessions'
+        batches of those events, stored in that round: one COMMIT makes the events and the
+        batches durable together, and a batch's bytes may be written once ``done`` is told
+        None. None stops it. False when this journal cannot (its statements run off the event
+        loop): sessions then deliver after the append has committed, as without it."""
         ...
 
     async def log_messages_async(self, entries: Sequence[LogEntry]) -> None:
