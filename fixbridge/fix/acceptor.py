@@ -667,6 +667,11 @@ class Acceptor:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            # A write round delivering the session's batch holds its lock until it has ended
+            # (and then stores the numbers and moves the cursor): a new Logon must not read
+            # the session before that.
+            await conn.lock.acquire()
+            conn.lock.release()
             slot.connection = None
             try:
                 await self._ended(conn, who)
@@ -1456,31 +1461,37 @@ class Acceptor:
         and every one of those events renders from itself (``outbound.renders_alone``: an
         execution whose body was rendered at ingest). Any other session is left to its pump,
         which delivers after the commit. One COMMIT makes the events and the batches durable
-        together; the bytes are written once it returned. Never raises: a session that
-        cannot be served here is left to its pump."""
+        together; the bytes are written once it returned. Raises no Exception: a session
+        that cannot be served here is left to its pump."""
         batches: list[SentInRound] = []
         reads: dict[tuple[int, str], list[JournalEvent]] = {}
-        for slot in self._slots.values():
-            conn = slot.connection
-            if (
-                conn is None
-                or conn.delivery is None
-                or not self._may_go_on(conn)
-                or not conn.lock.try_acquire()
-            ):
-                continue
-            try:
-                batch = self._batch_in_round(conn, conn.delivery, read, reads)
-            except Exception:
-                log.exception(
-                    "session %s: a batch of the events just journaled could not be made;"
-                    " its pump delivers them", conn.name, extra=conn.log_extra,
-                )  # fmt: skip
+        try:
+            for slot in self._slots.values():
+                conn = slot.connection
+                if (
+                    conn is None
+                    or conn.delivery is None
+                    or not self._may_go_on(conn)
+                    or not conn.lock.try_acquire()
+                ):
+                    continue
                 batch = None
-            if batch is None:
-                conn.lock.release()
-            else:
-                batches.append(batch)
+                try:
+                    batch = self._batch_in_round(conn, conn.delivery, read, reads)
+                except Exception:
+                    log.exception(
+                        "session %s: a batch of the events just journaled could not be made;"
+                        " its pump delivers them", conn.name, extra=conn.log_extra,
+                    )  # fmt: skip
+                finally:
+                    if batch is None:
+                        conn.lock.release()
+                if batch is not None:
+                    batches.append(batch)
+        except BaseException as exc:  # not asked again: the batches made are given up here
+            for made in batches:
+                made.done(exc)
+            raise
         return batches
 
     def _batch_in_round(

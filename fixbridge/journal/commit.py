@@ -256,6 +256,7 @@ class GroupCommit(RoundQueue[sqlite3.Connection]):
         self._before_commit = before_commit
         # The riders of the round under way, each with the error of its own work (None: none).
         self._riding: list[tuple[Callable[[BaseException | None], None], Exception | None]] = []
+        self.rounds_begun = 0  # which round is under way (its BEGIN counted)
         self._lock = threading.Lock()  # held from BEGIN until the transaction has ended
         self._committer = CommitterThread("journal-commit")
 
@@ -309,6 +310,7 @@ class GroupCommit(RoundQueue[sqlite3.Connection]):
     def _run_jobs(self, jobs: list[_Job[Any]]) -> list[tuple[_Job[Any], Any, BaseException | None]]:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
+        self.rounds_begun += 1
         outcomes: list[tuple[_Job[Any], Any, BaseException | None]] = []
         for job in jobs:
             result, error = self._run_one(db, job.work)
@@ -335,15 +337,22 @@ class GroupCommit(RoundQueue[sqlite3.Connection]):
         return result, None
 
     def _ride(self, db: sqlite3.Connection, before_commit: BeforeCommit) -> None:
-        """The riders of this round, each run in a savepoint of its own."""
+        """The riders of this round, each run in a savepoint of its own. Every rider is
+        registered before any runs, so a failure that ends the round is told to each."""
         try:
-            riders = before_commit(db)
-        except Exception:  # the round goes on without riders
+            riders = list(before_commit(db))
+        except Exception:
+            if not db.in_transaction:  # its statements ended the transaction: the round is lost
+                raise
             log.exception("a write round's riders could not be made; it commits without them")
             return
-        for work, done in riders:
-            self._riding.append((done, None))  # told the round's failure if the next line raises
-            self._riding[-1] = (done, self._run_one(db, work)[1])
+        self._riding = [(done, None) for _, done in riders]
+        if not db.in_transaction:  # a statement while they were made ended it (an I/O error)
+            raise sqlite3.OperationalError(
+                "the write transaction ended while the round's riders were made"
+            )
+        for index, (work, done) in enumerate(riders):
+            self._riding[index] = (done, self._run_one(db, work)[1])
 
     def _end_ride(self, failure: BaseException | None) -> None:
         """The round has ended: each rider told its outcome (the round's failure, else its own

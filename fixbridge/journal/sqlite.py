@@ -200,7 +200,7 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
             self._wdb.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._commits = GroupCommit(self._wdb, self._riders)
             self._round_delivery: RoundDelivery | None = None
-            self._ride_this_round = False  # an append of the round under way stored events
+            self._ride_round = 0  # the last round (GroupCommit.rounds_begun) an append stored in
             self._jobs = _JOBS
             self._wdb.executescript(_SCHEMA + message_log.SCHEMA + sent_batches.SCHEMA)
             self._check_schema()
@@ -612,7 +612,7 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
         def appending(db: sqlite3.Connection) -> AppendResult:
             result = work(db)
             if result.stored:
-                self._ride_this_round = True
+                self._ride_round = self._commits.rounds_begun
             return result
 
         return await self._commits.run(appending)
@@ -620,9 +620,8 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
     def _riders(self, db: sqlite3.Connection) -> list[Rider]:
         """GroupCommit's question before a COMMIT: the sessions' batches of the events this
         round appended, each stored by a ``record_sent`` job of this round."""
-        ride, self._ride_this_round = self._ride_this_round, False
         delivery = self._round_delivery
-        if not ride or delivery is None:
+        if self._ride_round != self._commits.rounds_begun or delivery is None:
             return []
 
         def read(after_offset: int, limit: int, rendering: str) -> list[JournalEvent]:

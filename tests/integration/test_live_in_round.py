@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ import pytest
 
 from fixbridge.app import Bridge
 from fixbridge.journal import sqlite as journal_sqlite
+from fixbridge.journal.commit import GroupCommit
 from fixbridge.journal.store import Journal, NewEvent
 from fixbridge.simulator.market import MarketModel
 from fixbridge.upstream.streams import execution_to_event, instruments_to_events
@@ -245,3 +247,47 @@ def test_a_batch_that_fails_in_the_round_gives_its_numbers_back_and_the_pump_sen
             assert on_file(path) == (journal.head_offset(), list(range(2, 8)))
 
     asyncio.run(asyncio.wait_for(conversation(), timeout=60))
+
+
+def test_a_connection_lost_while_its_batch_commits_is_let_go_only_once_that_round_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client goes while the round holding its batch commits: the connection is not let
+    go (a new Logon would read the session's numbers and cursor) until that round has ended
+    and stored them; then what is on file is the batch's numbers and the cursor past it."""
+    path = tmp_path / "journal.db"
+    reached, hold = threading.Event(), threading.Event()
+    real = GroupCommit._commit
+
+    def held(self: GroupCommit) -> None:
+        reached.set()
+        hold.wait(10)
+        real(self)
+
+    async def conversation() -> None:
+        async with bridge(tmp_path, [session()]) as b:
+            assert b.journal is not None and b.acceptor is not None
+            journal, client, feed = b.journal, await logged_on(b), Feed(b)
+            slot = next(iter(b.acceptor._slots.values()))
+            conn = slot.connection
+            assert conn is not None
+            events, _ = feed.executions(3)
+            monkeypatch.setattr(GroupCommit, "_commit", held)
+            appending = asyncio.ensure_future(
+                journal.append_async("executions", events, b"t", feed.now)
+            )
+            assert await asyncio.to_thread(reached.wait, 10)
+            monkeypatch.setattr(GroupCommit, "_commit", real)
+            client.abort()
+            await asyncio.sleep(0.5)  # the reader has seen the end; cleanup runs
+            assert not conn.finished.is_set() and slot.connection is conn
+            hold.set()
+            await appending
+            await asyncio.wait_for(conn.finished.wait(), 5)
+            assert slot.connection is None
+            assert on_file(path) == (journal.head_offset(), [2, 3, 4])
+
+    try:
+        asyncio.run(asyncio.wait_for(conversation(), timeout=60))
+    finally:
+        hold.set()

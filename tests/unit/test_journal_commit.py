@@ -8,6 +8,7 @@ outside the writer's own connection, not merely executed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -407,6 +408,18 @@ def riding(tmp_path: Path) -> Iterator[tuple[Path, TracingConnection, GroupCommi
 Riding = tuple[Path, TracingConnection, GroupCommit, Riders]
 
 
+def outcome_of(commits: GroupCommit, name: str) -> object:
+    """What a waiter of a job inserting ``name`` is told: its result, or its error."""
+
+    async def main() -> object:
+        try:
+            return await commits.run(insert(name))
+        except sqlite3.Error as exc:
+            return exc
+
+    return asyncio.run(main())
+
+
 def test_a_rider_runs_after_the_rounds_jobs_in_their_transaction_and_is_told_first(
     riding: Riding,
 ) -> None:
@@ -454,13 +467,7 @@ def test_a_failed_commit_fails_its_riders_as_its_jobs_and_keeps_nothing(riding: 
     path, db, commits, riders = riding
     riders.queued.append(("orphan", insert("orphan", parent=7)))  # refused at COMMIT
 
-    async def main() -> object:
-        try:
-            return await commits.run(insert("a"))
-        except sqlite3.IntegrityError as exc:
-            return exc
-
-    outcome = asyncio.run(main())
+    outcome = outcome_of(commits, "a")
     assert isinstance(outcome, sqlite3.IntegrityError)
     [(name, told)] = riders.told
     assert name == "orphan" and told is outcome
@@ -480,17 +487,12 @@ def test_a_rider_that_fills_the_disk_fails_the_whole_round_with_that_error(
 
     riders.queued += [("first", insert("first")), ("big", too_big), ("never", insert("n"))]
 
-    async def main() -> object:
-        try:
-            return await commits.run(insert("a"))
-        except sqlite3.OperationalError as exc:
-            return exc
-
-    outcome = asyncio.run(main())
+    outcome = outcome_of(commits, "a")
     assert str(outcome) == "database or disk is full"
-    # The riders asked for before the failure are told it; the one after it never ran.
+    # Every rider is told the failure, the one after it (which never ran) too.
     assert [(n, str(e)) for n, e in riders.told] == [
         ("first", "database or disk is full"), ("big", "database or disk is full"),
+        ("never", "database or disk is full"),
     ]  # fmt: skip
     assert names(path) == []
     assert not commits._lock.locked()
@@ -536,13 +538,33 @@ def test_riders_of_a_round_that_finds_the_committer_stopped_are_told_it_is_close
     commits._committer.stop()
     riders.queued.append(("late", insert("late")))
 
-    async def main() -> object:
-        try:
-            return await commits.run(insert("a"))
-        except sqlite3.ProgrammingError as exc:
-            return exc
-
-    assert isinstance(asyncio.run(main()), sqlite3.ProgrammingError)
+    assert isinstance(outcome_of(commits, "a"), sqlite3.ProgrammingError)
     [(name, told)] = riders.told
     assert name == "late" and isinstance(told, sqlite3.ProgrammingError)
     assert names(path) == []
+
+
+def test_riders_made_after_the_transaction_ended_fail_the_round_and_nothing_commits(
+    riding: Riding,
+) -> None:
+    """A statement while the riders were made ended the transaction (a full disk, caught by
+    the hook as the acceptor catches its reads' errors): nothing may run outside the round,
+    so the round fails, its job and its riders with it."""
+    path, db, commits, riders = riding
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+
+    def before_commit(db: sqlite3.Connection) -> list[Any]:
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        with contextlib.suppress(sqlite3.OperationalError):
+            db.execute("INSERT INTO item (name) VALUES (?)", ("x" * 100_000,))
+        db.execute("PRAGMA max_page_count = 1073741823")
+        return [(insert("rider"), riders._done("rider"))]
+
+    commits._before_commit = before_commit
+
+    outcome = outcome_of(commits, "a")
+    assert "transaction ended" in str(outcome)
+    [(name, told)] = riders.told
+    assert name == "rider" and told is outcome
+    assert names(path) == []
+    assert not db.in_transaction and not commits._lock.locked()

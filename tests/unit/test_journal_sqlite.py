@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from fixbridge.journal import sqlite as sqlite_module
 from fixbridge.journal.message_log import LogEntry
 from fixbridge.journal.records import OutboundMessage
 from fixbridge.journal.sqlite import SqliteJournal
-from fixbridge.journal.store import CursorMoved, JournalError, NewEvent
+from fixbridge.journal.store import CursorMoved, JournalError, JournalEvent, NewEvent, SentInRound
 
 
 def ev(upstream_id: str) -> NewEvent:
@@ -87,3 +90,44 @@ def test_a_batch_refused_for_a_moved_cursor_logs_none_of_its_messages(
     assert journal.load_session("s").cursor_offset == 4
 
 
+
+
+def test_a_round_asks_for_riding_batches_only_when_an_append_of_its_own_stored_events(
+    journal: SqliteJournal,
+) -> None:
+    """deliver_in_rounds: asked inside a round that stored events, with a read that sees
+    them before the COMMIT; not asked for a round whose append stored only duplicates,
+    nor for a round of session writes, nor for the round after one whose append was lost."""
+    asked: list[list[str]] = []
+
+    def delivery(read: Callable[[int, int, str], list[JournalEvent]]) -> list[SentInRound]:
+        asked.append([event.upstream_id for event in read(0, 10, "")])
+        return []
+
+    assert journal.deliver_in_rounds(delivery) is True
+    real = sqlite_module._append
+
+    def lost_append(*args: Any) -> Callable[[sqlite3.Connection], Any]:
+        work = real(*args)
+
+        def then_the_disk_fails(db: sqlite3.Connection) -> Any:
+            work(db)  # its events stored, then:
+            db.execute("ROLLBACK")  # the whole transaction ends, as an I/O error ends it
+            raise sqlite3.OperationalError("disk I/O error (injected)")
+
+        return then_the_disk_fails
+
+    async def main() -> None:
+        await journal.append_async("executions", [ev("e1"), ev("e2")], b"t", 1)
+        await journal.append_async("executions", [ev("e1")], b"t", 2)  # a duplicate only
+        await journal.save_sequence_numbers_async("s", 2, 2, at_ns=3)
+        journal._jobs = type("Jobs", (), {"append": staticmethod(lost_append)})()  # type: ignore[assignment]
+        with pytest.raises(sqlite3.OperationalError):
+            await journal.append_async("executions", [ev("e3")], b"t", 4)
+        journal._jobs = sqlite_module._JOBS
+        await journal.save_sequence_numbers_async("s", 3, 3, at_ns=5)
+        await journal.append_async("executions", [ev("e4")], b"t", 6)
+
+    asyncio.run(main())
+    assert asked == [["e1", "e2"], ["e1", "e2", "e4"]]
+    assert journal.deliver_in_rounds(None) is True
