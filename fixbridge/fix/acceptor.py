@@ -27,7 +27,8 @@ Rules kept here:
   with the first write of its answer, or a write of its own when the answer makes none.
 - A slow client only slows its own pump: the journal is the buffer, nothing is queued in
   memory beyond two batches and the socket's 1 MiB, and ingestion never waits for a
-  session.
+  session's client (an append's round makes and stores the batches that ride with it, and
+  writes them without waiting for the socket).
 - A connection whose socket is known to be gone (a write failed, the peer reset it, we closed
   it) gets no more writes, and a new Logon for its session replaces it at once.
 - This module makes no protocol decisions: ``fix/throttle.py`` decides whether a Logon is
@@ -558,6 +559,8 @@ class Acceptor:
     async def _logout(self, conn: Connection, text: str, why: str = "shutdown") -> None:
         try:
             async with conn.lock:
+                if conn.closed.is_set():  # gone meanwhile: no number is taken for it
+                    return
                 await self._execute(conn, conn.session.logout(text, self._clock()))
         except STORAGE_ERRORS as exc:
             self._storage_failure(conn, "logout", exc)
@@ -666,19 +669,21 @@ class Acceptor:
             tasks = [*conn.tasks, *([conn.resend_task] if conn.resend_task else [])]
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            # A write round delivering the session's batch holds its lock until it has ended
-            # (and then stores the numbers and moves the cursor): a new Logon must not read
-            # the session before that.
-            await conn.lock.acquire()
-            conn.lock.release()
-            slot.connection = None
             try:
-                await self._ended(conn, who)
-            except STORAGE_ERRORS as exc:
-                self._storage_failure(conn, "end of connection", exc)
-            finally:
-                conn.finished.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                # A write round delivering the session's batch holds its lock until it has
+                # ended (and then stores the numbers and moves the cursor): a new Logon must
+                # not read the session before that.
+                await conn.lock.acquire()
+                conn.lock.release()
+            finally:  # even if cancelled meanwhile (the acceptor stopping): let the session go
+                slot.connection = None
+                try:
+                    await self._ended(conn, who)
+                except STORAGE_ERRORS as exc:
+                    self._storage_failure(conn, "end of connection", exc)
+                finally:
+                    conn.finished.set()
 
     async def _decide(
         self, logon: FixMessage, slot: SessionSlot | None, who: Peer, attempt: Attempt
@@ -1460,9 +1465,10 @@ class Acceptor:
         :meth:`_delivered_in_round`), nothing holds its delivery back (:meth:`_may_go_on`)
         and every one of those events renders from itself (``outbound.renders_alone``: an
         execution whose body was rendered at ingest). Any other session is left to its pump,
-        which delivers after the commit. One COMMIT makes the events and the batches durable
-        together; the bytes are written once it returned. Raises no Exception: a session
-        that cannot be served here is left to its pump."""
+        which delivers after the commit. A batch commits with its events or not at all (its
+        events may commit without it); its bytes are written once that COMMIT returned. A
+        session that cannot be served here is left to its pump; anything raised after a
+        batch was made first gives that batch up."""
         batches: list[SentInRound] = []
         reads: dict[tuple[int, str], list[JournalEvent]] = {}
         try:
@@ -1480,8 +1486,9 @@ class Acceptor:
                     batch = self._batch_in_round(conn, conn.delivery, read, reads)
                 except Exception:
                     log.exception(
-                        "session %s: a batch of the events just journaled could not be made;"
-                        " its pump delivers them", conn.name, extra=conn.log_extra,
+                        "session %s: a batch of the events being journaled could not be"
+                        " made; its pump delivers what is committed", conn.name,
+                        extra=conn.log_extra,
                     )  # fmt: skip
                 finally:
                     if batch is None:

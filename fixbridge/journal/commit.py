@@ -27,7 +27,9 @@ Rules:
   may ask for more work of the same transaction (a session's batch of the events just
   appended). Each rider runs in its own savepoint as a job does, and is told its outcome once
   the round has ended (committed, failed or refused), before the round's waiters are answered;
-  a rider is never run outside a round nor told twice.
+  a rider is never run outside a round nor told twice: a round whose transaction ended while
+  its riders were made (an I/O error in a read) fails as a whole, every job and rider with
+  it.
 - The committer is one thread of its own (:class:`CommitterThread`), handed each COMMIT
   through a C queue and answering through ``call_soon_threadsafe``: a round trip costs about
   a third less CPU than ``run_in_executor``'s (its futures and Python-level locks), and every

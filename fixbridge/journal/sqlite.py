@@ -619,7 +619,7 @@ class SqliteJournal(JournalWrites[sqlite3.Connection]):
 
     def _riders(self, db: sqlite3.Connection) -> list[Rider]:
         """GroupCommit's question before a COMMIT: the sessions' batches of the events this
-        round appended, each stored by a ``record_sent`` job of this round."""
+        round appended, each stored by a ``record_sent`` rider of this round."""
         delivery = self._round_delivery
         if self._ride_round != self._commits.rounds_begun or delivery is None:
             return []

@@ -214,7 +214,8 @@ class SentInRound:
 # committed. ``read_events``' arguments and answer.
 RoundRead = Callable[[int, int, str], list[JournalEvent]]
 # Given a read inside a round that appended events: the batches to store in that round.
-# Called on the event loop, inside the round; must not raise.
+# Called on the event loop, inside the round; an error of its own is caught and logged (the
+# round goes on without batches), so it must tell (``done``) any batch it made before raising.
 RoundDelivery = Callable[[RoundRead], list[SentInRound]]
 
 
@@ -368,10 +369,11 @@ class SessionStore(Protocol):
 
     def deliver_in_rounds(self, delivery: RoundDelivery | None) -> bool:
         """Have ``delivery`` asked, in every write round that appended events, for sessions'
-        batches of those events, stored in that round: one COMMIT makes the events and the
-        batches durable together, and a batch's bytes may be written once ``done`` is told
-        None. None stops it. False when this journal cannot (its statements run off the event
-        loop): sessions then deliver after the append has committed, as without it."""
+        batches of those events, stored in that round: a batch commits with its events or not
+        at all (the events may commit without it), and its bytes may be written once
+        ``done`` is told None. None stops it. False when this journal cannot (its
+        statements run off the event loop): sessions then deliver after the append has
+        committed, as without it."""
         ...
 
     async def log_messages_async(self, entries: Sequence[LogEntry]) -> None:

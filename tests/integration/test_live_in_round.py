@@ -286,6 +286,11 @@ def test_a_connection_lost_while_its_batch_commits_is_let_go_only_once_that_roun
             await asyncio.wait_for(conn.finished.wait(), 5)
             assert slot.connection is None
             assert on_file(path) == (journal.head_offset(), [2, 3, 4])
+            # A Logout queued for it meanwhile (an operator's, a reload's) takes no number.
+            numbers = conn.session.next_sender_seq
+            await b.acceptor._logout(conn, "bye")
+            assert conn.session.next_sender_seq == numbers
+            assert journal.load_session("a").next_sender_seq == 5
 
     try:
         asyncio.run(asyncio.wait_for(conversation(), timeout=60))
