@@ -67,6 +67,15 @@ async def live(tmp_path: Path, **extra: Any) -> AsyncIterator[tuple[Journal, Raw
         yield b.journal, client, Feed(b)
 
 
+async def all_reports(client: RawClient, exec_ids: list[str]) -> None:
+    """The client receives an ExecutionReport for each of ``exec_ids``, in that order, under
+    the numbers after its Logon's (2, 3, ...), nothing skipped."""
+    await client.read_until(lambda box: len(client.of_type("8")) == len(exec_ids))
+    reports = client.of_type("8")
+    assert [m.get(17) for m in reports] == exec_ids
+    assert [int(m.get(34) or 0) for m in reports] == list(range(2, 2 + len(exec_ids)))
+
+
 class Feed:
     """Simulator output made into journal events as the subscriber makes them (the
     executions with the bodies the acceptor renders at ingest)."""
@@ -110,10 +119,7 @@ def test_a_caught_up_sessions_batch_is_stored_in_the_round_that_journals_its_exe
                 assert cursor == journal.head_offset()
                 assert seqs == list(range(2, 2 + len(sent) + size))
                 sent += ids
-            await client.read_until(lambda box: len(client.of_type("8")) == len(sent))
-            reports = client.of_type("8")
-            assert [m.get(17) for m in reports] == sent
-            assert [int(m.get(34) or 0) for m in reports] == list(range(2, 2 + len(sent)))
+            await all_reports(client, sent)
 
     asyncio.run(asyncio.wait_for(conversation(), timeout=60))
 
@@ -164,10 +170,7 @@ def test_a_session_behind_the_head_gets_its_backlog_with_the_rounds_events(
             fresh, then = feed.executions(4)
             await journal.append_async("executions", fresh, b"t", feed.now)
             assert on_file(path) == (journal.head_offset(), list(range(2, 9)))
-            await client.read_until(lambda box: len(client.of_type("8")) == 7)
-            reports = client.of_type("8")
-            assert [m.get(17) for m in reports] == first + then
-            assert [int(m.get(34) or 0) for m in reports] == list(range(2, 9))
+            await all_reports(client, first + then)
 
     asyncio.run(asyncio.wait_for(conversation(), timeout=60))
 
@@ -203,10 +206,7 @@ def test_a_session_a_round_missed_is_served_by_the_rounds_again_under_a_steady_f
                 served.append(on_file(path)[0] == journal.head_offset())
                 sent += ids
             assert served[-8:] == [True] * 8, served
-            await client.read_until(lambda box: len(client.of_type("8")) == len(sent))
-            reports = client.of_type("8")
-            assert [m.get(17) for m in reports] == sent
-            assert [int(m.get(34) or 0) for m in reports] == list(range(2, 2 + len(sent)))
+            await all_reports(client, sent)
 
     asyncio.run(asyncio.wait_for(conversation(), timeout=60))
 
@@ -240,10 +240,7 @@ def test_a_batch_that_fails_in_the_round_gives_its_numbers_back_and_the_pump_sen
             result = await journal.append_async("executions", events, b"t", feed.now)
             assert result.stored == 6 and failed == [1]
             assert on_file(path) == (0, [])  # the batch left nothing
-            await client.read_until(lambda box: len(client.of_type("8")) == 6)
-            reports = client.of_type("8")
-            assert [m.get(17) for m in reports] == ids
-            assert [int(m.get(34) or 0) for m in reports] == list(range(2, 8))
+            await all_reports(client, ids)
             assert on_file(path) == (journal.head_offset(), list(range(2, 8)))
 
     asyncio.run(asyncio.wait_for(conversation(), timeout=60))
