@@ -12,14 +12,22 @@ pace whatever the bridge does):
    to it. A raw FIX client (asyncio, this process) logs on before ``start`` and reads the
    ExecutionReports; for each one it takes its receipt time minus its TransactTime(60) (both
    clocks are this machine's). Three processes: source, bridge and client share no CPU lock.
-3. Executions due in the first ``WARM_UP_S`` after ``start`` are left out of the samples.
+3. The same again with the reference pipeline in the bridge's place
+   (``reference_server.py --upstream``: gRPC in, JSON payload, template, one group commit
+   with ``synchronous = FULL``, one write per batch, no session logic), fed by a replay
+   upstream of its own with the same executions at the same pace (``--no-reference`` leaves
+   it out).
+4. Executions due in the first ``WARM_UP_S`` after ``start`` are left out of the samples.
 
-Printed per rate: messages received, p50 / p99 / p99.9 / max in milliseconds (exact, from the
-samples; the JSON adds a histogram with 0.25 ms buckets up to 10 ms, then 1 ms buckets up to
-100 ms), the bridge's CPU microseconds per delivered message, its CPU share of one core over
-the run, its RSS once a second (first after the warm-up .. highest), and the bridge's own
-view: the buckets of its receipt -> FIX write histogram holding the p50 and the p99. Nothing
-is asserted. Run ``python bench/live_latency.py [--rates 1000,5000,20000] [--seconds 10]``.
+Printed per rate and server: messages received, p50 / p99 / p99.9 / max in milliseconds
+(exact, from the samples; the JSON adds a histogram with 0.25 ms buckets up to 10 ms, then
+1 ms buckets up to 100 ms), the server's CPU microseconds per delivered message, its CPU share
+of one core over the run, its RSS once a second (first after the warm-up .. highest); for the
+bridge, the ratio of its p50 and p99 over the reference's (x ref: the reference's latency over
+the bridge's, above 1 when the bridge is faster) and its own view: the buckets of its receipt
+-> FIX write histogram holding the p50 and the p99. There is no peer figure: a QuickFIX
+acceptor does not read gRPC. Nothing is asserted. Run
+``python bench/live_latency.py [--rates 1000,5000,20000] [--seconds 10] [--no-reference]``.
 """
 
 from __future__ import annotations
@@ -30,10 +38,12 @@ import calendar
 import contextlib
 import json
 import socket
+import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,8 +160,49 @@ def receipt_to_write(metrics_port: int) -> tuple[float | None, float | None]:
     return bound_for(0.5), bound_for(0.99)
 
 
-def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
-    run_dir = workdir / f"rate-{rate}"
+# A server under test, started against the replay upstream's port in a run directory:
+# (its pid, its FIX port, its metrics port or None), stopped when the context ends.
+Server = Callable[[int, Path], contextlib.AbstractContextManager[tuple[int, int, int | None]]]
+
+
+@contextlib.contextmanager
+def bridge_server(upstream_port: int, run_dir: Path) -> Iterator[tuple[int, int, int | None]]:
+    """A bridge process (``synchronous = "full"``, one session in executions scope)."""
+    fix_port, metrics_port = free_tcp_port(), free_tcp_port()
+    config = write_config(
+        run_dir / "bridge.toml", upstream_port=upstream_port, fix_port=fix_port,
+        journal=run_dir / "journal.db", metrics_port=metrics_port,
+        sessions=[{"name": "bo", "sender_comp_id": BRIDGE, "target_comp_id": CLIENT,
+                   "scope": {"message_kinds": ["executions"]}}],
+    )  # fmt: skip
+    text = config.read_text().replace('synchronous = "normal"', 'synchronous = "full"')
+    config.write_text(text)
+    with BridgeProcess(config, run_dir / "bridge.log", fix_port, None) as bridge:
+        assert bridge._proc is not None
+        yield bridge._proc.pid, fix_port, metrics_port
+
+
+@contextlib.contextmanager
+def reference_server(upstream_port: int, run_dir: Path) -> Iterator[tuple[int, int, int | None]]:
+    """The reference pipeline's live mode (``reference_server.py --upstream``)."""
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "reference_server.py"),
+         "--upstream", f"127.0.0.1:{upstream_port}", "--store", str(run_dir / "reference.db")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline().split()
+        if len(line) != 2 or line[0] != "ready":
+            raise RuntimeError(f"the reference pipeline did not start: {line}")
+        yield server.pid, int(line[1]), None
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def measure(rate: int, seconds: float, run_dir: Path, server: Server) -> dict[str, object]:
+    """One server, fed by a replay upstream of its own at ``rate``, read by the client."""
     run_dir.mkdir(parents=True, exist_ok=True)
     total = int(rate * seconds)
     replay, upstream_port, start_ns = launch(
@@ -159,21 +210,9 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
         run_dir / "replay.log",
     )
     try:
-        fix_port, metrics_port = free_tcp_port(), free_tcp_port()
-        config = write_config(
-            run_dir / "bridge.toml", upstream_port=upstream_port, fix_port=fix_port,
-            journal=run_dir / "journal.db", metrics_port=metrics_port,
-            sessions=[{"name": "bo", "sender_comp_id": BRIDGE, "target_comp_id": CLIENT,
-                       "scope": {"message_kinds": ["executions"]}}],
-        )  # fmt: skip
-        text = config.read_text().replace('synchronous = "normal"', 'synchronous = "full"')
-        config.write_text(text)
-        bridge = BridgeProcess(config, run_dir / "bridge.log", fix_port, None)
-        with bridge:
-            assert bridge._proc is not None
-            pid = bridge._proc.pid
+        with server(upstream_port, run_dir) as (pid, fix_port, metrics_port):
             if time.time_ns() > start_ns:
-                print(f"note: the bridge started {(time.time_ns() - start_ns) / 1e9:.1f} s"
+                print(f"note: the server started {(time.time_ns() - start_ns) / 1e9:.1f} s"
                       " after the first execution was due", file=sys.stderr)  # fmt: skip
             cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
             warm = start_ns + int(WARM_UP_S * 1e9)
@@ -186,7 +225,7 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
             cpu = cpu_seconds(pid) - cpu_before
             wall = time.monotonic() - wall_before
             rss = peak_rss_mb(pid)
-            inside = receipt_to_write(metrics_port)
+            inside = receipt_to_write(metrics_port) if metrics_port else (None, None)
     finally:
         replay.terminate()
         replay.wait(10)
@@ -198,17 +237,38 @@ def measure(rate: int, seconds: float, workdir: Path) -> dict[str, object]:
         "p99_ms": round(percentile(ordered, 0.99), 3) if ordered else None,
         "p99_9_ms": round(percentile(ordered, 0.999), 3) if ordered else None,
         "max_ms": round(ordered[-1] / 1e6, 3) if ordered else None,
-        "bridge_cpu_us_per_msg": round(cpu / max(count, 1) * 1e6, 1),
-        "bridge_cpu_share": round(cpu / wall, 3),
-        "bridge_peak_rss_mb": rss,
+        "cpu_us_per_msg": round(cpu / max(count, 1) * 1e6, 1),
+        "cpu_share": round(cpu / wall, 3),
+        "peak_rss_mb": rss,
         # VmRSS once a second while executions flow, from the end of the warm-up on
-        "bridge_rss_mb_first": round(after[0], 1) if after else None,
-        "bridge_rss_mb_max": round(max(after), 1) if after else None,
+        "rss_mb_first": round(after[0], 1) if after else None,
+        "rss_mb_max": round(max(after), 1) if after else None,
         "histogram_ms": histogram(ordered),
         # The bridge's own view (its lag histogram, bucket bounds): upstream receipt -> write
-        "bridge_receipt_to_write_p50_le_ms": inside[0],
-        "bridge_receipt_to_write_p99_le_ms": inside[1],
+        "receipt_to_write_p50_le_ms": inside[0],
+        "receipt_to_write_p99_le_ms": inside[1],
     }  # fmt: skip
+
+
+def faster(reference: object, bridge: object) -> float | None:
+    """How many times the reference's latency the bridge's is shorter (> 1: the bridge is
+    faster); None when either is missing."""
+    if not isinstance(reference, float) or not isinstance(bridge, float) or bridge <= 0:
+        return None
+    return round(reference / bridge, 2)
+
+
+def measure_rate(
+    rate: int, seconds: float, workdir: Path, with_reference: bool
+) -> dict[str, dict[str, object]]:
+    """The bridge, then the reference pipeline, at one offered rate."""
+    bridge = measure(rate, seconds, workdir / f"rate-{rate}" / "bridge", bridge_server)
+    if not with_reference:
+        return {"fixbridge": bridge}
+    reference = measure(rate, seconds, workdir / f"rate-{rate}" / "reference", reference_server)
+    bridge["x_reference_p50"] = faster(reference["p50_ms"], bridge["p50_ms"])
+    bridge["x_reference_p99"] = faster(reference["p99_ms"], bridge["p99_ms"])
+    return {"fixbridge": bridge, "reference pipeline": reference}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,26 +276,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="1000,5000,20000")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--reference", action=argparse.BooleanOptionalAction, default=True,
+        help="also run the reference pipeline at each rate, for the x ref ratios",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",") if r]
     with tempfile.TemporaryDirectory(prefix="fixbridge-live-") as tmp:
-        results = [measure(rate, args.seconds, Path(tmp)) for rate in rates]
+        results = [measure_rate(rate, args.seconds, Path(tmp), args.reference) for rate in rates]
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"{'offered/s':>9} {'offered':>9} {'received':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'p99.9 ms':>9} {'max ms':>8} {'CPU us/msg':>10} {'CPU share':>9} "
-          f"{'RSS MB first..max':>17} {'in bridge p50/p99 <= ms':>23}")  # fmt: skip
-    for r in results:
-        rss = f"{r['bridge_rss_mb_first']}..{r['bridge_rss_mb_max']}"
-        inside = (f"{r['bridge_receipt_to_write_p50_le_ms']}/"
-                  f"{r['bridge_receipt_to_write_p99_le_ms']}")  # fmt: skip
-        print(f"{r['offered_per_s']:>9} {r['offered']:>9} {r['received']:>9} {r['p50_ms']!s:>8} "
-              f"{r['p99_ms']!s:>8} {r['p99_9_ms']!s:>9} {r['max_ms']!s:>8} "
-              f"{r['bridge_cpu_us_per_msg']:>10} {r['bridge_cpu_share']:>9} {rss:>17} "
-              f"{inside:>23}")  # fmt: skip
+    print(f"{'offered/s':>9} {'run':<18} {'offered':>9} {'received':>9} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'p99.9 ms':>9} {'max ms':>8} {'CPU us/msg':>10} {'CPU share':>9} "
+          f"{'RSS MB first..max':>17} {'x ref p50/p99':>13} "
+          f"{'in bridge p50/p99 <= ms':>23}")  # fmt: skip
+    for result in results:
+        for name, r in result.items():
+            rss = f"{r['rss_mb_first']}..{r['rss_mb_max']}"
+            ratio = ("1.0/1.0" if name != "fixbridge" else
+                     f"{r['x_reference_p50']}/{r['x_reference_p99']}" if "x_reference_p50" in r
+                     else "-")  # fmt: skip
+            inside = (f"{r['receipt_to_write_p50_le_ms']}/{r['receipt_to_write_p99_le_ms']}"
+                      if name == "fixbridge" else "-")  # fmt: skip
+            print(f"{r['offered_per_s']:>9} {name:<18} {r['offered']:>9} {r['received']:>9} "
+                  f"{r['p50_ms']!s:>8} {r['p99_ms']!s:>8} {r['p99_9_ms']!s:>9} "
+                  f"{r['max_ms']!s:>8} {r['cpu_us_per_msg']:>10} {r['cpu_share']:>9} "
+                  f"{rss:>17} {ratio:>13} {inside:>23}")  # fmt: skip
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

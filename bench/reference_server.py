@@ -1,18 +1,28 @@
-"""The reference pipeline as a server: the least a drop copy can do to deliver a journal to
-FIX clients, the limit the bridge's catch-up is compared with.
+"""The reference pipeline as a server: the least a drop copy can do to deliver executions to FIX
+clients, the limit the bridge is compared with.
 
-No session logic beyond answering the Logon (ResetSeqNumFlag=Y): from then on, round after
-round, every logged-on session takes its next batch of journal events (500), each payload is
-parsed (``json.loads``) and filled into a precompiled ExecutionReport template (header and
-tag layout fixed, empty fields left out, TransactTime formatted), the frames of every session
-of the round are stored in one transaction (``synchronous = FULL``: one fsync per round, group
-commit), then each session's batch is written with one write. A ResendRequest is answered
-from the store: each stored frame gets PossDupFlag=Y and OrigSendingTime and a new length and
-checksum, 500 per write. Anything else a client sends after its Logon is dropped. Imports no
-bridge code.
+No session logic beyond answering the Logon (ResetSeqNumFlag=Y). Two sources:
 
-Usage: ``python bench/reference_server.py --journal J --store S --port P`` (prints
-``ready <port>``).
+- ``--journal J`` (catch-up): round after round, every logged-on session takes its next batch
+  of journal events (500), each payload is parsed (``json.loads``) and filled into a
+  precompiled ExecutionReport template (header and tag layout fixed, empty fields left out,
+  TransactTime formatted), the frames of every session of the round are stored in one
+  transaction (``synchronous = FULL``: one fsync per round, group commit), then each
+  session's batch is written with one write.
+- ``--upstream HOST:PORT`` (live): a grpc.aio client reads the executions stream; whatever
+  arrived while the previous round committed makes the next round. Each execution's fields
+  are put in a JSON payload (``json.dumps`` of a dict) and filled into the same template for
+  every logged-on session; the events, the resume token and the frames are stored in one
+  transaction whose COMMIT runs on a worker thread (``asyncio.to_thread``), then each
+  session's frames are written with one write.
+
+A ResendRequest is answered from the store: each stored frame gets PossDupFlag=Y and
+OrigSendingTime and a new length and checksum, 500 per write. Anything else a client sends
+after its Logon is dropped. Imports no bridge code (live: the exchange's generated protobuf
+classes only).
+
+Usage: ``python bench/reference_server.py (--journal J | --upstream HOST:PORT) --store S
+--port P`` (prints ``ready <port>``).
 """
 
 from __future__ import annotations
@@ -24,7 +34,10 @@ import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
 
 BATCH = 500
 SENDER = "FIXBRIDGE"
@@ -70,15 +83,15 @@ class Session:
 
 
 class Reference:
-    def __init__(self, journal: str, store: str) -> None:
-        self._source = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
-        self._store = sqlite3.connect(store, isolation_level=None)
+    """Logons, resends and the store of sent frames: what both sources share."""
+
+    def __init__(self, store: str) -> None:
+        self._store = sqlite3.connect(store, isolation_level=None, check_same_thread=False)
         self._store.execute("PRAGMA journal_mode=WAL")
         self._store.execute("PRAGMA synchronous=FULL")
         self._store.execute(
             "CREATE TABLE IF NOT EXISTS sent (session TEXT, seq INTEGER, body BLOB)"
         )
-        self._head = int(self._source.execute("SELECT MAX(offset) FROM events").fetchone()[0])
         self._sessions: list[Session] = []
         self._wake = asyncio.Event()
 
@@ -104,6 +117,7 @@ class Reference:
             if b"\x0135=2\x01" in data:  # a ResendRequest (arrives whole: it is small)
                 fields = dict(f.split(b"=", 1) for f in data.split(SOH) if b"=" in f)
                 await self.resend(session, int(fields[b"7"]), int(fields[b"16"]))
+        self._sessions.remove(session)
 
     async def resend(self, session: Session, begin: int, end: int) -> None:
         end = end or 1 << 62
@@ -123,6 +137,15 @@ class Reference:
             session.writer.write(b"".join(frames))
             await session.writer.drain()
             low = int(rows[-1][0]) + 1
+
+
+class JournalReference(Reference):
+    """Catch-up: every session's next batch of a journal's events, round after round."""
+
+    def __init__(self, journal: str, store: str) -> None:
+        super().__init__(store)
+        self._source = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+        self._head = int(self._source.execute("SELECT MAX(offset) FROM events").fetchone()[0])
 
     async def deliver(self) -> None:
         while True:
@@ -152,8 +175,93 @@ class Reference:
                 await asyncio.gather(*(session.writer.drain() for session, _ in out))
 
 
+class LiveReference(Reference):
+    """Live: the upstream's executions journaled and sent to every session, a round at a time
+    (module doc)."""
+
+    def __init__(self, upstream: str, store: str) -> None:
+        super().__init__(store)
+        self._upstream = upstream
+        self._store.execute(
+            "CREATE TABLE IF NOT EXISTS events (offset INTEGER PRIMARY KEY,"
+            " upstream_id TEXT UNIQUE, payload BLOB, raw BLOB)"
+        )
+        self._store.execute("CREATE TABLE IF NOT EXISTS token (id INTEGER PRIMARY KEY, value BLOB)")
+
+    def _commit(self, events: list[tuple[str, bytes, bytes]], sent: list[tuple[str, int, bytes]],
+                token: bytes) -> None:  # fmt: skip
+        db = self._store
+        db.execute("BEGIN")
+        db.executemany("INSERT OR IGNORE INTO events (upstream_id, payload, raw) VALUES (?, ?, ?)",
+                       events)  # fmt: skip
+        if token:
+            db.execute("INSERT OR REPLACE INTO token VALUES (1, ?)", (token,))
+        db.executemany("INSERT INTO sent VALUES (?, ?, ?)", sent)
+        db.execute("COMMIT")
+
+    async def deliver(self) -> None:
+        import grpc
+
+        sys.path.insert(0, str(REPO))
+        from fixbridge.proto.polymarket.v1 import dropcopy_pb2, dropcopy_pb2_grpc
+
+        inbox: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def receive() -> None:
+            async with grpc.aio.insecure_channel(self._upstream) as channel:
+                stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)  # type: ignore[no-untyped-call]
+                request = dropcopy_pb2.CreateDropCopySubscriptionRequest()
+                async for response in stub.CreateDropCopySubscription(request):
+                    inbox.put_nowait(response)
+
+        receiving = asyncio.create_task(receive())
+        while True:
+            responses = [await inbox.get()]
+            while not inbox.empty():
+                responses.append(inbox.get_nowait())
+            events: list[tuple[str, bytes, bytes]] = []
+            payloads: list[dict[str, Any]] = []
+            for response in responses:
+                for e in response.executions:
+                    order = e.order
+                    payload = {
+                        "exec_id": e.id, "order_id": order.id, "cl_ord_id": order.clord_id,
+                        "exec_type": e.type, "ord_status": order.state, "symbol": order.symbol,
+                        "side": order.side, "ord_type": order.type, "order_qty": order.order_qty,
+                        "price": order.price, "last_qty": e.last_shares, "last_px": e.last_px,
+                        "leaves_qty": order.leaves_qty, "cum_qty": order.cum_qty,
+                        "avg_px": order.avg_px, "text": e.text,
+                        "transact_time_ns": e.transact_time.ToNanoseconds(),
+                    }  # fmt: skip
+                    events.append((e.id, json.dumps(payload).encode(), e.SerializeToString()))
+                    payloads.append(payload)
+            if not events:
+                continue
+            token = next((r.resume_token for r in reversed(responses) if r.resume_token), b"")
+            sending = utc(time.time_ns()).encode()
+            sent: list[tuple[str, int, bytes]] = []
+            out: list[tuple[Session, bytes]] = []
+            for session in list(self._sessions):
+                frames = []
+                for payload in payloads:
+                    frame = session.execution_report(payload, sending)
+                    frames.append(frame)
+                    sent.append((session.target, session.seq - 1, frame))
+                out.append((session, b"".join(frames)))
+            await asyncio.to_thread(self._commit, events, sent, token)
+            for session, data in out:
+                if not session.writer.is_closing():
+                    session.writer.write(data)
+            if receiving.done():
+                receiving.result()
+
+
 async def serve(args: argparse.Namespace) -> None:
-    reference = Reference(args.journal, args.store)
+    reference: JournalReference | LiveReference
+    if args.upstream:
+        reference = LiveReference(args.upstream, args.store)
+    else:
+        reference = JournalReference(args.journal, args.store)
     server = await asyncio.start_server(reference.on_connect, "127.0.0.1", args.port)
     port = server.sockets[0].getsockname()[1]
     print(f"ready {port}", flush=True)
@@ -162,7 +270,9 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--journal", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--journal", help="catch-up: deliver this journal's events")
+    source.add_argument("--upstream", help="live: deliver the executions of this gRPC upstream")
     parser.add_argument("--store", required=True)
     parser.add_argument("--port", type=int, default=0)
     asyncio.run(serve(parser.parse_args(argv)))
