@@ -39,6 +39,7 @@ class Meter:
     def __init__(self, count: int) -> None:
         self._count, self._seen = count, 0
         self._cpu = self._wall = 0.0
+        self._cpu_end = self._wall_end = 0.0  # when the last execution came
         self.delays_ns: list[int] = []
 
     def done_after(self, response: Any) -> bool:
@@ -49,10 +50,15 @@ class Meter:
             due = response.executions[0].transact_time
             self.delays_ns.append(now - (due.seconds * 1_000_000_000 + due.nanos))
         self._seen += len(response.executions)
-        return self._seen >= self._count
+        if self._seen < self._count:
+            return False
+        self._cpu_end, self._wall_end = time.process_time(), time.monotonic()
+        return True
 
     def figures(self) -> tuple[float, float]:
-        return time.process_time() - self._cpu, time.monotonic() - self._wall
+        """CPU and wall seconds from the first response to the last execution (the
+        channel's teardown left out)."""
+        return self._cpu_end - self._cpu, self._wall_end - self._wall
 
     def delay_ms(self, share: float) -> float:
         """The delay below which ``share`` of the responses came, the first tenth left out

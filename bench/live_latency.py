@@ -12,20 +12,21 @@ pace whatever the bridge does):
    to it. A raw FIX client (asyncio, this process) logs on before ``start`` and reads the
    ExecutionReports; for each one it takes its receipt time minus its TransactTime(60) (both
    clocks are this machine's). Three processes: source, bridge and client share no CPU lock.
-3. The same again with the reference pipeline in the bridge's place
-   (``reference_server.py --upstream``: gRPC in, JSON payload, template, one group commit
-   with ``synchronous = FULL``, one write per batch, no session logic), fed by a replay
-   upstream of its own with the same executions at the same pace (``--no-reference`` leaves
-   it out).
+3. The same with the reference pipeline in the bridge's place (``reference_server.py
+   --upstream``: gRPC in, FIX values, JSON payload, template, one group commit with
+   ``synchronous = FULL``, one write per batch, no session logic), fed by a replay upstream of
+   its own with the same executions at the same pace; at every other rate the reference runs
+   first, so a machine that slows down during the run does not weigh on one side only
+   (``--no-reference`` leaves it out).
 4. Executions due in the first ``WARM_UP_S`` after ``start`` are left out of the samples.
 
 Printed per rate and server: messages received, p50 / p99 / p99.9 / max in milliseconds
 (exact, from the samples; the JSON adds a histogram with 0.25 ms buckets up to 10 ms, then
 1 ms buckets up to 100 ms), the server's CPU microseconds per delivered message, its CPU share
 of one core over the run, its RSS once a second (first after the warm-up .. highest); for the
-bridge, the ratio of its p50 and p99 over the reference's (x ref: the reference's latency over
-the bridge's, above 1 when the bridge is faster) and its own view: the buckets of its receipt
--> FIX write histogram holding the p50 and the p99. There is no peer figure: a QuickFIX
+bridge, x ref for its p50 and its p99 (the reference's latency divided by the bridge's: above
+1 when the bridge is faster) and its own view: the buckets of its receipt -> FIX write
+histogram holding the p50 and the p99. There is no peer figure: a QuickFIX
 acceptor does not read gRPC. Nothing is asserted. Run
 ``python bench/live_latency.py [--rates 1000,5000,20000] [--seconds 10] [--no-reference]``.
 """
@@ -259,13 +260,23 @@ def faster(reference: object, bridge: object) -> float | None:
 
 
 def measure_rate(
-    rate: int, seconds: float, workdir: Path, with_reference: bool
+    rate: int, seconds: float, workdir: Path, with_reference: bool, reference_first: bool
 ) -> dict[str, dict[str, object]]:
-    """The bridge, then the reference pipeline, at one offered rate."""
-    bridge = measure(rate, seconds, workdir / f"rate-{rate}" / "bridge", bridge_server)
+    """The bridge and the reference pipeline at one offered rate, one after the other."""
+    def bridge_run() -> dict[str, object]:
+        return measure(rate, seconds, workdir / f"rate-{rate}" / "bridge", bridge_server)
+
+    def reference_run() -> dict[str, object]:
+        return measure(rate, seconds, workdir / f"rate-{rate}" / "reference", reference_server)
+
     if not with_reference:
-        return {"fixbridge": bridge}
-    reference = measure(rate, seconds, workdir / f"rate-{rate}" / "reference", reference_server)
+        return {"fixbridge": bridge_run()}
+    if reference_first:
+        reference = reference_run()
+        bridge = bridge_run()
+    else:
+        bridge = bridge_run()
+        reference = reference_run()
     bridge["x_reference_p50"] = faster(reference["p50_ms"], bridge["p50_ms"])
     bridge["x_reference_p99"] = faster(reference["p99_ms"], bridge["p99_ms"])
     return {"fixbridge": bridge, "reference pipeline": reference}
@@ -283,7 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",") if r]
     with tempfile.TemporaryDirectory(prefix="fixbridge-live-") as tmp:
-        results = [measure_rate(rate, args.seconds, Path(tmp), args.reference) for rate in rates]
+        results = [
+            measure_rate(rate, args.seconds, Path(tmp), args.reference, index % 2 == 1)
+            for index, rate in enumerate(rates)
+        ]
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -304,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['max_ms']!s:>8} {r['cpu_us_per_msg']:>10} {r['cpu_share']:>9} "
                   f"{rss:>17} {ratio:>13} {inside:>23}")  # fmt: skip
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

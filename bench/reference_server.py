@@ -11,15 +11,17 @@ No session logic beyond answering the Logon (ResetSeqNumFlag=Y). Two sources:
   session's batch is written with one write.
 - ``--upstream HOST:PORT`` (live): a grpc.aio client reads the executions stream; whatever
   arrived while the previous round committed makes the next round. Each execution's fields
-  are put in a JSON payload (``json.dumps`` of a dict) and filled into the same template for
-  every logged-on session; the events, the resume token and the frames are stored in one
-  transaction whose COMMIT runs on a worker thread (``asyncio.to_thread``), then each
-  session's frames are written with one write.
+  become FIX values (enums through a table, fixed-point integers divided by their scale as
+  Decimals), are put in a JSON payload (``json.dumps`` of a dict) and filled into the same
+  template for every logged-on session; the events, the resume token and the frames are
+  stored in one transaction, run whole (its INSERTs and its COMMIT) on a worker thread
+  (``asyncio.to_thread``), then each session's frames are written with one write. The
+  stream ending or failing stops the server with that error.
 
-A ResendRequest is answered from the store: each stored frame gets PossDupFlag=Y and
-OrigSendingTime and a new length and checksum, 500 per write. Anything else a client sends
-after its Logon is dropped. Imports no bridge code (live: the exchange's generated protobuf
-classes only).
+A ResendRequest is answered from what the store has committed: each stored frame gets
+PossDupFlag=Y and OrigSendingTime and a new length and checksum, 500 per write. Anything else
+a client sends after its Logon is dropped. Imports no bridge code (live: the exchange's
+generated protobuf classes only).
 
 Usage: ``python bench/reference_server.py (--journal J | --upstream HOST:PORT) --store S
 --port P`` (prints ``ready <port>``).
@@ -34,6 +36,7 @@ import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +95,9 @@ class Reference:
         self._store.execute(
             "CREATE TABLE IF NOT EXISTS sent (session TEXT, seq INTEGER, body BLOB)"
         )
+        # Resends read what is committed, through a connection of their own (the store's may
+        # be inside a transaction on a worker thread meanwhile).
+        self._committed = sqlite3.connect(store, isolation_level=None)
         self._sessions: list[Session] = []
         self._wake = asyncio.Event()
 
@@ -113,17 +119,19 @@ class Reference:
         session = Session(target, writer)
         self._sessions.append(session)
         self._wake.set()
-        while data := await reader.read(65536):
-            if b"\x0135=2\x01" in data:  # a ResendRequest (arrives whole: it is small)
-                fields = dict(f.split(b"=", 1) for f in data.split(SOH) if b"=" in f)
-                await self.resend(session, int(fields[b"7"]), int(fields[b"16"]))
-        self._sessions.remove(session)
+        try:
+            while data := await reader.read(65536):
+                if b"\x0135=2\x01" in data:  # a ResendRequest (arrives whole: it is small)
+                    fields = dict(f.split(b"=", 1) for f in data.split(SOH) if b"=" in f)
+                    await self.resend(session, int(fields[b"7"]), int(fields[b"16"]))
+        finally:  # however the connection ended
+            self._sessions.remove(session)
 
     async def resend(self, session: Session, begin: int, end: int) -> None:
         end = end or 1 << 62
         low = begin
         while True:
-            rows = self._store.execute(
+            rows = self._committed.execute(
                 "SELECT seq, body FROM sent WHERE session=? AND seq BETWEEN ? AND ?"
                 " ORDER BY seq LIMIT ?", (session.target, low, end, BATCH),
             ).fetchall()  # fmt: skip
@@ -175,13 +183,33 @@ class JournalReference(Reference):
                 await asyncio.gather(*(session.writer.drain() for session, _ in out))
 
 
+# The exchange's enums (protos/polymarket/v1/enums.proto) as FIX values: ExecType(150),
+# OrdStatus(39), Side(54), OrdType(40). Anything else is sent as its number.
+_EXEC_TYPE = {0: "0", 1: "F", 2: "F", 3: "4", 4: "5", 5: "8", 6: "C", 7: "3"}
+_ORD_STATUS = {0: "0", 1: "1", 2: "2", 3: "4", 4: "5", 5: "8", 6: "C", 7: "A", 8: "E", 9: "6"}
+_SIDE = {1: "1", 2: "2"}
+_ORD_TYPE = {1: "K", 2: "2", 3: "3", 4: "4"}
+
+
+def scaled(value: int, scale: int) -> str:
+    """A fixed-point integer as the decimal it stands for (``scale`` is a divisor)."""
+    return str(Decimal(value) / Decimal(scale or 1))
+
+
 class LiveReference(Reference):
     """Live: the upstream's executions journaled and sent to every session, a round at a time
     (module doc)."""
 
     def __init__(self, upstream: str, store: str) -> None:
         super().__init__(store)
-        self._upstream = upstream
+        import grpc  # imported here, so that its cost is paid before the figures are taken
+
+        sys.path.insert(0, str(REPO))
+        from fixbridge.proto.polymarket.v1 import dropcopy_pb2, dropcopy_pb2_grpc
+
+        self._channel = grpc.aio.insecure_channel(upstream)
+        self._stub = dropcopy_pb2_grpc.DropCopyAPIStub(self._channel)  # type: ignore[no-untyped-call]
+        self._request = dropcopy_pb2.CreateDropCopySubscriptionRequest()
         self._store.execute(
             "CREATE TABLE IF NOT EXISTS events (offset INTEGER PRIMARY KEY,"
             " upstream_id TEXT UNIQUE, payload BLOB, raw BLOB)"
@@ -190,6 +218,7 @@ class LiveReference(Reference):
 
     def _commit(self, events: list[tuple[str, bytes, bytes]], sent: list[tuple[str, int, bytes]],
                 token: bytes) -> None:  # fmt: skip
+        """On a worker thread: the round's events, token and frames in one transaction."""
         db = self._store
         db.execute("BEGIN")
         db.executemany("INSERT OR IGNORE INTO events (upstream_id, payload, raw) VALUES (?, ?, ?)",
@@ -200,38 +229,42 @@ class LiveReference(Reference):
         db.execute("COMMIT")
 
     async def deliver(self) -> None:
-        import grpc
-
-        sys.path.insert(0, str(REPO))
-        from fixbridge.proto.polymarket.v1 import dropcopy_pb2, dropcopy_pb2_grpc
-
         inbox: asyncio.Queue[Any] = asyncio.Queue()
+        end = object()  # the stream ended or failed: what receiving() raised is raised here
 
         async def receive() -> None:
-            async with grpc.aio.insecure_channel(self._upstream) as channel:
-                stub = dropcopy_pb2_grpc.DropCopyAPIStub(channel)  # type: ignore[no-untyped-call]
-                request = dropcopy_pb2.CreateDropCopySubscriptionRequest()
-                async for response in stub.CreateDropCopySubscription(request):
+            try:
+                async for response in self._stub.CreateDropCopySubscription(self._request):
                     inbox.put_nowait(response)
+            finally:
+                inbox.put_nowait(end)
 
         receiving = asyncio.create_task(receive())
         while True:
             responses = [await inbox.get()]
             while not inbox.empty():
                 responses.append(inbox.get_nowait())
+            if end in responses:
+                await receiving  # its error, if it failed
+                raise RuntimeError("the upstream stream ended")
             events: list[tuple[str, bytes, bytes]] = []
             payloads: list[dict[str, Any]] = []
             for response in responses:
                 for e in response.executions:
                     order = e.order
+                    px, qty = order.price_scale, order.fractional_quantity_scale
                     payload = {
                         "exec_id": e.id, "order_id": order.id, "cl_ord_id": order.clord_id,
-                        "exec_type": e.type, "ord_status": order.state, "symbol": order.symbol,
-                        "side": order.side, "ord_type": order.type, "order_qty": order.order_qty,
-                        "price": order.price, "last_qty": e.last_shares, "last_px": e.last_px,
-                        "leaves_qty": order.leaves_qty, "cum_qty": order.cum_qty,
-                        "avg_px": order.avg_px, "text": e.text,
-                        "transact_time_ns": e.transact_time.ToNanoseconds(),
+                        "exec_type": _EXEC_TYPE.get(e.type, str(e.type)),
+                        "ord_status": _ORD_STATUS.get(order.state, str(order.state)),
+                        "symbol": order.symbol, "side": _SIDE.get(order.side, str(order.side)),
+                        "ord_type": _ORD_TYPE.get(order.type, str(order.type)),
+                        "order_qty": scaled(order.order_qty, qty),
+                        "price": scaled(order.price, px), "last_qty": scaled(e.last_shares, qty),
+                        "last_px": scaled(e.last_px, px),
+                        "leaves_qty": scaled(order.leaves_qty, qty),
+                        "cum_qty": scaled(order.cum_qty, qty), "avg_px": scaled(order.avg_px, px),
+                        "text": e.text, "transact_time_ns": e.transact_time.ToNanoseconds(),
                     }  # fmt: skip
                     events.append((e.id, json.dumps(payload).encode(), e.SerializeToString()))
                     payloads.append(payload)
@@ -249,11 +282,11 @@ class LiveReference(Reference):
                     sent.append((session.target, session.seq - 1, frame))
                 out.append((session, b"".join(frames)))
             await asyncio.to_thread(self._commit, events, sent, token)
-            for session, data in out:
-                if not session.writer.is_closing():
-                    session.writer.write(data)
-            if receiving.done():
-                receiving.result()
+            live = [(session, data) for session, data in out if not session.writer.is_closing()]
+            for session, data in live:
+                session.writer.write(data)
+            await asyncio.gather(*(session.writer.drain() for session, _ in live),
+                                 return_exceptions=True)  # fmt: skip
 
 
 async def serve(args: argparse.Namespace) -> None:
