@@ -244,7 +244,7 @@ class LiveReference(Reference):
             responses = [await inbox.get()]
             while not inbox.empty():
                 responses.append(inbox.get_nowait())
-            if end in responses:
+            if any(response is end for response in responses):
                 await receiving  # its error, if it failed
                 raise RuntimeError("the upstream stream ended")
             events: list[tuple[str, bytes, bytes]] = []
