@@ -26,8 +26,8 @@ Printed per rate and server: messages received, p50 / p99 / p99.9 / max in milli
 of one core over the run, its RSS once a second (first after the warm-up .. highest); for the
 bridge, x ref for its p50 and its p99 (the reference's latency divided by the bridge's: above
 1 when the bridge is faster) and its own view: the buckets of its receipt -> FIX write
-histogram holding the p50 and the p99. There is no peer figure: a QuickFIX
-acceptor does not read gRPC. Nothing is asserted. Run
+histogram holding the p50 and the p99. There is no peer figure: a QuickFIX acceptor does not
+read gRPC. Nothing is asserted. Run
 ``python bench/live_latency.py [--rates 1000,5000,20000] [--seconds 10] [--no-reference]``.
 """
 
@@ -252,8 +252,8 @@ def measure(rate: int, seconds: float, run_dir: Path, server: Server) -> dict[st
 
 
 def faster(reference: object, bridge: object) -> float | None:
-    """How many times the reference's latency the bridge's is shorter (> 1: the bridge is
-    faster); None when either is missing."""
+    """The reference's latency divided by the bridge's (above 1: the bridge is faster); None
+    when either is missing."""
     if not isinstance(reference, float) or not isinstance(bridge, float) or bridge <= 0:
         return None
     return round(reference / bridge, 2)

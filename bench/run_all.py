@@ -4,7 +4,7 @@
    and ResendRequest 1..0 of the 100,000: the bridge, the QuickFIX C++ acceptor (peer) and the
    reference pipeline, to the same QuickFIX C++ clients with validation on (``catch_up.py``);
 2. live latency at 1,000, 5,000 and 20,000 executions/s offered, open loop, exchange send to
-   bytes readable at the client (``live_latency.py``);
+   bytes readable at the client: the bridge and the reference pipeline (``live_latency.py``);
 3. ingest from the replay upstream at full speed (``ingest.py``);
 4. restart to serving with 1,000,000 events journaled (``restart.py``);
 5. the floor under live ingestion: what grpcio costs per stream response (``grpc_floor.py``);
