@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from delivery_leg import build_into, build_journal  # noqa: E402
 from qfprograms import QUICKFIX_VERSION, Programs, programs, settings  # noqa: E402
+from reference_server import running  # noqa: E402
 from resend_memory import cpu_seconds, peak_rss_mb  # noqa: E402
 
 from fixbridge.config import SessionConfig  # noqa: E402
@@ -219,19 +220,9 @@ def reference_run(
     progs: Programs, journal: Path, names: list[str], expected: int, spec_dir: Path, work: Path,
     resend: bool,
 ) -> Run:
-    server = subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "reference_server.py"), "--journal", str(journal),
-         "--store", str(work / "reference-store.db")],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline().split()[1])
+    with running(["--journal", str(journal)], work / "reference-store.db") as (server, port):
         clients, cpu, rss = run_clients(progs, names, port, expected, spec_dir, work, server.pid,
                                         resend)  # fmt: skip
-    finally:
-        server.terminate()
-        server.wait(10)
     return Run("reference pipeline", len(names), expected, clients, cpu, rss)
 
 

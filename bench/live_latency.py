@@ -39,7 +39,6 @@ import calendar
 import contextlib
 import json
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +49,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from reference_server import running  # noqa: E402
 from replay_upstream import launch  # noqa: E402
 from resend_memory import RssSampler, cpu_seconds, peak_rss_mb  # noqa: E402
 
@@ -186,20 +186,9 @@ def bridge_server(upstream_port: int, run_dir: Path) -> Iterator[tuple[int, int,
 @contextlib.contextmanager
 def reference_server(upstream_port: int, run_dir: Path) -> Iterator[tuple[int, int, int | None]]:
     """The reference pipeline's live mode (``reference_server.py --upstream``)."""
-    server = subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "reference_server.py"),
-         "--upstream", f"127.0.0.1:{upstream_port}", "--store", str(run_dir / "reference.db")],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline().split()
-        if len(line) != 2 or line[0] != "ready":
-            raise RuntimeError(f"the reference pipeline did not start: {line}")
-        yield server.pid, int(line[1]), None
-    finally:
-        server.terminate()
-        server.wait(10)
+    upstream = ["--upstream", f"127.0.0.1:{upstream_port}"]
+    with running(upstream, run_dir / "reference.db") as (server, port):
+        yield server.pid, port, None
 
 
 def measure(rate: int, seconds: float, run_dir: Path, server: Server) -> dict[str, object]:

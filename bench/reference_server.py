@@ -31,10 +31,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sqlite3
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -287,6 +290,26 @@ class LiveReference(Reference):
                 session.writer.write(data)
             await asyncio.gather(*(session.writer.drain() for session, _ in live),
                                  return_exceptions=True)  # fmt: skip
+
+
+@contextlib.contextmanager
+def running(source: list[str], store: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """This server in a process of its own on ``source`` (``["--journal", J]`` or
+    ``["--upstream", "HOST:PORT"]``), once listening: (process, FIX port); stopped when the
+    context ends."""
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), *source, "--store", str(store)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline().split()
+        if len(line) != 2 or line[0] != "ready":
+            raise RuntimeError(f"the reference pipeline did not start: {line}")
+        yield server, int(line[1])
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 async def serve(args: argparse.Namespace) -> None:
